@@ -1,0 +1,284 @@
+"""Exact policy evaluation: P^π, r^π, v, q, advantage, η, d, μ and J in one call.
+
+Formulas (Sutton & Barto 2018, §3.5 and §4.1; Puterman 1994, §6.1)::
+
+    P^π = Π P,  r^π = Π r                       (Π holds π(a|s) at (s, s·A + a))
+    v   = (I − γP̃^π)⁻¹ r^π                      (Bellman equation, solved exactly)
+    q   = r + γ P v,  advantage = q − v
+    ηᵀ  = ρ̃₀ᵀ (I − γP̃^π)⁻¹                      η(s) = Σ_t γᵗ Pr(s_t = s, t < T)
+    d   = η / Σ η,  μ(s, a) = d(s) π(a|s),  J = ρ₀ · v = Σ_{s,a} η(s) π(a|s) r(s, a)
+
+P̃^π is P^π with terminal rows and columns zeroed (see :mod:`mdpgrad._linalg`).
+Without terminal states Σ η = 1/(1 − γ).  The matrix I − γP̃^π is factorised
+once and the factors serve v and η.
+
+Identities checked by the tests: v = r^π + γP^π v; v(s) = Σ_a π(a|s) q(s, a);
+J = ρ₀·v = Σ η π r; Σ η = 1/(1−γ) without terminal states; dense = sparse;
+a batch of policies equals the policies evaluated one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
+
+from ._linalg import Solver, factorize
+from .errors import NonTerminatingPolicyError, ValidationError
+from .model import MDP
+from .policies import check_policy
+
+__all__ = ["Evaluation", "evaluate", "policy_matrix", "state_chain", "stationary_distribution",
+           "visit_counts"]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Everything exact about one policy (or a batch of policies) on one MDP.
+
+    Arrays carry the policy's leading batch axes, written ``...`` below.
+
+    Attributes
+    ----------
+    pi : ndarray, shape (..., S, A)
+    P_pi : ndarray, shape (..., S, S), or sparse (S, S)
+        State chain under π (terminal rows absorbing, as in P).
+    r_pi : ndarray, shape (..., S)
+    v : ndarray, shape (..., S)
+    q, advantage : ndarray, shape (..., S, A)
+    eta : ndarray, shape (..., S)
+        Expected discounted visits before termination.
+    d : ndarray, shape (..., S)
+        η / Σ η.
+    mu : ndarray, shape (..., S, A)
+        d(s) π(a|s).
+    J : float or ndarray, shape (...)
+        ρ₀ · v.
+    solver : Solver or None
+        Factors of I − γP̃^π (unbatched evaluations only), for further solves.
+    """
+
+    pi: np.ndarray
+    P_pi: Any
+    r_pi: np.ndarray
+    v: np.ndarray
+    q: np.ndarray
+    advantage: np.ndarray
+    eta: np.ndarray
+    d: np.ndarray
+    mu: np.ndarray
+    J: Any
+    solver: Solver | None = field(default=None, repr=False)
+
+    def bellman_residual(self, mdp: MDP) -> float:
+        """max_s |v − r^π − γP^π v|, the check that v solves the Bellman equation."""
+        if sp.issparse(self.P_pi):
+            resid = self.v - self.r_pi - mdp.gamma * (self.P_pi @ self.v)
+        else:
+            resid = self.v - self.r_pi - mdp.gamma * np.einsum("...st,...t->...s", self.P_pi, self.v)
+        return float(np.max(np.abs(resid)))
+
+
+def policy_matrix(pi: np.ndarray) -> sp.csr_array:
+    """Π as a sparse (S, S·A) matrix with π(a|s) at (s, s·A + a)."""
+    S, A = pi.shape
+    return sp.csr_array((pi.ravel(), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
+
+
+def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
+    """P^π and r^π for a table π of shape (..., S, A) (batch only for dense MDPs)."""
+    r_pi = np.sum(pi * mdp.r, axis=-1)
+    if mdp.is_sparse:
+        return policy_matrix(pi) @ mdp.P, r_pi
+    return np.einsum("...sa,sat->...st", pi, mdp.P), r_pi
+
+
+def _check_termination(mdp: MDP, P_pi: Any) -> None:
+    """Under γ = 1, every non-terminal state must reach a terminal state under π.
+
+    Exact and combinatorial: a breadth-first search backwards from the terminal
+    states over the support of P^π.  Equivalent to I − P̃^π being invertible.
+    """
+    S = mdp.n_states
+    G = sp.csr_array(P_pi) if not sp.issparse(P_pi) else P_pi
+    G = sp.csr_array(G.T)  # edges s' -> s for each transition s -> s'
+    # super-source S pointing at every terminal state
+    term = np.flatnonzero(mdp.terminal)
+    extra = sp.csr_array((np.ones(term.size), (np.full(term.size, S), term)), shape=(S + 1, S + 1))
+    G = sp.csr_array(sp.block_diag([G, sp.csr_array((1, 1))])) + extra
+    reached = csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)
+    ok = np.zeros(S + 1, dtype=bool)
+    ok[reached] = True
+    stuck = np.flatnonzero(~ok[:S])
+    if stuck.size:
+        s = int(stuck[0])
+        raise NonTerminatingPolicyError(
+            f"gamma=1 but the policy never terminates from state {s} "
+            f"({stuck.size} state(s) cannot reach a terminal state): the undiscounted values do not exist",
+            argument="pi", index=(s,), value=stuck.size)
+
+
+def _masked_system(mdp: MDP, P_pi: Any) -> Any:
+    """M = I − γ P̃^π, with terminal rows and columns of P^π zeroed."""
+    S = mdp.n_states
+    keep = (~mdp.terminal).astype(float)
+    if sp.issparse(P_pi):
+        N = sp.diags_array(keep)
+        return sp.eye_array(S, format="csr") - mdp.gamma * (N @ P_pi @ N)
+    return np.eye(S) - mdp.gamma * (keep[:, None] * P_pi * keep[None, :])
+
+
+def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
+    """Evaluate a policy table exactly.
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (..., S, A)
+        Row-stochastic table(s).  Leading axes form a batch (dense MDPs only),
+        evaluated in one vectorised call.
+    validate : bool, optional
+        Check that π is a distribution in every row (default).  Pass False to
+        evaluate the closed forms off the simplex (used for derivatives in the
+        entries of π).
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    ValidationError
+        If π has the wrong shape or a row is not a distribution.
+    NonTerminatingPolicyError
+        If γ = 1 and some non-terminal state never reaches a terminal state.
+
+    Examples
+    --------
+    Two states, one action: state 0 pays 1 and stays with probability ½.
+
+    >>> import numpy as np
+    >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0])
+    >>> ev = evaluate(mdp, np.ones((2, 1)))
+    >>> ev.v.tolist(), float(ev.J), ev.eta.tolist()
+    ([1.3333333333333333, 0.0], 1.3333333333333333, [1.3333333333333333, 0.6666666666666666])
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    if validate:
+        pi = check_policy(pi, S, A)
+    else:
+        pi = np.asarray(pi, dtype=float)
+        if pi.ndim < 2 or pi.shape[-2:] != (S, A):
+            raise ValidationError(f"pi has shape {pi.shape}; expected (..., {S}, {A})",
+                                  argument="pi", value=pi.shape)
+    batch = pi.shape[:-2]
+    if batch and mdp.is_sparse:
+        raise ValidationError(f"pi has batch shape {batch}; sparse MDPs take one policy at a time",
+                              argument="pi", value=pi.shape)
+    P_pi, r_pi = state_chain(mdp, pi)
+    if mdp.gamma == 1.0:
+        if batch:
+            patterns = np.unique((pi > 0).reshape(-1, S, A), axis=0)
+            for pat in patterns:
+                _check_termination(mdp, state_chain(mdp, pat.astype(float))[0])
+        else:
+            _check_termination(mdp, P_pi)
+    M = _masked_system(mdp, P_pi)
+    keep = ~mdp.terminal
+    rho0 = np.where(keep, mdp.rho0, 0.0)
+    r_pi_m = np.where(keep, r_pi, 0.0)
+    solver = None
+    if batch:
+        v = np.linalg.solve(M, r_pi_m[..., None])[..., 0]
+        eta = np.linalg.solve(np.swapaxes(M, -1, -2),
+                              np.broadcast_to(rho0, batch + (S,))[..., None])[..., 0]
+        Pv = np.einsum("sat,...t->...sa", mdp.P, v)
+    else:
+        solver = factorize(M)
+        v = solver.solve(r_pi_m)
+        eta = solver.solve_transposed(rho0)
+        Pv = (mdp.P_flat @ v).reshape(S, A)
+    eta = np.where(keep, eta, 0.0)
+    q = mdp.r + mdp.gamma * Pv
+    advantage = q - v[..., None]
+    d = eta / eta.sum(axis=-1, keepdims=True)
+    mu = d[..., None] * pi
+    J = v @ mdp.rho0 if not batch else np.einsum("...s,s->...", v, mdp.rho0)
+    return Evaluation(pi=pi, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=advantage, eta=eta, d=d,
+                      mu=mu, J=float(J) if not batch else J, solver=solver)
+
+
+#: Accept a stationary solution whose residual |Pᵀd − d| is below this: a
+#: well-posed solve leaves ≈ S·1e-16, a singular one garbage of order 1.
+STATIONARY_TOL = 1e-9
+
+
+def stationary_distribution(P_pi: Any) -> np.ndarray:
+    """The stationary distribution d_π of a state chain: d_πᵀ P^π = d_πᵀ, Σ d_π = 1.
+
+    Solved exactly as (I − P^π)ᵀ d = 0 with the last equation replaced by
+    Σ d = 1 (Stewart 1994, §2.3), dense or sparse.
+
+    Parameters
+    ----------
+    P_pi : ndarray or sparse matrix, shape (S, S)
+
+    Raises
+    ------
+    ValidationError
+        If the chain has more than one recurrent class (no unique d_π).
+
+    Examples
+    --------
+    >>> stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]])).round(12).tolist()
+    [0.75, 0.25]
+    """
+    S = P_pi.shape[0]
+    if sp.issparse(P_pi):
+        A = sp.lil_array(sp.eye_array(S) - sp.csr_array(P_pi).T)
+        A[S - 1, :] = np.ones(S)
+        b = np.zeros(S)
+        b[-1] = 1.0
+        with np.errstate(all="ignore"):
+            d = spla.spsolve(sp.csc_array(A), b)
+    else:
+        A = np.eye(S) - np.asarray(P_pi, dtype=float).T
+        A[-1, :] = 1.0
+        b = np.zeros(S)
+        b[-1] = 1.0
+        try:
+            d = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError:
+            d = np.full(S, np.nan)
+    # A singular system (several recurrent classes) shows up as non-finite or
+    # negative entries, or as a residual far above rounding (≈ S·ε).
+    bad = ~np.isfinite(d) | (d < -STATIONARY_TOL)
+    resid = float(np.abs((P_pi.T @ d) - d).max()) if np.isfinite(d).all() else np.inf
+    if bad.any() or resid > STATIONARY_TOL:
+        raise ValidationError("P_pi has no unique stationary distribution (more than one recurrent class)",
+                              argument="P_pi", value=float(resid))
+    return np.clip(d, 0.0, None) / np.clip(d, 0.0, None).sum()
+
+
+def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> np.ndarray:
+    """Expected visits before termination, η(s) = Σ_t γᵗ Pr(s_t = s, t < T).
+
+    With ``discounted=False`` the weights γᵗ are dropped (η̃, the undiscounted
+    counts of an episodic MDP); this needs every policy path to terminate.
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (S, A)
+
+    Returns
+    -------
+    ndarray, shape (S,)
+    """
+    target = mdp if discounted else mdp.replace(gamma=1.0)
+    return evaluate(target, pi).eta
