@@ -68,6 +68,14 @@ def _as_float_array(x: Any, name: str) -> np.ndarray:
     return out
 
 
+def _num(x: Any) -> str:
+    """A number as people write it: 0.97, nan, -0.25 (no numpy type wrappers)."""
+    try:
+        return f"{float(x):.12g}"
+    except (TypeError, ValueError):
+        return repr(x)
+
+
 def _fmt_index(name: str, idx: tuple[int, ...], trailing_colon: bool = False) -> str:
     inner = ", ".join(str(int(i)) for i in idx)
     if trailing_colon:
@@ -79,13 +87,13 @@ def _check_finite_nonneg(arr: np.ndarray, name: str, *, nonneg: bool) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValidationError(f"{_fmt_index(name, idx)} is {arr[idx]!r}; expected a finite number",
+        raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a finite number",
                               argument=name, index=idx, value=float(arr[idx]))
     if nonneg:
         neg = arr < 0
         if neg.any():
             idx = tuple(int(i) for i in np.argwhere(neg)[0])
-            raise ValidationError(f"{_fmt_index(name, idx)} is {arr[idx]!r}; expected a probability >= 0",
+            raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a probability >= 0",
                                   argument=name, index=idx, value=float(arr[idx]))
 
 
@@ -110,7 +118,7 @@ def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None)
         i = int(np.argmax(bad))
         idx = (i // n_actions, i % n_actions) if n_actions else (i,)
         raise ValidationError(
-            f"{_fmt_index(name, idx, True)} sums to {sums[i]!r}; expected 1 within atol={atol:g}",
+            f"{_fmt_index(name, idx, True)} sums to {_num(sums[i])}; expected 1 within atol={atol:g}",
             argument=name, index=idx, value=float(sums[i]))
 
 
@@ -128,7 +136,7 @@ def check_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_ATOL)
             raise ValidationError(f"{name} sums to {total} exactly; expected 1",
                                   argument=name, value=total)
     elif abs(arr.sum() - 1.0) > atol:
-        raise ValidationError(f"{name} sums to {arr.sum()!r}; expected 1 within atol={atol:g}",
+        raise ValidationError(f"{name} sums to {_num(arr.sum())}; expected 1 within atol={atol:g}",
                               argument=name, value=float(arr.sum()))
     return arr
 
@@ -231,7 +239,7 @@ class MDP:
                     row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
                     idx = (row // A, row % A, int(csr.indices[k]))
                     raise ValidationError(
-                        f"{_fmt_index('P', idx)} is {data[k]!r}; expected a finite probability >= 0",
+                        f"{_fmt_index('P', idx)} is {_num(data[k])}; expected a finite probability >= 0",
                         argument="P", index=idx, value=float(data[k]))
             _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
             csr.data.flags.writeable = False
@@ -282,17 +290,25 @@ class MDP:
             raise ValidationError(
                 f"terminal has shape {t.shape} and dtype {t.dtype}; expected a bool array of shape ({S},)",
                 argument="terminal", value=(t.shape, str(t.dtype)))
-        for s in np.flatnonzero(t):
-            for a in range(A):
-                row = (P.getrow(s * A + a).toarray().ravel() if sp.issparse(P) else P[s, a])
-                if row[s] != 1.0:
-                    raise ValidationError(
-                        f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {row[s]!r}; expected 1",
-                        argument="terminal", index=(int(s), a), value=float(row[s]))
-                if r[s, a] != 0.0:
-                    raise ValidationError(
-                        f"terminal state {s} pays reward: r[{s}, {a}] is {r[s, a]!r}; expected 0",
-                        argument="terminal", index=(int(s), a), value=float(r[s, a]))
+        term = np.flatnonzero(t)
+        if term.size == 0:
+            return t.copy()
+        rows = (term[:, None] * A + np.arange(A)).ravel()       # flat rows s·A + a
+        cols = np.repeat(term, A)
+        stay = (np.asarray(P[rows, cols]).ravel() if sp.issparse(P)
+                else P.reshape(S * A, S)[rows, cols])
+        for k in np.flatnonzero(stay != 1.0)[:1]:
+            s, a = int(cols[k]), int(rows[k] % A)
+            raise ValidationError(
+                f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {_num(stay[k])}; expected 1",
+                argument="terminal", index=(s, a), value=float(stay[k]))
+        paid = r[term] != 0.0
+        if paid.any():
+            i, a = (int(x) for x in np.argwhere(paid)[0])
+            s = int(term[i])
+            raise ValidationError(
+                f"terminal state {s} pays reward: r[{s}, {a}] is {_num(r[s, a])}; expected 0",
+                argument="terminal", index=(s, a), value=float(r[s, a]))
         return t.copy()
 
     # -- views ------------------------------------------------------------

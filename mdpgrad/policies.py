@@ -73,14 +73,15 @@ def check_policy(pi: Any, n_states: int, n_actions: int, *, atol: float = DEFAUL
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValidationError(
-            f"{name}[{', '.join(map(str, idx))}] is {arr[idx]!r}; expected a probability >= 0",
+            f"{name}[{', '.join(map(str, idx))}] is {float(arr[idx]):.12g}; expected a probability >= 0",
             argument=name, index=idx, value=float(arr[idx]))
     sums = arr.sum(axis=-1)
     off = np.abs(sums - 1.0) > atol
     if off.any():
         idx = tuple(int(i) for i in np.argwhere(off)[0])
         raise ValidationError(
-            f"{name}[{', '.join(map(str, idx))}, :] sums to {sums[idx]!r}; expected 1 within atol={atol:g}",
+            f"{name}[{', '.join(map(str, idx))}, :] sums to {float(sums[idx]):.12g}; "
+            f"expected 1 within atol={atol:g}",
             argument=name, index=idx, value=float(sums[idx]))
     return arr
 
@@ -216,7 +217,8 @@ class Direct:
         return (self.n_states, self.n_actions)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
-        return np.asarray(_check_theta(theta, self.param_shape), dtype=float)
+        th = _check_theta(theta, self.param_shape)
+        return th.astype(np.result_type(th.dtype, np.float64))  # complex θ stays complex
 
     def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.broadcast_to(np.asarray(w, dtype=float), np.shape(theta)).copy()

@@ -1,0 +1,182 @@
+"""Exact evaluation: hand-derived numbers, Bellman identities, layouts and batches.
+
+Tolerances: the solves are backward stable, so errors are ≈ cond(I − γP^π)·ε
+with cond ≤ 2/(1 − γ); for γ ≤ 0.99 that is ≤ 200·2.2e-16 ≈ 4e-14 relative.
+TOL = 1e-11 leaves two orders of headroom and still catches any formula error.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mdpgrad import (
+    MDP,
+    NonTerminatingPolicyError,
+    ValidationError,
+    evaluate,
+    stationary_distribution,
+    uniform_policy,
+    visit_counts,
+)
+
+TOL = 1e-11
+
+
+def random_mdp(rng, S=4, A=3, gamma=0.9, terminal=False):
+    P = rng.random((S, A, S)) ** 3
+    P /= P.sum(axis=2, keepdims=True)
+    r = rng.standard_normal((S, A))
+    term = None
+    if terminal:
+        term = np.zeros(S, dtype=bool)
+        term[-1] = True
+        P[-1] = 0.0
+        P[-1, :, -1] = 1.0
+        r[-1] = 0.0
+    return MDP(P, r, gamma, rho0=rng.dirichlet(np.ones(S)) if not terminal else None, terminal=term)
+
+
+def random_pi(rng, S, A, batch=()):
+    return rng.dirichlet(np.ones(A), size=batch + (S,))
+
+
+def test_hand_derived_two_state_chain():
+    # state 0 pays 1 and stays w.p. 1/2, else moves to the absorbing 0-reward state 1.
+    # v0 = 1 + γ/2·v0 ⇒ v0 = 1/(1 − γ/2) = 4/3 at γ = 1/2; η0 = 4/3, η1 = γ/2·η0/(1 − γ) = 2/3.
+    P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
+    ev = evaluate(MDP(P, [[1.0], [0.0]], 0.5, rho0=[1.0, 0.0]), np.ones((2, 1)))
+    np.testing.assert_allclose(ev.v, [4 / 3, 0.0], rtol=TOL, atol=0)
+    np.testing.assert_allclose(ev.eta, [4 / 3, 2 / 3], rtol=TOL, atol=0)
+    np.testing.assert_allclose(ev.d, [2 / 3, 1 / 3], rtol=TOL, atol=0)
+    assert ev.J == pytest.approx(4 / 3, rel=TOL)
+
+
+def test_geometric_series_of_a_self_loop():
+    # one state, reward 1 forever: v = 1/(1 − γ)  (Sutton & Barto 2018, eq. 3.10)
+    for gamma in [0.0, 0.5, 0.99]:
+        ev = evaluate(MDP(np.ones((1, 1, 1)), [[1.0]], gamma), np.ones((1, 1)))
+        assert ev.v[0] == pytest.approx(1 / (1 - gamma), rel=TOL)
+        assert ev.eta[0] == pytest.approx(1 / (1 - gamma), rel=TOL)
+
+
+def test_episodic_undiscounted_chain_counts_steps():
+    # a corridor 0 → 1 → 2 → terminal 3, reward −1 a step, γ = 1: v = (−3, −2, −1, 0)
+    P = np.zeros((4, 1, 4))
+    for s in range(3):
+        P[s, 0, s + 1] = 1.0
+    P[3, 0, 3] = 1.0
+    r = np.array([[-1.0], [-1.0], [-1.0], [0.0]])
+    ev = evaluate(MDP(P, r, 1.0, rho0=[1, 0, 0, 0], terminal=np.array([0, 0, 0, 1], bool)), np.ones((4, 1)))
+    np.testing.assert_array_equal(ev.v, [-3, -2, -1, 0])
+    np.testing.assert_array_equal(ev.eta, [1, 1, 1, 0])
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_bellman_identities(seed, terminal):
+    rng = np.random.default_rng(seed)
+    mdp = random_mdp(rng, terminal=terminal)
+    pi = random_pi(rng, 4, 3)
+    ev = evaluate(mdp, pi)
+    scale = max(1.0, np.abs(ev.v).max())
+    assert ev.bellman_residual(mdp) <= TOL * scale
+    np.testing.assert_allclose(np.sum(pi * ev.q, axis=1), ev.v, rtol=0, atol=TOL * scale)
+    np.testing.assert_allclose(ev.q, mdp.r + mdp.gamma * np.einsum("sat,t->sa", mdp.P, ev.v),
+                               rtol=0, atol=TOL * scale)
+    np.testing.assert_allclose(np.sum(pi * ev.advantage, axis=1), 0.0, atol=TOL * scale)
+    assert ev.J == pytest.approx(mdp.rho0 @ ev.v, rel=TOL)
+    assert ev.J == pytest.approx(np.sum(ev.eta[:, None] * pi * mdp.r), rel=TOL, abs=TOL)
+    np.testing.assert_allclose(ev.mu.sum(), 1.0, rtol=TOL)
+    if not terminal:
+        assert ev.eta.sum() == pytest.approx(1 / (1 - mdp.gamma), rel=TOL)
+    else:
+        assert ev.eta[-1] == 0.0 and ev.v[-1] == 0.0
+
+
+def test_eta_is_the_series_of_discounted_state_distributions():
+    # η = Σ_t γᵗ ρ₀ᵀ(P^π)ᵗ, summed directly to convergence (γ = 0.5: 80 terms reach 1e-24)
+    rng = np.random.default_rng(7)
+    mdp = random_mdp(rng, gamma=0.5)
+    pi = random_pi(rng, 4, 3)
+    ev = evaluate(mdp, pi)
+    dist, series = mdp.rho0.copy(), np.zeros(4)
+    for t in range(80):
+        series += 0.5**t * dist
+        dist = dist @ ev.P_pi
+    np.testing.assert_allclose(ev.eta, series, rtol=TOL)
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_dense_equals_sparse(terminal):
+    rng = np.random.default_rng(3)
+    dense = random_mdp(rng, S=6, A=2, terminal=terminal)
+    sparse = MDP(sp.csr_array(dense.P_flat), dense.r, dense.gamma, dense.rho0, dense.terminal)
+    pi = random_pi(rng, 6, 2)
+    a, b = evaluate(dense, pi), evaluate(sparse, pi)
+    assert sp.issparse(b.P_pi)
+    for name in ["v", "q", "advantage", "eta", "d", "mu"]:
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=TOL, atol=TOL)
+    assert b.J == pytest.approx(a.J, rel=TOL)
+
+
+def test_batch_equals_loop():
+    rng = np.random.default_rng(11)
+    mdp = random_mdp(rng)
+    pis = random_pi(rng, 4, 3, batch=(3, 5))
+    ev = evaluate(mdp, pis)
+    assert ev.v.shape == (3, 5, 4) and ev.J.shape == (3, 5)
+    for i in range(3):
+        for j in range(5):
+            one = evaluate(mdp, pis[i, j])
+            np.testing.assert_allclose(ev.v[i, j], one.v, rtol=TOL)
+            np.testing.assert_allclose(ev.eta[i, j], one.eta, rtol=TOL)
+            np.testing.assert_allclose(ev.q[i, j], one.q, rtol=TOL, atol=TOL)
+            assert ev.J[i, j] == pytest.approx(one.J, rel=TOL)
+
+
+def test_gamma_one_non_terminating_policy_is_reported():
+    # state 0: action 0 stays (reward 1), action 1 moves to the terminal state 1
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
+    mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], 1.0, terminal=np.array([False, True]))
+    assert evaluate(mdp, uniform_policy(2, 2)).v[0] == pytest.approx(1.0, rel=TOL)  # v0 = ½(1 + v0)
+    with pytest.raises(NonTerminatingPolicyError, match="never terminates from state 0"):
+        evaluate(mdp, np.array([[1.0, 0.0], [1.0, 0.0]]))
+    with pytest.raises(NonTerminatingPolicyError):   # one bad member of a batch is enough
+        evaluate(mdp, np.array([[[0.5, 0.5], [1, 0]], [[1.0, 0.0], [1, 0]]]))
+
+
+BAD_POLICIES = [
+    ("wrong shape", np.ones((2, 3)) / 3, r"pi has shape \(2, 3\)"),
+    ("row sum", np.array([[0.5, 0.4], [0.5, 0.5]]), r"pi\[0, :\] sums to 0.9"),
+    ("negative", np.array([[1.5, -0.5], [0.5, 0.5]]), r"pi\[0, 1\] is -0.5"),
+    ("nan", np.array([[np.nan, 0.5], [0.5, 0.5]]), r"pi\[0, 0\] is nan"),
+]
+
+
+@pytest.mark.parametrize("pi, fragment", [b[1:] for b in BAD_POLICIES], ids=[b[0] for b in BAD_POLICIES])
+def test_bad_policy_tables(pi, fragment):
+    mdp = random_mdp(np.random.default_rng(0), S=2, A=2)
+    with pytest.raises(ValidationError, match=fragment) as info:
+        evaluate(mdp, pi)
+    assert info.value.argument == "pi"
+
+
+def test_stationary_distribution_of_a_two_state_chain():
+    # d = (q, p)/(p + q) for P = [[1 − p, p], [q, 1 − q]]
+    p, q = 0.3, 0.1
+    P = np.array([[1 - p, p], [q, 1 - q]])
+    np.testing.assert_allclose(stationary_distribution(P), [q / (p + q), p / (p + q)], rtol=TOL)
+    np.testing.assert_allclose(stationary_distribution(sp.csr_array(P)), [0.25, 0.75], rtol=TOL)
+    with pytest.raises(ValidationError, match="no unique stationary"):
+        stationary_distribution(np.eye(2))
+
+
+def test_undiscounted_visit_counts():
+    # corridor with a self-loop of probability ½ at state 0: expected visits to 0 is 2
+    P = np.zeros((3, 1, 3))
+    P[0, 0, :2] = 0.5
+    P[1, 0, 2] = P[2, 0, 2] = 1.0
+    mdp = MDP(P, np.zeros((3, 1)), 0.9, rho0=[1, 0, 0], terminal=np.array([0, 0, 1], bool))
+    np.testing.assert_allclose(visit_counts(mdp, np.ones((3, 1)), discounted=False), [2, 1, 0], rtol=TOL)
+    np.testing.assert_allclose(visit_counts(mdp, np.ones((3, 1))), [1 / 0.55, 0.9 * 0.5 / 0.55, 0], rtol=TOL)
