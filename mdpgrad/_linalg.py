@@ -47,13 +47,23 @@ class SparseLU:
     """SuperLU factors of a sparse M (scipy.sparse.linalg.splu)."""
 
     def __init__(self, M: sp.sparray) -> None:
-        self._lu = spla.splu(sp.csc_matrix(M))
+        M = sp.csc_matrix(M)
+        self._dtype = M.dtype
+        self._lu = spla.splu(M)
+
+    def _apply(self, b: np.ndarray, trans: str) -> np.ndarray:
+        b = np.asarray(b)
+        if np.iscomplexobj(b) and self._dtype.kind != "c":
+            # real factors, complex right-hand side: solve the two real systems
+            return (self._lu.solve(np.ascontiguousarray(b.real, dtype=float), trans=trans)
+                    + 1j * self._lu.solve(np.ascontiguousarray(b.imag, dtype=float), trans=trans))
+        return self._lu.solve(np.asarray(b, dtype=np.result_type(b.dtype, self._dtype)), trans=trans)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        return self._lu.solve(np.asarray(b, dtype=float))
+        return self._apply(b, "N")
 
     def solve_transposed(self, b: np.ndarray) -> np.ndarray:
-        return self._lu.solve(np.asarray(b, dtype=float), trans="T")
+        return self._apply(b, "T")
 
 
 def factorize(M: np.ndarray | sp.sparray) -> Solver:

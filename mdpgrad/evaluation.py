@@ -172,7 +172,9 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     if validate:
         pi = check_policy(pi, S, A)
     else:
-        pi = np.asarray(pi, dtype=float)
+        pi = np.asarray(pi)
+        # complex tables pass through unchanged (complex-step derivatives)
+        pi = pi.astype(np.result_type(pi.dtype, np.float64), copy=False)
         if pi.ndim < 2 or pi.shape[-2:] != (S, A):
             raise ValidationError(f"pi has shape {pi.shape}; expected (..., {S}, {A})",
                                   argument="pi", value=pi.shape)
@@ -209,8 +211,10 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     d = eta / eta.sum(axis=-1, keepdims=True)
     mu = d[..., None] * pi
     J = v @ mdp.rho0 if not batch else np.einsum("...s,s->...", v, mdp.rho0)
+    if not batch:
+        J = complex(J) if np.iscomplexobj(J) else float(J)
     return Evaluation(pi=pi, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=advantage, eta=eta, d=d,
-                      mu=mu, J=float(J) if not batch else J, solver=solver)
+                      mu=mu, J=J, solver=solver)
 
 
 #: Accept a stationary solution whose residual |Pᵀd − d| is below this: a

@@ -1,0 +1,257 @@
+"""The exact policy gradient against every other way of computing it.
+
+Tiers: hand-derived numbers on tiny MDPs (exact Fractions); identities between
+the theorem, the recursion form, the closed forms and finite differences on
+generated MDPs (dense, sparse, episodic γ = 1, γ = 0, γ near 1) for all three
+parameterisations; a batch equals its points one by one; bad input raises.
+
+The small generator below is shared with the other gradient test files
+(``from test_gradients import random_mdp, ...``).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mdpgrad.errors import ValidationError
+from mdpgrad.gradients import (
+    FD_TOL,
+    check_gradient,
+    direct_gradient,
+    loglinear_gradient,
+    objective,
+    policy_gradient,
+    recursion_gradient,
+    softmax_gradient,
+)
+from mdpgrad.model import MDP
+from mdpgrad.policies import Direct, LogLinear, TabularSoftmax
+
+#: Theorem vs recursion vs closed form: each route is a backward-stable solve
+#: with I − γP̃^π (condition number ≤ (1+γ)/(1−γ)), so they agree to a few
+#: hundred ulps times the horizon 1/(1−γ); 1e-11 per unit of horizon leaves
+#: a factor ~100 above what is observed (≈1e-13) and is still far below any
+#: real error (a missing term changes the gradient at order 1).
+EXACT_RTOL = 1e-11
+
+#: Finite differences: the central-difference error grows with the third
+#: derivative of J, which picks up a factor of the horizon 1/(1−γ) with each
+#: extra resolvent; FD_TOL (1e-6) per unit of horizon bounds what is seen
+#: (≤ 3e-9 per unit) with room, and a wrong gradient misses by order 1.
+FD_RTOL_PER_HORIZON = FD_TOL
+
+KINDS = ("dense", "sparse", "episodic", "episodic-sparse", "gamma0", "near1")
+
+
+def random_mdp(seed: int, n_states: int, n_actions: int, kind: str = "dense") -> MDP:
+    """A random MDP of one of the kinds in KINDS, built valid by construction.
+
+    Episodic kinds make the last state terminal and give every (s, a) at least
+    probability 0.2 of ending there, so every policy terminates and γ = 1 works.
+    Sparse kinds keep about half of the transitions (at least one per row).
+    """
+    rng = np.random.default_rng(seed)
+    S, A = n_states, n_actions
+    episodic = kind.startswith("episodic")
+    if episodic:
+        S = max(S, 2)
+    P = rng.dirichlet(np.full(S, 0.5), size=(S, A))
+    if kind in ("sparse", "episodic-sparse"):
+        mask = rng.random((S, A, S)) < 0.5
+        mask[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(0, S, (S, A))] = True
+        P = P * mask + 1e-3 * mask
+        P /= P.sum(axis=-1, keepdims=True)
+    r = rng.standard_normal((S, A))
+    terminal = None
+    gamma = {"dense": 0.9, "sparse": 0.8, "episodic": 1.0, "episodic-sparse": 0.95, "gamma0": 0.0,
+             "near1": 0.995}[kind]
+    if episodic:
+        P[:, :, -1] += 0.2
+        P /= P.sum(axis=-1, keepdims=True)
+        P[-1] = 0.0
+        P[-1, :, -1] = 1.0
+        r[-1] = 0.0
+        terminal = np.zeros(S, dtype=bool)
+        terminal[-1] = True
+    rho0 = rng.dirichlet(np.ones(S))
+    if kind in ("sparse", "episodic-sparse"):
+        return MDP(sp.csr_array(P.reshape(S * A, S)), r, gamma, rho0=rho0, terminal=terminal)
+    return MDP(P, r, gamma, rho0=rho0, terminal=terminal)
+
+
+def random_policy(seed: int, mdp: MDP, which: str, n_features: int = 3):
+    """(policy, theta, closed-form gradient function) for one of the three parameterisations."""
+    rng = np.random.default_rng(seed + 1)
+    S, A = mdp.n_states, mdp.n_actions
+    if which == "softmax":
+        return TabularSoftmax(S, A), rng.standard_normal((S, A)), lambda th: softmax_gradient(mdp, th)
+    if which == "loglinear":
+        phi = rng.standard_normal((S, A, n_features))
+        return LogLinear(phi), rng.standard_normal(n_features), lambda th: loglinear_gradient(mdp, phi, th)
+    pi = rng.dirichlet(np.ones(A), size=S)
+    return Direct(S, A), pi, lambda th: direct_gradient(mdp, th)
+
+
+def horizon(mdp: MDP) -> float:
+    """1/(1−γ), or the expected episode length bound used for γ = 1 (≤ 5 here: exit prob ≥ 0.2)."""
+    return 5.0 if mdp.gamma == 1.0 else 1.0 / (1.0 - mdp.gamma)
+
+
+def rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+
+
+# --- known numbers -----------------------------------------------------------
+
+def _chain_mdp() -> MDP:
+    # state 0: action 0 pays 0 and stays, action 1 pays 1 and moves to the absorbing state 1
+    P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    return MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+
+
+def test_known_gradient_two_states():
+    # Uniform π: v(0) = ½(0.9 v(0)) + ½·1 ⇒ v(0) = 10/11; η(0) = 1/(1 − 0.45) = 20/11;
+    # q(0,·) = (9/11, 1), adv(0,·) = ∓1/11 ⇒ ∂J/∂θ[0,·] = η π adv = ∓10/121; state 1 has adv = 0.
+    mdp, pol, th = _chain_mdp(), TabularSoftmax(2, 2), np.zeros((2, 2))
+    expected = np.array([[-10 / 121, 10 / 121], [0.0, 0.0]])
+    for g in (policy_gradient(mdp, pol, th), recursion_gradient(mdp, pol, th), softmax_gradient(mdp, th)):
+        np.testing.assert_allclose(g, expected, rtol=0, atol=1e-15)
+    assert objective(mdp, pol, th) == pytest.approx(float(Fraction(10, 11)), abs=1e-15)
+
+
+def test_known_direct_gradient_two_states():
+    # ∂J/∂π(a|0) = η(0) q(0,a) = (20/11)(9/11, 1) = (180/121, 20/11); state 1 has q = 0.
+    mdp = _chain_mdp()
+    expected = np.array([[180 / 121, 20 / 11], [0.0, 0.0]])
+    pi = np.full((2, 2), 0.5)
+    np.testing.assert_allclose(policy_gradient(mdp, Direct(2, 2), pi), expected, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(direct_gradient(mdp, pi), expected, rtol=1e-15, atol=0)
+
+
+def test_known_episodic_gradient_gamma_one():
+    # γ = 1, state 1 terminal.  Action 0 pays 1 and ends w.p. ½, action 1 pays 3 and ends.
+    # Uniform π: v = ½(1 + ½v) + ½·3 ⇒ v = 8/3; q = (7/3, 3); adv = ∓1/3; η(0) = 1/(1 − ¼) = 4/3;
+    # ∂J/∂θ[0,·] = (4/3)(1/2)(∓1/3) = ∓2/9.
+    P = np.array([[[0.5, 0.5], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    mdp = MDP(P, [[1.0, 3.0], [0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=np.array([False, True]))
+    pol, th = TabularSoftmax(2, 2), np.zeros((2, 2))
+    expected = np.array([[-2 / 9, 2 / 9], [0.0, 0.0]])
+    for g in (policy_gradient(mdp, pol, th), recursion_gradient(mdp, pol, th), softmax_gradient(mdp, th)):
+        np.testing.assert_allclose(g, expected, rtol=0, atol=1e-15)
+
+
+# --- identities on generated MDPs --------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
+def test_theorem_recursion_closed_form_fd_agree(kind, which):
+    mdp = random_mdp(7, 4, 3, kind)
+    pol, th, closed = random_policy(7, mdp, which)
+    g = policy_gradient(mdp, pol, th)
+    H = horizon(mdp)
+    assert rel_err(recursion_gradient(mdp, pol, th), g) <= EXACT_RTOL * H
+    assert rel_err(closed(th), g) <= EXACT_RTOL * H
+    chk = check_gradient(lambda t: objective(mdp, pol, t), g, th, tol=FD_RTOL_PER_HORIZON * H)
+    assert chk.ok, (chk.max_error, chk.worst_index)
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3),
+       kind=st.sampled_from(KINDS), which=st.sampled_from(["softmax", "loglinear", "direct"]))
+def test_property_gradient_routes_agree(seed, S, A, kind, which):
+    mdp = random_mdp(seed, S, A, kind)
+    pol, th, closed = random_policy(seed, mdp, which)
+    g = policy_gradient(mdp, pol, th)
+    H = horizon(mdp)
+    assert rel_err(recursion_gradient(mdp, pol, th), g) <= EXACT_RTOL * H
+    assert rel_err(closed(th), g) <= EXACT_RTOL * H
+    chk = check_gradient(lambda t: objective(mdp, pol, t), g, th, tol=FD_RTOL_PER_HORIZON * H)
+    assert chk.ok, (chk.max_error, chk.worst_index)
+
+
+def test_dense_equals_sparse():
+    dense = random_mdp(3, 5, 2, "dense")
+    sparse = dense.replace(P=sp.csr_array(dense.P_flat))
+    pol = TabularSoftmax(5, 2)
+    th = np.random.default_rng(0).standard_normal((5, 2))
+    assert rel_err(policy_gradient(sparse, pol, th), policy_gradient(dense, pol, th)) <= EXACT_RTOL * 10
+
+
+def test_gamma_zero_gradient_is_myopic():
+    # γ = 0: J = Σ ρ₀ π r, so ∂J/∂θ[s,a] = ρ₀(s) π(a|s) (r(s,a) − Σ_b π(b|s) r(s,b)), by hand.
+    mdp = random_mdp(11, 3, 3, "gamma0")
+    th = np.random.default_rng(2).standard_normal((3, 3))
+    pi = TabularSoftmax(3, 3).probabilities(th)
+    expected = mdp.rho0[:, None] * pi * (mdp.r - np.sum(pi * mdp.r, axis=1, keepdims=True))
+    np.testing.assert_allclose(policy_gradient(mdp, TabularSoftmax(3, 3), th), expected, rtol=1e-13,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
+def test_batch_equals_points(which):
+    mdp = random_mdp(5, 4, 2, "dense")
+    pol, th, closed = random_policy(5, mdp, which)
+    rng = np.random.default_rng(9)
+    batch = th + 0.1 * rng.standard_normal((3, 2) + th.shape)
+    G = policy_gradient(mdp, pol, batch)
+    Jb = objective(mdp, pol, batch)
+    assert G.shape == batch.shape and Jb.shape == (3, 2)
+    for i in range(3):
+        for j in range(2):
+            np.testing.assert_allclose(G[i, j], policy_gradient(mdp, pol, batch[i, j]), rtol=1e-12, atol=1e-14)
+            assert Jb[i, j] == pytest.approx(objective(mdp, pol, batch[i, j]), rel=1e-12)
+    np.testing.assert_allclose(closed(batch), G, rtol=1e-11, atol=1e-13)
+
+
+# --- the checker itself ------------------------------------------------------
+
+def test_check_gradient_step_rule_and_error():
+    th = np.array([0.5, -300.0])
+    chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, th)
+    eps13 = np.finfo(float).eps ** (1 / 3)
+    # the step is rounded so that θ ± h is representable: a change of at most one ulp of θ
+    # (≈1e-16·max(1, |θ|)), i.e. ≤ 2e-11 relative to h ≈ 6e-6·max(1, |θ|)
+    np.testing.assert_allclose(chk.step, [eps13, 300 * eps13], rtol=1e-10)
+    # central differences of a cubic: g_fd = 3x² + h², so the mixed error is h²/max(1, 3x²)
+    np.testing.assert_allclose(chk.fd_gradient, 3 * th ** 2 + chk.step ** 2, rtol=1e-6)
+    assert chk.ok
+
+
+def test_check_gradient_catches_a_wrong_gradient():
+    mdp = random_mdp(1, 3, 2, "dense")
+    pol = TabularSoftmax(3, 2)
+    th = np.zeros((3, 2))
+    wrong = mdp.rho0[:, None] * softmax_gradient(mdp, th) / np.where(mdp.rho0 > 0, mdp.rho0, 1)[:, None]
+    wrong = wrong * 1.01 + 0.01
+    chk = check_gradient(lambda t: objective(mdp, pol, t), wrong, th)
+    assert not chk.ok and chk.max_error > 1e-3
+
+
+def test_check_gradient_batched_equals_loop():
+    mdp = random_mdp(4, 3, 2, "dense")
+    pol = TabularSoftmax(3, 2)
+    th = np.random.default_rng(0).standard_normal((3, 2))
+    g = policy_gradient(mdp, pol, th)
+    a = check_gradient(lambda t: objective(mdp, pol, t), g, th)
+    b = check_gradient(lambda t: objective(mdp, pol, t), g, th, batched=True)
+    # the batch is solved by a different LAPACK path, so J differs by a few ulps (≈1e-15·|J|);
+    # a difference quotient divides that by 2h ≈ 1.2e-5, hence 1e-9 absolute
+    np.testing.assert_allclose(a.fd_gradient, b.fd_gradient, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda: check_gradient(lambda x: 0.0, np.zeros(3), np.zeros(2)), "grad"),
+    (lambda: check_gradient(lambda x: 0.0, np.zeros(2), np.zeros(2), tol=0.0), "tol"),
+    (lambda: recursion_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((3, 2, 2))), "theta"),
+    (lambda: policy_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((2, 3))), "theta"),
+])
+def test_bad_input_raises(call, argument):
+    with pytest.raises(ValidationError) as info:
+        call()
+    assert info.value.argument == argument
