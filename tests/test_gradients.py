@@ -212,12 +212,12 @@ def test_batch_equals_points(which):
 # --- the checker itself ------------------------------------------------------
 
 def test_check_gradient_step_rule_and_error():
-    th = np.array([0.5, -300.0])
+    th = np.array([0.5, -3.0])
     chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, th)
     eps13 = np.finfo(float).eps ** (1 / 3)
     # the step is rounded so that θ ± h is representable: a change of at most one ulp of θ
     # (≈1e-16·max(1, |θ|)), i.e. ≤ 2e-11 relative to h ≈ 6e-6·max(1, |θ|)
-    np.testing.assert_allclose(chk.step, [eps13, 300 * eps13], rtol=1e-10)
+    np.testing.assert_allclose(chk.step, [eps13, 3 * eps13], rtol=1e-10)
     # central differences of a cubic: g_fd = 3x² + h², so the mixed error is h²/max(1, 3x²)
     np.testing.assert_allclose(chk.fd_gradient, 3 * th ** 2 + chk.step ** 2, rtol=1e-6)
     assert chk.ok
