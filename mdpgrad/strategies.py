@@ -83,6 +83,7 @@ _FLOAT_WEIGHTS = st.floats(0.0, 1.0, allow_subnormal=False)
 _FLOAT_REWARDS = st.floats(-1.0, 1.0, allow_subnormal=False)
 _INT_WEIGHTS = st.integers(0, INTEGER_WEIGHT_MAX)
 _INT_REWARDS = st.integers(-3, 3)
+_BOOLEANS = st.booleans()
 
 
 # -- argument validation ---------------------------------------------------
@@ -118,8 +119,8 @@ def _check_bool(name: str, value: Any) -> bool:
 # -- public strategies -----------------------------------------------------
 def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_actions: int = 3,
          gammas: SearchStrategy[float] | None = None,
-         sparse: SearchStrategy[bool] = st.booleans(),
-         episodic: SearchStrategy[bool] = st.booleans(),
+         sparse: SearchStrategy[bool] = _BOOLEANS,
+         episodic: SearchStrategy[bool] = _BOOLEANS,
          rewards: SearchStrategy[float] | None = None,
          integer_weights: bool = False) -> SearchStrategy[MDP]:
     """Strategy for valid finite MDPs.
