@@ -99,7 +99,8 @@ def weighting(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.ndarray:
             return np.ones(S * A if values == "q" else S)
         if kind == "occupancy":
             ev = evaluate(mdp, pi)
-            return ev.mu.ravel() if values == "q" else ev.d
+            # a linear solve leaves ≈ −1e-21 where the occupancy is exactly 0
+            return np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
         d = stationary_distribution(state_chain(mdp, pi)[0])
         return (d[:, None] * pi).ravel() if values == "q" else d
     arr = np.asarray(kind, dtype=float)
