@@ -562,6 +562,6 @@ def get_example(name: str) -> MDP:
     try:
         factory, _ = EXAMPLES[name]
     except (KeyError, TypeError):
-        raise ValidationError(f"unknown example {name!r}; known: {', '.join(sorted(EXAMPLES))}",
+        raise ValidationError(f"name {name!r} is not a known example; known: {', '.join(sorted(EXAMPLES))}",
                               argument="name", value=name) from None
     return factory()
