@@ -1,0 +1,1 @@
+"""Symbolic mirror (in progress)."""
