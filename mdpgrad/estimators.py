@@ -399,3 +399,77 @@ def _check_unit_interval(x: Any, name: str) -> float:
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+# --------------------------------------------------------------------------- GAE(λ)
+
+def _terminated(traj: Trajectories) -> np.ndarray:
+    """Whether each episode ended in a terminal state (no bootstrap after it), shape (n,)."""
+    if traj.terminated is not None:
+        return np.asarray(traj.terminated, dtype=bool)
+    if traj.protocol == "horizon":
+        return traj.lengths < traj.horizon
+    return np.ones(traj.n_episodes, dtype=bool)
+
+
+def _gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray:
+    """Âₜ = Σ_l (γλ)^l δₜ₊ₗ, δₜ = rₜ + γV(sₜ₊₁) − V(sₜ), time-major (T, n).
+
+    No bootstrap after a terminal state; under "geometric" none after the
+    last step either, and γ is replaced by 1 (the stop carries the discount).
+    """
+    d = _step_discount(traj)
+    n, T = traj.actions.shape
+    Vs = V[np.maximum(traj.states.T, 0)]                  # (T + 1, n); padding read as V[0], masked below
+    t_idx = np.arange(T)[:, None]
+    L = traj.lengths[None, :]
+    live = t_idx < L
+    boot_last = ~_terminated(traj) if traj.protocol != "geometric" else np.zeros(n, dtype=bool)
+    use_next = (t_idx < L - 1) | ((t_idx == L - 1) & boot_last[None, :])
+    delta = np.where(live, traj.rewards.T + d * np.where(use_next, Vs[1:], 0.0) - Vs[:-1], 0.0)
+    adv = np.zeros_like(delta)
+    acc = np.zeros(n)
+    for t in range(T - 1, -1, -1):
+        acc = delta[t] + d * lam * acc
+        adv[t] = acc
+    return adv
+
+
+def gae_estimator(values: Any, lam: float) -> Estimator:
+    """GAE(λ): Σₜ γᵗ Âₜ ∇log π(aₜ|sₜ) with Âₜ = Σ_l (γλ)^l δₜ₊ₗ (Schulman et al. 2016, eq. 16).
+
+    δₜ = rₜ + γ V(sₜ₊₁) − V(sₜ) with the given table V, shape (S,), read as 0 at
+    terminal states; a horizon cut bootstraps with γV(s_H).  Under "geometric"
+    δₜ = rₜ + V(sₜ₊₁)·1[t + 1 < T] − V(sₜ), Âₜ = Σ_l λ^l δₜ₊ₗ and no γᵗ.
+
+    Exact expectation: with δ̄(s, a) = r + γPV − V(s) and δ̄^π = Σ_a π δ̄,
+    E[Âₜ | s, a] = δ̄(s, a) + γλ P(I − γλP̃^π)⁻¹ δ̄^π (finite sums under "horizon"),
+    weighted by η(s)π(a|s).  With V = v, or with λ = 1, it equals ∇J.
+    """
+    lam = _check_unit_interval(lam, "lam")
+    V_raw = values
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = _check_traj(traj, policy)
+        V = _check_table(V_raw, "values", policy.n_states)
+        adv = _gae_advantages(traj, V, lam)
+        return _score_vjp(traj, policy, theta, _powers(traj, _step_discount(traj)) * adv)
+
+    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        m = _model(mdp, policy, theta, protocol, horizon)
+        V = _check_table(V_raw, "values", mdp.n_states) * m.keep
+        g = m.gamma
+        delta = mdp.r + g * m.P_next(V) - V[:, None]
+        delta_pi = m.keep * np.sum(m.pi * delta, axis=1)
+        if m.protocol == "horizon":
+            us = [np.zeros(mdp.n_states)]
+            for _ in range(m.horizon):
+                us.append(m.keep * (delta_pi + m.chain(us[-1], g * lam)))
+            W = _horizon_sum(m, g, lambda k: delta + g * lam * m.P_next(us[k - 1]))
+        else:
+            u = m.keep * m.solve(g * lam, delta_pi)
+            W = _visits(m, True)[:, None] * m.pi * (delta + g * lam * m.P_next(u))
+        return _vjp(policy, theta, W)
+
+    return Estimator(f"gae(lam={lam:g})", estimate, expectation)

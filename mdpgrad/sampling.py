@@ -87,6 +87,9 @@ class Trajectories:
         H under ``"horizon"``.
     truncation_bound : float
         γᴴ·max|r|/(1 − γ) under ``"horizon"`` (∞ when γ = 1), else 0.0.
+    terminated : ndarray of bool, shape (n,), or None
+        True when the episode ended in a terminal state (False when it was cut
+        by the horizon or by the geometric stop).  None when unknown.
 
     The arrays are stored time-major (Fortran order), which is how they are
     written and how estimators read them; ``np.ascontiguousarray`` gives the
@@ -101,6 +104,7 @@ class Trajectories:
     gamma: float
     horizon: int | None = None
     truncation_bound: float = 0.0
+    terminated: np.ndarray | None = None
 
     @property
     def mask(self) -> np.ndarray:
@@ -398,7 +402,8 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     return Trajectories(
         states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=protocol,
         gamma=mdp.gamma, horizon=int(horizon) if protocol == "horizon" else None,
-        truncation_bound=truncation_bound(mdp, int(horizon)) if protocol == "horizon" else 0.0)
+        truncation_bound=truncation_bound(mdp, int(horizon)) if protocol == "horizon" else 0.0,
+        terminated=mdp.terminal[states[lengths, np.arange(n)]])
 
 
 def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
