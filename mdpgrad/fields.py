@@ -505,7 +505,8 @@ def circulation(F: Callable[[np.ndarray], Any], theta: Any, plane: tuple[int, in
             break
         prev = cur
     bound = gap + noise
-    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N, f_error=ferr)
+    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N,
+                       f_error=ferr)
 
 
 # ---------------------------------------------------------------------------

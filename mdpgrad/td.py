@@ -131,7 +131,7 @@ def _keep(mdp: MDP) -> np.ndarray:
 
 def _masked_P(mdp: MDP) -> Any:
     """P in (S·A, S) form with terminal next states and terminal rows zeroed (P̃)."""
-    S, A = mdp.n_states, mdp.n_actions
+    A = mdp.n_actions
     keep = _keep(mdp)
     if not mdp.terminal.any():
         return mdp.P_flat

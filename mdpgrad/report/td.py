@@ -113,8 +113,9 @@ def td_section(ctx: CheckContext) -> Section:
     else:
         try:
             rv = reversibility_verdict(ev.P_pi)
-            rows.append(("reversible chain", f"{'yes' if rv.symmetric else 'no'}: max |d_x P[x,y] - d_y P[y,x]| "
-                                             f"= {rv.max_asymmetry:.3g}"))
+            word = "yes" if rv.symmetric else "no"
+            rows.append(("reversible chain",
+                         f"{word}: max |d_x P[x,y] - d_y P[y,x]| = {rv.max_asymmetry:.3g}"))
             data["reversible"] = rv.symmetric
         except ValidationError:
             rows.append(("reversible chain", "undefined: P^pi has no unique stationary distribution"))
