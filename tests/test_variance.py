@@ -47,6 +47,7 @@ N_SIGMA = 5.0
 ESS_RTOL = 0.15
 
 episodic_mdps = mdps(episodic=st.just(True), gammas=st.floats(0.0, 1.0))
+any_mdps = st.one_of(mdps(), episodic_mdps)
 
 
 def _geometric_mdp(p_continue, gamma):
@@ -97,7 +98,7 @@ def test_deterministic_chain_has_zero_variance_and_start_spread():
 
 # -- identities over generated MDPs --------------------------------------------------
 @st.composite
-def _mdp_and_policy(draw, strategy=st.one_of(mdps(), episodic_mdps)):
+def _mdp_and_policy(draw, strategy=any_mdps):
     mdp = draw(strategy)
     return mdp, draw(policies(mdp.n_states, mdp.n_actions))
 
@@ -251,9 +252,9 @@ def _estimators(ev):
 def test_trajectories_are_worth_about_n_samples_not_kn(k):
     # Uniform π on the chain: adv = c − 4/3 with c ∈ {0, 1, 3}; per visited state E = E[adv²|∇log π|²] = 28/27
     # and |E[adv ∇log π]|² = 14/27.  Hand-derived (actions i.i.d., transitions deterministic):
-    #   exact advantage:     ESS/n = (kE − m²)/(E − m²)                  = 2k − 1   (≥ k·n: one sample per pair)
-    #   returns minus v(s):  ESS/n = (28k² − 14k) / (14k²)              = 2 − 1/k  (about n, whatever k)
-    #   plain returns G_t:   ESS/n = (28k² − 14k) / (14k² + 16k(k+1)(2k+1)/3)   (below n, falling like 1/k)
+    #   exact advantage:    ESS/n = (kE − m²)/(E − m²)               = 2k − 1   (≥ k·n: a sample per pair)
+    #   returns minus v(s): ESS/n = (28k² − 14k) / (14k²)             = 2 − 1/k  (about n, whatever k)
+    #   plain returns G_t:  ESS/n = (28k² − 14k) / (14k² + 16k(k+1)(2k+1)/3)   (below n, falls like 1/k)
     mdp, pol, theta, n = _chain(k), TabularSoftmax(k + 1, 3), np.zeros((k + 1, 3)), 4000
     exact_advantage, returns_minus_v, returns = _estimators(evaluate(mdp, pol.probabilities(theta)))
     expected = {
