@@ -1,1 +1,83 @@
-"""Symbolic mirror (in progress)."""
+"""mdpgrad.symbolic: the numeric API on exact sympy objects, with proofs.
+
+The same names and argument order as the numeric toolkit (``MDP``,
+``evaluate``, ``objective``, ``policy_gradient``, ``td_update``, ...), on
+models whose P, r, γ, ρ₀ are sympy Rationals or symbols and policies over
+symbol vectors θ.  Results are immutable sympy matrices in frozen dataclasses;
+``sympy.latex`` of any of them (or their ``latex()`` method) gives classroom
+output.
+
+How it is fast: with z = exp θ a positive symbol, every quantity is a rational
+function of the symbols, computed in sympy's fraction field ℚ(symbols), where
+a reduced quotient is zero exactly when its numerator polynomial is zero.  An
+identity is "proved" when the difference of its two sides is the zero element;
+otherwise an exact random point where it is non-zero is the counterexample
+(Schwartz–Zippel).
+
+Modules: :mod:`~mdpgrad.symbolic.model` (MDP, exact validation,
+``rationalize``, ``general_mdp``), :mod:`~mdpgrad.symbolic.policies`,
+:mod:`~mdpgrad.symbolic.evaluation`, :mod:`~mdpgrad.symbolic.gradients`,
+:mod:`~mdpgrad.symbolic.proofs`, :mod:`~mdpgrad.symbolic.td`.
+
+Example: the policy gradient theorem for every 2-state, 2-action MDP.
+
+>>> from mdpgrad import symbolic as sy
+>>> mdp = sy.general_mdp(2, 2)              # every P entry, r, ρ₀ and γ a symbol
+>>> print(sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2)))
+proved: ∇J = Σ_s,a η(s) π(a|s) adv(s,a) ∇log π(a|s) (4 identities, for all values of the symbols)
+"""
+
+from .evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
+from .gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
+from .model import MDP, general_mdp, rationalize
+from .policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
+from .proofs import (
+    ProofResult,
+    prove_baseline_identity,
+    prove_equal,
+    prove_performance_difference,
+    prove_policy_gradient_theorem,
+    prove_recursion_form,
+)
+from .td import (
+    SymmetryVerdict,
+    detailed_balance_conditions,
+    q_symbols,
+    symmetry_verdict,
+    td_jacobian,
+    td_jacobian_v,
+    td_update,
+    td_update_v,
+)
+
+__all__ = [
+    "Direct",
+    "Evaluation",
+    "LogLinear",
+    "MDP",
+    "ProofResult",
+    "RationalPolicy",
+    "SymmetryVerdict",
+    "TabularSoftmax",
+    "detailed_balance_conditions",
+    "evaluate",
+    "expected_update_without_discount",
+    "general_mdp",
+    "objective",
+    "policy_gradient",
+    "prove_baseline_identity",
+    "prove_equal",
+    "prove_performance_difference",
+    "prove_policy_gradient_theorem",
+    "prove_recursion_form",
+    "q_symbols",
+    "rationalize",
+    "stationary_distribution",
+    "symmetry_verdict",
+    "td_jacobian",
+    "td_jacobian_v",
+    "td_update",
+    "td_update_v",
+    "update_jacobian",
+    "visit_counts",
+]

@@ -169,7 +169,8 @@ def find_nonzero_point(space: RationalSpace, f: FracElement, *, guards: Iterable
 
 
 def space_for(exprs: Iterable[Any], *, extra: Sequence[sympy.Symbol] = (),
-              exp_of: Mapping[sympy.Symbol, sympy.Expr] | None = None) -> tuple[RationalSpace, list]:
+              exp_of: Mapping[sympy.Symbol, sympy.Expr] | None = None,
+              sampler: Callable[[random.Random, int], dict] | None = None) -> tuple[RationalSpace, list]:
     """A space whose generators cover every free symbol and exp-atom of ``exprs``.
 
     An atom exp(Σ cᵢ xᵢ) with integer cᵢ and symbols xᵢ becomes the monomial
@@ -207,4 +208,15 @@ def space_for(exprs: Iterable[Any], *, extra: Sequence[sympy.Symbol] = (),
         syms |= e.free_symbols
     syms |= set(exp_of)
     gens = sorted(syms, key=lambda g: (g in exp_of, sympy.default_sort_key(g)))
-    return RationalSpace(gens, exp_of), rewritten
+    return RationalSpace(gens, exp_of, sampler=sampler), rewritten
+
+
+def small_positive_sampler(gens: Sequence[sympy.Symbol], n: int) -> Callable[[random.Random, int], dict]:
+    """Draw each non-exp generator in (0, 1/(n+1)): rows like (p, q, 1 − p − q) of up to n
+    entries stay probabilities."""
+
+    def draw(rng: random.Random, attempt: int) -> dict:
+        width = 5 + 3 * attempt
+        return {g: Fraction(rng.randint(1, width), (n + 1) * (width + 1)) for g in gens}
+
+    return draw

@@ -30,7 +30,7 @@ from .evaluation import FieldModel, evaluate_field, lift, model_exprs, stationar
 from .model import MDP
 from .policies import RationalPolicy
 
-__all__ = ["expected_update_without_discount", "objective", "policy_gradient"]
+__all__ = ["expected_update_without_discount", "objective", "policy_gradient", "update_jacobian"]
 
 
 @dataclass(frozen=True)
@@ -179,3 +179,35 @@ def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
     pm = lift_policies(mdp, [(policy, theta)])
     ev = evaluate_field(pm.F)
     return pm.shaped(theorem_gradient(pm, ev, undiscounted_weights(pm, ev, weighting), ev["q"]))
+
+
+def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without_discount",
+                    weighting: str = "auto") -> ImmutableMatrix:
+    """Jacobian ∂uₖ/∂θₗ of an expected update u(θ), shape (n_params, n_params), θ flattened.
+
+    ``update="without_discount"`` differentiates :func:`expected_update_without_discount`
+    (not symmetric in general: not the gradient of any function, Nota & Thomas
+    2020); ``update="gradient"`` differentiates ∇J (the Hessian of J, symmetric).
+    Derivatives are taken in the field of rational functions of z = exp θ.
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic.policies import TabularSoftmax
+    >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(1, 2),
+    ...           rho0=[1, 0], terminal=[False, True])
+    >>> H = update_jacobian(mdp, TabularSoftmax(2, 2), TabularSoftmax(2, 2).symbols(), update="gradient")
+    >>> H.shape, sympy.simplify(H[0, 1] - H[1, 0])
+    ((4, 4), 0)
+    """
+    pm = lift_policies(mdp, [(policy, theta)])
+    ev = evaluate_field(pm.F)
+    if update == "without_discount":
+        u = theorem_gradient(pm, ev, undiscounted_weights(pm, ev, weighting), ev["q"])
+    elif update == "gradient":
+        u = theorem_gradient(pm, ev, ev["eta"], ev["q"])
+    else:
+        raise ValidationError(f"update is {update!r}; expected 'without_discount' or 'gradient'",
+                              argument="update", value=update)
+    rows = [pm.grad(uk) for uk in u]
+    n = len(u)
+    return ImmutableMatrix(n, n, [pm.space.to_expr(x) for row in rows for x in row])
