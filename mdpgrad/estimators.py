@@ -473,3 +473,312 @@ def gae_estimator(values: Any, lam: float) -> Estimator:
         return _vjp(policy, theta, W)
 
     return Estimator(f"gae(lam={lam:g})", estimate, expectation)
+
+
+# --------------------------------------------------------------------------- enumeration helpers
+
+#: Largest number of atoms of one return distribution (PPO with sampled advantages).
+MAX_ATOMS = 100_000
+#: Largest number of enumerated episodes (GRPO), and of episode × (S·A) table entries.
+MAX_PATHS = 200_000
+MAX_PATH_TABLE = 20_000_000
+#: Longest episode enumerated under "terminal" (GRPO).
+MAX_ENUM_STEPS = 200
+#: Largest number of multisets of group partners (GRPO), and of multisets × return atoms.
+MAX_COMBOS = 200_000
+MAX_COMBO_TABLE = 20_000_000
+
+
+def _merge_atoms(vals: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u, inv = np.unique(vals, return_inverse=True)
+    return u, np.bincount(inv.ravel(), weights=probs, minlength=u.size)
+
+
+def _return_atoms(m: _Model) -> list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]:
+    """Exact law of the truncated return G⁽ᵏ⁾ given (s, a), k = 1..H, as atoms (values, probs).
+
+    G⁽ᵏ⁾(s, a) = r(s, a) + γ G⁽ᵏ⁻¹⁾(s'), s' ∼ P(·|s, a), a' ∼ π; 0 at terminal
+    states.  Raises ValidationError when a law has more than MAX_ATOMS atoms.
+    """
+    mdp, S, A = m.mdp, m.mdp.n_states, m.mdp.n_actions
+    P = mdp.P_flat
+    rows = [(np.asarray(P[[x]].toarray()).ravel() if sp.issparse(P) else P[x]) for x in range(S * A)]
+    zero = (np.zeros(1), np.ones(1))
+    dv = [zero] * S
+    out: list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = [{}]
+    for k in range(1, m.horizon + 1):
+        dq: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        new_dv = []
+        for s in range(S):
+            if m.keep[s] == 0:
+                new_dv.append(zero)
+                continue
+            vs, ps = [], []
+            for a in range(A):
+                nz = np.flatnonzero(rows[s * A + a])
+                vals = np.concatenate([mdp.r[s, a] + m.gamma * dv[t][0] for t in nz])
+                probs = np.concatenate([rows[s * A + a][t] * dv[t][1] for t in nz])
+                atoms = _merge_atoms(vals, probs)
+                if atoms[0].size > MAX_ATOMS:
+                    raise ValidationError(
+                        f"the return law of (s, a) = ({s}, {a}) over {k} steps has {atoms[0].size} atoms, "
+                        f"more than MAX_ATOMS={MAX_ATOMS}; use a smaller horizon or an advantage table",
+                        argument="horizon", index=(s, a), value=atoms[0].size)
+                dq[(s, a)] = atoms
+                if m.pi[s, a] > 0:
+                    vs.append(atoms[0])
+                    ps.append(m.pi[s, a] * atoms[1])
+            new_dv.append(_merge_atoms(np.concatenate(vs), np.concatenate(ps)))
+        dv = new_dv
+        out.append(dq)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Paths:
+    start: np.ndarray    # (m,) int, start state
+    prob: np.ndarray     # (m,) probability given the start
+    ret: np.ndarray      # (m,) Σₜ γᵗ rₜ
+    counts: np.ndarray   # (m, S·A) visits of (s, a)
+
+
+def _enumerate_paths(m: _Model) -> _Paths:
+    """Every episode (with its probability) from every start state with ρ₀ > 0.
+
+    Finite only under "horizon", or under "terminal" when every episode ends
+    within MAX_ENUM_STEPS; limits MAX_PATHS and MAX_PATH_TABLE.
+    """
+    mdp, S, A = m.mdp, m.mdp.n_states, m.mdp.n_actions
+    if m.protocol == "geometric":
+        raise ValidationError("exact enumeration of episodes needs a bounded length: use protocol 'horizon' "
+                              "(or 'terminal' on an MDP whose episodes end within "
+                              f"MAX_ENUM_STEPS={MAX_ENUM_STEPS} steps)", argument="protocol", value=m.protocol)
+    P = sp.csr_array(mdp.P_flat) if not mdp.is_sparse else mdp.P
+    row = np.repeat(np.arange(S * A), np.diff(P.indptr))
+    w = m.pi.ravel()[row] * P.data
+    ok = (w > 0) & (m.keep[row // A] > 0)
+    row, nxt, w = row[ok], P.indices[ok], w[ok]
+    K = np.bincount(row // A, minlength=S)
+    first = np.concatenate(([0], np.cumsum(K)))[:-1]
+    starts = np.flatnonzero(mdp.rho0 > 0)
+    active = _Paths(start=starts, prob=np.ones(starts.size), ret=np.zeros(starts.size),
+                    counts=np.zeros((starts.size, S * A)))
+    state, disc = starts.copy(), np.ones(starts.size)
+    done: list[_Paths] = []
+    n_done = 0
+    limit = m.horizon if m.protocol == "horizon" else MAX_ENUM_STEPS
+    for _ in range(limit + 1):
+        fin = m.keep[state] == 0
+        if fin.any():
+            done.append(_Paths(active.start[fin], active.prob[fin], active.ret[fin], active.counts[fin]))
+            n_done += int(fin.sum())
+            keep = ~fin
+            active = _Paths(active.start[keep], active.prob[keep], active.ret[keep], active.counts[keep])
+            state, disc = state[keep], disc[keep]
+        if not state.size:
+            break
+        if _ == limit:
+            if m.protocol == "horizon":
+                done.append(active)
+                break
+            raise ValidationError(f"some episodes are longer than MAX_ENUM_STEPS={MAX_ENUM_STEPS} steps; "
+                                  "exact enumeration needs protocol 'horizon'", argument="protocol",
+                                  value=m.protocol)
+        rep = K[state]
+        total = int(rep.sum())
+        if n_done + total > MAX_PATHS or total * S * A > MAX_PATH_TABLE:
+            raise ValidationError(f"exact enumeration needs more than MAX_PATHS={MAX_PATHS} episodes "
+                                  f"(or {MAX_PATH_TABLE} table entries); use a smaller MDP or horizon",
+                                  argument="horizon", value=n_done + total)
+        parent = np.repeat(np.arange(state.size), rep)
+        e = first[state][parent] + (np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep))
+        counts = active.counts[parent]
+        counts[np.arange(total), row[e]] += 1.0
+        active = _Paths(active.start[parent], active.prob[parent] * w[e],
+                        active.ret[parent] + disc[parent] * mdp.r.ravel()[row[e]], counts)
+        state, disc = nxt[e], disc[parent] * m.gamma
+    return _Paths(*(np.concatenate([getattr(p, f) for p in done]) for f in ("start", "prob", "ret", "counts")))
+
+
+# --------------------------------------------------------------------------- PPO
+
+def _ppo_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """Where the clipped surrogate min(ρÂ, clip(ρ, 1−ε, 1+ε)Â) has gradient ρÂ∇log π (else 0)."""
+    return ~(((adv > 0) & (ratio > 1.0 + clip)) | ((adv < 0) & (ratio < 1.0 - clip)))
+
+
+def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values: Any = None) -> Estimator:
+    """Gradient of PPO's clipped surrogate at θ ≠ θ_old, episodes sampled from π_θ_old.
+
+    Per episode Σₜ γᵗ ∇_θ min(ρₜÂₜ, clip(ρₜ, 1 − ε, 1 + ε)Âₜ) with ρₜ = π_θ(aₜ|sₜ)/π_old(aₜ|sₜ)
+    (Schulman et al. 2017, eq. 7), i.e. γᵗ ρₜ Âₜ ∇log π_θ(aₜ|sₜ) where the clip
+    does not bind and 0 where it does ((Â > 0, ρ > 1 + ε) or (Â < 0, ρ < 1 − ε)).
+
+    Âₜ is ``advantages[sₜ, aₜ]`` when a table of shape (S, A) is given (e.g.
+    the exact advantage of θ_old), else the sampled Gₜ − b(sₜ) with
+    b = ``values`` (a constant or shape (S,); default 0).
+
+    Exact expectation: with a table, Σ_s η_old(s) Σ_a π_θ(a|s) 1[active] Â(s, a) ∇log π_θ
+    by one linear solve (finite sums under "horizon").  With sampled Â, where
+    the clip can bind the expectation needs E[max(Â, 0) | s, a] or
+    E[min(Â, 0) | s, a]: computed from the exact law of the truncated return
+    under "horizon" (at most MAX_ATOMS atoms per law); under "terminal" and
+    "geometric" it is only available when the clip cannot bind anywhere π_old
+    goes (ValidationError otherwise).
+    """
+    th_old = np.asarray(theta_old, dtype=float)
+    eps = float(clip)
+    if not (eps >= 0.0 and np.isfinite(eps)):
+        raise ValidationError(f"clip is {clip!r}; expected a number >= 0", argument="clip", value=clip)
+    table = None if advantages is None else np.asarray(advantages, dtype=float)
+
+    def _adv_table(S: int, A: int) -> np.ndarray:
+        if table is None:
+            raise ValueError  # pragma: no cover - guarded by callers
+        if table.shape != (S, A) or not np.isfinite(table).all():
+            raise ValidationError(f"advantages has shape {table.shape}; expected finite ({S}, {A})",
+                                  argument="advantages", value=table.shape)
+        return table
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = _check_traj(traj, policy)
+        S, A = policy.n_states, policy.n_actions
+        d = _step_discount(traj)
+        st = np.maximum(traj.states[:, :-1].T, 0)
+        ac = np.maximum(traj.actions.T, 0)
+        pi_new = policy.probabilities(np.asarray(theta, dtype=float))
+        pi_old = policy.probabilities(th_old)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(pi_old[st, ac] > 0, pi_new[st, ac] / pi_old[st, ac], 0.0)
+        if table is not None:
+            adv = _adv_table(S, A)[st, ac]
+        else:
+            adv = _returns(traj, d) - _check_table(0.0 if values is None else values, "values", S)[st]
+        live = np.arange(traj.actions.shape[1])[:, None] < traj.lengths[None, :]
+        coef = np.where(live & _ppo_active(ratio, adv, eps), _powers(traj, d) * ratio * adv, 0.0)
+        return _score_vjp(traj, policy, theta, coef)
+
+    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        m = _model(mdp, policy, th_old, protocol, horizon)
+        S, A = mdp.n_states, mdp.n_actions
+        pi_new = policy.probabilities(np.asarray(theta, dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(m.pi > 0, pi_new / np.where(m.pi > 0, m.pi, 1.0), 0.0)
+        inside = (ratio >= 1.0 - eps) & (ratio <= 1.0 + eps)
+        if table is not None:
+            Ahat = _adv_table(S, A)
+            h = np.where(_ppo_active(ratio, Ahat, eps), Ahat, 0.0)
+            if m.protocol == "horizon":
+                W = _horizon_sum(m, m.gamma, lambda k: ratio * h)
+            else:
+                W = _visits(m, True)[:, None] * m.pi * ratio * h
+            return _vjp(policy, theta, W)
+        b = _check_table(0.0 if values is None else values, "values", S)
+        if m.protocol == "horizon":
+            laws = _return_atoms(m)
+
+            def h_at(k: int) -> np.ndarray:
+                out = np.zeros((S, A))
+                for (s, a), (vals, probs) in laws[k].items():
+                    x = vals - b[s]
+                    if ratio[s, a] > 1.0 + eps:
+                        x = np.minimum(x, 0.0)
+                    elif ratio[s, a] < 1.0 - eps:
+                        x = np.maximum(x, 0.0)
+                    out[s, a] = probs @ x
+                return ratio * out
+
+            return _vjp(policy, theta, _horizon_sum(m, m.gamma, h_at))
+        eta = _visits(m, True)
+        reach = (eta[:, None] * m.pi > 0) & ~inside
+        if reach.any():
+            s, a = (int(i) for i in np.argwhere(reach)[0])
+            raise ValidationError(
+                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); the exact expectation with "
+                "sampled advantages needs protocol 'horizon', or pass an advantages table",
+                argument="protocol", index=(s, a), value=float(ratio[s, a]))
+        ev = evaluate(mdp, m.pi, validate=False)
+        return _vjp(policy, theta, eta[:, None] * m.pi * ratio * (ev.q - b[:, None]))
+
+    return Estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
+
+
+# --------------------------------------------------------------------------- GRPO
+
+def _group_advantages(R: np.ndarray, group_size: int, eps: float) -> np.ndarray:
+    """(R − mean_group R) / (std_group R + ε), population std, shape (n,)."""
+    g = R.reshape(-1, group_size)
+    return ((g - g.mean(axis=1, keepdims=True)) / (g.std(axis=1, keepdims=True) + eps)).ravel()
+
+
+def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
+    """Group-normalised advantages (GRPO-style): Âᵢ Σₜ ∇log π(aₜ|sₜ) for episode i.
+
+    Episodes come in consecutive groups of ``group_size`` sharing one start
+    state; Âᵢ = (Rᵢ − mean(R))/(std(R) + ε) over the group (population std),
+    Rᵢ = Σₜ γᵗ rₜ (geometric: Σₜ rₜ) (Shao et al. 2024, §4.1.2, outcome
+    supervision).  The normalisation makes it biased for ∇J in general.
+
+    Exact expectation (s₀ ∼ ρ₀ per group): every episode τ is enumerated with
+    its probability, return and visit counts (needs "horizon", or "terminal"
+    with episodes ending within MAX_ENUM_STEPS; at most MAX_PATHS episodes);
+    then E[Â | R₁ = x] is averaged over all multisets of the other
+    group_size − 1 returns (at most MAX_COMBOS).  Beyond these limits
+    ValidationError.
+    """
+    if not _is_int(group_size) or group_size < 2:
+        raise ValidationError(f"group_size is {group_size!r}; expected an integer >= 2",
+                              argument="group_size", value=group_size)
+    G = int(group_size)
+    eps = float(eps)
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = _check_traj(traj, policy)
+        n = traj.n_episodes
+        if n % G:
+            raise ValidationError(f"traj has {n} episodes; expected a multiple of group_size={G}",
+                                  argument="traj", value=n)
+        s0 = traj.states[:, 0].reshape(-1, G)
+        bad = np.flatnonzero((s0 != s0[:, :1]).any(axis=1))
+        if bad.size:
+            raise ValidationError(f"group {int(bad[0])} does not share one start state: {s0[bad[0]].tolist()}",
+                                  argument="traj", index=(int(bad[0]),), value=s0[bad[0]].tolist())
+        R = _returns(traj, _step_discount(traj))[0] if traj.actions.shape[1] else np.zeros(n)
+        adv = _group_advantages(R, G, eps)
+        return _score_vjp(traj, policy, theta, np.broadcast_to(adv[None, :], traj.actions.T.shape))
+
+    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        import itertools
+        from scipy.special import gammaln
+
+        m = _model(mdp, policy, theta, protocol, horizon)
+        paths = _enumerate_paths(m)
+        W = np.zeros(mdp.n_states * mdp.n_actions)
+        for s0 in np.unique(paths.start):
+            sel = paths.start == s0
+            x, inv = np.unique(paths.ret[sel], return_inverse=True)
+            q = np.bincount(inv, weights=paths.prob[sel], minlength=x.size)
+            nc = int(np.round(np.exp(gammaln(x.size + G - 1) - gammaln(G) - gammaln(x.size))))
+            if nc > MAX_COMBOS or nc * x.size > MAX_COMBO_TABLE:
+                raise ValidationError(f"the return of start state {int(s0)} has {x.size} values: {nc} groups of "
+                                      f"partners to enumerate, more than MAX_COMBOS={MAX_COMBOS}",
+                                      argument="group_size", value=nc)
+            C = np.array(list(itertools.combinations_with_replacement(range(x.size), G - 1)), dtype=np.intp)
+            C = C.reshape(-1, G - 1)
+            mult = np.zeros((C.shape[0], x.size))
+            np.add.at(mult, (np.repeat(np.arange(C.shape[0]), G - 1), C.ravel()), 1.0)
+            with np.errstate(divide="ignore"):
+                logp = gammaln(G) - gammaln(mult + 1).sum(axis=1) + (mult * np.log(q)).sum(axis=1, where=mult > 0)
+            pc = np.exp(logp)
+            so, so2 = x[C].sum(axis=1), (x[C] ** 2).sum(axis=1)
+            mean = (x[:, None] + so[None, :]) / G
+            var = ((x[:, None] - mean) ** 2 + so2[None, :] - 2 * mean * so[None, :]
+                   + (G - 1) * mean ** 2) / G
+            A_hat = (x[:, None] - mean) / (np.sqrt(np.maximum(var, 0.0)) + eps)
+            g = A_hat @ pc                                      # E[Â | R₁ = x], shape (n_atoms,)
+            W += mdp.rho0[s0] * ((paths.prob[sel] * g[inv]) @ paths.counts[sel])
+        return _vjp(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
+
+    return Estimator(f"grpo(group_size={G})", estimate, expectation, group_size=G)
