@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from ._linalg import Solver, factorize
+from ._linalg import BATCH_ELIMINATION_MAX, Solver, batched_lu, batched_lu_solve, factorize
 from .errors import NonTerminatingPolicyError, ValidationError
 from .model import MDP
 from .policies import check_policy
@@ -94,7 +94,7 @@ def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
     r_pi = np.sum(pi * mdp.r, axis=-1)
     if mdp.is_sparse:
         return policy_matrix(pi) @ mdp.P, r_pi
-    return np.einsum("...sa,sat->...st", pi, mdp.P), r_pi
+    return np.einsum("...sa,sat->...st", pi, mdp.P, optimize=True), r_pi
 
 
 def _check_termination(mdp: MDP, P_pi: Any) -> None:
@@ -125,11 +125,18 @@ def _check_termination(mdp: MDP, P_pi: Any) -> None:
 def _masked_system(mdp: MDP, P_pi: Any) -> Any:
     """M = I − γ P̃^π, with terminal rows and columns of P^π zeroed."""
     S = mdp.n_states
-    keep = (~mdp.terminal).astype(float)
     if sp.issparse(P_pi):
+        keep = (~mdp.terminal).astype(float)
         N = sp.diags_array(keep)
         return sp.eye_array(S, format="csr") - mdp.gamma * (N @ P_pi @ N)
-    return np.eye(S) - mdp.gamma * (keep[:, None] * P_pi * keep[None, :])
+    M = P_pi * (-mdp.gamma)              # one pass over S×S, then edits in place
+    term = np.flatnonzero(mdp.terminal)
+    if term.size:
+        M[..., term, :] = 0.0
+        M[..., :, term] = 0.0
+    diag = np.arange(S)
+    M[..., diag, diag] += 1.0
+    return M
 
 
 def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
@@ -195,13 +202,18 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     rho0 = np.where(keep, mdp.rho0, 0.0)
     r_pi_m = np.where(keep, r_pi, 0.0)
     solver = None
-    if batch:
+    if batch and S <= BATCH_ELIMINATION_MAX:
+        LU = batched_lu(M)
+        v = batched_lu_solve(LU, r_pi_m)
+        eta = batched_lu_solve(LU, rho0, transposed=True)
+        Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
+    elif batch:
         v = np.linalg.solve(M, r_pi_m[..., None])[..., 0]
         eta = np.linalg.solve(np.swapaxes(M, -1, -2),
                               np.broadcast_to(rho0, batch + (S,))[..., None])[..., 0]
-        Pv = np.einsum("sat,...t->...sa", mdp.P, v)
+        Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        solver = factorize(M)
+        solver = factorize(M, overwrite=True)
         v = solver.solve(r_pi_m)
         eta = solver.solve_transposed(rho0)
         Pv = (mdp.P_flat @ v).reshape(S, A)
