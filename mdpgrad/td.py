@@ -71,6 +71,7 @@ def weighting(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.ndarray:
         (d for state values).
         "stationary": d_π(s) π(a|s) with d_π the stationary distribution of P^π
         (d_π for state values); episodic chains put it on terminal states.
+        Raises ValidationError when P^π has no unique stationary law.
         An array: the weights themselves, shape (S, A) or (S·A,) for
         ``values="q"``, (S,) for ``values="v"``; finite and ≥ 0.
     values : {"q", "v"}
