@@ -11,6 +11,7 @@ Sources of the expected values:
 
 from fractions import Fraction
 
+import gymnasium
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -33,6 +34,7 @@ from mdpgrad.examples import (
     two_state_reversible,
     two_state_tables,
 )
+from mdpgrad.io import from_gymnasium
 from mdpgrad.model import MDP
 from mdpgrad.policies import uniform_policy
 
@@ -238,6 +240,17 @@ def test_slippery_gridworld_deterministic_values_are_discounted_distances():
     ev = evaluate(mdp, np.eye(4)[a])
     dist = (R - 1 - rows) + (C - 1 - cols)
     assert np.abs(ev.v - (-(1 - g ** dist) / (1 - g))).max() <= EXACT_TOL
+
+
+def test_slippery_gridworld_matches_gymnasium_frozenlake_without_holes():
+    # Gymnasium's slippery FrozenLake moves in the intended direction or either perpendicular one
+    # w.p. 1/3 each: slip = 2/3 here.  Its actions are 0 left, 1 down, 2 right, 3 up, i.e. ours
+    # reversed (a -> 3 − a).  Rewards differ (+1 at the goal there, −1 per step here).
+    lake = gymnasium.make("FrozenLake-v1", desc=["SFFF", "FFFF", "FFFF", "FFFG"], is_slippery=True)
+    theirs = from_gymnasium(lake.unwrapped.P, gamma=0.99)
+    ours = slippery_gridworld(4, 4, slip=2 / 3)
+    assert np.abs(ours.P_dense() - theirs.P[:, ::-1, :]).max() <= ULP_TOL
+    assert np.array_equal(ours.terminal, theirs.terminal)
 
 
 # -- Garnet --------------------------------------------------------------------------
