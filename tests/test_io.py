@@ -12,13 +12,16 @@ import json
 import os
 import pickle
 import struct
+import tempfile
 import zipfile
 
 import gymnasium
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import sympy
+from hypothesis import given, settings
 
 from mdpgrad.errors import ValidationError
 from mdpgrad.evaluation import evaluate
@@ -34,6 +37,7 @@ from mdpgrad.io import (
 )
 from mdpgrad.model import MDP
 from mdpgrad.policies import uniform_policy
+from mdpgrad.strategies import mdps
 
 #: Iterative evaluation is stopped when a sweep changes v by < ITER_STOP; then
 #: |v_k − v| ≤ γ·ITER_STOP/(1 − γ) = 9·ITER_STOP at γ = 0.9 (Puterman 1994, Thm 6.3.1),
@@ -94,6 +98,17 @@ def test_round_trip_is_bit_exact(tmp_path, suffix, name):
     save(mdp, path)
     assert_identical(mdp, load(path))
     assert_identical(mdp, load(str(path)))
+
+
+@settings(max_examples=40)
+@given(mdp=mdps(max_states=4, rewards=st.floats(allow_nan=False, allow_infinity=False)),
+       suffix=st.sampled_from([".npz", ".json"]))
+def test_round_trip_is_bit_exact_on_generated_mdps(mdp, suffix):
+    # any finite reward (subnormal, huge, negative zero) and any generated P, γ, ρ₀ come back identical
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m" + suffix)
+        save(mdp, path)
+        assert_identical(mdp, load(path))
 
 
 def test_json_writes_shortest_round_trip_floats(tmp_path):
