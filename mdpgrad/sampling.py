@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from .errors import NonTerminatingPolicyError, ValidationError
-from .evaluation import _check_termination, state_chain
 from .model import MDP
 from .policies import check_policy
 
@@ -230,6 +231,24 @@ def _build_tables(mdp: MDP, pi: np.ndarray) -> _Tables:
     )
 
 
+def _check_reaches_terminal(mdp: MDP, tab: _Tables, protocol: str) -> None:
+    """Every non-terminal state reaches a terminal state under π (breadth-first search backwards)."""
+    S = mdp.n_states
+    term = np.flatnonzero(mdp.terminal)
+    rows = np.concatenate((tab.nxt, np.full(term.size, S)))
+    cols = np.concatenate((tab.src, term))
+    G = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=(S + 1, S + 1))
+    reached = np.zeros(S + 1, dtype=bool)
+    reached[csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)] = True
+    stuck = np.flatnonzero(~reached[:S])
+    if stuck.size:
+        s = int(stuck[0])
+        raise NonTerminatingPolicyError(
+            f"protocol {protocol!r} needs every episode to end, but from state {s} the policy never reaches "
+            f"a terminal state ({stuck.size} such state(s)); use 'horizon' or 'geometric'",
+            argument="pi", index=(s,), value=stuck.size)
+
+
 def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
     S = mdp.n_states
     arr = np.asarray(start_states)
@@ -247,13 +266,34 @@ def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
     return arr.astype(np.int32)
 
 
-def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.random.Generator,
-               terminal: np.ndarray, max_steps: int | None
-               ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
-    """Simulate one chunk.
+class _Buffers:
+    """Time-major output arrays (rows = time) that grow by doubling when an episode runs long."""
 
-    Returns the per-step record [(episodes active at t, their entries j_t)],
-    the lengths and the final states.
+    def __init__(self, rows: int, n: int) -> None:
+        self.n = n
+        self.states = np.full((rows + 1, n), -1, dtype=np.int32)
+        self.actions = np.full((rows, n), -1, dtype=np.int32)
+        self.rewards = np.zeros((rows, n))
+
+    def ensure(self, t: int) -> None:
+        """Make row t writable."""
+        rows = self.actions.shape[0]
+        if t < rows:
+            return
+        new = max(2 * rows, t + 1)
+        for name, fill in (("states", -1), ("actions", -1), ("rewards", 0)):
+            old = getattr(self, name)
+            grown = np.full((new + (name == "states"), self.n), fill, dtype=old.dtype)
+            grown[:old.shape[0]] = old
+            setattr(self, name, grown)
+
+
+def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.random.Generator,
+               terminal: np.ndarray, max_steps: int | None, out: _Buffers, c0: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Simulate one chunk, writing columns c0 … c0 + len(starts) − 1 of ``out``.
+
+    Returns the lengths and the final states of the chunk's episodes.
     """
     n = starts.size
     order = np.argsort(-caps, kind="stable")
@@ -267,7 +307,6 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
         lengths[pos[~alive]] = 0
         pos, s, neg_cap = pos[alive], s[alive], neg_cap[alive]
     has_terminal = bool(terminal.any())
-    steps: list[tuple[np.ndarray, np.ndarray]] = []
     t = 0
     while pos.size:
         n_t = int(np.searchsorted(neg_cap, -t, side="left"))  # caps sorted: active ones have cap > t
@@ -286,7 +325,11 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
         while late.size:
             j[late] += 1
             late = late[tab.cdf[j[late]] <= u[late]]
-        steps.append((pos, j))
+        out.ensure(t)
+        cols = pos + c0 if c0 else pos
+        out.states[t, cols] = s
+        out.actions[t, cols] = tab.act[j]
+        out.rewards[t, cols] = tab.rew[j]
         s = tab.nxt[j]
         t += 1
         if has_terminal:
@@ -297,7 +340,7 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
                 finals[done] = s[e]
                 keep = ~e
                 pos, s, neg_cap = pos[keep], s[keep], neg_cap[keep]
-    return steps, lengths, finals
+    return lengths, finals
 
 
 def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int,
@@ -364,13 +407,9 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     for name, val in (("max_steps", max_steps), ("chunk_size", chunk_size)):
         if val is not None and (not isinstance(val, numbers.Integral) or isinstance(val, bool) or val < 1):
             raise ValidationError(f"{name} is {val!r}; expected an integer >= 1", argument=name, value=val)
+    tab = _build_tables(mdp, pi)
     if protocol == "terminal" or (protocol == "geometric" and mdp.gamma == 1.0):
-        try:
-            _check_termination(mdp, state_chain(mdp, pi)[0])
-        except NonTerminatingPolicyError as exc:
-            raise NonTerminatingPolicyError(
-                f"protocol {protocol!r} needs every episode to end: {exc}; use 'horizon' or 'geometric'",
-                argument="pi", index=exc.index, value=exc.value) from None
+        _check_reaches_terminal(mdp, tab, protocol)
     if start_states is None:
         starts = rng.choice(S, size=n, p=mdp.rho0).astype(np.int32)
     else:
@@ -382,23 +421,20 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
         caps = rng.geometric(1.0 - mdp.gamma, size=n).astype(np.int64)
     else:
         caps = np.full(n, never, dtype=np.int64)
-    tab = _build_tables(mdp, pi)
     size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
-    pieces = [(c0, *_run_chunk(tab, starts[c0:c0 + size], caps[c0:c0 + size], rng, mdp.terminal, max_steps))
-              for c0 in range(0, n, size)]
-    lengths = np.concatenate([p[2] for p in pieces])
+    # rows for the time steps: exact when no episode can stop early, else grown by doubling
+    finite = caps[caps < never]
+    rows = int(finite.max()) if finite.size == n else 64
+    out = _Buffers(rows if not mdp.terminal.any() else min(rows, 64), n)
+    lengths = np.empty(n, dtype=np.int64)
+    finals = np.empty(n, dtype=np.int32)
+    for c0 in range(0, n, size):
+        c1 = min(n, c0 + size)
+        lengths[c0:c1], finals[c0:c1] = _run_chunk(tab, starts[c0:c1], caps[c0:c1], rng, mdp.terminal,
+                                                   max_steps, out, c0)
     T = int(lengths.max())
-    states = np.full((T + 1, n), -1, dtype=np.int32)
-    actions = np.full((T, n), -1, dtype=np.int32)
-    rewards = np.zeros((T, n))
-    for c0, steps, len_c, fin_c in pieces:
-        c1 = c0 + len_c.size
-        st, ac, rw = states[:, c0:c1], actions[:, c0:c1], rewards[:, c0:c1]
-        for t, (pos_t, j_t) in enumerate(steps):
-            st[t, pos_t] = tab.src[j_t]
-            ac[t, pos_t] = tab.act[j_t]
-            rw[t, pos_t] = tab.rew[j_t]
-        st[len_c, np.arange(c1 - c0)] = fin_c
+    states, actions, rewards = out.states[:T + 1], out.actions[:T], out.rewards[:T]
+    states[lengths, np.arange(n)] = finals
     return Trajectories(
         states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=protocol,
         gamma=mdp.gamma, horizon=int(horizon) if protocol == "horizon" else None,

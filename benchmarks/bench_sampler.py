@@ -1,0 +1,207 @@
+"""Benchmark: sampled transitions per second of :func:`mdpgrad.sampling.sample`.
+
+Setting (issue 6): a 100-state, 4-action MDP, 10,000 episodes in parallel.
+The MDP is a slippery 10×10 FrozenLake map (holes and goal terminal, reward 1
+on reaching the goal; the intended move with probability 1/3 and each
+perpendicular one with 1/3, as in Gymnasium's ``frozen_lake.py``), built here
+from the map so it is the same with or without Gymnasium installed, and a fixed
+random policy table.  Three samplers run in the same process on the same MDP
+and policy:
+
+1. ``mdpgrad.sampling.sample`` (protocol "terminal");
+2. a straightforward vectorised numpy sampler: precomputed cumulative sums of
+   π and of P, compared with one uniform each for the action and the next
+   state (``(u > cdf).sum()``), active episodes tracked by index, the same
+   padded output arrays;
+3. Gymnasium's FrozenLake ``env.step`` loop with the same map and policy
+   (reported as absent when Gymnasium is not importable).
+
+A second table repeats 1 vs 2 on a dense random continuing MDP (100 × 4,
+Dirichlet rows, horizon 100).  Reported: median transitions/s over repeats,
+the ratios, and the peak memory traced by ``tracemalloc`` during one call.
+
+Run: ``python3 benchmarks/bench_sampler.py [--repeats 7] [--episodes 10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mdpgrad.model import MDP  # noqa: E402
+from mdpgrad.sampling import sample  # noqa: E402
+
+MOVES = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}  # left, down, right, up (Gymnasium's order)
+
+
+def frozen_lake_map(size: int = 10, p_frozen: float = 0.85, seed: int = 7) -> list[str]:
+    """A fixed size×size map: S top-left, G bottom-right, holes drawn with probability 1 − p_frozen."""
+    rng = np.random.default_rng(seed)
+    grid = np.where(rng.random((size, size)) < p_frozen, "F", "H")
+    grid[0, 0], grid[-1, -1] = "S", "G"
+    return ["".join(row) for row in grid]
+
+
+def frozen_lake_mdp(desc: list[str], gamma: float = 0.99) -> MDP:
+    """The slippery FrozenLake dynamics of ``desc`` as an MDP (terminal holes and goal)."""
+    n_rows, n_cols = len(desc), len(desc[0])
+    S, A = n_rows * n_cols, 4
+    P = np.zeros((S, A, S))
+    R = np.zeros((S, A, S))
+    terminal = np.array([desc[s // n_cols][s % n_cols] in "HG" for s in range(S)])
+    for s in range(S):
+        row, col = divmod(s, n_cols)
+        for a in range(A):
+            if terminal[s]:
+                P[s, a, s] = 1.0
+                continue
+            for b in ((a - 1) % 4, a, (a + 1) % 4):
+                dr, dc = MOVES[b]
+                r2 = min(max(row + dr, 0), n_rows - 1)
+                c2 = min(max(col + dc, 0), n_cols - 1)
+                s2 = r2 * n_cols + c2
+                P[s, a, s2] += 1.0 / 3.0
+                R[s, a, s2] = 1.0 if desc[r2][c2] == "G" else 0.0
+    rho0 = np.zeros(S)
+    rho0[0] = 1.0
+    return MDP(P, R, gamma=gamma, rho0=rho0, terminal=terminal)
+
+
+def numpy_baseline(mdp: MDP, pi: np.ndarray, n: int, rng: np.random.Generator,
+                   horizon: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Straightforward vectorised sampler: cumulative sums compared with uniforms."""
+    S, A = mdp.n_states, mdp.n_actions
+    cum_pi = np.cumsum(pi, axis=1)
+    cum_P = np.cumsum(mdp.P_flat, axis=1)
+    s = rng.choice(S, size=n, p=mdp.rho0)
+    active = np.flatnonzero(~mdp.terminal[s])
+    lengths = np.zeros(n, dtype=np.int64)
+    rec_s, rec_a, rec_r, rec_i = [], [], [], []
+    t = 0
+    while active.size and (horizon is None or t < horizon):
+        cur = s[active]
+        a = np.minimum((rng.random(active.size)[:, None] > cum_pi[cur]).sum(axis=1), A - 1)
+        nxt = np.minimum((rng.random(active.size)[:, None] > cum_P[cur * A + a]).sum(axis=1), S - 1)
+        rec_s.append(cur)
+        rec_a.append(a)
+        rec_r.append(mdp.r[cur, a])
+        rec_i.append(active)
+        s[active] = nxt
+        lengths[active] += 1
+        active = active[~mdp.terminal[nxt]]
+        t += 1
+    T = t
+    states = np.full((n, T + 1), -1, dtype=np.int64)
+    actions = np.full((n, T), -1, dtype=np.int64)
+    rewards = np.zeros((n, T))
+    for t, (i, st, ac, rw) in enumerate(zip(rec_i, rec_s, rec_a, rec_r, strict=True)):
+        states[i, t], actions[i, t], rewards[i, t] = st, ac, rw
+    states[np.arange(n), lengths] = s
+    return states, actions, rewards, lengths
+
+
+def gym_loop(desc: list[str], pi: np.ndarray, n_steps: int, seed: int) -> float | None:
+    """Transitions/s of Gymnasium's FrozenLake step loop (None if Gymnasium is absent)."""
+    try:
+        import gymnasium as gym
+    except ImportError:
+        return None
+    env = gym.make("FrozenLake-v1", desc=desc, is_slippery=True)
+    rng = np.random.default_rng(seed)
+    cum_pi = np.cumsum(pi, axis=1)
+    s, _ = env.reset(seed=seed)
+    t0 = time.perf_counter()
+    for _ in range(n_steps):
+        a = int(np.searchsorted(cum_pi[s], rng.random(), side="right"))
+        s, _, terminated, truncated, _ = env.step(min(a, 3))
+        if terminated or truncated:
+            s, _ = env.reset()
+    dt = time.perf_counter() - t0
+    env.close()
+    return n_steps / dt
+
+
+def _time(fn, repeats: int) -> tuple[float, float]:
+    """(median transitions/s, median seconds) of fn() -> transitions."""
+    rates, secs = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        k = fn()
+        dt = time.perf_counter() - t0
+        rates.append(k / dt)
+        secs.append(dt)
+    return statistics.median(rates), statistics.median(secs)
+
+
+def _peak_mib(fn) -> float:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--gym-steps", type=int, default=100_000)
+    args = ap.parse_args()
+    n = args.episodes
+    desc = frozen_lake_map()
+    lake = frozen_lake_mdp(desc)
+    pi = np.random.default_rng(0).dirichlet(np.ones(4), size=lake.n_states)
+    rng = np.random.default_rng(1)
+    print(f"FrozenLake 10x10 (slippery, {int(lake.terminal.sum())} terminal states), "
+          f"{lake.n_states} states x {lake.n_actions} actions, {n} episodes, protocol 'terminal'")
+    ours = lambda: sample(lake, pi, n, rng=rng).n_transitions  # noqa: E731
+    base = lambda: int(numpy_baseline(lake, pi, n, rng)[3].sum())  # noqa: E731
+    ours()
+    base()
+    r_ours, t_ours = _time(ours, args.repeats)
+    r_base, t_base = _time(base, args.repeats)
+    m_ours, m_base = _peak_mib(ours), _peak_mib(base)
+    mean_len = sample(lake, pi, n, rng=rng).lengths.mean()
+    print(f"  mean episode length {mean_len:.1f} steps")
+    print(f"  mdpgrad.sample      {r_ours / 1e6:8.2f} M transitions/s  ({t_ours * 1e3:7.1f} ms/call, "
+          f"peak {m_ours:6.1f} MiB)")
+    print(f"  numpy cumsum        {r_base / 1e6:8.2f} M transitions/s  ({t_base * 1e3:7.1f} ms/call, "
+          f"peak {m_base:6.1f} MiB)")
+    r_gym = statistics.median(gym_loop(desc, pi, args.gym_steps, seed) or 0.0 for seed in range(3))
+    if r_gym:
+        print(f"  gymnasium step loop {r_gym / 1e6:8.3f} M transitions/s")
+    else:
+        print("  gymnasium step loop: absent (pip install gymnasium)")
+    print(f"  ratio vs numpy cumsum sampler: {r_ours / r_base:7.1f}x  (target >= 3x)")
+    if r_gym:
+        print(f"  ratio vs gymnasium loop:       {r_ours / r_gym:7.1f}x  (target >= 200x)")
+
+    H = 100
+    g = np.random.default_rng(2)
+    dense = MDP(g.dirichlet(np.ones(100), size=(100, 4)), g.normal(size=(100, 4)), gamma=0.99)
+    pi2 = g.dirichlet(np.ones(4), size=100)
+    print(f"\nDense random continuing MDP, 100 states x 4 actions, {n} episodes, protocol 'horizon', H={H}")
+    ours2 = lambda: sample(dense, pi2, n, rng=rng, protocol="horizon", horizon=H).n_transitions  # noqa: E731
+    base2 = lambda: int(numpy_baseline(dense, pi2, n, rng, horizon=H)[3].sum())  # noqa: E731
+    ours2()
+    r2_ours, t2_ours = _time(ours2, args.repeats)
+    r2_base, t2_base = _time(base2, max(3, args.repeats // 2))
+    m2_ours, m2_base = _peak_mib(ours2), _peak_mib(base2)
+    print(f"  mdpgrad.sample      {r2_ours / 1e6:8.2f} M transitions/s  ({t2_ours * 1e3:7.1f} ms/call, "
+          f"peak {m2_ours:6.1f} MiB)")
+    print(f"  numpy cumsum        {r2_base / 1e6:8.2f} M transitions/s  ({t2_base * 1e3:7.1f} ms/call, "
+          f"peak {m2_base:6.1f} MiB)")
+    print(f"  ratio vs numpy cumsum sampler: {r2_ours / r2_base:7.1f}x  (target >= 3x)")
+
+
+if __name__ == "__main__":
+    main()
