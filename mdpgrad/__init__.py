@@ -30,6 +30,8 @@ J     J            float                 ρ₀ · v
 A state-action pair is indexed x = s·A + a throughout.
 """
 
+from . import convert, examples, io
+from .convert import from_gymnasium, from_mdptoolbox
 from .errors import NonTerminatingPolicyError, ValidationError
 from .evaluation import (
     Evaluation,
@@ -39,6 +41,7 @@ from .evaluation import (
     stationary_distribution,
     visit_counts,
 )
+from .examples import EXAMPLES, get_example
 from .fields import (
     SYMMETRY_RTOL,
     Circulation,
@@ -51,6 +54,7 @@ from .fields import (
     symmetry_verdict,
 )
 from .gradients import expected_update_without_discount, objective, policy_gradient
+from .io import load, save
 from .linear import (
     Stability,
     iterate_expected_update,
@@ -96,6 +100,7 @@ __all__ = [
     "Circulation",
     "DEFAULT_ATOL",
     "Direct",
+    "EXAMPLES",
     "Evaluation",
     "FieldJacobian",
     "FieldVerdict",
@@ -112,15 +117,22 @@ __all__ = [
     "ValidationError",
     "check_policy",
     "circulation",
+    "convert",
     "epsilon_greedy_policy",
     "evaluate",
+    "examples",
     "expected_update_without_discount",
     "field_jacobian",
+    "from_gymnasium",
+    "from_mdptoolbox",
+    "get_example",
     "greedy_policy",
+    "io",
     "is_gradient_field",
     "iterate_expected_update",
     "linear_td_jacobian",
     "linear_td_update",
+    "load",
     "objective",
     "pair_chain",
     "policy_gradient",
@@ -133,6 +145,7 @@ __all__ = [
     "residual_gradient_jacobian",
     "residual_gradient_update",
     "reversibility_verdict",
+    "save",
     "stability",
     "state_chain",
     "stationary_distribution",

@@ -17,6 +17,7 @@ import pytest
 import scipy.sparse as sp
 import sympy
 
+from mdpgrad.convert import from_gymnasium
 from mdpgrad.errors import ValidationError
 from mdpgrad.evaluation import evaluate, stationary_distribution
 from mdpgrad.examples import (
@@ -34,7 +35,6 @@ from mdpgrad.examples import (
     two_state_reversible,
     two_state_tables,
 )
-from mdpgrad.io import from_gymnasium
 from mdpgrad.model import MDP
 from mdpgrad.policies import uniform_policy
 

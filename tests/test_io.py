@@ -23,18 +23,11 @@ import scipy.sparse as sp
 import sympy
 from hypothesis import given, settings
 
+from mdpgrad.convert import convert_gymnasium, from_gymnasium, from_mdptoolbox
 from mdpgrad.errors import ValidationError
 from mdpgrad.evaluation import evaluate
 from mdpgrad.examples import random_walk, slippery_gridworld, two_state
-from mdpgrad.io import (
-    convert_gymnasium,
-    from_gymnasium,
-    from_mdptoolbox,
-    load,
-    mdp_from_dict,
-    mdp_to_dict,
-    save,
-)
+from mdpgrad.io import load, mdp_from_dict, mdp_to_dict, save
 from mdpgrad.model import MDP
 from mdpgrad.policies import uniform_policy
 from mdpgrad.strategies import mdps
