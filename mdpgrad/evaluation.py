@@ -192,11 +192,11 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     P_pi, r_pi = state_chain(mdp, pi)
     if mdp.gamma == 1.0:
         if batch:
-            patterns = np.unique((pi > 0).reshape(-1, S, A), axis=0)
+            patterns = np.unique((pi.real > 0).reshape(-1, S, A), axis=0)
             for pat in patterns:
                 _check_termination(mdp, state_chain(mdp, pat.astype(float))[0])
         else:
-            _check_termination(mdp, P_pi)
+            _check_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
     M = _masked_system(mdp, P_pi)
     keep = ~mdp.terminal
     rho0 = np.where(keep, mdp.rho0, 0.0)

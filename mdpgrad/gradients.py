@@ -94,7 +94,8 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: Any, *,
     >>> np.round(g, 6).tolist()     # η(0)·π·adv = (1/0.55)·(1/2)·(∓1/11)
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
+    theta = np.asarray(theta)
+    theta = theta.astype(np.result_type(theta.dtype, np.float64), copy=False)  # complex θ allowed
     ev = evaluation if evaluation is not None else evaluate(
         mdp, policy.probabilities(theta), validate=False)
     w = ev.eta[..., None] * ev.q

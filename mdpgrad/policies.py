@@ -221,7 +221,8 @@ class Direct:
         return th.astype(np.result_type(th.dtype, np.float64))  # complex θ stays complex
 
     def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.asarray(w, dtype=float), np.shape(theta)).copy()
+        w = np.asarray(w)
+        return np.broadcast_to(w.astype(np.result_type(w.dtype, np.float64)), np.shape(theta)).copy()
 
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         pi = self.probabilities(theta)
