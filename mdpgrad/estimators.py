@@ -709,7 +709,9 @@ def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values
 def _group_advantages(R: np.ndarray, group_size: int, eps: float) -> np.ndarray:
     """(R − mean_group R) / (std_group R + ε), population std, shape (n,)."""
     g = R.reshape(-1, group_size)
-    return ((g - g.mean(axis=1, keepdims=True)) / (g.std(axis=1, keepdims=True) + eps)).ravel()
+    sd = g.std(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, (g - g.mean(axis=1, keepdims=True)) / (sd + eps), 0.0).ravel()
 
 
 def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
@@ -718,7 +720,8 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
     Episodes come in consecutive groups of ``group_size`` sharing one start
     state; Âᵢ = (Rᵢ − mean(R))/(std(R) + ε) over the group (population std),
     Rᵢ = Σₜ γᵗ rₜ (geometric: Σₜ rₜ) (Shao et al. 2024, §4.1.2, outcome
-    supervision).  The normalisation makes it biased for ∇J in general.
+    supervision); Âᵢ = 0 when all returns of the group are equal.  The
+    normalisation makes it biased for ∇J in general.
 
     Exact expectation (s₀ ∼ ρ₀ per group): every episode τ is enumerated with
     its probability, return and visit counts (needs "horizon", or "terminal"
@@ -776,7 +779,9 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             mean = (x[:, None] + so[None, :]) / G
             var = ((x[:, None] - mean) ** 2 + so2[None, :] - 2 * mean * so[None, :]
                    + (G - 1) * mean ** 2) / G
-            A_hat = (x[:, None] - mean) / (np.sqrt(np.maximum(var, 0.0)) + eps)
+            sd = np.sqrt(np.maximum(var, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                A_hat = np.where(sd > 0, (x[:, None] - mean) / (sd + eps), 0.0)
             g = A_hat @ pc                                      # E[Â | R₁ = x], shape (n_atoms,)
             W += mdp.rho0[s0] * ((paths.prob[sel] * g[inv]) @ paths.counts[sel])
         return _vjp(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
