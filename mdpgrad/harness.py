@@ -29,6 +29,14 @@ It also reports the standardized bias (x̄ − m)/SE per coordinate and the
 effective sample size (see :class:`EstimatorCheck`).  Everything is
 reproducible from ``seed``.
 
+Limitations: like every normal-theory test it relies on the mean of the units
+being close to normal.  Rare, large contributions (an action of probability
+1e-3, a reward reached once in thousands of episodes) make the tails heavier
+than the F or t distribution and the test anti-conservative; sample more
+episodes, or keep policies away from determinism, when that matters.  The
+covariance is d × d, so the harness is meant for parameters of dimension up to
+a few thousand.
+
 Identities checked by the tests (tests/test_harness.py): calibration — over
 300 seeds an unbiased REINFORCE is rejected at a rate inside the exact
 binomial interval around α — and power — REINFORCE without γᵗ is rejected
