@@ -271,3 +271,17 @@ def test_trajectories_are_worth_about_n_samples_not_kn(k):
     if k == 20:
         eff = sample_efficiency(mdp, pol, theta, returns_minus_v, n_episodes=n, seed=99)
         assert eff.effective_sample_size < 3 * n < 0.2 * k * n
+
+
+# -- report section ------------------------------------------------------------------------
+def test_report_section_on_the_random_walk():
+    # S&B 2018 Example 6.2: from the centre of the 5-state walk, under the uniform policy the episode
+    # exits right (reward 1) with probability ½, so G ~ Bernoulli(½): J = ½ and Var[G] = ¼
+    from mdpgrad.examples import get_example
+    from mdpgrad.report.base import build_context
+    from mdpgrad.variance import return_variance_section
+
+    section = return_variance_section(build_context("random-walk-5", get_example("random-walk-5")))
+    assert section.ok and section.key == "return_variance"
+    assert abs(section.data["J"] - 0.5) <= EXACT_TOL
+    assert abs(section.data["variance_rho0"] - 0.25) <= EXACT_TOL
