@@ -255,3 +255,36 @@ def test_bad_input_raises(call, argument):
     with pytest.raises(ValidationError) as info:
         call()
     assert info.value.argument == argument
+
+
+# --- the `mdpgrad check` section -------------------------------------------------
+
+def test_gradient_section_known_numbers():
+    from mdpgrad.report.base import build_context
+    from mdpgrad.report.gradient import gradient_section
+
+    sec = gradient_section(build_context("chain", _chain_mdp()))
+    assert sec.ok and sec.key == "gradient"
+    assert sec.data["J"] == pytest.approx(10 / 11, abs=1e-15)
+    # ∇J = (∓10/121, 0, 0): ‖∇J‖ = √2·10/121; state 0 is the only state with a gradient
+    assert sec.data["grad_norm"] == pytest.approx(np.sqrt(2) * 10 / 121, rel=1e-13)
+    assert sec.data["best_state"] == 0 and sec.data["worst_state"] == 1
+    assert sec.data["fd_max_error"] <= sec.data["fd_tol"]
+
+
+def test_gradient_section_fails_on_a_wrong_gradient(monkeypatch):
+    import mdpgrad.report.gradient as rg
+    from mdpgrad.report.base import build_context
+
+    monkeypatch.setattr(rg, "policy_gradient", lambda *a, **k: 1.1 * policy_gradient(*a, **k) + 0.01)
+    sec = rg.gradient_section(build_context("chain", _chain_mdp()))
+    assert not sec.ok and sec.data["fd_max_error"] > sec.data["fd_tol"]
+
+
+def test_gradient_section_samples_coordinates_on_large_models():
+    from mdpgrad.report.base import build_context
+    from mdpgrad.report.gradient import FD_MAX_COORDINATES, gradient_section
+
+    mdp = random_mdp(2, 40, 3, "sparse")
+    sec = gradient_section(build_context("big", mdp, "random", seed=0))
+    assert sec.ok and sec.data["fd_coordinates"] == FD_MAX_COORDINATES and sec.data["n_params"] == 120
