@@ -41,9 +41,11 @@ __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 #: small denominators (tenths, thirds); 10⁶ recovers them from their floats
 #: while a float with no short fraction is caught by ``RATIONALIZE_TOL``.
 MAX_DENOMINATOR = 10**6
-#: A float and its rational stand-in must agree to this relative accuracy:
-#: float64 carries ≈ 1e-16, so 1e-12 accepts only true stand-ins.
-RATIONALIZE_TOL = 1e-12
+#: A float and its rational stand-in must agree to this relative accuracy: a
+#: short fraction read into float64 is within one ulp (1.1e-16) and a sum of a
+#: few within a few ulps, while the best fraction with q ≤ 10⁶ of an arbitrary
+#: real misses it by ≈ 1/q² ≈ 1e-12 (π: 6e-13), so 1e-15 separates the two.
+RATIONALIZE_TOL = 1e-15
 
 
 def exact(x: Any, name: str, index: tuple[int, ...] | None = None) -> sympy.Expr:
@@ -284,7 +286,7 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     """The exact model behind a float MDP: each number replaced by its closest short fraction.
 
     Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
-    x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-12·max(1, |x|);
+    x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-15·max(1, |x|);
     the exact row sums are then checked again.  Sparse models are densified, so
     call this on small models only.
 

@@ -5,7 +5,9 @@ With Q's entries as symbols the TD(0) expected update (Sutton & Barto 2018,
 
     u(Q) = D (r + γ P Π Q − Q),     ∂u/∂Q = D (γ P Π − I)
 
-so ∂u(x)/∂Q(y) = D_x γ P(s_y|s_x, a_x) π(a_y|s_y) for x ≠ y.  A continuously
+so ∂u(x)/∂Q(y) = D_x γ P(s_y|s_x, a_x) π(a_y|s_y) for x ≠ y.  As in
+:mod:`mdpgrad.td`, terminal states bootstrap zero (P̃: their rows and columns
+of P are dropped from the target).  A continuously
 differentiable field is a gradient only if its Jacobian is symmetric, which
 here is detailed balance of the state-action chain PΠ for the weighting D:
 D_x P(s_y|x) π(a_y|s_y) = D_y P(s_x|y) π(a_x|s_x) (Ollivier 2018).  The
@@ -103,9 +105,10 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
     table = _check_table(pi, S, A, validate)
     Qm = q_symbols(S, A) if Q is None else _values(Q, (S, A), "Q")
     d = _diag(D, S * A)
-    Vn = [sum(table[t, b] * Qm[t, b] for b in range(A)) for t in range(S)]
+    keep = [0 if t else 1 for t in mdp.terminal]
+    Vn = [keep[t] * sum(table[t, b] * Qm[t, b] for b in range(A)) for t in range(S)]
     return ImmutableMatrix(S, A, lambda s, a: d[s * A + a] * (
-        mdp.r[s, a] + mdp.gamma * sum(mdp.P[s, a, t] * Vn[t] for t in range(S)) - Qm[s, a]))
+        mdp.r[s, a] + keep[s] * mdp.gamma * sum(mdp.P[s, a, t] * Vn[t] for t in range(S)) - Qm[s, a]))
 
 
 def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
@@ -140,8 +143,9 @@ def td_update_v(mdp: MDP, pi: Any, V: Any = None, *, D: Any = None, validate: bo
     d = _diag(D, S)
     P_pi = [[sum(table[s, a] * mdp.P[s, a, t] for a in range(A)) for t in range(S)] for s in range(S)]
     r_pi = [sum(table[s, a] * mdp.r[s, a] for a in range(A)) for s in range(S)]
+    keep = [0 if t else 1 for t in mdp.terminal]
     return ImmutableMatrix(S, 1, lambda s, _: d[s] * (
-        r_pi[s] + mdp.gamma * sum(P_pi[s][t] * Vm[t] for t in range(S)) - Vm[s]))
+        r_pi[s] + keep[s] * mdp.gamma * sum(P_pi[s][t] * keep[t] * Vm[t] for t in range(S)) - Vm[s]))
 
 
 def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
@@ -268,7 +272,9 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     table = _check_table(pi, S, A, validate)
     d = _diag(D, S * A)
     n = S * A
-    entry = [[d[x] * mdp.P[x // A, x % A, y // A] * table[y // A, y % A] for y in range(n)] for x in range(n)]
+    keep = [0 if t else 1 for t in mdp.terminal]
+    entry = [[d[x] * keep[x // A] * keep[y // A] * mdp.P[x // A, x % A, y // A] * table[y // A, y % A]
+              for y in range(n)] for x in range(n)]
     pairs = [(x, y) for x in range(n) for y in range(x + 1, n)]
     space, exprs = space_for([entry[x][y] for x, y in pairs] + [entry[y][x] for x, y in pairs])
     m = len(pairs)
