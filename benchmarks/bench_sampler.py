@@ -129,16 +129,22 @@ def gym_loop(desc: list[str], pi: np.ndarray, n_steps: int, seed: int) -> float 
     return n_steps / dt
 
 
-def _time(fn, repeats: int) -> tuple[float, float]:
-    """(median transitions/s, median seconds) of fn() -> transitions."""
-    rates, secs = [], []
+def _time(fns, repeats: int) -> list[tuple[float, float]]:
+    """(median transitions/s, median seconds) of each fn() -> transitions.
+
+    The functions run interleaved (a, b, a, b, ...) so that a change in machine
+    load affects all of them alike.
+    """
+    rates: list[list[float]] = [[] for _ in fns]
+    secs: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        k = fn()
-        dt = time.perf_counter() - t0
-        rates.append(k / dt)
-        secs.append(dt)
-    return statistics.median(rates), statistics.median(secs)
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            k = fn()
+            dt = time.perf_counter() - t0
+            rates[i].append(k / dt)
+            secs[i].append(dt)
+    return [(statistics.median(r), statistics.median(s)) for r, s in zip(rates, secs, strict=True)]
 
 
 def _peak_mib(fn) -> float:
@@ -150,6 +156,22 @@ def _peak_mib(fn) -> float:
     return peak / 2**20
 
 
+def _report(label: str, ours, base, repeats: int, r_gym: float | None) -> dict[str, float]:
+    ours()
+    base()
+    (r_ours, t_ours), (r_base, t_base) = _time([ours, base], repeats)
+    m_ours, m_base = _peak_mib(ours), _peak_mib(base)
+    print(label)
+    print(f"  mdpgrad.sample       {r_ours / 1e6:8.2f} M transitions/s  ({t_ours * 1e3:7.1f} ms/call, "
+          f"peak traced {m_ours:6.1f} MiB)")
+    print(f"  numpy cumsum sampler {r_base / 1e6:8.2f} M transitions/s  ({t_base * 1e3:7.1f} ms/call, "
+          f"peak traced {m_base:6.1f} MiB)")
+    print(f"  ratio vs numpy cumsum sampler: {r_ours / r_base:7.1f}x  (target >= 3x)")
+    if r_gym:
+        print(f"  ratio vs gymnasium loop:       {r_ours / r_gym:7.1f}x  (target >= 200x)")
+    return {"ours": r_ours, "base": r_base}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=10_000)
@@ -157,50 +179,35 @@ def main() -> None:
     ap.add_argument("--gym-steps", type=int, default=100_000)
     args = ap.parse_args()
     n = args.episodes
+    rng = np.random.default_rng(1)
     desc = frozen_lake_map()
     lake = frozen_lake_mdp(desc)
     pi = np.random.default_rng(0).dirichlet(np.ones(4), size=lake.n_states)
-    rng = np.random.default_rng(1)
-    print(f"FrozenLake 10x10 (slippery, {int(lake.terminal.sum())} terminal states), "
-          f"{lake.n_states} states x {lake.n_actions} actions, {n} episodes, protocol 'terminal'")
-    ours = lambda: sample(lake, pi, n, rng=rng).n_transitions  # noqa: E731
-    base = lambda: int(numpy_baseline(lake, pi, n, rng)[3].sum())  # noqa: E731
-    ours()
-    base()
-    r_ours, t_ours = _time(ours, args.repeats)
-    r_base, t_base = _time(base, args.repeats)
-    m_ours, m_base = _peak_mib(ours), _peak_mib(base)
-    mean_len = sample(lake, pi, n, rng=rng).lengths.mean()
-    print(f"  mean episode length {mean_len:.1f} steps")
-    print(f"  mdpgrad.sample      {r_ours / 1e6:8.2f} M transitions/s  ({t_ours * 1e3:7.1f} ms/call, "
-          f"peak {m_ours:6.1f} MiB)")
-    print(f"  numpy cumsum        {r_base / 1e6:8.2f} M transitions/s  ({t_base * 1e3:7.1f} ms/call, "
-          f"peak {m_base:6.1f} MiB)")
-    r_gym = statistics.median(gym_loop(desc, pi, args.gym_steps, seed) or 0.0 for seed in range(3))
+
+    rates = [gym_loop(desc, pi, args.gym_steps, seed) for seed in range(3)]
+    r_gym = statistics.median(rates) if rates[0] is not None else None
     if r_gym:
-        print(f"  gymnasium step loop {r_gym / 1e6:8.3f} M transitions/s")
+        print(f"Gymnasium FrozenLake 10x10 step loop (one env, policy table, resets): "
+              f"{r_gym / 1e6:.3f} M transitions/s (median of 3 x {args.gym_steps} steps)\n")
     else:
-        print("  gymnasium step loop: absent (pip install gymnasium)")
-    print(f"  ratio vs numpy cumsum sampler: {r_ours / r_base:7.1f}x  (target >= 3x)")
-    if r_gym:
-        print(f"  ratio vs gymnasium loop:       {r_ours / r_gym:7.1f}x  (target >= 200x)")
+        print("Gymnasium: absent (pip install gymnasium); the 200x comparison is skipped\n")
 
     H = 100
     g = np.random.default_rng(2)
     dense = MDP(g.dirichlet(np.ones(100), size=(100, 4)), g.normal(size=(100, 4)), gamma=0.99)
     pi2 = g.dirichlet(np.ones(4), size=100)
-    print(f"\nDense random continuing MDP, 100 states x 4 actions, {n} episodes, protocol 'horizon', H={H}")
-    ours2 = lambda: sample(dense, pi2, n, rng=rng, protocol="horizon", horizon=H).n_transitions  # noqa: E731
-    base2 = lambda: int(numpy_baseline(dense, pi2, n, rng, horizon=H)[3].sum())  # noqa: E731
-    ours2()
-    r2_ours, t2_ours = _time(ours2, args.repeats)
-    r2_base, t2_base = _time(base2, max(3, args.repeats // 2))
-    m2_ours, m2_base = _peak_mib(ours2), _peak_mib(base2)
-    print(f"  mdpgrad.sample      {r2_ours / 1e6:8.2f} M transitions/s  ({t2_ours * 1e3:7.1f} ms/call, "
-          f"peak {m2_ours:6.1f} MiB)")
-    print(f"  numpy cumsum        {r2_base / 1e6:8.2f} M transitions/s  ({t2_base * 1e3:7.1f} ms/call, "
-          f"peak {m2_base:6.1f} MiB)")
-    print(f"  ratio vs numpy cumsum sampler: {r2_ours / r2_base:7.1f}x  (target >= 3x)")
+    _report(f"Dense random MDP, 100 states x 4 actions, {n} episodes in parallel, protocol 'horizon', H={H}",
+            lambda: sample(dense, pi2, n, rng=rng, protocol="horizon", horizon=H).n_transitions,
+            lambda: int(numpy_baseline(dense, pi2, n, rng, horizon=H)[3].sum()), args.repeats, r_gym)
+
+    mean_len = sample(lake, pi, n, rng=rng).lengths.mean()
+    max_len = sample(lake, pi, n, rng=rng).lengths.max()
+    print()
+    _report(f"FrozenLake 10x10 as an MDP (slippery, {int(lake.terminal.sum())} terminal states), "
+            f"{n} episodes, protocol 'terminal'\n  (mean length {mean_len:.1f}, longest ~{max_len}: "
+            "outputs are padded to the longest episode)",
+            lambda: sample(lake, pi, n, rng=rng).n_transitions,
+            lambda: int(numpy_baseline(lake, pi, n, rng)[3].sum()), args.repeats, r_gym)
 
 
 if __name__ == "__main__":

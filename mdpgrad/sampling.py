@@ -267,31 +267,60 @@ def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
 
 
 class _Buffers:
-    """Time-major output arrays (rows = time) that grow by doubling when an episode runs long."""
+    """Time-major output arrays (rows = time steps), grown ×4 when an episode runs long.
+
+    Rows are allocated uninitialised and each row of a chunk is filled with
+    padding just before it is written: sequential first touches of memory are
+    much cheaper than the scattered writes of the few episodes still running.
+    """
+
+    GROWTH = 4
 
     def __init__(self, rows: int, n: int) -> None:
         self.n = n
-        self.states = np.full((rows + 1, n), -1, dtype=np.int32)
-        self.actions = np.full((rows, n), -1, dtype=np.int32)
-        self.rewards = np.zeros((rows, n))
+        self.states = np.empty((rows + 1, n), dtype=np.int32)
+        self.actions = np.empty((rows, n), dtype=np.int32)
+        self.rewards = np.empty((rows, n))
+        self.filled: list[list[int]] = []      # [c0, c1, rows filled] per chunk
 
-    def ensure(self, t: int) -> None:
-        """Make row t writable."""
+    def start_chunk(self, c0: int, c1: int) -> None:
+        self.filled.append([c0, c1, 0])
+
+    def row(self, t: int, full: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row t of the current chunk's columns, filled with padding unless ``full`` (all written)."""
         rows = self.actions.shape[0]
-        if t < rows:
-            return
-        new = max(2 * rows, t + 1)
-        for name, fill in (("states", -1), ("actions", -1), ("rewards", 0)):
-            old = getattr(self, name)
-            grown = np.full((new + (name == "states"), self.n), fill, dtype=old.dtype)
-            grown[:old.shape[0]] = old
-            setattr(self, name, grown)
+        if t >= rows:
+            new = max(self.GROWTH * rows, t + 1)
+            for name in ("states", "actions", "rewards"):
+                old = getattr(self, name)
+                grown = np.empty((new + (name == "states"), self.n), dtype=old.dtype)
+                grown[:t] = old[:t]
+                setattr(self, name, grown)
+        c0, c1, _ = self.filled[-1]
+        st, ac, rw = self.states[t, c0:c1], self.actions[t, c0:c1], self.rewards[t, c0:c1]
+        if not full:
+            st.fill(-1)
+            ac.fill(-1)
+            rw.fill(0.0)
+        self.filled[-1][2] = t + 1
+        return st, ac, rw
+
+    def finish(self, lengths: np.ndarray, finals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Trim to T = max length, pad the rows chunks did not reach, write final states."""
+        T = int(lengths.max(initial=0))
+        states, actions, rewards = self.states[:T + 1], self.actions[:T], self.rewards[:T]
+        for c0, c1, done in self.filled:
+            states[done:, c0:c1] = -1
+            actions[done:, c0:c1] = -1
+            rewards[done:, c0:c1] = 0.0
+        states[lengths, np.arange(self.n)] = finals
+        return states, actions, rewards
 
 
 def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.random.Generator,
-               terminal: np.ndarray, max_steps: int | None, out: _Buffers, c0: int
+               terminal: np.ndarray, max_steps: int | None, out: _Buffers
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate one chunk, writing columns c0 … c0 + len(starts) − 1 of ``out``.
+    """Simulate one chunk, writing its columns of ``out`` (opened with ``out.start_chunk``).
 
     Returns the lengths and the final states of the chunk's episodes.
     """
@@ -325,11 +354,10 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
         while late.size:
             j[late] += 1
             late = late[tab.cdf[j[late]] <= u[late]]
-        out.ensure(t)
-        cols = pos + c0 if c0 else pos
-        out.states[t, cols] = s
-        out.actions[t, cols] = tab.act[j]
-        out.rewards[t, cols] = tab.rew[j]
+        st, ac, rw = out.row(t, pos.size == n)
+        st[pos] = s
+        ac[pos] = tab.act[j]
+        rw[pos] = tab.rew[j]
         s = tab.nxt[j]
         t += 1
         if has_terminal:
@@ -425,16 +453,15 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     # rows for the time steps: exact when no episode can stop early, else grown by doubling
     finite = caps[caps < never]
     rows = int(finite.max()) if finite.size == n else 64
-    out = _Buffers(rows if not mdp.terminal.any() else min(rows, 64), n)
+    out = _Buffers(rows if not mdp.terminal.any() else min(rows, 256), n)
     lengths = np.empty(n, dtype=np.int64)
     finals = np.empty(n, dtype=np.int32)
     for c0 in range(0, n, size):
         c1 = min(n, c0 + size)
+        out.start_chunk(c0, c1)
         lengths[c0:c1], finals[c0:c1] = _run_chunk(tab, starts[c0:c1], caps[c0:c1], rng, mdp.terminal,
-                                                   max_steps, out, c0)
-    T = int(lengths.max())
-    states, actions, rewards = out.states[:T + 1], out.actions[:T], out.rewards[:T]
-    states[lengths, np.arange(n)] = finals
+                                                   max_steps, out)
+    states, actions, rewards = out.finish(lengths, finals)
     return Trajectories(
         states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=protocol,
         gamma=mdp.gamma, horizon=int(horizon) if protocol == "horizon" else None,
