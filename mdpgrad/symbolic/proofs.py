@@ -168,7 +168,9 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     weighting : {"discounted", "normalised", "undiscounted", "stationary"}
         w = η (the theorem), or a deliberately wrong weighting (see ``WEIGHTINGS``).
     values : {"advantage", "q"}
-        adv or q in the sum (both are correct: Σ_a π ∇log π = 0).
+        adv or q in the sum (both are correct when Σ_a π ∇log π = 0; for
+        :class:`Direct` parameters, free entries of π off the simplex, only the q
+        form holds and the advantage form gets a counterexample).
     seed : int
         Seed of the random counterexample search.
 
