@@ -14,7 +14,9 @@ is
 
 The test is multivariate.  Hotelling's T² (Hotelling 1931; Anderson 2003,
 §5.2) is used when the number of independent units n comfortably exceeds the
-rank k of the sample covariance (n ≥ 10·k) and that covariance is
+rank k of the sample covariance, n ≥ 10·k·max(1, b₂ / (k(k+2))) with b₂ Mardia's
+multivariate kurtosis (Mardia 1970; k(k+2) for normal data, so heavy-tailed
+estimates ask for proportionally more units), and that covariance is
 well-conditioned on its range (condition number ≤ 1e8)::
 
     T² = n (x̄ − m)ᵀ Ĉ⁺ (x̄ − m),   (n − k) / (k (n − 1)) · T² ∼ F(k, n − k) under H₀
@@ -61,7 +63,7 @@ from .policies import Policy
 from .sampling import group_start_states, resolve_protocol, sample
 from .variance import _scores, advantage_draws_covariance, effective_sample_size
 
-__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator"]
+__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator", "estimator_section"]
 
 #: Eigenvalues of the sample covariance below this fraction of the largest are
 #: structural zeros (exact linear constraints leave ≈ d·1e-16 of rounding);
@@ -72,12 +74,23 @@ NULL_RTOL = 1e-10
 #: tolerance: both are sums of identical numbers or a linear solve (error ≈ 1e-13).
 EXACT_RTOL = 1e-9
 
-#: Hotelling's T² needs n ≥ HOTELLING_UNITS_PER_DIM · k units for rank k ...
+#: Hotelling's T² needs n ≥ HOTELLING_UNITS_PER_DIM · k · max(1, b₂/(k(k+2))) units for rank k
+#: (b₂ Mardia's kurtosis; the factor is 1 for normal data) ...
 HOTELLING_UNITS_PER_DIM = 10
 
 #: ... and a covariance with condition number ≤ this on its range (eigenvalues
 #: are then accurate to ≈ 1e-8 relative, so Ĉ⁺ is trustworthy).
 HOTELLING_MAX_CONDITION = 1e8
+
+#: The ``mdpgrad check`` section samples only models with at most this many
+#: state-action pairs (its covariance is (S·A)²; episodes of big models are long).
+SECTION_MAX_PAIRS = 64
+
+#: Episodes and level of the report section's checks.  At α = 0.001 a correct
+#: estimator is flagged on one seed in a thousand; the seed is fixed, so the
+#: report is reproducible.
+SECTION_EPISODES = 4000
+SECTION_ALPHA = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +132,9 @@ class EstimatorCheck:
         them): no variance, so no test; a difference there does not reject.
     untested_difference : float
         Largest |x̄ − m| component in those directions (0 when none).
+    kurtosis_ratio : float
+        Mardia's b₂ / (k(k+2)) of the units (≈ 1 for normal data; NaN when
+        nothing varied), which sets how many units Hotelling's T² asks for.
     effective_sample_size : float
         ESS = tr Σ_μ / tr Ĉov(x̄): the number of i.i.d. draws (s, a) ∼ μ of
         g = (Σ η) adv(s, a) ∇log π(a|s) (exact advantage, mean ∇J) whose
@@ -151,6 +167,7 @@ class EstimatorCheck:
     max_abs_standardized_bias: float
     untested_dims: int
     untested_difference: float
+    kurtosis_ratio: float
     effective_sample_size: float
     seed: int
 
@@ -167,7 +184,8 @@ class EstimatorCheck:
         widx = np.unravel_index(worst, self.mean.shape)
         lines = [
             f"estimator {self.estimator!r}: H0 mean = {self.target_kind} {verdict} at alpha={self.alpha:g}",
-            f"  test: {self.test}, statistic={self.statistic:.4g}, dof={self.dof}, p={self.p_value:.3g}",
+            f"  test: {self.test}, statistic={self.statistic:.4g}, dof={self.dof}, p={self.p_value:.3g}"
+            f" (kurtosis ratio {self.kurtosis_ratio:.3g})",
             f"  sampling: protocol={self.protocol}"
             + (f", horizon={self.horizon}, truncation bound={self.truncation_bound:.3g}"
                if self.horizon is not None else "")
@@ -233,7 +251,13 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
                    p_value=1.0 if structural_ok else 0.0)
         return out
     cond = float(w[keep].max() / w[keep].min())
-    if n >= HOTELLING_UNITS_PER_DIM * k and n > k and cond <= HOTELLING_MAX_CONDITION:
+    # Mardia's multivariate kurtosis b₂ = mean(dᵢ⁴), dᵢ² the Mahalanobis norm of unit i; k(k+2) for
+    # normal data.  Heavy tails make Ĉ noisy and T² anti-conservative, so ask for proportionally more units.
+    Y = (units - mean) @ V[:, keep] / np.sqrt(w[keep])
+    kurtosis_ratio = float(np.mean(np.sum(Y ** 2, axis=1) ** 2)) / (k * (k + 2))
+    out["kurtosis_ratio"] = kurtosis_ratio
+    needed = HOTELLING_UNITS_PER_DIM * k * max(1.0, kurtosis_ratio)
+    if n >= needed and n > k and cond <= HOTELLING_MAX_CONDITION:
         proj = V[:, keep].T @ diff
         T2 = float(n * np.sum(proj ** 2 / w[keep]))
         F = (n - k) / (k * (n - 1)) * T2
@@ -299,7 +323,8 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     ----------
     H. Hotelling, "The generalization of Student's ratio", Ann. Math. Statist.
     2(3), 1931; T. W. Anderson, An Introduction to Multivariate Statistical
-    Analysis, 3rd ed., 2003, §5.2.
+    Analysis, 3rd ed., 2003, §5.2; K. V. Mardia, "Measures of multivariate
+    skewness and kurtosis with applications", Biometrika 57(3), 1970.
 
     Examples
     --------
@@ -396,6 +421,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         max_abs_standardized_bias=(float(np.max(np.abs(z[res["se"].reshape(shape) > 0]), initial=0.0))
                                    if res["structural_ok"] else float("inf")),
         untested_dims=int(res["untested"]), untested_difference=float(res["untested_difference"]),
+        kurtosis_ratio=float(res.get("kurtosis_ratio", np.nan)),
         effective_sample_size=effective_sample_size(units, iid_trace), seed=seed)
 
 
@@ -437,3 +463,57 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     if check.reject:
         raise AssertionError(check.report())
     return check
+
+
+def estimator_section(ctx: Any) -> Any:
+    """Report section for ``mdpgrad check``: REINFORCE sampled against its exact expectation and ∇J.
+
+    Runs :func:`check_estimator` on REINFORCE with γᵗ (against its exact
+    expectation, then against ∇J) and on the γᵗ-less update (against ∇J, with
+    its exact bias), with seed ``ctx.seed`` (0 when unset).  Opts out (None)
+    for models with more than :data:`SECTION_MAX_PAIRS` state-action pairs.
+
+    Parameters
+    ----------
+    ctx : mdpgrad.report.CheckContext
+
+    Returns
+    -------
+    mdpgrad.report.Section or None
+    """
+    from .estimators import reinforce_estimator, reinforce_without_discount_estimator
+    from .report.base import Section  # the report package is optional for library users
+
+    mdp, pol, theta = ctx.mdp, ctx.policy, ctx.theta
+    if mdp.n_states * mdp.n_actions > SECTION_MAX_PAIRS:
+        return None
+    seed = 0 if ctx.seed is None else int(ctx.seed)
+    kw = dict(n_episodes=SECTION_EPISODES, alpha=SECTION_ALPHA, seed=seed)
+    plain = reinforce_estimator()
+    code = check_estimator(mdp, pol, theta, plain, **kw)
+    unbiased = check_estimator(mdp, pol, theta, plain, target="gradient", **kw)
+    no_discount = reinforce_without_discount_estimator()
+    biased = check_estimator(mdp, pol, theta, no_discount, target="gradient", **kw)
+    exact_bias = float(np.max(np.abs(no_discount.expectation(mdp, pol, theta, protocol=biased.protocol)
+                                      - biased.target)))
+
+    def line(c: EstimatorCheck) -> str:
+        return (f"{'rejected' if c.reject else 'agrees'} (p = {c.p_value:.3g}, {c.test}, "
+                f"max |z| = {c.max_abs_standardized_bias:.3g})")
+
+    rows = [
+        ("sampling", f"{SECTION_EPISODES} episodes, protocol {code.protocol}, mean length "
+                     f"{code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
+        ("REINFORCE vs exact E", line(code)),
+        ("REINFORCE vs grad J", line(unbiased)),
+        ("effective sample size", f"{code.effective_sample_size:.4g} i.i.d. draws from mu for "
+                                  f"{code.n_units} episodes ({code.n_units * code.mean_length:.4g} pairs)"),
+    ]
+    scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
+    if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
+        rows.insert(3, ("no gamma^t vs grad J", line(biased) + f"; exact bias max {exact_bias:.3g}"))
+    data = dict(n_episodes=SECTION_EPISODES, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
+                reinforce_vs_expectation_p=code.p_value, reinforce_vs_gradient_p=unbiased.p_value,
+                without_discount_vs_gradient_p=biased.p_value, without_discount_exact_bias=exact_bias,
+                effective_sample_size=code.effective_sample_size, mean_length=code.mean_length)
+    return Section("estimators", "Sampled gradient estimators", rows, data, ok=not code.reject)

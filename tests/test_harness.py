@@ -89,6 +89,21 @@ def test_hotelling_in_one_dimension_is_the_t_test():
     assert abs(check.statistic - ref.statistic ** 2) <= RTOL * ref.statistic ** 2
     assert abs(check.standardized_bias[0, 1] - ref.statistic) <= RTOL * abs(ref.statistic)
     assert abs(check.mean[0, 1] - x.mean()) <= RTOL * abs(x.mean())
+    # Mardia's b₂ in one dimension is the sample kurtosis m₄/m₂² rescaled to the ddof = 1 variance
+    b2 = stats.kurtosis(x, fisher=False) * ((x.size - 1) / x.size) ** 2
+    assert abs(check.kurtosis_ratio - b2 / 3) <= RTOL * b2
+
+
+def test_heavy_tails_send_hotelling_to_bonferroni():
+    # a rare action (π ≈ 0.0025) paying 100: the one-step estimate is almost always 0 and rarely huge,
+    # kurtosis ≈ 1/π, so 1000 units for one dimension are not enough for T² (n < 10·k·b₂/(k(k+2)))
+    mdp = _bandit().replace(r=np.array([[0.0, 100.0], [0.0, 0.0]]))
+    pol, theta = TabularSoftmax(2, 2), np.array([[3.0, -3.0], [0.0, 0.0]])
+    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=1000, target="gradient", seed=0)
+    assert check.kurtosis_ratio > 10 and check.test == "bonferroni"
+    light = check_estimator(_bandit(), pol, np.zeros((2, 2)), _bandit_score, n_episodes=1000,
+                            target="gradient", seed=0)
+    assert light.kurtosis_ratio < 2 and light.test == "hotelling"
 
 
 def test_bonferroni_when_units_are_few():
@@ -302,3 +317,28 @@ def test_user_property_test_passes_a_correct_reinforce():
 def test_user_property_test_catches_a_reinforce_that_forgot_gamma_t():
     with pytest.raises(AssertionError, match="REJECTED"):
         property_test_for(my_reinforce_forgot_discount)()
+
+
+# -- report section ------------------------------------------------------------------------
+def test_report_section_shows_the_missing_discount_only_where_it_matters():
+    from mdpgrad.evaluation import evaluate
+    from mdpgrad.harness import estimator_section
+    from mdpgrad.report.base import CheckContext
+
+    def context(mdp, theta):
+        pol = TabularSoftmax(mdp.n_states, mdp.n_actions)
+        return CheckContext(name="t", mdp=mdp, policy=pol, theta=theta, policy_name="given", seed=1,
+                            evaluation=evaluate(mdp, pol.probabilities(theta)))
+
+    episodic = estimator_section(context(_three_state(), THETA3))
+    assert episodic.ok and episodic.data["reinforce_vs_expectation_p"] >= 1e-3
+    labels = [label for label, _ in episodic.rows]
+    assert "no gamma^t vs grad J" in labels and episodic.data["without_discount_vs_gradient_p"] < 1e-3
+    bias = expected_update_without_discount(_three_state(), TabularSoftmax(3, 2), THETA3) \
+        - policy_gradient(_three_state(), TabularSoftmax(3, 2), THETA3)
+    assert abs(episodic.data["without_discount_exact_bias"] - np.max(np.abs(bias))) <= RTOL
+    # under the geometric protocol of a continuing MDP the two updates coincide: no such row
+    P = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.5], [0.7, 0.3]]])
+    continuing = estimator_section(context(MDP(P, [[1.0, 0.0], [0.0, 2.0]], 0.8), np.zeros((2, 2))))
+    assert continuing.data["protocol"] == "geometric"
+    assert "no gamma^t vs grad J" not in [label for label, _ in continuing.rows]
