@@ -139,7 +139,7 @@ def _masked_system(mdp: MDP, P_pi: Any) -> Any:
     return M
 
 
-def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
+def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") -> Evaluation:
     """Evaluate a policy table exactly.
 
     Parameters
@@ -152,6 +152,9 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
         Check that π is a distribution in every row (default).  Pass False to
         evaluate the closed forms off the simplex (used for derivatives in the
         entries of π).
+    solver : {"auto", "lu", "refined", "splu", "krylov"}
+        How I − γP̃^π is solved for one policy (see :func:`mdpgrad._linalg.factorize`):
+        "auto" chooses by size and storage; batches are always solved directly.
 
     Returns
     -------
@@ -201,7 +204,13 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     keep = ~mdp.terminal
     rho0 = np.where(keep, mdp.rho0, 0.0)
     r_pi_m = np.where(keep, r_pi, 0.0)
-    solver = None
+    method, solver = solver, None
+    if method not in ("auto", "lu", "refined", "splu", "krylov"):
+        raise ValidationError(f"solver is {method!r}; expected 'auto', 'lu', 'refined', 'splu' or 'krylov'",
+                              argument="solver", value=method)
+    if method in ("lu", "refined") and mdp.is_sparse or method in ("splu", "krylov") and not mdp.is_sparse:
+        raise ValidationError(f"solver {method!r} does not apply to a {'sparse' if mdp.is_sparse else 'dense'} "
+                              "MDP", argument="solver", value=method)
     if batch and S <= BATCH_ELIMINATION_MAX:
         LU = batched_lu(M)
         v = batched_lu_solve(LU, r_pi_m)
@@ -213,7 +222,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
                               np.broadcast_to(rho0, batch + (S,))[..., None])[..., 0]
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        solver = factorize(M, overwrite=True)
+        solver = factorize(M, overwrite=True, method=method)
         v = solver.solve(r_pi_m)
         eta = solver.solve_transposed(rho0)
         Pv = (mdp.P_flat @ v).reshape(S, A)
