@@ -80,7 +80,8 @@ def plain_sympy(mdp: MDP) -> float:
     v = Minv * r_pi
     eta = (mdp.rho0.T * Minv).T
     J = (mdp.rho0.T * v)[0, 0]
-    q = sympy.Matrix(S, A, lambda s, a: mdp.r[s, a] + mdp.gamma * sum(mdp.P[s, a, u] * v[u] for u in range(S)))
+    q = sympy.Matrix(S, A, lambda s, a: mdp.r[s, a]
+                     + mdp.gamma * sum(mdp.P[s, a, u] * v[u] for u in range(S)))
     for th in theta:
         rhs = sum(eta[s] * pi[s, a] * (q[s, a] - v[s]) * sympy.diff(sympy.log(pi[s, a]), th)
                   for s in range(S) for a in range(A))

@@ -88,7 +88,8 @@ def test_rationalize_recovers_the_published_fractions():
     t = two_state_tables()
     for s in range(2):
         for a in range(2):
-            assert [exact.P[s, a, u] for u in range(2)] == [R(x.numerator, x.denominator) for x in t["P"][s][a]]
+            expected = [R(x.numerator, x.denominator) for x in t["P"][s][a]]
+            assert [exact.P[s, a, u] for u in range(2)] == expected
     assert exact.gamma == R(9, 10)
     assert list(exact.rho0) == [R(1, 2), R(1, 2)]
 
@@ -117,14 +118,14 @@ def test_policies_probabilities_and_rational_form_agree():
     th = pol.symbols()
     rp = pol.rational(th)
     back = rp.pi.xreplace({z: sympy.exp(t) for z, t in rp.exp_of.items()})
-    assert all(sympy.simplify(x - y) == 0 for x, y in zip(back, pol.probabilities(th)))
+    assert all(sympy.simplify(x - y) == 0 for x, y in zip(back, pol.probabilities(th), strict=True))
     phi = np.zeros((2, 2, 2), dtype=int)
     phi[0, 1, 0] = 1
     phi[1, 0, 1] = -1
     ll = LogLinear(phi)
     rp = ll.rational(ll.symbols())
     back = rp.pi.xreplace({z: sympy.exp(t) for z, t in rp.exp_of.items()})
-    assert all(sympy.simplify(x - y) == 0 for x, y in zip(back, ll.probabilities(ll.symbols())))
+    assert all(sympy.simplify(x - y) == 0 for x, y in zip(back, ll.probabilities(ll.symbols()), strict=True))
     assert Direct(2, 2).probabilities(Direct(2, 2).symbols()) == Direct(2, 2).symbols()
 
 

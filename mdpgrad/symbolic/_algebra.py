@@ -117,7 +117,7 @@ class RationalSpace:
     def evaluate(self, f: FracElement, point: Mapping[sympy.Symbol, Fraction]) -> Fraction | None:
         """f at a point (generator values as Fractions); None where the denominator vanishes."""
         vals = [(r, sympy.QQ(point[g].numerator, point[g].denominator))
-                for r, g in zip(self.field.ring.gens, self.gens)]
+                for r, g in zip(self.field.ring.gens, self.gens, strict=True)]
         den = f.denom.evaluate(vals) if vals else f.denom
         if den == 0:
             return None

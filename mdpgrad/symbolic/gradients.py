@@ -28,7 +28,6 @@ from ..errors import ValidationError
 from ._algebra import RationalSpace
 from .evaluation import FieldModel, evaluate_field, lift, model_exprs, stationary_field
 from .model import MDP
-from .policies import RationalPolicy
 
 __all__ = ["expected_update_without_discount", "objective", "policy_gradient", "update_jacobian"]
 

@@ -65,7 +65,8 @@ def _theta(theta: Any, shape: tuple[int, int]) -> ImmutableMatrix:
             raise ValidationError(f"theta has shape {M.shape}; expected {shape}", argument="theta",
                                   value=M.shape)
     return ImmutableMatrix(shape[0], shape[1],
-                           [exact(M[i, j], "theta", (i, j)) for i in range(shape[0]) for j in range(shape[1])])
+                           [exact(M[i, j], "theta", (i, j))
+                            for i in range(shape[0]) for j in range(shape[1])])
 
 
 def _symbols_only(theta: ImmutableMatrix) -> tuple:
@@ -73,7 +74,8 @@ def _symbols_only(theta: ImmutableMatrix) -> tuple:
     for i, t in enumerate(flat):
         if not isinstance(t, sympy.Symbol):
             idx = divmod(i, theta.shape[1])
-            raise ValidationError(f"theta{list(idx)} is {t}; derivatives need a distinct symbol per parameter",
+            raise ValidationError(f"theta{list(idx)} is {t}; derivatives need a distinct symbol "
+                                  "per parameter",
                                   argument="theta", index=idx, value=t)
     if len(set(flat)) != len(flat):
         raise ValidationError("theta repeats a symbol; each parameter needs its own symbol",
@@ -83,7 +85,7 @@ def _symbols_only(theta: ImmutableMatrix) -> tuple:
 
 def _exp_vars(params: tuple) -> tuple[tuple, dict]:
     zs = tuple(sympy.Symbol(f"z_{t.name}", positive=True) for t in params)
-    return zs, dict(zip(zs, params))
+    return zs, dict(zip(zs, params, strict=True))
 
 
 def _symbols(name: str, rows: int, cols: int, row_col: bool = True) -> ImmutableMatrix:

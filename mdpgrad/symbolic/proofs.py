@@ -35,7 +35,7 @@ from sympy import ImmutableMatrix
 from ..errors import ValidationError
 from ._algebra import RationalSpace, find_nonzero_point, space_for
 from .evaluation import evaluate_field
-from .gradients import PolicyModel, lift_policies, theorem_gradient, undiscounted_weights
+from .gradients import PolicyModel, lift_policies, undiscounted_weights
 from .model import MDP, exact
 from .policies import Direct
 

@@ -64,11 +64,13 @@ def _diag(D: Any, n: int) -> list:
     else:
         vals = list(D) if not isinstance(D, sympy.MatrixBase) else list(D)
     if len(vals) != n:
-        raise ValidationError(f"D has {len(vals)} diagonal entries; expected {n}", argument="D", value=len(vals))
+        raise ValidationError(f"D has {len(vals)} diagonal entries; expected {n}", argument="D",
+                              value=len(vals))
     out = [exact(v, "D", (i,)) for i, v in enumerate(vals)]
     for i, v in enumerate(out):
         if v.is_number and v.is_negative:
-            raise ValidationError(f"D[{i}] is {v}; a weighting must be >= 0", argument="D", index=(i,), value=v)
+            raise ValidationError(f"D[{i}] is {v}; a weighting must be >= 0", argument="D", index=(i,),
+                                  value=v)
     return out
 
 
@@ -138,8 +140,10 @@ def td_update_v(mdp: MDP, pi: Any, V: Any = None, *, D: Any = None, validate: bo
     """
     S, A = mdp.n_states, mdp.n_actions
     table = _check_table(pi, S, A, validate)
-    Vm = (ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}")) if V is None
-          else _values(sympy.Matrix(V).reshape(S, 1) if not isinstance(V, sympy.MatrixBase) else V, (S, 1), "V"))
+    if V is None:
+        Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
+    else:
+        Vm = _values(V if isinstance(V, sympy.MatrixBase) else sympy.Matrix(V).reshape(S, 1), (S, 1), "V")
     d = _diag(D, S)
     P_pi = [[sum(table[s, a] * mdp.P[s, a, t] for a in range(A)) for t in range(S)] for s in range(S)]
     r_pi = [sum(table[s, a] * mdp.r[s, a] for a in range(A)) for s in range(S)]
@@ -232,7 +236,8 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     Mm = M if isinstance(M, sympy.MatrixBase) else sympy.Matrix(M)
     n = Mm.shape[0]
     if Mm.shape != (n, n):
-        raise ValidationError(f"M has shape {Mm.shape}; expected a square matrix", argument="M", value=Mm.shape)
+        raise ValidationError(f"M has shape {Mm.shape}; expected a square matrix", argument="M",
+                              value=Mm.shape)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     entries = [Mm[i, j] for i, j in pairs] + [Mm[j, i] for i, j in pairs]
     free = sorted(set().union(*[sympy.sympify(e).free_symbols for e in entries]), key=sympy.default_sort_key)
