@@ -176,7 +176,8 @@ def _report(label: str, ours, base, gym, repeats: int) -> None:
     print(f"  numpy cumsum sampler  {r_base / 1e6:8.3f} M transitions/s  ({t_base * 1e3:7.1f} ms/call, "
           f"peak traced {m_base:6.1f} MiB)")
     if gym:
-        print(f"  gymnasium step loop   {timed[2][0] / 1e6:8.3f} M transitions/s  (FrozenLake 10x10, one env)")
+        print(f"  gymnasium step loop   {timed[2][0] / 1e6:8.3f} M transitions/s  "
+              "(FrozenLake 10x10, one env)")
     else:
         print("  gymnasium step loop   absent (pip install gymnasium)")
     print(f"  ratio vs numpy cumsum sampler: {r_ours / r_base:7.1f}x  (target >= 3x)")
@@ -209,7 +210,8 @@ def main() -> None:
     lengths = sample(lake, pi, n, rng=rng).lengths
     print()
     _report(f"FrozenLake 10x10 as an MDP (slippery, {int(lake.terminal.sum())} terminal states), "
-            f"{n} episodes, protocol 'terminal'\n  (mean length {lengths.mean():.1f}, longest {lengths.max()}: "
+            f"{n} episodes, protocol 'terminal'\n"
+            f"  (mean length {lengths.mean():.1f}, longest {lengths.max()}: "
             "outputs are padded to the longest episode)",
             lambda: sample(lake, pi, n, rng=rng).n_transitions,
             lambda: int(numpy_baseline(lake, pi, n, rng)[3].sum()), gym, args.repeats)

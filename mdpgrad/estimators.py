@@ -35,6 +35,7 @@ the missing γᵗ.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import gammaln
 
 from ._linalg import factorize
 from .errors import ValidationError
@@ -391,7 +393,8 @@ def _check_unit_interval(x: Any, name: str) -> float:
     try:
         f = float(x)
     except (TypeError, ValueError):
-        raise ValidationError(f"{name} is {x!r}; expected a number in [0, 1]", argument=name, value=x) from None
+        raise ValidationError(f"{name} is {x!r}; expected a number in [0, 1]",
+                              argument=name, value=x) from None
     if not (0.0 <= f <= 1.0):
         raise ValidationError(f"{name} is {x!r}; expected a number in [0, 1]", argument=name, value=x)
     return f
@@ -552,7 +555,8 @@ def _enumerate_paths(m: _Model) -> _Paths:
     if m.protocol == "geometric":
         raise ValidationError("exact enumeration of episodes needs a bounded length: use protocol 'horizon' "
                               "(or 'terminal' on an MDP whose episodes end within "
-                              f"MAX_ENUM_STEPS={MAX_ENUM_STEPS} steps)", argument="protocol", value=m.protocol)
+                              f"MAX_ENUM_STEPS={MAX_ENUM_STEPS} steps)",
+                              argument="protocol", value=m.protocol)
     P = sp.csr_array(mdp.P_flat) if not mdp.is_sparse else mdp.P
     row = np.repeat(np.arange(S * A), np.diff(P.indptr))
     w = m.pi.ravel()[row] * P.data
@@ -597,7 +601,8 @@ def _enumerate_paths(m: _Model) -> _Paths:
         active = _Paths(active.start[parent], active.prob[parent] * w[e],
                         active.ret[parent] + disc[parent] * mdp.r.ravel()[row[e]], counts)
         state, disc = nxt[e], disc[parent] * m.gamma
-    return _Paths(*(np.concatenate([getattr(p, f) for p in done]) for f in ("start", "prob", "ret", "counts")))
+    fields = ("start", "prob", "ret", "counts")
+    return _Paths(*(np.concatenate([getattr(p, f) for p in done]) for f in fields))
 
 
 # --------------------------------------------------------------------------- PPO
@@ -695,7 +700,8 @@ def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values
         if reach.any():
             s, a = (int(i) for i in np.argwhere(reach)[0])
             raise ValidationError(
-                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); the exact expectation with "
+                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); "
+                "the exact expectation with "
                 "sampled advantages needs protocol 'horizon', or pass an advantages table",
                 argument="protocol", index=(s, a), value=float(ratio[s, a]))
         ev = evaluate(mdp, m.pi, validate=False)
@@ -745,7 +751,8 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
         s0 = traj.states[:, 0].reshape(-1, G)
         bad = np.flatnonzero((s0 != s0[:, :1]).any(axis=1))
         if bad.size:
-            raise ValidationError(f"group {int(bad[0])} does not share one start state: {s0[bad[0]].tolist()}",
+            raise ValidationError(f"group {int(bad[0])} does not share one start state: "
+                                  f"{s0[bad[0]].tolist()}",
                                   argument="traj", index=(int(bad[0]),), value=s0[bad[0]].tolist())
         R = _returns(traj, _step_discount(traj))[0] if traj.actions.shape[1] else np.zeros(n)
         adv = _group_advantages(R, G, eps)
@@ -753,9 +760,6 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
 
     def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
                     horizon: int | None = None) -> np.ndarray:
-        import itertools
-        from scipy.special import gammaln
-
         m = _model(mdp, policy, theta, protocol, horizon)
         paths = _enumerate_paths(m)
         W = np.zeros(mdp.n_states * mdp.n_actions)
@@ -765,7 +769,8 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             q = np.bincount(inv, weights=paths.prob[sel], minlength=x.size)
             nc = int(np.round(np.exp(gammaln(x.size + G - 1) - gammaln(G) - gammaln(x.size))))
             if nc > MAX_COMBOS or nc * x.size > MAX_COMBO_TABLE:
-                raise ValidationError(f"the return of start state {int(s0)} has {x.size} values: {nc} groups of "
+                raise ValidationError(f"the return of start state {int(s0)} has {x.size} values: "
+                                      f"{nc} groups of "
                                       f"partners to enumerate, more than MAX_COMBOS={MAX_COMBOS}",
                                       argument="group_size", value=nc)
             C = np.array(list(itertools.combinations_with_replacement(range(x.size), G - 1)), dtype=np.intp)
@@ -773,7 +778,8 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             mult = np.zeros((C.shape[0], x.size))
             np.add.at(mult, (np.repeat(np.arange(C.shape[0]), G - 1), C.ravel()), 1.0)
             with np.errstate(divide="ignore"):
-                logp = gammaln(G) - gammaln(mult + 1).sum(axis=1) + (mult * np.log(q)).sum(axis=1, where=mult > 0)
+                logp = (gammaln(G) - gammaln(mult + 1).sum(axis=1)
+                        + (mult * np.log(q)).sum(axis=1, where=mult > 0))
             pc = np.exp(logp)
             so, so2 = x[C].sum(axis=1), (x[C] ** 2).sum(axis=1)
             mean = (x[:, None] + so[None, :]) / G

@@ -141,12 +141,16 @@ def truncation_bound(mdp: MDP, horizon: int) -> float:
 
 
 def resolve_protocol(mdp: MDP, protocol: str, horizon: int | None) -> str:
-    """Validate ``protocol``/``horizon``; ``"auto"`` → "terminal" if the MDP has terminal states, else "geometric"."""
+    """Validate ``protocol`` and ``horizon``.
+
+    ``"auto"`` becomes "terminal" when the MDP has terminal states, else "geometric".
+    """
     if protocol == "auto":
         protocol = "terminal" if mdp.terminal.any() else "geometric"
     if protocol not in PROTOCOLS:
-        raise ValidationError(f"protocol is {protocol!r}; expected 'auto', 'terminal', 'horizon' or 'geometric'",
-                              argument="protocol", value=protocol)
+        raise ValidationError(
+            f"protocol is {protocol!r}; expected 'auto', 'terminal', 'horizon' or 'geometric'",
+            argument="protocol", value=protocol)
     if protocol == "horizon":
         if not isinstance(horizon, numbers.Integral) or isinstance(horizon, bool) or horizon < 1:
             raise ValidationError(f"horizon is {horizon!r}; protocol 'horizon' needs an integer >= 1",
@@ -200,7 +204,6 @@ def _build_tables(mdp: MDP, pi: np.ndarray) -> _Tables:
     w = pi[src, act] * p
     keep = (w > 0) & ~mdp.terminal[src]
     src, act, col, w = src[keep], act[keep], col[keep], w[keep]
-    K = w.size
     counts = np.bincount(src, minlength=S)
     start = np.concatenate(([0], np.cumsum(counts)))
     # cumulative sums within each state's segment, normalised to end at exactly 1
