@@ -93,7 +93,12 @@ def rational_models(draw):
     P = [[dist(S) for _ in range(A)] for _ in range(S)]
     r = [[draw(st.integers(-3, 3)) for _ in range(A)] for _ in range(S)]
     gamma = R(draw(st.integers(0, 9)), 10)
-    mdp = MDP(P, r, gamma, rho0=dist(S))
+    terminal = None
+    if S >= 2 and draw(st.booleans()):  # make the last state terminal: absorbing, zero reward
+        P[S - 1] = [[int(t == S - 1) for t in range(S)] for _ in range(A)]
+        r[S - 1] = [0] * A
+        terminal = [False] * (S - 1) + [True]
+    mdp = MDP(P, r, gamma, rho0=dist(S, low=1), terminal=terminal)
     pi = sympy.Matrix([dist(A) for _ in range(S)])
     return mdp, pi
 

@@ -129,8 +129,8 @@ def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> I
     return ImmutableMatrix(u.reshape(S * A, 1).jacobian(list(Q)))
 
 
-def td_update_v(mdp: MDP, pi: Any, V: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
-    """u(V) = D (r^π + γ P^π V − V) for state values, shape (S, 1); V defaults to symbols ``V{s}``.
+def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
+    """u(v) = D (r^π + γ P^π v − v) for state values, shape (S, 1); v defaults to symbols ``V{s}``.
 
     >>> g = sympy.Symbol("gamma")
     >>> td_update_v(MDP([[[0, 1]], [[1, 0]]], [[1], [0]], g), [[1], [1]])
@@ -140,10 +140,10 @@ def td_update_v(mdp: MDP, pi: Any, V: Any = None, *, D: Any = None, validate: bo
     """
     S, A = mdp.n_states, mdp.n_actions
     table = _check_table(pi, S, A, validate)
-    if V is None:
+    if v is None:
         Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
     else:
-        Vm = _values(V if isinstance(V, sympy.MatrixBase) else sympy.Matrix(V).reshape(S, 1), (S, 1), "V")
+        Vm = _values(v if isinstance(v, sympy.MatrixBase) else sympy.Matrix(v).reshape(S, 1), (S, 1), "v")
     d = _diag(D, S)
     P_pi = [[sum(table[s, a] * mdp.P[s, a, t] for a in range(A)) for t in range(S)] for s in range(S)]
     r_pi = [sum(table[s, a] * mdp.r[s, a] for a in range(A)) for s in range(S)]
