@@ -278,6 +278,36 @@ def test_reinforce_under_horizon_is_the_gradient_of_the_truncated_objective(kind
     assert np.abs(e - grad).max() > 1e-3
 
 
+def clipped_surrogate(mdp: MDP, policy, theta, theta_old, adv_old, clip: float) -> float:
+    """L(θ) = Σ_s η_old(s) Σ_a π_old(a|s) min(ρA, clip(ρ, 1 − ε, 1 + ε)A), the population PPO objective."""
+    pi_old = policy.probabilities(theta_old)
+    eta_old = evaluate(mdp, pi_old).eta
+    rho = policy.probabilities(theta) / pi_old
+    per = np.minimum(rho * adv_old, np.clip(rho, 1 - clip, 1 + clip) * adv_old)
+    return float(eta_old @ np.sum(pi_old * per, axis=1))
+
+
+@pytest.mark.parametrize("clip", [0.2, 1e6])
+def test_ppo_expectation_is_the_gradient_of_the_population_clipped_surrogate(clip: float) -> None:
+    # independent check by central differences (θ is away from the kinks ρ = 1 ± ε);
+    # clip = 1e6 never binds: the CPI surrogate Σ η_old π_θ adv_old (Kakade & Langford 2002)
+    mdp, policy, theta, _, _ = setting("terminal")
+    theta_old = theta + np.random.default_rng(4).normal(scale=0.5, size=theta.shape)
+    adv_old = evaluate(mdp, policy.probabilities(theta_old)).advantage
+    e = ppo_estimator(theta_old, clip, advantages=adv_old).expectation(mdp, policy, theta)
+    h = 1e-5
+    fd = np.zeros_like(theta)
+    for idx in np.ndindex(theta.shape):
+        d = np.zeros_like(theta)
+        d[idx] = h
+        fd[idx] = (clipped_surrogate(mdp, policy, theta + d, theta_old, adv_old, clip)
+                   - clipped_surrogate(mdp, policy, theta - d, theta_old, adv_old, clip)) / (2 * h)
+    assert np.abs(e - fd).max() <= FD_TOL
+    if clip == 0.2:   # the clip binds somewhere, so this differs from the unclipped gradient
+        e_free = ppo_estimator(theta_old, 1e6, advantages=adv_old).expectation(mdp, policy, theta)
+        assert np.abs(e - e_free).max() > 1e-3
+
+
 def test_gae_with_zero_lambda_has_the_td_advantage_bias() -> None:
     # λ = 0: Â = δ̄ = r + γPV − V, so E − ∇J = Σ η π γ P(V − v) ∇log π (hand identity)
     mdp, policy, theta, _, _ = setting("terminal")
