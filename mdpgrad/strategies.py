@@ -237,11 +237,11 @@ def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
     n_states, n_actions : int
         The table's shape (usually ``mdp.n_states, mdp.n_actions``).
     strictly_positive : bool
-        Every probability ≥ 1/(8(A+1)) (float weights) or ≥ 1/(1 + 4A)
+        Every probability ≥ 1/(8(A+1)) (float weights) or ≥ 1/(1 + 3A)
         (integer weights), e.g. for ``TabularSoftmax.theta_from``.
     integer_weights : bool
-        Rows k/m with integers, m ≤ 1 + INTEGER_WEIGHT_MAX·A (+A when strictly
-        positive); see :func:`as_fractions`.
+        Rows k/m with integers, m ≤ 1 + INTEGER_WEIGHT_MAX·A; see
+        :func:`as_fractions`.
 
     Returns
     -------

@@ -110,6 +110,10 @@ def test_episodic_mdps_terminate_under_every_policy(pair):
     assert np.all(np.isfinite(ev.v)) and ev.eta[mdp.terminal].sum() == 0.0
     assert mdp.terminal.tolist() == [False] * (mdp.n_states - 1) + [True]
     assert mdp.rho0[-1] == 0.0
+    # the documented mechanism: every action moves forward with probability ≥ p_min = 1/(1 + S)
+    P, S = mdp.P_dense(), mdp.n_states
+    forward = np.array([[P[s, a, s + 1:].sum() for a in range(mdp.n_actions)] for s in range(S - 1)])
+    assert forward.min() >= 1 / (1 + S) - 1e-15
 
 
 @given(st.integers(1, 4), st.integers(1, 4), st.booleans(), st.booleans(), st.data())
@@ -119,10 +123,10 @@ def test_policies_are_row_stochastic(S, A, strictly_positive, integer_weights, d
     assert pi.shape == (S, A)
     assert np.all(pi >= 0) and np.allclose(pi.sum(axis=1), 1.0, rtol=0, atol=1e-15 * A)
     if strictly_positive:
-        bound = 1 / (1 + (INTEGER_WEIGHT_MAX + 1) * A) if integer_weights else 1 / (8 * (A + 1))
+        bound = 1 / (1 + INTEGER_WEIGHT_MAX * A) if integer_weights else 1 / (8 * (A + 1))
         assert pi.min() >= bound
     if integer_weights:
-        exact = as_fractions(pi, 1 + (INTEGER_WEIGHT_MAX + 1) * A)
+        exact = as_fractions(pi, 1 + INTEGER_WEIGHT_MAX * A)
         assert all(sum(row, Fraction(0)) == 1 for row in exact)
 
 
