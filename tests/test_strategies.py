@@ -113,7 +113,7 @@ def test_episodic_mdps_terminate_under_every_policy(pair):
     # the documented mechanism: every action moves forward with probability ≥ p_min = 1/(1 + S)
     P, S = mdp.P_dense(), mdp.n_states
     forward = np.array([[P[s, a, s + 1:].sum() for a in range(mdp.n_actions)] for s in range(S - 1)])
-    assert forward.min() >= 1 / (1 + S) - 1e-15
+    assert forward.min() >= 1 / (1 + S) - RTOL
 
 
 @given(st.integers(1, 4), st.integers(1, 4), st.booleans(), st.booleans(), st.data())
