@@ -340,6 +340,10 @@ def test_dense_and_sparse_expectations_agree() -> None:
             a = est.expectation(dense, policy, theta, protocol=protocol, horizon=H)
             b = est.expectation(sparse, policy, theta, protocol=protocol, horizon=H)
             assert np.abs(a - b).max() <= EXACT
+    for est in (ppo_estimator(theta + 0.7, 0.2, values=0.1), grpo_estimator(2)):   # enumerations
+        a = est.expectation(dense, policy, theta, protocol="horizon", horizon=2)
+        b = est.expectation(sparse, policy, theta, protocol="horizon", horizon=2)
+        assert np.abs(a - b).max() <= EXACT
 
 
 # ----------------------------------------------------------------- hand-derived numbers on a bandit
