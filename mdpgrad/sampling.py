@@ -14,14 +14,14 @@ of three stopping protocols:
 * ``"geometric"``: after every step stop with probability 1 − γ (and at a
   terminal state).  Then Pr(t < T) = γᵗ, so the *undiscounted* sum of the
   rewards of an episode is an exactly unbiased estimate of v(s₀) even for a
-  continuing task (Sutton & Barto 2018, §10.4 and §13.2 footnote on γ as a
-  termination probability).
+  continuing task (discounting read as a geometric random horizon; Puterman
+  1994, §5.3).
 
 How it is fast
 --------------
 Action and next state are drawn together with one uniform per step from the
 joint law π(a|s)·P(s'|s, a) over the non-zero entries of P, by inverse CDF
-with a guide table (Chen & Asau 1974; Devroye 1986, §III.2.4): the bucket
+with a guide table (Chen & Asau 1974; Devroye 1986, ch. III): the bucket
 ``⌊u·B_s⌋`` of a per-state table points at the first candidate entry and at
 most a few comparisons finish the search.  The tables are built from the
 non-zero entries in row-major order, which for a sparse MDP are exactly the CSR
