@@ -125,7 +125,8 @@ class EstimatorCheck:
     mean, target, standard_error, standardized_bias : ndarray, shape param_shape
         x̄, m, SE = sd/√n and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
     max_abs_standardized_bias : float
-        Over the coordinates that varied (SE > 0); ∞ after a structural mismatch.
+        Over the coordinates that varied (variance above rounding); ∞ after a
+        structural mismatch.
     untested_dims : int
         Directions in the span of the scores ∇log π in which the estimates never
         varied (events too rare to be sampled, or an estimator that ignores
@@ -225,13 +226,15 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
     mean = units.mean(axis=0)
     diff = mean - target
     C = np.atleast_2d(np.cov(units, rowvar=False, ddof=1))
-    se = np.sqrt(np.clip(np.diag(C), 0.0, None) / n)
-    scale = max(1.0, float(np.max(np.abs(target), initial=0.0)), float(np.max(np.abs(mean), initial=0.0)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, diff / np.where(se > 0, se, 1.0),
-                     np.where(np.abs(diff) <= EXACT_RTOL * scale, 0.0, np.sign(diff) * np.inf))
     w, V = np.linalg.eigh(C)
     top = float(w.max(initial=0.0))
+    se = np.sqrt(np.clip(np.diag(C), 0.0, None) / n)
+    # coordinates whose variance is at rounding level (≤ NULL_RTOL of the largest) do not vary
+    varying = np.diag(C) > NULL_RTOL * top if top > 0 else np.zeros(d, dtype=bool)
+    scale = max(1.0, float(np.max(np.abs(target), initial=0.0)), float(np.max(np.abs(mean), initial=0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(varying, diff / np.where(varying, se, 1.0),
+                     np.where(np.abs(diff) <= EXACT_RTOL * scale, 0.0, np.sign(diff) * np.inf))
     keep = w > NULL_RTOL * top if top > 0 else np.zeros(d, dtype=bool)
     k = int(keep.sum())
     # Structural check: a direction outside the span of the scores in which the estimates never
@@ -243,7 +246,7 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
     structural_ok = bool(np.max(np.abs(structural), initial=0.0) <= EXACT_RTOL * scale)
     n_structural = 0 if span is None else d - span.shape[0]
     inside = diff - outside
-    out: dict[str, Any] = dict(mean=mean, se=se, z=z, untested=max(0, d - k - n_structural),
+    out: dict[str, Any] = dict(mean=mean, se=se, z=z, varying=varying, untested=max(0, d - k - n_structural),
                                untested_difference=float(np.max(np.abs(Vn @ (Vn.T @ inside)), initial=0.0)),
                                structural_ok=structural_ok)
     if k == 0:
@@ -265,7 +268,6 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
         out.update(test="hotelling", dof=(k, n - k), statistic=T2 if structural_ok else np.inf,
                    p_value=p if structural_ok else 0.0)
         return out
-    varying = se > 0
     m = int(varying.sum())
     t = np.abs(z[varying])
     p_each = 2.0 * stats.t.sf(t, n - 1)
@@ -418,7 +420,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         statistic=float(res["statistic"]), p_value=float(res["p_value"]), alpha=float(alpha),
         reject=bool(res["p_value"] < alpha), mean=res["mean"].reshape(shape), target=target_arr,
         standard_error=res["se"].reshape(shape), standardized_bias=z,
-        max_abs_standardized_bias=(float(np.max(np.abs(z[res["se"].reshape(shape) > 0]), initial=0.0))
+        max_abs_standardized_bias=(float(np.max(np.abs(z[res["varying"].reshape(shape)]), initial=0.0))
                                    if res["structural_ok"] else float("inf")),
         untested_dims=int(res["untested"]), untested_difference=float(res["untested_difference"]),
         kurtosis_ratio=float(res.get("kurtosis_ratio", np.nan)),

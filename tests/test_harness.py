@@ -129,6 +129,19 @@ def test_same_seed_same_result_and_seed_matters():
     assert not np.array_equal(a.mean, c.mean)
 
 
+def test_dense_and_sparse_models_give_the_same_check():
+    # the sampler draws identical episodes from the dense and the CSR form of one model
+    import scipy.sparse as sp
+
+    mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
+    twin = mdp.replace(P=sp.csr_array(mdp.P_flat))
+    dense = check_estimator(mdp, pol, THETA3, est, n_episodes=300, seed=4, target="gradient")
+    sparse = check_estimator(twin, pol, THETA3, est, n_episodes=300, seed=4, target="gradient")
+    assert np.array_equal(dense.mean, sparse.mean)
+    assert abs(dense.p_value - sparse.p_value) <= RTOL * dense.p_value
+    assert np.max(np.abs(dense.target - sparse.target)) <= RTOL
+
+
 def test_default_target_is_the_exact_expectation_and_gradient_is_grad_J():
     mdp, pol = _three_state(), TabularSoftmax(3, 2)
     est = reinforce_without_discount_estimator()
