@@ -117,3 +117,6 @@ def test_prove_equal_on_matrices_and_latex():
     assert r"\text{" in bad.latex()
     with pytest.raises(ValidationError):
         prove_equal(sympy.Matrix([[x]]), sympy.Matrix([[x, 1]]))
+    constant = prove_equal(R(1, 2), R(1, 3))  # no symbols at all
+    assert constant.value == R(1, 6) and constant.point == {}
+    assert prove_equal(R(1, 2), R(2, 4)).proved

@@ -116,12 +116,15 @@ class RationalSpace:
 
     def evaluate(self, f: FracElement, point: Mapping[sympy.Symbol, Fraction]) -> Fraction | None:
         """f at a point (generator values as Fractions); None where the denominator vanishes."""
-        vals = [(r, sympy.QQ(point[g].numerator, point[g].denominator))
-                for r, g in zip(self.field.ring.gens, self.gens, strict=True)]
-        den = f.denom.evaluate(vals) if vals else f.denom
+        if self.gens:
+            vals = [(r, sympy.QQ(point[g].numerator, point[g].denominator))
+                    for r, g in zip(self.field.ring.gens, self.gens, strict=True)]
+        else:  # constants live in a field over one placeholder generator
+            vals = [(self.field.ring.gens[0], sympy.QQ(0))]
+        den = f.denom.evaluate(vals)
         if den == 0:
             return None
-        num = f.numer.evaluate(vals) if vals else f.numer
+        num = f.numer.evaluate(vals)
         q = sympy.QQ(num) / sympy.QQ(den)
         return Fraction(int(q.numerator), int(q.denominator))
 

@@ -107,7 +107,7 @@ class ProofResult:
     def __str__(self) -> str:
         if self.proved:
             return f"proved: {self.statement} ({self.n_identities} identities, for all values of the symbols)"
-        pt = ", ".join(f"{k} = {v}" for k, v in self.point.items())
+        pt = ", ".join(f"{k} = {v}" for k, v in self.point.items()) or "every point (no symbols)"
         return (f"counterexample to {self.statement}: {self.label} differs by {self.value} "
                 f"(lhs {self.lhs}, rhs {self.rhs}) at {pt}")
 
