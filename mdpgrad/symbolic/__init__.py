@@ -21,10 +21,25 @@ Modules: :mod:`~mdpgrad.symbolic.model` (MDP, exact validation,
 
 Example: the policy gradient theorem for every 2-state, 2-action MDP.
 
+>>> import sympy
 >>> from mdpgrad import symbolic as sy
 >>> mdp = sy.general_mdp(2, 2)              # every P entry, r, ρ₀ and γ a symbol
 >>> print(sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2)))
 proved: ∇J = Σ_s,a η(s) π(a|s) adv(s,a) ∇log π(a|s) (4 identities, for all values of the symbols)
+
+A deliberately wrong formula (the 1/(1−γ) factor dropped: d instead of η) gets
+an exact counterexample point, θ given as logs of rationals:
+
+>>> wrong = sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2), weighting="normalised")
+>>> wrong.status, wrong.label, wrong.point[sympy.Symbol("gamma")], wrong.value != 0
+('counterexample', '∂/∂theta00', 7/30, True)
+
+The footnote: the TD Jacobian's asymmetric pair, as expressions.
+
+>>> w0, w1 = sympy.symbols("w0 w1")
+>>> v = sy.symmetry_verdict(sy.td_jacobian(mdp, [[w0, 1 - w0], [w1, 1 - w1]]), n_actions=2)
+>>> v.witness_pairs, v.entry, v.mirror
+(((0, 0), (1, 1)), gamma*(1 - p000)*(1 - w1), gamma*p110*w0)
 """
 
 from .evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
