@@ -448,6 +448,16 @@ def gae_estimator(values: Any, lam: float) -> Estimator:
     Exact expectation: with δ̄(s, a) = r + γPV − V(s) and δ̄^π = Σ_a π δ̄,
     E[Âₜ | s, a] = δ̄(s, a) + γλ P(I − γλP̃^π)⁻¹ δ̄^π (finite sums under "horizon"),
     weighted by η(s)π(a|s).  With V = v, or with λ = 1, it equals ∇J.
+
+    Examples
+    --------
+    One decision, then the end: Â = r(a) − V(0), so any V gives ∇J = (−¼, ¼).
+
+    >>> from mdpgrad.policies import TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> gae_estimator([5.0, 0.0], 0.5).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).tolist()
+    [[-0.25, 0.25], [0.0, 0.0]]
     """
     lam = _check_unit_interval(lam, "lam")
     V_raw = values
@@ -630,6 +640,19 @@ def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values
     under "horizon" (at most MAX_ATOMS atoms per law); under "terminal" and
     "geometric" it is only available when the clip cannot bind anywhere π_old
     goes (ValidationError otherwise).
+
+    Examples
+    --------
+    A bandit with rewards (0, 1), π_old = (½, ½), exact advantages (−½, ½); at
+    π_θ = (0.2, 0.8) both ratios (0.4, 1.6) sit where the clip binds:
+
+    >>> from mdpgrad.policies import TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> est = ppo_estimator(np.zeros((2, 2)), 0.2, advantages=[[-0.5, 0.5], [0.0, 0.0]])
+    >>> theta = np.array([[0.0, np.log(4.0)], [0.0, 0.0]])
+    >>> float(np.abs(est.expectation(mdp, TabularSoftmax(2, 2), theta)).max())
+    0.0
     """
     th_old = np.asarray(theta_old, dtype=float)
     eps = float(clip)
@@ -735,6 +758,18 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
     then E[Â | R₁ = x] is averaged over all multisets of the other
     group_size − 1 returns (at most MAX_COMBOS).  Beyond these limits
     ValidationError.
+
+    Examples
+    --------
+    Pairs on a bandit with rewards (0, 1) at π = (½, ½): Â = ±1/(1 + 2ε) when
+    the two returns differ, so the expectation is ∇J/(1 + 2ε) ≈ (−¼, ¼).
+
+    >>> from mdpgrad.policies import TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> e = grpo_estimator(2).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
+    >>> np.round(e, 6).tolist()
+    [[-0.25, 0.25], [0.0, 0.0]]
     """
     if not _is_int(group_size) or group_size < 2:
         raise ValidationError(f"group_size is {group_size!r}; expected an integer >= 2",
