@@ -374,6 +374,12 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         raise ValidationError(f"theta has shape {theta.shape}; expected {shape}", argument="theta",
                               value=theta.shape)
     protocol = resolve_protocol(mdp, protocol, horizon)
+    if isinstance(target, str) and target != "gradient":
+        raise ValidationError(f"target is {target!r}; expected None, 'gradient' or an array",
+                              argument="target", value=target)
+    if target is None and getattr(estimator, "expectation", None) is None:
+        raise ValidationError("target is None but the estimator has no exact expectation; "
+                              "pass target='gradient' or an array", argument="target")
 
     behaviour = getattr(estimator, "behaviour_theta", None)
     theta_b = theta if behaviour is None else np.asarray(behaviour, dtype=float)
@@ -389,17 +395,10 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
 
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     if target is None:
-        expectation = getattr(estimator, "expectation", None)
-        if expectation is None:
-            raise ValidationError("target is None but the estimator has no exact expectation; "
-                                  "pass target='gradient' or an array", argument="target")
-        target_arr = np.asarray(expectation(mdp, policy, theta, protocol=protocol, horizon=horizon),
-                                dtype=float)
+        target_arr = np.asarray(estimator.expectation(mdp, policy, theta, protocol=protocol,
+                                                      horizon=horizon), dtype=float)
         kind = "expectation"
     elif isinstance(target, str):
-        if target != "gradient":
-            raise ValidationError(f"target is {target!r}; expected None, 'gradient' or an array",
-                                  argument="target", value=target)
         target_arr = policy_gradient(mdp, policy, theta, evaluation=ev)
         kind = "gradient"
     else:
