@@ -12,12 +12,21 @@ and any later solve (the recursion form of ∇v, forward-mode derivatives).
 
 from __future__ import annotations
 
+import warnings
 from typing import Protocol
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg import blas as _blas
+
+try:  # scipy's CSR kernel y += A x, used to multiply without allocating; A @ x otherwise
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - depends on the scipy version
+    _csr_matvec = None
+
+_BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "REFINED_MIN_STATES", "REFINE_MAX_STEPS",
            "REFINE_TOL", "DenseLU", "KrylovSolver", "RefinedLU", "Solver", "SparseLU", "batched_lu", "batched_lu_solve",
@@ -92,10 +101,15 @@ class RefinedLU:
 
     def __init__(self, M: np.ndarray) -> None:
         self._M = M
-        self._lu32 = sla.lu_factor(M.astype(np.float32), overwrite_a=True, check_finite=False)
         self._fallback: DenseLU | None = None
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
+            self._lu32 = sla.lu_factor(M.astype(np.float32), overwrite_a=True, check_finite=False)
+        pivots = np.abs(np.diagonal(self._lu32[0]))
+        if not np.all(np.isfinite(pivots)) or pivots.min(initial=1.0) == 0.0:
+            self._lu32 = None                                   # use the float64 LU for every solve
 
     def _lu64(self) -> DenseLU:
         if self._fallback is None:
@@ -107,6 +121,9 @@ class RefinedLU:
         if np.iscomplexobj(b):
             return self._apply(b.real, trans) + 1j * self._apply(b.imag, trans)
         b = np.asarray(b, dtype=float)
+        if self._lu32 is None:
+            self.history.append(-1)
+            return self._lu64().solve_transposed(b) if trans else self._lu64().solve(b)
         M = self._M.T if trans else self._M
         x = sla.lu_solve(self._lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
         previous = np.inf
@@ -158,76 +175,94 @@ class SparseLU:
 class KrylovSolver:
     """M x = b and Mᵀ y = b by BiCGSTAB with a Jacobi (diagonal) preconditioner.
 
-    BiCGSTAB (van der Vorst 1992; Saad 2003, §7.4.2), preconditioned on the
-    right so that the residual it monitors is the true one, run until
-    ‖b − M x‖ ≤ rtol·‖b‖ and then checked once more with a fresh product.
-    Each step costs two products with the sparse M and a few vector updates,
-    so the work is linear in nnz(M) per step; the number of steps depends on
-    γ (the spectrum of I − γP̃^π lies in the disc |z − 1| ≤ γ), not on S.
-    Should a solve fail to converge, the solver falls back to a sparse LU
-    (:class:`SparseLU`), so an answer is always exact to rounding.
+    BiCGSTAB (van der Vorst 1992; Saad 2003, §7.4.2) on the right-scaled
+    system (M D⁻¹)(D x) = b, D = diag(M), so that the residual it monitors is
+    the true one; it runs until ‖b − M x‖ ≤ rtol·‖b‖ and checks that once more
+    with a fresh product.  Each step costs two products with the sparse matrix
+    and about a dozen in-place vector updates (BLAS axpy/dot), so the work is
+    linear in nnz(M) per step; the number of steps depends on γ (the spectrum
+    of I − γP̃^π lies in the disc |z − 1| ≤ γ), not on S.  Should a solve fail
+    to converge, the solver falls back to a sparse LU (:class:`SparseLU`), so
+    an answer is always exact to rounding.
 
-    Tiny values are flushed to zero in the search vectors each step: a point
-    source (ρ₀ = δ) otherwise grows subnormal tails that slow float arithmetic
-    by orders of magnitude; the change is below 1e-290 relative.
+    Tiny values are flushed to zero in the iteration vectors every few steps:
+    a point source (ρ₀ = δ) otherwise grows subnormal tails, which slow float
+    arithmetic by orders of magnitude; the change is below 1e-290 relative.
     """
 
     def __init__(self, M: sp.sparray, *, rtol: float = KRYLOV_RTOL, maxiter: int = 10_000) -> None:
-        self._M = sp.csr_array(M)
-        self._MT = sp.csr_array(self._M.T)
-        d = self._M.diagonal()
-        self._dinv = 1.0 / d
+        M = sp.csr_array(M)
+        self._M = M
+        self._dinv = 1.0 / M.diagonal()
+        Dinv = sp.diags_array(self._dinv)
+        self._B = sp.csr_array(M @ Dinv)            # M D⁻¹
+        self._BT = sp.csr_array((Dinv @ M).T)       # Mᵀ D⁻¹ = (D⁻¹ M)ᵀ
+        for B in (self._B, self._BT):
+            B.sort_indices()
         self.rtol = float(rtol)
         self.maxiter = int(maxiter)
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order
         self.history: list[tuple[int, float]] = []
 
-    def _bicgstab(self, A: sp.csr_array, b: np.ndarray) -> np.ndarray | None:
-        dinv = self._dinv
-        bnorm = float(np.linalg.norm(b))
+    @staticmethod
+    def _matvec(B: sp.csr_array, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = B x without allocating (scipy's CSR kernel accumulates into out)."""
+        out.fill(0.0)
+        if _csr_matvec is not None and B.indices.dtype == B.indptr.dtype:
+            _csr_matvec(B.shape[0], B.shape[1], B.indptr, B.indices, B.data, x, out)
+        else:
+            out[...] = B @ x
+        return out
+
+    def _bicgstab(self, B: sp.csr_array, b: np.ndarray) -> np.ndarray | None:
+        axpy, dot, nrm2, scal = _BLAS
+        bnorm = float(nrm2(b))
         if bnorm == 0.0:
             self.history.append((0, 0.0))
             return np.zeros_like(b)
-        x = np.zeros_like(b)
+        n = b.size
+        y = np.zeros(n)                          # iterate of the scaled system, x = D⁻¹ y
         r = b.copy()
         rhat = b.copy()
-        p = np.zeros_like(b)
-        v = np.zeros_like(b)
+        p = np.zeros(n)
+        v = np.zeros(n)
+        t = np.zeros(n)
         rho = alpha = omega = 1.0
         tiny = 1e-290 * float(np.max(np.abs(b)))
         goal = self.rtol * bnorm
+        it = 0
         for it in range(1, self.maxiter + 1):
-            rho_new = float(rhat @ r)
+            rho_new = dot(rhat, r)
             if rho_new == 0.0 or omega == 0.0:
                 break
             beta = (rho_new / rho) * (alpha / omega)
-            p -= omega * v
-            p *= beta
-            p += r
-            y = dinv * p
-            v = A @ y
-            denom = float(rhat @ v)
+            axpy(v, p, a=-omega)                 # p = r + β (p − ω v)
+            scal(beta, p)
+            axpy(r, p)
+            self._matvec(B, p, v)
+            denom = dot(rhat, v)
             if denom == 0.0:
                 break
             alpha = rho_new / denom
-            r -= alpha * v                      # r now holds s
-            x += alpha * y
-            if float(np.linalg.norm(r)) <= goal:
+            axpy(v, r, a=-alpha)                 # r ← s = r − α v
+            axpy(p, y, a=alpha)
+            if nrm2(r) <= goal:
                 break
-            z = dinv * r
-            t = A @ z
-            tt = float(t @ t)
-            omega = float(t @ r) / tt if tt > 0 else 0.0
-            x += omega * z
-            r -= omega * t
+            self._matvec(B, r, t)
+            tt = dot(t, t)
+            omega = dot(t, r) / tt if tt > 0 else 0.0
+            axpy(r, y, a=omega)
+            axpy(t, r, a=-omega)
             rho = rho_new
-            if it % 8 == 0:
-                for w in (r, p, v, x):
+            if it % 16 == 0:
+                for w in (r, p, v, y):
                     w[np.abs(w) < tiny] = 0.0
-            if float(np.linalg.norm(r)) <= goal:
+            if nrm2(r) <= goal:
                 break
-        resid = float(np.linalg.norm(b - A @ x)) / bnorm
+        x = self._dinv * y
+        Ax = self._M @ x if B is self._B else self._M.T @ x
+        resid = float(np.linalg.norm(b - Ax)) / bnorm
         self.history.append((it, resid))
         return x if resid <= 10 * self.rtol else None
 
@@ -235,10 +270,10 @@ class KrylovSolver:
         b = np.asarray(b)
         if np.iscomplexobj(b):
             return self._apply(b.real, transposed) + 1j * self._apply(b.imag, transposed)
-        b = np.asarray(b, dtype=float)
+        b = np.array(b, dtype=float)
         if b.ndim == 2:
             return np.stack([self._apply(b[:, j], transposed) for j in range(b.shape[1])], axis=1)
-        x = self._bicgstab(self._MT if transposed else self._M, b)
+        x = self._bicgstab(self._BT if transposed else self._B, b)
         if x is None:                           # no convergence: exact sparse LU instead
             if self._fallback is None:
                 self._fallback = SparseLU(self._M)

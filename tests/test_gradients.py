@@ -288,3 +288,86 @@ def test_gradient_section_samples_coordinates_on_large_models():
     mdp = random_mdp(2, 40, 3, "sparse")
     sec = gradient_section(build_context("big", mdp, "random", seed=0))
     assert sec.ok and sec.data["fd_coordinates"] == FD_MAX_COORDINATES and sec.data["n_params"] == 120
+
+
+# --- solver choices (mdpgrad._linalg) ------------------------------------------------
+
+#: Two solvers on one system of condition ≤ (1+γ)/(1−γ) = 19 (γ = 0.9): each
+#: leaves an error ≈ κ·ε ≈ 4e-15, the Krylov one its stopping residual times κ
+#: (1e-12·19); 1e-10 is above both and far below any wrong answer.
+SOLVER_RTOL = 1e-10
+
+
+def test_refined_lu_equals_float64_lu():
+    from mdpgrad._linalg import RefinedLU
+    from mdpgrad.evaluation import evaluate
+
+    mdp = random_mdp(3, 60, 3, "dense")
+    pi = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
+    a = evaluate(mdp, pi, solver="lu")
+    b = evaluate(mdp, pi, solver="refined")
+    assert isinstance(b.solver, RefinedLU) and all(k > 0 for k in b.solver.history)
+    for x, y in ((a.v, b.v), (a.eta, b.eta)):
+        assert rel_err(y, x) <= EXACT_RTOL * 10
+
+
+def test_refined_lu_falls_back_when_float32_cannot_resolve_the_system():
+    # Two states that swap with probability 1 − 1e-9 (γ = 1, ending otherwise): M = I − P̃ has
+    # off-diagonal entries −(1 − 1e-9), which round to −1 in float32, so the single-precision
+    # factor is exactly singular and every solve must use the float64 LU.
+    from mdpgrad._linalg import DenseLU, RefinedLU
+
+    M = np.array([[1.0, -(1 - 1e-9)], [-(1 - 1e-9), 1.0]])
+    b = np.array([1.0, 2.0])
+    solver = RefinedLU(M.copy())
+    np.testing.assert_allclose(solver.solve(b), DenseLU(M).solve(b), rtol=1e-14)
+    assert solver.history == [-1]
+
+
+@pytest.mark.parametrize("kind", ["sparse", "episodic-sparse"])
+def test_krylov_equals_sparse_lu(kind):
+    from mdpgrad._linalg import KrylovSolver
+    from mdpgrad.evaluation import evaluate
+
+    mdp = random_mdp(8, 200, 3, kind)
+    mdp = mdp.replace(rho0=np.eye(mdp.n_states)[0])           # a point source, as in the gridworld
+    pi = np.random.default_rng(1).dirichlet(np.ones(3), size=mdp.n_states)
+    a = evaluate(mdp, pi, solver="splu")
+    b = evaluate(mdp, pi, solver="krylov")
+    assert isinstance(b.solver, KrylovSolver)
+    assert all(res <= 1e-11 for _, res in b.solver.history)
+    assert rel_err(b.v, a.v) <= SOLVER_RTOL and rel_err(b.eta, a.eta) <= SOLVER_RTOL
+
+
+def test_krylov_falls_back_to_sparse_lu_when_it_does_not_converge():
+    from mdpgrad._linalg import KrylovSolver, SparseLU
+
+    mdp = random_mdp(9, 50, 2, "sparse")
+    pi = np.full((50, 2), 0.5)
+    from mdpgrad.evaluation import _masked_system, state_chain
+
+    M = _masked_system(mdp, state_chain(mdp, pi)[0])
+    b = np.random.default_rng(0).standard_normal(50)
+    ks = KrylovSolver(M, maxiter=1)
+    np.testing.assert_allclose(ks.solve(b), SparseLU(M).solve(b), rtol=1e-12, atol=1e-14)
+    assert ks.history[-1][1] > 10 * ks.rtol       # the one step was not enough
+
+
+def test_large_batch_goes_through_lapack_and_equals_points():
+    mdp = random_mdp(6, 12, 2, "dense")          # 12 states > BATCH_ELIMINATION_MAX
+    pol = TabularSoftmax(12, 2)
+    batch = np.random.default_rng(4).standard_normal((3, 12, 2))
+    G = policy_gradient(mdp, pol, batch)
+    for i in range(3):
+        assert rel_err(G[i], policy_gradient(mdp, pol, batch[i])) <= EXACT_RTOL * 10
+
+
+@pytest.mark.parametrize("kind, solver", [("dense", "nope"), ("dense", "splu"), ("sparse", "lu"),
+                                          ("sparse", "refined"), ("dense", "krylov")])
+def test_bad_solver_raises(kind, solver):
+    from mdpgrad.evaluation import evaluate
+
+    mdp = random_mdp(1, 3, 2, kind)
+    with pytest.raises(ValidationError) as info:
+        evaluate(mdp, np.full((3, 2), 0.5), solver=solver)
+    assert info.value.argument == "solver"
