@@ -248,14 +248,14 @@ def test_bad_arguments(kwargs, argument):
 def test_bad_estimators():
     mdp, pol, theta = _bandit(), TabularSoftmax(2, 2), np.zeros((2, 2))
     cases = [
-        (42, "estimator"),
-        (lambda tr, p, th: np.zeros((tr.n_episodes, 3)), "estimator"),          # wrong shape
-        (_bandit_score, "target"),                                                 # no expectation
-        (types.SimpleNamespace(name="g3", estimate=_bandit_score, group_size=3), "n_episodes"),
+        (42, "gradient", "estimator"),
+        (lambda tr, p, th: np.zeros((tr.n_episodes, 3)), "gradient", "estimator"),    # wrong shape
+        (_bandit_score, None, "target"),                                                # no expectation
+        (types.SimpleNamespace(name="g3", estimate=_bandit_score, group_size=3), "gradient", "n_episodes"),
     ]
-    for estimator, argument in cases:
+    for estimator, target, argument in cases:
         with pytest.raises(ValidationError) as info:
-            check_estimator(mdp, pol, theta, estimator, n_episodes=10)
+            check_estimator(mdp, pol, theta, estimator, n_episodes=10, target=target)
         assert info.value.argument == argument
 
 
