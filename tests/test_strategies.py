@@ -3,7 +3,10 @@
 Tiers: shrinking (``hypothesis.find`` reaches the tiny deterministic MDPs the
 module promises), validity by construction, bad arguments raising
 InvalidArgument, and property tests of SPEC items 1–2 (Bellman equation,
-v = Σ π q, J = ρ₀·v = Σ η π r, Σ η = 1/(1−γ), dense = sparse).
+v = Σ π q, J = ρ₀·v = Σ η π r, Σ η = 1/(1−γ), dense = sparse), plus a few
+identities of other parts driven by the same strategies: exact rational
+evaluation (integer weights) against floats, the policy gradient theorem
+against its recursion form, and the γᵗ-less update against ∇J when γ = 1.
 """
 
 from fractions import Fraction
@@ -16,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from mdpgrad.evaluation import evaluate
+from mdpgrad.gradients import expected_update_without_discount, policy_gradient, recursion_gradient
 from mdpgrad.model import MDP
 from mdpgrad.policies import Direct, LogLinear, TabularSoftmax
 from mdpgrad.strategies import INTEGER_WEIGHT_MAX, as_fractions, mdps, policies, thetas
@@ -213,3 +217,53 @@ def test_dense_equals_sparse(pair):
     for name in ("v", "q", "eta", "mu"):
         assert np.max(np.abs(getattr(dense, name) - getattr(sparse, name))) <= RTOL * scale, name
     assert abs(dense.J - sparse.J) <= RTOL * scale
+
+
+# -- identities of other parts, driven by the strategies ------------------------------------
+def _rationals(x, max_denominator):
+    import sympy
+
+    return [[sympy.Rational(f.numerator, f.denominator) for f in row]
+            for row in as_fractions(x, max_denominator).reshape(-1, np.shape(x)[-1])]
+
+
+@given(mdps(integer_weights=True, max_states=3, sparse=st.just(False), episodic=st.booleans()), st.data())
+@settings(max_examples=10)
+def test_integer_weight_mdps_evaluate_exactly_as_floats_do(mdp, data):
+    import sympy
+
+    from mdpgrad import symbolic as sy
+
+    S, A = mdp.n_states, mdp.n_actions
+    pi = data.draw(policies(S, A, integer_weights=True))
+    P = np.array(_rationals(mdp.P_dense().reshape(S * A, S), 1 + INTEGER_WEIGHT_MAX * S),
+                 dtype=object).reshape(S, A, S).tolist()
+    exact = sy.MDP(P, [[sympy.Integer(int(x)) for x in row] for row in mdp.r],
+                   sympy.Rational(round(mdp.gamma * 20), 20),
+                   rho0=_rationals(mdp.rho0, 1 + INTEGER_WEIGHT_MAX * S)[0],
+                   terminal=[bool(t) for t in mdp.terminal])
+    ev_exact = sy.evaluate(exact, _rationals(pi, 1 + INTEGER_WEIGHT_MAX * A))
+    ev = evaluate(mdp, pi)
+    assert ev_exact.J.is_Rational
+    assert abs(float(ev_exact.J) - ev.J) <= RTOL * _scale(ev.v)
+
+
+@given(mdps(), st.data())
+@settings(max_examples=30)
+def test_policy_gradient_theorem_equals_recursion_form(mdp, data):
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    theta = data.draw(thetas(policy))
+    g = policy_gradient(mdp, policy, theta)
+    assert np.max(np.abs(g - recursion_gradient(mdp, policy, theta))) <= RTOL * _scale(g, evaluate(
+        mdp, policy.probabilities(theta)).v)
+
+
+@given(mdps(episodic=st.just(True), gammas=st.just(1.0)), st.data())
+@settings(max_examples=30)
+def test_update_without_discount_is_the_gradient_when_gamma_is_one(mdp, data):
+    # γᵗ = 1 for every t, so dropping it changes nothing (SPEC item 15 with η̃ = η)
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    theta = data.draw(thetas(policy))
+    g = policy_gradient(mdp, policy, theta)
+    scale = _scale(g, evaluate(mdp, policy.probabilities(theta)).v)
+    assert np.max(np.abs(expected_update_without_discount(mdp, policy, theta) - g)) <= RTOL * scale
