@@ -270,52 +270,41 @@ def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
 
 
 class _Buffers:
-    """Time-major output arrays (rows = time steps), grown ×4 when an episode runs long.
+    """Time-major output arrays of one chunk (rows = time steps), grown when an episode runs long.
 
-    Rows are allocated uninitialised and each row of a chunk is filled with
-    padding just before it is written: sequential first touches of memory are
-    much cheaper than the scattered writes of the few episodes still running.
+    Rows are allocated uninitialised and each row is filled with padding just
+    before it is written: sequential first touches of memory are much cheaper
+    than the scattered writes of the few episodes still running.
     """
-
-    GROWTH = 4
 
     def __init__(self, rows: int, n: int) -> None:
         self.n = n
         self.states = np.empty((rows + 1, n), dtype=np.int32)
         self.actions = np.empty((rows, n), dtype=np.int32)
         self.rewards = np.empty((rows, n))
-        self.filled: list[list[int]] = []      # [c0, c1, rows filled] per chunk
-
-    def start_chunk(self, c0: int, c1: int) -> None:
-        self.filled.append([c0, c1, 0])
 
     def row(self, t: int, full: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Row t of the current chunk's columns, filled with padding unless ``full`` (all written)."""
+        """Row t, filled with padding unless ``full`` (every entry is about to be written)."""
         rows = self.actions.shape[0]
         if t >= rows:
-            new = max(self.GROWTH * rows, t + 1)
+            new = max(4 * rows, t + 1)
             for name in ("states", "actions", "rewards"):
                 old = getattr(self, name)
                 grown = np.empty((new + (name == "states"), self.n), dtype=old.dtype)
                 grown[:t] = old[:t]
                 setattr(self, name, grown)
-        c0, c1, _ = self.filled[-1]
-        st, ac, rw = self.states[t, c0:c1], self.actions[t, c0:c1], self.rewards[t, c0:c1]
+        st, ac, rw = self.states[t], self.actions[t], self.rewards[t]
         if not full:
             st.fill(-1)
             ac.fill(-1)
             rw.fill(0.0)
-        self.filled[-1][2] = t + 1
         return st, ac, rw
 
     def finish(self, lengths: np.ndarray, finals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Trim to T = max length, pad the rows chunks did not reach, write final states."""
+        """Trim to T = max length, write the final states; (states, actions, rewards), time-major."""
         T = int(lengths.max(initial=0))
         states, actions, rewards = self.states[:T + 1], self.actions[:T], self.rewards[:T]
-        for c0, c1, done in self.filled:
-            states[done:, c0:c1] = -1
-            actions[done:, c0:c1] = -1
-            rewards[done:, c0:c1] = 0.0
+        states[T] = -1
         states[lengths, np.arange(self.n)] = finals
         return states, actions, rewards
 
@@ -323,7 +312,7 @@ class _Buffers:
 def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.random.Generator,
                terminal: np.ndarray, max_steps: int | None, out: _Buffers
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Simulate one chunk, writing its columns of ``out`` (opened with ``out.start_chunk``).
+    """Simulate one chunk of episodes, writing their steps into ``out``.
 
     Returns the lengths and the final states of the chunk's episodes.
     """
@@ -453,18 +442,35 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     else:
         caps = np.full(n, never, dtype=np.int64)
     size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
-    # rows for the time steps: exact when no episode can stop early, else grown by doubling
+    # rows for the time steps: exact when no episode can stop early, else grown
     finite = caps[caps < never]
-    rows = int(finite.max()) if finite.size == n else 64
-    out = _Buffers(rows if not mdp.terminal.any() else min(rows, 256), n)
-    lengths = np.empty(n, dtype=np.int64)
-    finals = np.empty(n, dtype=np.int32)
+    rows = int(finite.max()) if finite.size == n else 256
+    if mdp.terminal.any():
+        rows = min(rows, 256)
+    pieces = []
     for c0 in range(0, n, size):
         c1 = min(n, c0 + size)
-        out.start_chunk(c0, c1)
-        lengths[c0:c1], finals[c0:c1] = _run_chunk(tab, starts[c0:c1], caps[c0:c1], rng, mdp.terminal,
-                                                   max_steps, out)
-    states, actions, rewards = out.finish(lengths, finals)
+        out = _Buffers(rows, c1 - c0)
+        lengths_c, finals_c = _run_chunk(tab, starts[c0:c1], caps[c0:c1], rng, mdp.terminal, max_steps, out)
+        pieces.append((lengths_c, *out.finish(lengths_c, finals_c)))
+    lengths = np.concatenate([p[0] for p in pieces])
+    if len(pieces) == 1:
+        states, actions, rewards = pieces[0][1:]
+    else:   # one copy into the common padded layout, freeing each chunk once copied
+        T = int(lengths.max(initial=0))
+        states = np.empty((T + 1, n), dtype=np.int32)
+        actions = np.empty((T, n), dtype=np.int32)
+        rewards = np.empty((T, n))
+        for c0 in range(0, n, size):
+            _, st, ac, rw = pieces.pop(0)
+            c1, T_c = c0 + st.shape[1], ac.shape[0]
+            states[:T_c + 1, c0:c1] = st
+            states[T_c + 1:, c0:c1] = -1
+            actions[:T_c, c0:c1] = ac
+            actions[T_c:, c0:c1] = -1
+            rewards[:T_c, c0:c1] = rw
+            rewards[T_c:, c0:c1] = 0.0
+            del st, ac, rw
     return Trajectories(
         states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=protocol,
         gamma=mdp.gamma, horizon=int(horizon) if protocol == "horizon" else None,
