@@ -211,7 +211,7 @@ def _mdps(draw: Any, min_states: int, max_states: int, min_actions: int, max_act
     P = np.zeros((S, A, S))
     P[:n_live] = W / W.sum(axis=2, keepdims=True)
     r = np.zeros((S, A))
-    r[:n_live] = draw(hnp.arrays(dtype, (n_live, A), elements=rewards))
+    r[:n_live] = draw(hnp.arrays(np.float64, (n_live, A), elements=rewards))
     terminal = np.zeros(S, dtype=bool)
     if is_episodic:
         P[S - 1, :, S - 1] = 1.0
