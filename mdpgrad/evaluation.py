@@ -93,7 +93,13 @@ def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
     """P^π and r^π for a table π of shape (..., S, A) (batch only for dense MDPs)."""
     r_pi = np.sum(pi * mdp.r, axis=-1)
     if mdp.is_sparse:
-        return policy_matrix(pi) @ mdp.P, r_pi
+        # Row s of Π P is Σ_a π(a|s) P[s·A + a, :]: scale P's entries by π and read the A rows of
+        # each state as one row (the same result as the product Π @ P, without a sparse matmul).
+        P, S, A = mdp.P, mdp.n_states, mdp.n_actions
+        data = P.data * np.repeat(np.asarray(pi).reshape(-1), np.diff(P.indptr))
+        P_pi = sp.csr_array((data, P.indices.copy(), P.indptr[::A].copy()), shape=(S, S))
+        P_pi.sum_duplicates()
+        return P_pi, r_pi
     return np.einsum("...sa,sat->...st", pi, mdp.P, optimize=True), r_pi
 
 
@@ -126,9 +132,13 @@ def _masked_system(mdp: MDP, P_pi: Any) -> Any:
     """M = I − γ P̃^π, with terminal rows and columns of P^π zeroed."""
     S = mdp.n_states
     if sp.issparse(P_pi):
-        keep = (~mdp.terminal).astype(float)
-        N = sp.diags_array(keep)
-        return sp.eye_array(S, format="csr") - mdp.gamma * (N @ P_pi @ N)
+        P_pi = sp.csr_array(P_pi)
+        data = -mdp.gamma * P_pi.data
+        if mdp.terminal.any():
+            rows = np.repeat(np.arange(S), np.diff(P_pi.indptr))
+            data = np.where(mdp.terminal[rows] | mdp.terminal[P_pi.indices], 0.0, data)
+        Q = sp.csr_array((data, P_pi.indices, P_pi.indptr), shape=(S, S))
+        return sp.csr_array(sp.eye_array(S, format="csr", dtype=data.dtype) + Q)
     M = P_pi * (-mdp.gamma)              # one pass over S×S, then edits in place
     term = np.flatnonzero(mdp.terminal)
     if term.size:
