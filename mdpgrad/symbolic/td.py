@@ -153,7 +153,16 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
 
 
 def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
-    """∂u/∂V = D (γ P^π − I), shape (S, S), by sympy differentiation of :func:`td_update_v`."""
+    """∂u/∂v = D (γ P^π − I), shape (S, S), by sympy differentiation of :func:`td_update_v`.
+
+    Sutton & Barto 2018, §9.4 (the TD fixed point's matrix).
+
+    >>> p, g = sympy.symbols("p gamma")
+    >>> td_jacobian_v(MDP([[[p, 1 - p]], [[1, 0]]], [[1], [0]], g), [[1], [1]])
+    Matrix([
+    [gamma*p - 1, gamma*(1 - p)],
+    [      gamma,            -1]])
+    """
     S = mdp.n_states
     V = ImmutableMatrix(S, 1, lambda s, _: sympy.Dummy(f"V{s}"))
     u = td_update_v(mdp, pi, V, D=D, validate=validate)
