@@ -1,24 +1,26 @@
 """Benchmark: sampled transitions per second of :func:`mdpgrad.sampling.sample`.
 
 Setting (issue 6): a 100-state, 4-action MDP, 10,000 episodes in parallel.
-The MDP is a slippery 10×10 FrozenLake map (holes and goal terminal, reward 1
-on reaching the goal; the intended move with probability 1/3 and each
-perpendicular one with 1/3, as in Gymnasium's ``frozen_lake.py``), built here
-from the map so it is the same with or without Gymnasium installed, and a fixed
-random policy table.  Three samplers run in the same process on the same MDP
-and policy:
+Three samplers run in the same process, interleaved (a, b, c, a, b, c, ...)
+so that a change of machine load hits all of them alike:
 
-1. ``mdpgrad.sampling.sample`` (protocol "terminal");
+1. ``mdpgrad.sampling.sample``;
 2. a straightforward vectorised numpy sampler: precomputed cumulative sums of
    π and of P, compared with one uniform each for the action and the next
    state (``(u > cdf).sum()``), active episodes tracked by index, the same
    padded output arrays;
-3. Gymnasium's FrozenLake ``env.step`` loop with the same map and policy
-   (reported as absent when Gymnasium is not importable).
+3. Gymnasium's FrozenLake ``env.step`` loop on a 10×10 map (one env, the
+   action drawn from a policy table each step, ``reset`` at the end of an
+   episode); reported as absent when Gymnasium is not importable.
 
-A second table repeats 1 vs 2 on a dense random continuing MDP (100 × 4,
-Dirichlet rows, horizon 100).  Reported: median transitions/s over repeats,
-the ratios, and the peak memory traced by ``tracemalloc`` during one call.
+Tables: (a) a dense random continuing MDP (100 × 4, Dirichlet rows), protocol
+"horizon", H = 100; (b) the same 10×10 slippery FrozenLake map as an MDP
+(holes and goal terminal, reward 1 at the goal, intended move and each
+perpendicular one with probability 1/3 as in Gymnasium's ``frozen_lake.py``;
+built here from the map, so it exists without Gymnasium), protocol
+"terminal"; (c) a sparse 10,000-state MDP, sampler only (the dense baseline
+cannot hold its P).  Reported: median transitions/s, ratios, and the peak
+memory traced by ``tracemalloc`` during one call.
 
 Run: ``python3 benchmarks/bench_sampler.py [--repeats 7] [--episodes 10000]``.
 """
@@ -33,6 +35,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -215,6 +218,22 @@ def main() -> None:
             "outputs are padded to the longest episode)",
             lambda: sample(lake, pi, n, rng=rng).n_transitions,
             lambda: int(numpy_baseline(lake, pi, n, rng)[3].sum()), gym, args.repeats)
+
+    # sparse path: no dense baseline is possible at this size (P would have 4·10⁸ entries)
+    S, A, k = 10_000, 4, 5
+    g = np.random.default_rng(3)
+    rows = np.repeat(np.arange(S * A), k)
+    cols = g.integers(0, S, size=S * A * k)
+    P = sp.csr_array((g.dirichlet(np.ones(k), size=S * A).ravel(), (rows, cols)), shape=(S * A, S))
+    big = MDP(P, g.normal(size=(S, A)), gamma=0.99)
+    pi3 = g.dirichlet(np.ones(A), size=S)
+    ((r_big, t_big),) = _time([lambda: sample(big, pi3, n, rng=rng, protocol="horizon",
+                                              horizon=H).n_transitions], args.repeats)
+    peak = _peak_mib(lambda: sample(big, pi3, n, rng=rng, protocol="horizon", horizon=H))
+    print(f"\nSparse random MDP, {S} states x {A} actions, {k} next states per pair (CSR, never "
+          f"densified), {n} episodes, H={H}")
+    print(f"  mdpgrad.sample        {r_big / 1e6:8.3f} M transitions/s  ({t_big * 1e3:7.1f} ms/call, "
+          f"peak traced {peak:6.1f} MiB)")
 
 
 if __name__ == "__main__":
