@@ -206,10 +206,18 @@ def _build_tables(mdp: MDP, pi: np.ndarray) -> _Tables:
     src, act, col, w = src[keep], act[keep], col[keep], w[keep]
     counts = np.bincount(src, minlength=S)
     start = np.concatenate(([0], np.cumsum(counts)))
-    # cumulative sums within each state's segment, normalised to end at exactly 1
-    cs = np.cumsum(w)
-    before = np.concatenate(([0.0], cs))[start[:-1]]
-    local = cs - before[src]
+    # cumulative sums within each state's segment, normalised to end at exactly 1: row by row
+    # in a padded (S, K_max) table when that is small, else one running sum minus the
+    # segment offsets (then accurate to about S·2⁻⁵³)
+    k_max = int(counts.max(initial=0))
+    offset = np.arange(w.size) - start[:-1][src]
+    if S * k_max <= 2 * w.size + S:
+        table = np.zeros((S, k_max))
+        table[src, offset] = w
+        local = np.cumsum(table, axis=1)[src, offset]
+    else:
+        cs = np.cumsum(w)
+        local = cs - np.concatenate(([0.0], cs))[start[:-1]][src]
     total = local[np.maximum(start[1:] - 1, 0)]
     cdf = local / np.where(counts > 0, total, 1.0)[src]
     cdf[start[1:][counts > 0] - 1] = 1.0
