@@ -89,9 +89,8 @@ def bench_dense(repeats: int) -> dict:
            "lu_factor": lambda: sla.lu_factor(M)}
     g = policy_gradient(mdp, pol, theta)
     g64 = policy_gradient(mdp, pol, theta, evaluation=evaluate(mdp, pi, validate=False, solver="lu"))
-    out = {"solver": type(evaluate(mdp, pi).solver).__name__,
-           "refinement_steps": evaluate(mdp, pi).solver.history if hasattr(evaluate(mdp, pi).solver, "history")
-           else None,
+    solver = evaluate(mdp, pi).solver
+    out = {"solver": type(solver).__name__, "refinement_steps": getattr(solver, "history", None),
            "max_abs_diff_vs_float64_lu": float(np.abs(g - g64).max())}
     if HAVE_JAX:
         P, r, rho0, gamma = (jnp.asarray(mdp.P), jnp.asarray(mdp.r), jnp.asarray(mdp.rho0), mdp.gamma)
@@ -196,7 +195,8 @@ def bench_sparse(repeats: int, n: int) -> dict:
         # (dot, axpy on 8 MB vectors) from spin-waiting for a second core that others may be using.
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", which, "--grid", str(n),
-                               "--repeats", str(repeats)], capture_output=True, text=True, check=True, env=env)
+                               "--repeats", str(repeats)],
+                              capture_output=True, text=True, check=True, env=env)
         results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
     return results
 
@@ -228,7 +228,8 @@ def main() -> None:
         row("ratio ours(float64 LU) / lu_factor", f"{d['ours_float64_lu'] / d['lu_factor']:.2f}")
         row("max |ours - ours(float64 LU)|", f"{d['max_abs_diff_vs_float64_lu']:.1e}")
         if HAVE_JAX:
-            row("jax.jit(jax.grad(J)), compile excluded", f"{d['jax']:.4f} s  (compile {d['jax_compile_s']:.2f} s)")
+            row("jax.jit(jax.grad(J)), compile excluded",
+                f"{d['jax']:.4f} s  (compile {d['jax_compile_s']:.2f} s)")
             row("ratio ours / jax  (target <= 0.8)", f"{d['ours'] / d['jax']:.2f}")
             row("ratio ours(float64 LU) / jax", f"{d['ours_float64_lu'] / d['jax']:.2f}")
             row("max |ours - jax|", f"{d['max_abs_diff_vs_jax']:.1e}")
@@ -249,13 +250,15 @@ def main() -> None:
     if "sparse" in todo:
         s = bench_sparse(args.repeats or 3, args.grid)
         o, u = s["ours"], s["splu"]
-        print(f"\n3. slippery {args.grid}x{args.grid} gridworld: {o['n_states']} states, 4 actions, gamma 0.99, "
+        print(f"\n3. slippery {args.grid}x{args.grid} gridworld: {o['n_states']} states, 4 actions, "
+              "gamma 0.99, "
               f"tabular softmax (medians of {len(o['times_s'])})")
         row("v, eta and grad J (ours)", f"{o['median_s']:.2f} s   solver {o['solver']}")
         row("  Krylov (iterations, rel. residual) per solve", f"{o['krylov_history']}")
         row("  relative residuals v / eta (<= 1e-10)", f"{o['residual_v']:.1e} / {o['residual_eta']:.1e}")
         row("  peak memory (ours, whole process)", f"{o['peak_rss_gb']:.2f} GB")
-        row("scipy.sparse.linalg.splu(I - gamma P_pi)", f"{u['median_s']:.2f} s   factor nnz {u['factor_nnz']:,}")
+        row("scipy.sparse.linalg.splu(I - gamma P_pi)",
+            f"{u['median_s']:.2f} s   factor nnz {u['factor_nnz']:,}")
         row("  peak memory (splu, whole process)", f"{u['peak_rss_gb']:.2f} GB")
         row("ratio ours / splu  (target <= 0.3)", f"{o['median_s'] / u['median_s']:.2f}")
 

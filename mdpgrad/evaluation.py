@@ -219,8 +219,9 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
         raise ValidationError(f"solver is {method!r}; expected 'auto', 'lu', 'refined', 'splu' or 'krylov'",
                               argument="solver", value=method)
     if method in ("lu", "refined") and mdp.is_sparse or method in ("splu", "krylov") and not mdp.is_sparse:
-        raise ValidationError(f"solver {method!r} does not apply to a {'sparse' if mdp.is_sparse else 'dense'} "
-                              "MDP", argument="solver", value=method)
+        kind = "sparse" if mdp.is_sparse else "dense"
+        raise ValidationError(f"solver {method!r} does not apply to a {kind} MDP", argument="solver",
+                              value=method)
     if batch and S <= BATCH_ELIMINATION_MAX:
         LU = batched_lu(M)
         v = batched_lu_solve(LU, r_pi_m)

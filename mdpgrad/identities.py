@@ -157,7 +157,8 @@ def baseline_gradient(mdp: MDP, policy: Policy, theta: Any, b: Any) -> np.ndarra
     >>> from mdpgrad.policies import TabularSoftmax
     >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
-    >>> np.round(baseline_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [5.0, -3.0]) * 121, 9).tolist()
+    >>> g = baseline_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [5.0, -3.0])
+    >>> np.round(g * 121, 9).tolist()
     [[-10.0, 10.0], [0.0, 0.0]]
     """
     theta = np.asarray(theta, dtype=float)

@@ -204,7 +204,8 @@ def test_batch_equals_points(which):
     assert G.shape == batch.shape and Jb.shape == (3, 2)
     for i in range(3):
         for j in range(2):
-            np.testing.assert_allclose(G[i, j], policy_gradient(mdp, pol, batch[i, j]), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(G[i, j], policy_gradient(mdp, pol, batch[i, j]), rtol=1e-12,
+                                       atol=1e-14)
             assert Jb[i, j] == pytest.approx(objective(mdp, pol, batch[i, j]), rel=1e-12)
     np.testing.assert_allclose(closed(batch), G, rtol=1e-11, atol=1e-13)
 

@@ -72,7 +72,10 @@ def test_property_performance_difference_lemma(seed, S, A, kind, which):
     mdp = random_mdp(seed, S, A, kind)
     pol, th0, _ = random_policy(seed, mdp, which)
     rng = np.random.default_rng(seed + 7)
-    th = th0 + rng.standard_normal(th0.shape) if which != "direct" else rng.dirichlet(np.ones(A), size=mdp.n_states)
+    if which == "direct":
+        th = rng.dirichlet(np.ones(A), size=mdp.n_states)
+    else:
+        th = th0 + rng.standard_normal(th0.shape)
     pd = performance_difference(mdp, pol, th, th0)
     assert pd.lhs == pytest.approx(pd.J - pd.J0, abs=1e-15 * scale(pd.J, pd.J0))
     assert pd.gap <= EXACT_RTOL * horizon(mdp) * scale(pd.J, pd.J0)

@@ -114,7 +114,8 @@ def test_hessian_symmetric_and_matches_fd(kind, which):
         e = np.zeros(n)
         e[j] = h[j]
         e = e.reshape(th.shape)
-        cols.append(((policy_gradient(mdp, pol, th + e) - policy_gradient(mdp, pol, th - e)) / (2 * h[j])).ravel())
+        diff = policy_gradient(mdp, pol, th + e) - policy_gradient(mdp, pol, th - e)
+        cols.append((diff / (2 * h[j])).ravel())
     assert rel(H, np.stack(cols, axis=1)) <= FD_RTOL * horizon(mdp)
 
 
