@@ -54,6 +54,7 @@ from .fields import (
     symmetry_verdict,
 )
 from .gradients import expected_update_without_discount, objective, policy_gradient
+from .harness import EstimatorCheck, assert_unbiased, check_estimator
 from .io import load, save
 from .linear import (
     Stability,
@@ -93,14 +94,31 @@ from .td import (
     td_update_v,
     weighting,
 )
+from .variance import (
+    ReturnVariance,
+    SampleEfficiency,
+    advantage_draws_covariance,
+    effective_sample_size,
+    return_variance,
+    sample_efficiency,
+)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):  # PEP 562: mg.strategies needs hypothesis, a test extra
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module(".strategies", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Circulation",
     "DEFAULT_ATOL",
     "Direct",
     "EXAMPLES",
+    "EstimatorCheck",
     "Evaluation",
     "FieldJacobian",
     "FieldVerdict",
@@ -109,15 +127,21 @@ __all__ = [
     "NonTerminatingPolicyError",
     "Policy",
     "QLearningJacobian",
+    "ReturnVariance",
     "SYMMETRY_RTOL",
+    "SampleEfficiency",
     "Stability",
     "SymmetryVerdict",
     "TDSymmetry",
     "TabularSoftmax",
     "ValidationError",
+    "advantage_draws_covariance",
+    "assert_unbiased",
+    "check_estimator",
     "check_policy",
     "circulation",
     "convert",
+    "effective_sample_size",
     "epsilon_greedy_policy",
     "evaluate",
     "examples",
@@ -144,7 +168,9 @@ __all__ = [
     "regression_update",
     "residual_gradient_jacobian",
     "residual_gradient_update",
+    "return_variance",
     "reversibility_verdict",
+    "sample_efficiency",
     "save",
     "stability",
     "state_chain",

