@@ -11,7 +11,8 @@ Run:  python benchmarks/bench_gradient.py [--only dense|batch|sparse] [--repeats
 3. sparse  the slippery 1000×1000 gridworld (10⁶ states, 4 actions, γ = 0.99), tabular softmax:
            v, η and ∇J with relative residuals ≤ 1e-10, against one plain
            scipy.sparse.linalg.splu of the same I − γP̃^π (target ≤ 0.3), peak memory < 4 GB.
-           Each side runs in its own child process so that its peak resident memory can be read.
+           Each run of each side is a fresh child process (so that its peak resident memory can be
+           read), the two sides alternating; both children use one BLAS thread.
 
 Every timing is the median over --repeats runs; the runs of a benchmark and of its baselines are
 interleaved so that load from other processes affects them alike.  JAX is optional: when it is not
@@ -189,15 +190,24 @@ def sparse_child(which: str, n: int, repeats: int) -> dict:
 
 
 def bench_sparse(repeats: int, n: int) -> dict:
+    """Alternate one timed run of each side per round, each in a fresh child process."""
+    # Both sides are sequential algorithms; one BLAS thread keeps OpenBLAS's level-1 kernels
+    # (dot, axpy on 8 MB vectors) from spin-waiting for a second core that others may be using.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    runs: dict[str, list[dict]] = {"ours": [], "splu": []}
+    for _ in range(repeats):
+        for which in ("ours", "splu"):
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", which, "--grid",
+                                   str(n), "--repeats", "1"], capture_output=True, text=True, check=True,
+                                  env=env)
+            runs[which].append(json.loads(proc.stdout.strip().splitlines()[-1]))
     results = {}
-    for which in ("ours", "splu"):
-        # Both sides are sequential algorithms; one BLAS thread keeps OpenBLAS's level-1 kernels
-        # (dot, axpy on 8 MB vectors) from spin-waiting for a second core that others may be using.
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", which, "--grid", str(n),
-                               "--repeats", str(repeats)],
-                              capture_output=True, text=True, check=True, env=env)
-        results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+    for which, rs in runs.items():
+        res = dict(rs[0])
+        res["times_s"] = [t for r in rs for t in r["times_s"]]
+        res["median_s"] = float(np.median(res["times_s"]))
+        res["peak_rss_gb"] = max(r["peak_rss_gb"] for r in rs)
+        results[which] = res
     return results
 
 

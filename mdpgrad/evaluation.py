@@ -96,7 +96,10 @@ def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
         # Row s of Π P is Σ_a π(a|s) P[s·A + a, :]: scale P's entries by π and read the A rows of
         # each state as one row (the same result as the product Π @ P, without a sparse matmul).
         P, S, A = mdp.P, mdp.n_states, mdp.n_actions
-        data = P.data * np.repeat(np.asarray(pi).reshape(-1), np.diff(P.indptr))
+        counts = np.diff(P.indptr)
+        if counts.size and counts.min() == counts.max():      # same number of successors in every row
+            counts = int(counts[0])
+        data = P.data * np.repeat(np.asarray(pi).reshape(-1), counts)
         P_pi = sp.csr_array((data, P.indices.copy(), P.indptr[::A].copy()), shape=(S, S))
         P_pi.sum_duplicates()
         return P_pi, r_pi
