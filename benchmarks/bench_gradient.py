@@ -227,6 +227,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
           f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
           f"jax {jax.__version__ if HAVE_JAX else 'not installed (baseline absent)'}")
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}  (other processes share the cores; "
+          "ratios are measured in the same run, interleaved)".format(*os.getloadavg()))
     if "dense" in todo:
         d = bench_dense(args.repeats or 11)
         print("\n1. dense S=2000, A=4, tabular softmax (medians)")
@@ -271,6 +273,7 @@ def main() -> None:
             f"{u['median_s']:.2f} s   factor nnz {u['factor_nnz']:,}")
         row("  peak memory (splu, whole process)", f"{u['peak_rss_gb']:.2f} GB")
         row("ratio ours / splu  (target <= 0.3)", f"{o['median_s'] / u['median_s']:.2f}")
+    print("\nload average (1, 5, 15 min) at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -13,22 +13,28 @@ import numpy as np
 from ..gradients import FD_TOL, check_gradient, objective, policy_gradient
 from .base import CheckContext, Section
 
-__all__ = ["FD_MAX_COORDINATES", "gradient_section"]
+__all__ = ["FD_LARGE_COORDINATES", "FD_LARGE_STATES", "FD_MAX_COORDINATES", "gradient_section"]
 
 #: Finite differences cost two solves per coordinate; models with more
 #: parameters than this are checked on this many coordinates: half the
 #: largest |∂J/∂θ|, half drawn at random (seed 0) from the rest.
 FD_MAX_COORDINATES = 64
 
+#: Models with more states than this get only FD_LARGE_COORDINATES coordinates
+#: (each solve then takes seconds rather than milliseconds).
+FD_LARGE_STATES = 10_000
+FD_LARGE_COORDINATES = 8
 
-def _coordinates(g: np.ndarray) -> np.ndarray:
+
+def _coordinates(g: np.ndarray, n_states: int) -> np.ndarray:
     flat = np.abs(g.ravel())
     n = flat.size
-    if n <= FD_MAX_COORDINATES:
+    budget = FD_MAX_COORDINATES if n_states <= FD_LARGE_STATES else FD_LARGE_COORDINATES
+    if n <= budget:
         return np.arange(n)
-    top = np.argsort(flat)[::-1][: FD_MAX_COORDINATES // 2]
+    top = np.argsort(flat)[::-1][: budget // 2]
     rest = np.setdiff1d(np.arange(n), top)
-    rnd = np.random.default_rng(0).choice(rest, FD_MAX_COORDINATES - top.size, replace=False)
+    rnd = np.random.default_rng(0).choice(rest, budget - top.size, replace=False)
     return np.sort(np.concatenate([top, rnd]))
 
 
@@ -36,7 +42,7 @@ def gradient_section(ctx: CheckContext) -> Section:
     """J, ‖∇J‖, the finite-difference check and the best and worst state's gradient."""
     m, pol, theta, ev = ctx.mdp, ctx.policy, ctx.theta, ctx.evaluation
     g = policy_gradient(m, pol, theta, evaluation=ev)
-    idx = _coordinates(g)
+    idx = _coordinates(g, m.n_states)
     base = theta.ravel().copy()
 
     def f_sub(x: np.ndarray) -> float:
