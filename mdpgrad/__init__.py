@@ -30,7 +30,7 @@ J     J            float                 ρ₀ · v
 A state-action pair is indexed x = s·A + a throughout.
 """
 
-from . import convert, examples, io
+from . import convert, examples, io, symbolic
 from .convert import from_gymnasium, from_mdptoolbox
 from .errors import NonTerminatingPolicyError, ValidationError
 from .estimators import (
@@ -198,6 +198,7 @@ __all__ = [
     "stability",
     "state_chain",
     "stationary_distribution",
+    "symbolic",
     "symmetry_verdict",
     "td_fixed_point",
     "td_jacobian",

@@ -12,10 +12,18 @@ from ..harness import estimator_section
 from ..variance import return_variance_section
 from .base import CheckContext, Section, build_context, render_json, render_text
 from .model import evaluation_section, model_section
+from .symbolic import symbolic_section
 from .td import td_section
 
 #: Report sections, in printing order.
-SECTIONS = [model_section, evaluation_section, td_section, return_variance_section, estimator_section]
+SECTIONS = [
+    model_section,
+    evaluation_section,
+    td_section,
+    symbolic_section,
+    return_variance_section,
+    estimator_section,
+]
 
 __all__ = ["SECTIONS", "CheckContext", "Section", "build_context", "build_report",
            "render_json", "render_text"]
