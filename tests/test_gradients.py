@@ -372,3 +372,19 @@ def test_bad_solver_raises(kind, solver):
     with pytest.raises(ValidationError) as info:
         evaluate(mdp, np.full((3, 2), 0.5), solver=solver)
     assert info.value.argument == "solver"
+
+
+def test_hundred_by_hundred_grid_of_parameters_in_one_call():
+    # a log-linear policy with 2 parameters on a 2-state MDP, θ on a 100 × 100 grid: one call
+    mdp = random_mdp(12, 2, 2, "dense")
+    phi = np.random.default_rng(0).standard_normal((2, 2, 2))
+    pol = LogLinear(phi)
+    x = np.linspace(-3, 3, 100)
+    grid = np.stack(np.meshgrid(x, x, indexing="ij"), axis=-1)          # (100, 100, 2)
+    G = policy_gradient(mdp, pol, grid)
+    J = objective(mdp, pol, grid)
+    assert G.shape == (100, 100, 2) and J.shape == (100, 100)
+    for i, j in [(0, 0), (17, 83), (99, 42)]:
+        assert rel_err(G[i, j], policy_gradient(mdp, pol, grid[i, j])) <= EXACT_RTOL * 10
+        assert J[i, j] == pytest.approx(objective(mdp, pol, grid[i, j]), rel=1e-12)
+    assert rel_err(loglinear_gradient(mdp, phi, grid), G) <= EXACT_RTOL * 10
