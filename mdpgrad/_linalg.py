@@ -119,19 +119,53 @@ class RefinedLU:
     """
 
     def __init__(self, M: np.ndarray) -> None:
-        self._M = M
+        self._M: np.ndarray | None = M
+        self._chain: tuple[np.ndarray, float, np.ndarray] | None = None
+        self._setup(M.astype(np.float32))
+
+    @classmethod
+    def from_chain(cls, P_pi: np.ndarray, gamma: float, keep: np.ndarray) -> RefinedLU:
+        """Solver for M = I − γ K P^π K (K = diag(keep)) without forming M in float64.
+
+        The float32 matrix is built in one pass from P^π, and residuals use
+        M x = x − γ K P^π K x, so the float64 S×S matrix M is never stored.
+        """
+        self = cls.__new__(cls)
+        self._M = None
+        self._chain = (P_pi, float(gamma), np.asarray(keep, dtype=float))
+        M32 = np.multiply(P_pi, np.float32(-gamma), dtype=np.float32)
+        if not keep.all():
+            M32[~keep, :] = 0.0
+            M32[:, ~keep] = 0.0
+        M32[np.arange(M32.shape[0]), np.arange(M32.shape[0])] += np.float32(1.0)
+        self._setup(M32)
+        return self
+
+    def _setup(self, M32: np.ndarray) -> None:
         self._fallback: DenseLU | None = None
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
-            self._lu32 = sla.lu_factor(M.astype(np.float32), overwrite_a=True, check_finite=False)
+            self._lu32 = sla.lu_factor(M32, overwrite_a=True, check_finite=False)
         pivots = np.abs(np.diagonal(self._lu32[0]))
         if not np.all(np.isfinite(pivots)) or pivots.min(initial=1.0) == 0.0:
             self._lu32 = None                                   # use the float64 LU for every solve
 
+    def _matvec(self, x: np.ndarray, trans: int) -> np.ndarray:
+        """M x (or Mᵀ x) in float64."""
+        if self._M is not None:
+            return (self._M.T if trans else self._M) @ x
+        P_pi, gamma, keep = self._chain
+        kx = keep * x if x.ndim == 1 else keep[:, None] * x
+        Pk = (P_pi.T if trans else P_pi) @ kx
+        return x - gamma * (keep * Pk if x.ndim == 1 else keep[:, None] * Pk)
+
     def _lu64(self) -> DenseLU:
         if self._fallback is None:
+            if self._M is None:
+                P_pi, gamma, keep = self._chain
+                self._M = np.eye(P_pi.shape[0]) - gamma * (keep[:, None] * P_pi * keep[None, :])
             self._fallback = DenseLU(self._M)
         return self._fallback
 
@@ -143,11 +177,10 @@ class RefinedLU:
         if self._lu32 is None:
             self.history.append(-1)
             return self._lu64().solve_transposed(b) if trans else self._lu64().solve(b)
-        M = self._M.T if trans else self._M
         x = sla.lu_solve(self._lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
         previous = float(np.max(np.abs(x))) if x.size else 0.0
         for step in range(1, REFINE_MAX_STEPS + 1):
-            dx = sla.lu_solve(self._lu32, (b - M @ x).astype(np.float32), trans=trans,
+            dx = sla.lu_solve(self._lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=trans,
                               check_finite=False).astype(float)
             x += dx
             size = float(np.max(np.abs(dx))) if dx.size else 0.0

@@ -27,7 +27,15 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from ._linalg import BATCH_ELIMINATION_MAX, Solver, batched_lu, batched_lu_solve, factorize
+from ._linalg import (
+    BATCH_ELIMINATION_MAX,
+    REFINED_MIN_STATES,
+    RefinedLU,
+    Solver,
+    batched_lu,
+    batched_lu_solve,
+    factorize,
+)
 from .errors import NonTerminatingPolicyError, ValidationError
 from .model import MDP
 from .policies import check_policy
@@ -213,7 +221,6 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
                 _check_termination(mdp, state_chain(mdp, pat.astype(float))[0])
         else:
             _check_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
-    M = _masked_system(mdp, P_pi)
     keep = ~mdp.terminal
     rho0 = np.where(keep, mdp.rho0, 0.0)
     r_pi_m = np.where(keep, r_pi, 0.0)
@@ -225,7 +232,15 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
         kind = "sparse" if mdp.is_sparse else "dense"
         raise ValidationError(f"solver {method!r} does not apply to a {kind} MDP", argument="solver",
                               value=method)
-    if batch and S <= BATCH_ELIMINATION_MAX:
+    refined = (not batch and not mdp.is_sparse and not np.iscomplexobj(P_pi)
+               and (method == "refined" or (method == "auto" and S >= REFINED_MIN_STATES)))
+    M = None if refined else _masked_system(mdp, P_pi)
+    if refined:   # float32 LU built straight from P^π, refined in float64 (see mdpgrad._linalg)
+        solver = RefinedLU.from_chain(P_pi, mdp.gamma, keep)
+        v = solver.solve(r_pi_m)
+        eta = solver.solve_transposed(rho0)
+        Pv = (mdp.P_flat @ v).reshape(S, A)
+    elif batch and S <= BATCH_ELIMINATION_MAX:
         LU = batched_lu(M)
         v = batched_lu_solve(LU, r_pi_m)
         eta = batched_lu_solve(LU, rho0, transposed=True)

@@ -299,17 +299,21 @@ def test_gradient_section_samples_coordinates_on_large_models():
 SOLVER_RTOL = 1e-10
 
 
-def test_refined_lu_equals_float64_lu():
+@pytest.mark.parametrize("kind", ["dense", "episodic", "near1"])
+def test_refined_lu_equals_float64_lu(kind):
     from mdpgrad._linalg import RefinedLU
     from mdpgrad.evaluation import evaluate
 
-    mdp = random_mdp(3, 60, 3, "dense")
+    mdp = random_mdp(3, 60, 3, kind)
     pi = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
     a = evaluate(mdp, pi, solver="lu")
     b = evaluate(mdp, pi, solver="refined")
     assert isinstance(b.solver, RefinedLU) and all(k > 0 for k in b.solver.history)
     for x, y in ((a.v, b.v), (a.eta, b.eta)):
-        assert rel_err(y, x) <= EXACT_RTOL * 10
+        assert rel_err(y, x) <= EXACT_RTOL * horizon(mdp)
+    # later solves through the same factors (as the recursion form does) agree too
+    G = np.random.default_rng(1).standard_normal((60, 4))
+    assert rel_err(b.solver.solve(G), a.solver.solve(G)) <= EXACT_RTOL * horizon(mdp)
 
 
 def test_refined_lu_falls_back_when_float32_cannot_resolve_the_system():
