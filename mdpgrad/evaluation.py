@@ -110,6 +110,7 @@ def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
         data = P.data * np.repeat(np.asarray(pi).reshape(-1), counts)
         P_pi = sp.csr_array((data, P.indices.copy(), P.indptr[::A].copy()), shape=(S, S))
         P_pi.sum_duplicates()
+        P_pi.eliminate_zeros()          # π(a|s) = 0 removes an edge (the termination check reads edges)
         return P_pi, r_pi
     return np.einsum("...sa,sat->...st", pi, mdp.P, optimize=True), r_pi
 

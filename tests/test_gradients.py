@@ -392,3 +392,20 @@ def test_hundred_by_hundred_grid_of_parameters_in_one_call():
         assert rel_err(G[i, j], policy_gradient(mdp, pol, grid[i, j])) <= EXACT_RTOL * 10
         assert J[i, j] == pytest.approx(objective(mdp, pol, grid[i, j]), rel=1e-12)
     assert rel_err(loglinear_gradient(mdp, phi, grid), G) <= EXACT_RTOL * 10
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_deterministic_policy_that_never_terminates_is_rejected(sparse):
+    # γ = 1; state 0: action 0 stays forever, action 1 ends.  π = "always stay" never terminates,
+    # and a zero-probability action must not count as a way out.
+    from mdpgrad.errors import NonTerminatingPolicyError
+
+    P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    P = sp.csr_array(P.reshape(4, 2)) if sparse else P
+    mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=np.array([False, True]))
+    with pytest.raises(NonTerminatingPolicyError):
+        policy_gradient(mdp, Direct(2, 2), np.array([[1.0, 0.0], [1.0, 0.0]]))
+    # with any probability of leaving, the gradient exists: ∂J/∂π(a|0) = η(0) q(0, a), η(0) = 2, by hand
+    g = policy_gradient(mdp, Direct(2, 2), np.array([[0.5, 0.5], [1.0, 0.0]]))
+    # v(0) = ½(1 + v(0)) ⇒ v(0) = 1; q(0, ·) = (1 + 1, 0) = (2, 0)
+    np.testing.assert_allclose(g, [[4.0, 0.0], [0.0, 0.0]], rtol=0, atol=1e-14)
