@@ -65,7 +65,9 @@ KRYLOV_MIN_STATES = 20_000
 
 #: Dense systems with at least this many states use :class:`RefinedLU` under
 #: ``method="auto"``: below it the float64 LU is so cheap that the refinement
-#: steps (one matrix-vector product each) cost more than they save.
+#: steps (one matrix-vector product each) cost about what they save (measured
+#: on random dense MDPs, A = 4: equal at S = 500, refined 1.3× faster at 1000
+#: and 1.5× at 1500, on 2 cores).
 REFINED_MIN_STATES = 1000
 
 #: Refinement stops once the error estimate ρ·‖dx‖∞ (ρ = ‖dx‖/‖previous dx‖,
