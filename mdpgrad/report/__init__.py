@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..harness import estimator_section
 from ..variance import return_variance_section
 from .base import CheckContext, Section, build_context, render_json, render_text
+from .gradient import gradient_section
 from .model import evaluation_section, model_section
 from .symbolic import symbolic_section
 from .td import td_section
@@ -19,6 +20,7 @@ from .td import td_section
 SECTIONS = [
     model_section,
     evaluation_section,
+    gradient_section,
     td_section,
     symbolic_section,
     return_variance_section,
