@@ -38,7 +38,7 @@ import scipy.sparse.linalg as spla
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from mdpgrad.evaluation import _masked_system, evaluate, state_chain  # noqa: E402
+from mdpgrad.evaluation import bellman_matrix, evaluate, state_chain  # noqa: E402
 from mdpgrad.gradients import policy_gradient  # noqa: E402
 from mdpgrad.model import MDP  # noqa: E402
 from mdpgrad.policies import TabularSoftmax  # noqa: E402
@@ -83,7 +83,7 @@ def bench_dense(repeats: int) -> dict:
     pol = TabularSoftmax(S, A)
     theta = np.random.default_rng(1).standard_normal((S, A))
     pi = pol.probabilities(theta)
-    M = _masked_system(mdp, state_chain(mdp, pi)[0])
+    M = bellman_matrix(mdp, state_chain(mdp, pi)[0])
     fns = {"ours": lambda: policy_gradient(mdp, pol, theta),
            "ours_float64_lu": lambda: policy_gradient(
                mdp, pol, theta, evaluation=evaluate(mdp, pi, validate=False, solver="lu")),
@@ -165,7 +165,7 @@ def sparse_child(which: str, n: int, repeats: int) -> dict:
             ev = evaluate(mdp, pol.probabilities(theta))
             g = policy_gradient(mdp, pol, theta, evaluation=ev)
             times.append(time.perf_counter() - t0)
-        M = sp.csr_array(_masked_system(mdp, ev.P_pi))
+        M = sp.csr_array(bellman_matrix(mdp, ev.P_pi))
         keep = ~mdp.terminal
         b, c = np.where(keep, ev.r_pi, 0.0), np.where(keep, mdp.rho0, 0.0)
         out["solver"] = type(ev.solver).__name__
@@ -175,7 +175,7 @@ def sparse_child(which: str, n: int, repeats: int) -> dict:
         out["grad_norm"] = float(np.linalg.norm(g))
         out["J"] = float(ev.J)
     else:
-        M = sp.csc_matrix(_masked_system(mdp, state_chain(mdp, pol.probabilities(theta))[0]))
+        M = sp.csc_matrix(bellman_matrix(mdp, state_chain(mdp, pol.probabilities(theta))[0]))
         for _ in range(repeats):
             t0 = time.perf_counter()
             lu = spla.splu(M)

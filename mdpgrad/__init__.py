@@ -46,10 +46,13 @@ from .estimators import (
 )
 from .evaluation import (
     Evaluation,
+    bellman_matrix,
     evaluate,
+    masked_chain,
     policy_matrix,
     state_chain,
     stationary_distribution,
+    stuck_states,
     visit_counts,
 )
 from .examples import EXAMPLES, get_example
@@ -207,6 +210,7 @@ __all__ = [
     "baseline_estimator",
     "baseline_gradient",
     "baseline_term",
+    "bellman_matrix",
     "check_estimator",
     "check_gradient",
     "check_policy",
@@ -242,6 +246,7 @@ __all__ = [
     "live_surrogate_gradient",
     "load",
     "loglinear_gradient",
+    "masked_chain",
     "naive_swap_gradient",
     "natural_gradient",
     "objective",
@@ -276,6 +281,7 @@ __all__ = [
     "stationary_distribution",
     "stop_gradient_surrogate",
     "stop_gradient_surrogate_gradient",
+    "stuck_states",
     "symbolic",
     "symmetry_verdict",
     "td_fixed_point",

@@ -40,8 +40,8 @@ from .errors import NonTerminatingPolicyError, ValidationError
 from .model import MDP
 from .policies import check_policy
 
-__all__ = ["Evaluation", "evaluate", "policy_matrix", "state_chain", "stationary_distribution",
-           "visit_counts"]
+__all__ = ["Evaluation", "bellman_matrix", "evaluate", "masked_chain", "policy_matrix", "state_chain",
+           "stationary_distribution", "stuck_states", "visit_counts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,23 +115,28 @@ def state_chain(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
     return np.einsum("...sa,sat->...st", pi, mdp.P, optimize=True), r_pi
 
 
-def _check_termination(mdp: MDP, P_pi: Any) -> None:
-    """Under γ = 1, every non-terminal state must reach a terminal state under π.
+def stuck_states(terminal: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Non-terminal states from which no path of edges src → dst reaches a terminal state.
 
-    Exact and combinatorial: a breadth-first search backwards from the terminal
-    states over the support of P^π.  Equivalent to I − P̃^π being invertible.
+    Exact and combinatorial: one breadth-first search backwards from the
+    terminal states.  An empty result for the support of P^π is equivalent to
+    I − P̃^π being invertible (the policy terminates with probability 1).
     """
-    S = mdp.n_states
-    G = sp.csr_array(P_pi) if not sp.issparse(P_pi) else P_pi
-    G = sp.csr_array(G.T)  # edges s' -> s for each transition s -> s'
-    # super-source S pointing at every terminal state
-    term = np.flatnonzero(mdp.terminal)
-    extra = sp.csr_array((np.ones(term.size), (np.full(term.size, S), term)), shape=(S + 1, S + 1))
-    G = sp.csr_array(sp.block_diag([G, sp.csr_array((1, 1))])) + extra
-    reached = csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)
-    ok = np.zeros(S + 1, dtype=bool)
-    ok[reached] = True
-    stuck = np.flatnonzero(~ok[:S])
+    S = terminal.size
+    term = np.flatnonzero(terminal)
+    # reversed edges s' → s, plus a super-source S pointing at every terminal state
+    rows = np.concatenate((np.asarray(dst, dtype=np.int64), np.full(term.size, S)))
+    cols = np.concatenate((np.asarray(src, dtype=np.int64), term))
+    G = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=(S + 1, S + 1))
+    reached = np.zeros(S + 1, dtype=bool)
+    reached[csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)] = True
+    return np.flatnonzero(~reached[:S])
+
+
+def _check_termination(mdp: MDP, P_pi: Any) -> None:
+    """Under γ = 1, every non-terminal state must reach a terminal state under π."""
+    src, dst = P_pi.nonzero()
+    stuck = stuck_states(mdp.terminal, src, dst)
     if stuck.size:
         s = int(stuck[0])
         raise NonTerminatingPolicyError(
@@ -140,22 +145,44 @@ def _check_termination(mdp: MDP, P_pi: Any) -> None:
             argument="pi", index=(s,), value=stuck.size)
 
 
-def _masked_system(mdp: MDP, P_pi: Any) -> Any:
-    """M = I − γ P̃^π, with terminal rows and columns of P^π zeroed."""
-    S = mdp.n_states
+def masked_chain(mdp: MDP, P_pi: Any) -> Any:
+    """P̃^π: P^π with the rows and columns of terminal states zeroed (episodes stop there).
+
+    Dense (..., S, S) or sparse (S, S) like ``P_pi``; returned unchanged (not
+    copied) when the MDP has no terminal states.
+    """
+    if not mdp.terminal.any():
+        return P_pi
     if sp.issparse(P_pi):
         P_pi = sp.csr_array(P_pi)
-        data = -mdp.gamma * P_pi.data
-        if mdp.terminal.any():
-            rows = np.repeat(np.arange(S), np.diff(P_pi.indptr))
-            data = np.where(mdp.terminal[rows] | mdp.terminal[P_pi.indices], 0.0, data)
-        Q = sp.csr_array((data, P_pi.indices, P_pi.indptr), shape=(S, S))
-        return sp.csr_array(sp.eye_array(S, format="csr", dtype=data.dtype) + Q)
-    M = P_pi * (-mdp.gamma)              # one pass over S×S, then edits in place
+        rows = np.repeat(np.arange(mdp.n_states), np.diff(P_pi.indptr))
+        data = np.where(mdp.terminal[rows] | mdp.terminal[P_pi.indices], 0.0, P_pi.data)
+        out = sp.csr_array((data, P_pi.indices.copy(), P_pi.indptr.copy()), shape=P_pi.shape)
+        out.eliminate_zeros()
+        return out
+    out = np.array(P_pi, copy=True)
     term = np.flatnonzero(mdp.terminal)
-    if term.size:
-        M[..., term, :] = 0.0
-        M[..., :, term] = 0.0
+    out[..., term, :] = 0.0
+    out[..., :, term] = 0.0
+    return out
+
+
+def bellman_matrix(mdp: MDP, P_pi: Any, discount: float | None = None) -> Any:
+    """M = I − c·P̃^π with c = ``discount`` (default γ); dense or sparse like ``P_pi``.
+
+    With c = γ its inverse gives v and η; with c = γ² it gives Sobel's second
+    moment of the return (:mod:`mdpgrad.variance`).
+    """
+    c = mdp.gamma if discount is None else discount
+    S = mdp.n_states
+    P_m = masked_chain(mdp, P_pi)
+    if sp.issparse(P_m):
+        return sp.csr_array(sp.eye_array(S, format="csr", dtype=P_m.dtype) - c * P_m)
+    if P_m is P_pi:
+        M = P_pi * (-c)                  # one new S×S array, then the diagonal in place
+    else:
+        M = P_m
+        M *= -c                          # masked_chain already copied
     diag = np.arange(S)
     M[..., diag, diag] += 1.0
     return M
@@ -235,7 +262,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
                               value=method)
     refined = (not batch and not mdp.is_sparse and not np.iscomplexobj(P_pi)
                and (method == "refined" or (method == "auto" and S >= REFINED_MIN_STATES)))
-    M = None if refined else _masked_system(mdp, P_pi)
+    M = None if refined else bellman_matrix(mdp, P_pi)
     if refined:   # float32 LU built straight from P^π, refined in float64 (see mdpgrad._linalg)
         solver = RefinedLU.from_chain(P_pi, mdp.gamma, keep)
         v = solver.solve(r_pi_m)

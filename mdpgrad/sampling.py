@@ -44,10 +44,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse import csgraph
 
 from .errors import NonTerminatingPolicyError, ValidationError
+from .evaluation import stuck_states
 from .model import MDP
 from .policies import check_policy
 
@@ -243,15 +242,8 @@ def _build_tables(mdp: MDP, pi: np.ndarray) -> _Tables:
 
 
 def _check_reaches_terminal(mdp: MDP, tab: _Tables, protocol: str) -> None:
-    """Every non-terminal state reaches a terminal state under π (breadth-first search backwards)."""
-    S = mdp.n_states
-    term = np.flatnonzero(mdp.terminal)
-    rows = np.concatenate((tab.nxt, np.full(term.size, S)))
-    cols = np.concatenate((tab.src, term))
-    G = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=(S + 1, S + 1))
-    reached = np.zeros(S + 1, dtype=bool)
-    reached[csgraph.breadth_first_order(G, S, directed=True, return_predecessors=False)] = True
-    stuck = np.flatnonzero(~reached[:S])
+    """Every non-terminal state reaches a terminal state under π (the edges of the sampling tables)."""
+    stuck = stuck_states(mdp.terminal, tab.src, tab.nxt)
     if stuck.size:
         s = int(stuck[0])
         raise NonTerminatingPolicyError(

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ValidationError
-from .evaluation import evaluate, policy_matrix, state_chain, stationary_distribution
+from .evaluation import evaluate, masked_chain, policy_matrix, state_chain, stationary_distribution
 from .fields import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 from .model import MDP
 from .policies import check_policy, greedy_policy
@@ -156,13 +156,7 @@ def pair_chain(mdp: MDP, pi: Any) -> Any:
 
 
 def _state_chain_masked(mdp: MDP, pi: np.ndarray) -> Any:
-    P_pi = state_chain(mdp, pi)[0]
-    if not mdp.terminal.any():
-        return P_pi
-    keep = _keep(mdp)
-    if sp.issparse(P_pi):
-        return sp.csr_array(sp.diags_array(keep) @ P_pi @ sp.diags_array(keep))
-    return keep[:, None] * P_pi * keep[None, :]
+    return masked_chain(mdp, state_chain(mdp, pi)[0])
 
 
 def _jac(M: Any, gamma: float, Dd: np.ndarray | None) -> Any:

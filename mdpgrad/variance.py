@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._linalg import factorize
 from .errors import ValidationError
-from .evaluation import Evaluation, evaluate
+from .evaluation import Evaluation, bellman_matrix, evaluate
 from .model import MDP
 from .policies import Policy
 
@@ -73,16 +72,6 @@ class ReturnVariance:
     variance: np.ndarray
     J: float
     variance_rho0: float
-
-
-def _masked_chain(mdp: MDP, P_pi: Any, factor: float) -> Any:
-    """I − factor·P̃^π with the terminal rows and columns of P^π zeroed."""
-    keep = (~mdp.terminal).astype(float)
-    S = mdp.n_states
-    if sp.issparse(P_pi):
-        N = sp.diags_array(keep)
-        return sp.eye_array(S, format="csr") - factor * (N @ P_pi @ N)
-    return np.eye(S) - factor * (keep[:, None] * np.asarray(P_pi) * keep[None, :])
 
 
 def return_variance(mdp: MDP, pi: Any) -> ReturnVariance:
@@ -130,7 +119,7 @@ def return_variance(mdp: MDP, pi: Any) -> ReturnVariance:
     Pv = np.asarray(mdp.P_flat @ ev.v).reshape(S, A)
     b = np.sum(ev.pi * (mdp.r ** 2 + 2.0 * mdp.gamma * mdp.r * Pv), axis=1)
     b = np.where(mdp.terminal, 0.0, b)
-    M = factorize(_masked_chain(mdp, ev.P_pi, mdp.gamma ** 2)).solve(b)
+    M = factorize(bellman_matrix(mdp, ev.P_pi, mdp.gamma ** 2)).solve(b)
     M = np.where(mdp.terminal, 0.0, M)
     second = float(mdp.rho0 @ M)
     return ReturnVariance(v=ev.v, second_moment=M, variance=M - ev.v ** 2, J=float(ev.J),
@@ -357,7 +346,7 @@ def return_variance_section(ctx: Any) -> Any:
     sigma2 = np.sum(ev.pi * (dv ** 2 + 2 * mdp.gamma * dv * Pv + mdp.gamma ** 2 * Pv2), axis=1)
     sigma2 = np.where(mdp.terminal, 0.0, sigma2)
     var_ltv = np.where(mdp.terminal, 0.0,
-                       factorize(_masked_chain(mdp, ev.P_pi, mdp.gamma ** 2)).solve(sigma2))
+                       factorize(bellman_matrix(mdp, ev.P_pi, mdp.gamma ** 2)).solve(sigma2))
     scale = max(1.0, float(np.max(np.abs(rv.second_moment))))
     err = float(np.max(np.abs(rv.variance - var_ltv)))
     sd0 = float(np.sqrt(max(rv.variance_rho0, 0.0)))

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .._linalg import factorize
 from ..errors import ValidationError
-from ..evaluation import evaluate, state_chain
+from ..evaluation import evaluate, masked_chain, state_chain
 from ..model import MDP
 from ..policies import Policy
 from ..sampling import Trajectories, resolve_protocol
@@ -176,13 +176,8 @@ def _model(mdp: MDP, policy: Policy, theta: Any, protocol: str, horizon: int | N
         raise ValidationError(f"mdp is {type(mdp).__name__}; expected MDP", argument="mdp")
     protocol = resolve_protocol(mdp, protocol, horizon)
     pi = policy.probabilities(np.asarray(theta, dtype=float))
-    P_pi, _ = state_chain(mdp, pi)
+    P_pi = masked_chain(mdp, state_chain(mdp, pi)[0])
     keep = (~mdp.terminal).astype(float)
-    if sp.issparse(P_pi):
-        N = sp.diags_array(keep)
-        P_pi = sp.csr_array(N @ P_pi @ N)
-    else:
-        P_pi = keep[:, None] * P_pi * keep[None, :]
     return _Model(mdp=mdp, pi=pi, P_pi=P_pi, keep=keep, protocol=protocol, horizon=horizon)
 
 
