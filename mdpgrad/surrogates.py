@@ -36,8 +36,8 @@ from .model import MDP
 from .policies import Policy
 from .second_order import complex_step_jacobian
 
-__all__ = ["FrozenBatch", "ReuseTrace", "freeze", "importance_surrogate", "importance_surrogate_gradient",
-           "live_surrogate", "live_surrogate_gradient", "ppo_clip_surrogate", "ppo_clip_surrogate_gradient",
+__all__ = ["FrozenBatch", "ReuseTrace", "clip_active", "freeze", "importance_surrogate",
+           "importance_surrogate_gradient", "live_surrogate", "live_surrogate_gradient", "ppo_clip_surrogate", "ppo_clip_surrogate_gradient",
            "reuse_frozen_batch", "stop_gradient_surrogate", "stop_gradient_surrogate_gradient"]
 
 
@@ -183,6 +183,17 @@ def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: Any, clip: flo
     return float(np.sum(batch.eta[:, None] * batch.pi * obj))
 
 
+def clip_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """Where min(ρ·adv, clip(ρ, 1−ε, 1+ε)·adv) still depends on θ (its gradient is then adv·∇ρ).
+
+    Active while the ratio can move in the improving direction: ρ < 1 + ε where
+    adv > 0, ρ > 1 − ε where adv < 0.  On the boundary itself the one-sided
+    derivative into the clipped region is 0, so the boundary counts as clipped;
+    the sampled PPO estimator and the population surrogate share this rule.
+    """
+    return ((adv > 0) & (ratio < 1 + clip)) | ((adv < 0) & (ratio > 1 - clip))
+
+
 def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any,
                                 clip: float = 0.2) -> np.ndarray:
     """Exact ∇L_clip(θ) = Σ η₀ adv₀ 1[unclipped] ∇π_θ.
@@ -208,7 +219,7 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any,
     theta = np.asarray(theta, dtype=float)
     rho = _ratio(batch, policy.probabilities(theta))
     adv = batch.advantage
-    active = ((adv > 0) & (rho < 1 + eps)) | ((adv < 0) & (rho > 1 - eps))
+    active = clip_active(rho, adv, eps)
     return policy.prob_vjp(theta, np.where(active, batch.eta[:, None] * adv, 0.0))
 
 

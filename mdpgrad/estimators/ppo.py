@@ -18,6 +18,7 @@ from ..evaluation import evaluate
 from ..model import MDP
 from ..policies import Policy
 from ..sampling import Trajectories
+from ..surrogates import clip_active
 from .base import (
     Estimator,
     _check_table,
@@ -45,7 +46,7 @@ __all__ = ["grpo_estimator", "ppo_estimator"]
 
 def _ppo_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
     """Where the clipped surrogate min(ρÂ, clip(ρ, 1−ε, 1+ε)Â) has gradient ρÂ∇log π (else 0)."""
-    return ~(((adv > 0) & (ratio > 1.0 + clip)) | ((adv < 0) & (ratio < 1.0 - clip)))
+    return clip_active(ratio, adv, clip)
 
 
 def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values: Any = None) -> Estimator:
