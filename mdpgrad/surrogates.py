@@ -36,9 +36,21 @@ from .model import MDP
 from .policies import Policy
 from .second_order import complex_step_jacobian
 
-__all__ = ["FrozenBatch", "ReuseTrace", "clip_active", "freeze", "importance_surrogate",
-           "importance_surrogate_gradient", "live_surrogate", "live_surrogate_gradient", "ppo_clip_surrogate", "ppo_clip_surrogate_gradient",
-           "reuse_frozen_batch", "stop_gradient_surrogate", "stop_gradient_surrogate_gradient"]
+__all__ = [
+    "FrozenBatch",
+    "ReuseTrace",
+    "clip_active",
+    "freeze",
+    "importance_surrogate",
+    "importance_surrogate_gradient",
+    "live_surrogate",
+    "live_surrogate_gradient",
+    "ppo_clip_surrogate",
+    "ppo_clip_surrogate_gradient",
+    "reuse_frozen_batch",
+    "stop_gradient_surrogate",
+    "stop_gradient_surrogate_gradient",
+]
 
 
 @dataclass(frozen=True, eq=False)
