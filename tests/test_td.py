@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdpgrad import strategies as mst
 from mdpgrad.errors import ValidationError
 from mdpgrad.evaluation import evaluate
 from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridworld_example_4_1
@@ -59,30 +60,22 @@ def _random_P(rng: np.random.Generator, S: int, A: int) -> np.ndarray:
 
 @st.composite
 def td_cases(draw, *, max_states: int = 4, max_actions: int = 3, irreducible: bool = False):
-    """(mdp, pi, rng): dense or sparse, continuing or episodic (last state terminal), γ < 1.
+    """(mdp, pi, rng) from mdpgrad.strategies: dense or sparse, continuing or episodic, γ < 1.
 
     ``irreducible=True``: continuing, with every transition mixed 9:1 with the
     uniform distribution, so P^π has a unique stationary law.
     """
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    gammas = st.sampled_from([0.0, 0.5, 0.9, 0.99])
+    if not irreducible:
+        mdp = draw(mst.mdps(max_states=max_states, max_actions=max_actions, gammas=gammas))
+        return mdp, draw(mst.policies(mdp.n_states, mdp.n_actions)), rng
     S = draw(st.integers(1, max_states))
     A = draw(st.integers(1, max_actions))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    episodic = S >= 2 and not irreducible and draw(st.booleans())
-    sparse = draw(st.booleans())
-    gamma = draw(st.sampled_from([0.0, 0.5, 0.9, 0.99]))
-    P = _random_P(rng, S, A)
-    if irreducible:
-        P = 0.9 * P + 0.1 / S
-    r = rng.standard_normal((S, A))
-    terminal = np.zeros(S, dtype=bool)
-    if episodic:
-        terminal[-1] = True
-        P[-1] = 0.0
-        P[-1, :, -1] = 1.0
-        r[-1] = 0.0
-    Pin = sp.csr_array(P.reshape(S * A, S)) if sparse else P
-    pi = rng.dirichlet(np.ones(A), size=S)
-    return MDP(Pin, r, gamma, terminal=terminal), pi, rng
+    P = 0.9 * _random_P(rng, S, A) + 0.1 / S
+    Pin = sp.csr_array(P.reshape(S * A, S)) if draw(st.booleans()) else P
+    mdp = MDP(Pin, rng.standard_normal((S, A)), draw(gammas))
+    return mdp, draw(mst.policies(S, A)), rng
 
 
 @st.composite
