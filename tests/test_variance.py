@@ -285,3 +285,17 @@ def test_report_section_on_the_random_walk():
     assert section.ok and section.key == "return_variance"
     assert abs(section.data["J"] - 0.5) <= EXACT_TOL
     assert abs(section.data["variance_rho0"] - 0.25) <= EXACT_TOL
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.99, 0.999])
+def test_deterministic_cycle_has_zero_variance_without_cancellation(gamma):
+    # A deterministic 3-cycle: G is a fixed number from each start, so Var[G | s] = 0 exactly.
+    # Sobel's M − v² loses ~ε·v² ≈ 1e-8 to cancellation at γ = 0.999 (v ≈ 1000); the
+    # variance must not: every temporal difference is ≈ 1e-13, so σ² and Var are ≲ 1e-24.
+    P = np.zeros((3, 1, 3))
+    P[[0, 1, 2], 0, [1, 2, 0]] = 1.0
+    mdp = MDP(P, [[-1.0], [-2.0], [-0.5]], gamma)
+    rv = return_variance(mdp, np.ones((3, 1)))
+    assert np.all(rv.variance >= 0.0) and np.max(rv.variance) <= 1e-20
+    # from a uniformly random start the only randomness is v(s₀): Var = mean((v − J)²)
+    assert rv.variance_rho0 == pytest.approx(np.var(rv.v), rel=1e-12)
