@@ -30,7 +30,7 @@ J     J            float                 ρ₀ · v
 A state-action pair is indexed x = s·A + a throughout.
 """
 
-from . import convert, examples, io, symbolic
+from . import convert, examples, io
 from .convert import from_gymnasium, from_mdptoolbox
 from .errors import NonTerminatingPolicyError, ValidationError
 from .estimators import (
@@ -165,11 +165,12 @@ from .variance import (
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # PEP 562: mg.strategies needs hypothesis, a test extra
-    if name == "strategies":
+def __getattr__(name: str):  # PEP 562: imported on first use
+    # mg.strategies needs hypothesis (a test extra); mg.symbolic needs sympy, slow to import
+    if name in ("strategies", "symbolic"):
         import importlib
 
-        return importlib.import_module(".strategies", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

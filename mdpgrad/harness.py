@@ -55,7 +55,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .errors import ValidationError
 from .evaluation import evaluate
@@ -98,6 +97,12 @@ SECTION_ALPHA = 1e-3
 #: evidence, p below this: a rejection at α alone happens by chance on some
 #: seeds (more often for heavy-tailed returns) and is shown, not failed.
 SECTION_FAIL_P = 1e-9
+
+
+def _stats():  # scipy.stats takes ~0.5 s to import; only the tests themselves need it
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True, eq=False)
@@ -271,13 +276,13 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
         proj = V[:, keep].T @ diff
         T2 = float(n * np.sum(proj ** 2 / w[keep]))
         F = (n - k) / (k * (n - 1)) * T2
-        p = float(stats.f.sf(F, k, n - k))
+        p = float(_stats().f.sf(F, k, n - k))
         out.update(test="hotelling", dof=(k, n - k), statistic=T2 if structural_ok else np.inf,
                    p_value=p if structural_ok else 0.0)
         return out
     m = int(varying.sum())
     t = np.abs(z[varying])
-    p_each = 2.0 * stats.t.sf(t, n - 1)
+    p_each = 2.0 * _stats().t.sf(t, n - 1)
     p = float(min(1.0, m * p_each.min())) if m else 1.0
     out.update(test="bonferroni", dof=(m, n - 1),
                statistic=float(t.max(initial=0.0)) if structural_ok else np.inf,
