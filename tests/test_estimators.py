@@ -12,9 +12,9 @@ and one test shows that the γᵗ-less estimator is rejected against ∇J.
 
 from __future__ import annotations
 
+import _models
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,19 +48,7 @@ N = 20_000
 
 def random_mdp(seed: int, S: int = 3, A: int = 2, gamma: float = 0.8, *, episodic: bool = False,
                sparse: bool = False, p_end: float = 0.35) -> MDP:
-    rng = np.random.default_rng(seed)
-    P = rng.dirichlet(np.ones(S), size=(S, A))
-    r = rng.normal(size=(S, A))
-    terminal = None
-    if episodic:
-        P = np.concatenate([(1 - p_end) * P, np.full((S, A, 1), p_end)], axis=2)
-        P = np.concatenate([P, np.zeros((1, A, S + 1))], axis=0)
-        P[S, :, S] = 1.0
-        r = np.concatenate([r, np.zeros((1, A))])
-        terminal = np.array([False] * S + [True])
-    if sparse:
-        P = sp.csr_array(P.reshape(-1, P.shape[2]))
-    return MDP(P, r, gamma=gamma, terminal=terminal)
+    return _models.random_mdp(seed, S, A, gamma, episodic=episodic, sparse=sparse, p_end=p_end)
 
 
 def setting(kind: str, seed: int = 0, *, loglinear: bool = False):

@@ -11,9 +11,9 @@ by many SE at these sample sizes (one test below checks such a mistake is seen).
 
 from __future__ import annotations
 
+import _models
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,22 +30,9 @@ EXACT = 1e-12
 
 def random_mdp(seed: int, S: int = 4, A: int = 2, gamma: float = 0.8, *, episodic: bool = False,
                sparse: bool = False, p_end: float = 0.3) -> MDP:
-    """A small MDP with Dirichlet rows; episodic ones end in the last state with prob ≥ p_end per step."""
-    rng = np.random.default_rng(seed)
-    P = rng.dirichlet(np.ones(S), size=(S, A))
-    P[P < 0.05] = 0.0                       # some structural zeros, as in sparse models
-    P /= P.sum(axis=2, keepdims=True)
-    r = rng.normal(size=(S, A))
-    terminal = None
-    if episodic:
-        P = np.concatenate([(1 - p_end) * P, np.full((S, A, 1), p_end)], axis=2)
-        P = np.concatenate([P, np.zeros((1, A, S + 1))], axis=0)
-        P[S, :, S] = 1.0
-        r = np.concatenate([r, np.zeros((1, A))])
-        terminal = np.array([False] * S + [True])
-    if sparse:
-        P = sp.csr_array(P.reshape(-1, P.shape[2]))
-    return MDP(P, r, gamma=gamma, terminal=terminal)
+    """Some structural zeros (entries < 0.05 pruned), as in sparse models."""
+    return _models.random_mdp(seed, S, A, gamma, episodic=episodic, sparse=sparse, p_end=p_end,
+                              prune=0.05)
 
 
 def random_policy(seed: int, S: int, A: int) -> np.ndarray:
