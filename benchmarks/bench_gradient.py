@@ -38,10 +38,8 @@ import scipy.sparse.linalg as spla
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from mdpgrad.evaluation import bellman_matrix, evaluate, state_chain  # noqa: E402
-from mdpgrad.gradients import policy_gradient  # noqa: E402
-from mdpgrad.model import MDP  # noqa: E402
-from mdpgrad.policies import TabularSoftmax  # noqa: E402
+from mdpgrad import MDP, TabularSoftmax, evaluate, policy_gradient
+from mdpgrad._evaluation import bellman_matrix, state_chain
 
 try:  # optional baseline
     import jax
@@ -144,7 +142,7 @@ def bench_batch(repeats: int, n_points: int = 10_000) -> dict:
 # --- 3. sparse ------------------------------------------------------------------------
 
 def gridworld(n: int) -> MDP:
-    """The slippery n×n gridworld of mdpgrad.examples (γ = 0.99)."""
+    """The slippery n×n gridworld of mdpgrad.examples._catalogue (γ = 0.99)."""
     from mdpgrad.examples import slippery_gridworld
 
     return slippery_gridworld(n, n, gamma=0.99)

@@ -1,10 +1,10 @@
-"""Benchmark: sampled transitions per second of :func:`mdpgrad.sampling.sample`.
+"""Benchmark: sampled transitions per second of :func:`mdpgrad.sampling._sampler.sample`.
 
 Setting (issue 6): a 100-state, 4-action MDP, 10,000 episodes in parallel.
 Three samplers run in the same process, interleaved (a, b, c, a, b, c, ...)
 so that a change of machine load hits all of them alike:
 
-1. ``mdpgrad.sampling.sample``;
+1. ``mdpgrad.sampling._sampler.sample``;
 2. a straightforward vectorised numpy sampler: precomputed cumulative sums of
    π and of P, compared with one uniform each for the action and the next
    state (``(u > cdf).sum()``), active episodes tracked by index, the same
@@ -39,8 +39,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mdpgrad.model import MDP  # noqa: E402
-from mdpgrad.sampling import sample  # noqa: E402
+from mdpgrad import MDP, sample
 
 MOVES = {0: (0, -1), 1: (1, 0), 2: (0, 1), 3: (-1, 0)}  # left, down, right, up (Gymnasium's order)
 

@@ -34,9 +34,7 @@ import sympy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mdpgrad.symbolic.model import MDP, general_mdp  # noqa: E402
-from mdpgrad.symbolic.policies import TabularSoftmax  # noqa: E402
-from mdpgrad.symbolic.proofs import prove_policy_gradient_theorem  # noqa: E402
+from mdpgrad.symbolic import MDP, TabularSoftmax, general_mdp, prove_policy_gradient_theorem
 
 TARGETS = {"2x2 fully symbolic": 3.0, "3x2 rational": 3.0, "4x2 rational": 30.0}
 

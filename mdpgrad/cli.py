@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .errors import ValidationError
+from ._errors import ValidationError
 
 __all__ = ["main"]
 
@@ -25,7 +25,8 @@ DEFAULT_EXAMPLE = "two-state"
 
 
 def _load(target: str):  # -> tuple[str, MDP]
-    from . import examples, io
+    from .examples import _catalogue as examples
+    from .io import _files as io
 
     if target in examples.EXAMPLES:
         return target, examples.get_example(target)
@@ -37,7 +38,7 @@ def _load(target: str):  # -> tuple[str, MDP]
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .report import build_context, build_report, render_json, render_text
+    from ._report import build_context, build_report, render_json, render_text
 
     name, mdp = _load(args.target)
     ctx = build_context(name, mdp, args.policy, args.seed)
@@ -50,7 +51,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_examples(args: argparse.Namespace) -> int:
-    from . import examples
+    from .examples import _catalogue as examples
 
     width = max(map(len, examples.EXAMPLES))
     for name, (_, description) in sorted(examples.EXAMPLES.items()):

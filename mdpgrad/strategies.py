@@ -5,7 +5,7 @@ What they generate
 * :func:`mdps` — valid :class:`~mdpgrad.model.MDP` objects, dense or sparse,
   continuing or episodic, with γ drawn from a strategy you pass.
 * :func:`policies` — row-stochastic tables π of shape (S, A).
-* :func:`thetas` — parameters θ for a :class:`~mdpgrad.policies.Policy`.
+* :func:`thetas` — parameters θ for a :class:`~mdpgrad.strategies.policies.Policy`.
 
 They follow the conventions of Hypothesis's own strategies (its
 ``guides/api-style.rst``): plural names, keyword-only ``min_…``/``max_…``
@@ -62,8 +62,8 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
-from .model import MDP
-from .policies import Direct, Policy
+from ._model import MDP
+from ._policies import Direct, Policy
 
 __all__ = ["INTEGER_WEIGHT_MAX", "as_fractions", "mdps", "policies", "thetas"]
 
@@ -278,7 +278,7 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
     """Strategy for parameters θ of ``policy``, shape ``policy.param_shape``.
 
     Entries are floats in [min_value, max_value], shrinking to 0 (the uniform
-    policy for softmax parameterisations).  For :class:`~mdpgrad.policies.Direct`
+    policy for softmax parameterisations).  For :class:`~mdpgrad.strategies.policies.Direct`
     θ is a table: strictly positive :func:`policies` (so log π is finite).
 
     Parameters
@@ -294,7 +294,7 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
     Examples
     --------
     >>> from hypothesis import find
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> find(thetas(TabularSoftmax(2, 2)), lambda th: True).tolist()
     [[0.0, 0.0], [0.0, 0.0]]
     """

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ValidationError
-from .evaluation import evaluate
-from .gradients import policy_gradient
-from .model import MDP
-from .policies import Policy
-from .second_order import complex_step_jacobian
+from ._errors import ValidationError
+from ._evaluation import evaluate
+from ._model import MDP
+from ._policies import Policy
+from .gradients._second_order import complex_step_jacobian
+from .gradients._theorem import policy_gradient
 
 __all__ = [
     "FrozenBatch",
@@ -87,7 +87,7 @@ def freeze(mdp: MDP, policy: Policy, theta0: Any) -> FrozenBatch:
 
     Examples
     --------
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
     >>> fb = freeze(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
@@ -124,7 +124,7 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
 
     Examples
     --------
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
     >>> pol = TabularSoftmax(2, 2)
@@ -220,7 +220,7 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any,
     One state, γ = 0: adv₀ = (−1, 1) at π₀ = (½, ½).  Once ρ(1) > 1.2 and
     ρ(0) < 0.8 both terms are clipped and the gradient vanishes.
 
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> mdp = MDP(np.ones((1, 2, 1)), [[0.0, 2.0]], gamma=0.0)
     >>> pol = TabularSoftmax(1, 2)
     >>> fb = freeze(mdp, pol, np.zeros((1, 2)))
@@ -288,7 +288,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, l
 
     Examples
     --------
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
     >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, learning_rate=5.0)

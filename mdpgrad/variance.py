@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
+from ._errors import ValidationError
+from ._evaluation import Evaluation, bellman_matrix, evaluate
 from ._linalg import factorize
-from .errors import ValidationError
-from .evaluation import Evaluation, bellman_matrix, evaluate
-from .model import MDP
-from .policies import Policy
+from ._model import MDP
+from ._policies import Policy
 
 __all__ = ["ReturnVariance", "SampleEfficiency", "advantage_draws_covariance", "effective_sample_size",
            "return_variance", "return_variance_section", "sample_efficiency"]
@@ -189,7 +189,7 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: Any, *,
     One state, two actions paying 0 and 1, γ = 0, uniform softmax: adv = ∓½ and
     ∇log π(a) = e_a − (½, ½), so g = (−¼, ¼) for both actions and Σ_μ = 0.
 
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> mdp = MDP(np.ones((1, 2, 1)), [[0.0, 1.0]], gamma=0.0)
     >>> advantage_draws_covariance(mdp, TabularSoftmax(1, 2), np.zeros((1, 2))).tolist()
     [[0.0, 0.0], [0.0, 0.0]]
@@ -307,7 +307,7 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
     A one-step bandit has k = 1: an episode weighting ∇log π by the exact
     advantage r − 4/3 *is* one i.i.d. draw from μ, so the ratio is ≈ 1.
 
-    >>> from mdpgrad.policies import TabularSoftmax
+    >>> from mdpgrad import TabularSoftmax
     >>> P = np.zeros((2, 3, 2)); P[:, :, 1] = 1.0
     >>> mdp = MDP(P, [[0.0, 1.0, 3.0], [0.0, 0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0],
     ...           terminal=[False, True])
@@ -320,7 +320,7 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
     >>> eff.mean_length, bool(0.9 < eff.ratio < 1.1)
     (1.0, True)
     """
-    from .sampling import sample  # sampling imports evaluation only; kept local to stay light
+    from .sampling._sampler import sample  # sampling imports evaluation only; kept local to stay light
 
     if not isinstance(n_episodes, (int, np.integer)) or isinstance(n_episodes, bool) or n_episodes < 2:
         raise ValidationError(f"n_episodes is {n_episodes!r}; expected an integer >= 2",
@@ -361,7 +361,7 @@ def return_variance_section(ctx: Any) -> Any:
     -------
     mdpgrad.report.Section
     """
-    from .report.base import Section  # the report package is optional for library users
+    from ._report.base import Section  # the report package is optional for library users
 
     mdp, ev = ctx.mdp, ctx.evaluation
     rv = return_variance(mdp, ev.pi)

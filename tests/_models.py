@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from mdpgrad.model import MDP
+from mdpgrad import MDP
 
 
 def random_mdp(seed: int, S: int = 4, A: int = 2, gamma: float = 0.8, *, episodic: bool = False,

@@ -27,7 +27,7 @@ def test_check_default_example_prints_report(capsys):
 
 def test_check_json_agrees_with_independent_evaluation(capsys):
     import mdpgrad as mg
-    from mdpgrad.examples import get_example
+    from mdpgrad import get_example
 
     code, out, _ = run(capsys, "check", "two-state", "--json")
     assert code == 0
@@ -75,11 +75,10 @@ def test_malformed_model_file_exits_2_with_validation_message(tmp_path, capsys):
 
 
 def test_saved_file_round_trips_through_check(tmp_path, capsys):
-    from mdpgrad import io
-    from mdpgrad.examples import get_example
+    from mdpgrad import get_example, save
 
     path = tmp_path / "m.npz"
-    io.save(get_example("random-walk-5"), path)
+    save(get_example("random-walk-5"), path)
     code_file, out_file, _ = run(capsys, "check", str(path), "--json")
     code_ex, out_ex, _ = run(capsys, "check", "random-walk-5", "--json")
     assert code_file == code_ex == 0

@@ -18,7 +18,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdpgrad.errors import ValidationError
+from mdpgrad import (
+    MDP,
+    LogLinear,
+    TabularSoftmax,
+    ValidationError,
+    evaluate,
+    expected_update_without_discount,
+    policy_gradient,
+    sample,
+    visit_counts,
+)
 from mdpgrad.estimators import (
     Estimator,
     baseline_estimator,
@@ -30,11 +40,7 @@ from mdpgrad.estimators import (
     value_baseline,
     whole_return_estimator,
 )
-from mdpgrad.evaluation import evaluate, visit_counts
-from mdpgrad.gradients import expected_update_without_discount, policy_gradient
-from mdpgrad.model import MDP
-from mdpgrad.policies import LogLinear, TabularSoftmax
-from mdpgrad.sampling import group_start_states, sample
+from mdpgrad.sampling import group_start_states
 
 #: Standard errors allowed between a sampled mean and its exact expectation (see module docstring).
 Z = 5.0

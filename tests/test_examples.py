@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.examples: published numbers, hand-derived values, hand-built models.
+"""Tests of mdpgrad.examples._catalogue: published numbers, hand-derived values, hand-built models.
 
 Sources of the expected values:
 * Sutton & Barto (2018), Reinforcement Learning: An Introduction, 2nd ed.:
@@ -17,15 +17,12 @@ import pytest
 import scipy.sparse as sp
 import sympy
 
-from mdpgrad.convert import from_gymnasium
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate, stationary_distribution
+from mdpgrad import MDP, ValidationError, evaluate, get_example, stationary_distribution, uniform_policy
 from mdpgrad.examples import (
     EXAMPLES,
     baird_counterexample,
     cliff_walking,
     garnet,
-    get_example,
     gridworld_example_3_5,
     gridworld_example_4_1,
     random_walk,
@@ -35,8 +32,7 @@ from mdpgrad.examples import (
     two_state_reversible,
     two_state_tables,
 )
-from mdpgrad.model import MDP
-from mdpgrad.policies import uniform_policy
+from mdpgrad.io import from_gymnasium
 
 #: Published tables are rounded to one decimal: the true value lies within half
 #: a unit of the last digit (0.05), plus room for float rounding (≈1e-14).

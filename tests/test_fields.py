@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.fields: symmetry verdicts, field Jacobians, circulation, the gradient checker.
+"""Tests of mdpgrad.fields._checker: symmetry verdicts, field Jacobians, circulation, the gradient checker.
 
 Tiers: hand-derived numbers on 2 × 2 / 3 × 3 matrices and linear fields;
 identities (Green's theorem for linear fields, complex step = hand Jacobian,
@@ -16,16 +16,15 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.fields import (
-    circulation,
-    field_jacobian,
+from mdpgrad import (
+    MDP,
+    TabularSoftmax,
+    ValidationError,
+    expected_update_without_discount,
     is_gradient_field,
-    symmetry_verdict,
+    policy_gradient,
 )
-from mdpgrad.gradients import expected_update_without_discount, policy_gradient
-from mdpgrad.model import MDP
-from mdpgrad.policies import TabularSoftmax
+from mdpgrad.fields import circulation, field_jacobian, symmetry_verdict
 
 #: Complex-step Jacobians of polynomial fields are exact to a few ulps of the entries.
 CS_TOL = 1e-13

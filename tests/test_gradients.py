@@ -19,19 +19,18 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.gradients import (
-    FD_TOL,
+from mdpgrad import (
+    MDP,
+    Direct,
+    LogLinear,
+    TabularSoftmax,
+    ValidationError,
     check_gradient,
-    direct_gradient,
-    loglinear_gradient,
     objective,
     policy_gradient,
-    recursion_gradient,
-    softmax_gradient,
 )
-from mdpgrad.model import MDP
-from mdpgrad.policies import Direct, LogLinear, TabularSoftmax
+from mdpgrad.gradients import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
+from mdpgrad.gradients._theorem import FD_TOL
 
 #: Theorem vs recursion vs closed form: each route is a backward-stable solve
 #: with I − γP̃^π (condition number ≤ (1+γ)/(1−γ)), so they agree to a few
@@ -261,8 +260,8 @@ def test_bad_input_raises(call, argument):
 # --- the `mdpgrad check` section -------------------------------------------------
 
 def test_gradient_section_known_numbers():
-    from mdpgrad.report.base import build_context
-    from mdpgrad.report.gradient import gradient_section
+    from mdpgrad._report.base import build_context
+    from mdpgrad._report.gradient import gradient_section
 
     sec = gradient_section(build_context("chain", _chain_mdp()))
     assert sec.ok and sec.key == "gradient"
@@ -274,8 +273,8 @@ def test_gradient_section_known_numbers():
 
 
 def test_gradient_section_fails_on_a_wrong_gradient(monkeypatch):
-    import mdpgrad.report.gradient as rg
-    from mdpgrad.report.base import build_context
+    import mdpgrad._report.gradient as rg
+    from mdpgrad._report.base import build_context
 
     monkeypatch.setattr(rg, "policy_gradient", lambda *a, **k: 1.1 * policy_gradient(*a, **k) + 0.01)
     sec = rg.gradient_section(build_context("chain", _chain_mdp()))
@@ -283,8 +282,8 @@ def test_gradient_section_fails_on_a_wrong_gradient(monkeypatch):
 
 
 def test_gradient_section_samples_coordinates_on_large_models():
-    from mdpgrad.report.base import build_context
-    from mdpgrad.report.gradient import FD_MAX_COORDINATES, gradient_section
+    from mdpgrad._report.base import build_context
+    from mdpgrad._report.gradient import FD_MAX_COORDINATES, gradient_section
 
     mdp = random_mdp(2, 40, 3, "sparse")
     sec = gradient_section(build_context("big", mdp, "random", seed=0))
@@ -301,8 +300,8 @@ SOLVER_RTOL = 1e-10
 
 @pytest.mark.parametrize("kind", ["dense", "episodic", "near1"])
 def test_refined_lu_equals_float64_lu(kind):
+    from mdpgrad import evaluate
     from mdpgrad._linalg import RefinedLU
-    from mdpgrad.evaluation import evaluate
 
     mdp = random_mdp(3, 60, 3, kind)
     pi = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
@@ -331,8 +330,8 @@ def test_refined_lu_falls_back_when_float32_cannot_resolve_the_system():
 
 @pytest.mark.parametrize("kind", ["sparse", "episodic-sparse"])
 def test_krylov_equals_sparse_lu(kind):
+    from mdpgrad import evaluate
     from mdpgrad._linalg import KrylovSolver
-    from mdpgrad.evaluation import evaluate
 
     mdp = random_mdp(8, 200, 3, kind)
     mdp = mdp.replace(rho0=np.eye(mdp.n_states)[0])           # a point source, as in the gridworld
@@ -349,7 +348,7 @@ def test_krylov_falls_back_to_sparse_lu_when_it_does_not_converge():
 
     mdp = random_mdp(9, 50, 2, "sparse")
     pi = np.full((50, 2), 0.5)
-    from mdpgrad.evaluation import bellman_matrix, state_chain
+    from mdpgrad._evaluation import bellman_matrix, state_chain
 
     M = bellman_matrix(mdp, state_chain(mdp, pi)[0])
     b = np.random.default_rng(0).standard_normal(50)
@@ -370,7 +369,7 @@ def test_large_batch_goes_through_lapack_and_equals_points():
 @pytest.mark.parametrize("kind, solver", [("dense", "nope"), ("dense", "splu"), ("sparse", "lu"),
                                           ("sparse", "refined"), ("dense", "krylov")])
 def test_bad_solver_raises(kind, solver):
-    from mdpgrad.evaluation import evaluate
+    from mdpgrad import evaluate
 
     mdp = random_mdp(1, 3, 2, kind)
     with pytest.raises(ValidationError) as info:
@@ -398,7 +397,7 @@ def test_hundred_by_hundred_grid_of_parameters_in_one_call():
 def test_deterministic_policy_that_never_terminates_is_rejected(sparse):
     # γ = 1; state 0: action 0 stays forever, action 1 ends.  π = "always stay" never terminates,
     # and a zero-probability action must not count as a way out.
-    from mdpgrad.errors import NonTerminatingPolicyError
+    from mdpgrad import NonTerminatingPolicyError
 
     P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     P = sp.csr_array(P.reshape(4, 2)) if sparse else P

@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.harness.
+"""Tests of mdpgrad.estimators._harness.
 
 Tiers: identities between the harness and independent computations (scipy's
 one-sample t test, the sampler called directly), exact cases, bad inputs,
@@ -15,13 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from mdpgrad.errors import ValidationError
+from mdpgrad import (
+    MDP,
+    TabularSoftmax,
+    ValidationError,
+    assert_unbiased,
+    check_estimator,
+    expected_update_without_discount,
+    policy_gradient,
+    sample,
+)
 from mdpgrad.estimators import Estimator, reinforce_estimator, reinforce_without_discount_estimator
-from mdpgrad.gradients import expected_update_without_discount, policy_gradient
-from mdpgrad.harness import assert_unbiased, check_estimator
-from mdpgrad.model import MDP
-from mdpgrad.policies import TabularSoftmax
-from mdpgrad.sampling import sample
 from mdpgrad.strategies import mdps, thetas
 
 #: Two float computations of one p-value or mean (same numbers, different code
@@ -334,9 +338,9 @@ def test_user_property_test_catches_a_reinforce_that_forgot_gamma_t():
 
 # -- report section ------------------------------------------------------------------------
 def test_report_section_shows_the_missing_discount_only_where_it_matters():
-    from mdpgrad.evaluation import evaluate
-    from mdpgrad.harness import estimator_section
-    from mdpgrad.report.base import CheckContext
+    from mdpgrad import evaluate
+    from mdpgrad._report.base import CheckContext
+    from mdpgrad.estimators._harness import estimator_section
 
     def context(mdp, theta):
         pol = TabularSoftmax(mdp.n_states, mdp.n_actions)

@@ -8,17 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_gradients import KINDS, horizon, random_mdp, random_policy
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.gradients import policy_gradient
-from mdpgrad.identities import (
+from mdpgrad import MDP, TabularSoftmax, ValidationError, policy_gradient
+from mdpgrad.gradients import (
     baseline_gradient,
     baseline_term,
     naive_swap_gradient,
     occupancy_mass,
     performance_difference,
 )
-from mdpgrad.model import MDP
-from mdpgrad.policies import TabularSoftmax
 
 #: Two exact computations of one quantity through one or two backward-stable
 #: solves: rounding ≈ a few hundred ulps times the horizon 1/(1−γ) and the size

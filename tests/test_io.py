@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.io: exact file round trips, malformed files, and the converters.
+"""Tests of mdpgrad.io._files: exact file round trips, malformed files, and the converters.
 
 The converters are checked against computations written here straight from the
 source data: iterative policy evaluation over Gymnasium's P dict (terminated
@@ -23,13 +23,9 @@ import scipy.sparse as sp
 import sympy
 from hypothesis import given, settings
 
-from mdpgrad.convert import convert_gymnasium, from_gymnasium, from_mdptoolbox
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate
+from mdpgrad import MDP, ValidationError, evaluate, load, save, uniform_policy
 from mdpgrad.examples import random_walk, slippery_gridworld, two_state
-from mdpgrad.io import load, mdp_from_dict, mdp_to_dict, save
-from mdpgrad.model import MDP
-from mdpgrad.policies import uniform_policy
+from mdpgrad.io import convert_gymnasium, from_gymnasium, from_mdptoolbox, mdp_from_dict, mdp_to_dict
 from mdpgrad.strategies import mdps
 
 #: Iterative evaluation is stopped when a sweep changes v by < ITER_STOP; then

@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.linear: linear TD(0)/TD(λ), regression and residual fields, stability.
+"""Tests of mdpgrad.td._linear: linear TD(0)/TD(λ), regression and residual fields, stability.
 
 Tiers: hand numbers (a 2-cycle with one feature, where TD's fixed point and
 the regression solution differ by exact fractions); identities (TD(λ) matrix
@@ -19,11 +19,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate
+from mdpgrad import MDP, ValidationError, evaluate
 from mdpgrad.examples import baird_counterexample
 from mdpgrad.fields import symmetry_verdict
-from mdpgrad.linear import (
+from mdpgrad.td import (
     iterate_expected_update,
     linear_td_jacobian,
     linear_td_update,
@@ -34,9 +33,10 @@ from mdpgrad.linear import (
     residual_gradient_update,
     stability,
     td_fixed_point,
+    td_jacobian,
+    td_jacobian_v,
+    weighting,
 )
-from mdpgrad.model import MDP
-from mdpgrad.td import td_jacobian, td_jacobian_v, weighting
 
 #: Affine maps differenced with step 1: exact up to rounding of O(10) entries.
 AFFINE_TOL = 1e-11

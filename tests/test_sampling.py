@@ -17,10 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdpgrad.errors import NonTerminatingPolicyError, ValidationError
-from mdpgrad.evaluation import evaluate, visit_counts
-from mdpgrad.model import MDP
-from mdpgrad.sampling import Trajectories, group_start_states, sample, truncation_bound
+from mdpgrad import MDP, NonTerminatingPolicyError, ValidationError, evaluate, sample, visit_counts
+from mdpgrad.sampling import Trajectories, group_start_states, truncation_bound
 
 #: Standard errors allowed between a sampled frequency and its exact value (see module docstring).
 Z = 5.0

@@ -16,19 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_gradients import KINDS, horizon, random_mdp, random_policy
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate
-from mdpgrad.gradients import policy_gradient
-from mdpgrad.model import MDP
-from mdpgrad.policies import Direct, LogLinear, TabularSoftmax
-from mdpgrad.second_order import (
-    complex_step_jacobian,
+from mdpgrad import (
+    MDP,
+    Direct,
+    LogLinear,
+    TabularSoftmax,
+    ValidationError,
+    evaluate,
     fisher_information,
-    fisher_vector_product,
-    hessian_vector_product,
     natural_gradient,
+    policy_gradient,
     policy_hessian,
 )
+from mdpgrad.gradients import fisher_vector_product, hessian_vector_product
+from mdpgrad.gradients._second_order import complex_step_jacobian
 
 #: The complex step has no cancellation: a Hessian entry is as accurate as a
 #: gradient evaluated in complex arithmetic, a few hundred ulps times the

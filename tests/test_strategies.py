@@ -18,10 +18,16 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from mdpgrad.evaluation import evaluate
-from mdpgrad.gradients import expected_update_without_discount, policy_gradient, recursion_gradient
-from mdpgrad.model import MDP
-from mdpgrad.policies import Direct, LogLinear, TabularSoftmax
+from mdpgrad import (
+    MDP,
+    Direct,
+    LogLinear,
+    TabularSoftmax,
+    evaluate,
+    expected_update_without_discount,
+    policy_gradient,
+)
+from mdpgrad.gradients import recursion_gradient
 from mdpgrad.strategies import INTEGER_WEIGHT_MAX, as_fractions, mdps, policies, thetas
 
 #: Relative tolerance of identities between two float computations of one

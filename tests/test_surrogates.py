@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 from test_gradients import KINDS, horizon, random_mdp, random_policy
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.gradients import check_gradient, objective, policy_gradient
-from mdpgrad.model import MDP
-from mdpgrad.policies import TabularSoftmax
+from mdpgrad import MDP, TabularSoftmax, ValidationError, check_gradient, objective, policy_gradient
 from mdpgrad.surrogates import (
     freeze,
     importance_surrogate,

@@ -7,13 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sympy import Rational as R
 
-from mdpgrad.errors import NonTerminatingPolicyError, ValidationError
-from mdpgrad.evaluation import evaluate as numeric_evaluate
-from mdpgrad.evaluation import stationary_distribution as numeric_stationary
-from mdpgrad.symbolic.evaluation import evaluate, stationary_distribution, visit_counts
-from mdpgrad.symbolic.model import MDP, general_mdp
-from mdpgrad.symbolic.policies import TabularSoftmax
-from mdpgrad.symbolic.proofs import prove_equal
+from mdpgrad import NonTerminatingPolicyError, ValidationError
+from mdpgrad import evaluate as numeric_evaluate
+from mdpgrad import stationary_distribution as numeric_stationary
+from mdpgrad.symbolic import (
+    MDP,
+    TabularSoftmax,
+    evaluate,
+    general_mdp,
+    prove_equal,
+    stationary_distribution,
+    visit_counts,
+)
 
 #: Numeric evaluation solves (I − γP^π) by LU: error ≈ cond·S·ε ≤ (1+γ)/(1−γ)·3·1.1e-16
 #: ≈ 6e-15 for γ ≤ 0.9; 1e-12 (the issue's bar) leaves a factor 100 of room.

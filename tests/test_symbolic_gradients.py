@@ -4,16 +4,23 @@ import numpy as np
 import sympy
 from sympy import Rational as R
 
-from mdpgrad.gradients import expected_update_without_discount as numeric_update
-from mdpgrad.gradients import objective as numeric_objective
-from mdpgrad.gradients import policy_gradient as numeric_gradient
-from mdpgrad.policies import LogLinear as NumericLogLinear
-from mdpgrad.policies import TabularSoftmax as NumericSoftmax
-from mdpgrad.symbolic.evaluation import evaluate
-from mdpgrad.symbolic.gradients import expected_update_without_discount, objective, policy_gradient
-from mdpgrad.symbolic.model import MDP, general_mdp
-from mdpgrad.symbolic.policies import Direct, LogLinear, TabularSoftmax
-from mdpgrad.symbolic.proofs import prove_equal
+from mdpgrad import LogLinear as NumericLogLinear
+from mdpgrad import TabularSoftmax as NumericSoftmax
+from mdpgrad import expected_update_without_discount as numeric_update
+from mdpgrad import objective as numeric_objective
+from mdpgrad import policy_gradient as numeric_gradient
+from mdpgrad.symbolic import (
+    MDP,
+    Direct,
+    LogLinear,
+    TabularSoftmax,
+    evaluate,
+    expected_update_without_discount,
+    general_mdp,
+    objective,
+    policy_gradient,
+    prove_equal,
+)
 
 #: The numeric gradient is one LU solve and a vjp: error ≈ cond·ε·|∇J| ≲ 1e-14 for
 #: γ ≤ 0.9 on these 2–3 state models; the exact side is a rational number.

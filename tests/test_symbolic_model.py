@@ -7,11 +7,10 @@ import pytest
 import sympy
 from sympy import Rational as R
 
-from mdpgrad.errors import ValidationError
+from mdpgrad import MDP as NumericMDP
+from mdpgrad import ValidationError
 from mdpgrad.examples import two_state, two_state_tables
-from mdpgrad.model import MDP as NumericMDP
-from mdpgrad.symbolic.model import MDP, general_mdp, rationalize
-from mdpgrad.symbolic.policies import Direct, LogLinear, TabularSoftmax
+from mdpgrad.symbolic import MDP, Direct, LogLinear, TabularSoftmax, general_mdp, rationalize
 
 p, q, g = sympy.symbols("p q gamma")
 GOOD_P = [[[p, 1 - p], [R(1, 4), R(3, 4)]], [[R(1, 2), R(1, 2)], [0, 1]]]

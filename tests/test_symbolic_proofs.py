@@ -5,14 +5,17 @@ import pytest
 import sympy
 from sympy import Rational as R
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate as numeric_evaluate
-from mdpgrad.evaluation import stationary_distribution as numeric_stationary
-from mdpgrad.gradients import policy_gradient as numeric_gradient
-from mdpgrad.policies import TabularSoftmax as NumericSoftmax
-from mdpgrad.symbolic.model import MDP, general_mdp
-from mdpgrad.symbolic.policies import Direct, LogLinear, TabularSoftmax
-from mdpgrad.symbolic.proofs import (
+from mdpgrad import TabularSoftmax as NumericSoftmax
+from mdpgrad import ValidationError
+from mdpgrad import evaluate as numeric_evaluate
+from mdpgrad import policy_gradient as numeric_gradient
+from mdpgrad import stationary_distribution as numeric_stationary
+from mdpgrad.symbolic import (
+    MDP,
+    Direct,
+    LogLinear,
+    TabularSoftmax,
+    general_mdp,
     prove_baseline_identity,
     prove_equal,
     prove_performance_difference,

@@ -2,12 +2,10 @@
 
 import sympy
 
-from mdpgrad.examples import get_example
-from mdpgrad.report.base import build_context, render_json, render_text
-from mdpgrad.report.symbolic import symbolic_section
-from mdpgrad.symbolic.evaluation import evaluate
-from mdpgrad.symbolic.model import general_mdp
-from mdpgrad.symbolic.td import symmetry_verdict, td_jacobian
+from mdpgrad import get_example
+from mdpgrad._report.base import build_context, render_json, render_text
+from mdpgrad._report.symbolic import symbolic_section
+from mdpgrad.symbolic import evaluate, general_mdp, symmetry_verdict, td_jacobian
 
 
 def test_section_on_the_default_example_proves_and_shows_the_witness():

@@ -5,21 +5,23 @@ import pytest
 import sympy
 from sympy import Rational as R
 
+from mdpgrad import TabularSoftmax as NumericSoftmax
+from mdpgrad import expected_update_without_discount as numeric_update
 from mdpgrad.examples import two_state
-from mdpgrad.gradients import expected_update_without_discount as numeric_update
-from mdpgrad.policies import TabularSoftmax as NumericSoftmax
-from mdpgrad.symbolic.gradients import update_jacobian
-from mdpgrad.symbolic.model import MDP, general_mdp, rationalize
-from mdpgrad.symbolic.policies import TabularSoftmax
-from mdpgrad.symbolic.proofs import prove_equal
-from mdpgrad.symbolic.td import (
+from mdpgrad.symbolic import (
+    MDP,
+    TabularSoftmax,
     detailed_balance_conditions,
+    general_mdp,
+    prove_equal,
     q_symbols,
+    rationalize,
     symmetry_verdict,
     td_jacobian,
     td_jacobian_v,
     td_update,
     td_update_v,
+    update_jacobian,
 )
 from mdpgrad.td import td_jacobian as numeric_td_jacobian
 from mdpgrad.td import td_jacobian_v as numeric_td_jacobian_v

@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.td: TD(0) fields, their Jacobians, and when they are gradients.
+"""Tests of mdpgrad.td._tabular: TD(0) fields, their Jacobians, and when they are gradients.
 
 Tiers: hand-derived numbers (a 3-state cycle, birth-death chains, any 2-state
 chain); identities (the Jacobian from differentiating the update equals the
@@ -20,27 +20,32 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mdpgrad import (
+    MDP,
+    ValidationError,
+    evaluate,
+    greedy_policy,
+    is_gradient_field,
+    td_symmetry,
+    uniform_policy,
+)
 from mdpgrad import strategies as mst
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate
+from mdpgrad._report.base import build_context
+from mdpgrad._report.td import td_section
 from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridworld_example_4_1
-from mdpgrad.fields import SYMMETRY_RTOL, circulation, is_gradient_field
-from mdpgrad.model import MDP
-from mdpgrad.policies import greedy_policy, uniform_policy
-from mdpgrad.report.base import build_context
-from mdpgrad.report.td import td_section
+from mdpgrad.fields import circulation
+from mdpgrad.fields._checker import SYMMETRY_RTOL
 from mdpgrad.td import (
-    pair_chain,
     q_learning_jacobian,
     q_learning_update,
     reversibility_verdict,
     td_jacobian,
     td_jacobian_v,
-    td_symmetry,
     td_update,
     td_update_v,
     weighting,
 )
+from mdpgrad.td._tabular import pair_chain
 
 #: The fields are affine: a central difference with step 1 is exact up to
 #: rounding of entries of size ≤ ~10 (rewards ~N(0,1), Q ~N(0,1)), ≈ 1e-14.

@@ -15,11 +15,7 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdpgrad.errors import ValidationError
-from mdpgrad.evaluation import evaluate
-from mdpgrad.model import MDP
-from mdpgrad.policies import TabularSoftmax
-from mdpgrad.sampling import sample
+from mdpgrad import MDP, TabularSoftmax, ValidationError, evaluate, sample
 from mdpgrad.strategies import mdps, policies
 from mdpgrad.variance import (
     advantage_draws_covariance,
@@ -277,8 +273,8 @@ def test_trajectories_are_worth_about_n_samples_not_kn(k):
 def test_report_section_on_the_random_walk():
     # S&B 2018 Example 6.2: from the centre of the 5-state walk, under the uniform policy the episode
     # exits right (reward 1) with probability ½, so G ~ Bernoulli(½): J = ½ and Var[G] = ¼
-    from mdpgrad.examples import get_example
-    from mdpgrad.report.base import build_context
+    from mdpgrad import get_example
+    from mdpgrad._report.base import build_context
     from mdpgrad.variance import return_variance_section
 
     section = return_variance_section(build_context("random-walk-5", get_example("random-walk-5")))

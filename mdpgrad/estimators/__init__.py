@@ -33,10 +33,10 @@ et al. (2024), §4.1 for group-normalised advantages; Nota & Thomas (2020) for
 the missing γᵗ.
 """
 
-from .base import TABLE_CHUNK, Estimator
-from .enumeration import MAX_ATOMS, MAX_COMBO_TABLE, MAX_COMBOS, MAX_ENUM_STEPS, MAX_PATH_TABLE, MAX_PATHS
-from .ppo import grpo_estimator, ppo_estimator
-from .reinforce import (
+from ._contract import TABLE_CHUNK, Estimator
+from ._enumeration import MAX_ATOMS, MAX_COMBO_TABLE, MAX_COMBOS, MAX_ENUM_STEPS, MAX_PATH_TABLE, MAX_PATHS
+from ._ppo import grpo_estimator, ppo_estimator
+from ._reinforce import (
     baseline_estimator,
     gae_estimator,
     reinforce_estimator,

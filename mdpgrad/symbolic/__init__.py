@@ -42,11 +42,11 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 (((0, 0), (1, 1)), gamma*(1 - p000)*(1 - w1), gamma*p110*w0)
 """
 
-from .evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
-from .gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
-from .model import MDP, general_mdp, rationalize
-from .policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
-from .proofs import (
+from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
+from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
+from ._model import MDP, general_mdp, rationalize
+from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
+from ._proofs import (
     ProofResult,
     prove_baseline_identity,
     prove_equal,
@@ -54,7 +54,7 @@ from .proofs import (
     prove_policy_gradient_theorem,
     prove_recursion_form,
 )
-from .td import (
+from ._td import (
     SymmetryVerdict,
     detailed_balance_conditions,
     q_symbols,

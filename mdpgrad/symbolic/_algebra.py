@@ -27,7 +27,7 @@ from typing import Any
 import sympy
 from sympy.polys.fields import FracElement, FracField
 
-from ..errors import ValidationError
+from .._errors import ValidationError
 
 __all__ = ["Counterexample", "RationalSpace", "find_nonzero_point", "space_for"]
 

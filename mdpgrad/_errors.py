@@ -1,0 +1,45 @@
+"""Exceptions raised by mdpgrad.
+
+Every malformed model, policy or argument raises :class:`ValidationError`, a
+:class:`ValueError` subclass whose message names the argument, the offending
+index and the value, e.g. ``P[3, 1, :] sums to 0.97; expected 1 within
+atol=1e-10``.  Nothing is ever silently repaired.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NonTerminatingPolicyError", "ValidationError"]
+
+
+class ValidationError(ValueError):
+    """A malformed model, policy or argument.
+
+    Attributes
+    ----------
+    argument : str
+        Name of the offending argument (``"P"``, ``"gamma"``, ``"pi"``, ...).
+    index : tuple of int or None
+        Index of the offending entry, when there is one.
+    value : object
+        The offending value (an entry, a row sum, a shape).
+    """
+
+    def __init__(self, message: str, *, argument: str, index: tuple | None = None,
+                 value: object = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.index = index
+        self.value = value
+
+
+class NonTerminatingPolicyError(ValidationError):
+    """γ = 1 and the policy does not reach a terminal state with probability 1.
+
+    With γ = 1 the values v = (I − P̃^π)⁻¹ r^π exist only when I − P^π restricted
+    to the non-terminal states is invertible, i.e. when every non-terminal state
+    can reach a terminal one under π.
+    """
+
+
+# Both are documented at the top level; tracebacks name them as ``mdpgrad.ValidationError``.
+ValidationError.__module__ = NonTerminatingPolicyError.__module__ = "mdpgrad"

@@ -1,0 +1,352 @@
+"""The finite MDP: an immutable bundle of P, r, γ, ρ₀ and the terminal states.
+
+What it holds
+-------------
+``P[s, a, s'] = Pr(s' | s, a)`` as a dense array of shape (S, A, S), or as a
+``scipy.sparse.csr_array`` of shape (S·A, S) whose row ``s·A + a`` is
+``P[s, a, :]``.  ``r[s, a]`` is the expected immediate reward; a reward table of
+shape (S, A, S) is reduced to r(s, a) = Σ_s' P(s'|s, a) r(s, a, s').
+
+Conventions
+-----------
+* **Terminal states** are absorbing (P[t, a, t] = 1 for every a) and pay zero
+  reward.  An episode ends on reaching one: it is not visited afterwards, so
+  v(t) = q(t, ·) = 0 and η(t) = 0.
+* **ρ₀** defaults to the uniform distribution over the non-terminal states.  It
+  may put mass on terminal states (zero-length episodes) but not all of it.
+* **γ = 1** is allowed.  The values then exist only for policies under which
+  every non-terminal state reaches a terminal state with probability 1; this
+  depends on the policy and is checked when a policy is evaluated
+  (:class:`~mdpgrad.NonTerminatingPolicyError`).
+
+Identity checked by the tests: every row of P sums to 1 (within ``atol``), and
+``P_flat`` is the (S·A, S) view of the same numbers in both layouts.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._errors import ValidationError
+
+__all__ = ["DEFAULT_ATOL", "MDP"]
+
+#: Tolerance on row sums of P and on sums of distributions.  Float rows built
+#: from decimal literals sum to 1 within a few ulps (≈1e-16 · S); 1e-10 leaves
+#: six orders of magnitude of room while still catching any real mistake.
+DEFAULT_ATOL = 1e-10
+
+
+def _is_exact(x: Any) -> bool:
+    return isinstance(x, (numbers.Integral, Fraction)) or (
+        type(x).__module__.startswith("sympy") and getattr(x, "is_Rational", False)
+    )
+
+
+def _as_float_array(x: Any, name: str) -> np.ndarray:
+    """Convert to float64, checking exact (object) inputs exactly first."""
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        flat = arr.ravel()
+        for i, e in enumerate(flat):
+            if not (_is_exact(e) or isinstance(e, numbers.Real)):
+                idx = np.unravel_index(i, arr.shape)
+                raise ValidationError(
+                    f"{name}{list(idx)} is {e!r}, which is not a real number",
+                    argument=name, index=tuple(int(j) for j in idx), value=e)
+    try:
+        out = np.array(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} cannot be read as an array of real numbers: {exc}",
+                              argument=name) from None
+    return out
+
+
+def _num(x: Any) -> str:
+    """A number as people write it: 0.97, nan, -0.25 (no numpy type wrappers)."""
+    try:
+        return f"{float(x):.12g}"
+    except (TypeError, ValueError):
+        return repr(x)
+
+
+def _fmt_index(name: str, idx: tuple[int, ...], trailing_colon: bool = False) -> str:
+    inner = ", ".join(str(int(i)) for i in idx)
+    if trailing_colon:
+        inner = inner + ", :" if inner else ":"
+    return f"{name}[{inner}]"
+
+
+def _check_finite_nonneg(arr: np.ndarray, name: str, *, nonneg: bool) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a finite number",
+                              argument=name, index=idx, value=float(arr[idx]))
+    if nonneg:
+        neg = arr < 0
+        if neg.any():
+            idx = tuple(int(i) for i in np.argwhere(neg)[0])
+            raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a probability >= 0",
+                                  argument=name, index=idx, value=float(arr[idx]))
+
+
+def _check_exact_rows(raw: np.ndarray, name: str) -> None:
+    """Exact inputs (ints, Fractions, sympy Rationals) must sum to exactly 1."""
+    if raw.dtype != object or not all(_is_exact(e) for e in raw.ravel()):
+        return
+    rows = raw.reshape(-1, raw.shape[-1])
+    for i, row in enumerate(rows):
+        total = sum(row, Fraction(0))
+        if total != 1:
+            idx = np.unravel_index(i, raw.shape[:-1])
+            raise ValidationError(
+                f"{_fmt_index(name, tuple(idx), True)} sums to {total} exactly; expected 1",
+                argument=name, index=tuple(int(j) for j in idx), value=total)
+
+
+def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None) -> None:
+    """Row sums of P (flat index s·A+a decoded when n_actions is given)."""
+    bad = np.abs(sums - 1.0) > atol
+    if bad.any():
+        i = int(np.argmax(bad))
+        idx = (i // n_actions, i % n_actions) if n_actions else (i,)
+        raise ValidationError(
+            f"{_fmt_index(name, idx, True)} sums to {_num(sums[i])}; expected 1 within atol={atol:g}",
+            argument=name, index=idx, value=float(sums[i]))
+
+
+def check_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_ATOL) -> np.ndarray:
+    """Validate a probability vector of length ``size`` and return it as float64."""
+    raw = np.asarray(x)
+    arr = _as_float_array(raw, name)
+    if arr.shape != (size,):
+        raise ValidationError(f"{name} has shape {arr.shape}; expected ({size},)",
+                              argument=name, value=arr.shape)
+    _check_finite_nonneg(arr, name, nonneg=True)
+    if raw.dtype == object and all(_is_exact(e) for e in raw.ravel()):
+        total = sum(raw.ravel(), Fraction(0))
+        if total != 1:
+            raise ValidationError(f"{name} sums to {total} exactly; expected 1",
+                                  argument=name, value=total)
+    elif abs(arr.sum() - 1.0) > atol:
+        raise ValidationError(f"{name} sums to {_num(arr.sum())}; expected 1 within atol={atol:g}",
+                              argument=name, value=float(arr.sum()))
+    return arr
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class MDP:
+    """A finite Markov decision process.
+
+    Parameters
+    ----------
+    P : ndarray, shape (S, A, S), or scipy.sparse matrix, shape (S·A, S)
+        Transition probabilities, ``P[s, a, s'] = Pr(s' | s, a)``; in the
+        sparse form row ``s·A + a`` holds ``P[s, a, :]``.  Sparse input is
+        stored as ``csr_array`` and stays sparse through every computation.
+    r : ndarray, shape (S, A) or (S, A, S)
+        Expected immediate reward r(s, a), or r(s, a, s') which is reduced to
+        r(s, a) = Σ_s' P(s'|s, a) r(s, a, s').
+    gamma : float
+        Discount, 0 ≤ γ ≤ 1.  γ = 1 needs terminal states (see module notes).
+    rho0 : ndarray, shape (S,), optional
+        Start-state distribution.  Default: uniform over non-terminal states.
+    terminal : ndarray of bool, shape (S,), optional
+        Absorbing zero-reward states where episodes end.  Default: none.
+    atol : float, optional
+        Tolerance on row sums of P and on the sum of ρ₀ (default 1e-10).
+
+    Raises
+    ------
+    ValidationError
+        On any malformed input; the message names the argument, index and value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[[0.9, 0.1], [0.1, 0.9]],
+    ...               [[0.5, 0.5], [0.0, 1.0]]])
+    >>> r = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> mdp = MDP(P, r, gamma=0.9)
+    >>> mdp.n_states, mdp.n_actions, mdp.rho0.tolist()
+    (2, 2, [0.5, 0.5])
+    """
+
+    P: np.ndarray | sp.csr_array
+    r: np.ndarray
+    gamma: float
+    rho0: np.ndarray
+    terminal: np.ndarray
+
+    def __init__(self, P: Any, r: Any, gamma: float, rho0: Any = None, terminal: Any = None,
+                 *, atol: float = DEFAULT_ATOL) -> None:
+        P_store, S, A = self._validate_P(P, atol)
+        r_store = self._validate_r(r, P_store, S, A)
+        gamma_f = self._validate_gamma(gamma)
+        terminal_store = self._validate_terminal(terminal, P_store, r_store, S, A)
+        if rho0 is None:
+            nonterminal = ~terminal_store
+            if not nonterminal.any():
+                raise ValidationError("every state is terminal; an MDP needs a non-terminal state",
+                                      argument="terminal")
+            rho0_arr = nonterminal / nonterminal.sum()
+        else:
+            rho0_arr = check_distribution(rho0, "rho0", S, atol)
+            if terminal_store.any() and rho0_arr[~terminal_store].sum() == 0:
+                raise ValidationError("rho0 puts all its mass on terminal states",
+                                      argument="rho0")
+        if gamma_f == 1.0 and not terminal_store.any():
+            raise ValidationError(
+                "gamma=1 needs terminal states: without them no policy terminates "
+                "and the undiscounted values do not exist", argument="gamma", value=gamma)
+        object.__setattr__(self, "P", P_store)
+        object.__setattr__(self, "r", _readonly(r_store))
+        object.__setattr__(self, "gamma", gamma_f)
+        object.__setattr__(self, "rho0", _readonly(rho0_arr))
+        object.__setattr__(self, "terminal", _readonly(terminal_store))
+
+    # -- validation -------------------------------------------------------
+    @staticmethod
+    def _validate_P(P: Any, atol: float) -> tuple[Any, int, int]:
+        if sp.issparse(P):
+            if P.ndim != 2 or P.shape[0] == 0 or P.shape[1] == 0 or P.shape[0] % P.shape[1]:
+                raise ValidationError(
+                    f"sparse P has shape {P.shape}; expected (S*A, S) with S, A >= 1",
+                    argument="P", value=P.shape)
+            S = P.shape[1]
+            A = P.shape[0] // S
+            csr = sp.csr_array(P, dtype=np.float64)
+            csr.sum_duplicates()
+            csr.sort_indices()
+            data = csr.data
+            if data.size:
+                bad = ~np.isfinite(data) | (data < 0)
+                if bad.any():
+                    k = int(np.argmax(bad))
+                    row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+                    idx = (row // A, row % A, int(csr.indices[k]))
+                    raise ValidationError(
+                        f"{_fmt_index('P', idx)} is {_num(data[k])}; expected a finite probability >= 0",
+                        argument="P", index=idx, value=float(data[k]))
+            _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
+            csr.data.flags.writeable = False
+            return csr, S, A
+        raw = np.asarray(P)
+        arr = _as_float_array(raw, "P")
+        if arr.ndim != 3 or arr.shape[0] != arr.shape[2] or 0 in arr.shape:
+            raise ValidationError(
+                f"P has shape {arr.shape}; expected (S, A, S) with S, A >= 1",
+                argument="P", value=arr.shape)
+        _check_finite_nonneg(arr, "P", nonneg=True)
+        _check_exact_rows(raw, "P")
+        S, A = arr.shape[0], arr.shape[1]
+        _check_rows(arr.sum(axis=2).ravel(), "P", atol, A)
+        return _readonly(arr), S, A
+
+    @staticmethod
+    def _validate_r(r: Any, P: Any, S: int, A: int) -> np.ndarray:
+        arr = _as_float_array(r, "r")
+        _check_finite_nonneg(arr, "r", nonneg=False)
+        if arr.shape == (S, A):
+            return arr
+        if arr.shape == (S, A, S):
+            if sp.issparse(P):
+                return np.asarray(P.multiply(arr.reshape(S * A, S)).sum(axis=1)).reshape(S, A)
+            return np.einsum("ijk,ijk->ij", P, arr)
+        raise ValidationError(f"r has shape {arr.shape}; expected ({S}, {A}) or ({S}, {A}, {S})",
+                              argument="r", value=arr.shape)
+
+    @staticmethod
+    def _validate_gamma(gamma: Any) -> float:
+        try:
+            g = float(gamma)
+        except (TypeError, ValueError):
+            raise ValidationError(f"gamma is {gamma!r}; expected a number in [0, 1]",
+                                  argument="gamma", value=gamma) from None
+        if not (0.0 <= g <= 1.0):  # also rejects NaN
+            raise ValidationError(f"gamma is {gamma!r}; expected a number in [0, 1]",
+                                  argument="gamma", value=gamma)
+        return g
+
+    @staticmethod
+    def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
+        if terminal is None:
+            return np.zeros(S, dtype=bool)
+        t = np.asarray(terminal)
+        if t.shape != (S,) or t.dtype != bool:
+            raise ValidationError(
+                f"terminal has shape {t.shape} and dtype {t.dtype}; expected a bool array of shape ({S},)",
+                argument="terminal", value=(t.shape, str(t.dtype)))
+        term = np.flatnonzero(t)
+        if term.size == 0:
+            return t.copy()
+        rows = (term[:, None] * A + np.arange(A)).ravel()       # flat rows s·A + a
+        cols = np.repeat(term, A)
+        stay = (np.asarray(P[rows, cols]).ravel() if sp.issparse(P)
+                else P.reshape(S * A, S)[rows, cols])
+        for k in np.flatnonzero(stay != 1.0)[:1]:
+            s, a = int(cols[k]), int(rows[k] % A)
+            raise ValidationError(
+                f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {_num(stay[k])}; expected 1",
+                argument="terminal", index=(s, a), value=float(stay[k]))
+        paid = r[term] != 0.0
+        if paid.any():
+            i, a = (int(x) for x in np.argwhere(paid)[0])
+            s = int(term[i])
+            raise ValidationError(
+                f"terminal state {s} pays reward: r[{s}, {a}] is {_num(r[s, a])}; expected 0",
+                argument="terminal", index=(s, a), value=float(r[s, a]))
+        return t.copy()
+
+    # -- views ------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        """Number of states S."""
+        return int(self.r.shape[0])
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions A."""
+        return int(self.r.shape[1])
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when P is stored as a sparse (S·A, S) matrix."""
+        return sp.issparse(self.P)
+
+    @property
+    def P_flat(self) -> np.ndarray | sp.csr_array:
+        """P in its (S·A, S) form: row s·A + a is P[s, a, :] (a view when dense)."""
+        if self.is_sparse:
+            return self.P
+        return self.P.reshape(self.n_states * self.n_actions, self.n_states)
+
+    def P_dense(self) -> np.ndarray:
+        """P as a dense (S, A, S) array (a copy when stored sparse; mind the size)."""
+        if self.is_sparse:
+            return self.P.toarray().reshape(self.n_states, self.n_actions, self.n_states)
+        return self.P
+
+    def replace(self, **changes: Any) -> MDP:
+        """A new MDP with some of P, r, gamma, rho0, terminal replaced (validated again)."""
+        kw = dict(P=self.P, r=self.r, gamma=self.gamma, rho0=self.rho0, terminal=self.terminal)
+        kw.update(changes)
+        return MDP(**kw)
+
+    def __repr__(self) -> str:
+        kind = f"sparse, nnz={self.P.nnz}" if self.is_sparse else "dense"
+        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma:g}, "
+                f"{kind}, n_terminal={int(self.terminal.sum())})")

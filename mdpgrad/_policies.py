@@ -1,0 +1,259 @@
+"""Policies: tables π(a|s) and parameterisations θ ↦ π_θ.
+
+Every parameterisation implements the :class:`Policy` protocol:
+
+* ``probabilities(theta)`` → π_θ, shape (..., S, A), leading axes of θ batched;
+* ``prob_vjp(theta, w)`` → Σ_{s,a} w[s,a] ∇_θ π_θ(a|s), in θ's shape;
+* ``log_prob_vjp(theta, w)`` → Σ_{s,a} w[s,a] ∇_θ log π_θ(a|s), in θ's shape.
+
+The vector-Jacobian products never build the dense (S·A × n_params) Jacobian.
+Identity checked by the tests: ``log_prob_vjp(θ, w) = prob_vjp(θ, w / π)`` and
+both equal central finite differences of Σ w·π and Σ w·log π.
+
+Parameterisations (Sutton & Barto 2018, §13.2; Agarwal et al. 2021, §3):
+
+* :class:`TabularSoftmax`: θ of shape (S, A), π(a|s) ∝ exp θ[s, a];
+  ∇_{θ[s,b]} log π(a|s) = 1[a = b] − π(b|s).
+* :class:`LogLinear`: features φ of shape (S, A, k), π(a|s) ∝ exp φ(s,a)·θ;
+  ∇log π(a|s) = φ(s,a) − Σ_b π(b|s) φ(s,b).
+* :class:`Direct`: θ is the table π itself (shape (S, A)); ∂π(a|s)/∂θ[s,a] = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ._errors import ValidationError
+from ._model import DEFAULT_ATOL
+
+__all__ = [
+    "Direct",
+    "LogLinear",
+    "Policy",
+    "TabularSoftmax",
+    "check_policy",
+    "epsilon_greedy_policy",
+    "greedy_policy",
+    "uniform_policy",
+]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What every parameterisation provides (see module docstring)."""
+
+    n_states: int
+    n_actions: int
+
+    @property
+    def param_shape(self) -> tuple[int, ...]: ...
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray: ...
+
+    def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray: ...
+
+
+def check_policy(pi: Any, n_states: int, n_actions: int, *, atol: float = DEFAULT_ATOL,
+                 name: str = "pi") -> np.ndarray:
+    """Validate a (batch of) row-stochastic table(s) of shape (..., S, A); return float64.
+
+    Raises :class:`ValidationError` naming the first bad row, e.g.
+    ``pi[2, :] sums to 0.9; expected 1 within atol=1e-10``.
+    """
+    arr = np.asarray(pi, dtype=float) if not isinstance(pi, np.ndarray) else pi.astype(float, copy=False)
+    if arr.ndim < 2 or arr.shape[-2:] != (n_states, n_actions):
+        raise ValidationError(f"{name} has shape {arr.shape}; expected (..., {n_states}, {n_actions})",
+                              argument=name, value=arr.shape)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(
+            f"{name}[{', '.join(map(str, idx))}] is {float(arr[idx]):.12g}; expected a probability >= 0",
+            argument=name, index=idx, value=float(arr[idx]))
+    sums = arr.sum(axis=-1)
+    off = np.abs(sums - 1.0) > atol
+    if off.any():
+        idx = tuple(int(i) for i in np.argwhere(off)[0])
+        raise ValidationError(
+            f"{name}[{', '.join(map(str, idx))}, :] sums to {float(sums[idx]):.12g}; "
+            f"expected 1 within atol={atol:g}",
+            argument=name, index=idx, value=float(sums[idx]))
+    return arr
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
+    th = np.asarray(theta)
+    if th.shape[th.ndim - len(shape):] != shape or th.ndim < len(shape):
+        raise ValidationError(f"theta has shape {th.shape}; expected (..., {', '.join(map(str, shape))})",
+                              argument="theta", value=th.shape)
+    return th
+
+
+@dataclass(frozen=True)
+class TabularSoftmax:
+    """π(a|s) = exp θ[s,a] / Σ_b exp θ[s,b], θ of shape (S, A).
+
+    Examples
+    --------
+    >>> pol = TabularSoftmax(2, 2)
+    >>> pol.probabilities(np.zeros((2, 2))).tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
+
+    n_states: int
+    n_actions: int
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        return (self.n_states, self.n_actions)
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray:
+        return _softmax(_check_theta(theta, self.param_shape))
+
+    def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        # ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s))  ⇒  vjp[s,b] = π(b|s)(w[s,b] − Σ_a π(a|s) w[s,a])
+        pi = self.probabilities(theta)
+        return pi * (w - np.sum(pi * w, axis=-1, keepdims=True))
+
+    def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        # vjp[s,b] = w[s,b] − π(b|s) Σ_a w[s,a]
+        pi = self.probabilities(theta)
+        return w - pi * np.sum(w, axis=-1, keepdims=True)
+
+    def theta_from(self, pi: Any) -> np.ndarray:
+        """Logits θ = log π for a strictly positive table π (one preimage of π)."""
+        arr = check_policy(pi, self.n_states, self.n_actions)
+        if (arr <= 0).any():
+            idx = tuple(int(i) for i in np.argwhere(arr <= 0)[0])
+            raise ValidationError(f"pi{list(idx)} is {arr[idx]!r}; softmax needs every probability > 0",
+                                  argument="pi", index=idx, value=float(arr[idx]))
+        return np.log(arr)
+
+
+@dataclass(frozen=True, eq=False)
+class LogLinear:
+    """π(a|s) ∝ exp(φ(s,a)·θ), features ``phi`` of shape (S, A, k), θ of shape (k,).
+
+    Examples
+    --------
+    >>> phi = np.zeros((2, 2, 1)); phi[:, 1, 0] = 1.0
+    >>> pol = LogLinear(phi)
+    >>> np.round(pol.probabilities(np.array([np.log(3.0)])), 3).tolist()
+    [[0.25, 0.75], [0.25, 0.75]]
+    """
+
+    phi: np.ndarray
+
+    def __post_init__(self) -> None:
+        phi = np.array(self.phi, dtype=float)
+        if phi.ndim != 3 or 0 in phi.shape:
+            raise ValidationError(f"phi has shape {phi.shape}; expected (S, A, k) with S, A, k >= 1",
+                                  argument="phi", value=phi.shape)
+        if not np.isfinite(phi).all():
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(phi))[0])
+            raise ValidationError(f"phi{list(idx)} is {phi[idx]!r}; expected a finite number",
+                                  argument="phi", index=idx, value=float(phi[idx]))
+        phi.flags.writeable = False
+        object.__setattr__(self, "phi", phi)
+
+    @property
+    def n_states(self) -> int:  # type: ignore[override]
+        return int(self.phi.shape[0])
+
+    @property
+    def n_actions(self) -> int:  # type: ignore[override]
+        return int(self.phi.shape[1])
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        return (int(self.phi.shape[2]),)
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray:
+        th = _check_theta(theta, self.param_shape)
+        return _softmax(np.einsum("sak,...k->...sa", self.phi, th))
+
+    def _contract(self, c: np.ndarray) -> np.ndarray:
+        return np.einsum("...sa,sak->...k", c, self.phi)
+
+    def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        pi = self.probabilities(theta)
+        return self._contract(pi * (w - np.sum(pi * w, axis=-1, keepdims=True)))
+
+    def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        pi = self.probabilities(theta)
+        return self._contract(w - pi * np.sum(w, axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class Direct:
+    """θ is the table π itself, shape (S, A); ∂π(a|s)/∂θ[s',b] = 1[(s,a) = (s',b)].
+
+    ``probabilities`` returns θ unchanged and does not project onto the simplex:
+    derivatives are those of the closed forms in the entries of π, e.g.
+    ∂J/∂π(a|s) = η(s) q(s, a) (Agarwal et al. 2021, Lemma 4.1 form).
+
+    Examples
+    --------
+    >>> Direct(1, 2).log_prob_vjp(np.array([[0.25, 0.75]]), np.array([[1.0, 3.0]])).tolist()
+    [[4.0, 4.0]]
+    """
+
+    n_states: int
+    n_actions: int
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        return (self.n_states, self.n_actions)
+
+    def probabilities(self, theta: np.ndarray) -> np.ndarray:
+        th = _check_theta(theta, self.param_shape)
+        return th.astype(np.result_type(th.dtype, np.float64))  # complex θ stays complex
+
+    def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        w = np.asarray(w)
+        return np.broadcast_to(w.astype(np.result_type(w.dtype, np.float64)), np.shape(theta)).copy()
+
+    def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
+        pi = self.probabilities(theta)
+        w = np.asarray(w, dtype=float)
+        zero = (pi == 0) & (w != 0)
+        if zero.any():
+            idx = tuple(int(i) for i in np.argwhere(zero)[0])
+            raise ValidationError(
+                f"log pi is undefined where pi{list(idx)} = 0 but the weight w is {w[idx]!r}",
+                argument="w", index=idx, value=float(w[idx]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pi > 0, w / np.where(pi > 0, pi, 1.0), 0.0)
+
+
+def uniform_policy(n_states: int, n_actions: int) -> np.ndarray:
+    """The table π(a|s) = 1/A, shape (S, A)."""
+    return np.full((n_states, n_actions), 1.0 / n_actions)
+
+
+def greedy_policy(q: np.ndarray) -> np.ndarray:
+    """Deterministic table choosing argmax_a q(s, a) (lowest index on ties), shape (S, A)."""
+    q = np.asarray(q, dtype=float)
+    pi = np.zeros_like(q)
+    np.put_along_axis(pi, np.argmax(q, axis=-1)[..., None], 1.0, axis=-1)
+    return pi
+
+
+def epsilon_greedy_policy(q: np.ndarray, epsilon: float) -> np.ndarray:
+    """π = (1 − ε)·greedy(q) + ε·uniform, shape (S, A)."""
+    if not (0.0 <= float(epsilon) <= 1.0):
+        raise ValidationError(f"epsilon is {epsilon!r}; expected a number in [0, 1]",
+                              argument="epsilon", value=epsilon)
+    q = np.asarray(q, dtype=float)
+    return (1.0 - epsilon) * greedy_policy(q) + epsilon / q.shape[-1]

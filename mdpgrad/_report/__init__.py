@@ -1,0 +1,36 @@
+"""The ``mdpgrad check`` report: a list of sections computed from one context.
+
+Each section is a pure function ``section(ctx) -> Section | None`` living in a
+module of this package; :data:`SECTIONS` fixes their order.  A section carries
+human-readable rows and a JSON-ready ``data`` dict, so the text and ``--json``
+outputs always show the same numbers.
+"""
+
+from __future__ import annotations
+
+from ..estimators._harness import estimator_section
+from ..variance import return_variance_section
+from .base import CheckContext, Section, build_context, render_json, render_text
+from .gradient import gradient_section
+from .model import evaluation_section, model_section
+from .symbolic import symbolic_section
+from .td import td_section
+
+#: Report sections, in printing order.
+SECTIONS = [
+    model_section,
+    evaluation_section,
+    gradient_section,
+    td_section,
+    symbolic_section,
+    return_variance_section,
+    estimator_section,
+]
+
+__all__ = ["SECTIONS", "CheckContext", "Section", "build_context", "build_report",
+           "render_json", "render_text"]
+
+
+def build_report(ctx: CheckContext) -> list[Section]:
+    """Run every section of :data:`SECTIONS` on ``ctx``; sections may return None to opt out."""
+    return [s for s in (f(ctx) for f in SECTIONS) if s is not None]

@@ -1,0 +1,149 @@
+"""Report section: is the TD semi-gradient a gradient here, and is the γᵗ-less update?
+
+For the report's policy π it gives the symmetry verdict of the TD(0) Jacobian
+D(γPΠ − I) for the unweighted field (D = I) and the on-policy weighted one
+(D = μ), the witness pair explained by detailed balance, the circulation of the
+unweighted field around the witness loop (checked against the Jacobian by
+Green's theorem: this is the section's consistency check), whether the state
+chain P^π is reversible, and the verdict of :func:`is_gradient_field` on the
+update Σₜ Gₜ ∇log π without γᵗ (and on ∇J for contrast) when θ is small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._errors import ValidationError
+from ..fields._checker import circulation, is_gradient_field
+from ..gradients._theorem import expected_update_without_discount, policy_gradient
+from ..td._tabular import reversibility_verdict, td_symmetry, td_update
+from .base import CheckContext, Section
+
+__all__ = ["td_section"]
+
+#: Dense MDPs with more state-action pairs than this skip the (S·A)² Jacobian.
+DENSE_PAIR_LIMIT = 4000
+
+#: The field checks of the γᵗ-less update and of ∇J difference θ coordinate by
+#: coordinate (≈ 4 evaluations each); above this many parameters they are skipped.
+FIELD_PARAM_LIMIT = 100
+
+#: Circulation and Green's-theorem prediction must agree to the quadrature bound
+#: plus this relative slack (the field is affine, so both are exact to rounding).
+GREEN_RTOL = 1e-8
+
+
+def _fmt_pairs(ver) -> str:  # noqa: ANN001
+    if ver.witness_pairs is None:
+        return "-"
+    (s, a), (t, b) = ver.witness_pairs
+    return f"(s={s}, a={a}) and (s={t}, a={b})"
+
+
+def _field_rows(label: str, fv) -> tuple[tuple[str, str], dict]:  # noqa: ANN001
+    c = fv.circulation
+    if c is None:
+        return (label, "gradient (one parameter)"), dict(is_gradient=True)
+    word = "gradient" if fv.is_gradient else (
+        "NOT a gradient" + (" (circulation beyond its bound)" if fv.certified_not_gradient else ""))
+    text = (f"{word}; max Jacobian asymmetry {fv.symmetry.max_asymmetry:.3g} at theta{fv.plane_index[0]} "
+            f"vs theta{fv.plane_index[1]}; circulation {c.value:.3g} (bound {c.bound:.2g})")
+    data = dict(is_gradient=fv.is_gradient, certified_not_gradient=fv.certified_not_gradient,
+                max_asymmetry=fv.symmetry.max_asymmetry, relative_asymmetry=fv.symmetry.relative_asymmetry,
+                witness=[list(fv.plane_index[0]), list(fv.plane_index[1])], circulation=c.value,
+                circulation_bound=c.bound, jacobian_method=fv.jacobian.method)
+    return (label, text), data
+
+
+def td_section(ctx: CheckContext) -> Section:
+    """The TD verdicts for ``ctx``'s policy (see the module docstring)."""
+    m, ev = ctx.mdp, ctx.evaluation
+    pi = ev.pi
+    S, A = m.n_states, m.n_actions
+    n = S * A
+    rows: list[tuple[str, str]] = []
+    data: dict = {}
+    ok = True
+    if not m.is_sparse and n > DENSE_PAIR_LIMIT:
+        rows.append(("skipped", f"{n} state-action pairs > {DENSE_PAIR_LIMIT} for a dense MDP "
+                                f"(the Jacobian would have {n * n} entries)"))
+        return Section("td", "TD semi-gradient", rows, dict(skipped=True), True)
+
+    plain = td_symmetry(m, pi)
+    # μ comes from a linear solve: entries that are 0 exactly may carry −1e-21 of rounding
+    weighted = td_symmetry(m, pi, D=np.clip(ev.mu, 0.0, None))
+    for label, key, ts in (("unweighted (D = I)", "unweighted", plain),
+                           ("on-policy (D = mu)", "on_policy", weighted)):
+        v = ts.symmetry
+        word = "gradient (symmetric Jacobian)" if v.symmetric else "NOT a gradient"
+        rows.append((label, f"{word}: max |J - J^T| = {v.max_asymmetry:.3g} "
+                            f"(relative {v.relative_asymmetry:.3g}) at {_fmt_pairs(v)}"))
+        data[key] = dict(is_gradient=v.symmetric, max_asymmetry=v.max_asymmetry,
+                         relative_asymmetry=v.relative_asymmetry, antisymmetric_norm=v.antisymmetric_norm,
+                         witness=list(v.witness) if v.witness else None,
+                         witness_pairs=[list(p) for p in v.witness_pairs] if v.witness_pairs else None,
+                         flows=list(ts.flows) if ts.flows else None, explanation=ts.explanation)
+    rows.append(("why", plain.explanation))
+
+    # the definition: circulation of the unweighted field around the witness loop
+    if plain.symmetry.witness is not None:
+        x, y = plain.symmetry.witness
+
+        def field(Q: np.ndarray) -> np.ndarray:
+            return td_update(m, pi, Q.reshape(S, A)).ravel()
+
+        # the field is affine: a unit circle gives π(J[y,x] − J[x,y]) at any centre
+        c = circulation(field, ev.q.ravel(), (x, y), radius=1.0)
+        jx, jy = plain.symmetry.witness_values
+        green = math.pi * c.radius ** 2 * (jy - jx)
+        agree = abs(c.value - green) <= c.bound + GREEN_RTOL * abs(green)
+        ok = ok and agree
+        rows.append(("circulation", f"{c.value:.6g} around a circle of radius {c.radius:.3g} in the witness "
+                                    f"plane (bound {c.bound:.2g}; Green's theorem from J: {green:.6g}"
+                                    f"{'' if agree else ', DISAGREES'})"))
+        data["circulation"] = dict(value=c.value, bound=c.bound, radius=c.radius, green=green,
+                                   agrees=agree, nonzero=c.nonzero)
+
+    # reversibility of the state chain
+    if m.terminal.any():
+        rows.append(("state chain P_pi reversible", "not applicable: episodic (absorbing) chain"))
+        data["reversible"] = None
+    else:
+        try:
+            rv = reversibility_verdict(ev.P_pi)
+            consequence = ("so the state-value TD field weighted by d IS a gradient (Ollivier 2018)"
+                           if rv.symmetric else
+                           "so the state-value TD field weighted by d is not a gradient")
+            rows.append(("state chain P_pi reversible",
+                         f"{'yes' if rv.symmetric else 'no'}: max |d_x P[x,y] - d_y P[y,x]| = "
+                         f"{rv.max_asymmetry:.3g}, {consequence}"))
+            data["reversible"] = rv.symmetric
+        except ValidationError:
+            rows.append(("state chain P_pi reversible",
+                         "undefined: P^pi has no unique stationary distribution"))
+            data["reversible"] = None
+
+    # the update without γᵗ, and ∇J for contrast
+    k = int(np.prod(ctx.theta.shape))
+    if k > FIELD_PARAM_LIMIT:
+        rows.append(("gamma^t-less update", f"skipped: {k} parameters > {FIELD_PARAM_LIMIT}"))
+        data["without_discount"] = dict(skipped=True)
+        return Section("td", "TD semi-gradient", rows, data, ok)
+    kind = "episodic, undiscounted visits" if m.terminal.any() else "continuing, stationary weighting"
+    try:
+        fv = is_gradient_field(lambda th: expected_update_without_discount(m, ctx.policy, th), ctx.theta)
+        row, d = _field_rows(f"gamma^t-less ({kind})", fv)
+        rows.append(row)
+        if m.terminal.any() and m.gamma == 1.0:
+            rows.append(("", "gamma = 1: dropping gamma^t changes nothing, the update is grad J"))
+        data["without_discount"] = d | dict(weighting=kind)
+    except ValidationError as exc:
+        rows.append((f"gamma^t-less ({kind})", f"undefined: {exc}"))
+        data["without_discount"] = dict(error=str(exc))
+    gv = is_gradient_field(lambda th: policy_gradient(m, ctx.policy, th), ctx.theta)
+    row, d = _field_rows("grad J (contrast)", gv)
+    rows.append(row)
+    data["policy_gradient"] = d
+    return Section("td", "TD semi-gradient", rows, data, ok)

@@ -1,0 +1,257 @@
+"""The PPO clipped-surrogate gradient and group-normalised (GRPO-style) advantages.
+
+PPO (Schulman et al. 2017): episodes from π at θ_old, gradient of the clipped
+surrogate at θ.  GRPO (Shao et al. 2024, §4.1): episode returns normalised by
+the mean and standard deviation of their group of episodes sharing a start.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+from scipy.special import gammaln
+
+from .._errors import ValidationError
+from .._evaluation import evaluate
+from .._model import MDP
+from .._policies import Policy
+from ..sampling._sampler import Trajectories
+from ..surrogates import clip_active
+from ._contract import (
+    Estimator,
+    _check_table,
+    _check_traj,
+    _horizon_sum,
+    _is_int,
+    _model,
+    _powers,
+    _returns,
+    _score_vjp,
+    _step_discount,
+    _visits,
+    _vjp,
+)
+from ._enumeration import (
+    MAX_COMBO_TABLE,
+    MAX_COMBOS,
+    _enumerate_paths,
+    _return_atoms,
+)
+
+__all__ = ["grpo_estimator", "ppo_estimator"]
+
+# --------------------------------------------------------------------------- PPO
+
+def _ppo_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """Where the clipped surrogate min(ρÂ, clip(ρ, 1−ε, 1+ε)Â) has gradient ρÂ∇log π (else 0)."""
+    return clip_active(ratio, adv, clip)
+
+
+def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values: Any = None) -> Estimator:
+    """Gradient of PPO's clipped surrogate at θ ≠ θ_old, episodes sampled from π_θ_old.
+
+    Per episode Σₜ γᵗ ∇_θ min(ρₜÂₜ, clip(ρₜ, 1 − ε, 1 + ε)Âₜ) with ρₜ = π_θ(aₜ|sₜ)/π_old(aₜ|sₜ)
+    (Schulman et al. 2017, eq. 7), i.e. γᵗ ρₜ Âₜ ∇log π_θ(aₜ|sₜ) where the clip
+    does not bind and 0 where it does ((Â > 0, ρ > 1 + ε) or (Â < 0, ρ < 1 − ε)).
+
+    Âₜ is ``advantages[sₜ, aₜ]`` when a table of shape (S, A) is given (e.g.
+    the exact advantage of θ_old), else the sampled Gₜ − b(sₜ) with
+    b = ``values`` (a constant or shape (S,); default 0).
+
+    Exact expectation: with a table, Σ_s η_old(s) Σ_a π_θ(a|s) 1[active] Â(s, a) ∇log π_θ
+    by one linear solve (finite sums under "horizon").  With sampled Â, where
+    the clip can bind the expectation needs E[max(Â, 0) | s, a] or
+    E[min(Â, 0) | s, a]: computed from the exact law of the truncated return
+    under "horizon" (at most MAX_ATOMS atoms per law); under "terminal" and
+    "geometric" it is only available when the clip cannot bind anywhere π_old
+    goes (ValidationError otherwise).
+
+    Examples
+    --------
+    A bandit with rewards (0, 1), π_old = (½, ½), exact advantages (−½, ½); at
+    π_θ = (0.2, 0.8) both ratios (0.4, 1.6) sit where the clip binds:
+
+    >>> from mdpgrad import TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> est = ppo_estimator(np.zeros((2, 2)), 0.2, advantages=[[-0.5, 0.5], [0.0, 0.0]])
+    >>> theta = np.array([[0.0, np.log(4.0)], [0.0, 0.0]])
+    >>> float(np.abs(est.expectation(mdp, TabularSoftmax(2, 2), theta)).max())
+    0.0
+    """
+    th_old = np.asarray(theta_old, dtype=float)
+    eps = float(clip)
+    if not (eps >= 0.0 and np.isfinite(eps)):
+        raise ValidationError(f"clip is {clip!r}; expected a number >= 0", argument="clip", value=clip)
+    table = None if advantages is None else np.asarray(advantages, dtype=float)
+
+    def _adv_table(S: int, A: int) -> np.ndarray:
+        if table is None:
+            raise ValueError  # pragma: no cover - guarded by callers
+        if table.shape != (S, A) or not np.isfinite(table).all():
+            raise ValidationError(f"advantages has shape {table.shape}; expected finite ({S}, {A})",
+                                  argument="advantages", value=table.shape)
+        return table
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = _check_traj(traj, policy)
+        S, A = policy.n_states, policy.n_actions
+        d = _step_discount(traj)
+        st = np.maximum(traj.states[:, :-1].T, 0)
+        ac = np.maximum(traj.actions.T, 0)
+        pi_new = policy.probabilities(np.asarray(theta, dtype=float))
+        pi_old = policy.probabilities(th_old)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(pi_old[st, ac] > 0, pi_new[st, ac] / pi_old[st, ac], 0.0)
+        if table is not None:
+            adv = _adv_table(S, A)[st, ac]
+        else:
+            adv = _returns(traj, d) - _check_table(0.0 if values is None else values, "values", S)[st]
+        live = np.arange(traj.actions.shape[1])[:, None] < traj.lengths[None, :]
+        coef = np.where(live & _ppo_active(ratio, adv, eps), _powers(traj, d) * ratio * adv, 0.0)
+        return _score_vjp(traj, policy, theta, coef)
+
+    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        m = _model(mdp, policy, th_old, protocol, horizon)
+        S, A = mdp.n_states, mdp.n_actions
+        pi_new = policy.probabilities(np.asarray(theta, dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(m.pi > 0, pi_new / np.where(m.pi > 0, m.pi, 1.0), 0.0)
+        inside = (ratio >= 1.0 - eps) & (ratio <= 1.0 + eps)
+        if table is not None:
+            Ahat = _adv_table(S, A)
+            h = np.where(_ppo_active(ratio, Ahat, eps), Ahat, 0.0)
+            if m.protocol == "horizon":
+                W = _horizon_sum(m, m.gamma, lambda k: ratio * h)
+            else:
+                W = _visits(m, True)[:, None] * m.pi * ratio * h
+            return _vjp(policy, theta, W)
+        b = _check_table(0.0 if values is None else values, "values", S)
+        if m.protocol == "horizon":
+            laws = _return_atoms(m)
+
+            def h_at(k: int) -> np.ndarray:
+                out = np.zeros((S, A))
+                for (s, a), (vals, probs) in laws[k].items():
+                    x = vals - b[s]
+                    if ratio[s, a] > 1.0 + eps:
+                        x = np.minimum(x, 0.0)
+                    elif ratio[s, a] < 1.0 - eps:
+                        x = np.maximum(x, 0.0)
+                    out[s, a] = probs @ x
+                return ratio * out
+
+            return _vjp(policy, theta, _horizon_sum(m, m.gamma, h_at))
+        eta = _visits(m, True)
+        reach = (eta[:, None] * m.pi > 0) & ~inside
+        if reach.any():
+            s, a = (int(i) for i in np.argwhere(reach)[0])
+            raise ValidationError(
+                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); "
+                "the exact expectation with "
+                "sampled advantages needs protocol 'horizon', or pass an advantages table",
+                argument="protocol", index=(s, a), value=float(ratio[s, a]))
+        ev = evaluate(mdp, m.pi, validate=False)
+        return _vjp(policy, theta, eta[:, None] * m.pi * ratio * (ev.q - b[:, None]))
+
+    return Estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
+
+
+# --------------------------------------------------------------------------- GRPO
+
+def _group_advantages(R: np.ndarray, group_size: int, eps: float) -> np.ndarray:
+    """(R − mean_group R) / (std_group R + ε), population std, shape (n,)."""
+    g = R.reshape(-1, group_size)
+    sd = g.std(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, (g - g.mean(axis=1, keepdims=True)) / (sd + eps), 0.0).ravel()
+
+
+def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
+    """Group-normalised advantages (GRPO-style): Âᵢ Σₜ ∇log π(aₜ|sₜ) for episode i.
+
+    Episodes come in consecutive groups of ``group_size`` sharing one start
+    state; Âᵢ = (Rᵢ − mean(R))/(std(R) + ε) over the group (population std),
+    Rᵢ = Σₜ γᵗ rₜ (geometric: Σₜ rₜ) (Shao et al. 2024, §4.1.2, outcome
+    supervision); Âᵢ = 0 when all returns of the group are equal.  The
+    normalisation makes it biased for ∇J in general.
+
+    Exact expectation (s₀ ∼ ρ₀ per group): every episode τ is enumerated with
+    its probability, return and visit counts (needs "horizon", or "terminal"
+    with episodes ending within MAX_ENUM_STEPS; at most MAX_PATHS episodes);
+    then E[Â | R₁ = x] is averaged over all multisets of the other
+    group_size − 1 returns (at most MAX_COMBOS).  Beyond these limits
+    ValidationError.
+
+    Examples
+    --------
+    Pairs on a bandit with rewards (0, 1) at π = (½, ½): Â = ±1/(1 + 2ε) when
+    the two returns differ, so the expectation is ∇J/(1 + 2ε) ≈ (−¼, ¼).
+
+    >>> from mdpgrad import TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> e = grpo_estimator(2).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
+    >>> np.round(e, 6).tolist()
+    [[-0.25, 0.25], [0.0, 0.0]]
+    """
+    if not _is_int(group_size) or group_size < 2:
+        raise ValidationError(f"group_size is {group_size!r}; expected an integer >= 2",
+                              argument="group_size", value=group_size)
+    G = int(group_size)
+    eps = float(eps)
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = _check_traj(traj, policy)
+        n = traj.n_episodes
+        if n % G:
+            raise ValidationError(f"traj has {n} episodes; expected a multiple of group_size={G}",
+                                  argument="traj", value=n)
+        s0 = traj.states[:, 0].reshape(-1, G)
+        bad = np.flatnonzero((s0 != s0[:, :1]).any(axis=1))
+        if bad.size:
+            raise ValidationError(f"group {int(bad[0])} does not share one start state: "
+                                  f"{s0[bad[0]].tolist()}",
+                                  argument="traj", index=(int(bad[0]),), value=s0[bad[0]].tolist())
+        R = _returns(traj, _step_discount(traj))[0] if traj.actions.shape[1] else np.zeros(n)
+        adv = _group_advantages(R, G, eps)
+        return _score_vjp(traj, policy, theta, np.broadcast_to(adv[None, :], traj.actions.T.shape))
+
+    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        m = _model(mdp, policy, theta, protocol, horizon)
+        paths = _enumerate_paths(m)
+        W = np.zeros(mdp.n_states * mdp.n_actions)
+        for s0 in np.unique(paths.start):
+            sel = paths.start == s0
+            x, inv = np.unique(paths.ret[sel], return_inverse=True)
+            q = np.bincount(inv, weights=paths.prob[sel], minlength=x.size)
+            nc = int(np.round(np.exp(gammaln(x.size + G - 1) - gammaln(G) - gammaln(x.size))))
+            if nc > MAX_COMBOS or nc * x.size > MAX_COMBO_TABLE:
+                raise ValidationError(f"the return of start state {int(s0)} has {x.size} values: "
+                                      f"{nc} groups of "
+                                      f"partners to enumerate, more than MAX_COMBOS={MAX_COMBOS}",
+                                      argument="group_size", value=nc)
+            C = np.array(list(itertools.combinations_with_replacement(range(x.size), G - 1)), dtype=np.intp)
+            C = C.reshape(-1, G - 1)
+            mult = np.zeros((C.shape[0], x.size))
+            np.add.at(mult, (np.repeat(np.arange(C.shape[0]), G - 1), C.ravel()), 1.0)
+            with np.errstate(divide="ignore"):
+                logp = (gammaln(G) - gammaln(mult + 1).sum(axis=1)
+                        + (mult * np.log(q)).sum(axis=1, where=mult > 0))
+            pc = np.exp(logp)
+            so, so2 = x[C].sum(axis=1), (x[C] ** 2).sum(axis=1)
+            mean = (x[:, None] + so[None, :]) / G
+            var = ((x[:, None] - mean) ** 2 + so2[None, :] - 2 * mean * so[None, :]
+                   + (G - 1) * mean ** 2) / G
+            sd = np.sqrt(np.maximum(var, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                A_hat = np.where(sd > 0, (x[:, None] - mean) / (sd + eps), 0.0)
+            g = A_hat @ pc                                      # E[Â | R₁ = x], shape (n_atoms,)
+            W += mdp.rho0[s0] * ((paths.prob[sel] * g[inv]) @ paths.counts[sel])
+        return _vjp(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
+
+    return Estimator(f"grpo(group_size={G})", estimate, expectation, group_size=G)

@@ -1,0 +1,40 @@
+"""mdpgrad.examples: named MDPs with known numbers.
+
+``mg.get_example(name)`` (top level) builds one by name; ``EXAMPLES`` maps
+each name to its builder and a one-line description. The builders take their
+parameters: Sutton & Barto's gridworlds (Examples 3.5 and 4.1), random walks,
+cliff walking, Baird's counterexample, two-state teaching MDPs, seeded Garnet
+MDPs and a slippery gridworld of any size, built sparse.
+"""
+
+from ._catalogue import (
+    EXAMPLES,
+    BairdCounterexample,
+    baird_counterexample,
+    cliff_walking,
+    garnet,
+    gridworld_example_3_5,
+    gridworld_example_4_1,
+    random_walk,
+    slippery_gridworld,
+    two_state,
+    two_state_episodic,
+    two_state_reversible,
+    two_state_tables,
+)
+
+__all__ = [
+    "BairdCounterexample",
+    "EXAMPLES",
+    "baird_counterexample",
+    "cliff_walking",
+    "garnet",
+    "gridworld_example_3_5",
+    "gridworld_example_4_1",
+    "random_walk",
+    "slippery_gridworld",
+    "two_state",
+    "two_state_episodic",
+    "two_state_reversible",
+    "two_state_tables",
+]

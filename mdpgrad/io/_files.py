@@ -1,0 +1,371 @@
+"""MDP files: .npz and .json, exact round trip, never executing code.
+
+Files
+-----
+:func:`save` and :func:`load` pick the format from the suffix.  Both formats
+hold the same fields and round-trip an :class:`~mdpgrad.model.MDP` exactly,
+bit for bit, dense or sparse:
+
+* ``.npz`` (``numpy.savez_compressed``): plain numeric arrays ``r`` (S, A),
+  ``rho0`` (S,), ``terminal`` (S,) bool, ``gamma`` (0-d), and either ``P``
+  (S, A, S) or the CSR components ``P_data``, ``P_indices``, ``P_indptr`` of the
+  (S·A, S) matrix, plus the string tags ``format`` = ``"mdpgrad.mdp"`` and
+  ``layout`` (``"dense"`` or ``"sparse"``) and the integer ``version`` = 1.  It
+  is read with ``allow_pickle=False``: an object array is refused.
+* ``.json``, schema version 1::
+
+      {"format": "mdpgrad.mdp", "version": 1,
+       "n_states": S, "n_actions": A, "gamma": γ, "layout": "dense" | "sparse",
+       "P": [[[P(s'|s, a) for s'] for a] for s]            (dense)
+          | {"data": [...], "indices": [...], "indptr": [...]}  (sparse: CSR of (S·A, S)),
+       "r": [[r(s, a) for a] for s], "rho0": [ρ₀(s) for s], "terminal": [true/false for s]}
+
+  Floats are written with Python's shortest round-trip representation
+  (``repr``), which reads back as the same double (e.g. ``0.1``,
+  ``0.3333333333333333``, ``1e-300``, ``5e-324``), so the round trip is exact.
+
+Loading never executes code and never repairs anything: a wrong format tag,
+a missing or unknown key, a wrong shape or type, or a non-numeric entry raises
+:class:`~mdpgrad.ValidationError` naming the field; the model itself is
+then validated by :class:`~mdpgrad.model.MDP`.
+
+Converters from other layouts live in :mod:`mdpgrad.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._errors import ValidationError
+from .._model import MDP
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "load",
+    "mdp_from_dict",
+    "mdp_to_dict",
+    "save",
+]
+
+FORMAT = "mdpgrad.mdp"
+VERSION = 1
+
+_COMMON_KEYS = {"format", "version", "layout", "gamma", "r", "rho0", "terminal"}
+_NPZ_KEYS = {"dense": _COMMON_KEYS | {"P"},
+             "sparse": _COMMON_KEYS | {"P_data", "P_indices", "P_indptr"}}
+
+
+def _suffix(path: Any) -> str:
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in (".npz", ".json"):
+        raise ValidationError(f"path {os.fspath(path)!r} has suffix {suffix!r}; expected .npz or .json",
+                              argument="path", value=os.fspath(path))
+    return suffix
+
+
+# -- writing --------------------------------------------------------------------
+
+def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
+    """The JSON document (schema version 1, see module notes) of an MDP, as plain Python objects.
+
+    Examples
+    --------
+    >>> from mdpgrad.examples import two_state
+    >>> d = mdp_to_dict(two_state())
+    >>> d["format"], d["layout"], d["P"][1][1]
+    ('mdpgrad.mdp', 'dense', [0.0, 1.0])
+    """
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_states": mdp.n_states,
+                           "n_actions": mdp.n_actions, "gamma": float(mdp.gamma)}
+    if mdp.is_sparse:
+        doc["layout"] = "sparse"
+        doc["P"] = {"data": mdp.P.data.tolist(), "indices": mdp.P.indices.tolist(),
+                    "indptr": mdp.P.indptr.tolist()}
+    else:
+        doc["layout"] = "dense"
+        doc["P"] = mdp.P.tolist()
+    doc["r"] = mdp.r.tolist()
+    doc["rho0"] = mdp.rho0.tolist()
+    doc["terminal"] = mdp.terminal.tolist()
+    return doc
+
+
+def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
+    """Write an MDP to ``path``; the suffix (.npz or .json) chooses the format.
+
+    Parameters
+    ----------
+    mdp : MDP
+    path : str or path-like
+        Ends in ``.npz`` or ``.json``.
+
+    Raises
+    ------
+    ValidationError
+        For any other suffix (argument ``"path"``).
+    """
+    if not isinstance(mdp, MDP):
+        raise ValidationError(f"mdp is a {type(mdp).__name__}; expected an MDP", argument="mdp",
+                              value=type(mdp).__name__)
+    if _suffix(path) == ".json":
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(mdp_to_dict(mdp), fh, allow_nan=False)
+            fh.write("\n")
+        return
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64),
+        "gamma": np.array(mdp.gamma, dtype=np.float64), "r": mdp.r, "rho0": mdp.rho0,
+        "terminal": mdp.terminal}
+    if mdp.is_sparse:
+        arrays.update(layout=np.array("sparse"), P_data=mdp.P.data, P_indices=mdp.P.indices,
+                      P_indptr=mdp.P.indptr)
+    else:
+        arrays.update(layout=np.array("dense"), P=mdp.P)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+# -- field checks shared by both readers ----------------------------------------------
+
+_KINDS = {"float": "fiu", "int": "iu", "bool": "b"}
+
+
+def _field(arr: np.ndarray, name: str, shape: tuple[int, ...] | None, kind: str) -> np.ndarray:
+    """Check dtype kind and shape of one stored field; return a float/int64/bool copy."""
+    if arr.dtype.kind not in _KINDS[kind]:
+        raise ValidationError(f"field {name!r} has dtype {arr.dtype}; expected {kind} numbers",
+                              argument=name, value=str(arr.dtype))
+    if shape is not None and arr.shape != shape:
+        raise ValidationError(f"field {name!r} has shape {arr.shape}; expected {shape}",
+                              argument=name, value=arr.shape)
+    return arr.astype({"float": np.float64, "int": np.int64, "bool": bool}[kind])
+
+
+def _check_tags(fmt: Any, version: Any, layout: Any) -> str:
+    if fmt != FORMAT:
+        raise ValidationError(f"field 'format' is {fmt!r}; expected {FORMAT!r}", argument="format",
+                              value=fmt)
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version != VERSION:
+        raise ValidationError(f"field 'version' is {version!r}; this reader knows version {VERSION}",
+                              argument="version", value=version)
+    if layout not in ("dense", "sparse"):
+        raise ValidationError(f"field 'layout' is {layout!r}; expected 'dense' or 'sparse'",
+                              argument="layout", value=layout)
+    return str(layout)
+
+
+def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, S: int, A: int,
+         prefix: str) -> sp.csr_array:
+    """Assemble the (S·A, S) CSR matrix after checking its structure."""
+    n = data.shape[0]
+    if indptr.shape != (S * A + 1,):
+        raise ValidationError(f"field '{prefix}indptr' has shape {indptr.shape}; expected ({S * A + 1},)",
+                              argument=f"{prefix}indptr", value=indptr.shape)
+    if indices.shape != (n,):
+        raise ValidationError(f"field '{prefix}indices' has shape {indices.shape}; expected ({n},) "
+                              f"like '{prefix}data'", argument=f"{prefix}indices", value=indices.shape)
+    if indptr[0] != 0 or indptr[-1] != n or (np.diff(indptr) < 0).any():
+        raise ValidationError(f"field '{prefix}indptr' must start at 0, not decrease and end at {n}",
+                              argument=f"{prefix}indptr", value=(int(indptr[0]), int(indptr[-1])))
+    bad = (indices < 0) | (indices >= S)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValidationError(f"field '{prefix}indices'[{k}] is {int(indices[k])}; expected 0 <= index < {S}",
+                              argument=f"{prefix}indices", index=(k,), value=int(indices[k]))
+    return sp.csr_array((data, indices, indptr), shape=(S * A, S))
+
+
+# -- reading .npz ------------------------------------------------------------------
+
+def _npz_get(f: Any, key: str) -> np.ndarray:
+    try:
+        return f[key]
+    except ValueError as exc:  # object arrays under allow_pickle=False
+        raise ValidationError(f"field {key!r} cannot be read without unpickling ({exc}); refused",
+                              argument=key) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValidationError(f"field {key!r} is corrupt: {exc}", argument=key) from None
+
+
+def _npz_str(f: Any, key: str) -> Any:
+    arr = _npz_get(f, key)
+    if arr.shape != () or arr.dtype.kind != "U":
+        return f"<array of dtype {arr.dtype}, shape {arr.shape}>"
+    return str(arr[()])
+
+
+def _load_npz(path: Any) -> MDP:
+    try:
+        f = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ValidationError(f"{os.fspath(path)!r} is not a readable .npz file without unpickling: {exc}",
+                              argument="path", value=os.fspath(path)) from None
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ValidationError(f"{os.fspath(path)!r} is not a valid .npz file: {exc}",
+                              argument="path", value=os.fspath(path)) from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValidationError(f"{os.fspath(path)!r} holds a single array, not an .npz archive",
+                              argument="path", value=os.fspath(path))
+    with f:
+        keys = set(f.files)
+        for key in ("format", "version", "layout"):
+            if key not in keys:
+                raise ValidationError(f"missing field {key!r}", argument=key)
+        version = _npz_get(f, "version")
+        version_v = (int(version[()]) if version.shape == () and version.dtype.kind in "iu"
+                     else f"<array of dtype {version.dtype}, shape {version.shape}>")
+        layout = _check_tags(_npz_str(f, "format"), version_v, _npz_str(f, "layout"))
+        expected = _NPZ_KEYS[layout]
+        for key in sorted(expected - keys):
+            raise ValidationError(f"missing field {key!r} (layout {layout!r})", argument=key)
+        for key in sorted(keys - expected):
+            raise ValidationError(f"unknown field {key!r} (layout {layout!r})", argument=key)
+        r = _npz_get(f, "r")
+        if r.ndim != 2:
+            raise ValidationError(f"field 'r' has shape {r.shape}; expected (S, A)", argument="r",
+                                  value=r.shape)
+        S, A = r.shape
+        r = _field(r, "r", (S, A), "float")
+        gamma = _field(_npz_get(f, "gamma"), "gamma", (), "float")
+        rho0 = _field(_npz_get(f, "rho0"), "rho0", (S,), "float")
+        terminal = _field(_npz_get(f, "terminal"), "terminal", (S,), "bool")
+        if layout == "dense":
+            P: Any = _field(_npz_get(f, "P"), "P", (S, A, S), "float")
+        else:
+            data = _field(_npz_get(f, "P_data"), "P_data", None, "float")
+            if data.ndim != 1:
+                raise ValidationError(f"field 'P_data' has shape {data.shape}; expected (nnz,)",
+                                      argument="P_data", value=data.shape)
+            P = _csr(data, _field(_npz_get(f, "P_indices"), "P_indices", None, "int"),
+                     _field(_npz_get(f, "P_indptr"), "P_indptr", None, "int"), S, A, "P_")
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal)
+
+
+# -- reading .json -----------------------------------------------------------------
+
+_JSON_TYPES = {"float": (int, float), "int": (int,), "bool": (bool,)}
+
+
+def _json_array(value: Any, name: str, shape: tuple[int, ...], kind: str) -> np.ndarray:
+    """A nested JSON list of the given shape whose leaves are numbers of the given kind."""
+    try:
+        arr = np.array(value, dtype=object)
+    except ValueError:
+        arr = None
+    if arr is None or arr.shape != shape:
+        got = "ragged nested lists" if arr is None else f"shape {arr.shape}"
+        raise ValidationError(f"field {name!r} has {got}; expected nested lists of shape {shape}",
+                              argument=name, value=None if arr is None else arr.shape)
+    allowed = _JSON_TYPES[kind]
+    flat = arr.ravel()
+    ok = [isinstance(e, allowed) and (kind == "bool" or not isinstance(e, bool)) for e in flat]
+    if not all(ok):
+        i = ok.index(False)
+        idx = tuple(int(j) for j in np.unravel_index(i, shape))
+        raise ValidationError(f"field {name!r}{list(idx)} is {flat[i]!r}; expected a JSON {kind}",
+                              argument=name, index=idx, value=flat[i])
+    try:
+        return np.array(flat.tolist(), dtype={"float": np.float64, "int": np.int64, "bool": bool}[kind]
+                        ).reshape(shape)
+    except OverflowError:
+        raise ValidationError(f"field {name!r} holds an integer too large to store", argument=name) from None
+
+
+def mdp_from_dict(doc: Any) -> MDP:
+    """Build an MDP from a JSON document (schema version 1, see module notes), checking every field.
+
+    Raises
+    ------
+    ValidationError
+        Naming the first malformed field.
+
+    Examples
+    --------
+    >>> from mdpgrad.examples import two_state
+    >>> mdp_from_dict(mdp_to_dict(two_state())).P.tolist() == two_state().P.tolist()
+    True
+    """
+    if not isinstance(doc, Mapping):
+        raise ValidationError(f"the JSON document is a {type(doc).__name__}; expected an object",
+                              argument="format", value=type(doc).__name__)
+    base = {"format", "version", "layout", "n_states", "n_actions", "gamma", "P", "r", "rho0",
+            "terminal"}
+    for key in ("format", "version", "layout"):
+        if key not in doc:
+            raise ValidationError(f"missing field {key!r}", argument=key)
+    _check_tags(doc["format"], doc["version"], doc["layout"])
+    for key in sorted(base - set(doc)):
+        raise ValidationError(f"missing field {key!r}", argument=key)
+    for key in sorted(set(doc) - base, key=str):
+        raise ValidationError(f"unknown field {key!r}", argument=str(key))
+    S, A = doc["n_states"], doc["n_actions"]
+    for name, n in (("n_states", S), ("n_actions", A)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValidationError(f"field {name!r} is {n!r}; expected an integer >= 1", argument=name,
+                                  value=n)
+    gamma = doc["gamma"]
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        raise ValidationError(f"field 'gamma' is {gamma!r}; expected a JSON number", argument="gamma",
+                              value=gamma)
+    r = _json_array(doc["r"], "r", (S, A), "float")
+    rho0 = _json_array(doc["rho0"], "rho0", (S,), "float")
+    terminal = _json_array(doc["terminal"], "terminal", (S,), "bool")
+    if doc["layout"] == "dense":
+        P: Any = _json_array(doc["P"], "P", (S, A, S), "float")
+    else:
+        Pd = doc["P"]
+        if not isinstance(Pd, Mapping) or set(Pd) != {"data", "indices", "indptr"}:
+            raise ValidationError("field 'P' of a sparse file must be an object with exactly the keys "
+                                  "'data', 'indices', 'indptr'", argument="P")
+        for key in ("data", "indices"):
+            if not isinstance(Pd[key], list):
+                raise ValidationError(f"field 'P.{key}' is not a list", argument=f"P.{key}")
+        n = len(Pd["data"])
+        P = _csr(_json_array(Pd["data"], "P.data", (n,), "float"),
+                 _json_array(Pd["indices"], "P.indices", (len(Pd["indices"]),), "int"),
+                 _json_array(Pd["indptr"], "P.indptr", (S * A + 1,), "int"), S, A, "P.")
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal)
+
+
+def load(path: str | os.PathLike[str]) -> MDP:
+    """Read an MDP written by :func:`save`; the suffix (.npz or .json) chooses the format.
+
+    Nothing in the file is executed: .npz files are read with
+    ``allow_pickle=False`` and JSON is parsed as data.
+
+    Raises
+    ------
+    ValidationError
+        If the file is malformed; the message names the field.
+    OSError
+        If the file cannot be opened.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from mdpgrad.examples import two_state
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d) / "m.json"
+    ...     save(two_state(), p)
+    ...     load(p).r.tolist()
+    [[1.0, 0.0], [0.0, 2.0]]
+    """
+    if _suffix(path) == ".npz":
+        return _load_npz(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValidationError(f"{os.fspath(path)!r} is not valid UTF-8 JSON: {exc}", argument="path",
+                              value=os.fspath(path)) from None
+    return mdp_from_dict(doc)

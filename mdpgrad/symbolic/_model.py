@@ -1,0 +1,350 @@
+"""The symbolic MDP: P, r, γ, ρ₀ as sympy Rationals or symbols, checked exactly.
+
+What it holds
+-------------
+The same numbers as :class:`mdpgrad.MDP`, as exact sympy objects:
+``P`` an immutable (S, A, S) array with P[s, a, s'] = Pr(s' | s, a), ``r`` an
+immutable (S, A) matrix, ``gamma`` an expression, ``rho0`` an immutable (S, 1)
+column and ``terminal`` a tuple of bools (absorbing, zero-reward states).
+
+Exactness
+---------
+Floats are refused: 0.1 is not one tenth, and a float row that sums to
+0.9999999999999999 would be silently wrong.  Pass ``sympy.Rational(1, 10)``,
+``fractions.Fraction(1, 10)``, integers or symbols instead (sympy.stats'
+``DiscreteMarkovChain`` asks the same).  Each row of P must sum to exactly 1
+after cancellation (e.g. ``p`` and ``1 - p``); entries that are numbers must
+lie in [0, 1].  A numeric MDP is converted with :func:`rationalize`.
+
+Identity checked by the tests: every row sum of P cancels to exactly 1, and
+``to_numeric`` of a rational model reproduces the float model's numbers.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy import ImmutableDenseNDimArray, ImmutableMatrix
+
+from .._errors import ValidationError
+from .._model import MDP as NumericMDP
+
+__all__ = ["MDP", "exact", "general_mdp", "rationalize"]
+
+#: Largest denominator tried by :func:`rationalize`.  Hand-written models use
+#: small denominators (tenths, thirds); 10⁶ recovers them from their floats
+#: while a float with no short fraction is caught by ``RATIONALIZE_TOL``.
+MAX_DENOMINATOR = 10**6
+#: A float and its rational stand-in must agree to this relative accuracy: a
+#: short fraction read into float64 is within one ulp (1.1e-16) and a sum of a
+#: few within a few ulps, while the best fraction with q ≤ 10⁶ of an arbitrary
+#: real misses it by ≈ 1/q² ≈ 1e-12 (π: 6e-13), so 1e-15 separates the two.
+RATIONALIZE_TOL = 1e-15
+
+
+def exact(x: Any, name: str, index: tuple[int, ...] | None = None) -> sympy.Expr:
+    """Convert one entry to an exact sympy expression, refusing floats.
+
+    >>> exact(Fraction(1, 3), "P")
+    1/3
+    """
+    where = f"{name}{list(index)}" if index is not None else name
+    if isinstance(x, (bool, np.bool_)):
+        raise ValidationError(f"{where} is {x!r}; expected a number or a symbol",
+                              argument=name, index=index, value=x)
+    if isinstance(x, (float, np.floating)):
+        raise ValidationError(
+            f"{where} is the float {x!r}; symbolic models are exact: pass sympy.Rational "
+            f"or fractions.Fraction (e.g. sympy.Rational('{x}')) instead",
+            argument=name, index=index, value=x)
+    if isinstance(x, Fraction):
+        return sympy.Rational(x.numerator, x.denominator)
+    if isinstance(x, (numbers.Integral, np.integer)):
+        return sympy.Integer(int(x))
+    if not isinstance(x, sympy.Basic):
+        raise ValidationError(f"{where} is {x!r} of type {type(x).__name__}; expected a number or a symbol",
+                              argument=name, index=index, value=x)
+    if x.has(sympy.Float):
+        raise ValidationError(
+            f"{where} is {x} and contains a float; pass sympy.Rational or fractions.Fraction instead",
+            argument=name, index=index, value=x)
+    if not isinstance(x, sympy.Expr):
+        raise ValidationError(f"{where} is {x!r}; expected a sympy expression",
+                              argument=name, index=index, value=x)
+    return x
+
+
+def _nested(x: Any, name: str, shape_len: int | None) -> np.ndarray:
+    if isinstance(x, sympy.NDimArray):
+        x = x.tolist()
+    elif isinstance(x, sympy.MatrixBase):
+        x = x.tolist()
+    arr = np.empty(np.shape(np.asarray(x, dtype=object)), dtype=object)
+    arr[...] = np.asarray(x, dtype=object)
+    if shape_len is not None and arr.ndim != shape_len:
+        raise ValidationError(f"{name} has shape {arr.shape}; expected {shape_len} axes",
+                              argument=name, value=arr.shape)
+    out = np.empty(arr.shape, dtype=object)
+    for idx in np.ndindex(arr.shape):
+        out[idx] = exact(arr[idx], name, tuple(int(i) for i in idx))
+    return out
+
+
+def _check_probability(e: sympy.Expr, name: str, idx: tuple[int, ...]) -> None:
+    if e.is_number and (e.is_negative or (e - 1).is_positive):
+        raise ValidationError(f"{name}{list(idx)} is {e}; expected a probability in [0, 1]",
+                              argument=name, index=idx, value=e)
+    if e.is_nonnegative is False and not e.is_number:
+        raise ValidationError(f"{name}{list(idx)} is {e}, which is negative by its assumptions",
+                              argument=name, index=idx, value=e)
+
+
+def _is_exactly(e: sympy.Expr, target: int) -> bool:
+    d = sympy.cancel(e - target)
+    if d == 0:
+        return True
+    if d.is_number:
+        return False
+    return sympy.simplify(d) == 0
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class MDP:
+    """A finite MDP with exact (rational or symbolic) entries.
+
+    Parameters
+    ----------
+    P : nested sequence or sympy Array, shape (S, A, S)
+        P[s][a][s'] = Pr(s' | s, a); each row must cancel to exactly 1.
+    r : nested sequence or sympy Matrix, shape (S, A) or (S, A, S)
+        Expected reward r(s, a), or r(s, a, s') reduced to Σ_s' P r.
+    gamma : Rational or symbol
+        Discount, 0 ≤ γ ≤ 1 when it is a number.
+    rho0 : sequence, shape (S,), optional
+        Start distribution (default uniform over non-terminal states).
+    terminal : sequence of bool, shape (S,), optional
+
+    Raises
+    ------
+    ValidationError
+        For floats, wrong shapes, rows that do not sum to exactly 1, ...
+
+    Examples
+    --------
+    >>> p, g = sympy.symbols("p gamma")
+    >>> mdp = MDP([[[p, 1 - p]], [[0, 1]]], [[1], [0]], g)
+    >>> mdp.n_states, mdp.n_actions, list(mdp.rho0)
+    (2, 1, [1/2, 1/2])
+    >>> MDP([[[0.5, 0.5]], [[0, 1]]], [[1], [0]], g)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mdpgrad.ValidationError: P[0, 0, 0] is the float 0.5; symbolic models are exact: ...
+    """
+
+    P: ImmutableDenseNDimArray
+    r: ImmutableMatrix
+    gamma: sympy.Expr
+    rho0: ImmutableMatrix
+    terminal: tuple[bool, ...]
+
+    def __init__(self, P: Any, r: Any, gamma: Any, rho0: Any = None, terminal: Any = None) -> None:
+        Parr = _nested(P, "P", 3)
+        S, A = Parr.shape[0], Parr.shape[1]
+        if Parr.shape[2] != S or S == 0 or A == 0:
+            raise ValidationError(f"P has shape {Parr.shape}; expected (S, A, S) with S, A >= 1",
+                                  argument="P", value=Parr.shape)
+        for idx in np.ndindex(Parr.shape):
+            _check_probability(Parr[idx], "P", idx)
+        for s in range(S):
+            for a in range(A):
+                total = sum(Parr[s, a], sympy.Integer(0))
+                if not _is_exactly(total, 1):
+                    raise ValidationError(f"P[{s}, {a}, :] sums to {total}; expected exactly 1",
+                                          argument="P", index=(s, a), value=total)
+        rarr = _nested(r, "r", None)
+        if rarr.shape == (S, A, S):
+            rarr = np.array([[sympy.expand(sum(Parr[s, a, t] * rarr[s, a, t] for t in range(S)))
+                              for a in range(A)] for s in range(S)], dtype=object)
+        if rarr.shape != (S, A):
+            raise ValidationError(f"r has shape {rarr.shape}; expected ({S}, {A}) or ({S}, {A}, {S})",
+                                  argument="r", value=rarr.shape)
+        g = exact(gamma, "gamma")
+        if g.is_number and not (g.is_real and 0 <= g <= 1):
+            raise ValidationError(f"gamma is {g}; expected a number in [0, 1]", argument="gamma", value=g)
+        term = self._validate_terminal(terminal, Parr, rarr, S, A)
+        if rho0 is None:
+            n = S - sum(term)
+            if n == 0:
+                raise ValidationError("every state is terminal; an MDP needs a non-terminal state",
+                                      argument="terminal")
+            rho = [sympy.Integer(0) if t else sympy.Rational(1, n) for t in term]
+        else:
+            rho_arr = _nested(rho0, "rho0", 1)
+            if rho_arr.shape != (S,):
+                raise ValidationError(f"rho0 has shape {rho_arr.shape}; expected ({S},)",
+                                      argument="rho0", value=rho_arr.shape)
+            for i in range(S):
+                _check_probability(rho_arr[i], "rho0", (i,))
+            total = sum(rho_arr, sympy.Integer(0))
+            if not _is_exactly(total, 1):
+                raise ValidationError(f"rho0 sums to {total}; expected exactly 1", argument="rho0",
+                                      value=total)
+            if any(term) and all(rho_arr[s] == 0 for s in range(S) if not term[s]):
+                raise ValidationError("rho0 puts all its mass on terminal states", argument="rho0")
+            rho = list(rho_arr)
+        if g == 1 and not any(term):
+            raise ValidationError("gamma=1 needs terminal states: without them no policy terminates",
+                                  argument="gamma", value=g)
+        object.__setattr__(self, "P", ImmutableDenseNDimArray(Parr.tolist()))
+        object.__setattr__(self, "r", ImmutableMatrix(rarr.tolist()))
+        object.__setattr__(self, "gamma", g)
+        object.__setattr__(self, "rho0", ImmutableMatrix(S, 1, rho))
+        object.__setattr__(self, "terminal", term)
+
+    @staticmethod
+    def _validate_terminal(terminal: Any, P: np.ndarray, r: np.ndarray, S: int, A: int) -> tuple[bool, ...]:
+        if terminal is None:
+            return (False,) * S
+        t = np.asarray(terminal)
+        if t.shape != (S,) or t.dtype != bool:
+            raise ValidationError(f"terminal has shape {t.shape} and dtype {t.dtype}; expected ({S},) bool",
+                                  argument="terminal", value=(t.shape, str(t.dtype)))
+        for s in np.flatnonzero(t):
+            for a in range(A):
+                if not _is_exactly(P[s, a, s], 1):
+                    raise ValidationError(f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is "
+                                          f"{P[s, a, s]}; expected 1", argument="terminal",
+                                          index=(int(s), a), value=P[s, a, s])
+                if not _is_exactly(r[s, a], 0):
+                    raise ValidationError(f"terminal state {s} pays reward: r[{s}, {a}] is {r[s, a]}; "
+                                          "expected 0", argument="terminal", index=(int(s), a),
+                                          value=r[s, a])
+        return tuple(bool(x) for x in t)
+
+    # -- views ------------------------------------------------------------
+    @property
+    def n_states(self) -> int:
+        """Number of states S."""
+        return int(self.r.shape[0])
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions A."""
+        return int(self.r.shape[1])
+
+    @property
+    def P_flat(self) -> ImmutableMatrix:
+        """P as an (S·A, S) matrix, row s·A + a holding P[s, a, :]."""
+        S, A = self.n_states, self.n_actions
+        return ImmutableMatrix(S * A, S, lambda x, t: self.P[x // A, x % A, t])
+
+    @property
+    def free_symbols(self) -> set:
+        """Every symbol appearing in P, r, γ or ρ₀."""
+        out = set(self.gamma.free_symbols) | set(self.r.free_symbols) | set(self.rho0.free_symbols)
+        return out | set(self.P.free_symbols)
+
+    def subs(self, values: Mapping[Any, Any]) -> MDP:
+        """A new MDP with symbols replaced by values (validated again)."""
+        vals = {k: exact(v, f"values[{k}]") for k, v in dict(values).items()}
+        return MDP(self.P.subs(vals), self.r.subs(vals), self.gamma.subs(vals), list(self.rho0.subs(vals)),
+                   list(self.terminal) if any(self.terminal) else None)
+
+    def to_numeric(self) -> NumericMDP:
+        """The float :class:`mdpgrad.MDP` with the same numbers (no free symbols allowed)."""
+        if self.free_symbols:
+            raise ValidationError(f"the model still has free symbols {sorted(map(str, self.free_symbols))}; "
+                                  "substitute values first with subs()", argument="mdp",
+                                  value=sorted(map(str, self.free_symbols)))
+        S, A = self.n_states, self.n_actions
+        P = np.array([[[float(self.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)])
+        r = np.array(self.r.tolist(), dtype=float)
+        return NumericMDP(P, r, float(self.gamma), np.array(list(self.rho0), dtype=float),
+                          np.array(self.terminal) if any(self.terminal) else None)
+
+    def __repr__(self) -> str:
+        return (f"symbolic MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma}, "
+                f"symbols={sorted(map(str, self.free_symbols))}, n_terminal={sum(self.terminal)})")
+
+
+def _to_rational(x: float, name: str, idx: tuple[int, ...], max_denominator: int) -> sympy.Rational:
+    fr = Fraction(x).limit_denominator(max_denominator)
+    if abs(float(fr) - x) > RATIONALIZE_TOL * max(1.0, abs(x)):
+        raise ValidationError(f"{name}{list(idx)} = {x!r} has no fraction with denominator <= "
+                              f"{max_denominator} within {RATIONALIZE_TOL:g}", argument=name, index=idx,
+                              value=x)
+    return sympy.Rational(fr.numerator, fr.denominator)
+
+
+def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> MDP:
+    """The exact model behind a float MDP: each number replaced by its closest short fraction.
+
+    Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
+    x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-15·max(1, |x|);
+    the exact row sums are then checked again.  Sparse models are densified, so
+    call this on small models only.
+
+    Raises
+    ------
+    ValidationError
+        If a number has no short fraction, or the fractions of a row do not sum to 1.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.9, 0.1], [1/3, 2/3]], [[0.5, 0.5], [0.0, 1.0]]])
+    >>> m = rationalize(NumericMDP(P, np.eye(2), gamma=0.9))
+    >>> m.P[0, 1, 0], m.gamma
+    (1/3, 9/10)
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    Pd = mdp.P_dense()
+    P = [[[_to_rational(float(Pd[s, a, t]), "P", (s, a, t), max_denominator) for t in range(S)]
+          for a in range(A)] for s in range(S)]
+    r = [[_to_rational(float(mdp.r[s, a]), "r", (s, a), max_denominator) for a in range(A)] for s in range(S)]
+    g = _to_rational(float(mdp.gamma), "gamma", (), max_denominator)
+    rho = [_to_rational(float(mdp.rho0[s]), "rho0", (s,), max_denominator) for s in range(S)]
+    term = list(map(bool, mdp.terminal)) if mdp.terminal.any() else None
+    return MDP(P, r, g, rho, term)
+
+
+def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: Sequence[bool] | None = None,
+                rewards: bool = True, rho0: bool = True) -> MDP:
+    """The general MDP of a given size: every probability, reward, ρ₀ entry and γ a symbol.
+
+    P[s, a, s'] is the symbol ``p{s}{a}{s'}`` for s' < S−1 and one minus their
+    sum for s' = S−1; r[s, a] is ``r{s}{a}``; ρ₀ is ``rho{s}`` (last entry one
+    minus the rest) and γ the symbol ``gamma``.  Terminal states are absorbing
+    with zero reward.
+
+    >>> m = general_mdp(2, 2)
+    >>> m.P[1, 0, 0], m.P[1, 0, 1], m.rho0[1]
+    (p100, 1 - p100, 1 - rho0)
+    """
+    S, A = int(n_states), int(n_actions)
+    term = list(terminal) if terminal is not None else [False] * S
+    P, r = [], []
+    for s in range(S):
+        P.append([])
+        r.append([])
+        for a in range(A):
+            if term[s]:
+                P[s].append([sympy.Integer(int(t == s)) for t in range(S)])
+                r[s].append(sympy.Integer(0))
+                continue
+            row = [sympy.Symbol(f"p{s}{a}{t}") for t in range(S - 1)]
+            P[s].append(row + [1 - sum(row)])
+            r[s].append(sympy.Symbol(f"r{s}{a}") if rewards else sympy.Integer(0))
+    g = sympy.Symbol("gamma") if gamma is None else gamma
+    rho = None
+    if rho0:
+        live = [s for s in range(S) if not term[s]]
+        head = {s: sympy.Symbol(f"rho{s}") for s in live[:-1]}
+        rho = [head.get(s, sympy.Integer(0)) for s in range(S)]
+        rho[live[-1]] = 1 - sum(head.values())
+    return MDP(P, r, g, rho, term if terminal is not None else None)

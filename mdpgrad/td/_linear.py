@@ -1,0 +1,367 @@
+"""Linear function approximation: expected TD(0)/TD(λ), regression and residual-gradient fields.
+
+Values are Φw with features Φ of shape (n, k), n = S (state values, chain
+M = P̃^π) or n = S·A (action values, chain M = P̃Π, rows x = s·A + a); D is a
+diagonal weighting over the n rows (see :func:`mdpgrad.td.weighting`).
+
+    TD(λ) (expected forward view; Sutton & Barto 2018, §9.4 and §12.2;
+    Tsitsiklis & Van Roy 1997, §5):
+        u(w) = Φᵀ D (I − γλM)⁻¹ (r + γMΦw − Φw) = A w + b,
+        A    = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ = Φᵀ D (M^(λ) − I) Φ,
+        M^(λ) = (1 − λ) Σ_m λ^m (γM)^{m+1};      λ = 0 is semi-gradient TD(0).
+    Monte Carlo regression:  −∇ ½‖Φw − q‖²_D = Φᵀ D (q − Φw),       Jacobian −ΦᵀDΦ.
+    Residual gradient:       −∇ ½‖δ(w)‖²_D, δ = r + (γM − I)Φw,      Jacobian −BᵀDB, B = (γM − I)Φ.
+
+The last two are gradients (symmetric Jacobians); TD's is not in general.  The
+TD fixed point solves A w + b = 0 and differs from the regression solution
+argmin ‖Φw − q‖_D.  Expected TD converges for small steps iff every
+eigenvalue of A has negative real part (off the null space of Φ); Baird's
+counterexample (Sutton & Barto 2018, Example 11.1) has one with positive real
+part under its behaviour weighting.
+
+With ``phi=None`` the features are the identity (the tabular case).
+
+Identities checked by the tests: A from the solve equals A from the series
+M^(λ); λ = 0 with Φ = I gives :func:`mdpgrad.td.td_jacobian`; the fixed point
+with Φ = I is q^π (or v^π); the regression solution with Φ = I is q^π.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .._errors import ValidationError
+from .._evaluation import evaluate, state_chain
+from .._model import MDP
+from .._policies import check_policy
+from ._tabular import _keep, _resolve, _state_chain_masked, pair_chain
+
+__all__ = [
+    "EIGENVALUE_ATOL",
+    "Stability",
+    "iterate_expected_update",
+    "linear_td_jacobian",
+    "linear_td_update",
+    "regression_jacobian",
+    "regression_solution",
+    "regression_update",
+    "residual_gradient_jacobian",
+    "residual_gradient_update",
+    "stability",
+    "td_fixed_point",
+]
+
+#: Eigenvalues with |Re λ| below this (relative to max|λ|) count as zero: an
+#: eigen-solver returns them to ≈ n·ε·‖A‖, far below 1e-10 for the sizes here.
+EIGENVALUE_ATOL = 1e-10
+
+#: A fixed point must solve A w + b = 0 to this, relative to ‖A‖‖w‖ + ‖b‖
+#: (least-squares residuals of a consistent system are ≈ cond·ε).
+FIXED_POINT_RTOL = 1e-8
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    Phi: Any          # (n, k) ndarray, or sparse identity
+    M: Any            # (n, n) chain, dense or sparse
+    r: np.ndarray     # (n,) rewards
+    D: np.ndarray     # (n,) weights
+    gamma: float
+    values: str
+
+
+def _problem(mdp: MDP, pi: Any, phi: Any, D: Any) -> _Problem:
+    S, A = mdp.n_states, mdp.n_actions
+    pi = check_policy(pi, S, A)
+    if phi is None:
+        values, n = "q", S * A
+        Phi: Any = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)
+    else:
+        Phi = np.asarray(phi, dtype=float)
+        if Phi.ndim == 3 and Phi.shape[:2] == (S, A):
+            Phi = Phi.reshape(S * A, -1)
+        if Phi.ndim != 2 or Phi.shape[0] not in (S, S * A) or Phi.shape[1] == 0:
+            raise ValidationError(f"phi has shape {np.shape(phi)}; expected ({S}, k), ({S * A}, k) "
+                                  f"or ({S}, {A}, k)", argument="phi", value=np.shape(phi))
+        if not np.isfinite(Phi).all():
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(Phi))[0])
+            raise ValidationError(f"phi{list(idx)} is {Phi[idx]!r}; expected a finite number",
+                                  argument="phi", index=idx, value=float(Phi[idx]))
+        # with one action the pair chain and the state chain coincide
+        values = "q" if Phi.shape[0] == S * A and A > 1 else "v"
+    if values == "q":
+        M, r = pair_chain(mdp, pi), mdp.r.ravel() * np.repeat(_keep(mdp), A)
+    else:
+        M, r = _state_chain_masked(mdp, pi), state_chain(mdp, pi)[1] * _keep(mdp)
+    Dd = _resolve(mdp, pi, D, values)
+    n = M.shape[0]
+    return _Problem(Phi, M, r, np.ones(n) if Dd is None else Dd, mdp.gamma, values)
+
+
+def _solve_lambda(p: _Problem, lam: float, X: np.ndarray) -> np.ndarray:
+    """(I − γλM)⁻¹ X for X of shape (n,) or (n, k)."""
+    if not (0.0 <= lam <= 1.0):
+        raise ValidationError(f"lam is {lam!r}; expected a number in [0, 1]", argument="lam", value=lam)
+    if lam == 0.0:
+        return X
+    n = p.M.shape[0]
+    if sp.issparse(p.M):
+        lu = spla.splu(sp.csc_matrix(sp.eye_array(n) - p.gamma * lam * p.M))
+        out = lu.solve(np.asarray(X, dtype=float))
+        if not np.isfinite(out).all():
+            raise ValidationError("I - gamma*lam*M is singular (gamma*lam = 1 without termination)",
+                                  argument="lam", value=lam)
+        return out
+    try:
+        return sla.solve(np.eye(n) - p.gamma * lam * p.M, X)
+    except (sla.LinAlgError, ValueError):
+        raise ValidationError("I - gamma*lam*M is singular (gamma*lam = 1 without termination)",
+                              argument="lam", value=lam) from None
+
+
+def _dense(X: Any) -> np.ndarray:
+    return X.toarray() if sp.issparse(X) else np.asarray(X)
+
+
+def _B(p: _Problem) -> Any:
+    """(γM − I)Φ, shape (n, k)."""
+    return p.gamma * (p.M @ p.Phi) - p.Phi
+
+
+def _weighted_T(p: _Problem, X: Any) -> Any:
+    """Φᵀ D X."""
+    DX = (sp.diags_array(p.D) @ X) if sp.issparse(X) else p.D.reshape((-1,) + (1,) * (np.ndim(X) - 1)) * X
+    return p.Phi.T @ DX
+
+
+def _check_w(p: _Problem, w: Any) -> np.ndarray:
+    w = np.asarray(w)
+    if not np.iscomplexobj(w):
+        w = w.astype(float)
+    k = p.Phi.shape[1]
+    if w.shape != (k,):
+        raise ValidationError(f"w has shape {w.shape}; expected ({k},)", argument="w", value=w.shape)
+    return w
+
+
+def linear_td_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+    """Expected linear TD(λ) update u(w) = Φᵀ D (I − γλM)⁻¹ (r + γMΦw − Φw), shape (k,).
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (S, A)
+        Target policy (the chain M); off-policy learning puts the behaviour in D.
+    phi : ndarray, shape (S, k), (S·A, k) or (S, A, k), or None
+        Features of states, or of state-action pairs; None for the identity.
+    w : ndarray, shape (k,)
+        Real or complex.
+    D : None, str or array_like, optional
+        Weighting over the rows of Φ.
+    lam : float, optional
+        λ ∈ [0, 1].
+
+    Returns
+    -------
+    ndarray, shape (k,)
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
+    >>> linear_td_update(mdp, np.ones((2, 1)), np.ones((2, 1)), np.zeros(1)).tolist()  # Σ r
+    [1.0]
+    """
+    p = _problem(mdp, pi, phi, D)
+    w = _check_w(p, w)
+    Phiw = p.Phi @ w
+    delta = p.r + p.gamma * (p.M @ Phiw) - Phiw
+    if np.iscomplexobj(delta) and lam != 0.0:
+        delta = _solve_lambda(p, lam, delta.real) + 1j * _solve_lambda(p, lam, delta.imag)
+    else:
+        delta = _solve_lambda(p, lam, delta)
+    return np.asarray(_weighted_T(p, delta)).ravel()
+
+
+def linear_td_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+    """A = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ, the Jacobian of :func:`linear_td_update`, shape (k, k).
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
+    >>> linear_td_jacobian(mdp, np.ones((2, 1)), np.ones((2, 1))).tolist()    # 2·(γ − 1)
+    [[-1.0]]
+    """
+    p = _problem(mdp, pi, phi, D)
+    return _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
+
+
+def _consistent_solve(A: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
+    w, *_ = np.linalg.lstsq(A, rhs, rcond=None)
+    resid = float(np.abs(A @ w - rhs).max()) if rhs.size else 0.0
+    scale = float(np.abs(A).max() * np.abs(w).max() + np.abs(rhs).max()) if rhs.size else 0.0
+    if resid > FIXED_POINT_RTOL * max(scale, 1e-300):
+        raise ValidationError(f"the {what} does not exist: A w = b has no solution (residual {resid:.3g})",
+                              argument="phi", value=resid)
+    return w
+
+
+def td_fixed_point(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+    """The TD(λ) fixed point: w with A w + b = 0 (minimum-norm when A is singular), shape (k,).
+
+    Tsitsiklis & Van Roy 1997, Theorem 1: on-policy it is the fixed point of
+    the projected operator ΠT^(λ).  With Φ = I it is q^π (v^π).
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
+    >>> td_fixed_point(mdp, np.ones((2, 1)), np.eye(2)).round(12).tolist()   # v^π = (4/3, 2/3)
+    [1.333333333333, 0.666666666667]
+    """
+    p = _problem(mdp, pi, phi, D)
+    A = _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
+    b = np.asarray(_weighted_T(p, _solve_lambda(p, lam, p.r))).ravel()
+    return _consistent_solve(A, -b, "TD fixed point")
+
+
+def _target_values(mdp: MDP, pi: Any, p: _Problem) -> np.ndarray:
+    ev = evaluate(mdp, pi)
+    return ev.q.ravel() if p.values == "q" else ev.v
+
+
+def regression_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None) -> np.ndarray:
+    """Monte Carlo regression field Φᵀ D (q^π − Φw) = −∇ ½‖Φw − q^π‖²_D, shape (k,).
+
+    The expected gradient-MC update of Sutton & Barto 2018, §9.3 (v^π for state features).
+    """
+    p = _problem(mdp, pi, phi, D)
+    w = _check_w(p, w)
+    return np.asarray(_weighted_T(p, _target_values(mdp, pi, p) - p.Phi @ w)).ravel()
+
+
+def regression_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
+    """−Φᵀ D Φ, symmetric, shape (k, k)."""
+    p = _problem(mdp, pi, phi, D)
+    return -_dense(_weighted_T(p, p.Phi))
+
+
+def regression_solution(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
+    """argmin_w ‖Φw − q^π‖_D (minimum-norm), shape (k,): solves ΦᵀDΦ w = ΦᵀD q^π.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
+    >>> regression_solution(mdp, np.ones((2, 1)), np.ones((2, 1))).round(12).tolist()  # mean of v^π
+    [1.0]
+    """
+    p = _problem(mdp, pi, phi, D)
+    A = -_dense(_weighted_T(p, p.Phi))
+    b = np.asarray(_weighted_T(p, _target_values(mdp, pi, p))).ravel()
+    return _consistent_solve(A, -b, "regression solution")
+
+
+def residual_gradient_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None) -> np.ndarray:
+    """−∇ ½‖r + γMΦw − Φw‖²_D = −Bᵀ D δ(w), B = (γM − I)Φ, shape (k,).
+
+    Baird 1995; Sutton & Barto 2018, §11.5 (the expected residual-gradient update).
+    """
+    p = _problem(mdp, pi, phi, D)
+    w = _check_w(p, w)
+    B = _B(p)
+    delta = p.r + B @ w
+    return -np.asarray(B.T @ (p.D * delta)).ravel()
+
+
+def residual_gradient_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
+    """−Bᵀ D B, symmetric, shape (k, k)."""
+    p = _problem(mdp, pi, phi, D)
+    B = _B(p)
+    DB = (sp.diags_array(p.D) @ B) if sp.issparse(B) else p.D[:, None] * B
+    return -_dense(B.T @ DB)
+
+
+@dataclass(frozen=True, eq=False)
+class Stability:
+    """Eigenvalues of an update's Jacobian and what they say about w ← w + α u(w).
+
+    Attributes
+    ----------
+    eigenvalues : ndarray, shape (k,)
+        Sorted by decreasing real part.
+    max_real : float
+    diverges : bool
+        Some eigenvalue has Re λ > 0: the expected iteration grows along it for
+        every step size α > 0.
+    converges : bool
+        Every eigenvalue has Re λ < 0: the iteration converges for small α.
+    n_neutral : int
+        Eigenvalues with Re λ = 0 (within tolerance), e.g. the null space of Φ.
+    """
+
+    eigenvalues: np.ndarray
+    max_real: float
+    diverges: bool
+    converges: bool
+    n_neutral: int
+
+
+def stability(jacobian: Any, *, atol: float = EIGENVALUE_ATOL) -> Stability:
+    """Eigenvalues of a square Jacobian; stable iff all real parts are negative.
+
+    The tolerance is relative: |Re λ| ≤ atol·max(1, max|λ|) counts as zero.
+
+    Examples
+    --------
+    >>> s = stability(np.array([[-1.0, 2.0], [0.0, 0.5]]))
+    >>> s.eigenvalues.real.tolist(), s.diverges
+    ([0.5, -1.0], True)
+    """
+    J = _dense(jacobian)
+    if J.ndim != 2 or J.shape[0] != J.shape[1]:
+        raise ValidationError(f"jacobian has shape {J.shape}; expected a square matrix",
+                              argument="jacobian", value=J.shape)
+    ev = np.linalg.eigvals(J)
+    ev = ev[np.argsort(-ev.real, kind="stable")]
+    tol = atol * max(1.0, float(np.abs(ev).max()) if ev.size else 0.0)
+    re = ev.real
+    return Stability(eigenvalues=ev, max_real=float(re.max()) if ev.size else 0.0,
+                     diverges=bool((re > tol).any()), converges=bool((re < -tol).all()),
+                     n_neutral=int((np.abs(re) <= tol).sum()))
+
+
+def iterate_expected_update(mdp: MDP, pi: Any, phi: Any, w0: Any, *, step_size: float, n_steps: int,
+                            D: Any = None, lam: float = 0.0) -> np.ndarray:
+    """Iterates of expected linear TD(λ), w_{t+1} = w_t + α (A w_t + b), shape (n_steps + 1, k).
+
+    The expected ("semi-gradient DP") version of Sutton & Barto 2018, Figure 11.2.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
+    >>> ws = iterate_expected_update(mdp, np.ones((2, 1)), np.ones((2, 1)), [0.0], step_size=0.5, n_steps=60)
+    >>> round(float(ws[-1, 0]), 9)                    # fixed point Σr / (2(1 − γ)) = 1
+    1.0
+    """
+    if not (step_size > 0) or int(n_steps) != n_steps or n_steps < 0:
+        raise ValidationError(f"step_size={step_size!r}, n_steps={n_steps!r}; expected α > 0 and an "
+                              f"integer n_steps >= 0", argument="step_size", value=(step_size, n_steps))
+    p = _problem(mdp, pi, phi, D)
+    A = _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
+    b = np.asarray(_weighted_T(p, _solve_lambda(p, lam, p.r))).ravel()
+    w = _check_w(p, w0)
+    out = np.empty((int(n_steps) + 1, w.size))
+    out[0] = w
+    for t in range(int(n_steps)):
+        w = w + step_size * (A @ w + b)
+        out[t + 1] = w
+    return out
