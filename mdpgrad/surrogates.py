@@ -262,7 +262,7 @@ class ReuseTrace:
     cosine: np.ndarray
 
 
-def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, learning_rate: float,
+def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, step_size: float,
                        surrogate: str = "stop_gradient", clip: float = 0.2) -> ReuseTrace:
     """Gradient ascent for ``n_steps`` steps on one frozen batch, with the exact truth alongside.
 
@@ -276,7 +276,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, l
     theta0 : ndarray, shape policy.param_shape
     n_steps : int
         k ≥ 0.
-    learning_rate : float
+    step_size : float
         α > 0.
     surrogate : {"stop_gradient", "importance", "ppo"}
     clip : float
@@ -291,7 +291,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, l
     >>> from mdpgrad import TabularSoftmax
     >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
-    >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, learning_rate=5.0)
+    >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, step_size=5.0)
     >>> np.round(tr.cosine, 6).tolist()      # one state moves: the direction stays aligned
     [1.0, 1.0, 1.0, 1.0]
     """
@@ -301,9 +301,9 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, l
     if int(n_steps) != n_steps or n_steps < 0:
         raise ValidationError(f"n_steps is {n_steps!r}; expected an integer >= 0", argument="n_steps",
                               value=n_steps)
-    if not (float(learning_rate) > 0):
-        raise ValidationError(f"learning_rate is {learning_rate!r}; expected a positive number",
-                              argument="learning_rate", value=learning_rate)
+    if not (float(step_size) > 0):
+        raise ValidationError(f"step_size is {step_size!r}; expected a positive number",
+                              argument="step_size", value=step_size)
     if surrogate == "ppo":
         _check_clip(clip)
     batch = freeze(mdp, policy, theta0)
@@ -324,7 +324,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, l
         grads.append(policy_gradient(mdp, policy, th, evaluation=ev))
         dirs.append(direction(th))
         if i < n_steps:
-            th = th + float(learning_rate) * dirs[-1]
+            th = th + float(step_size) * dirs[-1]
     D = np.stack(dirs)
     G = np.stack(grads)
     k = len(thetas)

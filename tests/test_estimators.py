@@ -239,7 +239,7 @@ def test_missing_discount_bias_is_exactly_the_visit_difference(seed, sparse) -> 
     assert np.abs(e - policy_gradient(mdp, policy, theta) - bias).max() <= EXACT
     # the finite-horizon recursion converges to the same linear-solve answer: Pr(T > H) ≤ 0.65ᴴ
     e_H = est.expectation(mdp, policy, theta, protocol="horizon", horizon=120)
-    visits = expected_update_without_discount(mdp, policy, theta, weighting="visits")
+    visits = expected_update_without_discount(mdp, policy, theta, visits="undiscounted")
     assert np.abs(e_H - visits).max() <= EXACT
 
 

@@ -42,7 +42,7 @@ def test_symmetry_verdict_hand_numbers():
                   [3.0, 0.0, 1.0]])
     v = symmetry_verdict(M, n_actions=1)
     # |M − Mᵀ| off the diagonal: (0,1) 0, (0,2) 3, (1,2) 0.5
-    assert not v.symmetric
+    assert not v.holds
     assert v.witness == (0, 2)
     assert v.witness_values == (0.0, 3.0)
     assert v.max_asymmetry == 3.0
@@ -64,14 +64,14 @@ def test_symmetric_matrix_is_symmetric_within_rounding():
     B = rng.standard_normal((5, 5))
     M = B @ B.T  # symmetric up to rounding of the product
     v = symmetry_verdict(M)
-    assert v.symmetric
+    assert v.holds
     assert v.max_asymmetry <= v.tolerance
 
 
 def test_tolerance_scales_with_norm():
     M = np.array([[1e6, 1e-4], [0.0, 1e6]])  # asymmetry 1e-4 is 1e-10 of max|M|
-    assert symmetry_verdict(M).symmetric
-    assert not symmetry_verdict(np.array([[1.0, 1e-4], [0.0, 1.0]])).symmetric
+    assert symmetry_verdict(M).holds
+    assert not symmetry_verdict(np.array([[1.0, 1e-4], [0.0, 1.0]])).holds
 
 
 @given(st.integers(2, 6), st.integers(0, 10_000))
@@ -79,7 +79,7 @@ def test_sparse_and_dense_verdicts_agree(n, seed):
     rng = np.random.default_rng(seed)
     M = rng.standard_normal((n, n)) * (rng.random((n, n)) < 0.5)
     vd, vs = symmetry_verdict(M), symmetry_verdict(sp.csr_array(M))
-    assert vd.symmetric == vs.symmetric
+    assert vd.holds == vs.holds
     assert vd.max_asymmetry == vs.max_asymmetry
     assert math.isclose(vd.antisymmetric_norm, vs.antisymmetric_norm, rel_tol=1e-12, abs_tol=1e-300)
     if vd.max_asymmetry > 0:
@@ -182,7 +182,7 @@ def test_circulation_bad_plane():
 # -- is_gradient_field --------------------------------------------------------
 def test_rotation_is_certified_not_gradient():
     fv = is_gradient_field(lambda t: np.array([-t[1], t[0], 0 * t[2]]), np.ones(3))
-    assert not fv.is_gradient and fv.certified_not_gradient
+    assert not fv.holds and fv.certified_not_gradient
     assert fv.symmetry.witness == (0, 1)
     # curl 2 over a disc of radius ρ: 2πρ²
     assert math.isclose(fv.circulation.value, 2 * math.pi * fv.circulation.radius ** 2, rel_tol=1e-12)
@@ -191,7 +191,7 @@ def test_rotation_is_certified_not_gradient():
 def test_gradient_of_quadratic_is_gradient():
     A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 1.0]])
     fv = is_gradient_field(lambda t: A @ t + 1.0, np.array([0.1, 0.2, 0.3]))
-    assert fv.is_gradient and not fv.certified_not_gradient
+    assert fv.holds and not fv.certified_not_gradient
 
 
 def _episodic_mdp(gamma: float) -> MDP:
@@ -213,9 +213,9 @@ def test_update_without_discount_is_not_a_gradient_but_policy_gradient_is():
     theta = np.array([[0.3, -0.2], [0.1, 0.4], [0.0, 0.0]])
     bad = is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), theta)
     good = is_gradient_field(lambda th: policy_gradient(mdp, pol, th), theta)
-    assert not bad.is_gradient and bad.certified_not_gradient
+    assert not bad.holds and bad.certified_not_gradient
     assert abs(bad.circulation.value) > bad.circulation.bound
-    assert good.is_gradient
+    assert good.holds
     assert abs(good.circulation.value) <= good.circulation.bound
 
 
@@ -225,7 +225,7 @@ def test_with_gamma_one_the_two_updates_coincide_and_both_are_gradients():
     theta = np.array([[0.3, -0.2], [0.1, 0.4], [0.0, 0.0]])
     np.testing.assert_allclose(expected_update_without_discount(mdp, pol, theta),
                                policy_gradient(mdp, pol, theta), atol=1e-12)
-    assert is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), theta).is_gradient
+    assert is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), theta).holds
 
 
 def test_continuing_update_without_discount_is_not_a_gradient():
@@ -235,9 +235,9 @@ def test_continuing_update_without_discount_is_not_a_gradient():
     theta = np.array([[0.2, -0.1], [0.3, 0.0]])
     fv = is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), theta)
     assert fv.certified_not_gradient
-    assert is_gradient_field(lambda th: policy_gradient(mdp, pol, th), theta).is_gradient
+    assert is_gradient_field(lambda th: policy_gradient(mdp, pol, th), theta).holds
 
 
 def test_one_parameter_field_is_a_gradient():
     fv = is_gradient_field(lambda t: np.sin(t), np.array([0.3]))
-    assert fv.is_gradient and fv.circulation is None
+    assert fv.holds and fv.circulation is None

@@ -157,7 +157,7 @@ def test_theorem_recursion_closed_form_fd_agree(kind, which):
     assert rel_err(recursion_gradient(mdp, pol, th), g) <= EXACT_RTOL * H
     assert rel_err(closed(th), g) <= EXACT_RTOL * H
     chk = check_gradient(lambda t: objective(mdp, pol, t), g, th, tol=FD_RTOL_PER_HORIZON * H)
-    assert chk.ok, (chk.max_error, chk.worst_index)
+    assert chk.holds, (chk.max_error, chk.worst_index)
 
 
 @settings(max_examples=25)
@@ -171,7 +171,7 @@ def test_property_gradient_routes_agree(seed, S, A, kind, which):
     assert rel_err(recursion_gradient(mdp, pol, th), g) <= EXACT_RTOL * H
     assert rel_err(closed(th), g) <= EXACT_RTOL * H
     chk = check_gradient(lambda t: objective(mdp, pol, t), g, th, tol=FD_RTOL_PER_HORIZON * H)
-    assert chk.ok, (chk.max_error, chk.worst_index)
+    assert chk.holds, (chk.max_error, chk.worst_index)
 
 
 def test_dense_equals_sparse():
@@ -220,7 +220,7 @@ def test_check_gradient_step_rule_and_error():
     np.testing.assert_allclose(chk.step, [eps13, 3 * eps13], rtol=1e-10)
     # central differences of a cubic: g_fd = 3x² + h², so the mixed error is h²/max(1, 3x²)
     np.testing.assert_allclose(chk.fd_gradient, 3 * th ** 2 + chk.step ** 2, rtol=1e-6)
-    assert chk.ok
+    assert chk.holds
 
 
 def test_check_gradient_catches_a_wrong_gradient():
@@ -230,7 +230,7 @@ def test_check_gradient_catches_a_wrong_gradient():
     wrong = mdp.rho0[:, None] * softmax_gradient(mdp, th) / np.where(mdp.rho0 > 0, mdp.rho0, 1)[:, None]
     wrong = wrong * 1.01 + 0.01
     chk = check_gradient(lambda t: objective(mdp, pol, t), wrong, th)
-    assert not chk.ok and chk.max_error > 1e-3
+    assert not chk.holds and chk.max_error > 1e-3
 
 
 def test_check_gradient_batched_equals_loop():

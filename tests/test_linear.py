@@ -35,7 +35,7 @@ from mdpgrad.td import (
     td_fixed_point,
     td_jacobian,
     td_jacobian_v,
-    weighting,
+    diagonal_weights,
 )
 
 #: Affine maps differenced with step 1: exact up to rounding of O(10) entries.
@@ -179,8 +179,8 @@ def test_identity_features_give_tabular_results(case, lam):
 def test_regression_and_residual_fields_are_gradients(case):
     """Symmetric Jacobians, and each field is minus the gradient of its loss (by differencing the loss)."""
     mdp, pi, phi, D, rng = case
-    assert symmetry_verdict(regression_jacobian(mdp, pi, phi, D=D)).symmetric
-    assert symmetry_verdict(residual_gradient_jacobian(mdp, pi, phi, D=D)).symmetric
+    assert symmetry_verdict(regression_jacobian(mdp, pi, phi, D=D)).holds
+    assert symmetry_verdict(residual_gradient_jacobian(mdp, pi, phi, D=D)).holds
     S, A = mdp.n_states, mdp.n_actions
     ev = evaluate(mdp, pi)
     states = phi.shape[0] == S
@@ -221,11 +221,11 @@ def test_on_policy_td_is_stable(case):
 def test_baird_diverges_off_policy():
     """Sutton & Barto 2018, Example 11.1 / Figure 11.2: behaviour weighting, target chain."""
     ex = baird_counterexample()
-    Db = weighting(ex.mdp, ex.behaviour, "stationary", values="v")  # uniform 1/7
+    Db = diagonal_weights(ex.mdp, ex.behaviour, "stationary", values="v")  # uniform 1/7
     A = linear_td_jacobian(ex.mdp, ex.target, ex.phi, D=Db)
     s = stability(A)
     assert s.diverges and s.max_real > 0
-    assert not symmetry_verdict(A).symmetric
+    assert not symmetry_verdict(A).holds
     w0 = np.array([1.0, 1, 1, 1, 1, 1, 10, 1])  # the book's initial weights
     ws = iterate_expected_update(ex.mdp, ex.target, ex.phi, w0, D=Db, step_size=0.01, n_steps=1000)
     norms = np.linalg.norm(ws, axis=1)

@@ -64,7 +64,7 @@ def test_live_surrogate_gradient_is_exact_and_differs(kind, which):
     g = policy_gradient(mdp, pol, th0)
     live = live_surrogate_gradient(mdp, pol, th0)
     chk = check_gradient(lambda t: live_surrogate(mdp, pol, t), live, th0, tol=FD_RTOL * horizon(mdp))
-    assert chk.ok, chk.max_error
+    assert chk.holds, chk.max_error
     assert np.abs(live - (-g)).max() >= DIFFERENT * np.abs(g).max()
 
 
@@ -80,13 +80,13 @@ def test_surrogate_gradients_match_finite_differences_off_theta0(which):
     for f, grad in [(stop_gradient_surrogate, stop_gradient_surrogate_gradient),
                     (importance_surrogate, importance_surrogate_gradient)]:
         chk = check_gradient(lambda t, f=f: f(fb, pol, t), grad(fb, pol, th), th, tol=FD_RTOL * horizon(mdp))
-        assert chk.ok, (f.__name__, chk.max_error)
+        assert chk.holds, (f.__name__, chk.max_error)
     # PPO: away from the kinks ρ = 1 ± ε the clipped objective is smooth
     rho = pol.probabilities(th) / fb.pi
     assert np.abs(np.abs(rho - 1) - 0.02).min() > 1e-4
     chk = check_gradient(lambda t: ppo_clip_surrogate(fb, pol, t, 0.02),
                          ppo_clip_surrogate_gradient(fb, pol, th, 0.02), th, tol=FD_RTOL * horizon(mdp))
-    assert chk.ok, chk.max_error
+    assert chk.holds, chk.max_error
 
 
 def test_stop_gradient_direction_is_constant_for_tabular_softmax():
@@ -106,7 +106,7 @@ def test_reused_batch_cosine_falls_below_one(surrogate):
     mdp = random_mdp(71, 5, 3, "dense")
     pol = TabularSoftmax(5, 3)
     th0 = np.random.default_rng(2).standard_normal((5, 3))
-    tr = reuse_frozen_batch(mdp, pol, th0, n_steps=30, learning_rate=2.0, surrogate=surrogate, clip=0.2)
+    tr = reuse_frozen_batch(mdp, pol, th0, n_steps=30, step_size=2.0, surrogate=surrogate, clip=0.2)
     assert tr.thetas.shape == (31, 5, 3) and tr.J.shape == (31,) and tr.cosine.shape == (31,)
     assert tr.cosine[0] == pytest.approx(1.0, abs=1e-12)        # at θ₀ the surrogate is exact
     assert np.nanmin(tr.cosine[1:]) < 1 - DIFFERENT              # then it drifts away from ∇J
@@ -133,10 +133,10 @@ def test_ppo_gradient_vanishes_once_clipped_bandit():
 
 
 @pytest.mark.parametrize("call, argument", [
-    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, learning_rate=1.0, surrogate="x"),
+    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, step_size=1.0, surrogate="x"),
      "surrogate"),
-    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=-1, learning_rate=1.0), "n_steps"),
-    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, learning_rate=0.0), "learning_rate"),
+    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=-1, step_size=1.0), "n_steps"),
+    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, step_size=0.0), "step_size"),
     (lambda m, p: ppo_clip_surrogate(freeze(m, p, np.zeros((2, 2))), p, np.zeros((2, 2)), 1.5), "clip"),
     (lambda m, p: freeze(m, p, np.zeros(4)), "theta0"),
     (lambda m, p: live_surrogate_gradient(m, p, np.zeros((1, 2, 2))), "theta"),

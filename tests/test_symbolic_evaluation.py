@@ -45,14 +45,14 @@ def test_identities_on_the_general_two_state_mdp_with_softmax():
     pi = pol.probabilities(pol.symbols())
     ev = evaluate(mdp, pi)
     bellman = ev.r_pi + mdp.gamma * ev.P_pi * ev.v
-    assert prove_equal(ev.v, bellman).proved
+    assert prove_equal(ev.v, bellman).holds
     v_from_q = sympy.Matrix(2, 1, lambda s, _: sum(pi[s, a] * ev.q[s, a] for a in range(2)))
-    assert prove_equal(ev.v, v_from_q).proved
+    assert prove_equal(ev.v, v_from_q).holds
     J_occ = sum(ev.eta[s] * pi[s, a] * mdp.r[s, a] for s in range(2) for a in range(2))
-    assert prove_equal(ev.J, J_occ).proved
-    assert prove_equal(sum(ev.eta), 1 / (1 - mdp.gamma)).proved
-    assert prove_equal(sum(ev.d), 1).proved
-    assert prove_equal(ev.advantage, ev.q - ev.v * sympy.ones(1, 2)).proved
+    assert prove_equal(ev.J, J_occ).holds
+    assert prove_equal(sum(ev.eta), 1 / (1 - mdp.gamma)).holds
+    assert prove_equal(sum(ev.d), 1).holds
+    assert prove_equal(ev.advantage, ev.q - ev.v * sympy.ones(1, 2)).holds
     assert isinstance(ev.v, sympy.ImmutableMatrix) and isinstance(ev.mu, sympy.ImmutableMatrix)
 
 

@@ -37,13 +37,13 @@ EPISODIC = MDP([[[0, R(1, 2), R(1, 2)], [R(1, 4), 0, R(3, 4)]],
 
 def test_theorem_proved_on_the_fully_symbolic_two_state_mdp():
     res = prove_policy_gradient_theorem(GENERAL, SOFTMAX)
-    assert res.proved and res.status == "proved" and bool(res)
+    assert res.holds and res.status == "proved" and bool(res)
     assert res.n_identities == 4 and res.point is None
     assert "proved" in str(res) and "proved" in res.latex()
 
 
 def test_theorem_with_q_instead_of_advantage_also_holds():
-    assert prove_policy_gradient_theorem(GENERAL, SOFTMAX, values="q").proved
+    assert prove_policy_gradient_theorem(GENERAL, SOFTMAX, values="q").holds
 
 
 def test_theorem_for_log_linear_and_direct_policies():
@@ -51,21 +51,21 @@ def test_theorem_for_log_linear_and_direct_policies():
     phi[0, 1, 0] = 1
     phi[1, 1, 0] = 2
     phi[1, 0, 1] = -1
-    assert prove_policy_gradient_theorem(GENERAL, LogLinear(phi)).proved
+    assert prove_policy_gradient_theorem(GENERAL, LogLinear(phi)).holds
     # direct parameters are free entries of π, off the simplex: ∂J/∂π(a|s) = η q holds, but the
     # advantage form needs Σ_a ∇π(a|s) = 0, which only holds on the simplex
-    assert prove_policy_gradient_theorem(GENERAL, Direct(2, 2), values="q").proved
+    assert prove_policy_gradient_theorem(GENERAL, Direct(2, 2), values="q").holds
     off_simplex = prove_policy_gradient_theorem(GENERAL, Direct(2, 2))
     assert off_simplex.status == "counterexample" and off_simplex.value != 0
-    assert prove_policy_gradient_theorem(EPISODIC, TabularSoftmax(3, 2)).proved
+    assert prove_policy_gradient_theorem(EPISODIC, TabularSoftmax(3, 2)).holds
 
 
 def test_recursion_baseline_and_performance_difference_proved():
-    assert prove_recursion_form(GENERAL, SOFTMAX).proved
-    assert prove_recursion_form(EPISODIC, TabularSoftmax(3, 2)).proved
-    assert prove_baseline_identity(GENERAL, SOFTMAX).proved
-    assert prove_baseline_identity(GENERAL, SOFTMAX, baseline=[sympy.Symbol("c") ** 2, 7]).proved
-    assert prove_performance_difference(GENERAL, SOFTMAX).proved
+    assert prove_recursion_form(GENERAL, SOFTMAX).holds
+    assert prove_recursion_form(EPISODIC, TabularSoftmax(3, 2)).holds
+    assert prove_baseline_identity(GENERAL, SOFTMAX).holds
+    assert prove_baseline_identity(GENERAL, SOFTMAX, baseline=[sympy.Symbol("c") ** 2, 7]).holds
+    assert prove_performance_difference(GENERAL, SOFTMAX).holds
 
 
 def _numeric_at(res):
@@ -79,9 +79,9 @@ def _numeric_at(res):
     return mdp, pol, theta, ev
 
 
-@pytest.mark.parametrize("weighting", ["normalised", "stationary"])
-def test_wrong_formulas_get_a_counterexample_confirmed_numerically(weighting):
-    res = prove_policy_gradient_theorem(GENERAL, SOFTMAX, weighting=weighting)
+@pytest.mark.parametrize("visits", ["normalised", "stationary"])
+def test_wrong_formulas_get_a_counterexample_confirmed_numerically(visits):
+    res = prove_policy_gradient_theorem(GENERAL, SOFTMAX, visits=visits)
     assert res.status == "counterexample" and not res
     assert res.value != 0 and res.value == res.lhs - res.rhs
     assert str(res.value) in str(res) and "log" in str(res)  # θ reported as log of a rational
@@ -90,7 +90,7 @@ def test_wrong_formulas_get_a_counterexample_confirmed_numerically(weighting):
     grad = numeric_gradient(mdp, pol, theta)
     assert grad[s_, a_] == pytest.approx(float(res.lhs), rel=RTOL)
     # the wrong right-hand side, recomputed in floats: w(s) π(a|s) adv(s,a) for softmax
-    if weighting == "normalised":
+    if visits == "normalised":
         w = ev.eta / ev.eta.sum()
     else:
         w = numeric_stationary(ev.P_pi) * ev.eta.sum()
@@ -98,15 +98,15 @@ def test_wrong_formulas_get_a_counterexample_confirmed_numerically(weighting):
 
 
 def test_gamma_dropped_in_an_episodic_mdp_is_caught():
-    res = prove_policy_gradient_theorem(EPISODIC, TabularSoftmax(3, 2), weighting="undiscounted")
+    res = prove_policy_gradient_theorem(EPISODIC, TabularSoftmax(3, 2), visits="undiscounted")
     assert res.status == "counterexample" and res.value != 0
     with pytest.raises(ValidationError) as err:
-        prove_policy_gradient_theorem(GENERAL, SOFTMAX, weighting="undiscounted")
-    assert err.value.argument == "weighting"
+        prove_policy_gradient_theorem(GENERAL, SOFTMAX, visits="undiscounted")
+    assert err.value.argument == "visits"
 
 
 def test_counterexample_points_are_valid_models():
-    res = prove_policy_gradient_theorem(GENERAL, SOFTMAX, weighting="normalised")
+    res = prove_policy_gradient_theorem(GENERAL, SOFTMAX, visits="normalised")
     values = {k: v for k, v in res.point.items() if k in GENERAL.free_symbols}
     assert set(values) == GENERAL.free_symbols
     GENERAL.subs(values)  # validates: probabilities in [0, 1], rows sum to 1
@@ -122,4 +122,4 @@ def test_prove_equal_on_matrices_and_latex():
         prove_equal(sympy.Matrix([[x]]), sympy.Matrix([[x, 1]]))
     constant = prove_equal(R(1, 2), R(1, 3))  # no symbols at all
     assert constant.value == R(1, 6) and constant.point == {}
-    assert prove_equal(R(1, 2), R(2, 4)).proved
+    assert prove_equal(R(1, 2), R(2, 4)).holds

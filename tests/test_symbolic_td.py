@@ -44,14 +44,14 @@ def test_jacobian_by_differentiation_equals_the_formula():
     P_flat = GENERAL.P_flat
     Pi = sympy.Matrix(2, 4, lambda s, x: PI[s, x % 2] if x // 2 == s else 0)
     formula = sympy.diag(*D) * (GENERAL.gamma * P_flat * Pi - sympy.eye(4))
-    assert prove_equal(jac, formula).proved
+    assert prove_equal(jac, formula).holds
     jv = td_jacobian_v(GENERAL, PI)
     P_pi = Pi * P_flat
-    assert prove_equal(jv, GENERAL.gamma * P_pi - sympy.eye(2)).proved
+    assert prove_equal(jv, GENERAL.gamma * P_pi - sympy.eye(2)).holds
     # u is affine in Q: u(Q) = r + J_I·Q with J_I the unweighted Jacobian
     u = td_update(GENERAL, PI)
     J_I = td_jacobian(GENERAL, PI)
-    assert prove_equal(u.reshape(4, 1), GENERAL.r.reshape(4, 1) + J_I * q_symbols(2, 2).reshape(4, 1)).proved
+    assert prove_equal(u.reshape(4, 1), GENERAL.r.reshape(4, 1) + J_I * q_symbols(2, 2).reshape(4, 1)).holds
 
 
 def test_matches_numeric_td_on_the_two_state_example():
@@ -85,7 +85,7 @@ def test_terminal_states_bootstrap_zero_like_the_numeric_update():
 def test_general_two_state_jacobian_is_not_symmetric():
     jac = td_jacobian(GENERAL, PI)
     ver = symmetry_verdict(jac, n_actions=2)
-    assert not ver.symmetric
+    assert not ver.holds
     (s, a), (t, b) = ver.witness_pairs
     i, j = ver.witness
     assert (i, j) == (2 * s + a, 2 * t + b)
@@ -108,15 +108,15 @@ def test_symmetric_once_detailed_balance_is_imposed():
     sol = solutions[0]
     mdp = GENERAL.subs(sol)
     pi = PI.subs(sol)
-    assert symmetry_verdict(td_jacobian(mdp, pi)).symmetric
+    assert symmetry_verdict(td_jacobian(mdp, pi)).holds
     assert detailed_balance_conditions(mdp, pi) == ()
 
 
 def test_symmetry_verdict_on_hand_matrices():
     a, b = sympy.symbols("a b")
     v = symmetry_verdict(sympy.Matrix([[0, a, 1], [b, 0, 2], [1, 3, 0]]))
-    assert not v.symmetric and set(map(str, v.conditions)) == {"Eq(a, b)", "Eq(2, 3)"}
-    assert symmetry_verdict(sympy.Matrix([[1, a * b], [b * a, 2]])).symmetric
+    assert not v.holds and set(map(str, v.conditions)) == {"Eq(a, b)", "Eq(2, 3)"}
+    assert symmetry_verdict(sympy.Matrix([[1, a * b], [b * a, 2]])).holds
 
 
 def test_update_without_discount_has_a_non_symmetric_jacobian():
@@ -126,10 +126,10 @@ def test_update_without_discount_has_a_non_symmetric_jacobian():
               terminal=[False, False, True])
     pol = TabularSoftmax(3, 2)
     th = pol.symbols()
-    assert symmetry_verdict(update_jacobian(mdp, pol, th, update="gradient")).symmetric  # a Hessian
+    assert symmetry_verdict(update_jacobian(mdp, pol, th, update="gradient")).holds  # a Hessian
     jac = update_jacobian(mdp, pol, th)
     ver = symmetry_verdict(jac)
-    assert not ver.symmetric
+    assert not ver.holds
     # confirm the witness entries by central differences of the numeric update at the point
     theta = np.array([[float(ver.point.get(th[s, a], 0)) for a in range(2)] for s in range(3)])
     i, j = ver.witness

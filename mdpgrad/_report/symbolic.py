@@ -49,14 +49,14 @@ def symbolic_section(ctx: CheckContext) -> Section | None:
     rows = [("exact model", f"P, r, rho0 as fractions, gamma = {exact.gamma}"),
             ("policy gradient", (f"theorem PROVED for all theta ({proof.n_identities} parameters): "
                                  "dJ/dtheta of the closed form = sum eta pi adv grad log pi")
-             if proof.proved else f"FAILED: {proof}")]
+             if proof.holds else f"FAILED: {proof}")]
     data: dict = dict(theorem=proof.status, n_parameters=proof.n_identities, gamma=str(exact.gamma))
-    ok = proof.proved
+    ok = proof.holds
 
     pi_sym = _policy_symbols(S, A)
     jac = td_jacobian(exact, pi_sym, validate=False)
     verdict = symmetry_verdict(jac, n_actions=A)
-    if verdict.symmetric:
+    if verdict.holds:
         rows.append(("TD Jacobian", "symmetric for every policy (detailed balance holds)"))
         data["td_symmetric"] = True
     else:

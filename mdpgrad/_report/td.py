@@ -46,11 +46,11 @@ def _field_rows(label: str, fv) -> tuple[tuple[str, str], dict]:  # noqa: ANN001
     c = fv.circulation
     if c is None:
         return (label, "gradient (one parameter)"), dict(is_gradient=True)
-    word = "gradient" if fv.is_gradient else (
+    word = "gradient" if fv.holds else (
         "NOT a gradient" + (" (circulation beyond its bound)" if fv.certified_not_gradient else ""))
     text = (f"{word}; max Jacobian asymmetry {fv.symmetry.max_asymmetry:.3g} at theta{fv.plane_index[0]} "
             f"vs theta{fv.plane_index[1]}; circulation {c.value:.3g} (bound {c.bound:.2g})")
-    data = dict(is_gradient=fv.is_gradient, certified_not_gradient=fv.certified_not_gradient,
+    data = dict(is_gradient=fv.holds, certified_not_gradient=fv.certified_not_gradient,
                 max_asymmetry=fv.symmetry.max_asymmetry, relative_asymmetry=fv.symmetry.relative_asymmetry,
                 witness=[list(fv.plane_index[0]), list(fv.plane_index[1])], circulation=c.value,
                 circulation_bound=c.bound, jacobian_method=fv.jacobian.method)
@@ -77,10 +77,10 @@ def td_section(ctx: CheckContext) -> Section:
     for label, key, ts in (("unweighted (D = I)", "unweighted", plain),
                            ("on-policy (D = mu)", "on_policy", weighted)):
         v = ts.symmetry
-        word = "gradient (symmetric Jacobian)" if v.symmetric else "NOT a gradient"
+        word = "gradient (symmetric Jacobian)" if v.holds else "NOT a gradient"
         rows.append((label, f"{word}: max |J - J^T| = {v.max_asymmetry:.3g} "
                             f"(relative {v.relative_asymmetry:.3g}) at {_fmt_pairs(v)}"))
-        data[key] = dict(is_gradient=v.symmetric, max_asymmetry=v.max_asymmetry,
+        data[key] = dict(is_gradient=v.holds, max_asymmetry=v.max_asymmetry,
                          relative_asymmetry=v.relative_asymmetry, antisymmetric_norm=v.antisymmetric_norm,
                          witness=list(v.witness) if v.witness else None,
                          witness_pairs=[list(p) for p in v.witness_pairs] if v.witness_pairs else None,
@@ -104,7 +104,7 @@ def td_section(ctx: CheckContext) -> Section:
                                     f"plane (bound {c.bound:.2g}; Green's theorem from J: {green:.6g}"
                                     f"{'' if agree else ', DISAGREES'})"))
         data["circulation"] = dict(value=c.value, bound=c.bound, radius=c.radius, green=green,
-                                   agrees=agree, nonzero=c.nonzero)
+                                   agrees=agree, nonzero=not c.holds)
 
     # reversibility of the state chain
     if m.terminal.any():
@@ -114,12 +114,12 @@ def td_section(ctx: CheckContext) -> Section:
         try:
             rv = reversibility_verdict(ev.P_pi)
             consequence = ("so the state-value TD field weighted by d IS a gradient (Ollivier 2018)"
-                           if rv.symmetric else
+                           if rv.holds else
                            "so the state-value TD field weighted by d is not a gradient")
             rows.append(("state chain P_pi reversible",
-                         f"{'yes' if rv.symmetric else 'no'}: max |d_x P[x,y] - d_y P[y,x]| = "
+                         f"{'yes' if rv.holds else 'no'}: max |d_x P[x,y] - d_y P[y,x]| = "
                          f"{rv.max_asymmetry:.3g}, {consequence}"))
-            data["reversible"] = rv.symmetric
+            data["reversible"] = rv.holds
         except ValidationError:
             rows.append(("state chain P_pi reversible",
                          "undefined: P^pi has no unique stationary distribution"))

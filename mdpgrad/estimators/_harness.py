@@ -132,8 +132,8 @@ class EstimatorCheck:
     statistic : float
         Hotelling's T², or max |tᵢ| for Bonferroni (∞ when an exact direction disagrees).
     p_value, alpha : float
-    reject : bool
-        p_value < alpha: the mean differs from the target.
+    holds : bool
+        p_value ≥ alpha: H₀ (mean = target) is not rejected at level alpha.
     mean, target, standard_error, standardized_bias : ndarray, shape param_shape
         x̄, m, SE = sd/√n and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
     max_abs_standardized_bias : float
@@ -172,7 +172,7 @@ class EstimatorCheck:
     statistic: float
     p_value: float
     alpha: float
-    reject: bool
+    holds: bool
     mean: np.ndarray
     target: np.ndarray
     standard_error: np.ndarray
@@ -184,14 +184,9 @@ class EstimatorCheck:
     effective_sample_size: float
     seed: int
 
-    @property
-    def passed(self) -> bool:
-        """True when H₀ (mean = target) is not rejected."""
-        return not self.reject
-
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`assert_unbiased`)."""
-        verdict = "REJECTED" if self.reject else "not rejected"
+        verdict = "not rejected" if self.holds else "REJECTED"
         worst = int(np.argmax(np.abs(np.nan_to_num(self.standardized_bias.ravel(), posinf=1e300,
                                                        neginf=-1e300))))
         widx = np.unravel_index(worst, self.mean.shape)
@@ -354,8 +349,8 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     ...     return policy.log_prob_vjp(theta, w)
     >>> check = check_estimator(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), score_function,
     ...                         n_episodes=2000, target="gradient", seed=1)
-    >>> check.test, check.reject, check.target.tolist()
-    ('hotelling', False, [[-0.25, 0.25], [0.0, 0.0]])
+    >>> check.test, check.holds, check.target.tolist()
+    ('hotelling', True, [[-0.25, 0.25], [0.0, 0.0]])
     """
     n_episodes = _check_int("n_episodes", n_episodes, 2)
     seed = _check_int("seed", seed, 0)
@@ -429,7 +424,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         truncation_bound=float(traj.truncation_bound), n_episodes=n_episodes, group_size=group_size,
         n_units=n_units, mean_length=float(traj.lengths.mean()), test=res["test"], dof=res["dof"],
         statistic=float(res["statistic"]), p_value=float(res["p_value"]), alpha=float(alpha),
-        reject=bool(res["p_value"] < alpha), mean=res["mean"].reshape(shape), target=target_arr,
+        holds=bool(res["p_value"] >= alpha), mean=res["mean"].reshape(shape), target=target_arr,
         standard_error=res["se"].reshape(shape), standardized_bias=z,
         max_abs_standardized_bias=(float(np.max(np.abs(z[res["varying"].reshape(shape)]), initial=0.0))
                                    if res["structural_ok"] else float("inf")),
@@ -473,7 +468,7 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     """
     check = check_estimator(mdp, policy, theta, estimator, n_episodes=n_episodes, protocol=protocol,
                             horizon=horizon, target=target, alpha=alpha, seed=seed)
-    if check.reject:
+    if not check.holds:
         raise AssertionError(check.report())
     return check
 
@@ -511,7 +506,7 @@ def estimator_section(ctx: Any) -> Any:
                                       - biased.target)))
 
     def line(c: EstimatorCheck) -> str:
-        return (f"{'rejected' if c.reject else 'agrees'} (p = {c.p_value:.3g}, {c.test}, "
+        return (f"{'agrees' if c.holds else 'rejected'} (p = {c.p_value:.3g}, {c.test}, "
                 f"max |z| = {c.max_abs_standardized_bias:.3g})")
 
     rows = [

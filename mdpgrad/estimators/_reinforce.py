@@ -82,7 +82,7 @@ def reinforce_without_discount_estimator() -> Estimator:
 
     Under "terminal" its expectation is Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a), with η̃
     the undiscounted visits (Nota & Thomas 2020, §3), i.e.
-    ``expected_update_without_discount(..., weighting="visits")``; under
+    ``expected_update_without_discount(..., visits="undiscounted")``; under
     "horizon" Σ_{t<H} E[G⁽ᴴ⁾ₜ ∇log π]; under "geometric" nothing is left to
     drop and it equals REINFORCE (expectation ∇J).
     """
@@ -95,7 +95,7 @@ def reinforce_without_discount_estimator() -> Estimator:
         m = _model(mdp, policy, theta, protocol, horizon)
         if m.protocol == "terminal":
             return expected_update_without_discount(mdp, policy, np.asarray(theta, dtype=float),
-                                                    weighting="visits")
+                                                    visits="undiscounted")
         return _vjp(policy, theta, _reinforce_table(m, with_discount=False))
 
     return Estimator("reinforce_without_discount", estimate, expectation)

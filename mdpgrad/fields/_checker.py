@@ -95,7 +95,7 @@ class SymmetryVerdict:
 
     Attributes
     ----------
-    symmetric : bool
+    holds : bool
         max|M − Mᵀ| ≤ ``tolerance``.
     max_asymmetry : float
         max_{i,j} |M[i, j] − M[j, i]|.
@@ -116,7 +116,7 @@ class SymmetryVerdict:
         The absolute threshold used, rtol·scale + atol.
     """
 
-    symmetric: bool
+    holds: bool
     max_asymmetry: float
     relative_asymmetry: float
     witness: tuple[int, int] | None
@@ -131,7 +131,7 @@ class SymmetryVerdict:
         if self.witness is None:
             return "symmetric (1 x 1)"
         where = self.witness_pairs if self.witness_pairs is not None else self.witness
-        word = "symmetric" if self.symmetric else "NOT symmetric"
+        word = "symmetric" if self.holds else "NOT symmetric"
         return (f"{word}: max |M - M^T| = {self.max_asymmetry:.3g} (relative {self.relative_asymmetry:.3g}, "
                 f"tolerance {self.tolerance:.3g}) at {where[0]} vs {where[1]}")
 
@@ -198,9 +198,9 @@ def symmetry_verdict(M: Any, *, rtol: float = SYMMETRY_RTOL, atol: float = 0.0,
     Examples
     --------
     >>> v = symmetry_verdict(np.array([[-1.0, 0.9], [0.0, -1.0]]), n_actions=1)
-    >>> v.symmetric, v.witness, v.witness_pairs, round(v.max_asymmetry, 12)
+    >>> v.holds, v.witness, v.witness_pairs, round(v.max_asymmetry, 12)
     (False, (0, 1), ((0, 0), (1, 0)), 0.9)
-    >>> symmetry_verdict(np.array([[2.0, 1.0], [1.0, 2.0]])).symmetric
+    >>> symmetry_verdict(np.array([[2.0, 1.0], [1.0, 2.0]])).holds
     True
     """
     M = _check_square(M, "M")
@@ -239,7 +239,7 @@ def symmetry_verdict(M: Any, *, rtol: float = SYMMETRY_RTOL, atol: float = 0.0,
     pairs = None
     if witness is not None and n_actions is not None:
         pairs = (divmod(i, n_actions), divmod(j, n_actions))
-    return SymmetryVerdict(symmetric=max_asym <= tol, max_asymmetry=max_asym,
+    return SymmetryVerdict(holds=max_asym <= tol, max_asymmetry=max_asym,
                            relative_asymmetry=max_asym / scale if scale > 0 else 0.0,
                            witness=witness, witness_pairs=pairs, witness_values=values,
                            antisymmetric_norm=anti, scale=scale, tolerance=tol)
@@ -421,9 +421,12 @@ class Circulation:
     f_error: float
 
     @property
-    def nonzero(self) -> bool:
-        """|value| > bound: the loop integral is certainly not zero."""
-        return bool(abs(self.value) > self.bound)
+    def holds(self) -> bool:
+        """|value| ≤ bound: the loop integral is zero within its error bound, as for a gradient.
+
+        False certifies that F is not a gradient.
+        """
+        return bool(abs(self.value) <= self.bound)
 
 
 def circulation(F: Callable[[np.ndarray], Any], theta: Any, plane: tuple[int, int], *,
@@ -461,7 +464,7 @@ def circulation(F: Callable[[np.ndarray], Any], theta: Any, plane: tuple[int, in
     Examples
     --------
     >>> c = circulation(lambda t: np.array([-t[1], t[0]]), np.zeros(2), (0, 1), radius=1.0)
-    >>> round(c.value / np.pi, 12), c.nonzero            # curl 2 over a disc of area π
+    >>> round(c.value / np.pi, 12), not c.holds          # curl 2 over a disc of area π
     (2.0, True)
     """
     x = np.asarray(theta, dtype=float)
@@ -518,7 +521,7 @@ class FieldVerdict:
 
     Attributes
     ----------
-    is_gradient : bool
+    holds : bool
         Symmetric Jacobian (within its error) and a circulation within its bound.
     certified_not_gradient : bool
         The circulation around the witness loop exceeds its error bound: a
@@ -534,7 +537,7 @@ class FieldVerdict:
         πρ²(J[j, i] − J[i, j]), the circulation the Jacobian predicts.
     """
 
-    is_gradient: bool
+    holds: bool
     certified_not_gradient: bool
     symmetry: SymmetryVerdict
     jacobian: FieldJacobian
@@ -550,7 +553,7 @@ class FieldVerdict:
         loop = (f"circulation {c.value:.3g} around a circle of radius {c.radius:.3g} in the plane "
                 f"{self.plane_index[0]}, {self.plane_index[1]} (bound {c.bound:.2g}; "
                 f"Jacobian predicts {self.stokes_estimate:.3g})")
-        if self.is_gradient:
+        if self.holds:
             return f"consistent with a gradient: symmetric Jacobian ({self.jacobian.method}); {loop}"
         head = "NOT a gradient (certified by circulation)" if self.certified_not_gradient else \
             "NOT a gradient (Jacobian asymmetry beyond its error estimate)"
@@ -591,10 +594,10 @@ def is_gradient_field(F: Callable[[np.ndarray], Any], theta: Any, *, method: str
     A rotation is not a gradient; the gradient of ½θᵀAθ is:
 
     >>> rot = is_gradient_field(lambda t: np.array([-t[1], t[0]]), np.zeros(2))
-    >>> rot.is_gradient, rot.certified_not_gradient, rot.symmetry.witness
+    >>> rot.holds, rot.certified_not_gradient, rot.symmetry.witness
     (False, True, (0, 1))
     >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
-    >>> is_gradient_field(lambda t: A @ t, np.ones(2)).is_gradient
+    >>> is_gradient_field(lambda t: A @ t, np.ones(2)).holds
     True
     """
     x = np.asarray(theta, dtype=float)
@@ -609,7 +612,7 @@ def is_gradient_field(F: Callable[[np.ndarray], Any], theta: Any, *, method: str
     stokes = math.pi * circ.radius ** 2 * (fj.jacobian[j, i] - fj.jacobian[i, j])
     idx = (tuple(int(k) for k in np.unravel_index(i, x.shape)),
            tuple(int(k) for k in np.unravel_index(j, x.shape)))
-    certified = circ.nonzero
-    return FieldVerdict(is_gradient=sym.symmetric and not certified, certified_not_gradient=certified,
+    certified = not circ.holds
+    return FieldVerdict(holds=sym.holds and not certified, certified_not_gradient=certified,
                         symmetry=sym, jacobian=fj, circulation=circ, plane_index=idx,
                         stokes_estimate=float(stokes))

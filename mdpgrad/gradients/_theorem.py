@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -254,7 +254,7 @@ class GradientCheck:
     step : ndarray, shape of theta
         The step h_i actually used.
     tol : float
-    ok : bool
+    holds : bool
         ``max_error <= tol``.
     """
 
@@ -265,7 +265,7 @@ class GradientCheck:
     worst_index: tuple[int, ...]
     step: np.ndarray
     tol: float
-    ok: bool
+    holds: bool
 
 
 def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], Any] | np.ndarray,
@@ -302,7 +302,7 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     Examples
     --------
     >>> chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, np.array([1.0, -2.0]))
-    >>> chk.ok, chk.max_error < 1e-8
+    >>> chk.holds, chk.max_error < 1e-8
     (True, True)
     """
     theta = np.array(theta, dtype=float)
@@ -331,11 +331,11 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     max_error = float(error.max()) if error.size else 0.0
     return GradientCheck(gradient=g, fd_gradient=g_fd, error=error, max_error=max_error,
                          worst_index=worst, step=h.reshape(theta.shape), tol=float(tol),
-                         ok=bool(max_error <= tol))
+                         holds=bool(max_error <= tol))
 
 
 def expected_update_without_discount(mdp: MDP, policy: Policy, theta: Any, *,
-                                     weighting: str = "auto") -> np.ndarray:
+                                     visits: Literal["auto", "undiscounted", "stationary"] = "auto") -> np.ndarray:
     """Expected value of the update most code computes, Σ_t G_t ∇log π(a_t|s_t).
 
     Gₜ is the discounted return from t, but the factor γᵗ of the theorem is
@@ -353,25 +353,25 @@ def expected_update_without_discount(mdp: MDP, policy: Policy, theta: Any, *,
     mdp : MDP
     policy : Policy
     theta : ndarray, shape policy.param_shape
-    weighting : {"auto", "visits", "stationary"}
-        "visits" for episodic MDPs (needs termination under π), "stationary"
-        for continuing ones; "auto" picks "visits" when the MDP has terminal
-        states.
+    visits : {"auto", "undiscounted", "stationary"}
+        The state weights: "undiscounted" visits η̃ for episodic MDPs (needs
+        termination under π), the "stationary" distribution d_π for continuing
+        ones; "auto" picks "undiscounted" when the MDP has terminal states.
 
     Returns
     -------
     ndarray, same shape as theta
     """
-    if weighting == "auto":
-        weighting = "visits" if mdp.terminal.any() else "stationary"
+    if visits == "auto":
+        visits = "undiscounted" if mdp.terminal.any() else "stationary"
     theta = np.asarray(theta, dtype=float)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
-    if weighting == "visits":
+    if visits == "undiscounted":
         weights = evaluate(mdp.replace(gamma=1.0), pi, validate=False).eta
-    elif weighting == "stationary":
+    elif visits == "stationary":
         weights = stationary_distribution(ev.P_pi)
     else:
-        raise ValidationError(f"weighting is {weighting!r}; expected 'auto', 'visits' or 'stationary'",
-                              argument="weighting", value=weighting)
+        raise ValidationError(f"visits is {visits!r}; expected 'auto', 'undiscounted' or 'stationary'",
+                              argument="visits", value=visits)
     return policy.prob_vjp(theta, weights[:, None] * ev.q)

@@ -30,7 +30,7 @@ proved: ∇J = Σ_s,a η(s) π(a|s) adv(s,a) ∇log π(a|s) (4 identities, for a
 A deliberately wrong formula (the 1/(1−γ) factor dropped: d instead of η) gets
 an exact counterexample point, θ given as logs of rationals:
 
->>> wrong = sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2), weighting="normalised")
+>>> wrong = sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2), visits="normalised")
 >>> wrong.status, wrong.label, wrong.point[sympy.Symbol("gamma")], wrong.value != 0
 ('counterexample', '∂/∂theta00', 7/30, True)
 

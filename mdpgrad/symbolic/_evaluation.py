@@ -66,7 +66,7 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
-class FieldModel:
+class FractionModel:
     """An MDP and a policy table lifted to a :class:`RationalSpace` (lists of field elements)."""
 
     space: RationalSpace
@@ -86,17 +86,17 @@ class FieldModel:
         return len(self.r[0])
 
 
-def lift(space: RationalSpace, mdp: MDP, pi: Any) -> FieldModel:
+def lift(space: RationalSpace, mdp: MDP, pi: Any) -> FractionModel:
     """Convert the model and a (S, A) table of expressions into field elements."""
     S, A = mdp.n_states, mdp.n_actions
     K = space
     P = [[[K(mdp.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)]
     r = [[K(mdp.r[s, a]) for a in range(A)] for s in range(S)]
     pif = [[K(pi[s, a]) for a in range(A)] for s in range(S)]
-    return FieldModel(K, P, r, K(mdp.gamma), [K(mdp.rho0[s]) for s in range(S)], mdp.terminal, pif)
+    return FractionModel(K, P, r, K(mdp.gamma), [K(mdp.rho0[s]) for s in range(S)], mdp.terminal, pif)
 
 
-def chain(F: FieldModel, pi: list | None = None) -> tuple[list, list]:
+def chain(F: FractionModel, pi: list | None = None) -> tuple[list, list]:
     """P^π and r^π as nested lists."""
     pi = F.pi if pi is None else pi
     S, A = F.S, F.A
@@ -106,7 +106,7 @@ def chain(F: FieldModel, pi: list | None = None) -> tuple[list, list]:
     return P_pi, r_pi
 
 
-def solve_both(F: FieldModel, P_pi: list, gamma: Any, rhs: list, rhs_t: list) -> tuple[list, list]:
+def solve_both(F: FractionModel, P_pi: list, gamma: Any, rhs: list, rhs_t: list) -> tuple[list, list]:
     """x = M⁻¹ rhs and y = M⁻ᵀ rhs_t for M = I − γP̃^π (terminal rows/cols zeroed)."""
     S = F.S
     K = F.space.field
@@ -129,7 +129,7 @@ def solve_both(F: FieldModel, P_pi: list, gamma: Any, rhs: list, rhs_t: list) ->
             [y[0, i].element if keep[i] else K.zero for i in range(S)])
 
 
-def evaluate_field(F: FieldModel, pi: list | None = None, *, gamma: Any = None) -> dict:
+def evaluate_fractions(F: FractionModel, pi: list | None = None, *, gamma: Any = None) -> dict:
     """v, q, adv, η, J, P^π, r^π as nested lists of field elements."""
     pi = F.pi if pi is None else pi
     gamma = F.gamma if gamma is None else gamma
@@ -145,7 +145,7 @@ def evaluate_field(F: FieldModel, pi: list | None = None, *, gamma: Any = None) 
     return dict(P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=adv, eta=eta, J=J, pi=pi)
 
 
-def stationary_field(F: FieldModel, P_pi: list) -> list:
+def stationary_fractions(F: FractionModel, P_pi: list) -> list:
     """d_π with d_πᵀ P^π = d_πᵀ, Σ d_π = 1: (I − P^π)ᵀ d = 0, last equation replaced by Σ d = 1."""
     S = len(P_pi)
     K = F.space.field
@@ -233,11 +233,11 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     table = _check_table(pi, S, A, validate)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
-    ev = evaluate_field(F)
+    ev = evaluate_fractions(F)
     return to_evaluation(F, ev)
 
 
-def to_evaluation(F: FieldModel, ev: dict) -> Evaluation:
+def to_evaluation(F: FractionModel, ev: dict) -> Evaluation:
     """Convert a field-level evaluation into the public immutable form."""
     K = F.space
     total = sum(ev["eta"], K.field.zero)
@@ -264,9 +264,9 @@ def stationary_distribution(P_pi: Any) -> ImmutableMatrix:
         raise ValidationError(f"P_pi has shape {M.shape}; expected a square matrix", argument="P_pi",
                               value=M.shape)
     space, _ = space_for(list(M))
-    F = FieldModel(space, [], [], None, [], (False,) * S, [])
+    F = FractionModel(space, [], [], None, [], (False,) * S, [])
     rows = [[space(M[s, t]) for t in range(S)] for s in range(S)]
-    return _col(space, stationary_field(F, rows))
+    return _col(space, stationary_fractions(F, rows))
 
 
 def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatrix:
@@ -284,5 +284,5 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
     gamma = F.gamma if discounted else space.field.one
-    ev = evaluate_field(F, gamma=gamma)
+    ev = evaluate_fractions(F, gamma=gamma)
     return _col(space, ev["eta"])

@@ -26,7 +26,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from ._algebra import RationalSpace
-from ._evaluation import FieldModel, evaluate_field, lift, model_exprs, stationary_field
+from ._evaluation import FractionModel, evaluate_fractions, lift, model_exprs, stationary_fractions
 from ._model import MDP
 
 __all__ = ["expected_update_without_discount", "objective", "policy_gradient", "update_jacobian"]
@@ -36,7 +36,7 @@ __all__ = ["expected_update_without_discount", "objective", "policy_gradient", "
 class PolicyModel:
     """A model and one or more parameterised policies lifted to one space."""
 
-    F: FieldModel
+    F: FractionModel
     policies: tuple  # RationalPolicy per (policy, theta) pair
     pis: tuple  # nested lists of field elements per policy
 
@@ -119,7 +119,7 @@ def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
     10/11
     """
     pm = lift_policies(mdp, [(policy, theta)])
-    return pm.space.to_expr(evaluate_field(pm.F)["J"])
+    return pm.space.to_expr(evaluate_fractions(pm.F)["J"])
 
 
 def policy_gradient(mdp: MDP, policy: Any, theta: Any) -> ImmutableMatrix:
@@ -138,29 +138,29 @@ def policy_gradient(mdp: MDP, policy: Any, theta: Any) -> ImmutableMatrix:
     [      0,      0]])
     """
     pm = lift_policies(mdp, [(policy, theta)])
-    ev = evaluate_field(pm.F)
+    ev = evaluate_fractions(pm.F)
     return pm.shaped(theorem_gradient(pm, ev, ev["eta"], ev["q"]))
 
 
-def undiscounted_weights(pm: PolicyModel, ev: dict, weighting: str) -> list:
-    """η̃ (``"visits"``, episodic) or d_π (``"stationary"``) as field elements."""
-    if weighting == "auto":
-        weighting = "visits" if any(pm.F.terminal) else "stationary"
-    if weighting == "visits":
-        return evaluate_field(pm.F, gamma=pm.space.field.one)["eta"]
-    if weighting == "stationary":
-        return stationary_field(pm.F, ev["P_pi"])
-    raise ValidationError(f"weighting is {weighting!r}; expected 'auto', 'visits' or 'stationary'",
-                          argument="weighting", value=weighting)
+def undiscounted_weights(pm: PolicyModel, ev: dict, visits: str) -> list:
+    """η̃ (``"undiscounted"``, episodic) or d_π (``"stationary"``) as field elements."""
+    if visits == "auto":
+        visits = "undiscounted" if any(pm.F.terminal) else "stationary"
+    if visits == "undiscounted":
+        return evaluate_fractions(pm.F, gamma=pm.space.field.one)["eta"]
+    if visits == "stationary":
+        return stationary_fractions(pm.F, ev["P_pi"])
+    raise ValidationError(f"visits is {visits!r}; expected 'auto', 'undiscounted' or 'stationary'",
+                          argument="visits", value=visits)
 
 
 def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
-                                     weighting: str = "auto") -> ImmutableMatrix:
+                                     visits: str = "auto") -> ImmutableMatrix:
     """E[Σ_t G_t ∇log π(a_t|s_t)], the update without γᵗ, as expressions of θ.
 
     ``Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a)`` with η̃ the undiscounted visits
-    ("visits", episodic), or with the stationary d_π ("stationary", per step);
-    "auto" picks "visits" when the MDP has terminal states (Nota & Thomas 2020).
+    ("undiscounted", episodic), or with the stationary d_π ("stationary", per step);
+    "auto" picks "undiscounted" when the MDP has terminal states (Nota & Thomas 2020).
 
     Examples
     --------
@@ -176,12 +176,12 @@ def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
     0
     """
     pm = lift_policies(mdp, [(policy, theta)])
-    ev = evaluate_field(pm.F)
-    return pm.shaped(theorem_gradient(pm, ev, undiscounted_weights(pm, ev, weighting), ev["q"]))
+    ev = evaluate_fractions(pm.F)
+    return pm.shaped(theorem_gradient(pm, ev, undiscounted_weights(pm, ev, visits), ev["q"]))
 
 
 def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without_discount",
-                    weighting: str = "auto") -> ImmutableMatrix:
+                    visits: str = "auto") -> ImmutableMatrix:
     """Jacobian ∂uₖ/∂θₗ of an expected update u(θ), shape (n_params, n_params), θ flattened.
 
     ``update="without_discount"`` differentiates :func:`expected_update_without_discount`
@@ -199,9 +199,9 @@ def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without
     ((4, 4), 0)
     """
     pm = lift_policies(mdp, [(policy, theta)])
-    ev = evaluate_field(pm.F)
+    ev = evaluate_fractions(pm.F)
     if update == "without_discount":
-        u = theorem_gradient(pm, ev, undiscounted_weights(pm, ev, weighting), ev["q"])
+        u = theorem_gradient(pm, ev, undiscounted_weights(pm, ev, visits), ev["q"])
     elif update == "gradient":
         u = theorem_gradient(pm, ev, ev["eta"], ev["q"])
     else:

@@ -43,7 +43,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from ._algebra import RationalSpace, find_nonzero_point, space_for
-from ._evaluation import evaluate_field
+from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
 from ._model import MDP, exact
 from ._policies import Direct
@@ -57,8 +57,8 @@ __all__ = [
     "prove_recursion_form",
 ]
 
-#: State weightings accepted by :func:`prove_policy_gradient_theorem`.
-WEIGHTINGS = {
+#: State weights (visits) accepted by :func:`prove_policy_gradient_theorem`.
+VISITS = {
     "discounted": "η(s), the discounted visits (the theorem)",
     "normalised": "d(s) = η(s)/Σ η, the 1/(1−γ) factor dropped",
     "undiscounted": "η̃(s), undiscounted visits: γᵗ dropped (episodic)",
@@ -98,14 +98,15 @@ class ProofResult:
     rhs: sympy.Expr | None = None
 
     @property
-    def proved(self) -> bool:
+    def holds(self) -> bool:
+        """The identity holds for all values of the symbols."""
         return self.status == "proved"
 
     def __bool__(self) -> bool:
-        return self.proved
+        return self.holds
 
     def __str__(self) -> str:
-        if self.proved:
+        if self.holds:
             return f"proved: {self.statement} ({self.n_identities} identities, for all values of the symbols)"
         pt = ", ".join(f"{k} = {v}" for k, v in self.point.items()) or "every point (no symbols)"
         return (f"counterexample to {self.statement}: {self.label} differs by {self.value} "
@@ -113,7 +114,7 @@ class ProofResult:
 
     def latex(self) -> str:
         """LaTeX of the verdict: the point and the non-zero difference, or 'proved'."""
-        if self.proved:
+        if self.holds:
             return r"\text{proved: " + self.statement + "}"
         pt = ", ".join(f"{sympy.latex(k)} = {sympy.latex(v)}" for k, v in self.point.items())
         return rf"\text{{{self.label}}}:\ \mathrm{{lhs}} - \mathrm{{rhs}} = {sympy.latex(self.value)}" \
@@ -164,7 +165,7 @@ def _prechecked(fn: Callable[..., ProofResult]) -> Callable[..., ProofResult]:
                 except ValidationError:
                     continue
                 quick = fn(special, *args, **kwargs)
-                if not quick.proved:
+                if not quick.holds:
                     return replace(quick, point={**vals, **quick.point})
                 break
         return fn(mdp, *args, **kwargs)
@@ -186,7 +187,7 @@ def _labels(pm: PolicyModel, which: int = 0) -> list[str]:
 
 @_prechecked
 def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
-                                  weighting: str = "discounted", values: str = "advantage",
+                                  visits: str = "discounted", values: str = "advantage",
                                   seed: int = 0) -> ProofResult:
     """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k, exactly.
 
@@ -199,8 +200,8 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     policy : TabularSoftmax, LogLinear or Direct (symbolic)
     theta : Matrix of symbols, optional
         Default ``policy.symbols()``.
-    weighting : {"discounted", "normalised", "undiscounted", "stationary"}
-        w = η (the theorem), or a deliberately wrong weighting (see ``WEIGHTINGS``).
+    visits : {"discounted", "normalised", "undiscounted", "stationary"}
+        w = η (the theorem), or a deliberately wrong choice of state weights (see ``VISITS``).
     values : {"advantage", "q"}
         adv or q in the sum (both are correct when Σ_a π ∇log π = 0; for
         :class:`Direct` parameters, free entries of π off the simplex, only the q
@@ -219,29 +220,29 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     >>> mdp, pol = general_mdp(2, 2), TabularSoftmax(2, 2)
     >>> prove_policy_gradient_theorem(mdp, pol).status
     'proved'
-    >>> prove_policy_gradient_theorem(mdp, pol, weighting="normalised").status
+    >>> prove_policy_gradient_theorem(mdp, pol, visits="normalised").status
     'counterexample'
     """
-    if weighting not in WEIGHTINGS:
-        raise ValidationError(f"weighting is {weighting!r}; expected one of {sorted(WEIGHTINGS)}",
-                              argument="weighting", value=weighting)
+    if visits not in VISITS:
+        raise ValidationError(f"visits is {visits!r}; expected one of {sorted(VISITS)}",
+                              argument="visits", value=visits)
     if values not in ("advantage", "q"):
         raise ValidationError(f"values is {values!r}; expected 'advantage' or 'q'", argument="values",
                               value=values)
     pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))])
-    ev = evaluate_field(pm.F)
+    ev = evaluate_fractions(pm.F)
     K = pm.space.field
     eta = ev["eta"]
-    if weighting == "discounted":
+    if visits == "discounted":
         w = eta
-    elif weighting == "normalised":
+    elif visits == "normalised":
         total = sum(eta, K.zero)
         w = [e / total for e in eta]
-    elif weighting == "undiscounted":
+    elif visits == "undiscounted":
         if not any(pm.F.terminal):
-            raise ValidationError("weighting='undiscounted' needs an episodic MDP (terminal states)",
-                                  argument="weighting", value=weighting)
-        w = undiscounted_weights(pm, ev, "visits")
+            raise ValidationError("visits='undiscounted' needs an episodic MDP (terminal states)",
+                                  argument="visits", value=visits)
+        w = undiscounted_weights(pm, ev, "undiscounted")
     else:
         total = sum(eta, K.zero)
         w = [total * d for d in undiscounted_weights(pm, ev, "stationary")]
@@ -259,7 +260,7 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
         items.append((label, lhs[k], rhs))
     name = {"advantage": "adv", "q": "q"}[values]
     wname = {"discounted": "η(s)", "normalised": "d(s)", "undiscounted": "η̃(s)",
-             "stationary": "d_π(s)/(1−γ)"}[weighting]
+             "stationary": "d_π(s)/(1−γ)"}[visits]
     statement = f"∇J = Σ_s,a {wname} π(a|s) {name}(s,a) ∇log π(a|s)"
     return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), seed=seed)
 
@@ -277,7 +278,7 @@ def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, seed: int 
     'proved'
     """
     pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))])
-    ev = evaluate_field(pm.F)
+    ev = evaluate_fractions(pm.F)
     K = pm.space.field
     S, A = pm.F.S, pm.F.A
     pi, q, P_pi, gamma = pm.pis[0], ev["q"], ev["P_pi"], pm.F.gamma
@@ -324,7 +325,7 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
                                   value=len(b_exprs))
     extra = sorted(set().union(*[e.free_symbols for e in b_exprs]), key=sympy.default_sort_key)
     pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))], extra_symbols=extra)
-    ev = evaluate_field(pm.F)
+    ev = evaluate_fractions(pm.F)
     K = pm.space.field
     b = [pm.space(e) for e in b_exprs]
     pi, q, eta = pm.pis[0], ev["q"], ev["eta"]
@@ -358,8 +359,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
     th = _default_theta(policy, theta)
     th0 = _default_theta(policy, theta0, "vartheta")
     pm = lift_policies(mdp, [(policy, th), (policy, th0)])
-    ev = evaluate_field(pm.F, pm.pis[0])
-    ev0 = evaluate_field(pm.F, pm.pis[1])
+    ev = evaluate_fractions(pm.F, pm.pis[0])
+    ev0 = evaluate_fractions(pm.F, pm.pis[1])
     K = pm.space.field
     S, A = pm.F.S, pm.F.A
     rhs = sum((ev["eta"][s] * pm.pis[0][s][a] * ev0["advantage"][s][a] for s in range(S) for a in range(A)),

@@ -175,7 +175,7 @@ class SymmetryVerdict:
 
     Attributes
     ----------
-    symmetric : bool
+    holds : bool
         True when M[i, j] − M[j, i] cancels to zero for every pair (for all values
         of the symbols).
     witness : tuple (i, j) or None
@@ -193,7 +193,7 @@ class SymmetryVerdict:
         |M[i, j] − M[j, i]| at the witness and ``point``.
     """
 
-    symmetric: bool
+    holds: bool
     witness: tuple[int, int] | None
     witness_pairs: tuple | None
     entry: sympy.Expr | None
@@ -203,7 +203,7 @@ class SymmetryVerdict:
     max_asymmetry: sympy.Expr | None
 
     def __str__(self) -> str:
-        if self.symmetric:
+        if self.holds:
             return "symmetric for all values of the symbols"
         i, j = self.witness
         pt = ", ".join(f"{k} = {v}" for k, v in self.point.items())
@@ -212,7 +212,7 @@ class SymmetryVerdict:
 
     def latex(self) -> str:
         """LaTeX of the witness pair (or 'symmetric')."""
-        if self.symmetric:
+        if self.holds:
             return r"\text{symmetric}"
         i, j = self.witness
         return (rf"M_{{{i},{j}}} = {sympy.latex(self.entry)} \neq M_{{{j},{i}}} = "
@@ -239,7 +239,7 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     >>> a, b = sympy.symbols("a b")
     >>> symmetry_verdict(sympy.Matrix([[0, a], [b, 0]])).conditions
     (Eq(a, b),)
-    >>> symmetry_verdict(sympy.Matrix([[0, a], [a, 0]])).symmetric
+    >>> symmetry_verdict(sympy.Matrix([[0, a], [a, 0]])).holds
     True
     """
     Mm = M if isinstance(M, sympy.MatrixBase) else sympy.Matrix(M)

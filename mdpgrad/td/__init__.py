@@ -30,7 +30,7 @@ from ._tabular import (
     td_jacobian_v,
     td_update,
     td_update_v,
-    weighting,
+    diagonal_weights,
 )
 
 __all__ = [
@@ -54,5 +54,5 @@ __all__ = [
     "td_jacobian_v",
     "td_update",
     "td_update_v",
-    "weighting",
+    "diagonal_weights",
 ]

@@ -2,7 +2,7 @@
 
 Values are Φw with features Φ of shape (n, k), n = S (state values, chain
 M = P̃^π) or n = S·A (action values, chain M = P̃Π, rows x = s·A + a); D is a
-diagonal weighting over the n rows (see :func:`mdpgrad.td.weighting`).
+diagonal weighting over the n rows (see :func:`mdpgrad.td.diagonal_weights`).
 
     TD(λ) (expected forward view; Sutton & Barto 2018, §9.4 and §12.2;
     Tsitsiklis & Van Roy 1997, §5):

@@ -6,7 +6,7 @@ Fields (Sutton & Barto 2018, §6.1, §6.4, §6.5; the footnote of the seed essay
     state values:    u(v) = D (r^π + γ P^π v − v)       Jacobian  D (γ P^π − I)
     Q-learning:      u(Q) = D (r + γ P max_a Q − Q)     Jacobian  D (γ P Π_greedy(Q) − I)
 
-with D a diagonal weighting (:func:`weighting`).  Episodes stop at terminal
+with D a diagonal weighting (:func:`diagonal_weights`).  Episodes stop at terminal
 states, so the target bootstraps zero from them: P is used with the columns of
 terminal states zeroed (and u(Q)(t, a) = −D Q(t, a) there, which pulls the
 unused values to 0).  Without terminal states this is exactly the formula above.
@@ -49,7 +49,7 @@ __all__ = [
     "td_symmetry",
     "td_update",
     "td_update_v",
-    "weighting",
+    "diagonal_weights",
 ]
 
 _KINDS = ("identity", "occupancy", "stationary")
@@ -58,7 +58,7 @@ _KINDS = ("identity", "occupancy", "stationary")
 # ---------------------------------------------------------------------------
 # weightings and chains
 # ---------------------------------------------------------------------------
-def weighting(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.ndarray:
+def diagonal_weights(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.ndarray:
     """The diagonal of the weighting D, over state-action pairs or states.
 
     Parameters
@@ -85,7 +85,7 @@ def weighting(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.ndarray:
     --------
     >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
-    >>> weighting(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)
+    >>> diagonal_weights(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)
     [0.75, 0.25]
     """
     S, A = mdp.n_states, mdp.n_actions
@@ -123,7 +123,7 @@ def _resolve(mdp: MDP, pi: np.ndarray | None, D: Any, values: str) -> np.ndarray
     if isinstance(D, str) and pi is None:
         raise ValidationError(f"D={D!r} needs a policy; pass the weights as an array",
                               argument="D", value=D)
-    return weighting(mdp, pi, D, values=values)
+    return diagonal_weights(mdp, pi, D, values=values)
 
 
 def _keep(mdp: MDP) -> np.ndarray:
@@ -192,7 +192,7 @@ def td_update(mdp: MDP, pi: Any, Q: Any, *, D: Any = None) -> np.ndarray:
     Q : ndarray, shape (S, A)
         Real or complex (complex input passes through, for complex-step tests).
     D : None, str or array_like, optional
-        Weighting (see :func:`weighting`); None is the identity.
+        Weighting (see :func:`diagonal_weights`); None is the identity.
 
     Returns
     -------
@@ -245,7 +245,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any, *, D: Any = None) -> np.ndarray:
     pi : ndarray, shape (S, A)
     v : ndarray, shape (S,)
     D : None, str or array_like, optional
-        Weighting over states (see :func:`weighting` with ``values="v"``).
+        Weighting over states (see :func:`diagonal_weights` with ``values="v"``).
 
     Returns
     -------
@@ -292,7 +292,7 @@ def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None) -> Any:
 def q_learning_update(mdp: MDP, Q: Any, *, D: Any = None) -> np.ndarray:
     """Expected Q-learning update, u(Q) = D (r + γ P max_a' Q(·, a') − Q), shape (S, A).
 
-    D is None (identity) or an array of weights (e.g. ``weighting(mdp, b,
+    D is None (identity) or an array of weights (e.g. ``diagonal_weights(mdp, b,
     "occupancy")`` for a behaviour policy b).  Watkins 1989; Sutton & Barto
     2018, §6.5.
 
@@ -387,9 +387,9 @@ class TDSymmetry:
     explanation: str
 
     @property
-    def is_gradient(self) -> bool:
+    def holds(self) -> bool:
         """The Jacobian is symmetric (the affine field is then a gradient)."""
-        return self.symmetry.symmetric
+        return self.symmetry.holds
 
 
 def _entry(M: Any, i: int, j: int) -> float:
@@ -405,7 +405,7 @@ def td_symmetry(mdp: MDP, pi: Any, *, D: Any = None, values: str = "q",
     mdp : MDP
     pi : ndarray, shape (S, A)
     D : None, str or array_like, optional
-        Weighting (:func:`weighting`); None is the identity.
+        Weighting (:func:`diagonal_weights`); None is the identity.
     values : {"q", "v"}
         Action-value field (pairs x = s·A + a) or state-value field.
     rtol : float, optional
@@ -427,7 +427,7 @@ def td_symmetry(mdp: MDP, pi: Any, *, D: Any = None, values: str = "q",
 
     >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
-    >>> td_symmetry(mdp, np.ones((2, 1)), D="stationary", values="v").is_gradient
+    >>> td_symmetry(mdp, np.ones((2, 1)), D="stationary", values="v").holds
     True
     """
     S, A = mdp.n_states, mdp.n_actions
@@ -446,7 +446,7 @@ def td_symmetry(mdp: MDP, pi: Any, *, D: Any = None, values: str = "q",
     flows = (w[x] * _entry(M, x, y), w[y] * _entry(M, y, x))
     name = "D P Pi" if values == "q" else "D P^pi"
     label = (lambda k: f"(s={k // A}, a={k % A})") if values == "q" else (lambda k: f"s={k}")
-    if ver.symmetric:
+    if ver.holds:
         why = ("gamma = 0: the Jacobian -D is diagonal" if mdp.gamma == 0 else
                f"{name} satisfies detailed balance D_x M[x,y] = D_y M[y,x] for every pair "
                f"(largest mismatch at {label(x)}, {label(y)}: {flows[0]:.3g} vs {flows[1]:.3g})")
@@ -477,7 +477,7 @@ def reversibility_verdict(P_chain: Any, d: Any = None, *, rtol: float = SYMMETRY
 
     Examples
     --------
-    >>> reversibility_verdict(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])).symmetric
+    >>> reversibility_verdict(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])).holds
     False
     """
     dd = stationary_distribution(P_chain) if d is None else np.asarray(d, dtype=float)
