@@ -266,7 +266,7 @@ def test_bad_estimators():
 # -- calibration ------------------------------------------------------------------------
 def test_unbiased_reinforce_is_rejected_at_rate_alpha():
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
-    rejections = sum(check_estimator(mdp, pol, THETA3, est, n_episodes=200, alpha=ALPHA, seed=seed).holds is False
+    rejections = sum(not check_estimator(mdp, pol, THETA3, est, n_episodes=200, alpha=ALPHA, seed=seed).holds
                      for seed in range(N_SEEDS))
     low, high = stats.binom.interval(CALIBRATION_COVERAGE, N_SEEDS, ALPHA)
     assert low <= rejections <= high, (rejections, low, high)

@@ -23,6 +23,7 @@ from mdpgrad import MDP, ValidationError, evaluate
 from mdpgrad.examples import baird_counterexample
 from mdpgrad.fields import symmetry_verdict
 from mdpgrad.td import (
+    diagonal_weights,
     iterate_expected_update,
     linear_td_jacobian,
     linear_td_update,
@@ -35,7 +36,6 @@ from mdpgrad.td import (
     td_fixed_point,
     td_jacobian,
     td_jacobian_v,
-    diagonal_weights,
 )
 
 #: Affine maps differenced with step 1: exact up to rounding of O(10) entries.

@@ -36,6 +36,7 @@ from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridwo
 from mdpgrad.fields import circulation
 from mdpgrad.fields._checker import SYMMETRY_RTOL
 from mdpgrad.td import (
+    diagonal_weights,
     q_learning_jacobian,
     q_learning_update,
     reversibility_verdict,
@@ -43,7 +44,6 @@ from mdpgrad.td import (
     td_jacobian_v,
     td_update,
     td_update_v,
-    diagonal_weights,
 )
 from mdpgrad.td._tabular import pair_chain
 

@@ -334,8 +334,9 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
                          holds=bool(max_error <= tol))
 
 
-def expected_update_without_discount(mdp: MDP, policy: Policy, theta: Any, *,
-                                     visits: Literal["auto", "undiscounted", "stationary"] = "auto") -> np.ndarray:
+def expected_update_without_discount(
+        mdp: MDP, policy: Policy, theta: Any, *,
+        visits: Literal["auto", "undiscounted", "stationary"] = "auto") -> np.ndarray:
     """Expected value of the update most code computes, Σ_t G_t ∇log π(a_t|s_t).
 
     Gₜ is the discounted return from t, but the factor γᵗ of the theorem is

@@ -23,6 +23,7 @@ from ._linear import (
 from ._tabular import (
     QLearningJacobian,
     TDSymmetry,
+    diagonal_weights,
     q_learning_jacobian,
     q_learning_update,
     reversibility_verdict,
@@ -30,7 +31,6 @@ from ._tabular import (
     td_jacobian_v,
     td_update,
     td_update_v,
-    diagonal_weights,
 )
 
 __all__ = [
