@@ -39,7 +39,7 @@ import scipy.sparse.linalg as spla
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from mdpgrad import MDP, TabularSoftmax, evaluate, policy_gradient
-from mdpgrad._evaluation import bellman_matrix, state_chain
+from mdpgrad._chains import bellman_matrix, chain_and_reward
 
 try:  # optional baseline
     import jax
@@ -81,7 +81,7 @@ def bench_dense(repeats: int) -> dict:
     pol = TabularSoftmax(S, A)
     theta = np.random.default_rng(1).standard_normal((S, A))
     pi = pol.probabilities(theta)
-    M = bellman_matrix(mdp, state_chain(mdp, pi)[0])
+    M = bellman_matrix(mdp, chain_and_reward(mdp, pi)[0])
     fns = {"ours": lambda: policy_gradient(mdp, pol, theta),
            "ours_float64_lu": lambda: policy_gradient(
                mdp, pol, theta, evaluation=evaluate(mdp, pi, validate=False, solver="lu")),
@@ -173,7 +173,7 @@ def sparse_child(which: str, n: int, repeats: int) -> dict:
         out["grad_norm"] = float(np.linalg.norm(g))
         out["J"] = float(ev.J)
     else:
-        M = sp.csc_matrix(bellman_matrix(mdp, state_chain(mdp, pol.probabilities(theta))[0]))
+        M = sp.csc_matrix(bellman_matrix(mdp, chain_and_reward(mdp, pol.probabilities(theta))[0]))
         for _ in range(repeats):
             t0 = time.perf_counter()
             lu = spla.splu(M)

@@ -30,8 +30,9 @@ J     J            float                 ρ₀ · v
 A state-action pair is indexed x = s·A + a throughout.
 """
 
+from ._chains import stationary_distribution
 from ._errors import NonTerminatingPolicyError, ValidationError
-from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
+from ._evaluation import Evaluation, evaluate, visit_counts
 from ._model import MDP
 from ._policies import (
     Direct,

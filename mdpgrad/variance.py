@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
+from ._chains import bellman_matrix
 from ._errors import ValidationError
-from ._evaluation import Evaluation, bellman_matrix, evaluate
+from ._evaluation import Evaluation, evaluate
 from ._linalg import factorize
 from ._model import MDP
 from ._policies import Policy

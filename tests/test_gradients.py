@@ -348,9 +348,9 @@ def test_krylov_falls_back_to_sparse_lu_when_it_does_not_converge():
 
     mdp = random_mdp(9, 50, 2, "sparse")
     pi = np.full((50, 2), 0.5)
-    from mdpgrad._evaluation import bellman_matrix, state_chain
+    from mdpgrad._chains import bellman_matrix, chain_and_reward
 
-    M = bellman_matrix(mdp, state_chain(mdp, pi)[0])
+    M = bellman_matrix(mdp, chain_and_reward(mdp, pi)[0])
     b = np.random.default_rng(0).standard_normal(50)
     ks = KrylovSolver(M, maxiter=1)
     np.testing.assert_allclose(ks.solve(b), SparseLU(M).solve(b), rtol=1e-12, atol=1e-14)

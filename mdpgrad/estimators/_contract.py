@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._chains import chain_and_reward, masked_chain
 from .._errors import ValidationError
-from .._evaluation import evaluate, masked_chain, state_chain
+from .._evaluation import evaluate
 from .._linalg import factorize
 from .._model import MDP
 from .._policies import Policy
@@ -176,7 +177,7 @@ def _model(mdp: MDP, policy: Policy, theta: Any, protocol: str, horizon: int | N
         raise ValidationError(f"mdp is {type(mdp).__name__}; expected MDP", argument="mdp")
     protocol = resolve_protocol(mdp, protocol, horizon)
     pi = policy.probabilities(np.asarray(theta, dtype=float))
-    P_pi = masked_chain(mdp, state_chain(mdp, pi)[0])
+    P_pi = masked_chain(mdp, chain_and_reward(mdp, pi)[0])
     keep = (~mdp.terminal).astype(float)
     return _Model(mdp=mdp, pi=pi, P_pi=P_pi, keep=keep, protocol=protocol, horizon=horizon)
 

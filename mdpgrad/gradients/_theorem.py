@@ -32,8 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._chains import stationary_distribution
 from .._errors import ValidationError
-from .._evaluation import Evaluation, evaluate, stationary_distribution
+from .._evaluation import Evaluation, evaluate
 from .._model import MDP
 from .._policies import Policy
 

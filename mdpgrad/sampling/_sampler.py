@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from .._chains import stuck_states
 from .._errors import NonTerminatingPolicyError, ValidationError
-from .._evaluation import stuck_states
 from .._model import MDP
 from .._policies import check_policy
 

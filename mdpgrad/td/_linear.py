@@ -36,8 +36,9 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._chains import chain_and_reward
 from .._errors import ValidationError
-from .._evaluation import evaluate, state_chain
+from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import check_policy
 from ._tabular import _keep, _resolve, _state_chain_masked, pair_chain
@@ -98,7 +99,7 @@ def _problem(mdp: MDP, pi: Any, phi: Any, D: Any) -> _Problem:
     if values == "q":
         M, r = pair_chain(mdp, pi), mdp.r.ravel() * np.repeat(_keep(mdp), A)
     else:
-        M, r = _state_chain_masked(mdp, pi), state_chain(mdp, pi)[1] * _keep(mdp)
+        M, r = _state_chain_masked(mdp, pi), chain_and_reward(mdp, pi)[1] * _keep(mdp)
     Dd = _resolve(mdp, pi, D, values)
     n = M.shape[0]
     return _Problem(Phi, M, r, np.ones(n) if Dd is None else Dd, mdp.gamma, values)

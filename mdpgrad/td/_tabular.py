@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._chains import chain_and_reward, masked_chain, policy_matrix, stationary_distribution
 from .._errors import ValidationError
-from .._evaluation import evaluate, masked_chain, policy_matrix, state_chain, stationary_distribution
+from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import check_policy, greedy_policy
 from ..fields._checker import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
@@ -102,7 +103,7 @@ def diagonal_weights(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.n
             ev = evaluate(mdp, pi)
             # a linear solve leaves ≈ −1e-21 where the occupancy is exactly 0
             return np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
-        d = stationary_distribution(state_chain(mdp, pi)[0])
+        d = stationary_distribution(chain_and_reward(mdp, pi)[0])
         return (d[:, None] * pi).ravel() if values == "q" else d
     arr = np.asarray(kind, dtype=float)
     shapes = [(S, A), (S * A,)] if values == "q" else [(S,)]
@@ -156,7 +157,7 @@ def pair_chain(mdp: MDP, pi: Any) -> Any:
 
 
 def _state_chain_masked(mdp: MDP, pi: np.ndarray) -> Any:
-    return masked_chain(mdp, state_chain(mdp, pi)[0])
+    return masked_chain(mdp, chain_and_reward(mdp, pi)[0])
 
 
 def _jac(M: Any, gamma: float, Dd: np.ndarray | None) -> Any:
@@ -266,7 +267,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any, *, D: Any = None) -> np.ndarray:
     pi = check_policy(pi, S, A)
     v = _as_values(v, (S,), "v")
     Dd = _resolve(mdp, pi, D, "v")
-    P_pi, r_pi = state_chain(mdp, pi)
+    P_pi, r_pi = chain_and_reward(mdp, pi)
     keep = _keep(mdp)
     u = r_pi + mdp.gamma * keep * (P_pi @ (keep * v)) - v
     return u if Dd is None else Dd * u
