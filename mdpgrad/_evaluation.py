@@ -37,7 +37,7 @@ from ._linalg import (
     factorize,
 )
 from ._model import MDP
-from ._policies import check_policy
+from ._policies import validate_policy
 
 __all__ = ["Evaluation", "evaluate", "visit_counts"]
 
@@ -130,7 +130,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
     """
     S, A = mdp.n_states, mdp.n_actions
     if validate:
-        pi = check_policy(pi, S, A)
+        pi = validate_policy(pi, S, A)
     else:
         pi = np.asarray(pi)
         # complex tables pass through unchanged (complex-step derivatives)

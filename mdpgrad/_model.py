@@ -122,7 +122,7 @@ def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None)
             argument=name, index=idx, value=float(sums[i]))
 
 
-def check_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_ATOL) -> np.ndarray:
+def validate_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_ATOL) -> np.ndarray:
     """Validate a probability vector of length ``size`` and return it as float64."""
     raw = np.asarray(x)
     arr = _as_float_array(raw, name)
@@ -204,7 +204,7 @@ class MDP:
                                       argument="terminal")
             rho0_arr = nonterminal / nonterminal.sum()
         else:
-            rho0_arr = check_distribution(rho0, "rho0", S, atol)
+            rho0_arr = validate_distribution(rho0, "rho0", S, atol)
             if terminal_store.any() and rho0_arr[~terminal_store].sum() == 0:
                 raise ValidationError("rho0 puts all its mass on terminal states",
                                       argument="rho0")

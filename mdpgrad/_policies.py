@@ -34,7 +34,7 @@ __all__ = [
     "LogLinear",
     "Policy",
     "TabularSoftmax",
-    "check_policy",
+    "validate_policy",
     "epsilon_greedy_policy",
     "greedy_policy",
     "uniform_policy",
@@ -58,7 +58,7 @@ class Policy(Protocol):
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray: ...
 
 
-def check_policy(pi: Any, n_states: int, n_actions: int, *, atol: float = DEFAULT_ATOL,
+def validate_policy(pi: Any, n_states: int, n_actions: int, *, atol: float = DEFAULT_ATOL,
                  name: str = "pi") -> np.ndarray:
     """Validate a (batch of) row-stochastic table(s) of shape (..., S, A); return float64.
 
@@ -133,7 +133,7 @@ class TabularSoftmax:
 
     def theta_from(self, pi: Any) -> np.ndarray:
         """Logits θ = log π for a strictly positive table π (one preimage of π)."""
-        arr = check_policy(pi, self.n_states, self.n_actions)
+        arr = validate_policy(pi, self.n_states, self.n_actions)
         if (arr <= 0).any():
             idx = tuple(int(i) for i in np.argwhere(arr <= 0)[0])
             raise ValidationError(f"pi{list(idx)} is {arr[idx]!r}; softmax needs every probability > 0",

@@ -48,7 +48,7 @@ import numpy as np
 from .._chains import stuck_states
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._model import MDP
-from .._policies import check_policy
+from .._policies import validate_policy
 
 __all__ = ["PROTOCOLS", "Trajectories", "group_start_states", "resolve_protocol", "sample",
            "truncation_bound"]
@@ -414,7 +414,7 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     ([[0, 1], [0, 1]], [[1.0], [1.0]], [1, 1])
     """
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     if pi.ndim != 2:
         raise ValidationError(f"pi has shape {pi.shape}; sample takes one table of shape ({S}, {A})",
                               argument="pi", value=pi.shape)

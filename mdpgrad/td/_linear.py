@@ -40,7 +40,7 @@ from .._chains import chain_and_reward
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
-from .._policies import check_policy
+from .._policies import validate_policy
 from ._tabular import _keep, _resolve, _state_chain_masked, pair_chain
 
 __all__ = [
@@ -79,7 +79,7 @@ class _Problem:
 
 def _problem(mdp: MDP, pi: Any, phi: Any, D: Any) -> _Problem:
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     if phi is None:
         values, n = "q", S * A
         Phi: Any = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)

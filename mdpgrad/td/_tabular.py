@@ -35,7 +35,7 @@ from .._chains import chain_and_reward, masked_chain, policy_matrix, stationary_
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
-from .._policies import check_policy, greedy_policy
+from .._policies import validate_policy, greedy_policy
 from ..fields._checker import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 
 __all__ = [
@@ -96,7 +96,7 @@ def diagonal_weights(mdp: MDP, pi: Any, kind: Any, *, values: str = "q") -> np.n
         if kind not in _KINDS:
             raise ValidationError(f"kind is {kind!r}; expected one of {_KINDS} or an array",
                                   argument="kind", value=kind)
-        pi = check_policy(pi, S, A)
+        pi = validate_policy(pi, S, A)
         if kind == "identity":
             return np.ones(S * A if values == "q" else S)
         if kind == "occupancy":
@@ -149,7 +149,7 @@ def pair_chain(mdp: MDP, pi: Any) -> Any:
     P̃ has terminal rows and columns zeroed (episodes stop there).
     """
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     Pm = _masked_P(mdp)
     if mdp.is_sparse:
         return sp.csr_array(Pm @ policy_matrix(pi))
@@ -211,7 +211,7 @@ def td_update(mdp: MDP, pi: Any, Q: Any, *, D: Any = None) -> np.ndarray:
     [[1.0], [0.0]]
     """
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     Q = _as_values(Q, (S, A), "Q")
     Dd = _resolve(mdp, pi, D, "q")
     vQ = np.sum(pi * Q, axis=1) * _keep(mdp)
@@ -233,7 +233,7 @@ def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None) -> Any:
     >>> td_jacobian(mdp, np.ones((2, 1))).tolist()
     [[-1.0, 0.5], [0.5, -1.0]]
     """
-    pi = check_policy(pi, mdp.n_states, mdp.n_actions)
+    pi = validate_policy(pi, mdp.n_states, mdp.n_actions)
     return _jac(pair_chain(mdp, pi), mdp.gamma, _resolve(mdp, pi, D, "q"))
 
 
@@ -264,7 +264,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any, *, D: Any = None) -> np.ndarray:
     [-1.0, 1.0]
     """
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     v = _as_values(v, (S,), "v")
     Dd = _resolve(mdp, pi, D, "v")
     P_pi, r_pi = chain_and_reward(mdp, pi)
@@ -283,7 +283,7 @@ def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None) -> Any:
     >>> td_jacobian_v(mdp, np.ones((2, 1)), D="stationary").round(12).tolist()
     [[-0.525, 0.025], [0.025, -0.191666666667]]
     """
-    pi = check_policy(pi, mdp.n_states, mdp.n_actions)
+    pi = validate_policy(pi, mdp.n_states, mdp.n_actions)
     return _jac(_state_chain_masked(mdp, pi), mdp.gamma, _resolve(mdp, pi, D, "v"))
 
 
@@ -432,7 +432,7 @@ def td_symmetry(mdp: MDP, pi: Any, *, D: Any = None, values: str = "q",
     True
     """
     S, A = mdp.n_states, mdp.n_actions
-    pi = check_policy(pi, S, A)
+    pi = validate_policy(pi, S, A)
     if values not in ("q", "v"):
         raise ValidationError(f"values is {values!r}; expected 'q' or 'v'", argument="values", value=values)
     M = pair_chain(mdp, pi) if values == "q" else _state_chain_masked(mdp, pi)
