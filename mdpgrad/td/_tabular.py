@@ -35,7 +35,7 @@ from .._chains import chain_and_reward, masked_chain, policy_matrix, stationary_
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
-from .._policies import validate_policy, greedy_policy
+from .._policies import greedy_policy, validate_policy
 from ..fields._checker import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 
 __all__ = [
