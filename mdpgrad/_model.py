@@ -34,6 +34,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._errors import ValidationError
+from ._validation import (
+    as_real_array,
+    check_finite,
+    check_nonnegative,
+    check_real,
+    check_tolerance,
+    first_index,
+    format_index,
+    format_number,
+    is_exact,
+)
 
 __all__ = ["DEFAULT_ATOL", "MDP"]
 
@@ -43,72 +54,17 @@ __all__ = ["DEFAULT_ATOL", "MDP"]
 DEFAULT_ATOL = 1e-10
 
 
-def _is_exact(x: Any) -> bool:
-    return isinstance(x, (numbers.Integral, Fraction)) or (
-        type(x).__module__.startswith("sympy") and getattr(x, "is_Rational", False)
-    )
-
-
-def _as_float_array(x: Any, name: str) -> np.ndarray:
-    """Convert to float64, checking exact (object) inputs exactly first."""
-    arr = np.asarray(x)
-    if arr.dtype == object:
-        flat = arr.ravel()
-        for i, e in enumerate(flat):
-            if not (_is_exact(e) or isinstance(e, numbers.Real)):
-                idx = np.unravel_index(i, arr.shape)
-                raise ValidationError(
-                    f"{name}{list(idx)} is {e!r}, which is not a real number",
-                    argument=name, index=tuple(int(j) for j in idx), value=e)
-    try:
-        out = np.array(arr, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} cannot be read as an array of real numbers: {exc}",
-                              argument=name) from None
-    return out
-
-
-def _num(x: Any) -> str:
-    """A number as people write it: 0.97, nan, -0.25 (no numpy type wrappers)."""
-    try:
-        return f"{float(x):.12g}"
-    except (TypeError, ValueError):
-        return repr(x)
-
-
-def _fmt_index(name: str, idx: tuple[int, ...], trailing_colon: bool = False) -> str:
-    inner = ", ".join(str(int(i)) for i in idx)
-    if trailing_colon:
-        inner = inner + ", :" if inner else ":"
-    return f"{name}[{inner}]"
-
-
-def _check_finite_nonneg(arr: np.ndarray, name: str, *, nonneg: bool) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a finite number",
-                              argument=name, index=idx, value=float(arr[idx]))
-    if nonneg:
-        neg = arr < 0
-        if neg.any():
-            idx = tuple(int(i) for i in np.argwhere(neg)[0])
-            raise ValidationError(f"{_fmt_index(name, idx)} is {_num(arr[idx])}; expected a probability >= 0",
-                                  argument=name, index=idx, value=float(arr[idx]))
-
-
 def _check_exact_rows(raw: np.ndarray, name: str) -> None:
     """Exact inputs (ints, Fractions, sympy Rationals) must sum to exactly 1."""
-    if raw.dtype != object or not all(_is_exact(e) for e in raw.ravel()):
+    if raw.dtype != object or not all(is_exact(e) for e in raw.ravel()):
         return
     rows = raw.reshape(-1, raw.shape[-1])
     for i, row in enumerate(rows):
         total = sum(row, Fraction(0))
         if total != 1:
-            idx = np.unravel_index(i, raw.shape[:-1])
-            raise ValidationError(
-                f"{_fmt_index(name, tuple(idx), True)} sums to {total} exactly; expected 1",
-                argument=name, index=tuple(int(j) for j in idx), value=total)
+            idx = tuple(int(j) for j in np.unravel_index(i, raw.shape[:-1]))
+            raise ValidationError(f"{format_index(name, idx, True)} sums to {total} exactly; expected 1",
+                                  argument=name, index=idx, value=total)
 
 
 def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None) -> None:
@@ -118,25 +74,23 @@ def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None)
         i = int(np.argmax(bad))
         idx = (i // n_actions, i % n_actions) if n_actions else (i,)
         raise ValidationError(
-            f"{_fmt_index(name, idx, True)} sums to {_num(sums[i])}; expected 1 within atol={atol:g}",
+            f"{format_index(name, idx, True)} sums to {format_number(sums[i])}; "
+            f"expected 1 within atol={atol:g}",
             argument=name, index=idx, value=float(sums[i]))
 
 
 def validate_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_ATOL) -> np.ndarray:
     """Validate a probability vector of length ``size`` and return it as float64."""
+    arr = as_real_array(x, name, shape=(size,))
     raw = np.asarray(x)
-    arr = _as_float_array(raw, name)
-    if arr.shape != (size,):
-        raise ValidationError(f"{name} has shape {arr.shape}; expected ({size},)",
-                              argument=name, value=arr.shape)
-    _check_finite_nonneg(arr, name, nonneg=True)
-    if raw.dtype == object and all(_is_exact(e) for e in raw.ravel()):
+    check_nonnegative(arr, name, "a probability")
+    if raw.dtype == object and all(is_exact(e) for e in raw.ravel()):
         total = sum(raw.ravel(), Fraction(0))
         if total != 1:
             raise ValidationError(f"{name} sums to {total} exactly; expected 1",
                                   argument=name, value=total)
     elif abs(arr.sum() - 1.0) > atol:
-        raise ValidationError(f"{name} sums to {_num(arr.sum())}; expected 1 within atol={atol:g}",
+        raise ValidationError(f"{name} sums to {format_number(arr.sum())}; expected 1 within atol={atol:g}",
                               argument=name, value=float(arr.sum()))
     return arr
 
@@ -193,6 +147,7 @@ class MDP:
 
     def __init__(self, P: Any, r: Any, gamma: float, rho0: Any = None, terminal: Any = None,
                  *, atol: float = DEFAULT_ATOL) -> None:
+        atol = check_tolerance(atol, "atol")
         P_store, S, A = self._validate_P(P, atol)
         r_store = self._validate_r(r, P_store, S, A)
         gamma_f = self._validate_gamma(gamma)
@@ -232,25 +187,26 @@ class MDP:
             csr.sum_duplicates()
             csr.sort_indices()
             data = csr.data
-            if data.size:
-                bad = ~np.isfinite(data) | (data < 0)
-                if bad.any():
-                    k = int(np.argmax(bad))
-                    row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
-                    idx = (row // A, row % A, int(csr.indices[k]))
-                    raise ValidationError(
-                        f"{_fmt_index('P', idx)} is {_num(data[k])}; expected a finite probability >= 0",
-                        argument="P", index=idx, value=float(data[k]))
+            k_bad = first_index(~np.isfinite(data) | (data < 0))
+            if k_bad is not None:
+                k = k_bad[0]
+                row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+                idx = (row // A, row % A, int(csr.indices[k]))
+                raise ValidationError(
+                    f"{format_index('P', idx)} is {format_number(data[k])}; "
+                    "expected a finite probability >= 0",
+                    argument="P", index=idx, value=float(data[k]))
             _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
             csr.data.flags.writeable = False
             return csr, S, A
+        arr = as_real_array(P, "P", finite=False)
         raw = np.asarray(P)
-        arr = _as_float_array(raw, "P")
         if arr.ndim != 3 or arr.shape[0] != arr.shape[2] or 0 in arr.shape:
             raise ValidationError(
                 f"P has shape {arr.shape}; expected (S, A, S) with S, A >= 1",
                 argument="P", value=arr.shape)
-        _check_finite_nonneg(arr, "P", nonneg=True)
+        check_finite(arr, "P")
+        check_nonnegative(arr, "P", "a probability")
         _check_exact_rows(raw, "P")
         S, A = arr.shape[0], arr.shape[1]
         _check_rows(arr.sum(axis=2).ravel(), "P", atol, A)
@@ -258,8 +214,7 @@ class MDP:
 
     @staticmethod
     def _validate_r(r: Any, P: Any, S: int, A: int) -> np.ndarray:
-        arr = _as_float_array(r, "r")
-        _check_finite_nonneg(arr, "r", nonneg=False)
+        arr = as_real_array(r, "r")
         if arr.shape == (S, A):
             return arr
         if arr.shape == (S, A, S):
@@ -271,15 +226,9 @@ class MDP:
 
     @staticmethod
     def _validate_gamma(gamma: Any) -> float:
-        try:
-            g = float(gamma)
-        except (TypeError, ValueError):
-            raise ValidationError(f"gamma is {gamma!r}; expected a number in [0, 1]",
-                                  argument="gamma", value=gamma) from None
-        if not (0.0 <= g <= 1.0):  # also rejects NaN
-            raise ValidationError(f"gamma is {gamma!r}; expected a number in [0, 1]",
-                                  argument="gamma", value=gamma)
-        return g
+        if is_exact(gamma) and not isinstance(gamma, numbers.Real):
+            gamma = float(gamma)          # a sympy Rational: exact, so rounding it once is the value
+        return check_real(gamma, "gamma", min_value=0.0, max_value=1.0)
 
     @staticmethod
     def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
@@ -300,14 +249,15 @@ class MDP:
         for k in np.flatnonzero(stay != 1.0)[:1]:
             s, a = int(cols[k]), int(rows[k] % A)
             raise ValidationError(
-                f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {_num(stay[k])}; expected 1",
+                f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {format_number(stay[k])}; "
+                "expected 1",
                 argument="terminal", index=(s, a), value=float(stay[k]))
         paid = r[term] != 0.0
         if paid.any():
             i, a = (int(x) for x in np.argwhere(paid)[0])
             s = int(term[i])
             raise ValidationError(
-                f"terminal state {s} pays reward: r[{s}, {a}] is {_num(r[s, a])}; expected 0",
+                f"terminal state {s} pays reward: r[{s}, {a}] is {format_number(r[s, a])}; expected 0",
                 argument="terminal", index=(s, a), value=float(r[s, a]))
         return t.copy()
 
@@ -336,17 +286,18 @@ class MDP:
 
     def P_dense(self) -> np.ndarray:
         """P as a dense (S, A, S) array (a copy when stored sparse; mind the size)."""
-        if self.is_sparse:
-            return self.P.toarray().reshape(self.n_states, self.n_actions, self.n_states)
-        return self.P
+        if isinstance(self.P, np.ndarray):
+            return self.P
+        return self.P.toarray().reshape(self.n_states, self.n_actions, self.n_states)
 
     def replace(self, **changes: Any) -> MDP:
         """A new MDP with some of P, r, gamma, rho0, terminal replaced (validated again)."""
-        kw = dict(P=self.P, r=self.r, gamma=self.gamma, rho0=self.rho0, terminal=self.terminal)
+        kw: dict[str, Any] = dict(P=self.P, r=self.r, gamma=self.gamma, rho0=self.rho0,
+                                  terminal=self.terminal)
         kw.update(changes)
         return MDP(**kw)
 
     def __repr__(self) -> str:
-        kind = f"sparse, nnz={self.P.nnz}" if self.is_sparse else "dense"
+        kind = "dense" if isinstance(self.P, np.ndarray) else f"sparse, nnz={self.P.nnz}"
         return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma:g}, "
                 f"{kind}, n_terminal={int(self.terminal.sum())})")

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._errors import ValidationError
 from ._model import DEFAULT_ATOL
+from ._validation import as_real_array, check_integer, check_real, first_index, format_index, format_number
 
 __all__ = [
     "Direct",
@@ -58,31 +60,28 @@ class Policy(Protocol):
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray: ...
 
 
-def validate_policy(pi: Any, n_states: int, n_actions: int, *, atol: float = DEFAULT_ATOL,
-                 name: str = "pi") -> np.ndarray:
+def validate_policy(pi: ArrayLike, n_states: int, n_actions: int, *, atol: float = DEFAULT_ATOL,
+                    name: str = "pi") -> np.ndarray:
     """Validate a (batch of) row-stochastic table(s) of shape (..., S, A); return float64.
 
     Raises :class:`ValidationError` naming the first bad row, e.g.
     ``pi[2, :] sums to 0.9; expected 1 within atol=1e-10``.
     """
-    arr = np.asarray(pi, dtype=float) if not isinstance(pi, np.ndarray) else pi.astype(float, copy=False)
+    arr = pi.astype(float, copy=False) if isinstance(pi, np.ndarray) and pi.dtype.kind in "biuf" \
+        else as_real_array(pi, name, finite=False)
     if arr.ndim < 2 or arr.shape[-2:] != (n_states, n_actions):
         raise ValidationError(f"{name} has shape {arr.shape}; expected (..., {n_states}, {n_actions})",
                               argument=name, value=arr.shape)
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValidationError(
-            f"{name}[{', '.join(map(str, idx))}] is {float(arr[idx]):.12g}; expected a probability >= 0",
-            argument=name, index=idx, value=float(arr[idx]))
+    idx = first_index(~np.isfinite(arr) | (arr < 0))
+    if idx is not None:
+        raise ValidationError(f"{format_index(name, idx)} is {format_number(arr[idx])}; expected a "
+                              "probability >= 0", argument=name, index=idx, value=float(arr[idx]))
     sums = arr.sum(axis=-1)
-    off = np.abs(sums - 1.0) > atol
-    if off.any():
-        idx = tuple(int(i) for i in np.argwhere(off)[0])
-        raise ValidationError(
-            f"{name}[{', '.join(map(str, idx))}, :] sums to {float(sums[idx]):.12g}; "
-            f"expected 1 within atol={atol:g}",
-            argument=name, index=idx, value=float(sums[idx]))
+    idx = first_index(np.abs(sums - 1.0) > atol)
+    if idx is not None:
+        raise ValidationError(f"{format_index(name, idx, True)} sums to {format_number(sums[idx])}; "
+                              f"expected 1 within atol={atol:g}", argument=name, index=idx,
+                              value=float(sums[idx]))
     return arr
 
 
@@ -134,10 +133,10 @@ class TabularSoftmax:
     def theta_from(self, pi: Any) -> np.ndarray:
         """Logits θ = log π for a strictly positive table π (one preimage of π)."""
         arr = validate_policy(pi, self.n_states, self.n_actions)
-        if (arr <= 0).any():
-            idx = tuple(int(i) for i in np.argwhere(arr <= 0)[0])
-            raise ValidationError(f"pi{list(idx)} is {arr[idx]!r}; softmax needs every probability > 0",
-                                  argument="pi", index=idx, value=float(arr[idx]))
+        idx = first_index(arr <= 0)
+        if idx is not None:
+            raise ValidationError(f"{format_index('pi', idx)} is {format_number(arr[idx])}; softmax needs "
+                                  "every probability > 0", argument="pi", index=idx, value=float(arr[idx]))
         return np.log(arr)
 
 
@@ -156,23 +155,19 @@ class LogLinear:
     phi: np.ndarray
 
     def __post_init__(self) -> None:
-        phi = np.array(self.phi, dtype=float)
+        phi = np.array(as_real_array(self.phi, "phi"))     # an owned copy
         if phi.ndim != 3 or 0 in phi.shape:
             raise ValidationError(f"phi has shape {phi.shape}; expected (S, A, k) with S, A, k >= 1",
                                   argument="phi", value=phi.shape)
-        if not np.isfinite(phi).all():
-            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(phi))[0])
-            raise ValidationError(f"phi{list(idx)} is {phi[idx]!r}; expected a finite number",
-                                  argument="phi", index=idx, value=float(phi[idx]))
         phi.flags.writeable = False
         object.__setattr__(self, "phi", phi)
 
     @property
-    def n_states(self) -> int:  # type: ignore[override]
+    def n_states(self) -> int:
         return int(self.phi.shape[0])
 
     @property
-    def n_actions(self) -> int:  # type: ignore[override]
+    def n_actions(self) -> int:
         return int(self.phi.shape[1])
 
     @property
@@ -227,33 +222,32 @@ class Direct:
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         pi = self.probabilities(theta)
         w = np.asarray(w, dtype=float)
-        zero = (pi == 0) & (w != 0)
-        if zero.any():
-            idx = tuple(int(i) for i in np.argwhere(zero)[0])
-            raise ValidationError(
-                f"log pi is undefined where pi{list(idx)} = 0 but the weight w is {w[idx]!r}",
-                argument="w", index=idx, value=float(w[idx]))
+        idx = first_index((pi == 0) & (w != 0))
+        if idx is not None:
+            raise ValidationError(f"log pi is undefined where {format_index('pi', idx)} = 0 but the weight "
+                                  f"{format_index('w', idx)} is {format_number(w[idx])}", argument="w",
+                                  index=idx, value=float(w[idx]))
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(pi > 0, w / np.where(pi > 0, pi, 1.0), 0.0)
 
 
 def uniform_policy(n_states: int, n_actions: int) -> np.ndarray:
     """The table π(a|s) = 1/A, shape (S, A)."""
+    n_states = check_integer(n_states, "n_states", min_value=1)
+    n_actions = check_integer(n_actions, "n_actions", min_value=1)
     return np.full((n_states, n_actions), 1.0 / n_actions)
 
 
-def greedy_policy(q: np.ndarray) -> np.ndarray:
+def greedy_policy(q: ArrayLike) -> np.ndarray:
     """Deterministic table choosing argmax_a q(s, a) (lowest index on ties), shape (S, A)."""
-    q = np.asarray(q, dtype=float)
+    q = as_real_array(q, "q")
     pi = np.zeros_like(q)
     np.put_along_axis(pi, np.argmax(q, axis=-1)[..., None], 1.0, axis=-1)
     return pi
 
 
-def epsilon_greedy_policy(q: np.ndarray, epsilon: float) -> np.ndarray:
+def epsilon_greedy_policy(q: ArrayLike, epsilon: float) -> np.ndarray:
     """π = (1 − ε)·greedy(q) + ε·uniform, shape (S, A)."""
-    if not (0.0 <= float(epsilon) <= 1.0):
-        raise ValidationError(f"epsilon is {epsilon!r}; expected a number in [0, 1]",
-                              argument="epsilon", value=epsilon)
-    q = np.asarray(q, dtype=float)
+    epsilon = check_real(epsilon, "epsilon", min_value=0.0, max_value=1.0)
+    q = as_real_array(q, "q")
     return (1.0 - epsilon) * greedy_policy(q) + epsilon / q.shape[-1]
