@@ -62,8 +62,10 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
+from ._errors import ValidationError
 from ._model import MDP
 from ._policies import Direct, Policy
+from ._validation import check_integer
 
 __all__ = ["INTEGER_WEIGHT_MAX", "as_fractions", "mdps", "policies", "thetas"]
 
@@ -88,11 +90,11 @@ _BOOLEANS = st.booleans()
 
 # -- argument validation ---------------------------------------------------
 def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgument(f"{name}={value!r} must be an integer")
-    if value < low:
-        raise InvalidArgument(f"{name}={value!r} must be at least {low}")
-    return int(value)
+    """check_integer, raising Hypothesis's InvalidArgument as strategies do."""
+    try:
+        return check_integer(value, name, min_value=low)
+    except ValidationError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _check_bounds(min_name: str, min_value: Any, max_name: str, max_value: Any, low: int) -> tuple[int, int]:
@@ -258,12 +260,9 @@ def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
     strictly_positive = _check_bool("strictly_positive", strictly_positive)
     integer_weights = _check_bool("integer_weights", integer_weights)
     if integer_weights:
-        elements = st.integers(1 if strictly_positive else 0, INTEGER_WEIGHT_MAX)
-        dtype = np.int64
-    else:
-        elements = st.floats(STRICT_MIN_WEIGHT if strictly_positive else 0.0, 1.0, allow_subnormal=False)
-        dtype = np.float64
-    return _policies(S, A, elements, dtype)
+        return _policies(S, A, st.integers(1 if strictly_positive else 0, INTEGER_WEIGHT_MAX), np.int64)
+    floats = st.floats(STRICT_MIN_WEIGHT if strictly_positive else 0.0, 1.0, allow_subnormal=False)
+    return _policies(S, A, floats, np.float64)
 
 
 @st.composite

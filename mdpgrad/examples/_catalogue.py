@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import MDP
+from .._validation import check_integer
 
 __all__ = [
     "EXAMPLES",
@@ -48,13 +49,6 @@ __all__ = [
 
 #: Grid moves (d_row, d_col) for the actions 0 = up, 1 = right, 2 = down, 3 = left.
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name} is {value!r}; expected an integer >= {minimum}",
-                              argument=name, value=value)
-    return int(value)
 
 
 def _grid_step(n_rows: int, n_cols: int) -> np.ndarray:
@@ -269,7 +263,7 @@ def random_walk(n_states: int = 5, *, left_reward: float = 0.0, right_reward: fl
     >>> mdp.n_states, mdp.rho0.tolist()[3], float(mdp.r[5, 1])
     (7, 1.0, 1.0)
     """
-    n = _check_int(n_states, "n_states", 1)
+    n = check_integer(n_states, "n_states", min_value=1)
     S = n + 2
     s = np.arange(S)
     nxt = np.stack([s - 1, s + 1], axis=1)
@@ -416,8 +410,8 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
     >>> mdp.P_dense()[0, 1].tolist()     # right from (0, 0): right 1/2, up-bounce 1/4, down 1/4
     [0.25, 0.5, 0.25, 0.0]
     """
-    R = _check_int(n_rows, "n_rows", 1)
-    C = _check_int(n_cols, "n_cols", 1)
+    R = check_integer(n_rows, "n_rows", min_value=1)
+    C = check_integer(n_cols, "n_cols", min_value=1)
     if R * C < 2:
         raise ValidationError("a 1x1 slippery gridworld has no non-goal state; need n_rows*n_cols >= 2",
                               argument="n_rows", value=(R, C))
@@ -507,9 +501,9 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
     >>> np.count_nonzero(mdp.P_dense(), axis=2).tolist()
     [[2, 2], [2, 2], [2, 2], [2, 2]]
     """
-    S = _check_int(n_states, "n_states", 1)
-    A = _check_int(n_actions, "n_actions", 1)
-    b = _check_int(branching, "branching", 1)
+    S = check_integer(n_states, "n_states", min_value=1)
+    A = check_integer(n_actions, "n_actions", min_value=1)
+    b = check_integer(branching, "branching", min_value=1)
     if b > S:
         raise ValidationError(f"branching is {branching!r}; expected at most n_states={S}",
                               argument="branching", value=branching)

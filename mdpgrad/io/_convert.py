@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import DEFAULT_ATOL, MDP
+from .._validation import is_integer
 
 __all__ = ["GymnasiumConversion", "convert_gymnasium", "from_gymnasium", "from_mdptoolbox"]
 
@@ -101,8 +102,7 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
                 if not _is_real(p) or not _is_real(rw):
                     raise ValidationError(f"P[{s}][{a}][{k}] has prob {p!r} and reward {rw!r}; expected "
                                           "real numbers", argument="P", index=(s, a, k), value=t)
-                if (isinstance(s2, (bool, np.bool_)) or not isinstance(s2, (numbers.Integral, np.integer))
-                        or not 0 <= s2 < S):
+                if not is_integer(s2) or not 0 <= int(s2) < S:
                     raise ValidationError(f"P[{s}][{a}][{k}] has next state {s2!r}; expected an int in "
                                           f"0..{S - 1}", argument="P", index=(s, a, k), value=s2)
                 if not isinstance(done, (bool, np.bool_)):

@@ -86,13 +86,13 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     """
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_states": mdp.n_states,
                            "n_actions": mdp.n_actions, "gamma": float(mdp.gamma)}
-    if mdp.is_sparse:
-        doc["layout"] = "sparse"
-        doc["P"] = {"data": mdp.P.data.tolist(), "indices": mdp.P.indices.tolist(),
-                    "indptr": mdp.P.indptr.tolist()}
-    else:
+    P = mdp.P
+    if isinstance(P, np.ndarray):
         doc["layout"] = "dense"
-        doc["P"] = mdp.P.tolist()
+        doc["P"] = P.tolist()
+    else:
+        doc["layout"] = "sparse"
+        doc["P"] = {"data": P.data.tolist(), "indices": P.indices.tolist(), "indptr": P.indptr.tolist()}
     doc["r"] = mdp.r.tolist()
     doc["rho0"] = mdp.rho0.tolist()
     doc["terminal"] = mdp.terminal.tolist()
@@ -121,15 +121,15 @@ def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
             json.dump(mdp_to_dict(mdp), fh, allow_nan=False)
             fh.write("\n")
         return
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64),
         "gamma": np.array(mdp.gamma, dtype=np.float64), "r": mdp.r, "rho0": mdp.rho0,
         "terminal": mdp.terminal}
-    if mdp.is_sparse:
-        arrays.update(layout=np.array("sparse"), P_data=mdp.P.data, P_indices=mdp.P.indices,
-                      P_indptr=mdp.P.indptr)
+    P = mdp.P
+    if isinstance(P, np.ndarray):
+        arrays.update(layout=np.array("dense"), P=P)
     else:
-        arrays.update(layout=np.array("dense"), P=mdp.P)
+        arrays.update(layout=np.array("sparse"), P_data=P.data, P_indices=P.indices, P_indptr=P.indptr)
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
 

@@ -128,6 +128,13 @@ class RationalSpace:
         q = sympy.QQ(num) / sympy.QQ(den)
         return Fraction(int(q.numerator), int(q.denominator))
 
+    def evaluate_defined(self, f: FracElement, point: Mapping[sympy.Symbol, Fraction]) -> Fraction:
+        """f at a point where its denominator is known not to vanish (a counterexample's point)."""
+        value = self.evaluate(f, point)
+        if value is None:
+            raise ZeroDivisionError("the rational function is undefined at this point")
+        return value
+
     def report_point(self, point: Mapping[sympy.Symbol, Fraction]) -> dict:
         """The point in the user's symbols: θ = log z for exp-generators."""
         out = {}

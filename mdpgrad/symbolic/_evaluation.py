@@ -164,7 +164,7 @@ def stationary_fractions(F: FractionModel, P_pi: list) -> list:
 # -- public API ---------------------------------------------------------------------------------
 
 
-def _check_table(pi: Any, S: int, A: int, validate: bool) -> ImmutableMatrix:
+def validate_table(pi: Any, S: int, A: int, validate: bool) -> ImmutableMatrix:
     M = pi if isinstance(pi, sympy.MatrixBase) else sympy.Matrix(pi)
     if M.shape != (S, A):
         raise ValidationError(f"pi has shape {M.shape}; expected ({S}, {A})", argument="pi", value=M.shape)
@@ -230,7 +230,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     (-1/(gamma*p - 1), True)
     """
     S, A = mdp.n_states, mdp.n_actions
-    table = _check_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
     ev = evaluate_fractions(F)
@@ -280,7 +280,7 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
     [2, 0]
     """
     S, A = mdp.n_states, mdp.n_actions
-    table = _check_table(pi, S, A, True)
+    table = validate_table(pi, S, A, True)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
     gamma = F.gamma if discounted else space.field.one

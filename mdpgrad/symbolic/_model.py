@@ -328,7 +328,8 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
     """
     S, A = int(n_states), int(n_actions)
     term = list(terminal) if terminal is not None else [False] * S
-    P, r = [], []
+    P: list[list[list[Any]]] = []
+    r: list[list[Any]] = []
     for s in range(S):
         P.append([])
         r.append([])

@@ -108,7 +108,7 @@ class ProofResult:
     def __str__(self) -> str:
         if self.holds:
             return f"proved: {self.statement} ({self.n_identities} identities, for all values of the symbols)"
-        pt = ", ".join(f"{k} = {v}" for k, v in self.point.items()) or "every point (no symbols)"
+        pt = ", ".join(f"{k} = {v}" for k, v in (self.point or {}).items()) or "every point (no symbols)"
         return (f"counterexample to {self.statement}: {self.label} differs by {self.value} "
                 f"(lhs {self.lhs}, rhs {self.rhs}) at {pt}")
 
@@ -116,7 +116,7 @@ class ProofResult:
         """LaTeX of the verdict: the point and the non-zero difference, or 'proved'."""
         if self.holds:
             return r"\text{proved: " + self.statement + "}"
-        pt = ", ".join(f"{sympy.latex(k)} = {sympy.latex(v)}" for k, v in self.point.items())
+        pt = ", ".join(f"{sympy.latex(k)} = {sympy.latex(v)}" for k, v in (self.point or {}).items())
         return rf"\text{{{self.label}}}:\ \mathrm{{lhs}} - \mathrm{{rhs}} = {sympy.latex(self.value)}" \
                rf"\ \text{{at}}\ {pt}"
 
@@ -128,7 +128,7 @@ def decide(space: RationalSpace, items: Sequence[tuple[str, Any, Any]], statemen
         diff = lhs - rhs
         if diff != 0:
             cex = find_nonzero_point(space, diff, guards=[lhs, rhs], accept=accept, seed=seed)
-            lv, rv = space.evaluate(lhs, cex.raw), space.evaluate(rhs, cex.raw)
+            lv, rv = space.evaluate_defined(lhs, cex.raw), space.evaluate_defined(rhs, cex.raw)
             return ProofResult(statement, "counterexample", len(items), label, cex.point, cex.value,
                                sympy.Rational(lv.numerator, lv.denominator),
                                sympy.Rational(rv.numerator, rv.denominator))
@@ -166,7 +166,7 @@ def _prechecked(fn: Callable[..., ProofResult]) -> Callable[..., ProofResult]:
                     continue
                 quick = fn(special, *args, **kwargs)
                 if not quick.holds:
-                    return replace(quick, point={**vals, **quick.point})
+                    return replace(quick, point={**vals, **(quick.point or {})})
                 break
         return fn(mdp, *args, **kwargs)
 

@@ -29,7 +29,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from ._algebra import find_nonzero_point, small_positive_sampler, space_for
-from ._evaluation import _check_table
+from ._evaluation import validate_table
 from ._model import MDP, exact
 
 __all__ = [
@@ -104,7 +104,7 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
     [     Q00*gamma - Q10]])
     """
     S, A = mdp.n_states, mdp.n_actions
-    table = _check_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate)
     Qm = q_symbols(S, A) if Q is None else _values(Q, (S, A), "Q")
     d = _diag(D, S * A)
     keep = [0 if t else 1 for t in mdp.terminal]
@@ -139,7 +139,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
     [     V0*gamma - V1]])
     """
     S, A = mdp.n_states, mdp.n_actions
-    table = _check_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate)
     if v is None:
         Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
     else:
@@ -203,16 +203,16 @@ class SymmetryVerdict:
     max_asymmetry: sympy.Expr | None
 
     def __str__(self) -> str:
-        if self.holds:
+        if self.holds or self.witness is None:
             return "symmetric for all values of the symbols"
         i, j = self.witness
-        pt = ", ".join(f"{k} = {v}" for k, v in self.point.items())
+        pt = ", ".join(f"{k} = {v}" for k, v in (self.point or {}).items())
         return (f"not symmetric: M[{i}, {j}] = {self.entry} but M[{j}, {i}] = {self.mirror}; "
                 f"they differ by {self.max_asymmetry} at {pt}")
 
     def latex(self) -> str:
         """LaTeX of the witness pair (or 'symmetric')."""
-        if self.holds:
+        if self.holds or self.witness is None:
             return r"\text{symmetric}"
         i, j = self.witness
         return (rf"M_{{{i},{j}}} = {sympy.latex(self.entry)} \neq M_{{{j},{i}}} = "
@@ -260,7 +260,7 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     for _, d in live:
         product *= d
     cex = find_nonzero_point(space, product, seed=seed)
-    values = [(abs(space.evaluate(d, cex.raw)), p) for p, d in live]
+    values = [(abs(space.evaluate_defined(d, cex.raw)), p) for p, d in live]
     best, (i, j) = max(values, key=lambda t: t[0])
     conditions = tuple(sympy.Eq(Mm[p], Mm[p[::-1]], evaluate=False) for p, _ in live)
     wp = ((divmod(i, n_actions), divmod(j, n_actions)) if n_actions else None)
@@ -283,7 +283,7 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     (Eq(1 - p, 1/2),)
     """
     S, A = mdp.n_states, mdp.n_actions
-    table = _check_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate)
     d = _diag(D, S * A)
     n = S * A
     keep = [0 if t else 1 for t in mdp.terminal]
