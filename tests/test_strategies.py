@@ -2,8 +2,8 @@
 
 Tiers: shrinking (``hypothesis.find`` reaches the tiny deterministic MDPs the
 module promises), validity by construction, bad arguments raising
-InvalidArgument, and property tests of SPEC items 1–2 (Bellman equation,
-v = Σ π q, J = ρ₀·v = Σ η π r, Σ η = 1/(1−γ), dense = sparse), plus a few
+InvalidArgument, and property tests of the Bellman equation and the occupancy
+identities (v = Σ π q, J = ρ₀·v = Σ η π r, Σ η = 1/(1−γ), dense = sparse), plus a few
 identities of other parts driven by the same strategies: exact rational
 evaluation (integer weights) against floats, the policy gradient theorem
 against its recursion form, and the γᵗ-less update against ∇J when γ = 1.
@@ -267,7 +267,7 @@ def test_policy_gradient_theorem_equals_recursion_form(mdp, data):
 @given(mdps(episodic=st.just(True), gammas=st.just(1.0)), st.data())
 @settings(max_examples=30)
 def test_update_without_discount_is_the_gradient_when_gamma_is_one(mdp, data):
-    # γᵗ = 1 for every t, so dropping it changes nothing (SPEC item 15 with η̃ = η)
+    # γᵗ = 1 for every t, so dropping it changes nothing (with γ = 1 the undiscounted visits η̃ are η; Nota & Thomas 2020)
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = data.draw(thetas(policy))
     g = policy_gradient(mdp, policy, theta)

@@ -348,7 +348,7 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
                                  seed: int = 0) -> ProofResult:
     """Prove J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a) for symbolic θ and θ₀.
 
-    Kakade & Langford (2002), Lemma 6.1, in the unnormalised form of SPEC 10.
+    Kakade & Langford (2002), Lemma 6.1, in its unnormalised form (visits η, not d).
     θ₀ defaults to ``policy.symbols("vartheta")``.
 
     >>> from mdpgrad.symbolic import general_mdp
