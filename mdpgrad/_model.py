@@ -101,8 +101,24 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+class RewardShaped:
+    """The sizes of a model read off its (S, A) reward table ``r`` (numeric and symbolic models)."""
+
+    r: Any
+
+    @property
+    def n_states(self) -> int:
+        """Number of states S."""
+        return int(self.r.shape[0])
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions A."""
+        return int(self.r.shape[1])
+
+
 @dataclass(frozen=True, eq=False, init=False)
-class MDP:
+class MDP(RewardShaped):
     """A finite Markov decision process.
 
     Parameters
@@ -262,16 +278,6 @@ class MDP:
         return t.copy()
 
     # -- views ------------------------------------------------------------
-    @property
-    def n_states(self) -> int:
-        """Number of states S."""
-        return int(self.r.shape[0])
-
-    @property
-    def n_actions(self) -> int:
-        """Number of actions A."""
-        return int(self.r.shape[1])
-
     @property
     def is_sparse(self) -> bool:
         """True when P is stored as a sparse (S·A, S) matrix."""

@@ -100,7 +100,20 @@ def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TabularSoftmax:
+class _Table:
+    """Parameterisations whose θ is an (S, A) table."""
+
+    n_states: int
+    n_actions: int
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        """(S, A)."""
+        return (self.n_states, self.n_actions)
+
+
+@dataclass(frozen=True)
+class TabularSoftmax(_Table):
     """π(a|s) = exp θ[s,a] / Σ_b exp θ[s,b], θ of shape (S, A).
 
     Examples
@@ -109,13 +122,6 @@ class TabularSoftmax:
     >>> pol.probabilities(np.zeros((2, 2))).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
     """
-
-    n_states: int
-    n_actions: int
-
-    @property
-    def param_shape(self) -> tuple[int, ...]:
-        return (self.n_states, self.n_actions)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         return _softmax(_check_theta(theta, self.param_shape))
@@ -191,7 +197,7 @@ class LogLinear:
 
 
 @dataclass(frozen=True)
-class Direct:
+class Direct(_Table):
     """θ is the table π itself, shape (S, A); ∂π(a|s)/∂θ[s',b] = 1[(s,a) = (s',b)].
 
     ``probabilities`` returns θ unchanged and does not project onto the simplex:
@@ -203,13 +209,6 @@ class Direct:
     >>> Direct(1, 2).log_prob_vjp(np.array([[0.25, 0.75]]), np.array([[1.0, 3.0]])).tolist()
     [[4.0, 4.0]]
     """
-
-    n_states: int
-    n_actions: int
-
-    @property
-    def param_shape(self) -> tuple[int, ...]:
-        return (self.n_states, self.n_actions)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         th = _check_theta(theta, self.param_shape)

@@ -30,23 +30,6 @@ from .._errors import ValidationError
 from .._model import MDP
 from .._validation import check_integer
 
-__all__ = [
-    "EXAMPLES",
-    "BairdCounterexample",
-    "baird_counterexample",
-    "cliff_walking",
-    "garnet",
-    "get_example",
-    "gridworld_example_3_5",
-    "gridworld_example_4_1",
-    "random_walk",
-    "slippery_gridworld",
-    "two_state",
-    "two_state_episodic",
-    "two_state_reversible",
-    "two_state_tables",
-]
-
 #: Grid moves (d_row, d_col) for the actions 0 = up, 1 = right, 2 = down, 3 = left.
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
 

@@ -34,6 +34,7 @@ from sympy import ImmutableDenseNDimArray, ImmutableMatrix
 
 from .._errors import ValidationError
 from .._model import MDP as NumericMDP
+from .._model import RewardShaped
 
 __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 
@@ -115,7 +116,7 @@ def _is_exactly(e: sympy.Expr, target: int) -> bool:
 
 
 @dataclass(frozen=True, eq=False, init=False)
-class MDP:
+class MDP(RewardShaped):
     """A finite MDP with exact (rational or symbolic) entries.
 
     Parameters
@@ -228,16 +229,6 @@ class MDP:
         return tuple(bool(x) for x in t)
 
     # -- views ------------------------------------------------------------
-    @property
-    def n_states(self) -> int:
-        """Number of states S."""
-        return int(self.r.shape[0])
-
-    @property
-    def n_actions(self) -> int:
-        """Number of actions A."""
-        return int(self.r.shape[1])
-
     @property
     def P_flat(self) -> ImmutableMatrix:
         """P as an (S·A, S) matrix, row s·A + a holding P[s, a, :]."""
