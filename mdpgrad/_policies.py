@@ -146,8 +146,24 @@ class TabularSoftmax(_Table):
         return np.log(arr)
 
 
+class FeatureShaped:
+    """The sizes of a log-linear policy read off its (S, A, k) feature array ``phi``."""
+
+    phi: Any
+
+    @property
+    def n_states(self) -> int:
+        """Number of states S."""
+        return int(self.phi.shape[0])
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions A."""
+        return int(self.phi.shape[1])
+
+
 @dataclass(frozen=True, eq=False)
-class LogLinear:
+class LogLinear(FeatureShaped):
     """π(a|s) ∝ exp(φ(s,a)·θ), features ``phi`` of shape (S, A, k), θ of shape (k,).
 
     Examples
@@ -167,14 +183,6 @@ class LogLinear:
                                   argument="phi", value=phi.shape)
         phi.flags.writeable = False
         object.__setattr__(self, "phi", phi)
-
-    @property
-    def n_states(self) -> int:
-        return int(self.phi.shape[0])
-
-    @property
-    def n_actions(self) -> int:
-        return int(self.phi.shape[1])
 
     @property
     def param_shape(self) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ import sympy
 from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
+from .._policies import FeatureShaped
 from ._model import exact
 
 __all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
@@ -136,7 +137,7 @@ class TabularSoftmax:
 
 
 @dataclass(frozen=True, eq=False)
-class LogLinear:
+class LogLinear(FeatureShaped):
     """π(a|s) ∝ exp(φ(s,a)·θ) with integer features φ of shape (S, A, k), θ of shape (k, 1).
 
     Integer features keep exp(φ·θ) = Π zₖ^φₖ a (Laurent) monomial in z = exp θ.
@@ -170,14 +171,6 @@ class LogLinear:
                                           "features", argument="phi", index=tuple(map(int, idx)), value=e)
                 out[idx] = e
         object.__setattr__(self, "phi", out)
-
-    @property
-    def n_states(self) -> int:
-        return int(self.phi.shape[0])
-
-    @property
-    def n_actions(self) -> int:
-        return int(self.phi.shape[1])
 
     @property
     def param_shape(self) -> tuple[int, int]:
