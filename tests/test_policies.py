@@ -64,7 +64,8 @@ def test_vjps_match_central_differences(seed):
 
 
 def test_score_has_zero_mean_under_pi():
-    # Σ_a π(a|s) ∇log π(a|s) = 0 for simplex-intrinsic parameterisations (the baseline identity; Sutton & Barto 2018, §13.4)
+    # Σ_a π(a|s) ∇log π(a|s) = 0 for simplex-intrinsic parameterisations
+    # (the baseline identity; Sutton & Barto 2018, §13.4)
     rng = np.random.default_rng(5)
     for pol, theta in list(policies_and_thetas(rng))[:2]:
         b = rng.standard_normal((pol.n_states, 1))

@@ -267,7 +267,8 @@ def test_policy_gradient_theorem_equals_recursion_form(mdp, data):
 @given(mdps(episodic=st.just(True), gammas=st.just(1.0)), st.data())
 @settings(max_examples=30)
 def test_update_without_discount_is_the_gradient_when_gamma_is_one(mdp, data):
-    # γᵗ = 1 for every t, so dropping it changes nothing (with γ = 1 the undiscounted visits η̃ are η; Nota & Thomas 2020)
+    # γᵗ = 1 for every t, so dropping it changes nothing
+    # (with γ = 1 the undiscounted visits η̃ are η; Nota & Thomas 2020)
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = data.draw(thetas(policy))
     g = policy_gradient(mdp, policy, theta)

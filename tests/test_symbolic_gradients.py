@@ -42,7 +42,8 @@ def _at(expr_matrix, theta, zs):
 
 
 def test_tabular_softmax_gradient_is_eta_pi_adv():
-    # softmax closed form (Agarwal et al. 2021, Lemma C.1): ∂J/∂θ[s,a] = η(s) π(a|s) adv(s,a), for every MDP of this size
+    # softmax closed form (Agarwal et al. 2021, Lemma C.1): ∂J/∂θ[s,a] = η(s) π(a|s) adv(s,a),
+    # for every MDP of this size
     mdp, pol = general_mdp(2, 2), TabularSoftmax(2, 2)
     th = pol.symbols()
     ev = evaluate(mdp, pol.probabilities(th))
@@ -51,7 +52,8 @@ def test_tabular_softmax_gradient_is_eta_pi_adv():
 
 
 def test_direct_gradient_is_eta_q():
-    # direct closed form (Agarwal et al. 2021, Lemma 4.1 form): ∂J/∂π(a|s) = η(s) q(s,a), derivatives of the closed forms in the entries of π
+    # direct closed form (Agarwal et al. 2021, Lemma 4.1 form): ∂J/∂π(a|s) = η(s) q(s,a),
+    # derivatives of the closed forms in the entries of π
     mdp, pol = general_mdp(2, 2), Direct(2, 2)
     th = pol.symbols()
     ev = evaluate(mdp, th, validate=False)

@@ -73,7 +73,7 @@ class RationalSpace:
         """Convert an expression (rational in the generators) to a field element."""
         if isinstance(expr, FracElement):
             return expr
-        e = sympy.sympify(expr)
+        e = sympy.sympify(expr, strict=True)
         if self.exp_of:
             e = e.subs({sympy.exp(th): z for z, th in self.exp_of.items()})
         try:
@@ -190,7 +190,7 @@ def space_for(exprs: Iterable[Any], *, extra: Sequence[sympy.Symbol] = (),
     """
     exp_of = dict(exp_of or {})
     z_of = {th: z for z, th in exp_of.items()}
-    exprs = [sympy.sympify(e) for e in exprs]
+    exprs = [sympy.sympify(e, strict=True) for e in exprs]
     atoms = set()
     for e in exprs:
         atoms |= e.atoms(sympy.exp)

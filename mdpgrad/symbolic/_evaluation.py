@@ -28,7 +28,7 @@ from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from .._errors import NonTerminatingPolicyError, ValidationError
 from ._algebra import RationalSpace, space_for
-from ._model import MDP, exact
+from ._model import MDP, exact_matrix
 
 __all__ = ["Evaluation", "evaluate", "stationary_distribution", "visit_counts"]
 
@@ -165,10 +165,7 @@ def stationary_fractions(F: FractionModel, P_pi: list) -> list:
 
 
 def validate_table(pi: Any, S: int, A: int, validate: bool) -> ImmutableMatrix:
-    M = pi if isinstance(pi, sympy.MatrixBase) else sympy.Matrix(pi)
-    if M.shape != (S, A):
-        raise ValidationError(f"pi has shape {M.shape}; expected ({S}, {A})", argument="pi", value=M.shape)
-    M = ImmutableMatrix(S, A, [exact(M[s, a], "pi", (s, a)) for s in range(S) for a in range(A)])
+    M = exact_matrix(pi, "pi", (S, A))
     if validate:
         for s in range(S):
             total = sympy.cancel(sum(M.row(s)) - 1)
@@ -258,7 +255,7 @@ def stationary_distribution(P_pi: Any) -> ImmutableMatrix:
     >>> list(stationary_distribution([[1 - a, a], [b, 1 - b]]))
     [b/(a + b), a/(a + b)]
     """
-    M = P_pi if isinstance(P_pi, sympy.MatrixBase) else sympy.Matrix(P_pi)
+    M = exact_matrix(P_pi, "P_pi")
     S = M.shape[0]
     if M.shape != (S, S):
         raise ValidationError(f"P_pi has shape {M.shape}; expected a square matrix", argument="P_pi",

@@ -67,10 +67,14 @@ def lift_policies(mdp: MDP, pairs: Sequence[tuple[Any, Any]], *,
         if rp.pi.shape != (mdp.n_states, mdp.n_actions):
             raise ValidationError(f"the policy has shape {rp.pi.shape}; the MDP has "
                                   f"{(mdp.n_states, mdp.n_actions)}", argument="policy", value=rp.pi.shape)
-    model_syms = sorted(set().union(*[sympy.sympify(e).free_symbols for e in model_exprs(mdp)]),
+    model_syms = sorted(set().union(*[sympy.sympify(e, strict=True).free_symbols for e in model_exprs(mdp)]),
                         key=sympy.default_sort_key)
     variables = [z for rp in rps for z in rp.variables]
-    clash = set(model_syms) & set(variables)
+    # θ's own symbols (behind z = exp θ) must not be model symbols either: a θ entry named like a
+    # transition probability would make ∂/∂θ differentiate the model too.
+    theta_syms = set(variables).union(*[sympy.sympify(th, strict=True).free_symbols
+                                        for rp in rps for th in rp.exp_of.values()])
+    clash = set(model_syms) & theta_syms
     if clash:
         raise ValidationError(f"the symbols {sorted(map(str, clash))} appear both in the model and in theta",
                               argument="theta", value=sorted(map(str, clash)))

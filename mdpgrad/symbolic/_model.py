@@ -78,7 +78,57 @@ def exact(x: Any, name: str, index: tuple[int, ...] | None = None) -> sympy.Expr
     if not isinstance(x, sympy.Expr):
         raise ValidationError(f"{where} is {x!r}; expected a sympy expression",
                               argument=name, index=index, value=x)
+    non_real = x.has(sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
+    if non_real or x.is_real is False or x.is_finite is False:
+        raise ValidationError(f"{where} is {x}; expected a finite real number or a real expression",
+                              argument=name, index=index, value=x)
     return x
+
+
+def indexed_name(prefix: str, index: Sequence[int], sizes: Sequence[int]) -> str:
+    """A symbol name for ``prefix[index]`` that no other index of these ``sizes`` shares.
+
+    Indices are written as digits side by side (``p010``) while every size is at most 10, and
+    separated by underscores otherwise (``p1_0_10``), so that P[1, 0, 10] and P[10, 1, 0] differ.
+    """
+    if all(n <= 10 for n in sizes):
+        return prefix + "".join(str(int(i)) for i in index)
+    return prefix + "_".join(str(int(i)) for i in index)
+
+
+def exact_matrix(x: Any, name: str, shape: tuple[int, int] | None = None) -> ImmutableMatrix:
+    """A 2-D table of exact entries as an immutable matrix, built without ever parsing a string.
+
+    Nested sequences and arrays are read entry by entry with :func:`exact` (which refuses
+    strings, floats and non-real values) before sympy sees them: ``sympy.Matrix`` on raw input
+    would run ``sympify`` on strings, which evaluates them as code.  A one-row or one-column
+    table is accepted for a column ``shape`` (k, 1).
+    """
+    if isinstance(x, sympy.MatrixBase):
+        rows = x.tolist()
+    else:
+        if isinstance(x, (str, bytes)):
+            raise ValidationError(f"{name} is {x!r}; expected a table of numbers or expressions",
+                                  argument=name, value=x)
+        rows = x
+    try:
+        arr: np.ndarray = np.empty(np.shape(np.asarray(rows, dtype=object)), dtype=object)
+        arr[...] = np.asarray(rows, dtype=object)
+    except ValueError:
+        raise ValidationError(f"{name} is ragged; expected a rectangular table", argument=name) from None
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1) if shape is not None and shape[1] == 1 else arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise ValidationError(f"{name} has shape {arr.shape}; expected a 2-D table", argument=name,
+                              value=arr.shape)
+    if shape is not None and arr.shape != shape:
+        if shape[1] == 1 and arr.shape == (1, shape[0]):
+            arr = arr.T
+        else:
+            raise ValidationError(f"{name} has shape {arr.shape}; expected {shape}", argument=name,
+                                  value=arr.shape)
+    n, m = arr.shape
+    return ImmutableMatrix(n, m, [exact(arr[i, j], name, (i, j)) for i in range(n) for j in range(m)])
 
 
 def _nested(x: Any, name: str, shape_len: int | None) -> np.ndarray:
@@ -309,7 +359,8 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
     """The general MDP of a given size: every probability, reward, ρ₀ entry and γ a symbol.
 
     P[s, a, s'] is the symbol ``p{s}{a}{s'}`` for s' < S−1 and one minus their
-    sum for s' = S−1; r[s, a] is ``r{s}{a}``; ρ₀ is ``rho{s}`` (last entry one
+    sum for s' = S−1; r[s, a] is ``r{s}{a}`` (indices separated by ``_`` when a size
+    exceeds 10, see :func:`indexed_name`); ρ₀ is ``rho{s}`` (last entry one
     minus the rest) and γ the symbol ``gamma``.  Terminal states are absorbing
     with zero reward.
 
@@ -329,9 +380,9 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
                 P[s].append([sympy.Integer(int(t == s)) for t in range(S)])
                 r[s].append(sympy.Integer(0))
                 continue
-            row = [sympy.Symbol(f"p{s}{a}{t}") for t in range(S - 1)]
+            row = [sympy.Symbol(indexed_name("p", (s, a, t), (S, A, S))) for t in range(S - 1)]
             P[s].append(row + [1 - sum(row)])
-            r[s].append(sympy.Symbol(f"r{s}{a}") if rewards else sympy.Integer(0))
+            r[s].append(sympy.Symbol(indexed_name("r", (s, a), (S, A))) if rewards else sympy.Integer(0))
     g = sympy.Symbol("gamma") if gamma is None else gamma
     rho = None
     if rho0:

@@ -27,7 +27,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from .._policies import FeatureShaped
-from ._model import exact
+from ._model import exact, exact_matrix, indexed_name
 
 __all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
 
@@ -58,16 +58,7 @@ class RationalPolicy:
 
 
 def _theta(theta: Any, shape: tuple[int, int]) -> ImmutableMatrix:
-    M = sympy.ImmutableMatrix(theta) if not isinstance(theta, sympy.MatrixBase) else theta
-    if M.shape != shape:
-        if shape[1] == 1 and M.shape == (1, shape[0]):
-            M = M.T
-        else:
-            raise ValidationError(f"theta has shape {M.shape}; expected {shape}", argument="theta",
-                                  value=M.shape)
-    return ImmutableMatrix(shape[0], shape[1],
-                           [exact(M[i, j], "theta", (i, j))
-                            for i in range(shape[0]) for j in range(shape[1])])
+    return exact_matrix(theta, "theta", shape)
 
 
 def _symbols_only(theta: ImmutableMatrix) -> tuple:
@@ -91,7 +82,7 @@ def _exp_vars(params: tuple) -> tuple[tuple, dict]:
 
 def _symbols(name: str, rows: int, cols: int, row_col: bool = True) -> ImmutableMatrix:
     if row_col:
-        return ImmutableMatrix(rows, cols, [sympy.Symbol(f"{name}{i}{j}", real=True)
+        return ImmutableMatrix(rows, cols, [sympy.Symbol(indexed_name(name, (i, j), (rows, cols)), real=True)
                                             for i in range(rows) for j in range(cols)])
     return ImmutableMatrix(rows, cols, [sympy.Symbol(f"{name}{i}", real=True) for i in range(rows)])
 

@@ -38,14 +38,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import sympy
-from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from ._algebra import RationalSpace, find_nonzero_point, space_for
 from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
-from ._model import MDP, exact
+from ._model import MDP, exact, exact_matrix
 from ._policies import Direct
 
 __all__ = [
@@ -382,8 +382,8 @@ def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs", seed: int =
     >>> r.status, r.value != 0
     ('counterexample', True)
     """
-    L = ImmutableMatrix(lhs) if isinstance(lhs, (sympy.MatrixBase, list, tuple)) else ImmutableMatrix([[lhs]])
-    R = ImmutableMatrix(rhs) if isinstance(rhs, (sympy.MatrixBase, list, tuple)) else ImmutableMatrix([[rhs]])
+    L = exact_matrix(lhs if isinstance(lhs, (sympy.MatrixBase, list, tuple, np.ndarray)) else [[lhs]], "lhs")
+    R = exact_matrix(rhs if isinstance(rhs, (sympy.MatrixBase, list, tuple, np.ndarray)) else [[rhs]], "rhs")
     if L.shape != R.shape:
         raise ValidationError(f"lhs has shape {L.shape} and rhs {R.shape}", argument="rhs", value=R.shape)
     space, exprs = space_for(list(L) + list(R))

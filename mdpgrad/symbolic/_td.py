@@ -30,7 +30,7 @@ from sympy import ImmutableMatrix
 from .._errors import ValidationError
 from ._algebra import find_nonzero_point, small_positive_sampler, space_for
 from ._evaluation import validate_table
-from ._model import MDP, exact
+from ._model import MDP, exact, exact_matrix, indexed_name
 
 __all__ = [
     "SymmetryVerdict",
@@ -50,7 +50,8 @@ def q_symbols(n_states: int, n_actions: int, name: str = "Q") -> ImmutableMatrix
     >>> q_symbols(1, 2)
     Matrix([[Q00, Q01]])
     """
-    return ImmutableMatrix(n_states, n_actions, lambda s, a: sympy.Symbol(f"{name}{s}{a}"))
+    return ImmutableMatrix(n_states, n_actions,
+                           lambda s, a: sympy.Symbol(indexed_name(name, (s, a), (n_states, n_actions))))
 
 
 def _diag(D: Any, n: int) -> list:
@@ -75,10 +76,7 @@ def _diag(D: Any, n: int) -> list:
 
 
 def _values(X: Any, shape: tuple[int, int], name: str) -> ImmutableMatrix:
-    M = X if isinstance(X, sympy.MatrixBase) else sympy.Matrix(X)
-    if M.shape != shape:
-        raise ValidationError(f"{name} has shape {M.shape}; expected {shape}", argument=name, value=M.shape)
-    return ImmutableMatrix(shape[0], shape[1], [exact(x, name, divmod(i, shape[1])) for i, x in enumerate(M)])
+    return exact_matrix(X, name, shape)
 
 
 def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
@@ -143,7 +141,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
     if v is None:
         Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
     else:
-        Vm = _values(v if isinstance(v, sympy.MatrixBase) else sympy.Matrix(v).reshape(S, 1), (S, 1), "v")
+        Vm = _values(v, (S, 1), "v")
     d = _diag(D, S)
     P_pi = [[sum(table[s, a] * mdp.P[s, a, t] for a in range(A)) for t in range(S)] for s in range(S)]
     r_pi = [sum(table[s, a] * mdp.r[s, a] for a in range(A)) for s in range(S)]
@@ -242,14 +240,14 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     >>> symmetry_verdict(sympy.Matrix([[0, a], [a, 0]])).holds
     True
     """
-    Mm = M if isinstance(M, sympy.MatrixBase) else sympy.Matrix(M)
+    Mm = exact_matrix(M, "M")
     n = Mm.shape[0]
     if Mm.shape != (n, n):
         raise ValidationError(f"M has shape {Mm.shape}; expected a square matrix", argument="M",
                               value=Mm.shape)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     entries = [Mm[i, j] for i, j in pairs] + [Mm[j, i] for i, j in pairs]
-    free = sorted(set().union(*[sympy.sympify(e).free_symbols for e in entries]), key=sympy.default_sort_key)
+    free = sorted(set().union(*[e.free_symbols for e in entries]), key=sympy.default_sort_key)
     space, exprs = space_for(entries, sampler=small_positive_sampler(free, n))
     m = len(pairs)
     diffs = [(pairs[k], space(exprs[k]) - space(exprs[m + k])) for k in range(m)]

@@ -1,0 +1,114 @@
+"""The symbolic layer keeps the input contract: no string becomes code, no name is shared, no clash.
+
+Regression cases from a hostile-input trial, each failing on the code before the fix.
+"""
+
+import pathlib
+
+import pytest
+import sympy
+
+from mdpgrad import ValidationError
+from mdpgrad import symbolic as sym
+
+PAYLOAD = "__import__('pathlib').Path({path!r}).touch()*0+1/2"
+
+
+def _bandit(p):
+    return sym.MDP([[[p, 1 - p], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(9, 10), [1, 0],
+                   [False, True])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, s: sym.evaluate(m, [[s, sympy.Rational(1, 2)], [1, 0]]),
+    lambda m, s: sym.policy_gradient(m, sym.Direct(2, 2), [[s, sympy.Rational(1, 2)], [1, 0]]),
+    lambda m, s: sym.stationary_distribution([[s, sympy.Rational(1, 2)], [0, 1]]),
+    lambda m, s: sym.td_update(m, [[1, 0], [1, 0]], [[s, 0], [0, 0]]),
+    lambda m, s: sym.td_update(m, [[1, 0], [1, 0]], D=[s, 1, 1, 1]),
+    lambda m, s: sym.symmetry_verdict([[0, s], [1, 0]]),
+    lambda m, s: sym.prove_equal([s], [1]),
+    lambda m, s: sym.MDP([[[s, 1 - sympy.Rational(1, 2)]]], [[0]], 0),
+])
+def test_a_string_is_refused_and_never_run(call, tmp_path):
+    marker = tmp_path / "ran"
+    with pytest.raises(ValidationError):
+        call(_bandit(sympy.Rational(1, 3)), PAYLOAD.format(path=str(marker)))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("value", [sympy.I, 1 + sympy.I, sympy.sqrt(-1), sympy.oo, -sympy.oo, sympy.zoo,
+                                   sympy.nan])
+@pytest.mark.parametrize("where", ["P", "r", "gamma", "rho0"])
+def test_non_real_values_are_refused(value, where):
+    P = [[[sympy.Rational(1, 2), sympy.Rational(1, 2)]], [[0, 1]]]
+    r = [[1], [0]]
+    gamma, rho0 = sympy.Rational(1, 2), [1, 0]
+    if where == "P":
+        P[0][0][0] = value
+    elif where == "r":
+        r[0][0] = value
+    elif where == "gamma":
+        gamma = value
+    else:
+        rho0 = [value, 0]
+    with pytest.raises(ValidationError) as err:
+        sym.MDP(P, r, gamma, rho0)
+    assert err.value.argument == where
+
+
+def test_a_theta_symbol_shared_with_the_model_is_refused():
+    p, x, y, z = sympy.symbols("p x y z")
+    mdp = _bandit(p)
+    with pytest.raises(ValidationError) as err:
+        sym.prove_policy_gradient_theorem(mdp, sym.TabularSoftmax(2, 2), sympy.Matrix([[p, x], [y, z]]))
+    assert err.value.argument == "theta" and "p" in str(err.value)
+    with pytest.raises(ValidationError):
+        sym.policy_gradient(mdp, sym.TabularSoftmax(2, 2), sympy.Matrix([[p, x], [y, z]]))
+
+
+def test_with_distinct_symbols_the_gradient_is_the_derivative_of_J():
+    """The case the clash hid: ∂J/∂θ₀₀ equals d/dθ₀₀ of the returned J at p = 1/3."""
+    p, w, x, y, z = sympy.symbols("p w x y z")
+    mdp, pol, th = _bandit(p), sym.TabularSoftmax(2, 2), sympy.Matrix([[w, x], [y, z]])
+    J = sym.objective(mdp, pol, th)
+    g = sym.policy_gradient(mdp, pol, th)
+    point = {p: sympy.Rational(1, 3), w: 0, x: 0, y: 0, z: 0}
+    assert sympy.simplify((g[0, 0] - sympy.diff(J, w)).subs(point)) == 0
+    assert sym.prove_policy_gradient_theorem(mdp, pol, th).holds
+
+
+@pytest.mark.parametrize("S, A", [(12, 2), (12, 11), (11, 3)])
+def test_symbol_names_are_unique_for_every_size(S, A):
+    mdp = sym.general_mdp(S, A, rho0=False)
+    names = [str(e) for e in mdp.P if isinstance(e, sympy.Symbol)] + [str(e) for e in mdp.r]
+    assert len(names) == len(set(names))
+
+
+def test_the_cases_that_collided_have_distinct_names():
+    m = sym.general_mdp(12, 2, rho0=False)
+    assert m.P[1, 0, 10] != m.P[10, 1, 0]
+    m = sym.general_mdp(12, 11, rho0=False)
+    assert m.r[1, 10] != m.r[11, 0]
+    theta = sym.TabularSoftmax(12, 12).symbols()
+    assert len(set(theta)) == 144
+    assert sym.TabularSoftmax(12, 12).rational(theta).pi.shape == (12, 12)
+
+
+def test_small_models_keep_compact_names():
+    assert str(sym.general_mdp(2, 2).P[1, 0, 0]) == "p100"
+    assert str(sym.TabularSoftmax(2, 3).symbols()[1, 2]) == "theta12"
+
+
+def test_no_module_of_the_symbolic_layer_parses_raw_input():
+    """sympy.Matrix/ImmutableMatrix/sympify on raw input would parse strings; only exact_matrix may."""
+    root = pathlib.Path(sym.__file__).parent
+    offenders = []
+    for path in root.glob("*.py"):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if ">>>" in code:
+                continue
+            if "sympy.Matrix(" in code or "sympy.ImmutableMatrix(" in code or (
+                    "sympify(" in code and "strict=True" not in code):
+                offenders.append(f"{path.name}:{n}")
+    assert offenders == []
