@@ -43,6 +43,7 @@ from ._policies import (
     greedy_policy,
     uniform_policy,
 )
+from ._validation import set_memory_limit
 from .estimators._harness import assert_unbiased, check_estimator
 from .examples._catalogue import get_example
 from .fields._checker import is_gradient_field
@@ -94,6 +95,7 @@ __all__ = [
     "policy_hessian",
     "sample",
     "save",
+    "set_memory_limit",
     "stationary_distribution",
     "td_symmetry",
     "uniform_policy",

@@ -14,6 +14,7 @@ arguments once, at its boundary, and internal code trusts them.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from ._errors import ValidationError
 __all__ = [
     "as_real_array",
     "check_choice",
+    "check_memory",
     "check_finite",
     "check_integer",
     "check_nonnegative",
@@ -36,6 +38,8 @@ __all__ = [
     "format_number",
     "is_exact",
     "is_integer",
+    "memory_limit",
+    "set_memory_limit",
 ]
 
 _S = TypeVar("_S", bound=str)
@@ -205,3 +209,64 @@ def as_real_array(x: Any, name: str, *, shape: tuple[int, ...] | None = None,
     if finite:
         check_finite(arr, name)
     return arr
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+#: Default cap, in bytes, on any one array (or file content) mdpgrad is asked to allocate: 4 GiB,
+#: a sixth of a 24 GiB machine, so that the largest object and its few temporaries fit.  The
+#: environment variable ``MDPGRAD_MEMORY_LIMIT`` (bytes) overrides it at import;
+#: :func:`set_memory_limit` at run time.
+DEFAULT_MEMORY_LIMIT = 4 * 2**30
+
+_memory_limit = [DEFAULT_MEMORY_LIMIT]
+
+
+def _limit_from_environment() -> None:
+    raw = os.environ.get("MDPGRAD_MEMORY_LIMIT")
+    if raw is None:
+        return
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"MDPGRAD_MEMORY_LIMIT is {raw!r}; expected a number of bytes",
+                              argument="MDPGRAD_MEMORY_LIMIT", value=raw) from None
+    set_memory_limit(value)
+
+
+def memory_limit() -> int:
+    """The current cap in bytes on one allocation requested of mdpgrad."""
+    return _memory_limit[0]
+
+
+def set_memory_limit(n_bytes: int | None) -> int:
+    """Set the cap in bytes on one allocation (None restores the default); return the old cap.
+
+    Requests whose estimated size exceeds it (a dense S·A × S·A Jacobian, an n × n Fisher matrix,
+    sampling buffers, the arrays a file claims to hold) are refused with a
+    :class:`~mdpgrad.ValidationError` that states the estimate and the cap, before anything is
+    allocated.
+    """
+    old = _memory_limit[0]
+    _memory_limit[0] = DEFAULT_MEMORY_LIMIT if n_bytes is None else check_integer(
+        n_bytes, "n_bytes", min_value=1)
+    return old
+
+
+def check_memory(n_bytes: float, what: str, argument: str) -> None:
+    """Refuse a request whose estimated size ``n_bytes`` exceeds :func:`memory_limit`."""
+    limit = memory_limit()
+    if n_bytes > limit:
+        raise ValidationError(f"{what} would need about {_bytes(n_bytes)}, above the memory limit of "
+                              f"{_bytes(limit)} (mdpgrad.set_memory_limit or MDPGRAD_MEMORY_LIMIT "
+                              "raise it)", argument=argument, value=int(min(n_bytes, 2**63 - 1)))
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+_limit_from_environment()

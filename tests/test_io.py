@@ -532,3 +532,100 @@ def test_mdptoolbox_bad_input(P, R, argument):
     with pytest.raises(ValidationError) as info:
         from_mdptoolbox(P, R, 0.9)
     assert info.value.argument == argument
+
+
+# -- hostile files: refused before allocating, never a traceback of another type -----------------
+
+def _npz_with_header(path, shape, dtype="<f8", payload=b""):
+    """A saved two-state model whose member 'r.npy' claims ``shape`` but holds only ``payload``."""
+    import io as _io
+
+    good = path.with_name("good.npz")
+    save(two_state(), good)
+    header = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            dst.writestr(name, header.getvalue() + payload if name == "r.npy" else src.read(name))
+
+
+def test_a_header_claiming_gigabytes_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.npz"
+    _npz_with_header(path, (20_000, 20_000))        # 3.2 GB claimed, a few hundred bytes on disk
+    assert path.stat().st_size < 2000
+    with pytest.raises(ValidationError) as err:
+        load(path)
+    assert err.value.argument == "r" and "claims shape (20000, 20000)" in str(err.value)
+
+
+def test_an_honest_npz_above_the_memory_limit_is_refused(tmp_path):
+    from mdpgrad._validation import set_memory_limit
+
+    path = tmp_path / "m.npz"
+    save(two_state(), path)
+    old = set_memory_limit(2 * 2 * 2 * 8 - 1)          # P holds 8 float64, 64 bytes
+    try:
+        with pytest.raises(ValidationError) as err:
+            load(path)
+    finally:
+        set_memory_limit(old)
+    assert "memory limit" in str(err.value) and err.value.argument == "P"
+    assert load(path).n_states == 2
+
+
+def test_a_header_longer_than_its_data_is_refused(tmp_path):
+    path = tmp_path / "short.npz"
+    _npz_with_header(path, (3, 2), payload=b"\0" * 8)
+    with pytest.raises(ValidationError):
+        load(path)
+
+
+def test_corrupted_deflate_data_is_a_validation_error(tmp_path):
+    path = tmp_path / "m.npz"
+    save(two_state(), path)
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"r.npy") + 40                   # inside the compressed stream of member r
+    raw[start:start + 40] = bytes(40)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValidationError):
+        load(path)
+
+
+def test_a_json_link_to_an_endless_device_is_refused(tmp_path):
+    link = tmp_path / "zero.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ValidationError) as err:
+        load(link)
+    assert "not a regular file" in str(err.value)
+
+
+def test_a_json_file_above_the_memory_limit_is_refused(tmp_path):
+    from mdpgrad._validation import set_memory_limit
+
+    path = tmp_path / "m.json"
+    save(two_state(), path)
+    old = set_memory_limit(path.stat().st_size - 1)
+    try:
+        with pytest.raises(ValidationError) as err:
+            load(path)
+    finally:
+        set_memory_limit(old)
+    assert "memory limit" in str(err.value)
+    assert load(path).n_states == 2                     # one byte more and it loads
+
+
+@pytest.mark.parametrize("gamma", ["1" + "0" * 400, "9" * 4301])
+def test_json_integers_too_large_for_a_float_are_validation_errors(tmp_path, gamma):
+    doc = json.dumps(mdp_to_dict(two_state()))
+    path = tmp_path / "m.json"
+    path.write_text(doc.replace('"gamma": 0.9', f'"gamma": {gamma}'))
+    with pytest.raises(ValidationError):
+        load(path)
+
+
+def test_file_errors_say_what_an_mdpgrad_file_is(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"format": "something else", "version": 1, "layout": "dense"}')
+    with pytest.raises(ValidationError) as err:
+        load(path)
+    assert "mdpgrad.save" in str(err.value)

@@ -37,7 +37,9 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import stat
 import zipfile
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +48,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import MDP
+from .._validation import check_memory, check_real, memory_limit
 
 __all__ = [
     "FORMAT",
@@ -58,6 +61,9 @@ __all__ = [
 
 FORMAT = "mdpgrad.mdp"
 VERSION = 1
+
+_WHAT_A_FILE_IS = ("An mdpgrad file is an .npz or .json file written by mdpgrad.save(mdp, path); "
+                   "see the mdpgrad.io documentation for its fields.")
 
 _COMMON_KEYS = {"format", "version", "layout", "gamma", "r", "rho0", "terminal"}
 _NPZ_KEYS = {"dense": _COMMON_KEYS | {"P"},
@@ -152,8 +158,8 @@ def _field(arr: np.ndarray, name: str, shape: tuple[int, ...] | None, kind: str)
 
 def _check_tags(fmt: Any, version: Any, layout: Any) -> str:
     if fmt != FORMAT:
-        raise ValidationError(f"field 'format' is {fmt!r}; expected {FORMAT!r}", argument="format",
-                              value=fmt)
+        raise ValidationError(f"field 'format' is {fmt!r}; expected {FORMAT!r}. {_WHAT_A_FILE_IS}",
+                              argument="format", value=fmt)
     if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version != VERSION:
         raise ValidationError(f"field 'version' is {version!r}; this reader knows version {VERSION}",
                               argument="version", value=version)
@@ -186,13 +192,53 @@ def _csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, S: int, A: i
 
 # -- reading .npz ------------------------------------------------------------------
 
+#: Deflate expands at most 1032-fold (RFC 1951: a 258-byte match costs at least 2 bits), so a
+#: member whose directory entry claims more is forged.
+DEFLATE_MAX_RATIO = 1032
+
+
+def _npz_header(f: Any, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype a member claims in its .npy header, checked against the member's size.
+
+    The .npy header is read without reading the data; the data it announces must be exactly what
+    the zip directory says the member holds (numpy writes header + data and nothing else), and the
+    member cannot decompress to more than deflate allows.  So a few hundred bytes cannot make
+    :func:`load` allocate gigabytes.
+    """
+    try:
+        info = f.zip.getinfo(key + ".npy")
+        with f.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            header_bytes = member.tell()
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValidationError(f"field {key!r} has an unreadable .npy header: {exc}", argument=key) from None
+    claimed = float(np.prod(shape, dtype=float)) * dtype.itemsize
+    ratio_ok = info.compress_type == zipfile.ZIP_STORED or info.file_size <= DEFLATE_MAX_RATIO * max(
+        info.compress_size, 1) + 1024
+    if header_bytes + claimed != info.file_size or not ratio_ok:
+        raise ValidationError(f"field {key!r} claims shape {shape} ({claimed:.0f} bytes of data) but the "
+                              f"archive holds {info.file_size - header_bytes} bytes for it; refused",
+                              argument=key, value=shape)
+    return shape, dtype
+
+
 def _npz_get(f: Any, key: str) -> np.ndarray:
+    shape, dtype = _npz_header(f, key)
+    if dtype.hasobject:
+        raise ValidationError(f"field {key!r} holds Python objects and cannot be read without unpickling; "
+                              "refused", argument=key, value=str(dtype))
+    check_memory(float(np.prod(shape, dtype=float)) * dtype.itemsize,
+                 f"field {key!r} (shape {shape}, dtype {dtype})", key)   # an honest but huge file
     try:
         return f[key]
-    except ValueError as exc:  # object arrays under allow_pickle=False
-        raise ValidationError(f"field {key!r} cannot be read without unpickling ({exc}); refused",
+    except ValueError as exc:  # object arrays under allow_pickle=False, or data shorter than the header
+        raise ValidationError(f"field {key!r} cannot be read as a plain array ({exc}); refused",
                               argument=key) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ValidationError(f"field {key!r} is corrupt: {exc}", argument=key) from None
 
 
@@ -209,8 +255,8 @@ def _load_npz(path: Any) -> MDP:
     except ValueError as exc:
         raise ValidationError(f"{os.fspath(path)!r} is not a readable .npz file without unpickling: {exc}",
                               argument="path", value=os.fspath(path)) from None
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise ValidationError(f"{os.fspath(path)!r} is not a valid .npz file: {exc}",
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise ValidationError(f"{os.fspath(path)!r} is not a valid .npz file: {exc}. {_WHAT_A_FILE_IS}",
                               argument="path", value=os.fspath(path)) from None
     if not isinstance(f, np.lib.npyio.NpzFile):
         raise ValidationError(f"{os.fspath(path)!r} holds a single array, not an .npz archive",
@@ -248,6 +294,19 @@ def _load_npz(path: Any) -> MDP:
             P = _csr(data, _field(_npz_get(f, "P_indices"), "P_indices", None, "int"),
                      _field(_npz_get(f, "P_indptr"), "P_indptr", None, "int"), S, A, "P_")
     return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal)
+
+
+def _read_limited(path: Any) -> bytes:
+    """The bytes of a regular file no larger than the memory limit (never a device or a pipe)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError(f"{os.fspath(path)!r} is not a regular file", argument="path",
+                              value=os.fspath(path))
+    check_memory(st.st_size, f"the file {os.fspath(path)!r}", "path")
+    with open(path, "rb") as fh:
+        raw = fh.read(memory_limit() + 1)
+    check_memory(len(raw), f"the file {os.fspath(path)!r}", "path")
+    return raw
 
 
 # -- reading .json -----------------------------------------------------------------
@@ -316,6 +375,7 @@ def mdp_from_dict(doc: Any) -> MDP:
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
         raise ValidationError(f"field 'gamma' is {gamma!r}; expected a JSON number", argument="gamma",
                               value=gamma)
+    gamma = check_real(gamma, "gamma", min_value=0.0, max_value=1.0)
     r = _json_array(doc["r"], "r", (S, A), "float")
     rho0 = _json_array(doc["rho0"], "rho0", (S,), "float")
     terminal = _json_array(doc["terminal"], "terminal", (S,), "bool")
@@ -360,12 +420,15 @@ def load(path: str | os.PathLike[str]) -> MDP:
     [[1.0, 0.0], [0.0, 2.0]]
     """
     if _suffix(path) == ".npz":
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValidationError(f"{os.fspath(path)!r} is not a regular file", argument="path",
+                                  value=os.fspath(path))
         return _load_npz(path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    raw = _read_limited(path)
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValidationError(f"{os.fspath(path)!r} is not valid UTF-8 JSON: {exc}", argument="path",
-                              value=os.fspath(path)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:   # JSONDecodeError is a ValueError,
+        raise ValidationError(f"{os.fspath(path)!r} is not valid UTF-8 JSON: {exc}. {_WHAT_A_FILE_IS}",
+                              argument="path", value=os.fspath(path)) from None   # as are 4301-digit ints
     return mdp_from_dict(doc)
