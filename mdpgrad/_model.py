@@ -199,7 +199,14 @@ class MDP(RewardShaped):
                     argument="P", value=P.shape)
             S = P.shape[1]
             A = P.shape[0] // S
-            csr = sp.csr_array(P, dtype=np.float64)
+            if P.dtype.kind not in "biuf":
+                raise ValidationError(f"sparse P has dtype {P.dtype}; expected real numbers (mdpgrad does "
+                                      "not drop imaginary parts)", argument="P", value=str(P.dtype))
+            try:    # an owned copy: the caller's matrix is neither shared nor re-sorted in place
+                csr = sp.csr_array(P, dtype=np.float64, copy=True)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"sparse P cannot be read as real numbers ({exc})", argument="P",
+                                      value=str(getattr(P, "dtype", ""))) from None
             csr.sum_duplicates()
             csr.sort_indices()
             data = csr.data
@@ -213,7 +220,8 @@ class MDP(RewardShaped):
                     "expected a finite probability >= 0",
                     argument="P", index=idx, value=float(data[k]))
             _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
-            csr.data.flags.writeable = False
+            for part in (csr.data, csr.indices, csr.indptr):
+                part.flags.writeable = False
             return csr, S, A
         arr = as_real_array(P, "P", finite=False)
         raw = np.asarray(P)

@@ -145,3 +145,52 @@ def test_bad_input_raises_named_error(kwargs, argument, fragment):
         MDP(**kwargs)
     assert isinstance(info.value, ValueError)
     assert info.value.argument == argument
+
+
+# -- the model owns its arrays ----------------------------------------------------------------
+
+def test_a_sparse_model_owns_a_read_only_copy():
+    import scipy.sparse as sp
+
+    P = sp.csr_array(np.array([[0.5, 0.5], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]))
+    before = P.copy()
+    mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], 0.9)
+    P.data[:] = 1.0                                    # the caller edits its matrix afterwards
+    assert np.array_equal(mdp.P.toarray(), before.toarray())
+    for part in (mdp.P.data, mdp.P.indices, mdp.P.indptr):
+        with pytest.raises(ValueError):
+            part[0] = part[0]
+
+
+def test_construction_does_not_reorder_the_callers_matrix():
+    import scipy.sparse as sp
+
+    data, indices, indptr = np.array([0.5, 0.5, 1.0]), np.array([1, 0, 1]), np.array([0, 2, 3])
+    P = sp.csr_array((data, indices, indptr), shape=(2, 2))           # row 0 unsorted
+    MDP(P, [[0.0], [0.0]], 0.9)
+    assert P.indices.tolist() == [1, 0, 1]
+
+
+def test_a_dense_model_owns_a_read_only_copy():
+    P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
+    mdp = MDP(P, [[1.0], [0.0]], 0.9)
+    P[0, 0] = [1.0, 0.0]
+    assert mdp.P[0, 0].tolist() == [0.5, 0.5] and not mdp.P.flags.writeable
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MDP(np.array([[[0.5 + 0j, 0.5]], [[0.0, 1.0]]]), [[0.0], [0.0]], 0.9),
+    lambda: MDP(np.array([[[0.5, 0.5]], [[0.0, 1.0]]]), [[1j], [0.0]], 0.9),
+    lambda: MDP(__import__("scipy.sparse").sparse.csr_array(np.array([[0.5 + 1j, 0.5], [0, 1.0]])),
+                [[0.0], [0.0]], 0.9),
+])
+def test_complex_input_is_refused_not_truncated(make):
+    with pytest.raises(ValidationError):
+        make()
+
+
+@pytest.mark.parametrize("atol", [float("nan"), float("inf"), -1e-3])
+def test_a_tolerance_that_would_switch_the_row_check_off_is_refused(atol):
+    with pytest.raises(ValidationError) as err:
+        MDP(np.array([[[0.5, 0.4]], [[0.0, 1.0]]]), [[0.0], [0.0]], 0.9, atol=atol)
+    assert err.value.argument == "atol"
