@@ -30,7 +30,7 @@ from mdpgrad import (
     policy_gradient,
 )
 from mdpgrad.gradients import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
-from mdpgrad.gradients._theorem import FD_TOL
+from mdpgrad.gradients._check import FD_TOL
 
 #: Theorem vs recursion vs closed form: each route is a backward-stable solve
 #: with I − γP̃^π (condition number ≤ (1+γ)/(1−γ)), so they agree to a few

@@ -12,6 +12,7 @@ them:
   lemma and the occupancy mass Σ η.
 """
 
+from ._check import GradientCheck
 from ._identities import (
     OccupancyMass,
     PerformanceDifference,
@@ -22,7 +23,7 @@ from ._identities import (
     performance_difference,
 )
 from ._second_order import fisher_vector_product, hessian_vector_product
-from ._theorem import GradientCheck, direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
+from ._theorem import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
 
 __all__ = [
     "GradientCheck",
