@@ -8,15 +8,8 @@ largest |J[x, y] − J[y, x]| (``symmetry_verdict``), and the circulation around
 small loop with its quadrature error bound (``circulation``).
 """
 
-from ._checker import (
-    Circulation,
-    FieldJacobian,
-    FieldVerdict,
-    SymmetryVerdict,
-    circulation,
-    field_jacobian,
-    symmetry_verdict,
-)
+from ._checker import Circulation, FieldJacobian, FieldVerdict, circulation, field_jacobian
+from ._symmetry import SymmetryVerdict, symmetry_verdict
 
 __all__ = [
     "Circulation",
