@@ -90,11 +90,21 @@ class FrozenBatch:
 def freeze(mdp: MDP, policy: Policy, theta0: ArrayLike) -> FrozenBatch:
     """Evaluate π_θ₀ exactly and freeze η₀, π₀, adv₀ and J(θ₀).
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta0 : array_like, shape policy.param_shape
+
+    Returns
+    -------
+    FrozenBatch
+        Read-only arrays.
+
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> fb = freeze(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(fb.weights * 121, 9).tolist()        # η π adv = (20/11)(1/2)(∓1/11)
     [[-10.0, 10.0], [0.0, 0.0]]
@@ -113,7 +123,19 @@ def _log_pi(policy: Policy, theta: np.ndarray) -> np.ndarray:
 
 
 def stop_gradient_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
-    """L₀(θ) = −Σ η₀ π₀ adv₀ log π_θ (terms with zero weight are skipped)."""
+    """L₀(θ) = −Σ η₀ π₀ adv₀ log π_θ (terms with zero weight are skipped).
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+        Collected at θ₀ (:func:`freeze`).
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+
+    Returns
+    -------
+    float
+    """
     w = batch.weights
     logp = _log_pi(policy, np.asarray(theta, dtype=float))
     return float(-np.sum(np.where(w != 0, w * logp, 0.0)))
@@ -124,11 +146,14 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
 
     At θ = θ₀ this is −∇J(θ₀) by the policy gradient theorem.
 
+    Returns
+    -------
+    ndarray, shape theta.shape
+
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
     >>> fb = freeze(mdp, pol, np.zeros((2, 2)))
     >>> np.round(stop_gradient_surrogate_gradient(fb, pol, np.zeros((2, 2))) * 121, 9).tolist()
@@ -138,7 +163,19 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
 
 
 def live_surrogate(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
-    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (analytic in θ; complex θ allowed)."""
+    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (analytic in θ; complex θ allowed).
+
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape (..., *policy.param_shape)
+        Leading axes batch (dense MDPs).
+
+    Returns
+    -------
+    float, complex or ndarray, shape (...)
+    """
     theta = np.asarray(theta)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
@@ -153,6 +190,12 @@ def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.nd
     first is what leaving η and adv live adds, and it is not zero.  One complex
     evaluation per parameter (batched for dense MDPs).  Needs π > 0.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+
     Returns
     -------
     ndarray, shape theta.shape
@@ -162,13 +205,23 @@ def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.nd
 
 
 def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
-    """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J)."""
+    """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J).
+
+    Returns
+    -------
+    float
+    """
     pi = policy.probabilities(np.asarray(theta, dtype=float))
     return float(batch.J + np.sum(batch.eta[:, None] * pi * batch.advantage))
 
 
 def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> np.ndarray:
-    """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π."""
+    """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π.
+
+    Returns
+    -------
+    ndarray, shape theta.shape
+    """
     return policy.prob_vjp(np.asarray(theta, dtype=float), batch.eta[:, None] * batch.advantage)
 
 
@@ -182,7 +235,22 @@ def _ratio(batch: FrozenBatch, pi: np.ndarray) -> np.ndarray:
 
 
 def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike, clip: float = 0.2) -> float:
-    """L_clip(θ) = Σ η₀ π₀ min(ρ adv₀, clip(ρ, 1 − ε, 1 + ε) adv₀), ρ = π_θ/π₀."""
+    """L_clip(θ) = Σ η₀ π₀ min(ρ adv₀, clip(ρ, 1 − ε, 1 + ε) adv₀), ρ = π_θ/π₀.
+
+    Reference: Schulman et al. 2017, eq. 7, with the expectation taken exactly.
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+    clip : float
+        ε, in (0, 1).
+
+    Returns
+    -------
+    float
+    """
     eps = _check_clip(clip)
     rho = _ratio(batch, policy.probabilities(np.asarray(theta, dtype=float)))
     adv = batch.advantage
@@ -190,14 +258,26 @@ def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike, cli
     return float(np.sum(batch.eta[:, None] * batch.pi * obj))
 
 
-def clip_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+def clip_active(ratio: ArrayLike, adv: ArrayLike, clip: float) -> np.ndarray:
     """Where min(ρ·adv, clip(ρ, 1−ε, 1+ε)·adv) still depends on θ (its gradient is then adv·∇ρ).
 
     Active while the ratio can move in the improving direction: ρ < 1 + ε where
     adv > 0, ρ > 1 − ε where adv < 0.  On the boundary itself the one-sided
     derivative into the clipped region is 0, so the boundary counts as clipped;
     the sampled PPO estimator and the population surrogate share this rule.
+
+    Parameters
+    ----------
+    ratio, adv : array_like, same shape
+        ρ = π_θ/π₀ and the advantages.
+    clip : float
+        ε.
+
+    Returns
+    -------
+    ndarray of bool, shape of ratio
     """
+    ratio, adv = np.asarray(ratio), np.asarray(adv)
     return ((adv > 0) & (ratio < 1 + clip)) | ((adv < 0) & (ratio > 1 - clip))
 
 
@@ -209,6 +289,10 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Array
     direction: ρ < 1 + ε where adv₀ > 0, ρ > 1 − ε where adv₀ < 0.  Outside
     (and on the boundary itself, where the one-sided derivative into the
     clipped region is 0) the term is constant in θ.
+
+    Returns
+    -------
+    ndarray, shape theta.shape
 
     Examples
     --------
@@ -236,7 +320,7 @@ class ReuseTrace:
 
     Attributes
     ----------
-    surrogate : str
+    surrogate : {"stop_gradient", "importance", "ppo"}
     thetas : ndarray, shape (k+1, *param_shape)
         θ₀ … θ_k.
     J : ndarray, shape (k+1,)
@@ -284,8 +368,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, step_size=5.0)
     >>> np.round(tr.cosine, 6).tolist()      # one state moves: the direction stays aligned
     [1.0, 1.0, 1.0, 1.0]

@@ -248,6 +248,8 @@ def test_check_gradient_batched_equals_loop():
 @pytest.mark.parametrize("call, argument", [
     (lambda: check_gradient(lambda x: 0.0, np.zeros(3), np.zeros(2)), "grad"),
     (lambda: check_gradient(lambda x: 0.0, np.zeros(2), np.zeros(2), tol=0.0), "tol"),
+    (lambda: check_gradient(lambda x: 0.0, np.zeros(2), np.zeros(2), tol=np.nan), "tol"),
+    (lambda: recursion_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.full((2, 2), np.nan)), "theta"),
     (lambda: recursion_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((3, 2, 2))), "theta"),
     (lambda: policy_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((2, 3))), "theta"),
 ])

@@ -188,6 +188,9 @@ def test_fisher_vector_product_and_natural_gradient_solve(which):
 @pytest.mark.parametrize("call, argument", [
     (lambda m: policy_hessian(m, TabularSoftmax(2, 2), np.zeros((3, 2, 2))), "theta"),
     (lambda m: hessian_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.zeros(3)), "u"),
+    (lambda m: hessian_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.full((2, 2), np.inf)),
+     "u"),
+    (lambda m: policy_hessian(m, TabularSoftmax(2, 2), np.full((2, 2), 1j)), "theta"),
     (lambda m: fisher_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.zeros(4)), "u"),
     (lambda m: fisher_information(m, Direct(2, 2), np.array([[1.0, 0.0], [0.5, 0.5]])), "theta"),
     (lambda m: natural_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), rcond=0.0), "rcond"),

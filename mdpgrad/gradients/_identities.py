@@ -76,8 +76,7 @@ def naive_swap_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, states: Arra
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = naive_swap_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [[0, 0, 1]], [[0, 1]])
     >>> bool(np.all(g == 0.0)), g.shape
     (True, (1, 2, 2))
@@ -148,8 +147,7 @@ def baseline_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) 
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = baseline_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [5.0, -3.0])
     >>> np.round(g * 121, 9).tolist()
     [[-10.0, 10.0], [0.0, 0.0]]
@@ -199,8 +197,7 @@ def performance_difference(mdp: MDP, policy: Policy, theta: ArrayLike,
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pd = performance_difference(mdp, TabularSoftmax(2, 2), np.array([[0.0, 1.0], [0.0, 0.0]]),
     ...                             np.zeros((2, 2)))
     >>> pd.gap < 1e-15

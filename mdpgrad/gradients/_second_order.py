@@ -103,8 +103,7 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     Two states, action 1 in state 0 pays 1 and ends in the absorbing state 1.
 
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> H = policy_hessian(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(H[:2, :2] * 1331, 9).tolist()     # exact: ∓90/1331 (derived in the tests)
     [[-90.0, 90.0], [90.0, -90.0]]
@@ -129,8 +128,7 @@ def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayL
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> u = np.array([[1.0, 0.0], [0.0, 0.0]])
     >>> np.round(hessian_vector_product(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), u) * 1331, 9).tolist()
     [[-90.0, 90.0], [0.0, 0.0]]
@@ -174,8 +172,7 @@ def fisher_information(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> F = fisher_information(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(F[:2, :2] * 11, 12).tolist()     # η(0)(diag π − ππᵀ) = (20/11)·(±1/4)
     [[5.0, -5.0], [-5.0, 5.0]]
@@ -235,8 +232,7 @@ def natural_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(natural_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))) * 11, 12).tolist()
     [[-1.0, 1.0], [0.0, 0.0]]
     """

@@ -66,11 +66,21 @@ def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "
 def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     """J(θ) = ρ₀ · v^{π_θ}; a float, or an array over θ's leading batch axes.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape (..., *policy.param_shape)
+        Leading axes batch (dense MDPs); complex θ gives a complex J (for complex steps).
+
+    Returns
+    -------
+    float, complex or ndarray, shape (...)
+
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> round(objective(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 12)  # 0.5 / (1 − 0.45)
     0.909090909091
     """
@@ -97,8 +107,7 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = policy_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(g, 6).tolist()     # η(0)·π·adv = (1/0.55)·(1/2)·(∓1/11)
     [[-0.082645, 0.082645], [0.0, 0.0]]
@@ -139,8 +148,7 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(recursion_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
@@ -179,8 +187,7 @@ def softmax_gradient(mdp: MDP, theta: ArrayLike) -> np.ndarray:
 
     Examples
     --------
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(softmax_gradient(mdp, np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
@@ -233,8 +240,7 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
 
     Examples
     --------
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(direct_gradient(mdp, np.full((2, 2), 0.5)), 6).tolist()   # η(0) = 1/0.55
     [[1.487603, 1.818182], [0.0, 0.0]]
     """
@@ -254,8 +260,9 @@ def expected_update_without_discount(
         episodic:    E[Σ_t G_t ∇log π(a_t|s_t)] = Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a)
         continuing:  per-step expectation      = Σ_s d_π(s) Σ_a ∇π(a|s) q(s, a)
 
-    with η̃ the undiscounted expected visits before termination and d_π the
-    stationary distribution of P^π.  It is not the gradient of any function.
+    with η̃ the undiscounted expected visits before termination
+    (``visit_counts(mdp, π, discounted=False)``) and d_π the stationary
+    distribution of P^π.  It is not the gradient of any function.
 
     Parameters
     ----------
