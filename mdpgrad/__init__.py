@@ -47,8 +47,9 @@ from ._validation import set_memory_limit
 from .estimators._harness import assert_unbiased, check_estimator
 from .examples._catalogue import get_example
 from .fields._checker import is_gradient_field
+from .gradients._check import check_gradient
 from .gradients._second_order import fisher_information, natural_gradient, policy_hessian
-from .gradients._theorem import check_gradient, expected_update_without_discount, objective, policy_gradient
+from .gradients._theorem import expected_update_without_discount, objective, policy_gradient
 from .io._files import load, save
 from .sampling._sampler import sample
 from .td._tabular import td_symmetry

@@ -2,7 +2,7 @@
 
 A *frozen batch* holds what one round of data collection at θ₀ fixes: the
 visit counts η₀, the policy π₀ and the advantages adv₀.  Population
-surrogates built from it (SPEC 9–10):
+surrogates built from it:
 
 * stop-gradient surrogate   L₀(θ)   = −Σ_{s,a} η₀(s) π₀(a|s) adv₀(s,a) log π_θ(a|s);
   ∇L₀(θ₀) = −∇J(θ₀), and for θ ≠ θ₀ it no longer tracks ∇J(θ);
@@ -16,8 +16,9 @@ surrogates built from it (SPEC 9–10):
 
 :func:`reuse_frozen_batch` takes k optimiser steps on one frozen batch and
 records, after each, J(θ_k) and the cosine between the surrogate's ascent
-direction and the true ∇J(θ_k): 1 at θ₀, then falling (the essay's second
-intuition).  Identities checked by the tests: ∇L₀(θ₀) = −∇J(θ₀) =
+direction and the true ∇J(θ_k): 1 at θ₀, then falling, because the frozen η₀
+and adv₀ no longer describe π_θ (Kakade & Langford 2002, §6; Schulman et al.
+2015, §3).  Identities checked by the tests: ∇L₀(θ₀) = −∇J(θ₀) =
 −∇L_IS(θ₀) = −∇L_clip(θ₀); the live gradient differs and matches finite
 differences; the surrogate gradients match finite differences away from kinks.
 """
@@ -25,16 +26,17 @@ differences; the surrogate gradients match finite differences away from kinks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._errors import ValidationError
 from ._evaluation import evaluate
 from ._model import MDP
 from ._policies import Policy
-from .gradients._second_order import complex_step_jacobian
-from .gradients._theorem import policy_gradient
+from ._validation import check_choice, check_integer, check_real
+from .gradients._second_order import evaluation_jacobian
+from .gradients._theorem import parameter_point, policy_gradient
 
 __all__ = [
     "FrozenBatch",
@@ -51,6 +53,9 @@ __all__ = [
     "stop_gradient_surrogate",
     "stop_gradient_surrogate_gradient",
 ]
+
+#: The surrogates :func:`reuse_frozen_batch` can optimise.
+Surrogate = Literal["stop_gradient", "importance", "ppo"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,51 +87,73 @@ class FrozenBatch:
         return self.eta[:, None] * self.pi * self.advantage
 
 
-def freeze(mdp: MDP, policy: Policy, theta0: Any) -> FrozenBatch:
+def freeze(mdp: MDP, policy: Policy, theta0: ArrayLike) -> FrozenBatch:
     """Evaluate π_θ₀ exactly and freeze η₀, π₀, adv₀ and J(θ₀).
+
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta0 : array_like, shape policy.param_shape
+
+    Returns
+    -------
+    FrozenBatch
+        Read-only arrays.
 
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> fb = freeze(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(fb.weights * 121, 9).tolist()        # η π adv = (20/11)(1/2)(∓1/11)
     [[-10.0, 10.0], [0.0, 0.0]]
     """
-    theta0 = np.array(theta0, dtype=float)
-    if theta0.shape != tuple(policy.param_shape):
-        raise ValidationError(f"theta0 has shape {theta0.shape}; expected {tuple(policy.param_shape)}",
-                              argument="theta0", value=theta0.shape)
+    theta0 = parameter_point(theta0, policy, "freeze", name="theta0")   # a fresh copy, frozen below
     ev = evaluate(mdp, policy.probabilities(theta0), validate=False)
     for a in (theta0, ev.eta, ev.pi, ev.advantage):
         a.flags.writeable = False
     return FrozenBatch(theta0=theta0, eta=ev.eta, pi=ev.pi, advantage=ev.advantage, J=float(ev.J))
 
 
-def _log_pi(policy: Policy, theta: Any) -> np.ndarray:
+def _log_pi(policy: Policy, theta: np.ndarray) -> np.ndarray:
     pi = policy.probabilities(theta)
     with np.errstate(divide="ignore"):
         return np.log(pi)
 
 
-def stop_gradient_surrogate(batch: FrozenBatch, policy: Policy, theta: Any) -> float:
-    """L₀(θ) = −Σ η₀ π₀ adv₀ log π_θ (terms with zero weight are skipped)."""
+def stop_gradient_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
+    """L₀(θ) = −Σ η₀ π₀ adv₀ log π_θ (terms with zero weight are skipped).
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+        Collected at θ₀ (:func:`freeze`).
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+
+    Returns
+    -------
+    float
+    """
     w = batch.weights
     logp = _log_pi(policy, np.asarray(theta, dtype=float))
     return float(-np.sum(np.where(w != 0, w * logp, 0.0)))
 
 
-def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any) -> np.ndarray:
+def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """∇L₀(θ) = −Σ η₀ π₀ adv₀ ∇log π_θ, one vector-Jacobian product of log π.
 
     At θ = θ₀ this is −∇J(θ₀) by the policy gradient theorem.
 
+    Returns
+    -------
+    ndarray, shape theta.shape
+
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
     >>> fb = freeze(mdp, pol, np.zeros((2, 2)))
     >>> np.round(stop_gradient_surrogate_gradient(fb, pol, np.zeros((2, 2))) * 121, 9).tolist()
@@ -135,8 +162,20 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
     return -policy.log_prob_vjp(np.asarray(theta, dtype=float), batch.weights)
 
 
-def live_surrogate(mdp: MDP, policy: Policy, theta: Any) -> Any:
-    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (analytic in θ; complex θ allowed)."""
+def live_surrogate(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
+    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (analytic in θ; complex θ allowed).
+
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape (..., *policy.param_shape)
+        Leading axes batch (dense MDPs).
+
+    Returns
+    -------
+    float, complex or ndarray, shape (...)
+    """
     theta = np.asarray(theta)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
@@ -144,41 +183,50 @@ def live_surrogate(mdp: MDP, policy: Policy, theta: Any) -> Any:
     return -np.sum(w * np.log(pi), axis=(-2, -1))
 
 
-def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
+def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """Exact ∇L(θ) of :func:`live_surrogate`, by complex steps through every solve.
 
     ∇L = −Σ log π ∇(η π adv) − Σ η π adv ∇log π: the second term is ∇L₀, the
     first is what leaving η and adv live adds, and it is not zero.  One complex
     evaluation per parameter (batched for dense MDPs).  Needs π > 0.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+
     Returns
     -------
     ndarray, shape theta.shape
     """
-    theta = np.asarray(theta, dtype=float)
-    if theta.shape != tuple(policy.param_shape):
-        raise ValidationError(f"theta has shape {theta.shape}; expected {tuple(policy.param_shape)}",
-                              argument="theta", value=theta.shape)
-    return complex_step_jacobian(lambda th: live_surrogate(mdp, policy, th), theta,
-                                 batched=not mdp.is_sparse)
+    theta = parameter_point(theta, policy, "live_surrogate_gradient")
+    return evaluation_jacobian(mdp, lambda th: live_surrogate(mdp, policy, th), theta)
 
 
-def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: Any) -> float:
-    """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J)."""
+def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
+    """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J).
+
+    Returns
+    -------
+    float
+    """
     pi = policy.probabilities(np.asarray(theta, dtype=float))
     return float(batch.J + np.sum(batch.eta[:, None] * pi * batch.advantage))
 
 
-def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any) -> np.ndarray:
-    """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π."""
+def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> np.ndarray:
+    """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π.
+
+    Returns
+    -------
+    ndarray, shape theta.shape
+    """
     return policy.prob_vjp(np.asarray(theta, dtype=float), batch.eta[:, None] * batch.advantage)
 
 
 def _check_clip(clip: float) -> float:
-    c = float(clip)
-    if not (0.0 < c < 1.0):
-        raise ValidationError(f"clip is {clip!r}; expected a number in (0, 1)", argument="clip", value=clip)
-    return c
+    return check_real(clip, "clip", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
 
 
 def _ratio(batch: FrozenBatch, pi: np.ndarray) -> np.ndarray:
@@ -186,8 +234,23 @@ def _ratio(batch: FrozenBatch, pi: np.ndarray) -> np.ndarray:
         return np.where(batch.pi > 0, pi / np.where(batch.pi > 0, batch.pi, 1.0), 1.0)
 
 
-def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: Any, clip: float = 0.2) -> float:
-    """L_clip(θ) = Σ η₀ π₀ min(ρ adv₀, clip(ρ, 1 − ε, 1 + ε) adv₀), ρ = π_θ/π₀."""
+def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike, clip: float = 0.2) -> float:
+    """L_clip(θ) = Σ η₀ π₀ min(ρ adv₀, clip(ρ, 1 − ε, 1 + ε) adv₀), ρ = π_θ/π₀.
+
+    Reference: Schulman et al. 2017, eq. 7, with the expectation taken exactly.
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+    policy : Policy
+    theta : array_like, shape policy.param_shape
+    clip : float
+        ε, in (0, 1).
+
+    Returns
+    -------
+    float
+    """
     eps = _check_clip(clip)
     rho = _ratio(batch, policy.probabilities(np.asarray(theta, dtype=float)))
     adv = batch.advantage
@@ -195,18 +258,30 @@ def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: Any, clip: flo
     return float(np.sum(batch.eta[:, None] * batch.pi * obj))
 
 
-def clip_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+def clip_active(ratio: ArrayLike, adv: ArrayLike, clip: float) -> np.ndarray:
     """Where min(ρ·adv, clip(ρ, 1−ε, 1+ε)·adv) still depends on θ (its gradient is then adv·∇ρ).
 
     Active while the ratio can move in the improving direction: ρ < 1 + ε where
     adv > 0, ρ > 1 − ε where adv < 0.  On the boundary itself the one-sided
     derivative into the clipped region is 0, so the boundary counts as clipped;
     the sampled PPO estimator and the population surrogate share this rule.
+
+    Parameters
+    ----------
+    ratio, adv : array_like, same shape
+        ρ = π_θ/π₀ and the advantages.
+    clip : float
+        ε.
+
+    Returns
+    -------
+    ndarray of bool, shape of ratio
     """
+    ratio, adv = np.asarray(ratio), np.asarray(adv)
     return ((adv > 0) & (ratio < 1 + clip)) | ((adv < 0) & (ratio > 1 - clip))
 
 
-def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any,
+def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike,
                                 clip: float = 0.2) -> np.ndarray:
     """Exact ∇L_clip(θ) = Σ η₀ adv₀ 1[unclipped] ∇π_θ.
 
@@ -214,6 +289,10 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Any,
     direction: ρ < 1 + ε where adv₀ > 0, ρ > 1 − ε where adv₀ < 0.  Outside
     (and on the boundary itself, where the one-sided derivative into the
     clipped region is 0) the term is constant in θ.
+
+    Returns
+    -------
+    ndarray, shape theta.shape
 
     Examples
     --------
@@ -241,7 +320,7 @@ class ReuseTrace:
 
     Attributes
     ----------
-    surrogate : str
+    surrogate : {"stop_gradient", "importance", "ppo"}
     thetas : ndarray, shape (k+1, *param_shape)
         θ₀ … θ_k.
     J : ndarray, shape (k+1,)
@@ -254,7 +333,7 @@ class ReuseTrace:
         cos∠(surrogate direction, ∇J(θ_i)); 1 at θ₀ and NaN where a norm is 0.
     """
 
-    surrogate: str
+    surrogate: Surrogate
     thetas: np.ndarray
     J: np.ndarray
     surrogate_directions: np.ndarray
@@ -262,8 +341,8 @@ class ReuseTrace:
     cosine: np.ndarray
 
 
-def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, step_size: float,
-                       surrogate: str = "stop_gradient", clip: float = 0.2) -> ReuseTrace:
+def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: int, step_size: float,
+                       surrogate: Surrogate = "stop_gradient", clip: float = 0.2) -> ReuseTrace:
     """Gradient ascent for ``n_steps`` steps on one frozen batch, with the exact truth alongside.
 
     θ_{i+1} = θ_i + α d_i, where d_i is the surrogate's ascent direction at θ_i
@@ -289,21 +368,14 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, s
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, step_size=5.0)
     >>> np.round(tr.cosine, 6).tolist()      # one state moves: the direction stays aligned
     [1.0, 1.0, 1.0, 1.0]
     """
-    if surrogate not in ("stop_gradient", "importance", "ppo"):
-        raise ValidationError(f"surrogate is {surrogate!r}; expected 'stop_gradient', 'importance' or 'ppo'",
-                              argument="surrogate", value=surrogate)
-    if int(n_steps) != n_steps or n_steps < 0:
-        raise ValidationError(f"n_steps is {n_steps!r}; expected an integer >= 0", argument="n_steps",
-                              value=n_steps)
-    if not (float(step_size) > 0):
-        raise ValidationError(f"step_size is {step_size!r}; expected a positive number",
-                              argument="step_size", value=step_size)
+    surrogate = check_choice(surrogate, "surrogate", ("stop_gradient", "importance", "ppo"))
+    n_steps = check_integer(n_steps, "n_steps", min_value=0)
+    step_size = check_real(step_size, "step_size", min_value=0.0, min_open=True)
     if surrogate == "ppo":
         _check_clip(clip)
     batch = freeze(mdp, policy, theta0)
@@ -317,14 +389,14 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: Any, *, n_steps: int, s
 
     thetas, Js, dirs, grads = [], [], [], []
     th = batch.theta0.copy()
-    for i in range(int(n_steps) + 1):
+    for i in range(n_steps + 1):
         ev = evaluate(mdp, policy.probabilities(th), validate=False)
         thetas.append(th.copy())
         Js.append(float(ev.J))
         grads.append(policy_gradient(mdp, policy, th, evaluation=ev))
         dirs.append(direction(th))
         if i < n_steps:
-            th = th + float(step_size) * dirs[-1]
+            th = th + step_size * dirs[-1]
     D = np.stack(dirs)
     G = np.stack(grads)
     k = len(thetas)

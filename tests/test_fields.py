@@ -1,9 +1,9 @@
-"""Tests of mdpgrad.fields._checker: symmetry verdicts, field Jacobians, circulation, the gradient checker.
+"""Tests of mdpgrad.fields: symmetry verdicts, field Jacobians, circulation, the gradient checker.
 
 Tiers: hand-derived numbers on 2 × 2 / 3 × 3 matrices and linear fields;
 identities (Green's theorem for linear fields, complex step = hand Jacobian,
-dense = sparse); the SPEC 15 claim on a small MDP (the γᵗ-less update is not
-a gradient, ∇J is); a table of bad inputs.
+dense = sparse); on a small MDP, the update without γᵗ is not a gradient
+while ∇J is (Nota & Thomas 2020); a table of bad inputs.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ def test_sparse_and_dense_verdicts_agree(n, seed):
     (np.array([[0.0, 1j], [0.0, 0.0]]), {}, "M"),
     (np.zeros((4, 4)), {"n_actions": 3}, "n_actions"),
     (np.zeros((2, 2)), {"rtol": -1.0}, "rtol"),
+    (np.zeros((2, 2)), {"atol": np.nan}, "atol"),
+    (sp.csr_array(np.array([[0.0, np.inf], [0.0, 0.0]])), {}, "M"),
 ])
 def test_symmetry_verdict_bad_input(M, kwargs, argument):
     with pytest.raises(ValidationError) as exc:
@@ -173,10 +175,17 @@ def test_circulation_of_a_gradient_vanishes_within_bound():
     assert c.bound < 1e-9  # and the bound is a real statement, not a blanket
 
 
-def test_circulation_bad_plane():
+@pytest.mark.parametrize("call, argument", [
+    (lambda: circulation(lambda t: t, np.zeros(2), (1, 1)), "plane"),
+    (lambda: circulation(lambda t: t, np.zeros(2), (0, 1), radius=-1.0), "radius"),
+    (lambda: circulation(lambda t: t, np.zeros(2), (0, 1), f_error=np.inf), "f_error"),
+    (lambda: field_jacobian(lambda t: t, np.zeros(2), method="forward"), "method"),
+    (lambda: field_jacobian(lambda t: t, [0.0, np.nan]), "theta"),
+])
+def test_circulation_and_jacobian_bad_input(call, argument):
     with pytest.raises(ValidationError) as exc:
-        circulation(lambda t: t, np.zeros(2), (1, 1))
-    assert exc.value.argument == "plane"
+        call()
+    assert exc.value.argument == argument
 
 
 # -- is_gradient_field --------------------------------------------------------
@@ -207,7 +216,7 @@ def _episodic_mdp(gamma: float) -> MDP:
 
 
 def test_update_without_discount_is_not_a_gradient_but_policy_gradient_is():
-    """SPEC 15 (Nota & Thomas 2020): dropping γᵗ leaves a field with curl; ∇J has none."""
+    """Nota & Thomas 2020: dropping γᵗ leaves a field with curl; ∇J has none."""
     mdp = _episodic_mdp(0.8)
     pol = TabularSoftmax(3, 2)
     theta = np.array([[0.3, -0.2], [0.1, 0.4], [0.0, 0.0]])

@@ -30,7 +30,7 @@ from mdpgrad import (
     policy_gradient,
 )
 from mdpgrad.gradients import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
-from mdpgrad.gradients._theorem import FD_TOL
+from mdpgrad.gradients._check import FD_TOL
 
 #: Theorem vs recursion vs closed form: each route is a backward-stable solve
 #: with I − γP̃^π (condition number ≤ (1+γ)/(1−γ)), so they agree to a few
@@ -248,6 +248,8 @@ def test_check_gradient_batched_equals_loop():
 @pytest.mark.parametrize("call, argument", [
     (lambda: check_gradient(lambda x: 0.0, np.zeros(3), np.zeros(2)), "grad"),
     (lambda: check_gradient(lambda x: 0.0, np.zeros(2), np.zeros(2), tol=0.0), "tol"),
+    (lambda: check_gradient(lambda x: 0.0, np.zeros(2), np.zeros(2), tol=np.nan), "tol"),
+    (lambda: recursion_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.full((2, 2), np.nan)), "theta"),
     (lambda: recursion_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((3, 2, 2))), "theta"),
     (lambda: policy_gradient(_chain_mdp(), TabularSoftmax(2, 2), np.zeros((2, 3))), "theta"),
 ])

@@ -1,4 +1,9 @@
-"""The identities of SPEC 2, 7, 8 and 10, each as an equality between two computations."""
+"""Identities around the policy gradient, each as an equality between two computations.
+
+The occupancy mass Σ η = 1/(1 − γ) (Puterman 1994, §6.9); the naive swap, which gives exactly 0
+(Williams 1992); baselines leave the expected update unchanged (Sutton & Barto 2018, §13.4); the
+performance difference lemma (Kakade & Langford 2002, Lemma 6.1).
+"""
 
 from __future__ import annotations
 
@@ -107,6 +112,7 @@ def test_occupancy_mass_with_termination_has_no_closed_form():
 @pytest.mark.parametrize("call, argument", [
     (lambda m: baseline_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.zeros(3)), "b"),
     (lambda m: baseline_term(m, TabularSoftmax(2, 2), np.zeros((2, 2)), [0.0, np.nan]), "b"),
+    (lambda m: baseline_term(m, TabularSoftmax(2, 2), np.zeros((2, 2)), "1.0"), "b"),
     (lambda m: naive_swap_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), [[0, 5]], [[0]]), "states"),
     (lambda m: naive_swap_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), [[0, 1]], [[2]]), "actions"),
     (lambda m: naive_swap_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), [0, 1], [0]), "actions"),

@@ -29,7 +29,6 @@ from mdpgrad import (
     policy_hessian,
 )
 from mdpgrad.gradients import fisher_vector_product, hessian_vector_product
-from mdpgrad.gradients._second_order import complex_step_jacobian
 
 #: The complex step has no cancellation: a Hessian entry is as accurate as a
 #: gradient evaluated in complex arithmetic, a few hundred ulps times the
@@ -186,17 +185,12 @@ def test_fisher_vector_product_and_natural_gradient_solve(which):
     assert rel(F @ x, g) <= 1e-9
 
 
-def test_complex_step_jacobian_known():
-    jac = complex_step_jacobian(lambda x: np.array([x[0] ** 2 * x[1], np.exp(x[1])]), np.array([3.0, 0.5]))
-    np.testing.assert_allclose(jac, [[3.0, 9.0], [0.0, np.exp(0.5)]], rtol=1e-15, atol=0)
-    batched = complex_step_jacobian(lambda X: np.stack([X[:, 0] ** 2 * X[:, 1], np.exp(X[:, 1])], axis=1),
-                                    np.array([3.0, 0.5]), batched=True, chunk=1)
-    np.testing.assert_allclose(batched, jac, rtol=1e-15, atol=0)
-
-
 @pytest.mark.parametrize("call, argument", [
     (lambda m: policy_hessian(m, TabularSoftmax(2, 2), np.zeros((3, 2, 2))), "theta"),
     (lambda m: hessian_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.zeros(3)), "u"),
+    (lambda m: hessian_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.full((2, 2), np.inf)),
+     "u"),
+    (lambda m: policy_hessian(m, TabularSoftmax(2, 2), np.full((2, 2), 1j)), "theta"),
     (lambda m: fisher_vector_product(m, TabularSoftmax(2, 2), np.zeros((2, 2)), np.zeros(4)), "u"),
     (lambda m: fisher_information(m, Direct(2, 2), np.array([[1.0, 0.0], [0.5, 0.5]])), "theta"),
     (lambda m: natural_gradient(m, TabularSoftmax(2, 2), np.zeros((2, 2)), rcond=0.0), "rcond"),

@@ -1,4 +1,9 @@
-"""The essay's intuitions, exactly: stop-gradient vs live surrogate, reuse of one batch, CPI/PPO."""
+"""Surrogate losses, exactly: stop-gradient vs live surrogate, reuse of one batch, CPI/PPO.
+
+At θ₀ every frozen surrogate has gradient ∓∇J (policy gradient theorem); the live surrogate does
+not; once θ leaves θ₀ the frozen direction drifts from ∇J (Kakade & Langford 2002; Schulman et al.
+2015, 2017).
+"""
 
 from __future__ import annotations
 
@@ -136,6 +141,8 @@ def test_ppo_gradient_vanishes_once_clipped_bandit():
     (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, step_size=1.0, surrogate="x"),
      "surrogate"),
     (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=-1, step_size=1.0), "n_steps"),
+    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1.5, step_size=1.0), "n_steps"),
+    (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, step_size=np.nan), "step_size"),
     (lambda m, p: reuse_frozen_batch(m, p, np.zeros((2, 2)), n_steps=1, step_size=0.0), "step_size"),
     (lambda m, p: ppo_clip_surrogate(freeze(m, p, np.zeros((2, 2))), p, np.zeros((2, 2)), 1.5), "clip"),
     (lambda m, p: freeze(m, p, np.zeros(4)), "theta0"),

@@ -34,7 +34,7 @@ from mdpgrad._report.base import build_context
 from mdpgrad._report.td import td_section
 from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridworld_example_4_1
 from mdpgrad.fields import circulation
-from mdpgrad.fields._checker import SYMMETRY_RTOL
+from mdpgrad.fields._symmetry import SYMMETRY_RTOL
 from mdpgrad.td import (
     diagonal_weights,
     q_learning_jacobian,

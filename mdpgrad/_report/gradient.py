@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gradients._theorem import FD_TOL, check_gradient, objective, policy_gradient
+from ..gradients._check import FD_TOL, check_gradient
+from ..gradients._theorem import objective, policy_gradient
 from .base import CheckContext, Section
 
 __all__ = ["FD_LARGE_COORDINATES", "FD_LARGE_STATES", "FD_MAX_COORDINATES", "gradient_section"]

@@ -1,22 +1,20 @@
 """mdpgrad.fields: is a vector field a gradient?
 
-``mg.is_gradient_field(F, θ)`` (top level) answers for any callable F. This
-namespace holds its parts and result types: the Jacobian of a field
-(``field_jacobian``, complex step where F allows it, central differences
-otherwise), the symmetry verdict of a square matrix with the witness pair of
-largest |J[x, y] − J[y, x]| (``symmetry_verdict``), and the circulation around a
-small loop with its quadrature error bound (``circulation``).
+``mg.is_gradient_field(F, θ)`` (top level) answers for any callable F with a
+``FieldVerdict``.  This namespace holds its parts and their results:
+
+* ``field_jacobian`` → ``FieldJacobian``: the Jacobian of F at θ, by complex
+  step where F carries complex input analytically, else central differences,
+  with an error estimate;
+* ``symmetry_verdict`` → ``SymmetryVerdict``: is a square matrix (dense or
+  sparse) symmetric, and the witness pair of largest |J[x, y] − J[y, x]|;
+* ``circulation`` → ``Circulation``: the line integral of F around a small
+  circle, with its quadrature error bound (non-zero proves "not a gradient");
+* ``FieldVerdict``: the result of ``mg.is_gradient_field``.
 """
 
-from ._checker import (
-    Circulation,
-    FieldJacobian,
-    FieldVerdict,
-    SymmetryVerdict,
-    circulation,
-    field_jacobian,
-    symmetry_verdict,
-)
+from ._checker import Circulation, FieldJacobian, FieldVerdict, circulation, field_jacobian
+from ._symmetry import SymmetryVerdict, symmetry_verdict
 
 __all__ = [
     "Circulation",

@@ -1,17 +1,23 @@
-"""mdpgrad.gradients: the exact policy gradient's independent routes and relatives.
+"""mdpgrad.gradients: routes to the exact policy gradient, and the identities around it.
 
-The gradient itself, ``objective``, ``check_gradient``, the Hessian, the
-Fisher matrix and the natural gradient are at the top level (``mg.policy_gradient``
-…); this namespace holds the routes that check them and the identities around
-them:
+The gradient and its neighbours live at the top level: ``mg.objective``,
+``mg.policy_gradient``, ``mg.check_gradient``, ``mg.expected_update_without_discount``,
+``mg.policy_hessian``, ``mg.fisher_information`` and ``mg.natural_gradient``.
+This namespace holds
 
-* closed forms: ``softmax_gradient``, ``loglinear_gradient``, ``direct_gradient``;
+* closed forms of ∇J: ``softmax_gradient`` (η π adv), ``loglinear_gradient``
+  (η π adv (φ − E_π φ)), ``direct_gradient`` (η q);
 * the recursion form ∇v = (I − γP̃^π)⁻¹ Σₐ ∇π(a|·) q(·, a): ``recursion_gradient``;
-* matrix-free second order: ``hessian_vector_product``, ``fisher_vector_product``;
-* identities: the naive swap (exactly 0), baselines, the performance difference
-  lemma and the occupancy mass Σ η.
+* matrix-free second order: ``hessian_vector_product`` (∇²J u),
+  ``fisher_vector_product`` (F u);
+* ``GradientCheck``, the result of ``mg.check_gradient`` (central differences);
+* identities: ``naive_swap_gradient`` (exactly 0), ``baseline_term`` (0 for
+  every state baseline) and ``baseline_gradient`` (= ∇J), ``performance_difference``
+  (both sides, a ``PerformanceDifference``) and ``occupancy_mass`` (Σ η against
+  1/(1 − γ), an ``OccupancyMass``).
 """
 
+from ._check import GradientCheck
 from ._identities import (
     OccupancyMass,
     PerformanceDifference,
@@ -22,7 +28,7 @@ from ._identities import (
     performance_difference,
 )
 from ._second_order import fisher_vector_product, hessian_vector_product
-from ._theorem import GradientCheck, direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
+from ._theorem import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
 
 __all__ = [
     "GradientCheck",

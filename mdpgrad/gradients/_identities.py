@@ -1,15 +1,16 @@
 """The identities around the policy gradient, as functions that compute both sides.
 
-* **Naive swap** (SPEC 7): differentiating a sampled return while holding the
+* **Naive swap**: differentiating a sampled return while holding the
   sampled trajectory fixed gives exactly 0, because once the actions are
   chosen the rewards do not depend on θ.  What the swap loses is the score
   term E[G ∇log p(τ)], which is the whole gradient (Williams 1992).
-* **Baselines** (SPEC 8): Σ_a π(a|s) ∇log π(a|s) b(s) = 0 for every b, so
+* **Baselines**: Σ_a π(a|s) ∇log π(a|s) b(s) = 0 for every b, so
   Σ_s η(s) Σ_a π (q − b(s)) ∇log π = ∇J for any state baseline (Sutton &
   Barto 2018, §13.4).
-* **Performance difference lemma** (SPEC 10; Kakade & Langford 2002, Lemma 6.1):
+* **Performance difference lemma** (Kakade & Langford 2002, Lemma 6.1):
   J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv₀(s, a).
-* **Occupancy mass** (SPEC 2): Σ_s η(s) = 1/(1 − γ) when nothing terminates.
+* **Occupancy mass** (Puterman 1994, §6.9): Σ_s η(s) = 1/(1 − γ) when nothing
+  terminates.
 
 Each function returns the quantities on both sides (or the vanishing term)
 so the tests can assert the identity and users can see how exactly it holds.
@@ -18,43 +19,44 @@ so the tests can assert the identity and users can see how exactly it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._derivatives import approx_jacobian
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
-from ._theorem import COMPLEX_STEP
+from .._validation import as_real_array, first_index, format_index
 
 __all__ = ["OccupancyMass", "PerformanceDifference", "baseline_gradient", "baseline_term",
            "naive_swap_gradient", "occupancy_mass", "performance_difference"]
 
 
-def _trajectory_arrays(mdp: MDP, states: Any, actions: Any) -> tuple[np.ndarray, np.ndarray]:
+def _trajectory_arrays(mdp: MDP, states: ArrayLike, actions: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(states)
     a = np.asarray(actions)
     if s.ndim != 2 or a.ndim != 2 or s.shape[0] != a.shape[0] or s.shape[1] < a.shape[1]:
         raise ValidationError(f"states has shape {s.shape} and actions {a.shape}; expected (n, T+1) and "
                               f"(n, T)", argument="actions", value=(s.shape, a.shape))
     for name, arr, hi in (("states", s, mdp.n_states), ("actions", a, mdp.n_actions)):
-        bad = (arr < -1) | (arr >= hi)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValidationError(f"{name}{list(idx)} is {int(arr[idx])}; expected -1 (padding) or an index "
-                                  f"below {hi}", argument=name, index=idx, value=int(arr[idx]))
+        idx = first_index((arr < -1) | (arr >= hi))
+        if idx is not None:
+            raise ValidationError(f"{format_index(name, idx)} is {int(arr[idx])}; expected -1 (padding) or "
+                                  f"an index below {hi}", argument=name, index=idx, value=int(arr[idx]))
     return s[:, : a.shape[1]], a
 
 
-def naive_swap_gradient(mdp: MDP, policy: Policy, theta: Any, states: Any, actions: Any) -> np.ndarray:
+def naive_swap_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, states: ArrayLike,
+                        actions: ArrayLike) -> np.ndarray:
     """∇_θ of each sampled discounted return with its trajectory held fixed: exactly 0.
 
     G(τ) = Σ_t γᵗ r(s_t, a_t) is recomputed from the fixed (s_t, a_t) at the
     complex point θ + ih e_j for every parameter j, and the derivative read
     off as Im G / h.  Nothing in G depends on θ once the actions are fixed, so
     the imaginary part is 0.0 exactly: "∇E[G] = E[∇G]" discards the score term
-    E[G ∇log p_θ(τ)], which carries all of ∇J (Williams 1992; SPEC 7).
+    E[G ∇log p_θ(τ)], which carries all of ∇J (Williams 1992).
 
     Parameters
     ----------
@@ -74,8 +76,7 @@ def naive_swap_gradient(mdp: MDP, policy: Policy, theta: Any, states: Any, actio
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = naive_swap_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [[0, 0, 1]], [[0, 1]])
     >>> bool(np.all(g == 0.0)), g.shape
     (True, (1, 2, 2))
@@ -90,16 +91,10 @@ def naive_swap_gradient(mdp: MDP, policy: Policy, theta: Any, states: Any, actio
         rewards = np.where(valid, mdp.r[np.where(valid, s, 0), np.where(valid, a, 0)], 0.0)
         return (rewards * discount).sum(axis=1).astype(np.result_type(th.dtype, rewards.dtype))
 
-    n = theta.size
-    out = np.empty((s.shape[0], n))
-    for j in range(n):
-        point = theta.astype(complex).ravel()
-        point[j] += 1j * COMPLEX_STEP
-        out[:, j] = np.imag(sampled_return(point.reshape(theta.shape))) / COMPLEX_STEP
-    return out.reshape((s.shape[0],) + theta.shape)
+    return approx_jacobian(sampled_return, theta)     # Im G(θ + ih e_j)/h, shape (n, *theta.shape)
 
 
-def baseline_term(mdp: MDP, policy: Policy, theta: Any, b: Any) -> np.ndarray:
+def baseline_term(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Σ_s η(s) b(s) Σ_a π(a|s) ∇log π(a|s): zero for every state baseline b.
 
     Parameters
@@ -120,20 +115,17 @@ def baseline_term(mdp: MDP, policy: Policy, theta: Any, b: Any) -> np.ndarray:
     return policy.log_prob_vjp(theta, (ev.eta * b)[:, None] * ev.pi)
 
 
-def _baseline(mdp: MDP, b: Any) -> np.ndarray:
-    arr = np.broadcast_to(np.asarray(b, dtype=float), (mdp.n_states,)) if np.ndim(b) == 0 else np.asarray(
-        b, dtype=float)
+def _baseline(mdp: MDP, b: ArrayLike) -> np.ndarray:
+    arr = as_real_array(b, "b")
+    if arr.ndim == 0:
+        arr = np.broadcast_to(arr, (mdp.n_states,))
     if arr.shape != (mdp.n_states,):
         raise ValidationError(f"b has shape {arr.shape}; expected a number or shape ({mdp.n_states},)",
                               argument="b", value=arr.shape)
-    if not np.isfinite(arr).all():
-        idx = (int(np.argwhere(~np.isfinite(arr))[0, 0]),)
-        raise ValidationError(f"b[{idx[0]}] is {arr[idx]!r}; expected a finite number", argument="b",
-                              index=idx, value=float(arr[idx]))
     return arr
 
 
-def baseline_gradient(mdp: MDP, policy: Policy, theta: Any, b: Any) -> np.ndarray:
+def baseline_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) -> np.ndarray:
     """The expected update with a state baseline, Σ_s η(s) Σ_a π(a|s)(q(s,a) − b(s)) ∇log π(a|s).
 
     Equal to ∇J for every b (Sutton & Barto 2018, §13.4, eq. 13.11): the
@@ -155,8 +147,7 @@ def baseline_gradient(mdp: MDP, policy: Policy, theta: Any, b: Any) -> np.ndarra
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = baseline_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [5.0, -3.0])
     >>> np.round(g * 121, 9).tolist()
     [[-10.0, 10.0], [0.0, 0.0]]
@@ -189,7 +180,8 @@ class PerformanceDifference:
     gap: float
 
 
-def performance_difference(mdp: MDP, policy: Policy, theta: Any, theta0: Any) -> PerformanceDifference:
+def performance_difference(mdp: MDP, policy: Policy, theta: ArrayLike,
+                           theta0: ArrayLike) -> PerformanceDifference:
     """The performance difference lemma, both sides (Kakade & Langford 2002, Lemma 6.1).
 
     Parameters
@@ -205,8 +197,7 @@ def performance_difference(mdp: MDP, policy: Policy, theta: Any, theta0: Any) ->
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pd = performance_difference(mdp, TabularSoftmax(2, 2), np.array([[0.0, 1.0], [0.0, 0.0]]),
     ...                             np.zeros((2, 2)))
     >>> pd.gap < 1e-15
@@ -236,7 +227,7 @@ class OccupancyMass:
     gap: float | None
 
 
-def occupancy_mass(mdp: MDP, pi: Any) -> OccupancyMass:
+def occupancy_mass(mdp: MDP, pi: ArrayLike) -> OccupancyMass:
     """Σ_s η(s) against 1/(1 − γ) (no terminal states): ηᵀ1 = ρ₀ᵀ(I − γP^π)⁻¹1 = 1/(1 − γ).
 
     With terminal states Σ η is the expected discounted episode length and no

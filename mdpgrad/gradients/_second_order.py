@@ -1,8 +1,8 @@
 """Second-order quantities of J(θ): the policy Hessian, Hessian-vector products,
 the Fisher information and the natural gradient, exact to rounding.
 
-Derivatives of gradient-like fields are taken by the complex step
-(Squire & Trapp 1998; Martins et al. 2003)::
+Derivatives of gradient-like fields are taken by the complex step of
+:mod:`mdpgrad._derivatives` (Squire & Trapp 1998; Martins et al. 2003)::
 
     ∂F/∂θ_j = Im F(θ + ih e_j) / h,      h = 1e-20,
 
@@ -17,7 +17,10 @@ policy-gradient code path is (softmax, solves, products; no abs or conj).
 * :func:`hessian_vector_product`: ∇²J u with a single complex gradient;
 * :func:`fisher_information`: F = Σ_s η(s) Σ_a π(a|s) ∇log π ∇log πᵀ (Kakade 2002);
 * :func:`fisher_vector_product`: F u without forming F;
-* :func:`natural_gradient`: F⁺ ∇J (minimum-norm, as F is singular for softmax).
+* :func:`natural_gradient`: F⁺ ∇J (minimum-norm, as F is singular for softmax);
+* :func:`evaluation_jacobian`: the complex-step Jacobian of any function of θ
+  that evaluates policies, batched within a memory cap (also used for the
+  live surrogate's gradient).
 
 Identities checked by the tests: ∇²J is symmetric to rounding and matches an
 exact sympy Hessian on a 2-state MDP and central differences of the exact
@@ -32,14 +35,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._derivatives import approx_jacobian, batch_size, complex_step_directional
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
-from ._theorem import COMPLEX_STEP, policy_gradient
+from .._validation import as_real_array, check_real, first_index, format_index
+from ._theorem import parameter_point, policy_gradient
 
-__all__ = ["NATURAL_RCOND", "complex_step_jacobian", "fisher_information", "fisher_vector_product",
+__all__ = ["NATURAL_RCOND", "evaluation_jacobian", "fisher_information", "fisher_vector_product",
            "hessian_vector_product", "natural_gradient", "policy_hessian"]
 
 #: Eigenvalues of F below NATURAL_RCOND·max eig are treated as zero by
@@ -48,66 +54,33 @@ __all__ = ["NATURAL_RCOND", "complex_step_jacobian", "fisher_information", "fish
 #: discards those while keeping every genuine curvature above 1e-10‖F‖.
 NATURAL_RCOND = 1e-10
 
-#: Upper bound on the entries of the complex batch built at once (≈ 320 MB).
-_BATCH_ENTRIES = 20_000_000
 
+def evaluation_jacobian(mdp: MDP, f: Callable[[np.ndarray], Any], theta: np.ndarray) -> np.ndarray:
+    """Complex-step Jacobian of a function of θ that evaluates policies on ``mdp``.
 
-def _one_point(theta: Any, policy: Policy, fname: str) -> np.ndarray:
-    th = np.asarray(theta, dtype=float)
-    if th.shape != tuple(policy.param_shape):
-        raise ValidationError(f"theta has shape {th.shape}; {fname} takes one point of shape "
-                              f"{tuple(policy.param_shape)}", argument="theta", value=th.shape)
-    return th
-
-
-def complex_step_jacobian(field: Callable[[np.ndarray], Any], theta: Any, *, batched: bool = False,
-                          chunk: int | None = None) -> np.ndarray:
-    """Jacobian of an analytic field by complex steps: column j is Im F(θ + ih e_j)/h.
+    Dense MDPs evaluate the perturbed points in batches (f must accept a stack
+    (k, *theta.shape)), as many per call as fit :data:`mdpgrad._derivatives.BATCH_ENTRIES`
+    with S(S + A) + n entries per point (the chain, the action values and θ);
+    sparse MDPs, which evaluate one policy at a time, go one coordinate per call.
 
     Parameters
     ----------
-    field : callable
-        θ ↦ F(θ), an array of any shape, analytic in θ (accepts complex θ).
-        With ``batched=True`` it maps a stack (m, *theta.shape) to (m, *out_shape).
-    theta : ndarray
-    batched : bool
-        Evaluate the directions in stacks (one call per stack of ``chunk``).
-    chunk : int, optional
-        Directions per stack (default: all at once).
+    mdp : MDP
+    f : callable
+        θ ↦ array, analytic in θ (complex θ allowed).
+    theta : ndarray, shape policy.param_shape
 
     Returns
     -------
     ndarray, shape out_shape + theta.shape
-        ∂F[i]/∂θ[j].
-
-    Examples
-    --------
-    >>> jac = complex_step_jacobian(lambda x: np.array([x[0] * x[1], np.sin(x[0])]), np.array([2.0, 3.0]))
-    >>> np.round(jac, 12).tolist()
-    [[3.0, 2.0], [-0.416146836547, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
-    n = theta.size
-    flat = theta.ravel()
-    cols: list[np.ndarray] = []
-    if batched:
-        step = n if chunk is None else max(1, int(chunk))
-        for start in range(0, n, step):
-            idx = np.arange(start, min(n, start + step))
-            pts = np.repeat(flat[None, :].astype(complex), idx.size, axis=0)
-            pts[np.arange(idx.size), idx] += 1j * COMPLEX_STEP
-            out = np.asarray(field(pts.reshape((idx.size,) + theta.shape)))
-            cols.extend(out.imag / COMPLEX_STEP)
-    else:
-        for j in range(n):
-            pt = flat.astype(complex)
-            pt[j] += 1j * COMPLEX_STEP
-            cols.append(np.asarray(field(pt.reshape(theta.shape))).imag / COMPLEX_STEP)
-    jac = np.stack(cols, axis=-1)                        # out_shape + (n,)
-    return jac.reshape(jac.shape[:-1] + theta.shape)
+    if mdp.is_sparse:
+        return approx_jacobian(f, theta)
+    per_point = mdp.n_states * (mdp.n_states + mdp.n_actions) + theta.size
+    return approx_jacobian(f, theta, batched=True, chunk=batch_size(per_point))
 
 
-def policy_hessian(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
+def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """The exact Hessian ∇²J(θ), shape theta.shape + theta.shape.
 
     Column j is the complex-step derivative of the policy gradient theorem,
@@ -130,21 +103,16 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
     Two states, action 1 in state 0 pays 1 and ends in the absorbing state 1.
 
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> H = policy_hessian(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(H[:2, :2] * 1331, 9).tolist()     # exact: ∓90/1331 (derived in the tests)
     [[-90.0, 90.0], [90.0, -90.0]]
     """
-    theta = _one_point(theta, policy, "policy_hessian")
-    grad = lambda th: policy_gradient(mdp, policy, th)  # noqa: E731
-    if mdp.is_sparse:
-        return complex_step_jacobian(grad, theta)
-    per_point = mdp.n_states * (mdp.n_states + mdp.n_actions) + theta.size
-    return complex_step_jacobian(grad, theta, batched=True, chunk=max(1, _BATCH_ENTRIES // per_point))
+    theta = parameter_point(theta, policy, "policy_hessian")
+    return evaluation_jacobian(mdp, lambda th: policy_gradient(mdp, policy, th), theta)
 
 
-def hessian_vector_product(mdp: MDP, policy: Policy, theta: Any, u: Any) -> np.ndarray:
+def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLike) -> np.ndarray:
     """∇²J(θ) u with one complex gradient: Im ∇J(θ + ih u)/h, in θ's shape.
 
     Parameters
@@ -160,34 +128,30 @@ def hessian_vector_product(mdp: MDP, policy: Policy, theta: Any, u: Any) -> np.n
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> u = np.array([[1.0, 0.0], [0.0, 0.0]])
     >>> np.round(hessian_vector_product(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), u) * 1331, 9).tolist()
     [[-90.0, 90.0], [0.0, 0.0]]
     """
-    theta = _one_point(theta, policy, "hessian_vector_product")
-    u = np.asarray(u, dtype=float)
-    if u.shape != theta.shape:
-        raise ValidationError(f"u has shape {u.shape}; expected theta's shape {theta.shape}",
-                              argument="u", value=u.shape)
-    return policy_gradient(mdp, policy, theta + 1j * COMPLEX_STEP * u).imag / COMPLEX_STEP
+    theta = parameter_point(theta, policy, "hessian_vector_product")
+    u = as_real_array(u, "u", shape=theta.shape)
+    return complex_step_directional(lambda th: policy_gradient(mdp, policy, th), theta, u)
 
 
 def _score_jacobian(policy: Policy, theta: np.ndarray) -> np.ndarray:
     """∇_θ log π(a|s) for every (s, a), shape (S, A, n), by complex steps on log π."""
     pi = policy.probabilities(theta)
-    if (pi <= 0).any():
-        idx = tuple(int(i) for i in np.argwhere(pi <= 0)[0])
-        raise ValidationError(f"pi{list(idx)} is {float(pi[idx]):.12g}; the Fisher information needs "
-                              f"log pi, so every probability must be > 0", argument="theta", index=idx,
+    idx = first_index(pi <= 0)
+    if idx is not None:
+        raise ValidationError(f"{format_index('pi', idx)} is {float(pi[idx]):.12g}; the Fisher information "
+                              f"needs log pi, so every probability must be > 0", argument="theta", index=idx,
                               value=float(pi[idx]))
-    jac = complex_step_jacobian(lambda th: np.log(policy.probabilities(th)), theta, batched=True,
-                                chunk=max(1, _BATCH_ENTRIES // pi.size))
+    jac = approx_jacobian(lambda th: np.log(policy.probabilities(th)), theta, batched=True,
+                          chunk=batch_size(pi.size))
     return jac.reshape(pi.shape + (theta.size,))
 
 
-def fisher_information(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
+def fisher_information(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """F = Σ_s η(s) Σ_a π(a|s) ∇log π(a|s) ∇log π(a|s)ᵀ, shape theta.shape + theta.shape.
 
     Weighted by the discounted visits η (not their normalisation d), so that
@@ -208,13 +172,12 @@ def fisher_information(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> F = fisher_information(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(F[:2, :2] * 11, 12).tolist()     # η(0)(diag π − ππᵀ) = (20/11)·(±1/4)
     [[5.0, -5.0], [-5.0, 5.0]]
     """
-    theta = _one_point(theta, policy, "fisher_information")
+    theta = parameter_point(theta, policy, "fisher_information")
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     score = _score_jacobian(policy, theta)                       # (S, A, n)
     weight = ev.eta[:, None] * ev.pi                             # (S, A)
@@ -222,7 +185,7 @@ def fisher_information(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
     return F.reshape(theta.shape + theta.shape)
 
 
-def fisher_vector_product(mdp: MDP, policy: Policy, theta: Any, u: Any) -> np.ndarray:
+def fisher_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLike) -> np.ndarray:
     """F u without forming F: Σ η π (∇log π · u) ∇log π, in θ's shape.
 
     The directional derivative ∇log π · u is one complex step on log π; the
@@ -238,17 +201,15 @@ def fisher_vector_product(mdp: MDP, policy: Policy, theta: Any, u: Any) -> np.nd
     -------
     ndarray, shape theta.shape
     """
-    theta = _one_point(theta, policy, "fisher_vector_product")
-    u = np.asarray(u, dtype=float)
-    if u.shape != theta.shape:
-        raise ValidationError(f"u has shape {u.shape}; expected theta's shape {theta.shape}",
-                              argument="u", value=u.shape)
+    theta = parameter_point(theta, policy, "fisher_vector_product")
+    u = as_real_array(u, "u", shape=theta.shape)
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
-    du = np.log(policy.probabilities(theta + 1j * COMPLEX_STEP * u)).imag / COMPLEX_STEP   # (S, A)
+    du = complex_step_directional(lambda th: np.log(policy.probabilities(th)), theta, u)   # (S, A)
     return policy.log_prob_vjp(theta, ev.eta[:, None] * ev.pi * du)
 
 
-def natural_gradient(mdp: MDP, policy: Policy, theta: Any, *, rcond: float = NATURAL_RCOND) -> np.ndarray:
+def natural_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
+                     rcond: float = NATURAL_RCOND) -> np.ndarray:
     """The natural gradient F⁺ ∇J (minimum-norm solution of F x = ∇J), in θ's shape.
 
     F is symmetric positive semi-definite; it is inverted on the eigenvectors
@@ -271,15 +232,12 @@ def natural_gradient(mdp: MDP, policy: Policy, theta: Any, *, rcond: float = NAT
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(natural_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))) * 11, 12).tolist()
     [[-1.0, 1.0], [0.0, 0.0]]
     """
-    theta = _one_point(theta, policy, "natural_gradient")
-    if not (0 < rcond < 1):
-        raise ValidationError(f"rcond is {rcond!r}; expected a number in (0, 1)", argument="rcond",
-                              value=rcond)
+    theta = parameter_point(theta, policy, "natural_gradient")
+    rcond = check_real(rcond, "rcond", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
     n = theta.size
     F = fisher_information(mdp, policy, theta).reshape(n, n)
     g = policy_gradient(mdp, policy, theta).ravel()

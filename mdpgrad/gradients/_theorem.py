@@ -18,58 +18,76 @@ tests compare two different routes to one number:
 * :func:`softmax_gradient`: ∂J/∂θ[s,a] = η(s) π(a|s) adv(s,a);
 * :func:`loglinear_gradient`: Σ η π adv (φ(s,a) − Σ_b π(b|s) φ(s,b));
 * :func:`direct_gradient`: ∂J/∂π(a|s) = η(s) q(s,a);
-* :func:`check_gradient`: central finite differences of any callable.
+* central finite differences of J (:func:`mdpgrad.check_gradient`).
+
+Beside them, :func:`expected_update_without_discount`: the expectation of the
+update with γᵗ dropped, Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a), which is not a gradient
+(Nota & Thomas 2020).
 
 Identities checked by the tests: all of the above agree on dense, sparse,
-episodic (γ = 1), γ = 0 and γ near 1 MDPs for all three parameterisations.
+episodic (γ = 1), γ = 0 and γ near 1 MDPs for all three parameterisations;
+without discount (γ = 1) the update without γᵗ is ∇J.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._chains import stationary_distribution
+from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
-from .._evaluation import Evaluation, evaluate
+from .._evaluation import Evaluation, evaluate, visit_counts
 from .._model import MDP
 from .._policies import Policy
+from .._validation import as_real_array, check_choice
 
-__all__ = ["COMPLEX_STEP", "FD_TOL", "GradientCheck", "check_gradient", "direct_gradient",
-           "expected_update_without_discount", "loglinear_gradient", "objective", "policy_gradient",
-           "recursion_gradient", "softmax_gradient"]
+__all__ = ["direct_gradient", "expected_update_without_discount", "loglinear_gradient", "objective",
+           "parameter_point", "policy_gradient", "recursion_gradient", "softmax_gradient"]
 
-#: Imaginary step of complex-step derivatives, f′(x) = Im f(x + ih) / h.  There
-#: is no subtraction, so h can be tiny: the truncation error h²·|f‴| is far
-#: below one ulp for any h ≤ 1e-20 and rounding does not grow as h shrinks
-#: (Squire & Trapp 1998; Martins et al. 2003).
-COMPLEX_STEP = 1e-20
+def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "theta") -> np.ndarray:
+    """θ as one real, finite parameter point of shape ``policy.param_shape`` (no batch axes).
 
-#: Default pass mark of :func:`check_gradient`.  Central differences with the
-#: step ε^(1/3) carry an error of about ε^(2/3) ≈ 4e-11 times the scale of f and
-#: its third derivative; 1e-6 leaves room for third derivatives ~1e4 times
-#: larger (γ near 1) while still catching any wrong term of the gradient.
-FD_TOL = 1e-6
+    Raises
+    ------
+    ValidationError
+        Naming ``name``: a non-real or non-finite entry, or another shape (the
+        message says that ``caller`` takes one point).
+    """
+    th = as_real_array(theta, name)
+    if th.shape != tuple(policy.param_shape):
+        raise ValidationError(f"{name} has shape {th.shape}; {caller} takes one point of shape "
+                              f"{tuple(policy.param_shape)}", argument=name, value=th.shape)
+    return th
 
 
-def objective(mdp: MDP, policy: Policy, theta: Any) -> Any:
+def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     """J(θ) = ρ₀ · v^{π_θ}; a float, or an array over θ's leading batch axes.
+
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like, shape (..., *policy.param_shape)
+        Leading axes batch (dense MDPs); complex θ gives a complex J (for complex steps).
+
+    Returns
+    -------
+    float, complex or ndarray, shape (...)
 
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> round(objective(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 12)  # 0.5 / (1 − 0.45)
     0.909090909091
     """
-    return evaluate(mdp, policy.probabilities(theta), validate=False).J
+    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
 
 
-def policy_gradient(mdp: MDP, policy: Policy, theta: Any, *,
+def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
                     evaluation: Evaluation | None = None) -> np.ndarray:
     """Exact ∇_θ J by the policy gradient theorem, in θ's shape.
 
@@ -89,8 +107,7 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: Any, *,
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = policy_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(g, 6).tolist()     # η(0)·π·adv = (1/0.55)·(1/2)·(∓1/11)
     [[-0.082645, 0.082645], [0.0, 0.0]]
@@ -103,7 +120,7 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: Any, *,
     return policy.prob_vjp(theta, w)
 
 
-def recursion_gradient(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
+def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """∇J by differentiating the Bellman equation (the recursion form), in θ's shape.
 
     Differentiating v = r^π + γP̃^π v in θ_j gives (I − γP̃^π) ∂_j v = Σ_a ∂_j π(a|·) q(·, a),
@@ -113,7 +130,7 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
 
     This route never forms η: it solves with I − γP̃^π on the right instead of
     its transpose on the left, and takes each column ∂_j π by a complex step
-    ∂_j π = Im π(θ + ih e_j) / h (h = :data:`COMPLEX_STEP`).  It costs one solve
+    ∂_j π = Im π(θ + ih e_j) / h (h = :data:`mdpgrad._derivatives.COMPLEX_STEP`).  It costs one solve
     per parameter, so it is a check for small models, not the way to compute ∇J.
     Reference: Sutton & Barto 2018, §13.2 (proof of the theorem, unrolled).
 
@@ -131,35 +148,29 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
     Examples
     --------
     >>> from mdpgrad import TabularSoftmax
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(recursion_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
-    if theta.shape != tuple(policy.param_shape):
-        raise ValidationError(f"theta has shape {theta.shape}; recursion_gradient takes one point of "
-                              f"shape {tuple(policy.param_shape)}", argument="theta", value=theta.shape)
+    theta = parameter_point(theta, policy, "recursion_gradient")
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
+    solver = ev.solver
+    if solver is None:  # pragma: no cover - an unbatched evaluation always keeps its factors
+        raise RuntimeError("the evaluation kept no factors of I − γP̃^π")
     keep = ~mdp.terminal
-    n = theta.size
     S, A = mdp.n_states, mdp.n_actions
     rho0 = np.where(keep, mdp.rho0, 0.0)
-    out = np.empty(n)
-    chunk = max(1, int(4e6 // (S * A)))  # bound the (chunk, S, A) complex table
-    for start in range(0, n, chunk):
-        cols = np.arange(start, min(n, start + chunk))
-        E = np.zeros((cols.size, n))
-        E[np.arange(cols.size), cols] = 1.0
-        dpi = policy.probabilities(theta + 1j * COMPLEX_STEP * E.reshape((cols.size,) + theta.shape))
-        dpi = dpi.imag / COMPLEX_STEP                                  # (k, S, A): ∂_j π
+    out = np.empty(theta.size)
+    # columns in blocks: a (k, S, A) complex table of ∂_j π and its (S, k) right-hand sides at a time
+    blocks = complex_step_blocks(policy.probabilities, theta, batched=True,
+                                 chunk=batch_size(S * A + S, BATCH_ENTRIES))
+    for cols, dpi in blocks:                                           # dpi (k, S, A): ∂_j π
         G = np.einsum("ksa,sa->sk", dpi, ev.q) * keep[:, None]         # Σ_a ∂_j π q, (S, k)
-        grad_v = ev.solver.solve(G)                                    # (I − γP̃^π)⁻¹ G
-        out[cols] = rho0 @ grad_v
+        out[cols] = rho0 @ solver.solve(G)                             # ρ₀ᵀ (I − γP̃^π)⁻¹ G
     return out.reshape(theta.shape)
 
 
-def softmax_gradient(mdp: MDP, theta: Any) -> np.ndarray:
+def softmax_gradient(mdp: MDP, theta: ArrayLike) -> np.ndarray:
     """Closed form for tabular softmax: ∂J/∂θ[s,a] = η(s) π(a|s) adv(s,a).
 
     Reference: Agarwal et al. 2021, Lemma C.1; Mei et al. 2020, Lemma 1.
@@ -176,8 +187,7 @@ def softmax_gradient(mdp: MDP, theta: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(softmax_gradient(mdp, np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
@@ -188,7 +198,7 @@ def softmax_gradient(mdp: MDP, theta: Any) -> np.ndarray:
     return ev.eta[..., None] * pi * ev.advantage
 
 
-def loglinear_gradient(mdp: MDP, phi: Any, theta: Any) -> np.ndarray:
+def loglinear_gradient(mdp: MDP, phi: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Closed form for π ∝ exp(φ·θ): ∇J = Σ_{s,a} η(s) π(a|s) adv(s,a) (φ(s,a) − Σ_b π(b|s) φ(s,b)).
 
     Reference: Sutton & Barto 2018, §13.2 and Exercise 13.3 (the eligibility vector).
@@ -213,7 +223,7 @@ def loglinear_gradient(mdp: MDP, phi: Any, theta: Any) -> np.ndarray:
     return np.einsum("...s,...sa,...sa,...sak->...k", ev.eta, pi, ev.advantage, score)
 
 
-def direct_gradient(mdp: MDP, pi: Any) -> np.ndarray:
+def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     """Closed form for the direct parameterisation: ∂J/∂π(a|s) = η(s) q(s,a).
 
     Derivatives are in the free entries of the table (off-simplex directions
@@ -230,8 +240,7 @@ def direct_gradient(mdp: MDP, pi: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.9, rho0=[1.0, 0.0])
+    >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(direct_gradient(mdp, np.full((2, 2), 0.5)), 6).tolist()   # η(0) = 1/0.55
     [[1.487603, 1.818182], [0.0, 0.0]]
     """
@@ -239,104 +248,8 @@ def direct_gradient(mdp: MDP, pi: Any) -> np.ndarray:
     return ev.eta[..., None] * ev.q
 
 
-@dataclass(frozen=True, eq=False)
-class GradientCheck:
-    """A gradient compared with central finite differences.
-
-    Attributes
-    ----------
-    gradient, fd_gradient : ndarray, shape of theta
-        The gradient under test and its finite-difference estimate.
-    error : ndarray, shape of theta
-        Mixed error |g − g_fd| / max(1, |g_fd|), entry by entry.
-    max_error : float
-    worst_index : tuple of int
-        Where ``error`` is largest.
-    step : ndarray, shape of theta
-        The step h_i actually used.
-    tol : float
-    holds : bool
-        ``max_error <= tol``.
-    """
-
-    gradient: np.ndarray
-    fd_gradient: np.ndarray
-    error: np.ndarray
-    max_error: float
-    worst_index: tuple[int, ...]
-    step: np.ndarray
-    tol: float
-    holds: bool
-
-
-def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], Any] | np.ndarray,
-                   theta: Any, *, tol: float = FD_TOL, batched: bool = False) -> GradientCheck:
-    """Compare a gradient with central finite differences of ``f``.
-
-    Step rule (as in scipy.optimize's numdiff for the 3-point scheme):
-    hᵢ = ε^(1/3)·max(1, |θᵢ|), ε the float64 machine epsilon, rounded so that
-    θᵢ ± hᵢ is exactly representable.  Then
-
-        g_fd[i] = (f(θ + hᵢeᵢ) − f(θ − hᵢeᵢ)) / (2hᵢ),
-        error   = max_i |g[i] − g_fd[i]| / max(1, |g_fd[i]|).
-
-    The mixed absolute/relative error treats small entries absolutely and
-    large ones relatively.  Reference: Nocedal & Wright 2006, §8.1.
-
-    Parameters
-    ----------
-    f : callable
-        θ ↦ scalar.  With ``batched=True`` it must map a stack of points of
-        shape (m, *theta.shape) to an array of shape (m,) in one call.
-    grad : callable or ndarray
-        θ ↦ ∇f(θ), or the gradient itself; shape theta.shape.
-    theta : ndarray
-    tol : float
-        Pass mark for ``max_error`` (default :data:`FD_TOL`).
-    batched : bool
-        Evaluate all 2·θ.size points in one call of ``f``.
-
-    Returns
-    -------
-    GradientCheck
-
-    Examples
-    --------
-    >>> chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, np.array([1.0, -2.0]))
-    >>> chk.holds, chk.max_error < 1e-8
-    (True, True)
-    """
-    theta = np.array(theta, dtype=float)
-    g = np.asarray(grad(theta) if callable(grad) else grad, dtype=float)
-    if g.shape != theta.shape:
-        raise ValidationError(f"the gradient has shape {g.shape}; expected theta's shape {theta.shape}",
-                              argument="grad", value=g.shape)
-    if not (tol > 0):
-        raise ValidationError(f"tol is {tol!r}; expected a positive number", argument="tol", value=tol)
-    flat = theta.ravel()
-    h = np.finfo(float).eps ** (1 / 3) * np.maximum(1.0, np.abs(flat))
-    h = (flat + h) - flat
-    n = flat.size
-    points = np.repeat(flat[None, :], 2 * n, axis=0)
-    points[np.arange(n), np.arange(n)] += h
-    points[n + np.arange(n), np.arange(n)] -= h
-    points = points.reshape((2 * n,) + theta.shape)
-    if batched:
-        values = np.asarray(f(points), dtype=float).reshape(2 * n)
-    else:
-        values = np.array([float(f(p)) for p in points])
-    g_fd = ((values[:n] - values[n:]) / (2 * h)).reshape(theta.shape)
-    error = np.abs(g - g_fd) / np.maximum(1.0, np.abs(g_fd))
-    k = int(np.argmax(error)) if error.size else 0
-    worst = tuple(int(i) for i in np.unravel_index(k, theta.shape)) if error.size else ()
-    max_error = float(error.max()) if error.size else 0.0
-    return GradientCheck(gradient=g, fd_gradient=g_fd, error=error, max_error=max_error,
-                         worst_index=worst, step=h.reshape(theta.shape), tol=float(tol),
-                         holds=bool(max_error <= tol))
-
-
 def expected_update_without_discount(
-        mdp: MDP, policy: Policy, theta: Any, *,
+        mdp: MDP, policy: Policy, theta: ArrayLike, *,
         visits: Literal["auto", "undiscounted", "stationary"] = "auto") -> np.ndarray:
     """Expected value of the update most code computes, Σ_t G_t ∇log π(a_t|s_t).
 
@@ -347,8 +260,9 @@ def expected_update_without_discount(
         episodic:    E[Σ_t G_t ∇log π(a_t|s_t)] = Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a)
         continuing:  per-step expectation      = Σ_s d_π(s) Σ_a ∇π(a|s) q(s, a)
 
-    with η̃ the undiscounted expected visits before termination and d_π the
-    stationary distribution of P^π.  It is not the gradient of any function.
+    with η̃ the undiscounted expected visits before termination
+    (``visit_counts(mdp, π, discounted=False)``) and d_π the stationary
+    distribution of P^π.  It is not the gradient of any function.
 
     Parameters
     ----------
@@ -364,16 +278,14 @@ def expected_update_without_discount(
     -------
     ndarray, same shape as theta
     """
+    visits = check_choice(visits, "visits", ("auto", "undiscounted", "stationary"))
     if visits == "auto":
         visits = "undiscounted" if mdp.terminal.any() else "stationary"
     theta = np.asarray(theta, dtype=float)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
     if visits == "undiscounted":
-        weights = evaluate(mdp.replace(gamma=1.0), pi, validate=False).eta
-    elif visits == "stationary":
-        weights = stationary_distribution(ev.P_pi)
+        weights = visit_counts(mdp, pi, discounted=False)
     else:
-        raise ValidationError(f"visits is {visits!r}; expected 'auto', 'undiscounted' or 'stationary'",
-                              argument="visits", value=visits)
+        weights = stationary_distribution(ev.P_pi)
     return policy.prob_vjp(theta, weights[:, None] * ev.q)

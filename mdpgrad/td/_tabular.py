@@ -36,7 +36,7 @@ from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import greedy_policy, validate_policy
-from ..fields._checker import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
+from ..fields._symmetry import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 
 __all__ = [
     "QLearningJacobian",
