@@ -243,7 +243,7 @@ def test_slippery_gridworld_matches_gymnasium_frozenlake_without_holes():
     # w.p. 1/3 each: slip = 2/3 here.  Its actions are 0 left, 1 down, 2 right, 3 up, i.e. ours
     # reversed (a -> 3 − a).  Rewards differ (+1 at the goal there, −1 per step here).
     lake = gymnasium.make("FrozenLake-v1", desc=["SFFF", "FFFF", "FFFF", "FFFG"], is_slippery=True)
-    theirs = from_gymnasium(lake.unwrapped.P, gamma=0.99)
+    theirs = from_gymnasium(lake, gamma=0.99)
     ours = slippery_gridworld(4, 4, slip=2 / 3)
     assert np.abs(ours.P_dense() - theirs.P[:, ::-1, :]).max() <= ULP_TOL
     assert np.array_equal(ours.terminal, theirs.terminal)

@@ -384,12 +384,12 @@ def test_gymnasium_values_match_iterative_evaluation_of_the_dict(name):
 
 def test_gymnasium_rules_on_the_known_maps():
     # FrozenLake's 4x4 map SFFF/FHFH/FFFH/HFFG: holes 5, 7, 11, 12 and goal 15 end episodes.
-    lake = convert_gymnasium(make_env("FrozenLake-v1").P, gamma=1.0)
+    lake = convert_gymnasium(make_env("FrozenLake-v1"), gamma=1.0)
     assert lake.terminal_states == (5, 7, 11, 12, 15) and lake.extra_terminal is None
     assert lake.mdp.r[14, 2] > 0 and lake.mdp.r[15].tolist() == [0, 0, 0, 0]
     # Taxi: the four "delivered" states are also reached by moves after delivery, so the
     # successful drop-off (+20, terminated) is redirected to an appended terminal state 500.
-    taxi = convert_gymnasium(make_env("Taxi-v4", "Taxi-v3").P, gamma=0.99)
+    taxi = convert_gymnasium(make_env("Taxi-v4", "Taxi-v3"), gamma=0.99)
     assert len(taxi.redirected_states) == 4 and taxi.extra_terminal == 500
     assert taxi.mdp.terminal.nonzero()[0].tolist() == [500]
     assert "redirected" in taxi.rules
@@ -398,7 +398,7 @@ def test_gymnasium_rules_on_the_known_maps():
 def test_gymnasium_transitions_match_env_step_frequencies():
     env = make_env("FrozenLake-v1", is_slippery=True)
     env.reset(seed=0)
-    mdp = from_gymnasium(env.P, gamma=0.9)
+    mdp = from_gymnasium(env.P, gamma=0.9, rho0="uniform")
     n = 3000
     for s, a in [(0, 1), (6, 2), (14, 2)]:
         counts = np.zeros(mdp.n_states)
@@ -427,7 +427,7 @@ def test_gymnasium_duplicates_summed_and_mixed_rule_by_hand():
     assert mdp.rho0.tolist() == [1.0, 0.0, 0.0]
     # v(0) = 1.5 + ½ v(1), v(1) = v(0)  =>  v(0) = 3
     assert abs(evaluate(mdp, np.ones((3, 1))).v[0] - 3.0) <= EXACT_TOL
-    assert from_gymnasium(P, gamma=1.0, sparse=True).is_sparse
+    assert from_gymnasium(P, gamma=1.0, rho0=[1.0, 0.0], sparse=True).is_sparse
 
 
 GYM_BAD = [
@@ -449,10 +449,33 @@ GYM_BAD = [
 @pytest.mark.parametrize("label,P,index", GYM_BAD, ids=[c[0] for c in GYM_BAD])
 def test_gymnasium_bad_dicts_raise(label, P, index):
     with pytest.raises(ValidationError) as info:
-        from_gymnasium(P, gamma=0.9)
+        from_gymnasium(P, gamma=0.9, rho0="uniform")
     assert info.value.argument == "P" and "P" in str(info.value)
     if index != (None,):
         assert info.value.index == index
+
+
+def test_an_environment_brings_its_start_distribution():
+    """FrozenLake starts in state 0: J is the start state's value, not the uniform average."""
+    env = gymnasium.make("FrozenLake-v1")
+    conv = convert_gymnasium(env, gamma=0.99)
+    assert conv.rho0_source == "environment"
+    assert conv.mdp.rho0.tolist() == env.unwrapped.initial_state_distrib.tolist()
+    ev = evaluate(conv.mdp, uniform_policy(16, 4))
+    assert ev.J == pytest.approx(ev.v[0], abs=EXACT_TOL)
+    uniform = evaluate(convert_gymnasium(env, gamma=0.99, rho0="uniform").mdp, uniform_policy(16, 4))
+    assert abs(uniform.J - ev.J) > 0.05                    # 0.0765 against 0.0058: not a detail
+
+
+def test_a_bare_dict_without_rho0_is_refused_not_defaulted():
+    env = gymnasium.make("FrozenLake-v1")
+    with pytest.raises(ValidationError) as info:
+        from_gymnasium(env.unwrapped.P, gamma=0.99)
+    assert info.value.argument == "rho0" and "initial_state_distrib" in str(info.value)
+    with pytest.raises(ValidationError):
+        from_gymnasium(env.unwrapped.P, gamma=0.99, rho0="uniformly")
+    with pytest.raises(ValidationError):
+        from_gymnasium(object(), gamma=0.99)
 
 
 def test_gymnasium_bad_rho0():

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import DEFAULT_ATOL, MDP
-from .._validation import is_integer
+from .._validation import as_real_array, is_integer
 
 __all__ = ["GymnasiumConversion", "convert_gymnasium", "from_gymnasium", "from_mdptoolbox"]
 
@@ -48,12 +48,16 @@ class GymnasiumConversion:
     extra_terminal : int or None
         Index S of the absorbing terminal state appended for the redirected
         transitions, or None when no state needed it.
+    rho0_source : str
+        Where ρ₀ came from: ``"environment"`` (its ``initial_state_distrib``),
+        ``"given"`` or ``"uniform"`` (asked for explicitly).
     """
 
     mdp: MDP
     terminal_states: tuple[int, ...]
     redirected_states: tuple[int, ...]
     extra_terminal: int | None
+    rho0_source: str
 
     @property
     def rules(self) -> str:
@@ -131,12 +135,41 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
     return S, A, rows_a, np.array(nxt, dtype=np.int64), prob_a, rew_a, np.array(term, dtype=bool)
 
 
+def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str]:
+    """The transition dict, ρ₀ and where ρ₀ came from, for a dict or an environment."""
+    if isinstance(source, Mapping) or isinstance(source, (list, tuple)):
+        P, env_rho0 = source, None
+    else:
+        inner = getattr(source, "unwrapped", source)
+        P = getattr(inner, "P", None)
+        if not isinstance(P, Mapping):
+            raise ValidationError(f"P is a {type(source).__name__} without a transition dict; expected "
+                                  "env.unwrapped.P or a toy-text environment (FrozenLake, CliffWalking, "
+                                  "Taxi)", argument="P", value=type(source).__name__)
+        env_rho0 = getattr(inner, "initial_state_distrib", None)
+    if isinstance(rho0, str):
+        if rho0 != "uniform":
+            raise ValidationError(f"rho0 is {rho0!r}; expected an array, 'uniform' or None",
+                                  argument="rho0", value=rho0)
+        return P, None, "uniform"
+    if rho0 is not None:
+        return P, rho0, "given"
+    if env_rho0 is not None:
+        return P, env_rho0, "environment"
+    raise ValidationError("rho0 is required with a bare transition dict: Gymnasium keeps the start "
+                          "distribution outside P (env.unwrapped.initial_state_distrib). Pass the "
+                          "environment itself, rho0=..., or rho0='uniform' for the uniform distribution "
+                          "over non-terminal states", argument="rho0")
+
+
 def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
                       sparse: bool = False) -> GymnasiumConversion:
-    """Convert Gymnasium's ``env.unwrapped.P`` and say which termination rule applied.
+    """Convert a Gymnasium toy-text environment (or its ``P`` dict) and say which rules applied.
 
-    Input: ``P[s][a]`` is a list of ``(prob, next_state, reward, terminated)``
-    (the toy-text environments: FrozenLake, CliffWalking, Taxi).  Conversion:
+    Input: an environment (``env`` or ``env.unwrapped``: its ``P`` and its
+    ``initial_state_distrib`` are read), or the dict ``P[s][a]``, a list of
+    ``(prob, next_state, reward, terminated)`` (the toy-text environments:
+    FrozenLake, CliffWalking, Taxi).  Conversion:
 
     1. repeated next states of one (s, a) are summed;
     2. rewards are reduced to expectations r(s, a) = Σ prob · reward, including
@@ -157,15 +190,20 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
 
     Parameters
     ----------
-    P : dict
-        ``{s: {a: [(prob, next_state, reward, terminated), ...]}}`` with states
-        0..S−1 and the same actions 0..A−1 in every state.
+    P : environment or dict
+        A toy-text environment, or ``{s: {a: [(prob, next_state, reward,
+        terminated), ...]}}`` with states 0..S−1 and the same actions 0..A−1 in
+        every state.
     gamma : float
         Discount (Gymnasium has none; γ = 1 is allowed for episodic tasks).
-    rho0 : array_like, shape (S,), optional
-        Start distribution over the original states (e.g. FrozenLake's
-        ``env.unwrapped.initial_state_distrib``); extended by 0 for an appended
-        terminal.  Default: uniform over the non-terminal states.
+    rho0 : array_like, shape (S,), or "uniform", optional
+        Start distribution over the original states; extended by 0 for an
+        appended terminal.  Default: the environment's
+        ``initial_state_distrib``.  A bare dict carries no start distribution,
+        so with a dict ρ₀ must be given: an array, or ``"uniform"`` for the
+        uniform distribution over the non-terminal states.  (Defaulting
+        silently would be wrong: J of FrozenLake is 0.0058 from its start
+        state and 0.0765 from a uniform one at γ = 0.99.)
     sparse : bool, optional
         Store P as a csr_array (default dense).
 
@@ -179,10 +217,11 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
 
     >>> P = {0: {0: [(1.0, 1, 1.0, True)], 1: [(0.5, 0, 0.0, False), (0.5, 0, 0.0, False)]},
     ...      1: {0: [(1.0, 1, 0.0, True)], 1: [(1.0, 1, 0.0, True)]}}
-    >>> c = convert_gymnasium(P, gamma=1.0)
+    >>> c = convert_gymnasium(P, gamma=1.0, rho0=[1.0, 0.0])
     >>> c.terminal_states, c.mdp.P[0, 1].tolist(), c.rules
     ((1,), [1.0, 0.0], 'states [1] entered only on termination made terminal')
     """
+    P, rho0, rho0_source = _gymnasium_source(P, rho0)
     S, A, rows, nxt, prob, rew, term = _gym_table(P)
     r = np.bincount(rows, weights=prob * rew, minlength=S * A).reshape(S, A)
     entered_term = np.zeros(S, dtype=bool)
@@ -211,29 +250,23 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     Pm = sp.csr_array(sp.coo_array((all_p, (all_rows, all_cols)), shape=(S_out * A, S_out)))
     Pm.sum_duplicates()
     if rho0 is not None:
-        try:
-            rho0 = np.asarray(rho0, dtype=float)
-        except (TypeError, ValueError):
-            raise ValidationError(f"rho0 is {rho0!r}; expected ({S},) numbers", argument="rho0") from None
-        if rho0.shape != (S,):
-            raise ValidationError(f"rho0 has shape {rho0.shape}; expected ({S},)", argument="rho0",
-                                  value=rho0.shape)
+        rho0 = as_real_array(rho0, "rho0", shape=(S,))
         if extra is not None:
             rho0 = np.append(rho0, 0.0)
     P_out: Any = Pm if sparse else Pm.toarray().reshape(S_out, A, S_out)
     mdp = MDP(P_out, r_out, gamma, rho0=rho0, terminal=terminal)
     return GymnasiumConversion(mdp=mdp, terminal_states=tuple(int(s) for s in np.flatnonzero(only_term)),
                                redirected_states=tuple(int(s) for s in np.flatnonzero(mixed)),
-                               extra_terminal=extra)
+                               extra_terminal=extra, rho0_source=rho0_source)
 
 
 def from_gymnasium(P: Any, *, gamma: float, rho0: Any = None, sparse: bool = False) -> MDP:
-    """An MDP from Gymnasium's ``env.unwrapped.P`` (see :func:`convert_gymnasium` for the rules).
+    """An MDP from a Gymnasium toy-text environment or its ``P`` dict (rules: :func:`convert_gymnasium`).
 
     Examples
     --------
     >>> P = {0: {0: [(1.0, 1, 1.0, True)]}, 1: {0: [(1.0, 1, 0.0, True)]}}
-    >>> from_gymnasium(P, gamma=1.0).terminal.tolist()
+    >>> from_gymnasium(P, gamma=1.0, rho0="uniform").terminal.tolist()
     [False, True]
     """
     return convert_gymnasium(P, gamma=gamma, rho0=rho0, sparse=sparse).mdp
