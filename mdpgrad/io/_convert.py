@@ -137,7 +137,8 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
 
 def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str]:
     """The transition dict, ρ₀ and where ρ₀ came from, for a dict or an environment."""
-    if isinstance(source, Mapping) or isinstance(source, (list, tuple)):
+    P: Any
+    if isinstance(source, (Mapping, list, tuple)):
         P, env_rho0 = source, None
     else:
         inner = getattr(source, "unwrapped", source)
