@@ -100,20 +100,24 @@ def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Table:
-    """Parameterisations whose θ is an (S, A) table."""
+class TableShaped:
+    """Parameterisations whose θ is an (S, A) table (numeric and symbolic)."""
 
     n_states: int
     n_actions: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_states", check_integer(self.n_states, "n_states", min_value=1))
+        object.__setattr__(self, "n_actions", check_integer(self.n_actions, "n_actions", min_value=1))
+
     @property
-    def param_shape(self) -> tuple[int, ...]:
+    def param_shape(self) -> tuple[int, int]:
         """(S, A)."""
         return (self.n_states, self.n_actions)
 
 
 @dataclass(frozen=True)
-class TabularSoftmax(_Table):
+class TabularSoftmax(TableShaped):
     """π(a|s) = exp θ[s,a] / Σ_b exp θ[s,b], θ of shape (S, A).
 
     Examples
@@ -205,7 +209,7 @@ class LogLinear(FeatureShaped):
 
 
 @dataclass(frozen=True)
-class Direct(_Table):
+class Direct(TableShaped):
     """θ is the table π itself, shape (S, A); ∂π(a|s)/∂θ[s',b] = 1[(s,a) = (s',b)].
 
     ``probabilities`` returns θ unchanged and does not project onto the simplex:

@@ -2,10 +2,10 @@
 
 What they generate
 ------------------
-* :func:`mdps` — valid :class:`~mdpgrad.model.MDP` objects, dense or sparse,
+* :func:`mdps` — valid :class:`~mdpgrad.MDP` objects, dense or sparse,
   continuing or episodic, with γ drawn from a strategy you pass.
 * :func:`policies` — row-stochastic tables π of shape (S, A).
-* :func:`thetas` — parameters θ for a :class:`~mdpgrad.strategies.policies.Policy`.
+* :func:`thetas` — parameters θ for a :class:`~mdpgrad.Policy`.
 
 They follow the conventions of Hypothesis's own strategies (its
 ``guides/api-style.rst``): plural names, keyword-only ``min_…``/``max_…``
@@ -277,7 +277,7 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
     """Strategy for parameters θ of ``policy``, shape ``policy.param_shape``.
 
     Entries are floats in [min_value, max_value], shrinking to 0 (the uniform
-    policy for softmax parameterisations).  For :class:`~mdpgrad.strategies.policies.Direct`
+    policy for softmax parameterisations).  For :class:`~mdpgrad.Direct`
     θ is a table: strictly positive :func:`policies` (so log π is finite).
 
     Parameters

@@ -652,3 +652,10 @@ def test_file_errors_say_what_an_mdpgrad_file_is(tmp_path):
     with pytest.raises(ValidationError) as err:
         load(path)
     assert "mdpgrad.save" in str(err.value)
+
+
+@pytest.mark.parametrize("entry", [(10**400, 0, 0.0, False), (1.0, 0, 10**400, False)])
+def test_gymnasium_numbers_too_large_for_a_float_are_validation_errors(entry):
+    with pytest.raises(ValidationError) as info:
+        from_gymnasium({0: {0: [entry]}}, gamma=0.9, rho0="uniform")
+    assert info.value.argument == "P" and info.value.index == (0, 0, 0)

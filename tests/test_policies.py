@@ -130,3 +130,11 @@ def test_table_helpers():
     np.testing.assert_allclose(epsilon_greedy_policy(q, 0.3), [[0.1, 0.8, 0.1], [0.8, 0.1, 0.1]])
     with pytest.raises(ValidationError, match="epsilon is 1.5"):
         epsilon_greedy_policy(q, 1.5)
+
+
+@pytest.mark.parametrize("make", [lambda: TabularSoftmax(0, 2), lambda: TabularSoftmax(2, 1.5),
+                                  lambda: Direct(-1, 2), lambda: uniform_policy(2, 0),
+                                  lambda: uniform_policy(True, 2)])
+def test_sizes_are_positive_integers(make):
+    with pytest.raises(ValidationError):
+        make()

@@ -112,3 +112,10 @@ def test_no_module_of_the_symbolic_layer_parses_raw_input():
                     "sympify(" in code and "strict=True" not in code):
                 offenders.append(f"{path.name}:{n}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("make", [lambda: sym.general_mdp(0, 2), lambda: sym.general_mdp(2, 2.5),
+                                  lambda: sym.TabularSoftmax(0, 2), lambda: sym.Direct(2, -1)])
+def test_sizes_are_positive_integers(make):
+    with pytest.raises(ValidationError):
+        make()

@@ -1,10 +1,10 @@
 """Named MDPs: textbook examples with published values, and generators.
 
-Every factory returns a validated :class:`~mdpgrad.model.MDP` whose dynamics
+Every factory returns a validated :class:`~mdpgrad.MDP` whose dynamics
 are stated in its docstring in words and numbers, with the source.  The
 textbook examples reproduce numbers printed in Sutton & Barto (2018),
 *Reinforcement Learning: An Introduction*, 2nd ed.; the tests evaluate them
-with :func:`mdpgrad.evaluation.evaluate` and compare with the published tables
+with :func:`mdpgrad.evaluate` and compare with the published tables
 (Figure 3.2, Figure 4.1) and with the hand-derived values of the random walks.
 
 Conventions shared by the gridworlds: cell (row, col) is state

@@ -1,4 +1,4 @@
-"""Converters from other tools' layouts to :class:`~mdpgrad.model.MDP`.
+"""Converters from other tools' layouts to :class:`~mdpgrad.MDP`.
 
 * :func:`from_gymnasium` (and :func:`convert_gymnasium`, which also records
   which termination rule it applied) reads Gymnasium's ``env.unwrapped.P``
@@ -112,10 +112,15 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
                 if not isinstance(done, (bool, np.bool_)):
                     raise ValidationError(f"P[{s}][{a}][{k}] has terminated={done!r}; expected a bool",
                                           argument="P", index=(s, a, k), value=done)
+                try:
+                    p_f, rw_f = float(p), float(rw)
+                except OverflowError:
+                    raise ValidationError(f"P[{s}][{a}][{k}] has prob {p!r} and reward {rw!r}; too large "
+                                          "for a float", argument="P", index=(s, a, k), value=t) from None
                 rows.append(s * A + a)
                 nxt.append(int(s2))
-                prob.append(float(p))
-                rew.append(float(rw))
+                prob.append(p_f)
+                rew.append(rw_f)
                 term.append(bool(done))
     prob_a, rew_a = np.array(prob), np.array(rew)
     for name, arr in (("probability", prob_a), ("reward", rew_a)):

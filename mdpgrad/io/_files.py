@@ -3,7 +3,7 @@
 Files
 -----
 :func:`save` and :func:`load` pick the format from the suffix.  Both formats
-hold the same fields and round-trip an :class:`~mdpgrad.model.MDP` exactly,
+hold the same fields and round-trip an :class:`~mdpgrad.MDP` exactly,
 bit for bit, dense or sparse:
 
 * ``.npz`` (``numpy.savez_compressed``): plain numeric arrays ``r`` (S, A),
@@ -27,9 +27,9 @@ bit for bit, dense or sparse:
 Loading never executes code and never repairs anything: a wrong format tag,
 a missing or unknown key, a wrong shape or type, or a non-numeric entry raises
 :class:`~mdpgrad.ValidationError` naming the field; the model itself is
-then validated by :class:`~mdpgrad.model.MDP`.
+then validated by :class:`~mdpgrad.MDP`.
 
-Converters from other layouts live in :mod:`mdpgrad.convert`.
+Converters from other layouts are in :mod:`mdpgrad.io` too.
 """
 
 from __future__ import annotations

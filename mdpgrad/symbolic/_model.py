@@ -35,6 +35,7 @@ from sympy import ImmutableDenseNDimArray, ImmutableMatrix
 from .._errors import ValidationError
 from .._model import MDP as NumericMDP
 from .._model import RewardShaped
+from .._validation import check_integer
 
 __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 
@@ -368,7 +369,8 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
     >>> m.P[1, 0, 0], m.P[1, 0, 1], m.rho0[1]
     (p100, 1 - p100, 1 - rho0)
     """
-    S, A = int(n_states), int(n_actions)
+    S = check_integer(n_states, "n_states", min_value=1)
+    A = check_integer(n_actions, "n_actions", min_value=1)
     term = list(terminal) if terminal is not None else [False] * S
     P: list[list[list[Any]]] = []
     r: list[list[Any]] = []

@@ -1,7 +1,7 @@
 """Symbolic policies: π_θ as sympy expressions of a symbol vector θ.
 
-The same three parameterisations as :mod:`mdpgrad.strategies.policies` (Sutton & Barto
-2018, §13.2; Agarwal et al. 2021, §3), with the same names:
+The same three parameterisations as the numeric API (:class:`mdpgrad.TabularSoftmax`, ...;
+Sutton & Barto 2018, §13.2; Agarwal et al. 2021, §3), with the same names:
 
 * :class:`TabularSoftmax`: θ of shape (S, A), π(a|s) = exp θ[s,a] / Σ_b exp θ[s,b];
 * :class:`LogLinear`: integer features φ (S, A, k), π(a|s) ∝ exp(φ(s,a)·θ);
@@ -26,7 +26,7 @@ import sympy
 from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
-from .._policies import FeatureShaped
+from .._policies import FeatureShaped, TableShaped
 from ._model import exact, exact_matrix, indexed_name
 
 __all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
@@ -88,7 +88,7 @@ def _symbols(name: str, rows: int, cols: int, row_col: bool = True) -> Immutable
 
 
 @dataclass(frozen=True)
-class TabularSoftmax:
+class TabularSoftmax(TableShaped):
     """π(a|s) = exp θ[s,a] / Σ_b exp θ[s,b], θ an (S, A) matrix of symbols.
 
     Examples
@@ -100,12 +100,6 @@ class TabularSoftmax:
     z_theta00/(z_theta00 + z_theta01)
     """
 
-    n_states: int
-    n_actions: int
-
-    @property
-    def param_shape(self) -> tuple[int, int]:
-        return (self.n_states, self.n_actions)
 
     def symbols(self, name: str = "theta") -> ImmutableMatrix:
         """θ as real symbols ``{name}{s}{a}``, shape (S, A)."""
@@ -195,10 +189,10 @@ class LogLinear(FeatureShaped):
 
 
 @dataclass(frozen=True)
-class Direct:
+class Direct(TableShaped):
     """θ is the table π itself, an (S, A) matrix of symbols; ∂π(a|s)/∂θ[s,a] = 1.
 
-    As in :class:`mdpgrad.strategies.policies.Direct`, derivatives are those of the closed
+    As in :class:`mdpgrad.Direct`, derivatives are those of the closed
     forms in the entries of π (no projection onto the simplex).
 
     Examples
@@ -207,12 +201,6 @@ class Direct:
     Matrix([[pi00, pi01]])
     """
 
-    n_states: int
-    n_actions: int
-
-    @property
-    def param_shape(self) -> tuple[int, int]:
-        return (self.n_states, self.n_actions)
 
     def symbols(self, name: str = "pi") -> ImmutableMatrix:
         """π as real symbols ``{name}{s}{a}``, shape (S, A)."""
