@@ -105,7 +105,7 @@ def score_vjp(traj: Trajectories, policy: Policy, theta: np.ndarray, coef: np.nd
     return out
 
 
-def validate_trajectories(traj: Any, policy: Policy) -> Trajectories:
+def validate_trajectories(traj: object, policy: Policy) -> Trajectories:
     """``traj`` itself, after checking that it is a batch of episodes of the policy's size."""
     if not isinstance(traj, Trajectories):
         raise ValidationError(f"traj is {type(traj).__name__}; expected Trajectories", argument="traj")

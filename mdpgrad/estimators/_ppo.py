@@ -16,7 +16,7 @@ from scipy.special import gammaln
 from .._errors import ValidationError
 from .._model import MDP
 from .._policies import Policy
-from .._validation import as_real_array, check_integer, check_real
+from .._validation import as_real_array, check_integer, check_real, first_index
 from ..sampling._sampler import ProtocolOption, Trajectories
 from ..surrogates import clip_active
 from ._contract import (
@@ -124,13 +124,12 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
 
             return table_score(policy, theta, m.horizon_sum(m.gamma, h_at))
         eta = m.visits(True)
-        reach = (eta[:, None] * m.pi > 0) & ~inside
-        if reach.any():
-            s, a = (int(i) for i in np.argwhere(reach)[0])
+        binds = first_index((eta[:, None] * m.pi > 0) & ~inside)
+        if binds is not None:
+            s, a = binds
             raise ValidationError(
-                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); "
-                "the exact expectation with "
-                "sampled advantages needs protocol 'horizon', or pass an advantages table",
+                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); the exact expectation "
+                "with sampled advantages needs protocol 'horizon', or pass an advantages table",
                 argument="protocol", index=(s, a), value=float(ratio[s, a]))
         return table_score(policy, theta, eta[:, None] * m.pi * ratio * (m.evaluation.q - b[:, None]))
 
