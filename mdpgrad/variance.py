@@ -99,13 +99,17 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     ----------
     mdp : MDP
     pi : ndarray, shape (S, A)
+        One row-stochastic policy table (not a batch).
 
     Returns
     -------
     ReturnVariance
+        v, the second moment M, the variance by state and from ρ₀.
 
     Raises
     ------
+    ValidationError
+        If π is not one valid (S, A) table.
     NonTerminatingPolicyError
         If γ = 1 and π does not terminate from some state.
 

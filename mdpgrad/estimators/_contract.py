@@ -26,8 +26,8 @@ from .._policies import Policy
 from .._validation import as_real_array
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, Trajectories, resolve_protocol
 
-__all__ = ["TABLE_CHUNK", "Estimator", "ExactModel", "exact_model", "powers", "returns", "score_vjp",
-           "step_discount", "table_score", "validate_state_table", "validate_trajectories"]
+__all__ = ["TABLE_CHUNK", "Estimator", "ExactModel", "exact_model", "returns", "score_vjp", "step_discount",
+           "step_weights", "table_score", "validate_state_table", "validate_trajectories"]
 
 #: Per-episode weight tables are built this many entries (n·S·A) at a time.
 TABLE_CHUNK = 1 << 22
@@ -61,24 +61,25 @@ class Estimator:
 # --------------------------------------------------------------------------- sampled side
 
 def step_discount(traj: Trajectories) -> float:
-    """γ for the returns and the γᵗ weights; 1 under "geometric" (the stop carries the discount)."""
+    """d = γ for the returns and the γᵗ weights; 1 under "geometric" (the stop carries the discount)."""
     return 1.0 if traj.protocol == "geometric" else traj.gamma
 
 
-def returns(traj: Trajectories, discount: float) -> np.ndarray:
-    """Gₜ = rₜ + discount·Gₜ₊₁ within each episode, time-major, shape (T, n)."""
+def returns(traj: Trajectories) -> np.ndarray:
+    """Gₜ = rₜ + d·Gₜ₊₁ within each episode (d from :func:`step_discount`), time-major, shape (T, n)."""
+    d = step_discount(traj)
     R = traj.rewards.T
     G = np.zeros_like(R, dtype=float)
     acc = np.zeros(R.shape[1])
     for t in range(R.shape[0] - 1, -1, -1):
-        acc = R[t] + discount * acc
+        acc = R[t] + d * acc
         G[t] = acc
     return G
 
 
-def powers(traj: Trajectories, discount: float) -> np.ndarray:
-    """discountᵗ for t < T, shape (T, 1)."""
-    return (discount ** np.arange(traj.actions.shape[1], dtype=float))[:, None]
+def step_weights(traj: Trajectories) -> np.ndarray:
+    """dᵗ for t < T (γᵗ, or 1 under "geometric"), shape (T, 1)."""
+    return (step_discount(traj) ** np.arange(traj.actions.shape[1], dtype=float))[:, None]
 
 
 def score_vjp(traj: Trajectories, policy: Policy, theta: np.ndarray, coef: np.ndarray) -> np.ndarray:

@@ -22,10 +22,9 @@ from ..surrogates import clip_active
 from ._contract import (
     Estimator,
     exact_model,
-    powers,
     returns,
     score_vjp,
-    step_discount,
+    step_weights,
     table_score,
     validate_state_table,
     validate_trajectories,
@@ -76,7 +75,6 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
     def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
         traj = validate_trajectories(traj, policy)
         S, A = policy.n_states, policy.n_actions
-        d = step_discount(traj)
         st = np.maximum(traj.states[:, :-1].T, 0)
         ac = np.maximum(traj.actions.T, 0)
         pi_new = policy.probabilities(np.asarray(theta, dtype=float))
@@ -86,9 +84,9 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
         if advantages is not None:
             adv = as_real_array(advantages, "advantages", shape=(S, A))[st, ac]
         else:
-            adv = returns(traj, d) - validate_state_table(baseline, "values", S)[st]
+            adv = returns(traj) - validate_state_table(baseline, "values", S)[st]
         live = np.arange(traj.actions.shape[1])[:, None] < traj.lengths[None, :]
-        coef = np.where(live & clip_active(ratio, adv, eps), powers(traj, d) * ratio * adv, 0.0)
+        coef = np.where(live & clip_active(ratio, adv, eps), step_weights(traj) * ratio * adv, 0.0)
         return score_vjp(traj, policy, theta, coef)
 
     def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
@@ -189,7 +187,7 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             raise ValidationError(f"group {int(bad[0])} does not share one start state: "
                                   f"{s0[bad[0]].tolist()}",
                                   argument="traj", index=(int(bad[0]),), value=s0[bad[0]].tolist())
-        R = returns(traj, step_discount(traj))[0] if traj.actions.shape[1] else np.zeros(n)
+        R = returns(traj)[0] if traj.actions.shape[1] else np.zeros(n)
         adv = _group_advantages(R, G, eps)
         return score_vjp(traj, policy, theta, np.broadcast_to(adv[None, :], traj.actions.T.shape))
 

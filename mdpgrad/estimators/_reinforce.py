@@ -22,10 +22,10 @@ from ._contract import (
     Estimator,
     ExactModel,
     exact_model,
-    powers,
     returns,
     score_vjp,
     step_discount,
+    step_weights,
     table_score,
     validate_state_table,
     validate_trajectories,
@@ -58,20 +58,19 @@ def _reinforce_table(m: ExactModel, with_discount: bool, baseline: np.ndarray | 
     return m.visits(discounted)[:, None] * m.pi * (m.evaluation.q - b[:, None])
 
 
-def _reinforce_family(name: str, coef: Callable[[Trajectories, float, np.ndarray], np.ndarray], *,
+def _reinforce_family(name: str, coef: Callable[[Trajectories, np.ndarray], np.ndarray], *,
                       with_discount: bool = True, baseline: ArrayLike | None = None) -> Estimator:
     """An estimator Σₜ coef[t, i] ∇log π(aₜ|sₜ) whose expectation is a REINFORCE table.
 
-    ``coef(traj, d, b)`` gets the step discount d (γ, or 1 under "geometric")
-    and the baseline table b (zeros when none) and returns the time-major
-    weights, shape (T, n).
+    ``coef(traj, b)`` gets the baseline table b (zeros when none) and returns
+    the time-major weights, shape (T, n).
     """
     def table(n_states: int) -> np.ndarray:
         return np.zeros(n_states) if baseline is None else validate_state_table(baseline, "b", n_states)
 
     def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
         traj = validate_trajectories(traj, policy)
-        return score_vjp(traj, policy, theta, coef(traj, step_discount(traj), table(policy.n_states)))
+        return score_vjp(traj, policy, theta, coef(traj, table(policy.n_states)))
 
     def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
@@ -102,7 +101,7 @@ def reinforce_estimator() -> Estimator:
     >>> bool(np.abs(g.mean(axis=0) - [[0.25, -0.25], [0, 0]]).max() < 0.05)
     True
     """
-    return _reinforce_family("reinforce", lambda traj, d, b: powers(traj, d) * returns(traj, d))
+    return _reinforce_family("reinforce", lambda traj, b: step_weights(traj) * returns(traj))
 
 
 def reinforce_without_discount_estimator() -> Estimator:
@@ -114,7 +113,7 @@ def reinforce_without_discount_estimator() -> Estimator:
     ``visits="undiscounted"``; under "horizon" Σ_{t<H} E[G⁽ᴴ⁾ₜ ∇log π]; under
     "geometric" nothing is left to drop and it equals REINFORCE (expectation ∇J).
     """
-    return _reinforce_family("reinforce_without_discount", lambda traj, d, b: returns(traj, d),
+    return _reinforce_family("reinforce_without_discount", lambda traj, b: returns(traj),
                              with_discount=False)
 
 
@@ -126,8 +125,8 @@ def whole_return_estimator() -> Estimator:
     so its expectation is that of REINFORCE with γᵗ under every protocol;
     only its variance is larger.
     """
-    def coef(traj: Trajectories, d: float, b: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(returns(traj, d)[:1], traj.actions.T.shape)
+    def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(returns(traj)[:1], traj.actions.T.shape)
 
     return _reinforce_family("whole_return", coef)
 
@@ -153,8 +152,8 @@ def baseline_estimator(b: ArrayLike) -> Estimator:
     every b (Sutton & Barto 2018, §13.4); it is computed with b kept in, so
     the tests check that identity.
     """
-    def coef(traj: Trajectories, d: float, b: np.ndarray) -> np.ndarray:
-        return powers(traj, d) * (returns(traj, d) - b[np.maximum(traj.states[:, :-1].T, 0)])
+    def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
+        return step_weights(traj) * (returns(traj) - b[np.maximum(traj.states[:, :-1].T, 0)])
 
     return _reinforce_family("baseline", coef, baseline=b)
 
@@ -221,7 +220,7 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
         traj = validate_trajectories(traj, policy)
         V = validate_state_table(V_raw, "values", policy.n_states)
         adv = _gae_advantages(traj, V, lam)
-        return score_vjp(traj, policy, theta, powers(traj, step_discount(traj)) * adv)
+        return score_vjp(traj, policy, theta, step_weights(traj) * adv)
 
     def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
