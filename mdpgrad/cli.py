@@ -2,8 +2,11 @@
 
 ``mdpgrad check [EXAMPLE | FILE] [--policy uniform|random] [--seed N] [--json]``
 builds a named example or loads an MDP file (.npz or .json), evaluates a
-tabular softmax policy exactly and prints the report of :mod:`mdpgrad.report`.
-``mdpgrad examples`` lists the built-in examples.
+tabular softmax policy exactly and prints the report: model, exact evaluation,
+policy gradient and its finite-difference check, TD verdicts, symbolic
+confirmation, return variance and sampled estimators.  ``--seed`` seeds both
+the random policy and the sampled estimator checks.  ``mdpgrad examples``
+lists the built-in examples.
 
 Exit status: 0 when every check in the report passes, 1 when one fails, 2 for
 unusable input (unknown example, unreadable file, malformed model), reported
@@ -18,13 +21,14 @@ import sys
 from collections.abc import Sequence
 
 from ._errors import ValidationError
+from ._model import MDP
 
 __all__ = ["main"]
 
 DEFAULT_EXAMPLE = "two-state"
 
 
-def _load(target: str):  # -> tuple[str, MDP]
+def _load(target: str) -> tuple[str, MDP]:
     from .examples import _catalogue as examples
     from .io import _files as io
 
@@ -67,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"example name or .npz/.json file (default: {DEFAULT_EXAMPLE})")
     c.add_argument("--policy", choices=["uniform", "random"], default="uniform",
                    help="uniform: theta = 0; random: theta ~ N(0, 1) (tabular softmax)")
-    c.add_argument("--seed", type=int, default=0, help="seed for --policy random (default 0)")
+    c.add_argument("--seed", type=int, default=0,
+                   help="seed for --policy random and for the sampled checks (default 0)")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.set_defaults(func=_cmd_check)
     e = sub.add_parser("examples", help="list the built-in examples")

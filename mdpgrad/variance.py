@@ -13,32 +13,40 @@ What it computes
   Var = (I − γ²P̃^π)⁻¹ σ² with σ²(s) = E[(r + γ v(s') − v(s))² | s] summed
   transition by transition, which is non-negative and free of the
   cancellation in M − v² when Var ≪ v² (e.g. v ≈ −100 and Var ≈ 0); the
-  report checks that the two agree.
+  ``mdpgrad check`` report shows that the two agree.
 
   P̃^π is P^π with terminal rows and columns zeroed, as in
-  :mod:`mdpgrad.evaluation` (episodes stop at terminal states, so M = 0 there).
+  :func:`mdpgrad.evaluate` (episodes stop at terminal states, so M = 0 there).
 * :func:`advantage_draws_covariance` — the exact covariance Σ_μ of one
   i.i.d. draw of the advantage-weighted estimator
   g(s, a) = (Σ η) · adv(s, a) · ∇log π(a|s),  (s, a) ∼ μ,
-  whose mean is ∇J (SPEC item 4).  It is the yardstick of "a sample".
-* :func:`effective_sample_size` and :func:`sample_efficiency` — the essay's
-  third intuition made measurable (SPEC item 11): n episodes of mean length k
-  give a trajectory-based estimate whose total variance is that of how many
-  i.i.d. advantage-weighted draws?  Answer: ESS = tr Σ_μ / tr Cov(mean).
-  With returns as advantage estimates it is of the order of n, not k·n.
+  whose mean is ∇J by the policy gradient theorem (Sutton & Barto 2018,
+  §13.2).  It is the yardstick of "one sample".
+* :func:`effective_sample_size` and :func:`sample_efficiency` — how many such
+  i.i.d. draws n episodes of mean length k are worth: ESS = tr Σ_μ / tr Cov(mean).
+  The k state-action pairs of one episode are correlated samples (with
+  return-based advantages they share the same future rewards), so, like a
+  cluster of k correlated observations (Kish 1965, the design effect
+  1 + (k − 1)ρ), an episode counts for fewer than k draws; with returns as
+  advantage estimates ESS is of the order of n, not k·n.
 
 Identities checked by the tests: Sobel's M − v² equals the sampled variance of
 discounted returns; on hand-derived MDPs it equals the variance of a geometric
 number of rewards and of a Bernoulli reward; dense = sparse; Σ_μ from the
 formula equals the covariance of brute-force i.i.d. draws from μ.
+
+References: M. J. Sobel, "The variance of discounted Markov decision
+processes", J. Applied Probability 19(4), 1982; L. Kish, Survey Sampling,
+Wiley, 1965.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ._chains import bellman_matrix
 from ._errors import ValidationError
@@ -46,14 +54,11 @@ from ._evaluation import Evaluation, evaluate
 from ._linalg import factorize
 from ._model import MDP
 from ._policies import Policy
+from ._validation import check_integer, check_rng
+from .sampling._sampler import ProtocolOption, sample
 
 __all__ = ["ReturnVariance", "SampleEfficiency", "advantage_draws_covariance", "effective_sample_size",
-           "return_variance", "return_variance_section", "sample_efficiency"]
-
-#: The report flags a disagreement between Sobel's form and the law of total
-#: variance above this relative error: both are one LU solve of a system with
-#: condition ≤ 2/(1−γ²) (or the expected episode length), rounding ≈ 1e-13.
-SECTION_RTOL = 1e-9
+           "return_variance", "sample_efficiency"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +88,7 @@ class ReturnVariance:
     variance_rho0: float
 
 
-def return_variance(mdp: MDP, pi: Any) -> ReturnVariance:
+def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     """Exact variance of the discounted return from every state (Sobel 1982).
 
     M = (I − γ²P̃^π)⁻¹ b with b(s) = Σ_a π(a|s)[r(s,a)² + 2γ r(s,a)(P v)(s,a)],
@@ -94,13 +99,17 @@ def return_variance(mdp: MDP, pi: Any) -> ReturnVariance:
     ----------
     mdp : MDP
     pi : ndarray, shape (S, A)
+        One row-stochastic policy table (not a batch).
 
     Returns
     -------
     ReturnVariance
+        v, the second moment M, the variance by state and from ρ₀.
 
     Raises
     ------
+    ValidationError
+        If π is not one valid (S, A) table.
     NonTerminatingPolicyError
         If γ = 1 and π does not terminate from some state.
 
@@ -143,7 +152,7 @@ def _one_step_variance(mdp: MDP, v: np.ndarray, pi: np.ndarray) -> np.ndarray:
     """
     S, A = mdp.n_states, mdp.n_actions
     if mdp.is_sparse:
-        P = mdp.P
+        P = sp.csr_array(mdp.P)
         rows = np.repeat(np.arange(S * A), np.diff(P.indptr))
         delta = mdp.r.ravel()[rows] + mdp.gamma * v[P.indices] - v[rows // A]
         per_pair = np.bincount(rows, weights=P.data * delta ** 2, minlength=S * A).reshape(S, A)
@@ -153,8 +162,19 @@ def _one_step_variance(mdp: MDP, v: np.ndarray, pi: np.ndarray) -> np.ndarray:
     return np.where(mdp.terminal, 0.0, np.sum(pi * per_pair, axis=1))
 
 
-def _scores(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """∇log π(a|s) flattened, one row per (s, a) with mask[s, a] (zeros elsewhere)."""
+def score_matrix(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The score vectors ∇log π(a|s) as rows: row s·A + a for mask[s, a], zeros elsewhere.
+
+    Parameters
+    ----------
+    policy : Policy
+    theta : ndarray, shape policy.param_shape
+    mask : ndarray of bool, shape (S, A)
+
+    Returns
+    -------
+    ndarray, shape (S·A, d), d = prod(policy.param_shape)
+    """
     S, A = mask.shape
     d = int(np.prod(policy.param_shape))
     out = np.zeros((S * A, d))
@@ -165,7 +185,7 @@ def _scores(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: Any, *,
+def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
                                evaluation: Evaluation | None = None) -> np.ndarray:
     """Covariance of one draw of g = (Σ η) adv(s, a) ∇log π(a|s), (s, a) ∼ μ.
 
@@ -200,7 +220,7 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: Any, *,
                                                             validate=False)
     mu = ev.mu
     Z = float(ev.eta.sum())
-    G = _scores(policy, theta, mu > 0)                      # (S·A, d)
+    G = score_matrix(policy, theta, mu > 0)                 # (S·A, d)
     weights = (Z * ev.advantage).ravel()                     # g_x = weights[x] · G[x]
     m = mu.ravel()
     mean = (m * weights) @ G
@@ -208,7 +228,7 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: Any, *,
     return second - np.outer(mean, mean)
 
 
-def effective_sample_size(estimates: np.ndarray, iid_trace: float) -> float:
+def effective_sample_size(estimates: ArrayLike, iid_trace: float) -> float:
     """Number of i.i.d. advantage-weighted draws with the same total variance as the mean.
 
     ESS = tr Σ_μ / tr Ĉov(x̄), where Ĉov(x̄) = Ĉ / n is the sample covariance of
@@ -266,23 +286,23 @@ class SampleEfficiency:
     effective_sample_size: float
 
 
-def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_episodes: int,
-                      protocol: str = "auto", horizon: int | None = None,
-                      seed: int = 0) -> SampleEfficiency:
+def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: object, *, n_episodes: int,
+                      protocol: ProtocolOption = "auto", horizon: int | None = None,
+                      rng: np.random.Generator | int = 0) -> SampleEfficiency:
     """Measure n episodes of a trajectory-based estimator against k·n i.i.d. draws from μ.
 
-    Samples ``n_episodes`` on-policy episodes (seeded), takes the sample
-    covariance Ĉ of the per-episode estimates, and compares the total variance
-    of their mean, tr Ĉ / n, with that of k·n i.i.d. draws of
+    Samples ``n_episodes`` on-policy episodes, takes the sample covariance Ĉ of
+    the per-episode estimates, and compares the total variance of their mean,
+    tr Ĉ / n, with that of k·n i.i.d. draws of
     g = (Σ η) adv(s, a) ∇log π(a|s), (s, a) ∼ μ, namely tr Σ_μ / (k·n), k being
     the mean episode length::
 
         ratio = (tr Ĉ / n) / (tr Σ_μ / (k n)),   ESS = tr Σ_μ / (tr Ĉ / n) = k n / ratio
 
     If every visited (s, a) pair were worth one independent sample, ESS would
-    be k·n; return-based advantage estimates make the terms of one episode
-    share the same future rewards, and ESS falls to the order of n (the essay's
-    third intuition, SPEC item 11).
+    be k·n.  The pairs of one episode are correlated: return-based advantage
+    estimates make them share the same future rewards, and ESS falls to the
+    order of n (an episode is a cluster of correlated observations; Kish 1965).
 
     Parameters
     ----------
@@ -295,9 +315,12 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
         (n, *param_shape).  Sampling is on-policy and ungrouped.
     n_episodes : int
         At least 2.
-    protocol, horizon
-        As in :func:`mdpgrad.sampling.sample`.
-    seed : int
+    protocol : {"auto", "terminal", "horizon", "geometric"}
+        As in :func:`mdpgrad.sample`.
+    horizon : int, optional
+        H for protocol "horizon".
+    rng : numpy.random.Generator or int
+        Source of the episodes (an int seeds ``numpy.random.default_rng``).
 
     Returns
     -------
@@ -317,15 +340,12 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
     ...     w[np.arange(tr.n_episodes), 0, tr.actions[:, 0]] = tr.rewards[:, 0] - 4 / 3
     ...     return policy.log_prob_vjp(theta, w)
     >>> eff = sample_efficiency(mdp, TabularSoftmax(2, 3), np.zeros((2, 3)), advantage_score,
-    ...                         n_episodes=4000, seed=0)
+    ...                         n_episodes=4000, rng=0)
     >>> eff.mean_length, bool(0.9 < eff.ratio < 1.1)
     (1.0, True)
     """
-    from .sampling._sampler import sample  # sampling imports evaluation only; kept local to stay light
-
-    if not isinstance(n_episodes, (int, np.integer)) or isinstance(n_episodes, bool) or n_episodes < 2:
-        raise ValidationError(f"n_episodes is {n_episodes!r}; expected an integer >= 2",
-                              argument="n_episodes", value=n_episodes)
+    n = check_integer(n_episodes, "n_episodes", min_value=2)
+    gen = check_rng(rng)
     estimate = getattr(estimator, "estimate", estimator)
     if not callable(estimate):
         raise ValidationError(f"estimator is {estimator!r}; expected an Estimator or a callable",
@@ -333,10 +353,8 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
     theta = np.asarray(theta, dtype=float)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
-    traj = sample(mdp, pi, int(n_episodes), rng=np.random.default_rng(seed), protocol=protocol,
-                  horizon=horizon)
-    X = np.asarray(estimate(traj, policy, theta), dtype=float).reshape(int(n_episodes), -1)
-    n = X.shape[0]
+    traj = sample(mdp, pi, n, rng=gen, protocol=protocol, horizon=horizon)
+    X = np.asarray(estimate(traj, policy, theta), dtype=float).reshape(n, -1)
     k = float(traj.lengths.mean())
     trace_mu = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
     traj_var = float(np.sum(np.var(X, axis=0, ddof=1))) / n
@@ -345,38 +363,3 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n
         ratio = float(np.divide(traj_var, iid_var))
     return SampleEfficiency(n_episodes=n, mean_length=k, trajectory_variance=traj_var, iid_variance=iid_var,
                             ratio=ratio, effective_sample_size=effective_sample_size(X, trace_mu))
-
-
-def return_variance_section(ctx: Any) -> Any:
-    """Report section for ``mdpgrad check``: the spread of the return, computed two ways.
-
-    Sobel's M − v² against the law of total variance,
-    Var = (I − γ²P̃^π)⁻¹ σ² with σ²(s) = E[(r + γ v(s') − v(s))² | s]; they
-    agree up to the rounding of M − v², which is of the size of ε·M.
-
-    Parameters
-    ----------
-    ctx : mdpgrad.report.CheckContext
-
-    Returns
-    -------
-    mdpgrad.report.Section
-    """
-    from ._report.base import Section  # the report package is optional for library users
-
-    mdp, ev = ctx.mdp, ctx.evaluation
-    rv = return_variance(mdp, ev.pi)
-    sobel = rv.second_moment - rv.v ** 2
-    scale = max(1.0, float(np.max(np.abs(rv.second_moment))))
-    err = float(np.max(np.abs(sobel - rv.variance)))
-    sd0 = float(np.sqrt(max(rv.variance_rho0, 0.0)))
-    sd = np.sqrt(np.clip(rv.variance, 0.0, None))
-    rows = [
-        ("Var[G], s0 ~ rho0", f"{rv.variance_rho0:.6g}  (J = {rv.J:.6g} +/- {sd0:.6g})"),
-        ("sd of G by state", f"min {sd.min():.6g}, mean {sd.mean():.6g}, max {sd.max():.6g}"),
-        ("Sobel M - v^2 vs total variance", f"max |difference| {err:.1e}  (scale of M: {scale:.3g})"),
-    ]
-    data = dict(variance_rho0=rv.variance_rho0, J=rv.J, variance=rv.variance, second_moment=rv.second_moment,
-                law_of_total_variance_error=err)
-    return Section("return_variance", "Return variance (Sobel 1982)", rows, data,
-                   ok=err <= SECTION_RTOL * scale)

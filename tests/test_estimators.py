@@ -413,8 +413,13 @@ def test_grpo_rejects_groups_without_a_shared_start() -> None:
 
 @pytest.mark.parametrize("make, argument", [
     (lambda: gae_estimator(np.zeros(3), 1.5), "lam"),
+    (lambda: gae_estimator(np.zeros(3), "0.5"), "lam"),
     (lambda: grpo_estimator(1), "group_size"),
+    (lambda: grpo_estimator(2.0), "group_size"),
+    (lambda: grpo_estimator(2, eps=-1e-8), "eps"),
     (lambda: ppo_estimator(np.zeros((3, 2)), -0.1), "clip"),
+    (lambda: ppo_estimator(np.zeros((3, 2)), float("nan")), "clip"),
+    (lambda: ppo_estimator([[0.0, "1"]], 0.2), "theta_old"),
 ])
 def test_bad_factory_arguments(make, argument: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -433,3 +438,10 @@ def test_bad_tables_raise_when_used() -> None:
     with pytest.raises(ValidationError) as info:
         reinforce_estimator().expectation(mdp, policy, theta, protocol="horizon")
     assert info.value.argument == "horizon"
+    table = np.zeros((mdp.n_states, mdp.n_actions))
+    table[2, 1] = np.inf
+    for bad, index in ((table, (2, 1)), (table[:2], None)):
+        with pytest.raises(ValidationError) as info:
+            ppo_estimator(theta, 0.2, advantages=bad).expectation(mdp, policy, theta, protocol=protocol,
+                                                                  horizon=H)
+        assert info.value.argument == "advantages" and info.value.index == index

@@ -84,7 +84,7 @@ def test_hotelling_in_one_dimension_is_the_t_test():
     # p-value is the two-sided t test's: compare with scipy.stats.ttest_1samp on the same draws
     mdp, pol, theta = _bandit(), TabularSoftmax(2, 2), np.array([[0.4, -0.1], [0.0, 0.0]])
     target = np.array([[-0.2, 0.2], [0.0, 0.0]])
-    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=300, target=target, seed=3)
+    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=300, target=target, rng=3)
     tr = sample(mdp, pol.probabilities(theta), 300, rng=np.random.default_rng(3))
     x = _bandit_score(tr, pol, theta)[:, 0, 1]
     ref = stats.ttest_1samp(x, 0.2)
@@ -103,10 +103,10 @@ def test_heavy_tails_send_hotelling_to_bonferroni():
     # kurtosis ≈ 1/π, so 1000 units for one dimension are not enough for T² (n < 10·k·b₂/(k(k+2)))
     mdp = _bandit().replace(r=np.array([[0.0, 100.0], [0.0, 0.0]]))
     pol, theta = TabularSoftmax(2, 2), np.array([[3.0, -3.0], [0.0, 0.0]])
-    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=1000, target="gradient", seed=0)
+    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=1000, target="gradient", rng=0)
     assert check.kurtosis_ratio > 10 and check.test == "bonferroni"
     light = check_estimator(_bandit(), pol, np.zeros((2, 2)), _bandit_score, n_episodes=1000,
-                            target="gradient", seed=0)
+                            target="gradient", rng=0)
     assert light.kurtosis_ratio < 2 and light.test == "hotelling"
 
 
@@ -114,7 +114,7 @@ def test_bonferroni_when_units_are_few():
     # 12 units for rank 2 is below 10 per dimension: coordinate t tests, p = m · min pᵢ
     mdp, pol = _three_state(), TabularSoftmax(3, 2)
     est = reinforce_estimator()
-    check = check_estimator(mdp, pol, THETA3, est, n_episodes=12, seed=5)
+    check = check_estimator(mdp, pol, THETA3, est, n_episodes=12, rng=5)
     tr = sample(mdp, pol.probabilities(THETA3), 12, rng=np.random.default_rng(5))
     X = est.estimate(tr, pol, THETA3).reshape(12, -1)
     target = est.expectation(mdp, pol, THETA3, protocol="terminal").ravel()
@@ -126,11 +126,14 @@ def test_bonferroni_when_units_are_few():
 
 def test_same_seed_same_result_and_seed_matters():
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
-    a = check_estimator(mdp, pol, THETA3, est, n_episodes=200, seed=11)
-    b = check_estimator(mdp, pol, THETA3, est, n_episodes=200, seed=11)
-    c = check_estimator(mdp, pol, THETA3, est, n_episodes=200, seed=12)
+    a = check_estimator(mdp, pol, THETA3, est, n_episodes=200, rng=11)
+    b = check_estimator(mdp, pol, THETA3, est, n_episodes=200, rng=11)
+    c = check_estimator(mdp, pol, THETA3, est, n_episodes=200, rng=12)
     assert a.p_value == b.p_value and np.array_equal(a.mean, b.mean)
     assert not np.array_equal(a.mean, c.mean)
+    # an int seed is recorded; a Generator in the same state draws the same episodes, and no seed is known
+    g = check_estimator(mdp, pol, THETA3, est, n_episodes=200, rng=np.random.default_rng(11))
+    assert np.array_equal(a.mean, g.mean) and a.seed == 11 and g.seed is None
 
 
 def test_dense_and_sparse_models_give_the_same_check():
@@ -139,8 +142,8 @@ def test_dense_and_sparse_models_give_the_same_check():
 
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
     twin = mdp.replace(P=sp.csr_array(mdp.P_flat))
-    dense = check_estimator(mdp, pol, THETA3, est, n_episodes=300, seed=4, target="gradient")
-    sparse = check_estimator(twin, pol, THETA3, est, n_episodes=300, seed=4, target="gradient")
+    dense = check_estimator(mdp, pol, THETA3, est, n_episodes=300, rng=4, target="gradient")
+    sparse = check_estimator(twin, pol, THETA3, est, n_episodes=300, rng=4, target="gradient")
     assert np.array_equal(dense.mean, sparse.mean)
     assert abs(dense.p_value - sparse.p_value) <= RTOL * dense.p_value
     assert np.max(np.abs(dense.target - sparse.target)) <= RTOL
@@ -149,9 +152,9 @@ def test_dense_and_sparse_models_give_the_same_check():
 def test_default_target_is_the_exact_expectation_and_gradient_is_grad_J():
     mdp, pol = _three_state(), TabularSoftmax(3, 2)
     est = reinforce_without_discount_estimator()
-    by_default = check_estimator(mdp, pol, THETA3, est, n_episodes=50, seed=0)
-    against_grad = check_estimator(mdp, pol, THETA3, est, n_episodes=50, seed=0, target="gradient")
-    # the γᵗ-less update's exact expectation is the visit-weighted one (Nota & Thomas 2020, SPEC item 15)
+    by_default = check_estimator(mdp, pol, THETA3, est, n_episodes=50, rng=0)
+    against_grad = check_estimator(mdp, pol, THETA3, est, n_episodes=50, rng=0, target="gradient")
+    # the γᵗ-less update's exact expectation is the visit-weighted one (Nota & Thomas 2020, §3)
     assert np.max(np.abs(by_default.target - expected_update_without_discount(mdp, pol, THETA3))) <= RTOL
     assert np.max(np.abs(against_grad.target - policy_gradient(mdp, pol, THETA3))) <= RTOL
     assert by_default.target_kind == "expectation" and against_grad.target_kind == "gradient"
@@ -185,7 +188,7 @@ def test_a_difference_outside_the_span_of_the_scores_is_rejected_exactly():
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
     shifted = Estimator(name="shifted", estimate=lambda tr, p, th: est.estimate(tr, p, th) + 1e-6,
                         expectation=est.expectation)
-    check = check_estimator(mdp, pol, THETA3, shifted, n_episodes=200, seed=0)
+    check = check_estimator(mdp, pol, THETA3, shifted, n_episodes=200, rng=0)
     assert not check.holds and check.p_value == 0.0 and check.max_abs_standardized_bias == np.inf
 
 
@@ -238,7 +241,7 @@ def test_assert_unbiased_reports_readably():
     (dict(n_episodes=1), "n_episodes"),
     (dict(n_episodes=10, alpha=0.0), "alpha"),
     (dict(n_episodes=10, alpha=1.5), "alpha"),
-    (dict(n_episodes=10, seed=-1), "seed"),
+    (dict(n_episodes=10, rng=-1), "rng"),
     (dict(n_episodes=10, target="grad"), "target"),
     (dict(n_episodes=10, target=np.zeros(3)), "target"),
     (dict(n_episodes=10, protocol="forever"), "protocol"),
@@ -266,7 +269,7 @@ def test_bad_estimators():
 # -- calibration ------------------------------------------------------------------------
 def test_unbiased_reinforce_is_rejected_at_rate_alpha():
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
-    rejections = sum(not check_estimator(mdp, pol, THETA3, est, n_episodes=200, alpha=ALPHA, seed=seed).holds
+    rejections = sum(not check_estimator(mdp, pol, THETA3, est, n_episodes=200, alpha=ALPHA, rng=seed).holds
                      for seed in range(N_SEEDS))
     low, high = stats.binom.interval(CALIBRATION_COVERAGE, N_SEEDS, ALPHA)
     assert low <= rejections <= high, (rejections, low, high)
@@ -280,10 +283,10 @@ def test_reinforce_without_discount_is_rejected_with_high_power():
     assert np.max(np.abs(bias)) > 0.2
     n_power = 200
     checks = [check_estimator(mdp, pol, THETA3, est, n_episodes=1000, alpha=ALPHA, target="gradient",
-                              seed=seed) for seed in range(n_power)]
+                              rng=seed) for seed in range(n_power)]
     assert sum(not c.holds for c in checks) >= MIN_POWER * n_power
     # and the same samples agree with the estimator's own exact expectation: the bias is exactly that
-    assert check_estimator(mdp, pol, THETA3, est, n_episodes=1000, alpha=ALPHA, seed=0).holds
+    assert check_estimator(mdp, pol, THETA3, est, n_episodes=1000, alpha=ALPHA, rng=0).holds
 
 
 # -- the user-style test -----------------------------------------------------------------
@@ -340,7 +343,7 @@ def test_user_property_test_catches_a_reinforce_that_forgot_gamma_t():
 def test_report_section_shows_the_missing_discount_only_where_it_matters():
     from mdpgrad import evaluate
     from mdpgrad._report.base import CheckContext
-    from mdpgrad.estimators._harness import estimator_section
+    from mdpgrad._report.estimators import estimator_section
 
     def context(mdp, theta):
         pol = TabularSoftmax(mdp.n_states, mdp.n_actions)

@@ -280,6 +280,8 @@ def loop_mdp() -> MDP:
     (dict(start_states=5), "start_states"),
     (dict(start_states=np.array([0, 1])), "start_states"),
     (dict(rng="seed"), "rng"),
+    (dict(rng=-1), "rng"),
+    (dict(max_steps=0), "max_steps"),
     (dict(chunk_size=0), "chunk_size"),
     (dict(n_episodes=0), "n_episodes"),
 ])
@@ -288,6 +290,18 @@ def test_bad_arguments_raise(kwargs: dict, argument: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValidationError) as info:
         sample(chain_mdp(), np.ones((3, 1)), args.pop("n_episodes"), **args)
+    assert info.value.argument == argument
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    (dict(n_groups=0), "n_groups"),
+    (dict(group_size=True), "group_size"),
+    (dict(rng=1.5), "rng"),
+])
+def test_bad_group_arguments_raise(kwargs: dict, argument: str) -> None:
+    args = dict(n_groups=2, group_size=3, rng=0) | kwargs
+    with pytest.raises(ValidationError) as info:
+        group_start_states(chain_mdp(), args.pop("n_groups"), args.pop("group_size"), **args)
     assert info.value.argument == argument
 
 

@@ -3,8 +3,9 @@
 Tiers: hand-derived numbers (geometric episode length, Bernoulli reward,
 deterministic chains), an identity between two formulas for the variance
 (Sobel's second moment vs the law of total variance), dense = sparse over
-generated MDPs, Monte Carlo agreement with a fixed seed, and the essay's third
-intuition measured against hand-derived effective sample sizes.
+generated MDPs, Monte Carlo agreement with a fixed seed, and the effective
+sample size of correlated samples (the pairs of one episode) measured against
+hand-derived values.
 """
 
 from fractions import Fraction
@@ -195,13 +196,25 @@ def test_advantage_draws_covariance_equals_brute_force_draws():
     assert np.max(np.abs(advantage_draws_covariance(mdp, pol, theta) - cov)) <= RTOL * np.max(np.abs(cov))
 
 
+@pytest.mark.parametrize("kwargs, argument", [
+    (dict(n_episodes=1), "n_episodes"),
+    (dict(n_episodes=10, rng=-1), "rng"),
+    (dict(n_episodes=10, protocol="forever"), "protocol"),
+])
+def test_sample_efficiency_bad_arguments(kwargs, argument):
+    mdp = MDP(np.ones((1, 2, 1)), [[0.0, 1.0]], gamma=0.5)
+    with pytest.raises(ValidationError) as info:
+        sample_efficiency(mdp, TabularSoftmax(1, 2), np.zeros((1, 2)), lambda tr, p, th: None, **kwargs)
+    assert info.value.argument == argument
+
+
 def test_effective_sample_size_rejects_single_row():
     with pytest.raises(ValidationError) as info:
         effective_sample_size(np.ones((1, 3)), 1.0)
     assert info.value.argument == "estimates"
 
 
-# -- the essay's third intuition -------------------------------------------------------
+# -- correlated samples: an episode is worth about one draw, not k -----------------------
 def _chain(k):
     """k live states in a line, 3 actions paying 0, 1, 3, all moving forward; γ = 1; terminal at k."""
     S = k + 1
@@ -259,13 +272,13 @@ def test_trajectories_are_worth_about_n_samples_not_kn(k):
         returns: (28 * k ** 2 - 14 * k) / (14 * k ** 2 + 16 * k * (k + 1) * (2 * k + 1) / 3),
     }
     for seed, (est, ess_per_episode) in enumerate(expected.items()):
-        eff = sample_efficiency(mdp, pol, theta, est, n_episodes=n, seed=seed)
+        eff = sample_efficiency(mdp, pol, theta, est, n_episodes=n, rng=seed)
         assert eff.mean_length == k
         assert abs(eff.effective_sample_size / n - ess_per_episode) <= ESS_RTOL * ess_per_episode, est
         assert abs(eff.ratio - k * n / eff.effective_sample_size) <= RTOL * eff.ratio
-    # the essay's claim, k = 20: n episodes of return-based advantages are worth ~2n draws, not 20n
+    # k = 20: n episodes of return-based advantages are worth ~2n i.i.d. draws from μ, not 20n
     if k == 20:
-        eff = sample_efficiency(mdp, pol, theta, returns_minus_v, n_episodes=n, seed=99)
+        eff = sample_efficiency(mdp, pol, theta, returns_minus_v, n_episodes=n, rng=99)
         assert eff.effective_sample_size < 3 * n < 0.2 * k * n
 
 
@@ -275,7 +288,7 @@ def test_report_section_on_the_random_walk():
     # exits right (reward 1) with probability ½, so G ~ Bernoulli(½): J = ½ and Var[G] = ¼
     from mdpgrad import get_example
     from mdpgrad._report.base import build_context
-    from mdpgrad.variance import return_variance_section
+    from mdpgrad._report.variance import return_variance_section
 
     section = return_variance_section(build_context("random-walk-5", get_example("random-walk-5")))
     assert section.ok and section.key == "return_variance"

@@ -8,13 +8,13 @@ outputs always show the same numbers.
 
 from __future__ import annotations
 
-from ..estimators._harness import estimator_section
-from ..variance import return_variance_section
 from .base import CheckContext, Section, build_context, render_json, render_text
+from .estimators import estimator_section
 from .gradient import gradient_section
 from .model import evaluation_section, model_section
 from .symbolic import symbolic_section
 from .td import td_section
+from .variance import return_variance_section
 
 #: Report sections, in printing order.
 SECTIONS = [

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from .._evaluation import Evaluation, evaluate
 from .._model import MDP
 from .._policies import TabularSoftmax
+from .._validation import check_choice, check_integer
 
-__all__ = ["CheckContext", "Section", "build_context", "render_json", "render_text"]
+__all__ = ["CheckContext", "PolicyName", "Section", "build_context", "render_json", "render_text"]
+
+#: The report's policies: θ = 0, or θ ~ N(0, 1) from the seed.
+PolicyName = Literal["uniform", "random"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,7 +25,9 @@ class CheckContext:
     """What every report section may use.
 
     ``policy`` is a tabular softmax and ``theta`` its parameters, so that
-    π = policy.probabilities(theta) and gradients are taken in θ.
+    π = policy.probabilities(theta) and gradients are taken in θ; ``seed`` is
+    the seed of the random θ and of the sampled sections (None: unseeded θ,
+    sections sample with seed 0).
     """
 
     name: str
@@ -36,15 +42,22 @@ class CheckContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def build_context(name: str, mdp: MDP, policy_name: str = "uniform", seed: int | None = None) -> CheckContext:
-    """θ = 0 (uniform π) or θ ~ N(0, 1) from ``numpy.random.default_rng(seed)``."""
+def build_context(name: str, mdp: MDP, policy_name: PolicyName = "uniform",
+                  seed: int | None = None) -> CheckContext:
+    """The context of one report: θ = 0 (uniform π) or θ ~ N(0, 1) drawn from ``default_rng(seed)``.
+
+    ``seed`` (the command line's ``--seed``) is recorded in the context: the
+    sampled sections draw their episodes from it too, so a report is
+    reproducible from its seed.
+    """
     pol = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    policy_name = check_choice(policy_name, "policy_name", get_args(PolicyName))
+    if seed is not None:
+        seed = check_integer(seed, "seed", min_value=0)
     if policy_name == "uniform":
         theta = np.zeros(pol.param_shape)
-    elif policy_name == "random":
-        theta = np.random.default_rng(seed).standard_normal(pol.param_shape)
     else:
-        raise ValueError(f"unknown policy {policy_name!r}; expected 'uniform' or 'random'")
+        theta = np.random.default_rng(seed).standard_normal(pol.param_shape)
     ev = evaluate(mdp, pol.probabilities(theta))
     return CheckContext(name=name, mdp=mdp, policy=pol, theta=theta, policy_name=policy_name,
                         seed=seed, evaluation=ev)

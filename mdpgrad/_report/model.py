@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .base import CheckContext, Section
 
@@ -15,7 +16,7 @@ RESIDUAL_TOL = 1e-9
 
 def model_section(ctx: CheckContext) -> Section:
     m = ctx.mdp
-    nnz = m.P.nnz if m.is_sparse else int(np.count_nonzero(m.P))
+    nnz = int(np.count_nonzero(m.P)) if not m.is_sparse else int(sp.csr_array(m.P).nnz)
     rows = [
         ("example", ctx.name),
         ("states x actions", f"{m.n_states} x {m.n_actions}"),

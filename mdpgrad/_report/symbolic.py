@@ -11,6 +11,8 @@ witness, evaluated at the report's policy, matches the numeric TD Jacobian.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy
 
@@ -50,17 +52,16 @@ def symbolic_section(ctx: CheckContext) -> Section | None:
             ("policy gradient", (f"theorem PROVED for all theta ({proof.n_identities} parameters): "
                                  "dJ/dtheta of the closed form = sum eta pi adv grad log pi")
              if proof.holds else f"FAILED: {proof}")]
-    data: dict = dict(theorem=proof.status, n_parameters=proof.n_identities, gamma=str(exact.gamma))
+    data: dict[str, Any] = dict(theorem=proof.status, n_parameters=proof.n_identities, gamma=str(exact.gamma))
     ok = proof.holds
 
     pi_sym = _policy_symbols(S, A)
     jac = td_jacobian(exact, pi_sym, validate=False)
     verdict = symmetry_verdict(jac, n_actions=A)
-    if verdict.holds:
+    if verdict.holds or verdict.witness_pairs is None or verdict.entry is None or verdict.mirror is None:
         rows.append(("TD Jacobian", "symmetric for every policy (detailed balance holds)"))
         data["td_symmetric"] = True
     else:
-        (i, j) = verdict.witness
         (s, a), (t, b) = verdict.witness_pairs
         rows.append(("TD Jacobian", f"not symmetric for symbolic pi: {len(verdict.conditions)} "
                                     "detailed-balance equations fail in general"))

@@ -12,11 +12,12 @@ update Σₜ Gₜ ∇log π without γᵗ (and on ∇J for contrast) when θ is 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from .._errors import ValidationError
-from ..fields._checker import circulation, is_gradient_field
+from ..fields._checker import FieldVerdict, SymmetryVerdict, circulation, is_gradient_field
 from ..gradients._theorem import expected_update_without_discount, policy_gradient
 from ..td._tabular import reversibility_verdict, td_symmetry, td_update
 from .base import CheckContext, Section
@@ -35,16 +36,16 @@ FIELD_PARAM_LIMIT = 100
 GREEN_RTOL = 1e-8
 
 
-def _fmt_pairs(ver) -> str:  # noqa: ANN001
+def _fmt_pairs(ver: SymmetryVerdict) -> str:
     if ver.witness_pairs is None:
         return "-"
     (s, a), (t, b) = ver.witness_pairs
     return f"(s={s}, a={a}) and (s={t}, a={b})"
 
 
-def _field_rows(label: str, fv) -> tuple[tuple[str, str], dict]:  # noqa: ANN001
+def _field_rows(label: str, fv: FieldVerdict) -> tuple[tuple[str, str], dict[str, Any]]:
     c = fv.circulation
-    if c is None:
+    if c is None or fv.plane_index is None:
         return (label, "gradient (one parameter)"), dict(is_gradient=True)
     word = "gradient" if fv.holds else (
         "NOT a gradient" + (" (circulation beyond its bound)" if fv.certified_not_gradient else ""))
@@ -64,7 +65,7 @@ def td_section(ctx: CheckContext) -> Section:
     S, A = m.n_states, m.n_actions
     n = S * A
     rows: list[tuple[str, str]] = []
-    data: dict = {}
+    data: dict[str, Any] = {}
     ok = True
     if not m.is_sparse and n > DENSE_PAIR_LIMIT:
         rows.append(("skipped", f"{n} state-action pairs > {DENSE_PAIR_LIMIT} for a dense MDP "
@@ -88,7 +89,7 @@ def td_section(ctx: CheckContext) -> Section:
     rows.append(("why", plain.explanation))
 
     # the definition: circulation of the unweighted field around the witness loop
-    if plain.symmetry.witness is not None:
+    if plain.symmetry.witness is not None and plain.symmetry.witness_values is not None:
         x, y = plain.symmetry.witness
 
         def field(Q: np.ndarray) -> np.ndarray:

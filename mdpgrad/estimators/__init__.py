@@ -1,15 +1,43 @@
-"""Policy-gradient estimators, one estimate per episode, each with its exact expectation.
+"""mdpgrad.estimators: sampled policy-gradient estimators, each with its exact expectation.
 
-What it computes
-----------------
-An :class:`Estimator` bundles ``estimate(traj, policy, θ)`` (an array of shape
-(n, *param_shape), one gradient estimate per sampled episode) with
-``expectation(mdp, policy, θ, protocol=..., horizon=...)``, the exact
-expectation of one episode's estimate under the same stopping protocol,
-computed from the model.  Every estimate has the form Σₜ wₜ ∇log π(aₜ|sₜ), so
-it is one batched ``policy.log_prob_vjp`` of the per-episode table
-W[i, s, a] = Σₜ wₜ 1[sₜ = s, aₜ = a]; every expectation is one
-``log_prob_vjp`` of a table Σₜ cₜ Pr(sₜ = s) π(a|s) E[wₜ | sₜ = s, aₜ = a].
+The contract
+------------
+An :class:`Estimator` bundles two pure functions and two facts:
+
+* ``estimate(traj, policy, theta)`` receives a batch of n sampled episodes
+  (:class:`mdpgrad.sampling.Trajectories`), the :class:`mdpgrad.Policy` and
+  θ, and returns one gradient estimate per episode, an array of shape
+  (n, *policy.param_shape);
+* ``expectation(mdp, policy, theta, protocol="auto", horizon=None)`` returns
+  the exact expectation of one episode's estimate under the same stopping
+  protocol, shape policy.param_shape, computed from the model;
+* ``behaviour_theta``: when set, episodes are sampled from π at these
+  parameters instead of θ (PPO's θ_old);
+* ``group_size``: episodes come in consecutive groups of this size sharing a
+  start state (:func:`mdpgrad.sampling.group_start_states`).
+
+Every estimate has the form Σₜ wₜ ∇log π(aₜ|sₜ), so it is one batched
+``policy.log_prob_vjp`` of the per-episode table W[i, s, a] = Σₜ wₜ 1[sₜ = s, aₜ = a];
+every expectation is one ``log_prob_vjp`` of a table
+Σₜ cₜ Pr(sₜ = s) π(a|s) E[wₜ | sₜ = s, aₜ = a].  :func:`mdpgrad.check_estimator`
+and :func:`mdpgrad.assert_unbiased` test a sampled mean against the exact
+expectation (is the code right?) or against ∇J (is the estimator unbiased?)
+and answer with an :class:`EstimatorCheck`.
+
+What lives here
+---------------
+* :class:`Estimator`: the contract above;
+  :class:`EstimatorCheck`: the verdict of :func:`mdpgrad.check_estimator`.
+* :func:`reinforce_estimator`: Σₜ γᵗ Gₜ ∇log π (Williams 1992; Sutton & Barto
+  2018, §13.3); :func:`reinforce_without_discount_estimator`: Σₜ Gₜ ∇log π, the
+  γᵗ dropped (Nota & Thomas 2020); :func:`whole_return_estimator`:
+  G₀ Σₜ ∇log π (Williams 1992).
+* :func:`baseline_estimator`: Σₜ γᵗ (Gₜ − b(sₜ)) ∇log π for a state baseline b
+  (Sutton & Barto 2018, §13.4); :func:`value_baseline`: the exact v^π as b.
+* :func:`gae_estimator`: GAE(λ) with a given value table (Schulman et al. 2016).
+* :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
+  (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns
+  (Shao et al. 2024, §4.1).
 
 Protocols (see :mod:`mdpgrad.sampling`)
 ---------------------------------------
@@ -21,20 +49,19 @@ Protocols (see :mod:`mdpgrad.sampling`)
   the discount into Gₜ).  Hence REINFORCE with and without γᵗ coincide there,
   and every expectation equals the discounted infinite-horizon one.
 
-Identity checked by the tests: sampled means agree with the exact expectations
+Exact expectations of the clipped and group-normalised estimators enumerate
+return laws or whole episodes, up to the limits ``MAX_ATOMS``, ``MAX_PATHS``,
+``MAX_COMBOS`` … of ``mdpgrad.estimators._enumeration``.
+
+Identities checked by the tests: sampled means agree with the exact expectations
 for every estimator; the exact expectation of REINFORCE (with γᵗ, whole-return,
 any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 "terminal"/"geometric", while the γᵗ-less one equals
-:func:`mdpgrad.gradients.expected_update_without_discount` ("visits").
-
-References: Williams (1992); Sutton & Barto (2018), §13.3–13.4; Schulman et
-al. (2016) for GAE(λ); Schulman et al. (2017) for the clipped surrogate; Shao
-et al. (2024), §4.1 for group-normalised advantages; Nota & Thomas (2020) for
-the missing γᵗ.
+:func:`mdpgrad.expected_update_without_discount` ("undiscounted" visits).
 """
 
-from ._contract import TABLE_CHUNK, Estimator
-from ._enumeration import MAX_ATOMS, MAX_COMBO_TABLE, MAX_COMBOS, MAX_ENUM_STEPS, MAX_PATH_TABLE, MAX_PATHS
+from ._contract import Estimator
+from ._harness import EstimatorCheck
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
     baseline_estimator,
@@ -46,14 +73,8 @@ from ._reinforce import (
 )
 
 __all__ = [
-    "MAX_ATOMS",
-    "MAX_COMBOS",
-    "MAX_COMBO_TABLE",
-    "MAX_ENUM_STEPS",
-    "MAX_PATHS",
-    "MAX_PATH_TABLE",
-    "TABLE_CHUNK",
     "Estimator",
+    "EstimatorCheck",
     "baseline_estimator",
     "gae_estimator",
     "grpo_estimator",

@@ -1,30 +1,33 @@
 """The :class:`Estimator` contract and the pieces every estimator shares.
 
-Sampled side: returns, γᵗ weights and the batched score vjp
-Σₜ wₜ ∇log π(aₜ|sₜ) of one episode.  Exact side: :class:`_Model` (π_θ and the
-masked chain P̃^π), finite-horizon recursions and linear solves from which the
-exact expectations are built.  See :mod:`mdpgrad.estimators` for the protocols.
+Sampled side: returns Gₜ, step weights γᵗ and the batched score vjp
+Σₜ wₜ ∇log π(aₜ|sₜ) of one episode.  Exact side: :class:`ExactModel` (π_θ, the
+masked chain P̃^π and the exact evaluation of π_θ), finite-horizon recursions
+and linear solves from which the exact expectations are built.  See
+:mod:`mdpgrad.estimators` for the stopping protocols.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
-from .._chains import chain_and_reward, masked_chain
+from .._chains import bellman_matrix, chain_and_reward, masked_chain
 from .._errors import ValidationError
-from .._evaluation import evaluate
+from .._evaluation import Evaluation, evaluate, visit_counts
 from .._linalg import factorize
 from .._model import MDP
 from .._policies import Policy
-from ..sampling._sampler import Trajectories, resolve_protocol
+from .._validation import as_real_array
+from ..sampling._sampler import ProtocolOption, StoppingProtocol, Trajectories, resolve_protocol
 
-__all__ = ["Estimator", "TABLE_CHUNK"]
+__all__ = ["TABLE_CHUNK", "Estimator", "ExactModel", "exact_model", "returns", "score_vjp", "step_discount",
+           "step_weights", "table_score", "validate_state_table", "validate_trajectories"]
 
 #: Per-episode weight tables are built this many entries (n·S·A) at a time.
 TABLE_CHUNK = 1 << 22
@@ -57,28 +60,29 @@ class Estimator:
 
 # --------------------------------------------------------------------------- sampled side
 
-def _step_discount(traj: Trajectories) -> float:
-    """γ for the returns and the γᵗ weights; 1 under "geometric"."""
+def step_discount(traj: Trajectories) -> float:
+    """d = γ for the returns and the γᵗ weights; 1 under "geometric" (the stop carries the discount)."""
     return 1.0 if traj.protocol == "geometric" else traj.gamma
 
 
-def _returns(traj: Trajectories, discount: float) -> np.ndarray:
-    """Gₜ = rₜ + discount·Gₜ₊₁ within each episode, time-major, shape (T, n)."""
+def returns(traj: Trajectories) -> np.ndarray:
+    """Gₜ = rₜ + d·Gₜ₊₁ within each episode (d from :func:`step_discount`), time-major, shape (T, n)."""
+    d = step_discount(traj)
     R = traj.rewards.T
     G = np.zeros_like(R, dtype=float)
     acc = np.zeros(R.shape[1])
     for t in range(R.shape[0] - 1, -1, -1):
-        acc = R[t] + discount * acc
+        acc = R[t] + d * acc
         G[t] = acc
     return G
 
 
-def _powers(traj: Trajectories, discount: float) -> np.ndarray:
-    """discountᵗ for t < T, shape (T, 1)."""
-    return (discount ** np.arange(traj.actions.shape[1], dtype=float))[:, None]
+def step_weights(traj: Trajectories) -> np.ndarray:
+    """dᵗ for t < T (γᵗ, or 1 under "geometric"), shape (T, 1)."""
+    return (step_discount(traj) ** np.arange(traj.actions.shape[1], dtype=float))[:, None]
 
 
-def _score_vjp(traj: Trajectories, policy: Policy, theta: np.ndarray, coef: np.ndarray) -> np.ndarray:
+def score_vjp(traj: Trajectories, policy: Policy, theta: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """Σₜ coef[t, i] ∇log π(aₜ|sₜ) per episode i, shape (n, *param_shape).
 
     Builds W[i, s, a] = Σₜ coef[t, i] 1[sₜ = s, aₜ = a] (chunks of episodes) and
@@ -102,7 +106,8 @@ def _score_vjp(traj: Trajectories, policy: Policy, theta: np.ndarray, coef: np.n
     return out
 
 
-def _check_traj(traj: Any, policy: Policy) -> Trajectories:
+def validate_trajectories(traj: object, policy: Policy) -> Trajectories:
+    """``traj`` itself, after checking that it is a batch of episodes of the policy's size."""
     if not isinstance(traj, Trajectories):
         raise ValidationError(f"traj is {type(traj).__name__}; expected Trajectories", argument="traj")
     S, A = policy.n_states, policy.n_actions
@@ -112,128 +117,123 @@ def _check_traj(traj: Any, policy: Policy) -> Trajectories:
     return traj
 
 
-def _check_table(b: Any, name: str, S: int) -> np.ndarray:
-    arr = np.asarray(b, dtype=float)
+def validate_state_table(b: ArrayLike, name: str, n_states: int) -> np.ndarray:
+    """A finite number or a finite table of shape (S,), as a float array of shape (S,)."""
+    arr = as_real_array(b, name)
     if arr.ndim == 0:
-        arr = np.full(S, float(arr))
-    if arr.shape != (S,):
-        raise ValidationError(f"{name} has shape {arr.shape}; expected a number or shape ({S},)",
+        arr = np.full(n_states, float(arr))
+    if arr.shape != (n_states,):
+        raise ValidationError(f"{name} has shape {arr.shape}; expected a number or shape ({n_states},)",
                               argument=name, value=arr.shape)
-    if not np.isfinite(arr).all():
-        i = int(np.argmax(~np.isfinite(arr)))
-        raise ValidationError(f"{name}[{i}] is {arr[i]!r}; expected a finite number",
-                              argument=name, index=(i,), value=float(arr[i]))
     return arr
 
 
 # --------------------------------------------------------------------------- exact side
 
 @dataclass(frozen=True, eq=False)
-class _Model:
-    """π_θ and the pieces of the model the expectations need."""
+class ExactModel:
+    """π_θ on an MDP, with what the exact expectations of one episode are built from.
+
+    Attributes
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (S, A)
+        π_θ.
+    keep : ndarray, shape (S,)
+        1.0 off terminal states, 0.0 on them (episodes stop there).
+    protocol : {"terminal", "horizon", "geometric"}
+    horizon : int or None
+        H under "horizon".
+    """
 
     mdp: MDP
-    pi: np.ndarray          # (S, A)
-    P_pi: Any               # (S, S) dense or sparse, terminal rows/cols zeroed
-    keep: np.ndarray        # (S,) float, 1 off terminal states
-    protocol: str
+    pi: np.ndarray
+    keep: np.ndarray
+    protocol: StoppingProtocol
     horizon: int | None
 
     @property
     def gamma(self) -> float:
         return self.mdp.gamma
 
+    @property
+    def H(self) -> int:
+        """The horizon H ("horizon" only)."""
+        if self.horizon is None:
+            raise ValueError("the model has no horizon")  # pragma: no cover - guarded by the protocol
+        return self.horizon
+
+    @cached_property
+    def evaluation(self) -> Evaluation:
+        """The exact evaluation of π: v, q, η and the factors of I − γP̃^π (built on first use)."""
+        return evaluate(self.mdp, self.pi, validate=False)
+
+    @cached_property
+    def P_pi(self) -> Any:
+        """P̃^π, the state chain with terminal rows and columns zeroed, (S, S) dense or sparse."""
+        return masked_chain(self.mdp, chain_and_reward(self.mdp, self.pi)[0])
+
     def P_next(self, x: np.ndarray) -> np.ndarray:
         """(P x)(s, a) = Σ_s' P(s'|s, a) x(s'), shape (S, A)."""
         return np.asarray(self.mdp.P_flat @ x).reshape(self.mdp.n_states, self.mdp.n_actions)
 
     def chain(self, x: np.ndarray, c: float = 1.0) -> np.ndarray:
-        """x ↦ c·P̃^π x (masked chain), shape (S,)."""
+        """x ↦ c·P̃^π x, shape (S,)."""
         return c * np.asarray(self.P_pi @ x)
 
-    def chain_t(self, p: np.ndarray) -> np.ndarray:
-        """p ↦ (P̃^π)ᵀ p (one step of the state marginal), shape (S,)."""
-        return np.asarray(self.P_pi.T @ p)
+    def solve(self, c: float, b: np.ndarray) -> np.ndarray:
+        """(I − c P̃^π)⁻¹ b; c = γ reuses the factors of the evaluation."""
+        if c == 0.0:
+            return np.array(b, dtype=float)
+        if c == self.gamma and self.evaluation.solver is not None:
+            return self.evaluation.solver.solve(b)
+        return factorize(bellman_matrix(self.mdp, self.P_pi, c)).solve(b)
 
-    def solve(self, c: float, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
-        """(I − c P̃^π)⁻¹ b, or its transpose."""
-        S = self.mdp.n_states
-        M = (sp.eye_array(S, format="csr") - c * self.P_pi) if sp.issparse(self.P_pi) \
-            else np.eye(S) - c * self.P_pi
-        lu = factorize(M)
-        return lu.solve_transposed(b) if transposed else lu.solve(b)
+    def visits(self, discounted: bool) -> np.ndarray:
+        """η (discounted) or η̃ (undiscounted) expected visits before termination, shape (S,)."""
+        if discounted or self.gamma == 1.0:
+            return self.evaluation.eta
+        return visit_counts(self.mdp, self.pi, discounted=False)
 
     def marginals(self) -> np.ndarray:
         """pₜ(s) = Pr(sₜ = s, t < T) for t < H, shape (H, S) ("horizon" only)."""
-        p = np.empty((self.horizon, self.mdp.n_states))
+        p = np.empty((self.H, self.mdp.n_states))
         p[0] = self.mdp.rho0 * self.keep
-        for t in range(1, self.horizon):
-            p[t] = self.chain_t(p[t - 1])
+        for t in range(1, self.H):
+            p[t] = np.asarray(self.P_pi.T @ p[t - 1])
         return p
 
+    def truncated_q(self) -> list[np.ndarray]:
+        """q⁽ᵏ⁾ for k = 0..H: k-step truncated discounted action values, q⁽⁰⁾ = 0."""
+        qs = [np.zeros_like(self.pi)]
+        v = np.zeros(self.mdp.n_states)
+        for _ in range(self.H):
+            q = self.mdp.r + self.gamma * self.P_next(v)
+            v = self.keep * np.sum(self.pi * q, axis=1)
+            qs.append(q)
+        return qs
 
-def _model(mdp: MDP, policy: Policy, theta: Any, protocol: str, horizon: int | None) -> _Model:
+    def horizon_sum(self, step_weight: float, table_at: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Σ_{t<H} step_weightᵗ pₜ(s) π(a|s) table_at(H − t)(s, a), shape (S, A)."""
+        p = self.marginals()
+        W = np.zeros_like(self.pi)
+        for t in range(self.H):
+            W += step_weight ** t * p[t][:, None] * self.pi * table_at(self.H - t)
+        return W
+
+
+def exact_model(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption,
+                horizon: int | None) -> ExactModel:
+    """The :class:`ExactModel` of π_θ under ``protocol`` ("auto" resolved), after checking the arguments."""
     if not isinstance(mdp, MDP):
         raise ValidationError(f"mdp is {type(mdp).__name__}; expected MDP", argument="mdp")
-    protocol = resolve_protocol(mdp, protocol, horizon)
+    resolved = resolve_protocol(mdp, protocol, horizon)
     pi = policy.probabilities(np.asarray(theta, dtype=float))
-    P_pi = masked_chain(mdp, chain_and_reward(mdp, pi)[0])
     keep = (~mdp.terminal).astype(float)
-    return _Model(mdp=mdp, pi=pi, P_pi=P_pi, keep=keep, protocol=protocol, horizon=horizon)
+    return ExactModel(mdp=mdp, pi=pi, keep=keep, protocol=resolved,
+                      horizon=None if horizon is None else int(horizon))
 
 
-def _truncated_q(m: _Model) -> list[np.ndarray]:
-    """q⁽ᵏ⁾ for k = 0..H: k-step truncated discounted action values, q⁽⁰⁾ = 0."""
-    S, A = m.mdp.n_states, m.mdp.n_actions
-    qs = [np.zeros((S, A))]
-    v = np.zeros(S)
-    for _ in range(m.horizon):
-        q = m.mdp.r + m.gamma * m.P_next(v)
-        v = m.keep * np.sum(m.pi * q, axis=1)
-        qs.append(q)
-    return qs
-
-
-def _visits(m: _Model, discounted: bool) -> np.ndarray:
-    """η (discounted) or η̃ (undiscounted) expected visits before termination, shape (S,)."""
-    c = m.gamma if discounted else 1.0
-    return m.keep * m.solve(c, m.mdp.rho0 * m.keep, transposed=True)
-
-
-def _horizon_sum(m: _Model, step_weight: float, table_at: Callable[[int], np.ndarray]) -> np.ndarray:
-    """Σ_{t<H} step_weightᵗ pₜ(s) π(a|s) table_at(H − t)(s, a), shape (S, A)."""
-    p = m.marginals()
-    W = np.zeros_like(m.pi)
-    for t in range(m.horizon):
-        W += step_weight ** t * p[t][:, None] * m.pi * table_at(m.horizon - t)
-    return W
-
-
-def _vjp(policy: Policy, theta: Any, W: np.ndarray) -> np.ndarray:
+def table_score(policy: Policy, theta: ArrayLike, W: np.ndarray) -> np.ndarray:
+    """Σ_{s,a} W(s, a) ∇log π(a|s), shape policy.param_shape (an expectation from its table W)."""
     return policy.log_prob_vjp(np.asarray(theta, dtype=float), W)
-
-
-def _reinforce_table(m: _Model, with_discount: bool, baseline: np.ndarray | None = None) -> np.ndarray:
-    """Σₜ cₜ Pr(sₜ = s) π(a|s) E[Gₜ − b(sₜ) | s, a] for the REINFORCE family, shape (S, A)."""
-    b = np.zeros(m.mdp.n_states) if baseline is None else baseline
-    if m.protocol == "horizon":
-        qs = _truncated_q(m)
-        return _horizon_sum(m, m.gamma if with_discount else 1.0, lambda k: qs[k] - b[:, None])
-    ev = evaluate(m.mdp, m.pi, validate=False)
-    discounted = with_discount or m.protocol == "geometric"
-    return _visits(m, discounted)[:, None] * m.pi * (ev.q - b[:, None])
-
-
-def _check_unit_interval(x: Any, name: str) -> float:
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name} is {x!r}; expected a number in [0, 1]",
-                              argument=name, value=x) from None
-    if not (0.0 <= f <= 1.0):
-        raise ValidationError(f"{name} is {x!r}; expected a number in [0, 1]", argument=name, value=x)
-    return f
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)

@@ -14,9 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._errors import ValidationError
-from ._contract import _Model
+from ._contract import ExactModel
 
-__all__ = ["MAX_ATOMS", "MAX_COMBOS", "MAX_COMBO_TABLE", "MAX_ENUM_STEPS", "MAX_PATHS", "MAX_PATH_TABLE"]
+__all__ = ["MAX_ATOMS", "MAX_COMBOS", "MAX_COMBO_TABLE", "MAX_ENUM_STEPS", "MAX_PATHS", "MAX_PATH_TABLE",
+           "Paths", "enumerate_paths", "return_atoms"]
 
 # --------------------------------------------------------------------------- enumeration helpers
 
@@ -37,19 +38,18 @@ def _merge_atoms(vals: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.nd
     return u, np.bincount(inv.ravel(), weights=probs, minlength=u.size)
 
 
-def _return_atoms(m: _Model) -> list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]:
+def return_atoms(m: ExactModel) -> list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]:
     """Exact law of the truncated return G⁽ᵏ⁾ given (s, a), k = 1..H, as atoms (values, probs).
 
     G⁽ᵏ⁾(s, a) = r(s, a) + γ G⁽ᵏ⁻¹⁾(s'), s' ∼ P(·|s, a), a' ∼ π; 0 at terminal
     states.  Raises ValidationError when a law has more than MAX_ATOMS atoms.
     """
     mdp, S, A = m.mdp, m.mdp.n_states, m.mdp.n_actions
-    P = mdp.P_flat
-    rows = [(np.asarray(P[[x]].toarray()).ravel() if sp.issparse(P) else P[x]) for x in range(S * A)]
+    P = sp.csr_array(mdp.P_flat)
     zero = (np.zeros(1), np.ones(1))
     dv = [zero] * S
     out: list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = [{}]
-    for k in range(1, m.horizon + 1):
+    for k in range(1, m.H + 1):
         dq: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         new_dv = []
         for s in range(S):
@@ -58,9 +58,11 @@ def _return_atoms(m: _Model) -> list[dict[tuple[int, int], tuple[np.ndarray, np.
                 continue
             vs, ps = [], []
             for a in range(A):
-                nz = np.flatnonzero(rows[s * A + a])
-                vals = np.concatenate([mdp.r[s, a] + m.gamma * dv[t][0] for t in nz])
-                probs = np.concatenate([rows[s * A + a][t] * dv[t][1] for t in nz])
+                seg = slice(P.indptr[s * A + a], P.indptr[s * A + a + 1])
+                nxt, p = P.indices[seg], P.data[seg]
+                nxt, p = nxt[p > 0], p[p > 0]
+                vals = np.concatenate([mdp.r[s, a] + m.gamma * dv[t][0] for t in nxt])
+                probs = np.concatenate([p_t * dv[t][1] for t, p_t in zip(nxt, p, strict=True)])
                 atoms = _merge_atoms(vals, probs)
                 if atoms[0].size > MAX_ATOMS:
                     raise ValidationError(
@@ -78,14 +80,28 @@ def _return_atoms(m: _Model) -> list[dict[tuple[int, int], tuple[np.ndarray, np.
 
 
 @dataclass(frozen=True, eq=False)
-class _Paths:
-    start: np.ndarray    # (m,) int, start state
-    prob: np.ndarray     # (m,) probability given the start
-    ret: np.ndarray      # (m,) Σₜ γᵗ rₜ
-    counts: np.ndarray   # (m, S·A) visits of (s, a)
+class Paths:
+    """m enumerated episodes.
+
+    Attributes
+    ----------
+    start : ndarray of int, shape (m,)
+        Start state s₀.
+    prob : ndarray, shape (m,)
+        Probability of the episode given s₀.
+    ret : ndarray, shape (m,)
+        Its return Σₜ γᵗ rₜ.
+    counts : ndarray, shape (m, S·A)
+        Its visits of each pair x = s·A + a.
+    """
+
+    start: np.ndarray
+    prob: np.ndarray
+    ret: np.ndarray
+    counts: np.ndarray
 
 
-def _enumerate_paths(m: _Model) -> _Paths:
+def enumerate_paths(m: ExactModel) -> Paths:
     """Every episode (with its probability) from every start state with ρ₀ > 0.
 
     Finite only under "horizon", or under "terminal" when every episode ends
@@ -97,7 +113,7 @@ def _enumerate_paths(m: _Model) -> _Paths:
                               "(or 'terminal' on an MDP whose episodes end within "
                               f"MAX_ENUM_STEPS={MAX_ENUM_STEPS} steps)",
                               argument="protocol", value=m.protocol)
-    P = sp.csr_array(mdp.P_flat) if not mdp.is_sparse else mdp.P
+    P = sp.csr_array(mdp.P_flat)
     row = np.repeat(np.arange(S * A), np.diff(P.indptr))
     w = m.pi.ravel()[row] * P.data
     ok = (w > 0) & (m.keep[row // A] > 0)
@@ -105,23 +121,23 @@ def _enumerate_paths(m: _Model) -> _Paths:
     K = np.bincount(row // A, minlength=S)
     first = np.concatenate(([0], np.cumsum(K)))[:-1]
     starts = np.flatnonzero(mdp.rho0 > 0)
-    active = _Paths(start=starts, prob=np.ones(starts.size), ret=np.zeros(starts.size),
-                    counts=np.zeros((starts.size, S * A)))
+    active = Paths(start=starts, prob=np.ones(starts.size), ret=np.zeros(starts.size),
+                   counts=np.zeros((starts.size, S * A)))
     state, disc = starts.copy(), np.ones(starts.size)
-    done: list[_Paths] = []
+    done: list[Paths] = []
     n_done = 0
-    limit = m.horizon if m.protocol == "horizon" else MAX_ENUM_STEPS
-    for _ in range(limit + 1):
+    limit = m.H if m.protocol == "horizon" else MAX_ENUM_STEPS
+    for step in range(limit + 1):
         fin = m.keep[state] == 0
         if fin.any():
-            done.append(_Paths(active.start[fin], active.prob[fin], active.ret[fin], active.counts[fin]))
+            done.append(Paths(active.start[fin], active.prob[fin], active.ret[fin], active.counts[fin]))
             n_done += int(fin.sum())
             keep = ~fin
-            active = _Paths(active.start[keep], active.prob[keep], active.ret[keep], active.counts[keep])
+            active = Paths(active.start[keep], active.prob[keep], active.ret[keep], active.counts[keep])
             state, disc = state[keep], disc[keep]
         if not state.size:
             break
-        if _ == limit:
+        if step == limit:
             if m.protocol == "horizon":
                 done.append(active)
                 break
@@ -138,8 +154,8 @@ def _enumerate_paths(m: _Model) -> _Paths:
         e = first[state][parent] + (np.arange(total) - np.repeat(np.cumsum(rep) - rep, rep))
         counts = active.counts[parent]
         counts[np.arange(total), row[e]] += 1.0
-        active = _Paths(active.start[parent], active.prob[parent] * w[e],
+        active = Paths(active.start[parent], active.prob[parent] * w[e],
                         active.ret[parent] + disc[parent] * mdp.r.ravel()[row[e]], counts)
         state, disc = nxt[e], disc[parent] * m.gamma
     fields = ("start", "prob", "ret", "counts")
-    return _Paths(*(np.concatenate([getattr(p, f) for p in done]) for f in fields))
+    return Paths(*(np.concatenate([getattr(p, f) for p in done]) for f in fields))

@@ -29,7 +29,7 @@ exactly: a mean differing from the target there is rejected with p = 0.
 
 It also reports the standardized bias (x̄ − m)/SE per coordinate and the
 effective sample size (see :class:`EstimatorCheck`).  Everything is
-reproducible from ``seed``.
+reproducible from the seed given as ``rng``.
 
 Limitations: like every normal-theory test it relies on the mean of the units
 being close to normal.  Rare, large contributions (an action of probability
@@ -49,22 +49,32 @@ around α — and power — REINFORCE without γᵗ is rejected against ∇J on 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
+from .._validation import as_real_array, check_choice, check_integer, check_real, check_rng
 from ..gradients._theorem import policy_gradient
-from ..sampling._sampler import group_start_states, resolve_protocol, sample
-from ..variance import _scores, advantage_draws_covariance, effective_sample_size
+from ..sampling._sampler import ProtocolOption, StoppingProtocol, group_start_states, resolve_protocol, sample
+from ..variance import advantage_draws_covariance, effective_sample_size, score_matrix
+from ._contract import Estimator
 
-__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator", "estimator_section"]
+__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator"]
+
+#: What the sampled mean is tested against: the estimator's exact expectation, ∇J, or a given array.
+TargetKind = Literal["expectation", "gradient", "array"]
+#: The test that decided: Hotelling's T², Bonferroni-corrected t tests, or an exact comparison.
+TestKind = Literal["hotelling", "bonferroni", "exact"]
+#: A function of a batch of episodes returning one estimate per episode, shape (n, *param_shape).
+EstimateFunction = Callable[..., Any]
 
 #: Eigenvalues of the sample covariance below this fraction of the largest are
 #: structural zeros (exact linear constraints leave ≈ d·1e-16 of rounding);
@@ -83,23 +93,7 @@ HOTELLING_UNITS_PER_DIM = 10
 #: are then accurate to ≈ 1e-8 relative, so Ĉ⁺ is trustworthy).
 HOTELLING_MAX_CONDITION = 1e8
 
-#: The ``mdpgrad check`` section samples only models with at most this many
-#: state-action pairs (its covariance is (S·A)²; episodes of big models are long).
-SECTION_MAX_PAIRS = 64
-
-#: Episodes and level of the report section's checks.  At α = 0.001 a correct
-#: estimator is flagged on one seed in a thousand; the seed is fixed, so the
-#: report is reproducible.
-SECTION_EPISODES = 4000
-SECTION_ALPHA = 1e-3
-
-#: The section marks the report as failed (exit status 1) only on overwhelming
-#: evidence, p below this: a rejection at α alone happens by chance on some
-#: seeds (more often for heavy-tailed returns) and is shown, not failed.
-SECTION_FAIL_P = 1e-9
-
-
-def _stats():  # scipy.stats takes ~0.5 s to import; only the tests themselves need it
+def _stats() -> ModuleType:  # scipy.stats takes ~0.5 s to import; only the tests themselves need it
     from scipy import stats
 
     return stats
@@ -113,9 +107,9 @@ class EstimatorCheck:
     ----------
     estimator : str
         The estimator's name.
-    target_kind : str
-        ``"expectation"``, ``"gradient"`` or ``"array"``.
-    protocol : str
+    target_kind : {"expectation", "gradient", "array"}
+        What the mean was tested against.
+    protocol : {"terminal", "horizon", "geometric"}
         Sampling protocol used (``"auto"`` resolved).
     horizon : int or None
     truncation_bound : float
@@ -125,8 +119,8 @@ class EstimatorCheck:
         Episodes sampled; episodes per unit; independent units n = n_episodes / group_size.
     mean_length : float
         k, mean number of actions per episode.
-    test : str
-        ``"hotelling"``, ``"bonferroni"`` or ``"exact"`` (no variance at all).
+    test : {"hotelling", "bonferroni", "exact"}
+        The test that decided ("exact": the estimates did not vary at all).
     dof : tuple of int
         (k, n − k) for Hotelling's F; (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
     statistic : float
@@ -153,21 +147,24 @@ class EstimatorCheck:
         g = (Σ η) adv(s, a) ∇log π(a|s) (exact advantage, mean ∇J) whose
         average would have the same total variance as this estimate.  Compare
         it with n_units (one sample per episode) and n_units · mean_length (one
-        per (s, a) pair): the essay's third intuition is ESS ≈ n, not k·n.
-        ∞ when the estimates do not vary.
-    seed : int
+        per (s, a) pair): the pairs of one episode are correlated samples, so
+        with return-based estimates ESS is of the order of n, not k·n (see
+        :func:`mdpgrad.variance.sample_efficiency`).  ∞ when the estimates do
+        not vary.
+    seed : int or None
+        The integer seed passed as ``rng``; None when a Generator was passed.
     """
 
     estimator: str
-    target_kind: str
-    protocol: str
+    target_kind: TargetKind
+    protocol: StoppingProtocol
     horizon: int | None
     truncation_bound: float
     n_episodes: int
     group_size: int
     n_units: int
     mean_length: float
-    test: str
+    test: TestKind
     dof: tuple[int, int]
     statistic: float
     p_value: float
@@ -182,7 +179,7 @@ class EstimatorCheck:
     untested_difference: float
     kurtosis_ratio: float
     effective_sample_size: float
-    seed: int
+    seed: int | None
 
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`assert_unbiased`)."""
@@ -214,13 +211,6 @@ class EstimatorCheck:
 
     def __str__(self) -> str:
         return self.report()
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValidationError(f"{name} is {value!r}; expected an integer >= {low}",
-                              argument=name, value=value)
-    return int(value)
 
 
 def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -> dict[str, Any]:
@@ -287,16 +277,17 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
 
 def _score_span(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Orthonormal basis (r, d) of span{∇log π(a|s) : mask[s, a]}."""
-    G = _scores(policy, theta, mask)
+    G = score_matrix(policy, theta, mask)
     if not G.any():
         return np.zeros((0, G.shape[1]))
     _, sv, Vt = np.linalg.svd(G, full_matrices=False)
     return Vt[sv > NULL_RTOL * sv.max()]
 
 
-def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_episodes: int,
-                    protocol: str = "auto", horizon: int | None = None, target: Any = None,
-                    alpha: float = 0.01, seed: int = 0) -> EstimatorCheck:
+def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,
+                    n_episodes: int, protocol: ProtocolOption = "auto", horizon: int | None = None,
+                    target: Literal["gradient"] | ArrayLike | None = None, alpha: float = 0.01,
+                    rng: np.random.Generator | int = 0) -> EstimatorCheck:
     """Sample, estimate, and test whether the estimator's mean equals a target.
 
     Parameters
@@ -313,7 +304,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     n_episodes : int
         Episodes to sample (a multiple of the group size).
     protocol : {"auto", "terminal", "horizon", "geometric"}
-        As in :func:`mdpgrad.sampling.sample`.
+        As in :func:`mdpgrad.sample`.
     horizon : int, optional
         H for protocol ``"horizon"``.
     target : None, "gradient" or ndarray
@@ -321,8 +312,9 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         horizon=…)``; "gradient": the exact ∇J; or an array of θ's shape.
     alpha : float
         Level of the test, 0 < α < 1.
-    seed : int
-        Seed of the ``numpy.random.Generator`` used for all sampling.
+    rng : numpy.random.Generator or int
+        Source of all sampling; an int seeds ``numpy.random.default_rng`` and is
+        recorded as :attr:`EstimatorCheck.seed`.
 
     Returns
     -------
@@ -348,16 +340,15 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     ...     w[np.arange(tr.n_episodes), tr.states[:, 0], tr.actions[:, 0]] = tr.rewards[:, 0]
     ...     return policy.log_prob_vjp(theta, w)
     >>> check = check_estimator(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), score_function,
-    ...                         n_episodes=2000, target="gradient", seed=1)
+    ...                         n_episodes=2000, target="gradient", rng=1)
     >>> check.test, check.holds, check.target.tolist()
     ('hotelling', True, [[-0.25, 0.25], [0.0, 0.0]])
     """
-    n_episodes = _check_int("n_episodes", n_episodes, 2)
-    seed = _check_int("seed", seed, 0)
-    if not (isinstance(alpha, numbers.Real) and 0.0 < float(alpha) < 1.0):
-        raise ValidationError(f"alpha is {alpha!r}; expected a number in (0, 1)",
-                              argument="alpha", value=alpha)
-    estimate: Callable[..., Any] | None = getattr(estimator, "estimate", None)
+    n_episodes = check_integer(n_episodes, "n_episodes", min_value=2)
+    gen = check_rng(rng)
+    seed = None if isinstance(rng, np.random.Generator) else int(rng)
+    alpha = check_real(alpha, "alpha", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
+    estimate: EstimateFunction | None = getattr(estimator, "estimate", None)
     if estimate is None:
         if not callable(estimator):
             raise ValidationError(f"estimator is {estimator!r}; expected an Estimator or a callable "
@@ -365,7 +356,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
                                   argument="estimator", value=estimator)
         estimate = estimator
     name = str(getattr(estimator, "name", getattr(estimator, "__name__", repr(estimator))))
-    group_size = _check_int("group_size", getattr(estimator, "group_size", 1), 1)
+    group_size = check_integer(getattr(estimator, "group_size", 1), "group_size", min_value=1)
     if n_episodes % group_size:
         raise ValidationError(f"n_episodes is {n_episodes}; expected a multiple of the estimator's "
                               f"group_size {group_size}", argument="n_episodes", value=n_episodes)
@@ -373,24 +364,20 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     if n_units < 2:
         raise ValidationError(f"n_episodes={n_episodes} gives {n_units} independent unit(s); "
                               "a variance needs at least 2", argument="n_episodes", value=n_episodes)
-    theta = np.asarray(theta, dtype=float)
     shape = tuple(policy.param_shape)
-    if theta.shape != shape:
-        raise ValidationError(f"theta has shape {theta.shape}; expected {shape}", argument="theta",
-                              value=theta.shape)
-    protocol = resolve_protocol(mdp, protocol, horizon)
-    if isinstance(target, str) and target != "gradient":
-        raise ValidationError(f"target is {target!r}; expected None, 'gradient' or an array",
-                              argument="target", value=target)
-    if target is None and getattr(estimator, "expectation", None) is None:
+    theta = as_real_array(theta, "theta", shape=shape)
+    resolved = resolve_protocol(mdp, protocol, horizon)
+    if isinstance(target, str):
+        check_choice(target, "target", ("gradient",))
+    expectation = getattr(estimator, "expectation", None)
+    if target is None and expectation is None:
         raise ValidationError("target is None but the estimator has no exact expectation; "
                               "pass target='gradient' or an array", argument="target")
 
     behaviour = getattr(estimator, "behaviour_theta", None)
     theta_b = theta if behaviour is None else np.asarray(behaviour, dtype=float)
-    rng = np.random.default_rng(seed)
-    starts = (group_start_states(mdp, n_units, group_size, rng=rng) if group_size > 1 else None)
-    traj = sample(mdp, policy.probabilities(theta_b), n_episodes, rng=rng, protocol=protocol,
+    starts = group_start_states(mdp, n_units, group_size, rng=gen) if group_size > 1 else None
+    traj = sample(mdp, policy.probabilities(theta_b), n_episodes, rng=gen, protocol=resolved,
                   horizon=horizon, start_states=starts)
     est = np.asarray(estimate(traj, policy, theta), dtype=float)
     if est.shape != (n_episodes, *shape):
@@ -399,9 +386,10 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     units = est.reshape(n_units, group_size, -1).mean(axis=1)
 
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
-    if target is None:
-        target_arr = np.asarray(estimator.expectation(mdp, policy, theta, protocol=protocol,
-                                                      horizon=horizon), dtype=float)
+    kind: TargetKind
+    if target is None and expectation is not None:
+        target_arr = np.asarray(expectation(mdp, policy, theta, protocol=resolved, horizon=horizon),
+                                dtype=float)
         kind = "expectation"
     elif isinstance(target, str):
         target_arr = policy_gradient(mdp, policy, theta, evaluation=ev)
@@ -420,10 +408,10 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     iid_trace = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
     z = res["z"].reshape(shape)
     return EstimatorCheck(
-        estimator=name, target_kind=kind, protocol=protocol, horizon=traj.horizon,
+        estimator=name, target_kind=kind, protocol=resolved, horizon=traj.horizon,
         truncation_bound=float(traj.truncation_bound), n_episodes=n_episodes, group_size=group_size,
         n_units=n_units, mean_length=float(traj.lengths.mean()), test=res["test"], dof=res["dof"],
-        statistic=float(res["statistic"]), p_value=float(res["p_value"]), alpha=float(alpha),
+        statistic=float(res["statistic"]), p_value=float(res["p_value"]), alpha=alpha,
         holds=bool(res["p_value"] >= alpha), mean=res["mean"].reshape(shape), target=target_arr,
         standard_error=res["se"].reshape(shape), standardized_bias=z,
         max_abs_standardized_bias=(float(np.max(np.abs(z[res["varying"].reshape(shape)]), initial=0.0))
@@ -433,14 +421,16 @@ def check_estimator(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
         effective_sample_size=effective_sample_size(units, iid_trace), seed=seed)
 
 
-def assert_unbiased(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_episodes: int,
-                    protocol: str = "auto", horizon: int | None = None, target: Any = "gradient",
-                    alpha: float = 0.01, seed: int = 0) -> EstimatorCheck:
+def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,
+                    n_episodes: int, protocol: ProtocolOption = "auto", horizon: int | None = None,
+                    target: Literal["gradient"] | ArrayLike | None = "gradient", alpha: float = 0.01,
+                    rng: np.random.Generator | int = 0) -> EstimatorCheck:
     """:func:`check_estimator` for tests: raise AssertionError with a report when rejected.
 
     The default target is ``"gradient"`` (the exact ∇J): the assertion states
     that the estimator is unbiased.  Pass ``target=None`` to check the code
-    against the estimator's own exact expectation instead.
+    against the estimator's own exact expectation instead.  The other
+    arguments are those of :func:`check_estimator`.
 
     Returns
     -------
@@ -467,62 +457,7 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: Any, estimator: Any, *, n_e
     ...
     """
     check = check_estimator(mdp, policy, theta, estimator, n_episodes=n_episodes, protocol=protocol,
-                            horizon=horizon, target=target, alpha=alpha, seed=seed)
+                            horizon=horizon, target=target, alpha=alpha, rng=rng)
     if not check.holds:
         raise AssertionError(check.report())
     return check
-
-
-def estimator_section(ctx: Any) -> Any:
-    """Report section for ``mdpgrad check``: REINFORCE sampled against its exact expectation and ∇J.
-
-    Runs :func:`check_estimator` on REINFORCE with γᵗ (against its exact
-    expectation, then against ∇J) and on the γᵗ-less update (against ∇J, with
-    its exact bias), with seed ``ctx.seed`` (0 when unset).  Opts out (None)
-    for models with more than :data:`SECTION_MAX_PAIRS` state-action pairs.
-
-    Parameters
-    ----------
-    ctx : mdpgrad.report.CheckContext
-
-    Returns
-    -------
-    mdpgrad.report.Section or None
-    """
-    from .._report.base import Section  # the report package is optional for library users
-    from . import reinforce_estimator, reinforce_without_discount_estimator
-
-    mdp, pol, theta = ctx.mdp, ctx.policy, ctx.theta
-    if mdp.n_states * mdp.n_actions > SECTION_MAX_PAIRS:
-        return None
-    seed = 0 if ctx.seed is None else int(ctx.seed)
-    kw = dict(n_episodes=SECTION_EPISODES, alpha=SECTION_ALPHA, seed=seed)
-    plain = reinforce_estimator()
-    code = check_estimator(mdp, pol, theta, plain, **kw)
-    unbiased = check_estimator(mdp, pol, theta, plain, target="gradient", **kw)
-    no_discount = reinforce_without_discount_estimator()
-    biased = check_estimator(mdp, pol, theta, no_discount, target="gradient", **kw)
-    exact_bias = float(np.max(np.abs(no_discount.expectation(mdp, pol, theta, protocol=biased.protocol)
-                                      - biased.target)))
-
-    def line(c: EstimatorCheck) -> str:
-        return (f"{'agrees' if c.holds else 'rejected'} (p = {c.p_value:.3g}, {c.test}, "
-                f"max |z| = {c.max_abs_standardized_bias:.3g})")
-
-    rows = [
-        ("sampling", f"{SECTION_EPISODES} episodes, protocol {code.protocol}, mean length "
-                     f"{code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
-        ("REINFORCE vs exact E", line(code)),
-        ("REINFORCE vs grad J", line(unbiased)),
-        ("effective sample size", f"{code.effective_sample_size:.4g} i.i.d. draws from mu for "
-                                  f"{code.n_units} episodes ({code.n_units * code.mean_length:.4g} pairs)"),
-    ]
-    scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
-    if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
-        rows.insert(3, ("no gamma^t vs grad J", line(biased) + f"; exact bias max {exact_bias:.3g}"))
-    data = dict(n_episodes=SECTION_EPISODES, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
-                reinforce_vs_expectation_p=code.p_value, reinforce_vs_gradient_p=unbiased.p_value,
-                without_discount_vs_gradient_p=biased.p_value, without_discount_exact_bias=exact_bias,
-                effective_sample_size=code.effective_sample_size, mean_length=code.mean_length)
-    return Section("estimators", "Sampled gradient estimators", rows, data,
-                   ok=code.p_value >= SECTION_FAIL_P)

@@ -8,48 +8,35 @@ the mean and standard deviation of their group of episodes sharing a start.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from .._errors import ValidationError
-from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
-from ..sampling._sampler import Trajectories
+from .._validation import as_real_array, check_integer, check_real, first_index
+from ..sampling._sampler import ProtocolOption, Trajectories
 from ..surrogates import clip_active
 from ._contract import (
     Estimator,
-    _check_table,
-    _check_traj,
-    _horizon_sum,
-    _is_int,
-    _model,
-    _powers,
-    _returns,
-    _score_vjp,
-    _step_discount,
-    _visits,
-    _vjp,
+    exact_model,
+    returns,
+    score_vjp,
+    step_weights,
+    table_score,
+    validate_state_table,
+    validate_trajectories,
 )
-from ._enumeration import (
-    MAX_COMBO_TABLE,
-    MAX_COMBOS,
-    _enumerate_paths,
-    _return_atoms,
-)
+from ._enumeration import MAX_COMBO_TABLE, MAX_COMBOS, enumerate_paths, return_atoms
 
 __all__ = ["grpo_estimator", "ppo_estimator"]
 
 # --------------------------------------------------------------------------- PPO
 
-def _ppo_active(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
-    """Where the clipped surrogate min(ρÂ, clip(ρ, 1−ε, 1+ε)Â) has gradient ρÂ∇log π (else 0)."""
-    return clip_active(ratio, adv, clip)
-
-
-def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values: Any = None) -> Estimator:
+def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | None = None,
+                  values: ArrayLike | None = None) -> Estimator:
     """Gradient of PPO's clipped surrogate at θ ≠ θ_old, episodes sampled from π_θ_old.
 
     Per episode Σₜ γᵗ ∇_θ min(ρₜÂₜ, clip(ρₜ, 1 − ε, 1 + ε)Âₜ) with ρₜ = π_θ(aₜ|sₜ)/π_old(aₜ|sₜ)
@@ -81,57 +68,46 @@ def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values
     >>> float(np.abs(est.expectation(mdp, TabularSoftmax(2, 2), theta)).max())
     0.0
     """
-    th_old = np.asarray(theta_old, dtype=float)
-    eps = float(clip)
-    if not (eps >= 0.0 and np.isfinite(eps)):
-        raise ValidationError(f"clip is {clip!r}; expected a number >= 0", argument="clip", value=clip)
-    table = None if advantages is None else np.asarray(advantages, dtype=float)
-
-    def _adv_table(S: int, A: int) -> np.ndarray:
-        if table is None:
-            raise ValueError  # pragma: no cover - guarded by callers
-        if table.shape != (S, A) or not np.isfinite(table).all():
-            raise ValidationError(f"advantages has shape {table.shape}; expected finite ({S}, {A})",
-                                  argument="advantages", value=table.shape)
-        return table
+    th_old = as_real_array(theta_old, "theta_old")
+    eps = check_real(clip, "clip", min_value=0.0)
+    baseline = 0.0 if values is None else values
 
     def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
+        traj = validate_trajectories(traj, policy)
         S, A = policy.n_states, policy.n_actions
-        d = _step_discount(traj)
         st = np.maximum(traj.states[:, :-1].T, 0)
         ac = np.maximum(traj.actions.T, 0)
         pi_new = policy.probabilities(np.asarray(theta, dtype=float))
         pi_old = policy.probabilities(th_old)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(pi_old[st, ac] > 0, pi_new[st, ac] / pi_old[st, ac], 0.0)
-        if table is not None:
-            adv = _adv_table(S, A)[st, ac]
+        if advantages is not None:
+            adv = as_real_array(advantages, "advantages", shape=(S, A))[st, ac]
         else:
-            adv = _returns(traj, d) - _check_table(0.0 if values is None else values, "values", S)[st]
+            adv = returns(traj) - validate_state_table(baseline, "values", S)[st]
         live = np.arange(traj.actions.shape[1])[:, None] < traj.lengths[None, :]
-        coef = np.where(live & _ppo_active(ratio, adv, eps), _powers(traj, d) * ratio * adv, 0.0)
-        return _score_vjp(traj, policy, theta, coef)
+        coef = np.where(live & clip_active(ratio, adv, eps), step_weights(traj) * ratio * adv, 0.0)
+        return score_vjp(traj, policy, theta, coef)
 
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+    def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, th_old, protocol, horizon)
+        m = exact_model(mdp, policy, th_old, protocol, horizon)
         S, A = mdp.n_states, mdp.n_actions
         pi_new = policy.probabilities(np.asarray(theta, dtype=float))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(m.pi > 0, pi_new / np.where(m.pi > 0, m.pi, 1.0), 0.0)
         inside = (ratio >= 1.0 - eps) & (ratio <= 1.0 + eps)
-        if table is not None:
-            Ahat = _adv_table(S, A)
-            h = np.where(_ppo_active(ratio, Ahat, eps), Ahat, 0.0)
+        if advantages is not None:
+            Ahat = as_real_array(advantages, "advantages", shape=(S, A))
+            h = np.where(clip_active(ratio, Ahat, eps), Ahat, 0.0)
             if m.protocol == "horizon":
-                W = _horizon_sum(m, m.gamma, lambda k: ratio * h)
+                W = m.horizon_sum(m.gamma, lambda k: ratio * h)
             else:
-                W = _visits(m, True)[:, None] * m.pi * ratio * h
-            return _vjp(policy, theta, W)
-        b = _check_table(0.0 if values is None else values, "values", S)
+                W = m.visits(True)[:, None] * m.pi * ratio * h
+            return table_score(policy, theta, W)
+        b = validate_state_table(baseline, "values", S)
         if m.protocol == "horizon":
-            laws = _return_atoms(m)
+            laws = return_atoms(m)
 
             def h_at(k: int) -> np.ndarray:
                 out = np.zeros((S, A))
@@ -144,18 +120,16 @@ def ppo_estimator(theta_old: Any, clip: float, *, advantages: Any = None, values
                     out[s, a] = probs @ x
                 return ratio * out
 
-            return _vjp(policy, theta, _horizon_sum(m, m.gamma, h_at))
-        eta = _visits(m, True)
-        reach = (eta[:, None] * m.pi > 0) & ~inside
-        if reach.any():
-            s, a = (int(i) for i in np.argwhere(reach)[0])
+            return table_score(policy, theta, m.horizon_sum(m.gamma, h_at))
+        eta = m.visits(True)
+        binds = first_index((eta[:, None] * m.pi > 0) & ~inside)
+        if binds is not None:
+            s, a = binds
             raise ValidationError(
-                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); "
-                "the exact expectation with "
-                "sampled advantages needs protocol 'horizon', or pass an advantages table",
+                f"the clip binds at (s, a) = ({s}, {a}) (ratio {ratio[s, a]:.6g}); the exact expectation "
+                "with sampled advantages needs protocol 'horizon', or pass an advantages table",
                 argument="protocol", index=(s, a), value=float(ratio[s, a]))
-        ev = evaluate(mdp, m.pi, validate=False)
-        return _vjp(policy, theta, eta[:, None] * m.pi * ratio * (ev.q - b[:, None]))
+        return table_score(policy, theta, eta[:, None] * m.pi * ratio * (m.evaluation.q - b[:, None]))
 
     return Estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
 
@@ -198,14 +172,11 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
     >>> np.round(e, 6).tolist()
     [[-0.25, 0.25], [0.0, 0.0]]
     """
-    if not _is_int(group_size) or group_size < 2:
-        raise ValidationError(f"group_size is {group_size!r}; expected an integer >= 2",
-                              argument="group_size", value=group_size)
-    G = int(group_size)
-    eps = float(eps)
+    G = check_integer(group_size, "group_size", min_value=2)
+    eps = check_real(eps, "eps", min_value=0.0)
 
     def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
+        traj = validate_trajectories(traj, policy)
         n = traj.n_episodes
         if n % G:
             raise ValidationError(f"traj has {n} episodes; expected a multiple of group_size={G}",
@@ -216,14 +187,14 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             raise ValidationError(f"group {int(bad[0])} does not share one start state: "
                                   f"{s0[bad[0]].tolist()}",
                                   argument="traj", index=(int(bad[0]),), value=s0[bad[0]].tolist())
-        R = _returns(traj, _step_discount(traj))[0] if traj.actions.shape[1] else np.zeros(n)
+        R = returns(traj)[0] if traj.actions.shape[1] else np.zeros(n)
         adv = _group_advantages(R, G, eps)
-        return _score_vjp(traj, policy, theta, np.broadcast_to(adv[None, :], traj.actions.T.shape))
+        return score_vjp(traj, policy, theta, np.broadcast_to(adv[None, :], traj.actions.T.shape))
 
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+    def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        paths = _enumerate_paths(m)
+        m = exact_model(mdp, policy, theta, protocol, horizon)
+        paths = enumerate_paths(m)
         W = np.zeros(mdp.n_states * mdp.n_actions)
         for s0 in np.unique(paths.start):
             sel = paths.start == s0
@@ -252,6 +223,6 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
                 A_hat = np.where(sd > 0, (x[:, None] - mean) / (sd + eps), 0.0)
             g = A_hat @ pc                                      # E[Â | R₁ = x], shape (n_atoms,)
             W += mdp.rho0[s0] * ((paths.prob[sel] * g[inv]) @ paths.counts[sel])
-        return _vjp(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
+        return table_score(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
 
     return Estimator(f"grpo(group_size={G})", estimate, expectation, group_size=G)

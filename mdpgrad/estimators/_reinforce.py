@@ -1,6 +1,6 @@
 """REINFORCE with and without γᵗ, whole-return REINFORCE, state baselines and GAE(λ).
 
-Each factory returns an :class:`~mdpgrad.estimators.base.Estimator` whose exact
+Each factory returns an :class:`~mdpgrad.estimators.Estimator` whose exact
 expectation is ∇J (with γᵗ, any state baseline, GAE with the exact v) or its
 known bias (without γᵗ: Nota & Thomas 2020; GAE with an inexact value table:
 Schulman et al. 2016).
@@ -8,29 +8,27 @@ Schulman et al. 2016).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
-from ..gradients._theorem import expected_update_without_discount
-from ..sampling._sampler import Trajectories
+from .._validation import check_real
+from ..sampling._sampler import ProtocolOption, Trajectories
 from ._contract import (
     Estimator,
-    _check_table,
-    _check_traj,
-    _check_unit_interval,
-    _horizon_sum,
-    _model,
-    _powers,
-    _reinforce_table,
-    _returns,
-    _score_vjp,
-    _step_discount,
-    _visits,
-    _vjp,
+    ExactModel,
+    exact_model,
+    returns,
+    score_vjp,
+    step_discount,
+    step_weights,
+    table_score,
+    validate_state_table,
+    validate_trajectories,
 )
 
 __all__ = [
@@ -43,6 +41,45 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- REINFORCE family
+
+def _reinforce_table(m: ExactModel, with_discount: bool, baseline: np.ndarray | None = None) -> np.ndarray:
+    """Σₜ cₜ Pr(sₜ = s) π(a|s) E[Gₜ − b(sₜ) | sₜ = s, aₜ = a] for the REINFORCE family, shape (S, A).
+
+    cₜ = γᵗ with the discount, 1 without.  Under "horizon" a finite sum of the
+    truncated q⁽ᴴ⁻ᵗ⁾; otherwise η(s) π(a|s) (q − b) with η discounted, or the
+    undiscounted η̃ when the γᵗ is dropped under "terminal" ("geometric" keeps
+    η: its stop supplies γᵗ).
+    """
+    b = np.zeros(m.mdp.n_states) if baseline is None else baseline
+    if m.protocol == "horizon":
+        qs = m.truncated_q()
+        return m.horizon_sum(m.gamma if with_discount else 1.0, lambda k: qs[k] - b[:, None])
+    discounted = with_discount or m.protocol == "geometric"
+    return m.visits(discounted)[:, None] * m.pi * (m.evaluation.q - b[:, None])
+
+
+def _reinforce_family(name: str, coef: Callable[[Trajectories, np.ndarray], np.ndarray], *,
+                      with_discount: bool = True, baseline: ArrayLike | None = None) -> Estimator:
+    """An estimator Σₜ coef[t, i] ∇log π(aₜ|sₜ) whose expectation is a REINFORCE table.
+
+    ``coef(traj, b)`` gets the baseline table b (zeros when none) and returns
+    the time-major weights, shape (T, n).
+    """
+    def table(n_states: int) -> np.ndarray:
+        return np.zeros(n_states) if baseline is None else validate_state_table(baseline, "b", n_states)
+
+    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        traj = validate_trajectories(traj, policy)
+        return score_vjp(traj, policy, theta, coef(traj, table(policy.n_states)))
+
+    def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
+                    horizon: int | None = None) -> np.ndarray:
+        m = exact_model(mdp, policy, theta, protocol, horizon)
+        W = _reinforce_table(m, with_discount, None if baseline is None else table(mdp.n_states))
+        return table_score(policy, theta, W)
+
+    return Estimator(name, estimate, expectation)
+
 
 def reinforce_estimator() -> Estimator:
     """REINFORCE with γᵗ: Σₜ γᵗ Gₜ ∇log π(aₜ|sₜ) (geometric: Σₜ Gₜ ∇log π, undiscounted Gₜ).
@@ -64,41 +101,20 @@ def reinforce_estimator() -> Estimator:
     >>> bool(np.abs(g.mean(axis=0) - [[0.25, -0.25], [0, 0]]).max() < 0.05)
     True
     """
-    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
-        d = _step_discount(traj)
-        return _score_vjp(traj, policy, theta, _powers(traj, d) * _returns(traj, d))
-
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
-                    horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        return _vjp(policy, theta, _reinforce_table(m, with_discount=True))
-
-    return Estimator("reinforce", estimate, expectation)
+    return _reinforce_family("reinforce", lambda traj, b: step_weights(traj) * returns(traj))
 
 
 def reinforce_without_discount_estimator() -> Estimator:
     """The update most code computes: Σₜ Gₜ ∇log π(aₜ|sₜ), the γᵗ dropped.
 
-    Under "terminal" its expectation is Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a), with η̃
-    the undiscounted visits (Nota & Thomas 2020, §3), i.e.
-    ``expected_update_without_discount(..., visits="undiscounted")``; under
-    "horizon" Σ_{t<H} E[G⁽ᴴ⁾ₜ ∇log π]; under "geometric" nothing is left to
-    drop and it equals REINFORCE (expectation ∇J).
+    Under "terminal" its expectation is Σ_s η̃(s) Σ_a π(a|s) q(s, a) ∇log π(a|s),
+    with η̃ the undiscounted visits (Nota & Thomas 2020, §3), the same as
+    :func:`mdpgrad.expected_update_without_discount` with
+    ``visits="undiscounted"``; under "horizon" Σ_{t<H} E[G⁽ᴴ⁾ₜ ∇log π]; under
+    "geometric" nothing is left to drop and it equals REINFORCE (expectation ∇J).
     """
-    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
-        return _score_vjp(traj, policy, theta, _returns(traj, _step_discount(traj)))
-
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
-                    horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        if m.protocol == "terminal":
-            return expected_update_without_discount(mdp, policy, np.asarray(theta, dtype=float),
-                                                    visits="undiscounted")
-        return _vjp(policy, theta, _reinforce_table(m, with_discount=False))
-
-    return Estimator("reinforce_without_discount", estimate, expectation)
+    return _reinforce_family("reinforce_without_discount", lambda traj, b: returns(traj),
+                             with_discount=False)
 
 
 def whole_return_estimator() -> Estimator:
@@ -109,21 +125,13 @@ def whole_return_estimator() -> Estimator:
     so its expectation is that of REINFORCE with γᵗ under every protocol;
     only its variance is larger.
     """
-    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
-        G0 = _returns(traj, _step_discount(traj))[:1]
-        coef = np.broadcast_to(G0, traj.actions.T.shape)
-        return _score_vjp(traj, policy, theta, coef)
+    def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(returns(traj)[:1], traj.actions.T.shape)
 
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
-                    horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        return _vjp(policy, theta, _reinforce_table(m, with_discount=True))
-
-    return Estimator("whole_return", estimate, expectation)
+    return _reinforce_family("whole_return", coef)
 
 
-def value_baseline(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
+def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """The exact state values v^{π_θ}, shape (S,), to pass to :func:`baseline_estimator`.
 
     Examples
@@ -136,7 +144,7 @@ def value_baseline(mdp: MDP, policy: Policy, theta: Any) -> np.ndarray:
     return evaluate(mdp, policy.probabilities(np.asarray(theta, dtype=float)), validate=False).v
 
 
-def baseline_estimator(b: Any) -> Estimator:
+def baseline_estimator(b: ArrayLike) -> Estimator:
     """REINFORCE with a state baseline: Σₜ γᵗ (Gₜ − b(sₜ)) ∇log π(aₜ|sₜ).
 
     ``b`` is a constant or a table of shape (S,) (e.g. :func:`value_baseline`).
@@ -144,23 +152,10 @@ def baseline_estimator(b: Any) -> Estimator:
     every b (Sutton & Barto 2018, §13.4); it is computed with b kept in, so
     the tests check that identity.
     """
-    b_raw = b
+    def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
+        return step_weights(traj) * (returns(traj) - b[np.maximum(traj.states[:, :-1].T, 0)])
 
-    def _b(S: int) -> np.ndarray:
-        return _check_table(b_raw, "b", S)
-
-    def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
-        d = _step_discount(traj)
-        bs = _b(policy.n_states)[np.maximum(traj.states[:, :-1].T, 0)]
-        return _score_vjp(traj, policy, theta, _powers(traj, d) * (_returns(traj, d) - bs))
-
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
-                    horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        return _vjp(policy, theta, _reinforce_table(m, with_discount=True, baseline=_b(mdp.n_states)))
-
-    return Estimator("baseline", estimate, expectation)
+    return _reinforce_family("baseline", coef, baseline=b)
 
 
 # --------------------------------------------------------------------------- GAE(λ)
@@ -180,7 +175,7 @@ def _gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray
     No bootstrap after a terminal state; under "geometric" none after the
     last step either, and γ is replaced by 1 (the stop carries the discount).
     """
-    d = _step_discount(traj)
+    d = step_discount(traj)
     n, T = traj.actions.shape
     Vs = V[np.maximum(traj.states.T, 0)]                  # (T + 1, n); padding read as V[0], masked below
     t_idx = np.arange(T)[:, None]
@@ -197,7 +192,7 @@ def _gae_advantages(traj: Trajectories, V: np.ndarray, lam: float) -> np.ndarray
     return adv
 
 
-def gae_estimator(values: Any, lam: float) -> Estimator:
+def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
     """GAE(λ): Σₜ γᵗ Âₜ ∇log π(aₜ|sₜ) with Âₜ = Σ_l (γλ)^l δₜ₊ₗ (Schulman et al. 2016, eq. 16).
 
     δₜ = rₜ + γ V(sₜ₊₁) − V(sₜ) with the given table V, shape (S,), read as 0 at
@@ -218,30 +213,30 @@ def gae_estimator(values: Any, lam: float) -> Estimator:
     >>> gae_estimator([5.0, 0.0], 0.5).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).tolist()
     [[-0.25, 0.25], [0.0, 0.0]]
     """
-    lam = _check_unit_interval(lam, "lam")
+    lam = check_real(lam, "lam", min_value=0.0, max_value=1.0)
     V_raw = values
 
     def estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
-        traj = _check_traj(traj, policy)
-        V = _check_table(V_raw, "values", policy.n_states)
+        traj = validate_trajectories(traj, policy)
+        V = validate_state_table(V_raw, "values", policy.n_states)
         adv = _gae_advantages(traj, V, lam)
-        return _score_vjp(traj, policy, theta, _powers(traj, _step_discount(traj)) * adv)
+        return score_vjp(traj, policy, theta, step_weights(traj) * adv)
 
-    def expectation(mdp: MDP, policy: Policy, theta: Any, protocol: str = "auto",
+    def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
-        m = _model(mdp, policy, theta, protocol, horizon)
-        V = _check_table(V_raw, "values", mdp.n_states) * m.keep
+        m = exact_model(mdp, policy, theta, protocol, horizon)
+        V = validate_state_table(V_raw, "values", mdp.n_states) * m.keep
         g = m.gamma
         delta = mdp.r + g * m.P_next(V) - V[:, None]
         delta_pi = m.keep * np.sum(m.pi * delta, axis=1)
         if m.protocol == "horizon":
             us = [np.zeros(mdp.n_states)]
-            for _ in range(m.horizon):
+            for _ in range(m.H):
                 us.append(m.keep * (delta_pi + m.chain(us[-1], g * lam)))
-            W = _horizon_sum(m, g, lambda k: delta + g * lam * m.P_next(us[k - 1]))
+            W = m.horizon_sum(g, lambda k: delta + g * lam * m.P_next(us[k - 1]))
         else:
             u = m.keep * m.solve(g * lam, delta_pi)
-            W = _visits(m, True)[:, None] * m.pi * (delta + g * lam * m.P_next(u))
-        return _vjp(policy, theta, W)
+            W = m.visits(True)[:, None] * m.pi * (delta + g * lam * m.P_next(u))
+        return table_score(policy, theta, W)
 
     return Estimator(f"gae(lam={lam:g})", estimate, expectation)

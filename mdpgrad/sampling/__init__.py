@@ -1,11 +1,26 @@
 """mdpgrad.sampling: episodes drawn from the exact dynamics, many at once.
 
-``mg.sample(mdp, π, n_episodes, rng=...)`` (top level) returns
-:class:`Trajectories`. Continuing tasks are sampled under one of the
-``PROTOCOLS``: "terminal" (episodes end in a terminal state), "horizon" (cut
-at H; ``truncation_bound`` gives γᴴ · max|r| / (1 − γ)) or "geometric" (stop
-with probability 1 − γ each step; undiscounted sums are then unbiased).
-``group_start_states`` lays out start states for group-normalised estimators.
+:func:`mdpgrad.sample` (a top-level name) draws n episodes
+s₀ ∼ ρ₀, aₜ ∼ π(·|sₜ), sₜ₊₁ ∼ P(·|sₜ, aₜ), rₜ = r(sₜ, aₜ) with a
+``numpy.random.Generator`` (or an int seed, passed as ``rng``) and returns them
+as :class:`Trajectories`.  An episode stops under one of the ``PROTOCOLS``:
+
+* "terminal": at a terminal state (every path of π must reach one);
+* "horizon": after H actions, or earlier at a terminal state; the truncated
+  return misses at most :func:`truncation_bound` = γᴴ · max|r| / (1 − γ) of J;
+* "geometric": with probability 1 − γ after every step, so Pr(t < T) = γᵗ and
+  undiscounted sums of rewards are exactly unbiased for v (Puterman 1994, §5.3).
+
+"auto" picks "terminal" when the MDP has terminal states, else "geometric".
+
+What lives here
+---------------
+* :class:`Trajectories`: states, actions, rewards and lengths of n episodes,
+  padded to a common length, with the protocol they were sampled under.
+* ``PROTOCOLS``: the three protocol names.
+* :func:`group_start_states`: start states for groups of episodes sharing one
+  start (group-normalised estimators, :func:`mdpgrad.estimators.grpo_estimator`).
+* :func:`truncation_bound`: γᴴ · max|r| / (1 − γ).
 """
 
 from ._sampler import PROTOCOLS, Trajectories, group_start_states, truncation_bound

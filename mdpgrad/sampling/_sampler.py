@@ -39,22 +39,29 @@ geometric lengths follow Geometric(1 − γ); dense and sparse sampling agree.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._chains import stuck_states
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._model import MDP
 from .._policies import validate_policy
+from .._validation import check_choice, check_integer, check_rng, first_index, format_index
 
-__all__ = ["PROTOCOLS", "Trajectories", "group_start_states", "resolve_protocol", "sample",
-           "truncation_bound"]
+__all__ = ["PROTOCOLS", "ProtocolOption", "StoppingProtocol", "Trajectories", "group_start_states",
+           "resolve_protocol", "sample", "truncation_bound"]
+
+#: How an episode stops: at a terminal state, after H actions, or at a geometric time.
+StoppingProtocol = Literal["terminal", "horizon", "geometric"]
+#: A stopping protocol, or "auto" (:func:`resolve_protocol` picks one from the MDP).
+ProtocolOption = Literal["auto", "terminal", "horizon", "geometric"]
 
 #: The stopping protocols understood by :func:`sample` (plus ``"auto"``).
-PROTOCOLS = ("terminal", "horizon", "geometric")
+PROTOCOLS: tuple[StoppingProtocol, ...] = ("terminal", "horizon", "geometric")
 
 #: Default number of episodes simulated together; the working memory of one
 #: chunk is a few arrays of this length plus its (T × chunk) entry record.
@@ -79,8 +86,7 @@ class Trajectories:
         r(sₜ, aₜ) for t < L, then 0.
     lengths : ndarray of int64, shape (n,)
         Number of actions L taken in each episode.
-    protocol : str
-        ``"terminal"``, ``"horizon"`` or ``"geometric"``.
+    protocol : {"terminal", "horizon", "geometric"}
     gamma : float
         The MDP's discount γ.
     horizon : int or None
@@ -100,7 +106,7 @@ class Trajectories:
     actions: np.ndarray
     rewards: np.ndarray
     lengths: np.ndarray
-    protocol: str
+    protocol: StoppingProtocol
     gamma: float
     horizon: int | None = None
     truncation_bound: float = 0.0
@@ -139,37 +145,32 @@ def truncation_bound(mdp: MDP, horizon: int) -> float:
     return mdp.gamma ** horizon * rmax / (1.0 - mdp.gamma)
 
 
-def resolve_protocol(mdp: MDP, protocol: str, horizon: int | None) -> str:
-    """Validate ``protocol`` and ``horizon``.
+def resolve_protocol(mdp: MDP, protocol: ProtocolOption, horizon: int | None) -> StoppingProtocol:
+    """Validate ``protocol`` and ``horizon``; "auto" becomes "terminal" or "geometric".
 
-    ``"auto"`` becomes "terminal" when the MDP has terminal states, else "geometric".
+    "auto" is "terminal" when the MDP has terminal states, else "geometric".
+
+    Raises
+    ------
+    ValidationError
+        An unknown protocol; "horizon" without an integer H ≥ 1, or H given to
+        another protocol; "terminal" on an MDP without terminal states.
     """
+    check_choice(protocol, "protocol", ("auto", *PROTOCOLS))
+    resolved: StoppingProtocol
     if protocol == "auto":
-        protocol = "terminal" if mdp.terminal.any() else "geometric"
-    if protocol not in PROTOCOLS:
-        raise ValidationError(
-            f"protocol is {protocol!r}; expected 'auto', 'terminal', 'horizon' or 'geometric'",
-            argument="protocol", value=protocol)
-    if protocol == "horizon":
-        if not isinstance(horizon, numbers.Integral) or isinstance(horizon, bool) or horizon < 1:
-            raise ValidationError(f"horizon is {horizon!r}; protocol 'horizon' needs an integer >= 1",
-                                  argument="horizon", value=horizon)
+        resolved = "terminal" if mdp.terminal.any() else "geometric"
+    else:
+        resolved = protocol
+    if resolved == "horizon":
+        check_integer(horizon, "horizon", min_value=1)
     elif horizon is not None:
-        raise ValidationError(f"horizon is {horizon!r} but protocol is {protocol!r}; "
+        raise ValidationError(f"horizon is {horizon!r} but protocol is {resolved!r}; "
                               "horizon is only used by protocol 'horizon'", argument="horizon", value=horizon)
-    if protocol == "terminal" and not mdp.terminal.any():
+    if resolved == "terminal" and not mdp.terminal.any():
         raise ValidationError("protocol 'terminal' needs terminal states; use 'horizon' or 'geometric'",
-                              argument="protocol", value=protocol)
-    return protocol
-
-
-def _as_rng(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValidationError(f"rng is {rng!r}; expected a numpy.random.Generator or an integer seed",
-                          argument="rng", value=rng)
+                              argument="protocol", value=resolved)
+    return resolved
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,15 +190,10 @@ class _Tables:
 
 def _build_tables(mdp: MDP, pi: np.ndarray) -> _Tables:
     S, A = mdp.n_states, mdp.n_actions
-    if mdp.is_sparse:
-        csr = mdp.P
-        row = np.repeat(np.arange(S * A), np.diff(csr.indptr))
-        col = csr.indices.astype(np.int64)
-        p = csr.data
-    else:
-        flat = mdp.P_flat
-        row, col = np.nonzero(flat)
-        p = flat[row, col]
+    csr = sp.csr_array(mdp.P_flat)      # a dense P's non-zero entries in row-major order
+    row = np.repeat(np.arange(S * A), np.diff(csr.indptr))
+    col = csr.indices.astype(np.int64)
+    p = csr.data
     src = row // A
     act = row % A
     w = pi[src, act] * p
@@ -252,7 +248,7 @@ def _check_reaches_terminal(mdp: MDP, tab: _Tables, protocol: str) -> None:
             argument="pi", index=(s,), value=stuck.size)
 
 
-def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
+def _check_starts(mdp: MDP, start_states: ArrayLike, n: int) -> np.ndarray:
     S = mdp.n_states
     arr = np.asarray(start_states)
     if arr.ndim == 0:
@@ -261,11 +257,11 @@ def _check_starts(mdp: MDP, start_states: Any, n: int) -> np.ndarray:
         raise ValidationError(f"start_states has shape {arr.shape} and dtype {arr.dtype}; "
                               f"expected an integer or an integer array of shape ({n},)",
                               argument="start_states", value=(arr.shape, str(arr.dtype)))
-    bad = (arr < 0) | (arr >= S)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValidationError(f"start_states[{i}] is {int(arr[i])}; expected a state in 0..{S - 1}",
-                              argument="start_states", index=(i,), value=int(arr[i]))
+    idx = first_index((arr < 0) | (arr >= S))
+    if idx is not None:
+        raise ValidationError(f"{format_index('start_states', idx)} is {int(arr[idx])}; "
+                              f"expected a state in 0..{S - 1}", argument="start_states", index=idx,
+                              value=int(arr[idx]))
     return arr.astype(np.int32)
 
 
@@ -363,9 +359,10 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
     return lengths, finals
 
 
-def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int,
-           protocol: str = "auto", horizon: int | None = None, start_states: Any = None,
-           max_steps: int | None = None, chunk_size: int | None = None) -> Trajectories:
+def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator | int,
+           protocol: ProtocolOption = "auto", horizon: int | None = None,
+           start_states: ArrayLike | None = None, max_steps: int | None = None,
+           chunk_size: int | None = None) -> Trajectories:
     """Sample ``n_episodes`` episodes of the MDP under the policy table π.
 
     Parameters
@@ -418,30 +415,27 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     if pi.ndim != 2:
         raise ValidationError(f"pi has shape {pi.shape}; sample takes one table of shape ({S}, {A})",
                               argument="pi", value=pi.shape)
-    if not isinstance(n_episodes, numbers.Integral) or isinstance(n_episodes, bool) or n_episodes < 1:
-        raise ValidationError(f"n_episodes is {n_episodes!r}; expected an integer >= 1",
-                              argument="n_episodes", value=n_episodes)
-    n = int(n_episodes)
-    rng = _as_rng(rng)
-    protocol = resolve_protocol(mdp, protocol, horizon)
-    for name, val in (("max_steps", max_steps), ("chunk_size", chunk_size)):
-        if val is not None and (not isinstance(val, numbers.Integral) or isinstance(val, bool) or val < 1):
-            raise ValidationError(f"{name} is {val!r}; expected an integer >= 1", argument=name, value=val)
+    n = check_integer(n_episodes, "n_episodes", min_value=1)
+    gen = check_rng(rng)
+    resolved = resolve_protocol(mdp, protocol, horizon)
+    if max_steps is not None:
+        max_steps = check_integer(max_steps, "max_steps", min_value=1)
+    size = DEFAULT_CHUNK_SIZE if chunk_size is None else check_integer(chunk_size, "chunk_size", min_value=1)
     tab = _build_tables(mdp, pi)
-    if protocol == "terminal" or (protocol == "geometric" and mdp.gamma == 1.0):
-        _check_reaches_terminal(mdp, tab, protocol)
+    if resolved == "terminal" or (resolved == "geometric" and mdp.gamma == 1.0):
+        _check_reaches_terminal(mdp, tab, resolved)
     if start_states is None:
-        starts = rng.choice(S, size=n, p=mdp.rho0).astype(np.int32)
+        starts = gen.choice(S, size=n, p=mdp.rho0).astype(np.int32)
     else:
         starts = _check_starts(mdp, start_states, n)
     never = np.iinfo(np.int64).max
-    if protocol == "horizon":
-        caps = np.full(n, int(horizon), dtype=np.int64)
-    elif protocol == "geometric" and mdp.gamma < 1.0:
-        caps = rng.geometric(1.0 - mdp.gamma, size=n).astype(np.int64)
+    H = int(horizon) if resolved == "horizon" and horizon is not None else None
+    if H is not None:
+        caps = np.full(n, H, dtype=np.int64)
+    elif resolved == "geometric" and mdp.gamma < 1.0:
+        caps = gen.geometric(1.0 - mdp.gamma, size=n).astype(np.int64)
     else:
         caps = np.full(n, never, dtype=np.int64)
-    size = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
     # rows for the time steps: exact when no episode can stop early, else grown
     finite = caps[caps < never]
     rows = int(finite.max()) if finite.size == n else 256
@@ -451,7 +445,7 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
     for c0 in range(0, n, size):
         c1 = min(n, c0 + size)
         out = _Buffers(rows, c1 - c0)
-        lengths_c, finals_c = _run_chunk(tab, starts[c0:c1], caps[c0:c1], rng, mdp.terminal, max_steps, out)
+        lengths_c, finals_c = _run_chunk(tab, starts[c0:c1], caps[c0:c1], gen, mdp.terminal, max_steps, out)
         pieces.append((lengths_c, *out.finish(lengths_c, finals_c)))
     lengths = np.concatenate([p[0] for p in pieces])
     if len(pieces) == 1:
@@ -472,9 +466,8 @@ def sample(mdp: MDP, pi: Any, n_episodes: int, *, rng: np.random.Generator | int
             rewards[T_c:, c0:c1] = 0.0
             del st, ac, rw
     return Trajectories(
-        states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=protocol,
-        gamma=mdp.gamma, horizon=int(horizon) if protocol == "horizon" else None,
-        truncation_bound=truncation_bound(mdp, int(horizon)) if protocol == "horizon" else 0.0,
+        states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=resolved,
+        gamma=mdp.gamma, horizon=H, truncation_bound=0.0 if H is None else truncation_bound(mdp, H),
         terminated=mdp.terminal[states[lengths, np.arange(n)]])
 
 
@@ -492,8 +485,6 @@ def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
     >>> group_start_states(MDP(P, [[0.0], [0.0]], 0.5, rho0=[0, 1]), 2, 3, rng=0).tolist()
     [1, 1, 1, 1, 1, 1]
     """
-    for name, val in (("n_groups", n_groups), ("group_size", group_size)):
-        if not isinstance(val, numbers.Integral) or isinstance(val, bool) or val < 1:
-            raise ValidationError(f"{name} is {val!r}; expected an integer >= 1", argument=name, value=val)
-    rng = _as_rng(rng)
-    return np.repeat(rng.choice(mdp.n_states, size=int(n_groups), p=mdp.rho0), int(group_size))
+    n_groups = check_integer(n_groups, "n_groups", min_value=1)
+    group_size = check_integer(group_size, "group_size", min_value=1)
+    return np.repeat(check_rng(rng).choice(mdp.n_states, size=n_groups, p=mdp.rho0), group_size)
