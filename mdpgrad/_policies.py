@@ -47,8 +47,11 @@ __all__ = [
 class Policy(Protocol):
     """What every parameterisation provides (see module docstring)."""
 
-    n_states: int
-    n_actions: int
+    @property
+    def n_states(self) -> int: ...
+
+    @property
+    def n_actions(self) -> int: ...
 
     @property
     def param_shape(self) -> tuple[int, ...]: ...
