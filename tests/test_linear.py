@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.td._linear: linear TD(0)/TD(λ), regression and residual fields, stability.
+"""Tests of mdpgrad.td (linear approximation): TD(0)/TD(λ), regression and residual fields, stability.
 
 Tiers: hand numbers (a 2-cycle with one feature, where TD's fixed point and
 the regression solution differ by exact fractions); identities (TD(λ) matrix

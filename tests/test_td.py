@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.td._tabular: TD(0) fields, their Jacobians, and when they are gradients.
+"""Tests of mdpgrad.td (tabular fields): TD(0) fields, their Jacobians, and when they are gradients.
 
 Tiers: hand-derived numbers (a 3-state cycle, birth-death chains, any 2-state
 chain); identities (the Jacobian from differentiating the update equals the
@@ -30,6 +30,7 @@ from mdpgrad import (
     uniform_policy,
 )
 from mdpgrad import strategies as mst
+from mdpgrad._chains import pair_chain
 from mdpgrad._report.base import build_context
 from mdpgrad._report.td import td_section
 from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridworld_example_4_1
@@ -45,7 +46,6 @@ from mdpgrad.td import (
     td_update,
     td_update_v,
 )
-from mdpgrad.td._tabular import pair_chain
 
 #: The fields are affine: a central difference with step 1 is exact up to
 #: rounding of entries of size ≤ ~10 (rewards ~N(0,1), Q ~N(0,1)), ≈ 1e-14.
