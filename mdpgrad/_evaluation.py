@@ -158,6 +158,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     Returns
     -------
     Evaluation
+        With ``solver``, the factorisation of I − γP̃^π, for one policy (None for a batch).
 
     Raises
     ------

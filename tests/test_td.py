@@ -422,6 +422,12 @@ def test_td_section_on_reversible_example():
     (lambda m, p: td_update_v(m, p, np.zeros(2)), "v"),
     (lambda m, p: q_learning_update(m, np.zeros((3, 2)), D="occupancy"), "D"),
     (lambda m, p: td_symmetry(m, p, values="w"), "values"),
+    (lambda m, p: diagonal_weights(m, p, np.array([1, 1, np.nan, 1, 1, 1])), "D"),
+    (lambda m, p: td_update(m, p, np.full((3, 2), np.inf)), "Q"),
+    (lambda m, p: td_update(m, np.stack([p, p]), np.zeros((3, 2))), "pi"),   # the fields take no batch
+    (lambda m, p: td_jacobian(m, p, D="uniform"), "kind"),
+    (lambda m, p: q_learning_jacobian(m, np.zeros((3, 2)), tie_atol=-1.0), "tie_atol"),
+    (lambda m, p: reversibility_verdict(np.eye(2), d=[0.5, np.nan]), "d"),
 ])
 def test_bad_input(call, argument):
     mdp = MDP(_random_P(np.random.default_rng(0), 3, 2), np.zeros((3, 2)), 0.9)

@@ -201,10 +201,6 @@ def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Wei
     mdp, pi, phi, D, lam
         As in :func:`linear_td_update`.
 
-    Returns
-    -------
-    ndarray, shape (k, k)
-
     Examples
     --------
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
@@ -235,11 +231,8 @@ def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighti
     Parameters
     ----------
     mdp, pi, phi, D, lam
-        As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k,)
+        As in :func:`linear_td_update`; on-policy means D = "occupancy" or
+        "stationary" of the same π.
 
     Examples
     --------
@@ -268,10 +261,6 @@ def regression_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLi
     ----------
     mdp, pi, phi, w, D
         As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k,)
     """
     p = _problem(mdp, pi, phi, D)
     w = _weights_of(p, w)
@@ -285,10 +274,6 @@ def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
     ----------
     mdp, pi, phi, D
         As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k, k)
     """
     p = _problem(mdp, pi, phi, D)
     return -_dense(_weighted_T(p, p.Phi))
@@ -303,10 +288,6 @@ def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
     ----------
     mdp, pi, phi, D
         As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k,)
 
     Examples
     --------
@@ -330,11 +311,8 @@ def residual_gradient_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: 
     Parameters
     ----------
     mdp, pi, phi, w, D
-        As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k,)
+        As in :func:`linear_td_update`; δ(w) = r + (γM − I)Φw is the expected
+        TD error of every row.
     """
     p = _problem(mdp, pi, phi, D)
     w = _weights_of(p, w)
@@ -353,10 +331,6 @@ def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *
     ----------
     mdp, pi, phi, D
         As in :func:`linear_td_update`.
-
-    Returns
-    -------
-    ndarray, shape (k, k)
     """
     p = _problem(mdp, pi, phi, D)
     B = _B(p)
