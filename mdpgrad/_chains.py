@@ -41,7 +41,7 @@ Matrix: TypeAlias = Any
 
 
 def policy_matrix(pi: np.ndarray) -> sp.csr_array:
-    """Π as a sparse (S, S·A) matrix with π(a|s) at (s, s·A + a).
+    """Π as a sparse (S, S·A) matrix with π(a|s) at (s, s·A + a), so that P^π = Π P (Puterman 1994, §2.1).
 
     Parameters
     ----------
@@ -141,6 +141,8 @@ def masked_chain(mdp: MDP, chain: Matrix) -> Matrix:
 
 def masked_start(mdp: MDP) -> np.ndarray:
     """ρ̃₀: ρ₀ with the entries of terminal states zeroed (an episode that starts there has no step).
+
+    Terminal states are absorbing and pay nothing (Sutton & Barto 2018, §3.4).
 
     Returns
     -------
