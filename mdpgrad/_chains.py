@@ -3,49 +3,79 @@
 With Π the (S, S·A) matrix holding π(a|s) at (s, s·A + a)::
 
     P^π = Π P,  r^π = Π r          the state chain and its reward (Puterman 1994, §2.1)
-    P̃^π                             P^π with terminal rows and columns zeroed: episodes stop there
+    P Π                             the state-action chain, (S·A, S·A)
+    P̃, P̃^π, P̃Π, ρ̃₀                 the same with terminal rows and columns zeroed: episodes stop there
     M   = I − c·P̃^π                 the Bellman matrix; c = γ gives v and η, c = γ² Sobel's moment
 
-Also the exact termination search (γ = 1 needs every non-terminal state to
-reach a terminal one: a breadth-first search on the edges of P^π, no
-tolerance) and the stationary distribution d_πᵀ P^π = d_πᵀ of a continuing
-chain (Stewart 1994, §2.3).  Every module that needs P^π, P̃^π or M builds it
-here.
+Terminal masking is written once, in :func:`masked_chain` (and
+:func:`masked_start` for ρ̃₀); every other module that needs P^π, P̃^π, P̃Π or M
+builds it here.  Also the exact termination search (γ = 1 needs every
+non-terminal state to reach a terminal one: a breadth-first search on the
+edges of P^π, no tolerance) and the stationary distribution d_πᵀ P^π = d_πᵀ
+of a continuing chain (Stewart 1994, §2.3).
 
 Identities checked by the tests: the rows of P^π sum to 1; dense = sparse;
 d_πᵀ P^π = d_πᵀ; the termination search agrees with the invertibility of
-I − P̃^π.
+I − P̃^π; ξᵀ P Π = ξᵀ for ξ(s, a) = d_π(s) π(a|s).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._model import MDP
+from ._validation import as_real_array
 
-__all__ = ["bellman_matrix", "chain_and_reward", "check_termination", "masked_chain", "policy_matrix",
-           "stationary_distribution", "stuck_states"]
+__all__ = ["STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
+           "pair_chain", "policy_matrix", "stationary_distribution", "stuck_states", "validate_termination"]
+
+#: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).
+Matrix: TypeAlias = Any
 
 
 def policy_matrix(pi: np.ndarray) -> sp.csr_array:
-    """Π as a sparse (S, S·A) matrix with π(a|s) at (s, s·A + a)."""
+    """Π as a sparse (S, S·A) matrix with π(a|s) at (s, s·A + a), so that P^π = Π P (Puterman 1994, §2.1).
+
+    Parameters
+    ----------
+    pi : ndarray, shape (S, A)
+
+    Returns
+    -------
+    csr_array, shape (S, S·A)
+    """
     S, A = pi.shape
     return sp.csr_array((pi.ravel(), np.arange(S * A), np.arange(0, S * A + 1, A)), shape=(S, S * A))
 
 
-def chain_and_reward(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
-    """P^π and r^π for a table π of shape (..., S, A) (batch only for dense MDPs)."""
+def chain_and_reward(mdp: MDP, pi: np.ndarray) -> tuple[Matrix, np.ndarray]:
+    """P^π = Π P and r^π = Π r (Puterman 1994, §2.1).
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (..., S, A)
+        A policy table, or a stack of them (dense MDPs only); trusted.
+
+    Returns
+    -------
+    P_pi : ndarray, shape (..., S, S), or csr_array, shape (S, S)
+        Terminal rows stay absorbing, as in P.
+    r_pi : ndarray, shape (..., S)
+    """
     r_pi = np.sum(pi * mdp.r, axis=-1)
     if mdp.is_sparse:
         # Row s of Π P is Σ_a π(a|s) P[s·A + a, :]: scale P's entries by π and read the A rows of
         # each state as one row (the same result as the product Π @ P, without a sparse matmul).
-        P, S, A = mdp.P, mdp.n_states, mdp.n_actions
+        P: Any = mdp.P
+        S, A = mdp.n_states, mdp.n_actions
         counts = np.diff(P.indptr)
         if counts.size and counts.min() == counts.max():      # same number of successors in every row
             counts = int(counts[0])
@@ -57,12 +87,116 @@ def chain_and_reward(mdp: MDP, pi: np.ndarray) -> tuple[Any, np.ndarray]:
     return np.einsum("...sa,sat->...st", pi, mdp.P, optimize=True), r_pi
 
 
+def _terminal_rows(mdp: MDP, n: int) -> np.ndarray:
+    """Which of n indices belong to terminal states: n = S (states) or n = S·A (pairs x = s·A + a)."""
+    if n == mdp.n_states:
+        return mdp.terminal
+    if n == mdp.n_states * mdp.n_actions:
+        return np.repeat(mdp.terminal, mdp.n_actions)
+    raise ValueError(f"a chain axis of length {n} indexes neither the {mdp.n_states} states nor the "
+                     f"{mdp.n_states * mdp.n_actions} state-action pairs")
+
+
+def masked_chain(mdp: MDP, chain: Matrix) -> Matrix:
+    """The chain with the rows and columns of terminal states zeroed: episodes stop there.
+
+    P^π gives P̃^π, P in its (S·A, S) form gives P̃, and P Π gives P̃Π.
+
+    Parameters
+    ----------
+    mdp : MDP
+    chain : ndarray, shape (..., n, m), or sparse, shape (n, m)
+        Each axis indexes states (length S) or state-action pairs (length
+        S·A, x = s·A + a).
+
+    Returns
+    -------
+    ndarray or csr_array, shape like ``chain``
+        Dense or sparse like ``chain``; ``chain`` itself (not a copy) when the
+        MDP has no terminal states.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], 0.9, terminal=[False, True])
+    >>> masked_chain(mdp, mdp.P_flat).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
+    if not mdp.terminal.any():
+        return chain
+    rows = _terminal_rows(mdp, chain.shape[-2])
+    cols = _terminal_rows(mdp, chain.shape[-1])
+    if sp.issparse(chain):
+        chain = sp.csr_array(chain)
+        row_of = np.repeat(np.arange(chain.shape[0]), np.diff(chain.indptr))
+        data = np.where(rows[row_of] | cols[chain.indices], 0.0, chain.data)
+        out = sp.csr_array((data, chain.indices.copy(), chain.indptr.copy()), shape=chain.shape)
+        out.eliminate_zeros()
+        return out
+    out = np.array(chain, copy=True)
+    out[..., rows, :] = 0.0
+    out[..., :, cols] = 0.0
+    return out
+
+
+def masked_start(mdp: MDP) -> np.ndarray:
+    """ρ̃₀: ρ₀ with the entries of terminal states zeroed (an episode that starts there has no step).
+
+    Terminal states are absorbing and pay nothing (Sutton & Barto 2018, §3.4).
+
+    Returns
+    -------
+    ndarray, shape (S,)
+    """
+    return np.where(mdp.terminal, 0.0, mdp.rho0)
+
+
+def pair_chain(mdp: MDP, pi: np.ndarray) -> Matrix:
+    """The state-action chain P̃Π: (P̃Π)[s·A + a, s'·A + a'] = P̃(s'|s, a) π(a'|s').
+
+    P̃ has the rows and columns of terminal states zeroed (:func:`masked_chain`).
+    Sutton & Barto 2018, §3.5 (the successor pairs of Expected SARSA).
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (S, A)
+        A policy table; trusted.
+
+    Returns
+    -------
+    ndarray or csr_array, shape (S·A, S·A)
+        Dense for dense MDPs, sparse for sparse ones (nnz = nnz(P)·A at most).
+
+    Examples
+    --------
+    >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+    >>> pair_chain(MDP(P, [[1.0], [0.0]], 0.5), np.ones((2, 1))).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    P_m = masked_chain(mdp, mdp.P_flat)
+    if mdp.is_sparse:
+        return sp.csr_array(P_m @ policy_matrix(pi))
+    return (P_m[:, :, None] * pi[None, :, :]).reshape(S * A, S * A)
+
+
 def stuck_states(terminal: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Non-terminal states from which no path of edges src → dst reaches a terminal state.
 
     Exact and combinatorial: one breadth-first search backwards from the
     terminal states.  An empty result for the support of P^π is equivalent to
     I − P̃^π being invertible (the policy terminates with probability 1).
+
+    Parameters
+    ----------
+    terminal : ndarray of bool, shape (S,)
+    src, dst : ndarray of int, shape (n_edges,)
+
+    Returns
+    -------
+    ndarray of int
+        The stuck states, in increasing order.
     """
     S = terminal.size
     term = np.flatnonzero(terminal)
@@ -75,45 +209,43 @@ def stuck_states(terminal: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.n
     return np.flatnonzero(~reached[:S])
 
 
-def check_termination(mdp: MDP, P_pi: Any) -> None:
-    """Under γ = 1, every non-terminal state must reach a terminal state under π."""
-    src, dst = P_pi.nonzero()
-    stuck = stuck_states(mdp.terminal, src, dst)
-    if stuck.size:
-        s = int(stuck[0])
-        raise NonTerminatingPolicyError(
-            f"gamma=1 but the policy never terminates from state {s} "
-            f"({stuck.size} state(s) cannot reach a terminal state): the undiscounted values do not exist",
-            argument="pi", index=(s,), value=stuck.size)
+def validate_termination(mdp: MDP, P_pi: Matrix) -> None:
+    """Raise unless every non-terminal state reaches a terminal state on the edges of P^π.
 
+    The condition for the undiscounted (γ = 1) values and visit counts to
+    exist: I − P̃^π is then invertible (Puterman 1994, §7.1, transient policies).
 
-def masked_chain(mdp: MDP, P_pi: Any) -> Any:
-    """P̃^π: P^π with the rows and columns of terminal states zeroed (episodes stop there).
-
-    Dense (..., S, S) or sparse (S, S) like ``P_pi``; returned unchanged (not
-    copied) when the MDP has no terminal states.
+    Raises
+    ------
+    NonTerminatingPolicyError
+        Naming the first stuck state.
     """
-    if not mdp.terminal.any():
-        return P_pi
-    if sp.issparse(P_pi):
-        P_pi = sp.csr_array(P_pi)
-        rows = np.repeat(np.arange(mdp.n_states), np.diff(P_pi.indptr))
-        data = np.where(mdp.terminal[rows] | mdp.terminal[P_pi.indices], 0.0, P_pi.data)
-        out = sp.csr_array((data, P_pi.indices.copy(), P_pi.indptr.copy()), shape=P_pi.shape)
-        out.eliminate_zeros()
-        return out
-    out = np.array(P_pi, copy=True)
-    term = np.flatnonzero(mdp.terminal)
-    out[..., term, :] = 0.0
-    out[..., :, term] = 0.0
-    return out
+    stuck = stuck_states(mdp.terminal, *P_pi.nonzero())
+    if stuck.size:
+        raise NonTerminatingPolicyError(
+            f"gamma=1 but the policy never terminates from state {stuck[0]} ({stuck.size} state(s) cannot "
+            "reach a terminal state): the undiscounted values do not exist",
+            argument="pi", index=(int(stuck[0]),), value=stuck.size)
 
 
-def bellman_matrix(mdp: MDP, P_pi: Any, discount: float | None = None) -> Any:
-    """M = I − c·P̃^π with c = ``discount`` (default γ); dense or sparse like ``P_pi``.
+def bellman_matrix(mdp: MDP, P_pi: Matrix, discount: float | None = None) -> Matrix:
+    """M = I − c·P̃^π, the matrix of the Bellman equation (Puterman 1994, §6.1).
 
-    With c = γ its inverse gives v and η; with c = γ² it gives Sobel's second
-    moment of the return (:mod:`mdpgrad.variance`).
+    With c = γ (the default) M⁻¹ r^π = v and M⁻ᵀ ρ̃₀ = η; with c = 1 it gives
+    the undiscounted visit counts η̃, with c = γ² Sobel's second moment of the
+    return (:mod:`mdpgrad.variance`).
+
+    Parameters
+    ----------
+    mdp : MDP
+    P_pi : ndarray, shape (..., S, S), or sparse, shape (S, S)
+    discount : float, optional
+        c; default γ.
+
+    Returns
+    -------
+    ndarray or csr_array, shape like ``P_pi``
+        A new array (``P_pi`` is not modified).
     """
     c = mdp.gamma if discount is None else discount
     S = mdp.n_states
@@ -135,7 +267,7 @@ def bellman_matrix(mdp: MDP, P_pi: Any, discount: float | None = None) -> Any:
 STATIONARY_TOL = 1e-9
 
 
-def stationary_distribution(P_pi: Any) -> np.ndarray:
+def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     """The stationary distribution d_π of a state chain: d_πᵀ P^π = d_πᵀ, Σ d_π = 1.
 
     Solved exactly as (I − P^π)ᵀ d = 0 with the last equation replaced by
@@ -143,31 +275,39 @@ def stationary_distribution(P_pi: Any) -> np.ndarray:
 
     Parameters
     ----------
-    P_pi : ndarray or sparse matrix, shape (S, S)
+    P_pi : array_like or sparse matrix, shape (S, S)
+        Row-stochastic.
+
+    Returns
+    -------
+    ndarray, shape (S,)
 
     Raises
     ------
     ValidationError
-        If the chain has more than one recurrent class (no unique d_π).
+        If P_pi is not a finite square matrix, or if the chain has more than
+        one recurrent class (no unique d_π).
 
     Examples
     --------
     >>> stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]])).round(12).tolist()
     [0.75, 0.25]
     """
-    S = P_pi.shape[0]
-    if sp.issparse(P_pi):
-        A = sp.lil_array(sp.eye_array(S) - sp.csr_array(P_pi).T)
+    chain: Matrix = P_pi if sp.issparse(P_pi) else as_real_array(P_pi, "P_pi")
+    if chain.ndim != 2 or chain.shape[0] != chain.shape[1]:
+        raise ValidationError(f"P_pi has shape {chain.shape}; expected a square matrix (S, S)",
+                              argument="P_pi", value=chain.shape)
+    S = chain.shape[0]
+    b = np.zeros(S)
+    b[-1] = 1.0
+    if sp.issparse(chain):
+        A = sp.lil_array(sp.eye_array(S) - sp.csr_array(chain).T)
         A[S - 1, :] = np.ones(S)
-        b = np.zeros(S)
-        b[-1] = 1.0
         with np.errstate(all="ignore"):
             d = spla.spsolve(sp.csc_array(A), b)
     else:
-        A = np.eye(S) - np.asarray(P_pi, dtype=float).T
+        A = np.eye(S) - chain.T
         A[-1, :] = 1.0
-        b = np.zeros(S)
-        b[-1] = 1.0
         try:
             d = np.linalg.solve(A, b)
         except np.linalg.LinAlgError:
@@ -175,8 +315,9 @@ def stationary_distribution(P_pi: Any) -> np.ndarray:
     # A singular system (several recurrent classes) shows up as non-finite or
     # negative entries, or as a residual far above rounding (≈ S·ε).
     bad = ~np.isfinite(d) | (d < -STATIONARY_TOL)
-    resid = float(np.abs((P_pi.T @ d) - d).max()) if np.isfinite(d).all() else np.inf
+    resid = float(np.abs((chain.T @ d) - d).max()) if np.isfinite(d).all() else np.inf
     if bad.any() or resid > STATIONARY_TOL:
         raise ValidationError("P_pi has no unique stationary distribution (more than one recurrent class)",
                               argument="P_pi", value=float(resid))
-    return np.clip(d, 0.0, None) / np.clip(d, 0.0, None).sum()
+    d = np.clip(d, 0.0, None)
+    return d / d.sum()

@@ -1,4 +1,4 @@
-"""Exact policy evaluation: P^π, r^π, v, q, advantage, η, d, μ and J in one call.
+"""Exact policy evaluation: P^π, r^π, v, q, advantage, η, d, μ and J in one call; η and η̃ alone.
 
 Formulas (Sutton & Barto 2018, §3.5 and §4.1; Puterman 1994, §6.1)::
 
@@ -6,15 +6,19 @@ Formulas (Sutton & Barto 2018, §3.5 and §4.1; Puterman 1994, §6.1)::
     v   = (I − γP̃^π)⁻¹ r^π                      (Bellman equation, solved exactly)
     q   = r + γ P v,  advantage = q − v
     ηᵀ  = ρ̃₀ᵀ (I − γP̃^π)⁻¹                      η(s) = Σ_t γᵗ Pr(s_t = s, t < T)
+    η̃ᵀ  = ρ̃₀ᵀ (I − P̃^π)⁻¹                       η̃(s) = Σ_t Pr(s_t = s, t < T), episodic MDPs
     d   = η / Σ η,  μ(s, a) = d(s) π(a|s),  J = ρ₀ · v = Σ_{s,a} η(s) π(a|s) r(s, a)
 
-P̃^π is P^π with terminal rows and columns zeroed (see :mod:`mdpgrad._linalg`).
-Without terminal states Σ η = 1/(1 − γ).  The matrix I − γP̃^π is factorised
-once and the factors serve v and η.
+P̃^π and ρ̃₀ are P^π and ρ₀ with the terminal states masked
+(:func:`mdpgrad._chains.masked_chain`); terminal states pay no reward, so
+r^π needs no mask.  Without terminal states Σ η = 1/(1 − γ).  The matrix
+I − γP̃^π is factorised once (:func:`mdpgrad._linalg.factorize`) and the factors
+serve v and η; :class:`Evaluation` keeps them for later solves.
 
 Identities checked by the tests: v = r^π + γP^π v; v(s) = Σ_a π(a|s) q(s, a);
 J = ρ₀·v = Σ η π r; Σ η = 1/(1−γ) without terminal states; dense = sparse;
-a batch of policies equals the policies evaluated one at a time.
+a batch of policies equals the policies evaluated one at a time; η̃ counts
+the expected visits of a corridor.
 """
 
 from __future__ import annotations
@@ -24,18 +28,18 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
-from ._chains import bellman_matrix, chain_and_reward, check_termination
-from ._errors import ValidationError
-from ._linalg import (
-    BATCH_ELIMINATION_MAX,
-    REFINED_MIN_STATES,
-    RefinedLU,
-    Solver,
-    batched_lu,
-    batched_lu_solve,
-    factorize,
+from ._chains import (
+    Matrix,
+    bellman_matrix,
+    chain_and_reward,
+    masked_chain,
+    masked_start,
+    validate_termination,
 )
+from ._errors import ValidationError
+from ._linalg import REFINED_MIN_STATES, RefinedLU, Solver, SolverMethod, factorize, validate_solver_method
 from ._model import MDP
 from ._policies import validate_policy
 
@@ -65,11 +69,14 @@ class Evaluation:
     J : float or ndarray, shape (...)
         ρ₀ · v.
     solver : Solver or None
-        Factors of I − γP̃^π (unbatched evaluations only), for further solves.
+        The factorisation of M = I − γP̃^π that gave v and η, for further
+        solves with the same matrix: ``solver.solve(b)`` = M⁻¹b,
+        ``solver.solve_transposed(b)`` = M⁻ᵀb (b of shape (S,) or (S, k)).
+        Set for every evaluation of a single policy; None for a batch.
     """
 
     pi: np.ndarray
-    P_pi: Any
+    P_pi: Matrix
     r_pi: np.ndarray
     v: np.ndarray
     q: np.ndarray
@@ -89,19 +96,61 @@ class Evaluation:
         return float(np.max(np.abs(resid)))
 
 
-def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") -> Evaluation:
+def _policy_table(mdp: MDP, pi: ArrayLike, validate: bool) -> np.ndarray:
+    """π as an array of shape (..., S, A): validated, or only shape-checked (complex passes through)."""
+    S, A = mdp.n_states, mdp.n_actions
+    if validate:
+        table = validate_policy(pi, S, A)
+    else:
+        table = np.asarray(pi)
+        # complex tables pass through unchanged (complex-step derivatives)
+        table = table.astype(np.result_type(table.dtype, np.float64), copy=False)
+        if table.ndim < 2 or table.shape[-2:] != (S, A):
+            raise ValidationError(f"pi has shape {table.shape}; expected (..., {S}, {A})",
+                                  argument="pi", value=table.shape)
+    if table.ndim > 2 and mdp.is_sparse:
+        raise ValidationError(f"pi has batch shape {table.shape[:-2]}; sparse MDPs take one policy at a time",
+                              argument="pi", value=table.shape)
+    return table
+
+
+def _validate_termination(mdp: MDP, pi: np.ndarray, P_pi: Matrix) -> None:
+    """Undiscounted quantities exist: every policy of the stack reaches a terminal state."""
+    if pi.ndim > 2:      # the edges of P^π depend only on where π > 0: one search per pattern
+        patterns = np.unique((pi.real > 0).reshape(-1, mdp.n_states, mdp.n_actions), axis=0)
+        for pattern in patterns:
+            validate_termination(mdp, chain_and_reward(mdp, pattern.astype(float))[0])
+    else:
+        validate_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
+
+
+def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "auto") -> Solver:
+    """One factorisation of I − c·P̃^π (c = ``discount``) for a single policy or a stack."""
+    if P_pi.ndim == 2 and not mdp.is_sparse and not np.iscomplexobj(P_pi) and (
+            method == "refined" or (method == "auto" and mdp.n_states >= REFINED_MIN_STATES)):
+        # the float32 factor straight from P̃^π: the float64 matrix M is never formed
+        return RefinedLU.from_chain(masked_chain(mdp, P_pi), discount)
+    return factorize(bellman_matrix(mdp, P_pi, discount), overwrite=True, method=method)
+
+
+def _visits(mdp: MDP, solver: Solver) -> np.ndarray:
+    """η = M⁻ᵀ ρ̃₀, exactly 0 on terminal states (an iterative solve leaves rounding there)."""
+    return np.where(mdp.terminal, 0.0, solver.solve_transposed(masked_start(mdp)))
+
+
+def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMethod = "auto") -> Evaluation:
     """Evaluate a policy table exactly.
 
     Parameters
     ----------
     mdp : MDP
-    pi : ndarray, shape (..., S, A)
+    pi : array_like, shape (..., S, A)
         Row-stochastic table(s).  Leading axes form a batch (dense MDPs only),
         evaluated in one vectorised call.
     validate : bool, optional
         Check that π is a distribution in every row (default).  Pass False to
         evaluate the closed forms off the simplex (used for derivatives in the
-        entries of π).
+        entries of π; complex tables pass through).
     solver : {"auto", "lu", "refined", "splu", "krylov"}
         How I − γP̃^π is solved for one policy (see :func:`mdpgrad._linalg.factorize`):
         "auto" chooses by size and storage; batches are always solved directly.
@@ -109,11 +158,13 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
     Returns
     -------
     Evaluation
+        With ``solver``, the factorisation of I − γP̃^π, for one policy (None for a batch).
 
     Raises
     ------
     ValidationError
-        If π has the wrong shape or a row is not a distribution.
+        If π has the wrong shape or a row is not a distribution, or if
+        ``solver`` is unknown or does not fit the storage of P.
     NonTerminatingPolicyError
         If γ = 1 and some non-terminal state never reaches a terminal state.
 
@@ -129,87 +180,74 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True, solver: str = "auto") 
     ([1.3333333333333333, 0.0], 1.3333333333333333, [1.3333333333333333, 0.6666666666666666])
     """
     S, A = mdp.n_states, mdp.n_actions
-    if validate:
-        pi = validate_policy(pi, S, A)
-    else:
-        pi = np.asarray(pi)
-        # complex tables pass through unchanged (complex-step derivatives)
-        pi = pi.astype(np.result_type(pi.dtype, np.float64), copy=False)
-        if pi.ndim < 2 or pi.shape[-2:] != (S, A):
-            raise ValidationError(f"pi has shape {pi.shape}; expected (..., {S}, {A})",
-                                  argument="pi", value=pi.shape)
-    batch = pi.shape[:-2]
-    if batch and mdp.is_sparse:
-        raise ValidationError(f"pi has batch shape {batch}; sparse MDPs take one policy at a time",
-                              argument="pi", value=pi.shape)
-    P_pi, r_pi = chain_and_reward(mdp, pi)
+    table = _policy_table(mdp, pi, validate)
+    method = validate_solver_method(solver, sparse=mdp.is_sparse)
+    batched = table.ndim > 2
+    P_pi, r_pi = chain_and_reward(mdp, table)
     if mdp.gamma == 1.0:
-        if batch:
-            patterns = np.unique((pi.real > 0).reshape(-1, S, A), axis=0)
-            for pat in patterns:
-                check_termination(mdp, chain_and_reward(mdp, pat.astype(float))[0])
-        else:
-            check_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
-    keep = ~mdp.terminal
-    rho0 = np.where(keep, mdp.rho0, 0.0)
-    r_pi_m = np.where(keep, r_pi, 0.0)
-    method, solver = solver, None
-    if method not in ("auto", "lu", "refined", "splu", "krylov"):
-        raise ValidationError(f"solver is {method!r}; expected 'auto', 'lu', 'refined', 'splu' or 'krylov'",
-                              argument="solver", value=method)
-    if method in ("lu", "refined") and mdp.is_sparse or method in ("splu", "krylov") and not mdp.is_sparse:
-        kind = "sparse" if mdp.is_sparse else "dense"
-        raise ValidationError(f"solver {method!r} does not apply to a {kind} MDP", argument="solver",
-                              value=method)
-    refined = (not batch and not mdp.is_sparse and not np.iscomplexobj(P_pi)
-               and (method == "refined" or (method == "auto" and S >= REFINED_MIN_STATES)))
-    M = None if refined else bellman_matrix(mdp, P_pi)
-    if refined:   # float32 LU built straight from P^π, refined in float64 (see mdpgrad._linalg)
-        solver = RefinedLU.from_chain(P_pi, mdp.gamma, keep)
-        v = solver.solve(r_pi_m)
-        eta = solver.solve_transposed(rho0)
-        Pv = (mdp.P_flat @ v).reshape(S, A)
-    elif batch and S <= BATCH_ELIMINATION_MAX:
-        LU = batched_lu(M)
-        v = batched_lu_solve(LU, r_pi_m)
-        eta = batched_lu_solve(LU, rho0, transposed=True)
-        Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
-    elif batch:
-        v = np.linalg.solve(M, r_pi_m[..., None])[..., 0]
-        eta = np.linalg.solve(np.swapaxes(M, -1, -2),
-                              np.broadcast_to(rho0, batch + (S,))[..., None])[..., 0]
+        _validate_termination(mdp, table, P_pi)
+    factors = _factorize(mdp, P_pi, mdp.gamma, method)
+    v = factors.solve(r_pi)
+    eta = _visits(mdp, factors)
+    if batched:
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        solver = factorize(M, overwrite=True, method=method)
-        v = solver.solve(r_pi_m)
-        eta = solver.solve_transposed(rho0)
         Pv = (mdp.P_flat @ v).reshape(S, A)
-    eta = np.where(keep, eta, 0.0)
     q = mdp.r + mdp.gamma * Pv
-    advantage = q - v[..., None]
     d = eta / eta.sum(axis=-1, keepdims=True)
-    mu = d[..., None] * pi
-    J = v @ mdp.rho0 if not batch else np.einsum("...s,s->...", v, mdp.rho0)
-    if not batch:
+    J = v @ mdp.rho0
+    if not batched:
         J = complex(J) if np.iscomplexobj(J) else float(J)
-    return Evaluation(pi=pi, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=advantage, eta=eta, d=d,
-                      mu=mu, J=J, solver=solver)
+    return Evaluation(pi=table, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=q - v[..., None], eta=eta, d=d,
+                      mu=d[..., None] * table, J=J, solver=None if batched else factors)
 
 
-def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> np.ndarray:
+def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True) -> np.ndarray:
     """Expected visits before termination, η(s) = Σ_t γᵗ Pr(s_t = s, t < T).
 
-    With ``discounted=False`` the weights γᵗ are dropped (η̃, the undiscounted
-    counts of an episodic MDP); this needs every policy path to terminate.
+    Solves only ηᵀ (I − γP̃^π) = ρ̃₀ᵀ (one factorisation, no values).  With
+    ``discounted=False`` the weights γᵗ are dropped: η̃ solves
+    η̃ᵀ (I − P̃^π) = ρ̃₀ᵀ, the undiscounted counts of an episodic MDP, whose
+    expectation weights the γᵗ-less policy-gradient update (Nota & Thomas
+    2020; Sutton & Barto 2018, §9.2, on-policy distribution).  η̃ needs every
+    policy path to terminate, which is checked first (exactly, on the edges
+    of P^π).
 
     Parameters
     ----------
     mdp : MDP
-    pi : ndarray, shape (S, A)
+    pi : array_like, shape (..., S, A)
+        Row-stochastic table(s); leading axes form a batch (dense MDPs only).
+    discounted : bool, optional
+        γᵗ-weighted visits η (default) or undiscounted visits η̃.
 
     Returns
     -------
-    ndarray, shape (S,)
+    ndarray, shape (..., S)
+        0 on terminal states.
+
+    Raises
+    ------
+    ValidationError
+        If π is not a policy table.
+    NonTerminatingPolicyError
+        If the counts are undiscounted (or γ = 1) and some non-terminal state
+        never reaches a terminal state under π.
+
+    Examples
+    --------
+    State 0 stays with probability ½, else ends: 2 visits expected, 4/3 discounted by γ = ½.
+
+    >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0], terminal=[False, True])
+    >>> visit_counts(mdp, np.ones((2, 1)), discounted=False).tolist()
+    [2.0, 0.0]
+    >>> visit_counts(mdp, np.ones((2, 1))).tolist()
+    [1.3333333333333333, 0.0]
     """
-    target = mdp if discounted else mdp.replace(gamma=1.0)
-    return evaluate(target, pi).eta
+    table = _policy_table(mdp, pi, validate=True)
+    P_pi = chain_and_reward(mdp, table)[0]
+    discount = mdp.gamma if discounted else 1.0
+    if discount == 1.0:
+        _validate_termination(mdp, table, P_pi)
+    return _visits(mdp, _factorize(mdp, P_pi, discount))

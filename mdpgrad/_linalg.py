@@ -22,19 +22,25 @@ Which solver (``factorize(M, method="auto")``, or ``evaluate(..., solver=...)``)
   1000 × 1000 gridworld), while a Krylov step costs O(nnz) and the number of
   steps is set by γ, not by S;
 * stacks of policies: elimination vectorised across the stack for S ≤ 8
-  (:func:`batched_lu`), numpy.linalg.solve above.
+  (:func:`batched_lu`), numpy.linalg.solve above (:class:`StackedLU`).
+
+Every solver answers the :class:`Solver` protocol: ``solve(b)`` = M⁻¹b and
+``solve_transposed(b)`` = M⁻ᵀb.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.linalg import blas as _blas
+
+from ._errors import ValidationError
+from ._validation import check_choice
 
 try:  # scipy's CSR kernel y += A x, used to multiply without allocating; A @ x otherwise
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
@@ -44,8 +50,14 @@ except ImportError:  # pragma: no cover - depends on the scipy version
 _BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "REFINED_MIN_STATES",
-           "REFINE_MAX_STEPS", "REFINE_TOL", "DenseLU", "KrylovSolver", "RefinedLU", "Solver", "SparseLU",
-           "batched_lu", "batched_lu_solve", "factorize"]
+           "REFINE_MAX_STEPS", "REFINE_TOL", "DenseLU", "KrylovSolver", "RefinedLU", "Solver", "SolverMethod",
+           "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize", "validate_solver_method"]
+
+#: How M = I − γP̃^π is solved: "auto" chooses by size and storage (module docstring); "lu" and
+#: "refined" are dense, "splu" and "krylov" sparse.
+SolverMethod = Literal["auto", "lu", "refined", "splu", "krylov"]
+_DENSE_ONLY = ("lu", "refined")
+_SPARSE_ONLY = ("splu", "krylov")
 
 #: Batches of systems with at most this many states are solved by elimination
 #: vectorised across the batch (one numpy operation per pivot step, for all
@@ -121,24 +133,22 @@ class RefinedLU:
     """
 
     def __init__(self, M: np.ndarray) -> None:
-        self._M: np.ndarray | None = M
-        self._chain: tuple[np.ndarray, float, np.ndarray] | None = None
+        self._source = M
+        self._gamma: float | None = None         # None: _source is M; else M = I − γ·_source
         self._setup(M.astype(np.float32))
 
     @classmethod
-    def from_chain(cls, P_pi: np.ndarray, gamma: float, keep: np.ndarray) -> RefinedLU:
-        """Solver for M = I − γ K P^π K (K = diag(keep)) without forming M in float64.
+    def from_chain(cls, P_tilde: np.ndarray, gamma: float) -> RefinedLU:
+        """Solver for M = I − γP̃ without forming M in float64.
 
-        The float32 matrix is built in one pass from P^π, and residuals use
-        M x = x − γ K P^π K x, so the float64 S×S matrix M is never stored.
+        ``P_tilde`` is the masked chain P̃^π (:func:`mdpgrad._chains.masked_chain`).
+        The float32 matrix is built in one pass from it, and residuals use
+        M x = x − γP̃ x, so the float64 S×S matrix M is never stored.
         """
         self = cls.__new__(cls)
-        self._M = None
-        self._chain = (P_pi, float(gamma), np.asarray(keep, dtype=float))
-        M32 = np.multiply(P_pi, np.float32(-gamma), dtype=np.float32)
-        if not keep.all():
-            M32[~keep, :] = 0.0
-            M32[:, ~keep] = 0.0
+        self._source = P_tilde
+        self._gamma = float(gamma)
+        M32 = np.multiply(P_tilde, np.float32(-gamma), dtype=np.float32)
         M32[np.arange(M32.shape[0]), np.arange(M32.shape[0])] += np.float32(1.0)
         self._setup(M32)
         return self
@@ -147,6 +157,7 @@ class RefinedLU:
         self._fallback: DenseLU | None = None
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
+        self._lu32: tuple[np.ndarray, np.ndarray] | None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
             self._lu32 = sla.lu_factor(M32, overwrite_a=True, check_finite=False)
@@ -156,19 +167,15 @@ class RefinedLU:
 
     def _matvec(self, x: np.ndarray, trans: int) -> np.ndarray:
         """M x (or Mᵀ x) in float64."""
-        if self._M is not None:
-            return (self._M.T if trans else self._M) @ x
-        P_pi, gamma, keep = self._chain
-        kx = keep * x if x.ndim == 1 else keep[:, None] * x
-        Pk = (P_pi.T if trans else P_pi) @ kx
-        return x - gamma * (keep * Pk if x.ndim == 1 else keep[:, None] * Pk)
+        B = self._source.T if trans else self._source
+        return B @ x if self._gamma is None else x - self._gamma * (B @ x)
 
     def _lu64(self) -> DenseLU:
         if self._fallback is None:
-            if self._M is None:
-                P_pi, gamma, keep = self._chain
-                self._M = np.eye(P_pi.shape[0]) - gamma * (keep[:, None] * P_pi * keep[None, :])
-            self._fallback = DenseLU(self._M)
+            M = self._source
+            if self._gamma is not None:
+                M = np.eye(M.shape[0]) - self._gamma * M
+            self._fallback = DenseLU(M)
         return self._fallback
 
     def _apply(self, b: np.ndarray, trans: int) -> np.ndarray:
@@ -179,10 +186,11 @@ class RefinedLU:
         if self._lu32 is None:
             self.history.append(-1)
             return self._lu64().solve_transposed(b) if trans else self._lu64().solve(b)
-        x = sla.lu_solve(self._lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
+        lu32 = self._lu32
+        x = sla.lu_solve(lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
         previous = float(np.max(np.abs(x))) if x.size else 0.0
         for step in range(1, REFINE_MAX_STEPS + 1):
-            dx = sla.lu_solve(self._lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=trans,
+            dx = sla.lu_solve(lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=trans,
                               check_finite=False).astype(float)
             x += dx
             size = float(np.max(np.abs(dx))) if dx.size else 0.0
@@ -354,12 +362,15 @@ class KrylovSolver:
         return self._apply(b, True)
 
 
-def factorize(M: np.ndarray | sp.sparray, *, overwrite: bool = False, method: str = "auto") -> Solver:
-    """Prepare solves with M; the choice of method is explained in the module docstring.
+def factorize(M: np.ndarray | sp.sparray, *, overwrite: bool = False,
+              method: SolverMethod = "auto") -> Solver:
+    """Prepare solves with M = I − γP̃^π; the choice of method is explained in the module docstring.
 
     Parameters
     ----------
-    M : ndarray or sparse matrix, shape (S, S)
+    M : ndarray, shape (S, S) or (..., S, S), or sparse matrix, shape (S, S)
+        A stack of dense matrices (ndim > 2) is solved directly, matrix by
+        matrix (:class:`StackedLU`), whatever ``method``.
     overwrite : bool
         Dense only: let LAPACK factorise M in place.
     method : {"auto", "lu", "refined", "splu", "krylov"}
@@ -368,22 +379,70 @@ def factorize(M: np.ndarray | sp.sparray, *, overwrite: bool = False, method: st
         for real dense M with at least :data:`REFINED_MIN_STATES` states and
         "lu" below, "krylov" for sparse M with at least
         :data:`KRYLOV_MIN_STATES` states and "splu" below.
+
+    Returns
+    -------
+    Solver
+
+    Raises
+    ------
+    ValidationError
+        If ``method`` is unknown or does not fit the storage of M.
     """
-    if method not in ("auto", "lu", "refined", "splu", "krylov"):
-        raise ValueError(f"method is {method!r}; expected 'auto', 'lu', 'refined', 'splu' or 'krylov'")
+    method = validate_solver_method(method, sparse=sp.issparse(M))
     if sp.issparse(M):
-        if method in ("lu", "refined"):
-            raise ValueError(f"method {method!r} is for dense matrices")
         if method == "krylov" or (method == "auto" and M.shape[0] >= KRYLOV_MIN_STATES
                                   and not np.iscomplexobj(M.data)):
             return KrylovSolver(M)
         return SparseLU(M)
-    if method in ("splu", "krylov"):
-        raise ValueError(f"method {method!r} is for sparse matrices")
+    if M.ndim > 2:
+        return StackedLU(M)
     if method == "refined" or (method == "auto" and M.shape[0] >= REFINED_MIN_STATES
                                and not np.iscomplexobj(M)):
         return RefinedLU(M)
     return DenseLU(M, overwrite=overwrite)
+
+
+def validate_solver_method(method: object, *, sparse: bool) -> SolverMethod:
+    """``method`` as a :data:`SolverMethod` that applies to dense (or sparse) matrices; else raise.
+
+    Raises
+    ------
+    ValidationError
+        Naming the argument ``solver``.
+    """
+    kind = check_choice(method, "solver", get_args(SolverMethod))
+    if kind in (_DENSE_ONLY if sparse else _SPARSE_ONLY):
+        storage = "sparse" if sparse else "dense"
+        raise ValidationError(f"solver {kind!r} does not apply to a {storage} MDP", argument="solver",
+                              value=kind)
+    return kind
+
+
+class StackedLU:
+    """Solves with every matrix of a dense stack M, shape (..., S, S), in one call.
+
+    For S ≤ :data:`BATCH_ELIMINATION_MAX` the elimination is vectorised across
+    the stack (:func:`batched_lu`, one factorisation for every later solve);
+    above, each solve goes to LAPACK matrix by matrix (numpy.linalg.solve).
+    Right-hand sides of shape (S,) or (..., S) broadcast against the stack.
+    """
+
+    def __init__(self, M: np.ndarray) -> None:
+        self._M = M
+        self._LU = batched_lu(M) if M.shape[-1] <= BATCH_ELIMINATION_MAX else None
+
+    def _apply(self, b: np.ndarray, transposed: bool) -> np.ndarray:
+        if self._LU is not None:
+            return batched_lu_solve(self._LU, b, transposed=transposed)
+        M = np.swapaxes(self._M, -1, -2) if transposed else self._M
+        return np.linalg.solve(M, np.broadcast_to(b, M.shape[:-1])[..., None])[..., 0]
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self._apply(b, False)
+
+    def solve_transposed(self, b: np.ndarray) -> np.ndarray:
+        return self._apply(b, True)
 
 
 def batched_lu(M: np.ndarray) -> np.ndarray:

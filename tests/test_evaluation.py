@@ -180,3 +180,85 @@ def test_undiscounted_visit_counts():
     mdp = MDP(P, np.zeros((3, 1)), 0.9, rho0=[1, 0, 0], terminal=np.array([0, 0, 1], bool))
     np.testing.assert_allclose(visit_counts(mdp, np.ones((3, 1)), discounted=False), [2, 1, 0], rtol=TOL)
     np.testing.assert_allclose(visit_counts(mdp, np.ones((3, 1))), [1 / 0.55, 0.9 * 0.5 / 0.55, 0], rtol=TOL)
+
+
+def _old_undiscounted_counts(mdp, pi):
+    """The definition: η of the same MDP with γ = 1."""
+    return evaluate(mdp.replace(gamma=1.0), pi).eta
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_visit_counts_equal_the_eta_of_an_evaluation(seed, sparse):
+    rng = np.random.default_rng(seed)
+    mdp = random_mdp(rng, S=5, A=2, terminal=True)
+    if sparse:
+        mdp = MDP(sp.csr_array(mdp.P_flat), mdp.r, mdp.gamma, mdp.rho0, mdp.terminal)
+    pi = random_pi(rng, 5, 2)
+    np.testing.assert_allclose(visit_counts(mdp, pi), evaluate(mdp, pi).eta, rtol=TOL, atol=TOL)
+    eta_tilde = visit_counts(mdp, pi, discounted=False)
+    np.testing.assert_allclose(eta_tilde, _old_undiscounted_counts(mdp, pi), rtol=TOL, atol=TOL)
+    assert eta_tilde[-1] == 0.0
+    # η̃ᵀ(I − P̃^π) = ρ̃₀ᵀ, read off the chain directly
+    P_pi = evaluate(mdp, pi).P_pi
+    P_pi = P_pi.toarray() if sp.issparse(P_pi) else P_pi
+    keep = ~mdp.terminal
+    np.testing.assert_allclose(eta_tilde[keep] - eta_tilde[keep] @ P_pi[np.ix_(keep, keep)], mdp.rho0[keep],
+                               rtol=0, atol=TOL * eta_tilde.sum())
+
+
+def test_visit_counts_of_a_batch_equal_the_loop():
+    rng = np.random.default_rng(12)
+    mdp = random_mdp(rng, terminal=True)
+    pis = random_pi(rng, 4, 3, batch=(2, 3))
+    for discounted in (True, False):
+        batch = visit_counts(mdp, pis, discounted=discounted)
+        assert batch.shape == (2, 3, 4)
+        for i in range(2):
+            for j in range(3):
+                np.testing.assert_allclose(batch[i, j], visit_counts(mdp, pis[i, j], discounted=discounted),
+                                           rtol=TOL)
+
+
+def test_undiscounted_visit_counts_need_termination():
+    P = np.zeros((2, 2, 2))
+    P[0, 0, 0] = P[0, 1, 1] = P[1, :, 1] = 1.0
+    mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], 0.9, terminal=np.array([False, True]))
+    stays = np.array([[1.0, 0.0], [1.0, 0.0]])
+    assert visit_counts(mdp, stays)[0] == pytest.approx(10.0, rel=TOL)       # discounted: 1/(1 − γ)
+    with pytest.raises(NonTerminatingPolicyError, match="never terminates from state 0"):
+        visit_counts(mdp, stays, discounted=False)
+    with pytest.raises(NonTerminatingPolicyError):                          # continuing MDP
+        visit_counts(random_mdp(np.random.default_rng(0), S=2, A=2), np.full((2, 2), 0.5), discounted=False)
+    with pytest.raises(ValidationError, match=r"pi\[0, :\] sums to 0.9"):
+        visit_counts(mdp, np.array([[0.5, 0.4], [0.5, 0.5]]), discounted=False)
+
+
+@pytest.mark.parametrize("storage, solver, S", [
+    ("dense", "auto", 4), ("dense", "lu", 4), ("dense", "refined", 4), ("dense", "auto", 1000),
+    ("sparse", "auto", 4), ("sparse", "splu", 4), ("sparse", "krylov", 4),
+])
+def test_every_single_policy_evaluation_keeps_its_factorisation(storage, solver, S):
+    """Evaluation.solver factorises I − γP̃^π: solving r^π again gives v, ρ̃₀ transposed gives η."""
+    rng = np.random.default_rng(S)
+    mdp = random_mdp(rng, S=S, A=2, terminal=True)
+    if storage == "sparse":
+        mdp = MDP(sp.csr_array(mdp.P_flat), mdp.r, mdp.gamma, mdp.rho0, mdp.terminal)
+    pi = random_pi(rng, S, 2)
+    ev = evaluate(mdp, pi, solver=solver)
+    assert ev.solver is not None
+    np.testing.assert_allclose(ev.solver.solve(ev.r_pi), ev.v, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(ev.solver.solve_transposed(np.where(mdp.terminal, 0.0, mdp.rho0)), ev.eta,
+                               rtol=1e-9, atol=TOL)
+
+
+def test_complex_and_batched_evaluations():
+    rng = np.random.default_rng(8)
+    mdp = random_mdp(rng, terminal=True)
+    pi = random_pi(rng, 4, 3)
+    step = np.zeros_like(pi, dtype=complex)
+    step[0, 1] = 1e-30j
+    ev = evaluate(mdp, pi + step, validate=False)
+    assert ev.solver is not None and np.iscomplexobj(ev.v)
+    np.testing.assert_allclose(ev.solver.solve(ev.r_pi), ev.v, rtol=TOL)
+    assert evaluate(mdp, random_pi(rng, 4, 3, batch=(2,))).solver is None

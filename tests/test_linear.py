@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.td._linear: linear TD(0)/TD(λ), regression and residual fields, stability.
+"""Tests of mdpgrad.td (linear approximation): TD(0)/TD(λ), regression and residual fields, stability.
 
 Tiers: hand numbers (a 2-cycle with one feature, where TD's fixed point and
 the regression solution differ by exact fractions); identities (TD(λ) matrix
@@ -257,6 +257,13 @@ def test_baird_converges_on_policy():
     (lambda m, p: iterate_expected_update(m, p, np.ones((2, 1)), [0.0], step_size=0.0, n_steps=3),
      "step_size"),
     (lambda m, p: stability(np.zeros((2, 3))), "jacobian"),
+    (lambda m, p: stability(np.full((2, 2), np.nan)), "jacobian"),
+    (lambda m, p: linear_td_jacobian(m, p, [["a"], ["b"]]), "phi"),
+    (lambda m, p: linear_td_update(m, p, np.ones((2, 1)), [np.nan]), "w"),
+    (lambda m, p: iterate_expected_update(m, p, np.ones((2, 1)), [0.0], step_size=0.1, n_steps=2.5),
+     "n_steps"),
+    (lambda m, p: iterate_expected_update(m, p, np.ones((2, 1)), [0.0], step_size=0.1, n_steps=-1),
+     "n_steps"),
 ])
 def test_bad_input(call, argument):
     with pytest.raises(ValidationError) as exc:

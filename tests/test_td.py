@@ -1,4 +1,4 @@
-"""Tests of mdpgrad.td._tabular: TD(0) fields, their Jacobians, and when they are gradients.
+"""Tests of mdpgrad.td (tabular fields): TD(0) fields, their Jacobians, and when they are gradients.
 
 Tiers: hand-derived numbers (a 3-state cycle, birth-death chains, any 2-state
 chain); identities (the Jacobian from differentiating the update equals the
@@ -30,6 +30,7 @@ from mdpgrad import (
     uniform_policy,
 )
 from mdpgrad import strategies as mst
+from mdpgrad._chains import pair_chain
 from mdpgrad._report.base import build_context
 from mdpgrad._report.td import td_section
 from mdpgrad.examples import baird_counterexample, gridworld_example_3_5, gridworld_example_4_1
@@ -45,7 +46,6 @@ from mdpgrad.td import (
     td_update,
     td_update_v,
 )
-from mdpgrad.td._tabular import pair_chain
 
 #: The fields are affine: a central difference with step 1 is exact up to
 #: rounding of entries of size ≤ ~10 (rewards ~N(0,1), Q ~N(0,1)), ≈ 1e-14.
@@ -422,6 +422,12 @@ def test_td_section_on_reversible_example():
     (lambda m, p: td_update_v(m, p, np.zeros(2)), "v"),
     (lambda m, p: q_learning_update(m, np.zeros((3, 2)), D="occupancy"), "D"),
     (lambda m, p: td_symmetry(m, p, values="w"), "values"),
+    (lambda m, p: diagonal_weights(m, p, np.array([1, 1, np.nan, 1, 1, 1])), "D"),
+    (lambda m, p: td_update(m, p, np.full((3, 2), np.inf)), "Q"),
+    (lambda m, p: td_update(m, np.stack([p, p]), np.zeros((3, 2))), "pi"),   # the fields take no batch
+    (lambda m, p: td_jacobian(m, p, D="uniform"), "kind"),
+    (lambda m, p: q_learning_jacobian(m, np.zeros((3, 2)), tie_atol=-1.0), "tie_atol"),
+    (lambda m, p: reversibility_verdict(np.eye(2), d=[0.5, np.nan]), "d"),
 ])
 def test_bad_input(call, argument):
     mdp = MDP(_random_P(np.random.default_rng(0), 3, 2), np.zeros((3, 2)), 0.9)

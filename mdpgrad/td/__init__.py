@@ -1,12 +1,30 @@
 """mdpgrad.td: the expected TD updates, their Jacobians, and when they are gradients.
 
-``mg.td_symmetry(mdp, π)`` (top level) gives the verdict; this namespace holds
-the fields and Jacobians themselves, tabular (action values q and state values
-v, any diagonal weighting D), Q-learning, linear TD(λ) with its fixed point,
-the Monte Carlo regression and residual-gradient losses, and the stability of
-the expected iteration (eigenvalues; Baird's counterexample).
+The verdict itself, ``mg.td_symmetry(mdp, π)``, lives at the top level; this
+namespace holds what it is made of and its relatives:
+
+* tabular fields and their Jacobians D (γM − I): action values
+  (:func:`td_update`, :func:`td_jacobian`), state values (:func:`td_update_v`,
+  :func:`td_jacobian_v`), Q-learning (:func:`q_learning_update`,
+  :func:`q_learning_jacobian` → :class:`QLearningJacobian`, with its ties);
+* the weighting D: :func:`diagonal_weights` ("identity", "occupancy",
+  "stationary" or an array); detailed balance of a chain weighted by D,
+  :func:`reversibility_verdict`, which decides the verdict
+  (:class:`TDSymmetry`, what ``mg.td_symmetry`` returns);
+* linear function approximation Q = Φw: TD(λ) (:func:`linear_td_update`,
+  :func:`linear_td_jacobian`, :func:`td_fixed_point`), the Monte Carlo
+  regression loss (:func:`regression_update`, :func:`regression_jacobian`,
+  :func:`regression_solution`) and the residual-gradient loss
+  (:func:`residual_gradient_update`, :func:`residual_gradient_jacobian`);
+* stability of the expected iteration w ← w + α u(w): :func:`stability`
+  (eigenvalues → :class:`Stability`; Baird's counterexample diverges) and
+  :func:`iterate_expected_update`.
+
+References: Sutton & Barto 2018, §6.4, §9.4, §11.2–11.5 and §12.2;
+Tsitsiklis & Van Roy 1997; Ollivier 2018.
 """
 
+from ._common import diagonal_weights
 from ._linear import (
     Stability,
     iterate_expected_update,
@@ -23,7 +41,6 @@ from ._linear import (
 from ._tabular import (
     QLearningJacobian,
     TDSymmetry,
-    diagonal_weights,
     q_learning_jacobian,
     q_learning_update,
     reversibility_verdict,
@@ -37,6 +54,7 @@ __all__ = [
     "QLearningJacobian",
     "Stability",
     "TDSymmetry",
+    "diagonal_weights",
     "iterate_expected_update",
     "linear_td_jacobian",
     "linear_td_update",
@@ -54,5 +72,4 @@ __all__ = [
     "td_jacobian_v",
     "td_update",
     "td_update_v",
-    "diagonal_weights",
 ]

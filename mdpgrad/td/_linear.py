@@ -29,22 +29,23 @@ with Φ = I is q^π (or v^π); the regression solution with Φ = I is q^π.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike
 
-from .._chains import chain_and_reward
+from .._chains import Matrix
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
-from .._policies import validate_policy
-from ._tabular import _keep, _resolve, _state_chain_masked, pair_chain
+from .._validation import as_real_array, check_integer, check_real, check_tolerance
+from ._common import ValueKind, Weighting, as_values, policy_table, resolve_weights, value_chain
 
 __all__ = [
     "EIGENVALUE_ATOL",
+    "FIXED_POINT_RTOL",
     "Stability",
     "iterate_expected_update",
     "linear_td_jacobian",
@@ -69,99 +70,98 @@ FIXED_POINT_RTOL = 1e-8
 
 @dataclass(frozen=True, eq=False)
 class _Problem:
-    Phi: Any          # (n, k) ndarray, or sparse identity
-    M: Any            # (n, n) chain, dense or sparse
-    r: np.ndarray     # (n,) rewards
-    D: np.ndarray     # (n,) weights
+    """One linear prediction problem: Φ, its chain M, reward r and weights D over the n rows."""
+
+    pi: np.ndarray      # (S, A) validated policy
+    Phi: Matrix         # (n, k) ndarray, or sparse identity
+    M: Matrix           # (n, n) chain P̃Π or P̃^π, dense or sparse
+    r: np.ndarray       # (n,) rewards
+    D: np.ndarray       # (n,) weights
     gamma: float
-    values: str
+    lam: float          # λ of TD(λ), in [0, 1]
+    values: ValueKind
 
 
-def _problem(mdp: MDP, pi: Any, phi: Any, D: Any) -> _Problem:
+def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: float = 0.0) -> _Problem:
     S, A = mdp.n_states, mdp.n_actions
-    pi = validate_policy(pi, S, A)
+    table = policy_table(mdp, pi)
+    lam = check_real(lam, "lam", min_value=0.0, max_value=1.0)
+    values: ValueKind
     if phi is None:
         values, n = "q", S * A
-        Phi: Any = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)
+        Phi: Matrix = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)
     else:
-        Phi = np.asarray(phi, dtype=float)
+        Phi = as_real_array(phi, "phi")
         if Phi.ndim == 3 and Phi.shape[:2] == (S, A):
             Phi = Phi.reshape(S * A, -1)
         if Phi.ndim != 2 or Phi.shape[0] not in (S, S * A) or Phi.shape[1] == 0:
             raise ValidationError(f"phi has shape {np.shape(phi)}; expected ({S}, k), ({S * A}, k) "
                                   f"or ({S}, {A}, k)", argument="phi", value=np.shape(phi))
-        if not np.isfinite(Phi).all():
-            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(Phi))[0])
-            raise ValidationError(f"phi{list(idx)} is {Phi[idx]!r}; expected a finite number",
-                                  argument="phi", index=idx, value=float(Phi[idx]))
         # with one action the pair chain and the state chain coincide
         values = "q" if Phi.shape[0] == S * A and A > 1 else "v"
-    if values == "q":
-        M, r = pair_chain(mdp, pi), mdp.r.ravel() * np.repeat(_keep(mdp), A)
-    else:
-        M, r = _state_chain_masked(mdp, pi), chain_and_reward(mdp, pi)[1] * _keep(mdp)
-    Dd = _resolve(mdp, pi, D, values)
-    n = M.shape[0]
-    return _Problem(Phi, M, r, np.ones(n) if Dd is None else Dd, mdp.gamma, values)
+    M, r = value_chain(mdp, table, values)
+    weights = resolve_weights(mdp, table, D, values)
+    return _Problem(table, Phi, M, r, np.ones(M.shape[0]) if weights is None else weights, mdp.gamma, lam,
+                    values)
 
 
-def _solve_lambda(p: _Problem, lam: float, X: np.ndarray) -> np.ndarray:
+def _solve_lambda(p: _Problem, X: np.ndarray) -> np.ndarray:
     """(I − γλM)⁻¹ X for X of shape (n,) or (n, k)."""
-    if not (0.0 <= lam <= 1.0):
-        raise ValidationError(f"lam is {lam!r}; expected a number in [0, 1]", argument="lam", value=lam)
-    if lam == 0.0:
+    if p.lam == 0.0:
         return X
     n = p.M.shape[0]
     if sp.issparse(p.M):
-        lu = spla.splu(sp.csc_matrix(sp.eye_array(n) - p.gamma * lam * p.M))
+        lu = spla.splu(sp.csc_matrix(sp.eye_array(n) - p.gamma * p.lam * p.M))
         out = lu.solve(np.asarray(X, dtype=float))
         if not np.isfinite(out).all():
             raise ValidationError("I - gamma*lam*M is singular (gamma*lam = 1 without termination)",
-                                  argument="lam", value=lam)
+                                  argument="lam", value=p.lam)
         return out
     try:
-        return sla.solve(np.eye(n) - p.gamma * lam * p.M, X)
+        return sla.solve(np.eye(n) - p.gamma * p.lam * p.M, X)
     except (sla.LinAlgError, ValueError):
         raise ValidationError("I - gamma*lam*M is singular (gamma*lam = 1 without termination)",
-                              argument="lam", value=lam) from None
+                              argument="lam", value=p.lam) from None
 
 
-def _dense(X: Any) -> np.ndarray:
+def _dense(X: Matrix) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X)
 
 
-def _B(p: _Problem) -> Any:
+def _B(p: _Problem) -> Matrix:
     """(γM − I)Φ, shape (n, k)."""
     return p.gamma * (p.M @ p.Phi) - p.Phi
 
 
-def _weighted_T(p: _Problem, X: Any) -> Any:
+def _weighted_T(p: _Problem, X: Matrix) -> Matrix:
     """Φᵀ D X."""
     DX = (sp.diags_array(p.D) @ X) if sp.issparse(X) else p.D.reshape((-1,) + (1,) * (np.ndim(X) - 1)) * X
     return p.Phi.T @ DX
 
 
-def _check_w(p: _Problem, w: Any) -> np.ndarray:
-    w = np.asarray(w)
-    if not np.iscomplexobj(w):
-        w = w.astype(float)
-    k = p.Phi.shape[1]
-    if w.shape != (k,):
-        raise ValidationError(f"w has shape {w.shape}; expected ({k},)", argument="w", value=w.shape)
-    return w
+def _td_system(p: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """A = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ, shape (k, k), and b = Φᵀ D (I − γλM)⁻¹ r, shape (k,)."""
+    A = _dense(_weighted_T(p, _solve_lambda(p, _dense(_B(p)))))
+    b = np.asarray(_weighted_T(p, _solve_lambda(p, p.r))).ravel()
+    return A, b
 
 
-def linear_td_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+def _weights_of(p: _Problem, w: ArrayLike, name: str = "w") -> np.ndarray:
+    return as_values(w, (p.Phi.shape[1],), name)
+
+
+def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *, D: Weighting = None,
+                     lam: float = 0.0) -> np.ndarray:
     """Expected linear TD(λ) update u(w) = Φᵀ D (I − γλM)⁻¹ (r + γMΦw − Φw), shape (k,).
 
     Parameters
     ----------
     mdp : MDP
-    pi : ndarray, shape (S, A)
+    pi : array_like, shape (S, A)
         Target policy (the chain M); off-policy learning puts the behaviour in D.
-    phi : ndarray, shape (S, k), (S·A, k) or (S, A, k), or None
+    phi : array_like, shape (S, k), (S·A, k) or (S, A, k), or None
         Features of states, or of state-action pairs; None for the identity.
-    w : ndarray, shape (k,)
+    w : array_like, shape (k,)
         Real or complex.
     D : None, str or array_like, optional
         Weighting over the rows of Φ.
@@ -179,19 +179,27 @@ def linear_td_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None, lam:
     >>> linear_td_update(mdp, np.ones((2, 1)), np.ones((2, 1)), np.zeros(1)).tolist()  # Σ r
     [1.0]
     """
-    p = _problem(mdp, pi, phi, D)
-    w = _check_w(p, w)
+    p = _problem(mdp, pi, phi, D, lam)
+    w = _weights_of(p, w)
     Phiw = p.Phi @ w
     delta = p.r + p.gamma * (p.M @ Phiw) - Phiw
-    if np.iscomplexobj(delta) and lam != 0.0:
-        delta = _solve_lambda(p, lam, delta.real) + 1j * _solve_lambda(p, lam, delta.imag)
+    if np.iscomplexobj(delta) and p.lam != 0.0:
+        delta = _solve_lambda(p, delta.real) + 1j * _solve_lambda(p, delta.imag)
     else:
-        delta = _solve_lambda(p, lam, delta)
+        delta = _solve_lambda(p, delta)
     return np.asarray(_weighted_T(p, delta)).ravel()
 
 
-def linear_td_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
+                       lam: float = 0.0) -> np.ndarray:
     """A = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ, the Jacobian of :func:`linear_td_update`, shape (k, k).
+
+    Sutton & Barto 2018, §9.4 (eq. 9.11 for λ = 0) and §12.2.
+
+    Parameters
+    ----------
+    mdp, pi, phi, D, lam
+        As in :func:`linear_td_update`.
 
     Examples
     --------
@@ -200,8 +208,7 @@ def linear_td_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float
     >>> linear_td_jacobian(mdp, np.ones((2, 1)), np.ones((2, 1))).tolist()    # 2·(γ − 1)
     [[-1.0]]
     """
-    p = _problem(mdp, pi, phi, D)
-    return _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
+    return _td_system(_problem(mdp, pi, phi, D, lam))[0]
 
 
 def _consistent_solve(A: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
@@ -214,11 +221,18 @@ def _consistent_solve(A: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
     return w
 
 
-def td_fixed_point(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float = 0.0) -> np.ndarray:
+def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
+                   lam: float = 0.0) -> np.ndarray:
     """The TD(λ) fixed point: w with A w + b = 0 (minimum-norm when A is singular), shape (k,).
 
     Tsitsiklis & Van Roy 1997, Theorem 1: on-policy it is the fixed point of
     the projected operator ΠT^(λ).  With Φ = I it is q^π (v^π).
+
+    Parameters
+    ----------
+    mdp, pi, phi, D, lam
+        As in :func:`linear_td_update`; on-policy means D = "occupancy" or
+        "stationary" of the same π.
 
     Examples
     --------
@@ -227,35 +241,53 @@ def td_fixed_point(mdp: MDP, pi: Any, phi: Any, *, D: Any = None, lam: float = 0
     >>> td_fixed_point(mdp, np.ones((2, 1)), np.eye(2)).round(12).tolist()   # v^π = (4/3, 2/3)
     [1.333333333333, 0.666666666667]
     """
-    p = _problem(mdp, pi, phi, D)
-    A = _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
-    b = np.asarray(_weighted_T(p, _solve_lambda(p, lam, p.r))).ravel()
+    A, b = _td_system(_problem(mdp, pi, phi, D, lam))
     return _consistent_solve(A, -b, "TD fixed point")
 
 
-def _target_values(mdp: MDP, pi: Any, p: _Problem) -> np.ndarray:
-    ev = evaluate(mdp, pi)
+def _target_values(mdp: MDP, p: _Problem) -> np.ndarray:
+    """q^π (flattened) or v^π: the regression target."""
+    ev = evaluate(mdp, p.pi, validate=False)
     return ev.q.ravel() if p.values == "q" else ev.v
 
 
-def regression_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None) -> np.ndarray:
+def regression_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *,
+                      D: Weighting = None) -> np.ndarray:
     """Monte Carlo regression field Φᵀ D (q^π − Φw) = −∇ ½‖Φw − q^π‖²_D, shape (k,).
 
     The expected gradient-MC update of Sutton & Barto 2018, §9.3 (v^π for state features).
+
+    Parameters
+    ----------
+    mdp, pi, phi, w, D
+        As in :func:`linear_td_update`.
     """
     p = _problem(mdp, pi, phi, D)
-    w = _check_w(p, w)
-    return np.asarray(_weighted_T(p, _target_values(mdp, pi, p) - p.Phi @ w)).ravel()
+    w = _weights_of(p, w)
+    return np.asarray(_weighted_T(p, _target_values(mdp, p) - p.Phi @ w)).ravel()
 
 
-def regression_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
-    """−Φᵀ D Φ, symmetric, shape (k, k)."""
+def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
+    """−Φᵀ D Φ, the symmetric Jacobian of :func:`regression_update` (Sutton & Barto 2018, §9.3).
+
+    Parameters
+    ----------
+    mdp, pi, phi, D
+        As in :func:`linear_td_update`.
+    """
     p = _problem(mdp, pi, phi, D)
     return -_dense(_weighted_T(p, p.Phi))
 
 
-def regression_solution(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
+def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
     """argmin_w ‖Φw − q^π‖_D (minimum-norm), shape (k,): solves ΦᵀDΦ w = ΦᵀD q^π.
+
+    The fixed point of gradient Monte Carlo (Sutton & Barto 2018, §9.3, §9.4).
+
+    Parameters
+    ----------
+    mdp, pi, phi, D
+        As in :func:`linear_td_update`.
 
     Examples
     --------
@@ -266,24 +298,40 @@ def regression_solution(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.nda
     """
     p = _problem(mdp, pi, phi, D)
     A = -_dense(_weighted_T(p, p.Phi))
-    b = np.asarray(_weighted_T(p, _target_values(mdp, pi, p))).ravel()
+    b = np.asarray(_weighted_T(p, _target_values(mdp, p))).ravel()
     return _consistent_solve(A, -b, "regression solution")
 
 
-def residual_gradient_update(mdp: MDP, pi: Any, phi: Any, w: Any, *, D: Any = None) -> np.ndarray:
+def residual_gradient_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *,
+                             D: Weighting = None) -> np.ndarray:
     """−∇ ½‖r + γMΦw − Φw‖²_D = −Bᵀ D δ(w), B = (γM − I)Φ, shape (k,).
 
     Baird 1995; Sutton & Barto 2018, §11.5 (the expected residual-gradient update).
+
+    Parameters
+    ----------
+    mdp, pi, phi, w, D
+        As in :func:`linear_td_update`; δ(w) = r + (γM − I)Φw is the expected
+        TD error of every row.
     """
     p = _problem(mdp, pi, phi, D)
-    w = _check_w(p, w)
+    w = _weights_of(p, w)
     B = _B(p)
     delta = p.r + B @ w
     return -np.asarray(B.T @ (p.D * delta)).ravel()
 
 
-def residual_gradient_jacobian(mdp: MDP, pi: Any, phi: Any, *, D: Any = None) -> np.ndarray:
-    """−Bᵀ D B, symmetric, shape (k, k)."""
+def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *,
+                               D: Weighting = None) -> np.ndarray:
+    """−Bᵀ D B, B = (γM − I)Φ: the symmetric Jacobian of :func:`residual_gradient_update`.
+
+    Baird 1995; Sutton & Barto 2018, §11.5.
+
+    Parameters
+    ----------
+    mdp, pi, phi, D
+        As in :func:`linear_td_update`.
+    """
     p = _problem(mdp, pi, phi, D)
     B = _B(p)
     DB = (sp.diags_array(p.D) @ B) if sp.issparse(B) else p.D[:, None] * B
@@ -315,10 +363,22 @@ class Stability:
     n_neutral: int
 
 
-def stability(jacobian: Any, *, atol: float = EIGENVALUE_ATOL) -> Stability:
+def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) -> Stability:
     """Eigenvalues of a square Jacobian; stable iff all real parts are negative.
 
-    The tolerance is relative: |Re λ| ≤ atol·max(1, max|λ|) counts as zero.
+    The expected iteration w ← w + α(A w + b) converges for small α > 0 iff
+    every eigenvalue of A has Re λ < 0 (Sutton & Barto 2018, §9.4 and §11.2).
+
+    Parameters
+    ----------
+    jacobian : array_like or sparse, shape (k, k)
+        Real or complex, finite.
+    atol : float, optional
+        Relative tolerance: |Re λ| ≤ atol·max(1, max|λ|) counts as zero.
+
+    Returns
+    -------
+    Stability
 
     Examples
     --------
@@ -326,7 +386,8 @@ def stability(jacobian: Any, *, atol: float = EIGENVALUE_ATOL) -> Stability:
     >>> s.eigenvalues.real.tolist(), s.diverges
     ([0.5, -1.0], True)
     """
-    J = _dense(jacobian)
+    atol = check_tolerance(atol, "atol")
+    J = as_values(_dense(jacobian) if sp.issparse(jacobian) else jacobian, None, "jacobian")
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
         raise ValidationError(f"jacobian has shape {J.shape}; expected a square matrix",
                               argument="jacobian", value=J.shape)
@@ -339,11 +400,28 @@ def stability(jacobian: Any, *, atol: float = EIGENVALUE_ATOL) -> Stability:
                      n_neutral=int((np.abs(re) <= tol).sum()))
 
 
-def iterate_expected_update(mdp: MDP, pi: Any, phi: Any, w0: Any, *, step_size: float, n_steps: int,
-                            D: Any = None, lam: float = 0.0) -> np.ndarray:
+def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: ArrayLike, *,
+                            step_size: float, n_steps: int, D: Weighting = None,
+                            lam: float = 0.0) -> np.ndarray:
     """Iterates of expected linear TD(λ), w_{t+1} = w_t + α (A w_t + b), shape (n_steps + 1, k).
 
     The expected ("semi-gradient DP") version of Sutton & Barto 2018, Figure 11.2.
+
+    Parameters
+    ----------
+    mdp, pi, phi, D, lam
+        As in :func:`linear_td_update`.
+    w0 : array_like, shape (k,)
+        The first iterate.
+    step_size : float
+        α > 0.
+    n_steps : int
+        ≥ 0.
+
+    Returns
+    -------
+    ndarray, shape (n_steps + 1, k)
+        w_0, …, w_{n_steps}.
 
     Examples
     --------
@@ -353,16 +431,14 @@ def iterate_expected_update(mdp: MDP, pi: Any, phi: Any, w0: Any, *, step_size: 
     >>> round(float(ws[-1, 0]), 9)                    # fixed point Σr / (2(1 − γ)) = 1
     1.0
     """
-    if not (step_size > 0) or int(n_steps) != n_steps or n_steps < 0:
-        raise ValidationError(f"step_size={step_size!r}, n_steps={n_steps!r}; expected α > 0 and an "
-                              f"integer n_steps >= 0", argument="step_size", value=(step_size, n_steps))
-    p = _problem(mdp, pi, phi, D)
-    A = _dense(_weighted_T(p, _solve_lambda(p, lam, _dense(_B(p)))))
-    b = np.asarray(_weighted_T(p, _solve_lambda(p, lam, p.r))).ravel()
-    w = _check_w(p, w0)
-    out = np.empty((int(n_steps) + 1, w.size))
+    step_size = check_real(step_size, "step_size", min_value=0.0, min_open=True)
+    n_steps = check_integer(n_steps, "n_steps", min_value=0)
+    p = _problem(mdp, pi, phi, D, lam)
+    A, b = _td_system(p)
+    w = _weights_of(p, w0, "w0")
+    out = np.empty((n_steps + 1, w.size), dtype=w.dtype)
     out[0] = w
-    for t in range(int(n_steps)):
+    for t in range(n_steps):
         w = w + step_size * (A @ w + b)
         out[t + 1] = w
     return out

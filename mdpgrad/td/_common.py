@@ -1,0 +1,184 @@
+"""What the TD fields share: the weighting D, the chain and reward of each kind of value, D(γM − I).
+
+Two kinds of values, one chain each (built in :mod:`mdpgrad._chains`)::
+
+    values="q":  rows x = s·A + a,  M = P̃Π  (S·A, S·A),  reward r(s, a)
+    values="v":  rows s,            M = P̃^π (S, S),      reward r^π(s)
+
+P̃ has terminal rows and columns zeroed: the target bootstraps zero from a
+terminal state (Sutton & Barto 2018, §3.4).  Terminal states pay no reward,
+so the rewards need no mask.  The Jacobian of every expected TD(0) field is
+D (γM − I) (Sutton & Barto 2018, §9.4, eq. 9.11 for its linear form).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
+
+from .._chains import Matrix, chain_and_reward, masked_chain, pair_chain, stationary_distribution
+from .._errors import ValidationError
+from .._evaluation import evaluate
+from .._model import MDP
+from .._policies import validate_policy
+from .._validation import as_real_array, check_choice, check_finite, check_nonnegative
+
+__all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian", "diagonal_weights",
+           "policy_table", "resolve_weights", "value_chain"]
+
+#: Action values Q(s, a) (rows x = s·A + a) or state values v(s).
+ValueKind = Literal["q", "v"]
+
+#: The named weightings of :func:`diagonal_weights`.
+WeightingKind = Literal["identity", "occupancy", "stationary"]
+
+#: A field's ``D=`` argument: None (the identity), a named weighting, or the weights themselves.
+Weighting = WeightingKind | ArrayLike | None
+
+
+def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *,
+                     values: ValueKind = "q") -> np.ndarray:
+    """The diagonal of the weighting D, over state-action pairs or states.
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : array_like, shape (S, A)
+    kind : {"identity", "occupancy", "stationary"} or array_like
+        "identity": D = I (the unweighted field).
+        "occupancy": the on-policy discounted occupancy, μ(s, a) = d(s) π(a|s)
+        (d for state values).
+        "stationary": d_π(s) π(a|s) with d_π the stationary distribution of P^π
+        (d_π for state values); episodic chains put it on terminal states.
+        Raises ValidationError when P^π has no unique stationary law.
+        An array: the weights themselves, shape (S, A) or (S·A,) for
+        ``values="q"``, (S,) for ``values="v"``; finite and ≥ 0.
+    values : {"q", "v"}
+        Weight state-action pairs (x = s·A + a) or states.
+
+    Returns
+    -------
+    ndarray, shape (S·A,) or (S,)
+
+    Notes
+    -----
+    The on-policy weightings make expected TD(0) a contraction in the
+    D-norm (Tsitsiklis & Van Roy 1997, Lemma 1; Sutton & Barto 2018, §9.2).
+
+    Examples
+    --------
+    >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
+    >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
+    >>> diagonal_weights(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)
+    [0.75, 0.25]
+    """
+    S, A = mdp.n_states, mdp.n_actions
+    values = check_choice(values, "values", get_args(ValueKind))
+    if isinstance(kind, str):
+        kind = check_choice(kind, "kind", get_args(WeightingKind))
+        table = policy_table(mdp, pi)
+        if kind == "identity":
+            return np.ones(S * A if values == "q" else S)
+        if kind == "occupancy":
+            ev = evaluate(mdp, table)
+            # a linear solve leaves ≈ −1e-21 where the occupancy is exactly 0
+            return np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
+        d = stationary_distribution(chain_and_reward(mdp, table)[0])
+        return (d[:, None] * table).ravel() if values == "q" else d
+    return _weight_array(mdp, kind, values)
+
+
+def _weight_array(mdp: MDP, D: ArrayLike, values: ValueKind) -> np.ndarray:
+    """Weights given as an array: finite, ≥ 0, of a shape that fits ``values``; flattened."""
+    S, A = mdp.n_states, mdp.n_actions
+    weights = as_real_array(D, "D")
+    shapes = [(S, A), (S * A,)] if values == "q" else [(S,)]
+    if weights.shape not in shapes:
+        raise ValidationError(f"D has shape {weights.shape}; expected one of {shapes}",
+                              argument="D", value=weights.shape)
+    check_nonnegative(weights, "D", "a weight")
+    return weights.ravel()
+
+
+def resolve_weights(mdp: MDP, pi: np.ndarray | None, D: Weighting, values: ValueKind) -> np.ndarray | None:
+    """The diagonal of D for a field's ``D=`` argument; None (the identity) stays None.
+
+    ``pi`` is None for fields without a policy (Q-learning): D must then be an array.
+    """
+    if D is None:
+        return None
+    if pi is not None:
+        return diagonal_weights(mdp, pi, D, values=values)
+    if isinstance(D, str):
+        raise ValidationError(f"D={D!r} needs a policy; pass the weights as an array", argument="D", value=D)
+    return _weight_array(mdp, D, values)
+
+
+def value_chain(mdp: MDP, pi: np.ndarray, values: ValueKind) -> tuple[Matrix, np.ndarray]:
+    """The chain M and the reward of one kind of value, see the module docstring.
+
+    Parameters
+    ----------
+    mdp : MDP
+    pi : ndarray, shape (S, A)
+        A validated policy table.
+    values : {"q", "v"}
+
+    Returns
+    -------
+    M : ndarray or csr_array, shape (n, n)
+        P̃Π (n = S·A) or P̃^π (n = S); sparse for sparse MDPs.
+    reward : ndarray, shape (n,)
+        r flattened, or r^π.
+    """
+    if values == "q":
+        return pair_chain(mdp, pi), mdp.r.ravel()
+    P_pi, r_pi = chain_and_reward(mdp, pi)
+    return masked_chain(mdp, P_pi), r_pi
+
+
+def bellman_jacobian(M: Matrix, gamma: float, weights: np.ndarray | None) -> Matrix:
+    """D (γM − I), the Jacobian of an expected TD(0) field; D = I when ``weights`` is None.
+
+    Parameters
+    ----------
+    M : ndarray or sparse, shape (n, n)
+    gamma : float
+    weights : ndarray, shape (n,), or None
+
+    Returns
+    -------
+    ndarray or csr_array, shape (n, n)
+        Dense or sparse like M.
+    """
+    n = M.shape[0]
+    if sp.issparse(M):
+        J = gamma * M - sp.eye_array(n, format="csr")
+        return sp.csr_array(J if weights is None else sp.diags_array(weights) @ J)
+    J = gamma * M - np.eye(n)
+    return J if weights is None else weights[:, None] * J
+
+
+def policy_table(mdp: MDP, pi: ArrayLike) -> np.ndarray:
+    """One validated policy table, shape (S, A) (the TD fields take no batch)."""
+    table = validate_policy(pi, mdp.n_states, mdp.n_actions)
+    if table.ndim != 2:
+        raise ValidationError(f"pi has shape {table.shape}; expected ({mdp.n_states}, {mdp.n_actions})",
+                              argument="pi", value=table.shape)
+    return table
+
+
+def as_values(x: ArrayLike, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+    """A finite array of the given shape (any when None), float64 or complex (complex steps pass through)."""
+    arr = np.asarray(x)
+    if np.iscomplexobj(arr):
+        check_finite(arr, name)
+    else:
+        arr = as_real_array(arr, name)
+    if shape is not None and arr.shape != shape:
+        raise ValidationError(f"{name} has shape {arr.shape}; expected {shape}", argument=name,
+                              value=arr.shape)
+    return arr
