@@ -202,7 +202,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
                       mu=d[..., None] * table, J=J, solver=None if batched else factors)
 
 
-def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True) -> np.ndarray:
+def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: bool = True) -> np.ndarray:
     """Expected visits before termination, η(s) = Σ_t γᵗ Pr(s_t = s, t < T).
 
     Solves only ηᵀ (I − γP̃^π) = ρ̃₀ᵀ (one factorisation, no values).  With
@@ -220,6 +220,9 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True) -> np.ndar
         Row-stochastic table(s); leading axes form a batch (dense MDPs only).
     discounted : bool, optional
         γᵗ-weighted visits η (default) or undiscounted visits η̃.
+    validate : bool, optional
+        Check that π is a distribution in every row (default); False evaluates
+        the closed form off the simplex, as :func:`evaluate` does.
 
     Returns
     -------
@@ -245,7 +248,7 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True) -> np.ndar
     >>> visit_counts(mdp, np.ones((2, 1))).tolist()
     [1.3333333333333333, 0.0]
     """
-    table = _policy_table(mdp, pi, validate=True)
+    table = _policy_table(mdp, pi, validate=validate)
     P_pi = chain_and_reward(mdp, table)[0]
     discount = mdp.gamma if discounted else 1.0
     if discount == 1.0:

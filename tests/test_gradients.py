@@ -26,6 +26,8 @@ from mdpgrad import (
     TabularSoftmax,
     ValidationError,
     check_gradient,
+    expected_update_without_discount,
+    get_example,
     objective,
     policy_gradient,
 )
@@ -410,3 +412,29 @@ def test_deterministic_policy_that_never_terminates_is_rejected(sparse):
     g = policy_gradient(mdp, Direct(2, 2), np.array([[0.5, 0.5], [1.0, 0.0]]))
     # v(0) = ½(1 + v(0)) ⇒ v(0) = 1; q(0, ·) = (1 + 1, 0) = (2, 0)
     np.testing.assert_allclose(g, [[4.0, 0.0], [0.0, 0.0]], rtol=0, atol=1e-14)
+
+
+# -- the update without γᵗ over batches and off the simplex -----------------------------------
+
+#: batched and single solves differ by the rounding of two LU paths on 2×2 systems (≈ 1e-16 · κ)
+BATCH_RTOL = 1e-12
+
+
+@pytest.mark.parametrize("name", ["two-state", "two-state-episodic"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_update_without_discount_of_a_batch_is_the_loop_of_single_calls(name, n):
+    """Continuing models crashed for batches (one stationary distribution was asked of them all)."""
+    mdp, policy = get_example(name), TabularSoftmax(2, 2)
+    theta = np.random.default_rng(n).normal(size=(n, 2, 2))
+    batch = expected_update_without_discount(mdp, policy, theta)
+    loop = np.stack([expected_update_without_discount(mdp, policy, th) for th in theta])
+    assert batch.shape == theta.shape
+    assert np.allclose(batch, loop, rtol=BATCH_RTOL, atol=BATCH_RTOL)
+
+
+def test_update_without_discount_accepts_direct_parameters_off_the_simplex():
+    """Direct θ off the simplex is evaluated as a closed form, like policy_gradient does."""
+    mdp = get_example("two-state-episodic")
+    theta = np.array([[0.6, 0.5], [0.5, 0.5]])
+    u = expected_update_without_discount(mdp, Direct(2, 2), theta)
+    assert np.isfinite(u).all() and u.shape == (2, 2)

@@ -285,7 +285,9 @@ def expected_update_without_discount(
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
     if visits == "undiscounted":
-        weights = visit_counts(mdp, pi, discounted=False)
-    else:
-        weights = stationary_distribution(ev.P_pi)
-    return policy.prob_vjp(theta, weights[:, None] * ev.q)
+        weights = visit_counts(mdp, pi, discounted=False, validate=False)
+    else:   # one stationary distribution per policy of a batch
+        batch = pi.shape[:-2]
+        chains = np.reshape(ev.P_pi, (-1,) + ev.P_pi.shape[-2:]) if batch else [ev.P_pi]
+        weights = np.reshape([stationary_distribution(P) for P in chains], batch + (mdp.n_states,))
+    return policy.prob_vjp(theta, weights[..., None] * ev.q)
