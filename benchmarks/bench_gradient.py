@@ -1,4 +1,4 @@
-"""Benchmarks of the exact policy gradient (issue 3), with baselines timed in the same run.
+"""Benchmarks of the exact policy gradient, with baselines timed in the same run.
 
 Run:  python benchmarks/bench_gradient.py [--only dense|batch|sparse] [--repeats N] [--grid N]
 

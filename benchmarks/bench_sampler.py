@@ -1,6 +1,6 @@
 """Benchmark: sampled transitions per second of :func:`mdpgrad.sampling._sampler.sample`.
 
-Setting (issue 6): a 100-state, 4-action MDP, 10,000 episodes in parallel.
+Setting: a 100-state, 4-action MDP, 10,000 episodes in parallel.
 Three samplers run in the same process, interleaved (a, b, c, a, b, c, ...)
 so that a change of machine load hits all of them alike:
 

@@ -1,4 +1,4 @@
-"""Benchmark: exact proofs of the policy gradient theorem (issue 5 targets).
+"""Benchmark: exact proofs of the policy gradient theorem against their targets.
 
 Cases (tabular softmax, every parameter of θ symbolic):
 
