@@ -1,4 +1,4 @@
-"""Benchmark: sampled transitions per second of :func:`mdpgrad.sampling._sampler.sample`.
+"""Benchmark: sampled transitions per second of :func:`mdpgrad.sample`.
 
 Setting: a 100-state, 4-action MDP, 10,000 episodes in parallel.
 Three samplers run in the same process, interleaved (a, b, c, a, b, c, ...)
