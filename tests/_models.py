@@ -9,18 +9,19 @@ property a test needs holds for every seed.  Each option exists for a kind of te
     ``BATCH_ELIMINATION_MAX``, goes through LAPACK; a 200-state sparse model runs the Krylov solver).
 ``concentration``
     The Dirichlet parameter of every row: 1 is uniform on the simplex; below 1 rows are skewed
-    and nearly deterministic (the gradient presets use 0.5), which stresses the solves more.
+    and closer to deterministic transitions (the gradient presets use 0.5).
 ``support``
     Expected fraction of next states kept in each row (an independent coin per entry); the others
     become structural zeros and the row is renormalised.  The largest entry of every row is always
     kept, so no row becomes empty at any size.  Structural zeros are what sparse storage, the
     samplers and the TD fields must handle.
 ``mix``
-    Weight of the uniform distribution mixed into every row: each non-terminal state then reaches
-    every other in one step, so every P^π is irreducible with a unique stationary law (TD tests).
+    Weight of the uniform distribution over the non-terminal states mixed into every row: each of
+    them then reaches every other in one step, so in a continuing model every P^π is irreducible,
+    with a unique stationary law (the TD tests need one).
 ``episodic``, ``p_end``
     Append one terminal state (index ``n_states``, so the model has ``n_states + 1`` states) that
-    every (s, a) reaches with probability exactly ``p_end``: every policy terminates, an episode
+    every non-terminal (s, a) reaches with probability exactly ``p_end``: every policy terminates, an episode
     lasts at most 1/p_end steps in expectation, and γ = 1 works.
 ``sparse``
     Store P as a ``csr_array`` of shape (S·A, S).  Storage only: the numbers are those of the dense
@@ -31,9 +32,9 @@ property a test needs holds for every seed.  Each option exists for a kind of te
 
 Draw order, from ``np.random.default_rng(seed)`` or the Generator passed as ``seed``: row weights,
 rewards, then the support coins (only if ``support < 1``), then ρ₀ (only if ``random_rho0``).
-An option only adds draws after the others, so with ``support`` and ``random_rho0`` off a seed
-gives the same model it always has, and the fixed-seed statistical tests (sampling, estimators)
-keep the draws they were checked with.
+An option only adds draws after the others: with ``support`` and ``random_rho0`` off a seed gives
+the model the earlier ``_models.random_mdp`` gave (the fixed-seed estimator tests keep their
+draws), and ``support`` changes which entries are zero but not the weights or the rewards.
 
 ``random_pi`` draws a policy table (Dirichlet rows); ``random_policy`` a parameterisation, its θ
 and its closed-form gradient; ``KINDS`` names the option sets the gradient tests sweep over, and
