@@ -21,8 +21,8 @@ property a test needs holds for every seed.  Each option exists for a kind of te
     with a unique stationary law (the TD tests need one).
 ``episodic``, ``p_end``
     Append one terminal state (index ``n_states``, so the model has ``n_states + 1`` states) that
-    every non-terminal (s, a) reaches with probability exactly ``p_end``: every policy terminates, an episode
-    lasts at most 1/p_end steps in expectation, and γ = 1 works.
+    every non-terminal (s, a) reaches with probability exactly ``p_end``: every policy terminates,
+    an episode lasts at most 1/p_end steps in expectation, and γ = 1 works.
 ``sparse``
     Store P as a ``csr_array`` of shape (S·A, S).  Storage only: the numbers are those of the dense
     model with the same seed, so dense = sparse tests compare one model in two layouts.
