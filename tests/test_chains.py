@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import random_mdp, random_pi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -158,7 +159,7 @@ def test_termination_search_agrees_with_the_spectrum(case):
 @pytest.mark.parametrize("S", [3, BATCH_ELIMINATION_MAX, BATCH_ELIMINATION_MAX + 4])
 def test_stacked_lu_equals_numpy_solve(S):
     rng = np.random.default_rng(S)
-    P = rng.dirichlet(np.ones(S), size=(2, 3, S))
+    P = random_pi(rng, S, S, batch=(2, 3))              # a 2 × 3 batch of random S-state chains
     M = np.eye(S) - 0.9 * P
     b = rng.standard_normal(S)
     B = np.broadcast_to(b, (2, 3, S))[..., None]
@@ -169,16 +170,8 @@ def test_stacked_lu_equals_numpy_solve(S):
 
 
 def test_refined_lu_from_the_masked_chain_equals_float64_lu():
-    rng = np.random.default_rng(5)
     S = 40
-    P = rng.dirichlet(np.ones(S), size=(S, 2))
-    P[-1] = 0.0
-    P[-1, :, -1] = 1.0
-    terminal = np.zeros(S, dtype=bool)
-    terminal[-1] = True
-    r = rng.standard_normal((S, 2))
-    r[-1] = 0.0
-    mdp = MDP(P, r, 0.95, terminal=terminal)
+    mdp = random_mdp(5, n_states=S - 1, n_actions=2, gamma=0.95, episodic=True)   # S states in all
     P_pi, r_pi = chain_and_reward(mdp, np.full((S, 2), 0.5))
     refined = RefinedLU.from_chain(masked_chain(mdp, P_pi), mdp.gamma)
     exact = DenseLU(bellman_matrix(mdp, P_pi))

@@ -12,9 +12,9 @@ and one test shows that the γᵗ-less estimator is rejected against ∇J.
 
 from __future__ import annotations
 
-import _models
 import numpy as np
 import pytest
+from _models import random_mdp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -52,21 +52,22 @@ FD_TOL = 1e-7
 N = 20_000
 
 
-def random_mdp(seed: int, S: int = 3, A: int = 2, gamma: float = 0.8, *, episodic: bool = False,
-               sparse: bool = False, p_end: float = 0.35) -> MDP:
-    return _models.random_mdp(seed, S, A, gamma, episodic=episodic, sparse=sparse, p_end=p_end)
+#: The random models: 3 non-terminal states, 2 actions; episodic ones end w.p. P_END every step.
+N_STATES = 3
+P_END = 0.35
 
 
 def setting(kind: str, seed: int = 0, *, loglinear: bool = False):
     """(mdp, policy, theta, protocol, horizon) for a named test setting."""
+    episodic = dict(n_states=N_STATES, episodic=True, p_end=P_END, gamma=0.9)
     if kind == "terminal":
-        mdp, protocol, H = random_mdp(seed, episodic=True, gamma=0.9), "terminal", None
+        mdp, protocol, H = random_mdp(seed, **episodic), "terminal", None
     elif kind == "horizon-episodic":
-        mdp, protocol, H = random_mdp(seed, episodic=True, gamma=0.9), "horizon", 3
+        mdp, protocol, H = random_mdp(seed, **episodic), "horizon", 3
     elif kind == "horizon":
-        mdp, protocol, H = random_mdp(seed), "horizon", 4
+        mdp, protocol, H = random_mdp(seed, n_states=N_STATES), "horizon", 4
     else:
-        mdp, protocol, H = random_mdp(seed), "geometric", None
+        mdp, protocol, H = random_mdp(seed, n_states=N_STATES), "geometric", None
     S, A = mdp.n_states, mdp.n_actions
     rng = np.random.default_rng(seed + 50)
     if loglinear:
@@ -202,7 +203,7 @@ def test_the_missing_discount_is_caught_against_grad_J() -> None:
 @settings(max_examples=15)
 @given(seed=st.integers(0, 10_000), episodic=st.booleans(), sparse=st.booleans(), loglinear=st.booleans())
 def test_unbiased_family_has_expectation_grad_J(seed, episodic, sparse, loglinear) -> None:
-    mdp = random_mdp(seed, episodic=episodic, sparse=sparse, gamma=0.85)
+    mdp = random_mdp(seed, n_states=N_STATES, episodic=episodic, sparse=sparse, gamma=0.85, p_end=P_END)
     S, A = mdp.n_states, mdp.n_actions
     rng = np.random.default_rng(seed)
     policy = LogLinear(rng.normal(size=(S, A, 2))) if loglinear else TabularSoftmax(S, A)
@@ -227,7 +228,7 @@ def test_unbiased_family_has_expectation_grad_J(seed, episodic, sparse, loglinea
 @given(seed=st.integers(0, 10_000), sparse=st.booleans())
 def test_missing_discount_bias_is_exactly_the_visit_difference(seed, sparse) -> None:
     # E[Σₜ Gₜ ∇log π] − ∇J = Σ_s (η̃ − η)(s) Σ_a π adv ∇log π   (Nota & Thomas 2020)
-    mdp = random_mdp(seed, episodic=True, sparse=sparse, gamma=0.7)
+    mdp = random_mdp(seed, n_states=N_STATES, episodic=True, sparse=sparse, gamma=0.7, p_end=P_END)
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = np.random.default_rng(seed).normal(size=policy.param_shape)
     pi = policy.probabilities(theta)
@@ -325,7 +326,8 @@ def test_gae_lambda_one_zero_values_is_reinforce_under_horizon(kind: str) -> Non
 
 
 def test_dense_and_sparse_expectations_agree() -> None:
-    dense, sparse = random_mdp(11, episodic=True), random_mdp(11, episodic=True, sparse=True)
+    dense = random_mdp(11, n_states=N_STATES, episodic=True, p_end=P_END)
+    sparse = random_mdp(11, n_states=N_STATES, episodic=True, p_end=P_END, sparse=True)
     policy = TabularSoftmax(4, 2)
     theta = np.random.default_rng(0).normal(size=(4, 2))
     V = np.linspace(0, 1, 4)

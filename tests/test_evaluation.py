@@ -8,6 +8,7 @@ TOL = 1e-11 leaves two orders of headroom and still catches any formula error.
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import random_mdp, random_pi
 
 from mdpgrad import (
     MDP,
@@ -20,24 +21,6 @@ from mdpgrad import (
 )
 
 TOL = 1e-11
-
-
-def random_mdp(rng, S=4, A=3, gamma=0.9, terminal=False):
-    P = rng.random((S, A, S)) ** 3
-    P /= P.sum(axis=2, keepdims=True)
-    r = rng.standard_normal((S, A))
-    term = None
-    if terminal:
-        term = np.zeros(S, dtype=bool)
-        term[-1] = True
-        P[-1] = 0.0
-        P[-1, :, -1] = 1.0
-        r[-1] = 0.0
-    return MDP(P, r, gamma, rho0=rng.dirichlet(np.ones(S)) if not terminal else None, terminal=term)
-
-
-def random_pi(rng, S, A, batch=()):
-    return rng.dirichlet(np.ones(A), size=batch + (S,))
 
 
 def test_hand_derived_two_state_chain():
@@ -75,8 +58,8 @@ def test_episodic_undiscounted_chain_counts_steps():
 @pytest.mark.parametrize("seed", range(5))
 def test_bellman_identities(seed, terminal):
     rng = np.random.default_rng(seed)
-    mdp = random_mdp(rng, terminal=terminal)
-    pi = random_pi(rng, 4, 3)
+    mdp = random_mdp(rng, n_actions=3, gamma=0.9, episodic=terminal, random_rho0=not terminal)
+    pi = random_pi(rng, mdp.n_states, 3)
     ev = evaluate(mdp, pi)
     scale = max(1.0, np.abs(ev.v).max())
     assert ev.bellman_residual(mdp) <= TOL * scale
@@ -96,7 +79,7 @@ def test_bellman_identities(seed, terminal):
 def test_eta_is_the_series_of_discounted_state_distributions():
     # η = Σ_t γᵗ ρ₀ᵀ(P^π)ᵗ, summed directly to convergence (γ = 0.5: 80 terms reach 1e-24)
     rng = np.random.default_rng(7)
-    mdp = random_mdp(rng, gamma=0.5)
+    mdp = random_mdp(rng, n_actions=3, gamma=0.5, random_rho0=True)
     pi = random_pi(rng, 4, 3)
     ev = evaluate(mdp, pi)
     dist, series = mdp.rho0.copy(), np.zeros(4)
@@ -109,9 +92,9 @@ def test_eta_is_the_series_of_discounted_state_distributions():
 @pytest.mark.parametrize("terminal", [False, True])
 def test_dense_equals_sparse(terminal):
     rng = np.random.default_rng(3)
-    dense = random_mdp(rng, S=6, A=2, terminal=terminal)
+    dense = random_mdp(rng, n_states=6, gamma=0.9, episodic=terminal, random_rho0=not terminal)
     sparse = MDP(sp.csr_array(dense.P_flat), dense.r, dense.gamma, dense.rho0, dense.terminal)
-    pi = random_pi(rng, 6, 2)
+    pi = random_pi(rng, dense.n_states, 2)
     a, b = evaluate(dense, pi), evaluate(sparse, pi)
     assert sp.issparse(b.P_pi)
     for name in ["v", "q", "advantage", "eta", "d", "mu"]:
@@ -121,7 +104,7 @@ def test_dense_equals_sparse(terminal):
 
 def test_batch_equals_loop():
     rng = np.random.default_rng(11)
-    mdp = random_mdp(rng)
+    mdp = random_mdp(rng, n_actions=3, gamma=0.9, random_rho0=True)
     pis = random_pi(rng, 4, 3, batch=(3, 5))
     ev = evaluate(mdp, pis)
     assert ev.v.shape == (3, 5, 4) and ev.J.shape == (3, 5)
@@ -156,7 +139,7 @@ BAD_POLICIES = [
 
 @pytest.mark.parametrize("pi, fragment", [b[1:] for b in BAD_POLICIES], ids=[b[0] for b in BAD_POLICIES])
 def test_bad_policy_tables(pi, fragment):
-    mdp = random_mdp(np.random.default_rng(0), S=2, A=2)
+    mdp = random_mdp(0, n_states=2, gamma=0.9, random_rho0=True)
     with pytest.raises(ValidationError, match=fragment) as info:
         evaluate(mdp, pi)
     assert info.value.argument == "pi"
@@ -191,10 +174,8 @@ def _old_undiscounted_counts(mdp, pi):
 @pytest.mark.parametrize("seed", range(4))
 def test_visit_counts_equal_the_eta_of_an_evaluation(seed, sparse):
     rng = np.random.default_rng(seed)
-    mdp = random_mdp(rng, S=5, A=2, terminal=True)
-    if sparse:
-        mdp = MDP(sp.csr_array(mdp.P_flat), mdp.r, mdp.gamma, mdp.rho0, mdp.terminal)
-    pi = random_pi(rng, 5, 2)
+    mdp = random_mdp(rng, gamma=0.9, episodic=True, sparse=sparse)
+    pi = random_pi(rng, mdp.n_states, 2)
     np.testing.assert_allclose(visit_counts(mdp, pi), evaluate(mdp, pi).eta, rtol=TOL, atol=TOL)
     eta_tilde = visit_counts(mdp, pi, discounted=False)
     np.testing.assert_allclose(eta_tilde, _old_undiscounted_counts(mdp, pi), rtol=TOL, atol=TOL)
@@ -209,11 +190,11 @@ def test_visit_counts_equal_the_eta_of_an_evaluation(seed, sparse):
 
 def test_visit_counts_of_a_batch_equal_the_loop():
     rng = np.random.default_rng(12)
-    mdp = random_mdp(rng, terminal=True)
-    pis = random_pi(rng, 4, 3, batch=(2, 3))
+    mdp = random_mdp(rng, n_actions=3, gamma=0.9, episodic=True)
+    pis = random_pi(rng, mdp.n_states, 3, batch=(2, 3))
     for discounted in (True, False):
         batch = visit_counts(mdp, pis, discounted=discounted)
-        assert batch.shape == (2, 3, 4)
+        assert batch.shape == (2, 3, mdp.n_states)
         for i in range(2):
             for j in range(3):
                 np.testing.assert_allclose(batch[i, j], visit_counts(mdp, pis[i, j], discounted=discounted),
@@ -229,7 +210,7 @@ def test_undiscounted_visit_counts_need_termination():
     with pytest.raises(NonTerminatingPolicyError, match="never terminates from state 0"):
         visit_counts(mdp, stays, discounted=False)
     with pytest.raises(NonTerminatingPolicyError):                          # continuing MDP
-        visit_counts(random_mdp(np.random.default_rng(0), S=2, A=2), np.full((2, 2), 0.5), discounted=False)
+        visit_counts(random_mdp(0, n_states=2, gamma=0.9), np.full((2, 2), 0.5), discounted=False)
     with pytest.raises(ValidationError, match=r"pi\[0, :\] sums to 0.9"):
         visit_counts(mdp, np.array([[0.5, 0.4], [0.5, 0.5]]), discounted=False)
 
@@ -241,10 +222,8 @@ def test_undiscounted_visit_counts_need_termination():
 def test_every_single_policy_evaluation_keeps_its_factorisation(storage, solver, S):
     """Evaluation.solver factorises I − γP̃^π: solving r^π again gives v, ρ̃₀ transposed gives η."""
     rng = np.random.default_rng(S)
-    mdp = random_mdp(rng, S=S, A=2, terminal=True)
-    if storage == "sparse":
-        mdp = MDP(sp.csr_array(mdp.P_flat), mdp.r, mdp.gamma, mdp.rho0, mdp.terminal)
-    pi = random_pi(rng, S, 2)
+    mdp = random_mdp(rng, n_states=S - 1, gamma=0.9, episodic=True, sparse=storage == "sparse")   # S in all
+    pi = random_pi(rng, mdp.n_states, 2)
     ev = evaluate(mdp, pi, solver=solver)
     assert ev.solver is not None
     np.testing.assert_allclose(ev.solver.solve(ev.r_pi), ev.v, rtol=TOL, atol=TOL)
@@ -254,11 +233,11 @@ def test_every_single_policy_evaluation_keeps_its_factorisation(storage, solver,
 
 def test_complex_and_batched_evaluations():
     rng = np.random.default_rng(8)
-    mdp = random_mdp(rng, terminal=True)
-    pi = random_pi(rng, 4, 3)
+    mdp = random_mdp(rng, n_actions=3, gamma=0.9, episodic=True)
+    pi = random_pi(rng, mdp.n_states, 3)
     step = np.zeros_like(pi, dtype=complex)
     step[0, 1] = 1e-30j
     ev = evaluate(mdp, pi + step, validate=False)
     assert ev.solver is not None and np.iscomplexobj(ev.v)
     np.testing.assert_allclose(ev.solver.solve(ev.r_pi), ev.v, rtol=TOL)
-    assert evaluate(mdp, random_pi(rng, 4, 3, batch=(2,))).solver is None
+    assert evaluate(mdp, random_pi(rng, mdp.n_states, 3, batch=(2,))).solver is None

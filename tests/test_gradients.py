@@ -5,8 +5,7 @@ the theorem, the recursion form, the closed forms and finite differences on
 generated MDPs (dense, sparse, episodic γ = 1, γ = 0, γ near 1) for all three
 parameterisations; a batch equals its points one by one; bad input raises.
 
-The small generator below is shared with the other gradient test files
-(``from test_gradients import random_mdp, ...``).
+Models come from ``tests/_models.py`` (the ``KINDS`` presets).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import KINDS, horizon, random_mdp, random_pi, random_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,63 +46,6 @@ EXACT_RTOL = 1e-11
 #: extra resolvent; FD_TOL (1e-6) per unit of horizon bounds what is seen
 #: (≤ 3e-9 per unit) with room, and a wrong gradient misses by order 1.
 FD_RTOL_PER_HORIZON = FD_TOL
-
-KINDS = ("dense", "sparse", "episodic", "episodic-sparse", "gamma0", "near1")
-
-
-def random_mdp(seed: int, n_states: int, n_actions: int, kind: str = "dense") -> MDP:
-    """A random MDP of one of the kinds in KINDS, built valid by construction.
-
-    Episodic kinds make the last state terminal and give every (s, a) at least
-    probability 0.2 of ending there, so every policy terminates and γ = 1 works.
-    Sparse kinds keep about half of the transitions (at least one per row).
-    """
-    rng = np.random.default_rng(seed)
-    S, A = n_states, n_actions
-    episodic = kind.startswith("episodic")
-    if episodic:
-        S = max(S, 2)
-    P = rng.dirichlet(np.full(S, 0.5), size=(S, A))
-    if kind in ("sparse", "episodic-sparse"):
-        mask = rng.random((S, A, S)) < 0.5
-        mask[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(0, S, (S, A))] = True
-        P = P * mask + 1e-3 * mask
-        P /= P.sum(axis=-1, keepdims=True)
-    r = rng.standard_normal((S, A))
-    terminal = None
-    gamma = {"dense": 0.9, "sparse": 0.8, "episodic": 1.0, "episodic-sparse": 0.95, "gamma0": 0.0,
-             "near1": 0.995}[kind]
-    if episodic:
-        P[:, :, -1] += 0.2
-        P /= P.sum(axis=-1, keepdims=True)
-        P[-1] = 0.0
-        P[-1, :, -1] = 1.0
-        r[-1] = 0.0
-        terminal = np.zeros(S, dtype=bool)
-        terminal[-1] = True
-    rho0 = rng.dirichlet(np.ones(S))
-    if kind in ("sparse", "episodic-sparse"):
-        return MDP(sp.csr_array(P.reshape(S * A, S)), r, gamma, rho0=rho0, terminal=terminal)
-    return MDP(P, r, gamma, rho0=rho0, terminal=terminal)
-
-
-def random_policy(seed: int, mdp: MDP, which: str, n_features: int = 3):
-    """(policy, theta, closed-form gradient function) for one of the three parameterisations."""
-    rng = np.random.default_rng(seed + 1)
-    S, A = mdp.n_states, mdp.n_actions
-    if which == "softmax":
-        return TabularSoftmax(S, A), rng.standard_normal((S, A)), lambda th: softmax_gradient(mdp, th)
-    if which == "loglinear":
-        phi = rng.standard_normal((S, A, n_features))
-        return LogLinear(phi), rng.standard_normal(n_features), lambda th: loglinear_gradient(mdp, phi, th)
-    pi = rng.dirichlet(np.ones(A), size=S)
-    return Direct(S, A), pi, lambda th: direct_gradient(mdp, th)
-
-
-def horizon(mdp: MDP) -> float:
-    """1/(1−γ), or the expected episode length bound used for γ = 1 (≤ 5 here: exit prob ≥ 0.2)."""
-    return 5.0 if mdp.gamma == 1.0 else 1.0 / (1.0 - mdp.gamma)
-
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
@@ -149,10 +92,10 @@ def test_known_episodic_gradient_gamma_one():
 
 # --- identities on generated MDPs --------------------------------------------
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_theorem_recursion_closed_form_fd_agree(kind, which):
-    mdp = random_mdp(7, 4, 3, kind)
+    mdp = random_mdp(7, n_states=4, n_actions=3, **KINDS[kind])
     pol, th, closed = random_policy(7, mdp, which)
     g = policy_gradient(mdp, pol, th)
     H = horizon(mdp)
@@ -164,9 +107,9 @@ def test_theorem_recursion_closed_form_fd_agree(kind, which):
 
 @settings(max_examples=25)
 @given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3),
-       kind=st.sampled_from(KINDS), which=st.sampled_from(["softmax", "loglinear", "direct"]))
+       kind=st.sampled_from(list(KINDS)), which=st.sampled_from(["softmax", "loglinear", "direct"]))
 def test_property_gradient_routes_agree(seed, S, A, kind, which):
-    mdp = random_mdp(seed, S, A, kind)
+    mdp = random_mdp(seed, n_states=S, n_actions=A, **KINDS[kind])
     pol, th, closed = random_policy(seed, mdp, which)
     g = policy_gradient(mdp, pol, th)
     H = horizon(mdp)
@@ -177,7 +120,7 @@ def test_property_gradient_routes_agree(seed, S, A, kind, which):
 
 
 def test_dense_equals_sparse():
-    dense = random_mdp(3, 5, 2, "dense")
+    dense = random_mdp(3, n_states=5, n_actions=2, **KINDS["dense"])
     sparse = dense.replace(P=sp.csr_array(dense.P_flat))
     pol = TabularSoftmax(5, 2)
     th = np.random.default_rng(0).standard_normal((5, 2))
@@ -186,7 +129,7 @@ def test_dense_equals_sparse():
 
 def test_gamma_zero_gradient_is_myopic():
     # γ = 0: J = Σ ρ₀ π r, so ∂J/∂θ[s,a] = ρ₀(s) π(a|s) (r(s,a) − Σ_b π(b|s) r(s,b)), by hand.
-    mdp = random_mdp(11, 3, 3, "gamma0")
+    mdp = random_mdp(11, n_states=3, n_actions=3, **KINDS["gamma0"])
     th = np.random.default_rng(2).standard_normal((3, 3))
     pi = TabularSoftmax(3, 3).probabilities(th)
     expected = mdp.rho0[:, None] * pi * (mdp.r - np.sum(pi * mdp.r, axis=1, keepdims=True))
@@ -196,7 +139,7 @@ def test_gamma_zero_gradient_is_myopic():
 
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_batch_equals_points(which):
-    mdp = random_mdp(5, 4, 2, "dense")
+    mdp = random_mdp(5, n_states=4, n_actions=2, **KINDS["dense"])
     pol, th, closed = random_policy(5, mdp, which)
     rng = np.random.default_rng(9)
     batch = th + 0.1 * rng.standard_normal((3, 2) + th.shape)
@@ -226,7 +169,7 @@ def test_check_gradient_step_rule_and_error():
 
 
 def test_check_gradient_catches_a_wrong_gradient():
-    mdp = random_mdp(1, 3, 2, "dense")
+    mdp = random_mdp(1, n_states=3, n_actions=2, **KINDS["dense"])
     pol = TabularSoftmax(3, 2)
     th = np.zeros((3, 2))
     wrong = mdp.rho0[:, None] * softmax_gradient(mdp, th) / np.where(mdp.rho0 > 0, mdp.rho0, 1)[:, None]
@@ -236,7 +179,7 @@ def test_check_gradient_catches_a_wrong_gradient():
 
 
 def test_check_gradient_batched_equals_loop():
-    mdp = random_mdp(4, 3, 2, "dense")
+    mdp = random_mdp(4, n_states=3, n_actions=2, **KINDS["dense"])
     pol = TabularSoftmax(3, 2)
     th = np.random.default_rng(0).standard_normal((3, 2))
     g = policy_gradient(mdp, pol, th)
@@ -289,7 +232,7 @@ def test_gradient_section_samples_coordinates_on_large_models():
     from mdpgrad._report.base import build_context
     from mdpgrad._report.gradient import FD_MAX_COORDINATES, gradient_section
 
-    mdp = random_mdp(2, 40, 3, "sparse")
+    mdp = random_mdp(2, n_states=40, n_actions=3, **KINDS["sparse"])
     sec = gradient_section(build_context("big", mdp, "random", seed=0))
     assert sec.ok and sec.data["fd_coordinates"] == FD_MAX_COORDINATES and sec.data["n_params"] == 120
 
@@ -307,15 +250,15 @@ def test_refined_lu_equals_float64_lu(kind):
     from mdpgrad import evaluate
     from mdpgrad._linalg import RefinedLU
 
-    mdp = random_mdp(3, 60, 3, kind)
-    pi = np.random.default_rng(0).dirichlet(np.ones(3), size=60)
+    mdp = random_mdp(3, n_states=60, n_actions=3, **KINDS[kind])
+    pi = random_pi(0, mdp.n_states, 3)
     a = evaluate(mdp, pi, solver="lu")
     b = evaluate(mdp, pi, solver="refined")
     assert isinstance(b.solver, RefinedLU) and all(k > 0 for k in b.solver.history)
     for x, y in ((a.v, b.v), (a.eta, b.eta)):
         assert rel_err(y, x) <= EXACT_RTOL * horizon(mdp)
     # later solves through the same factors (as the recursion form does) agree too
-    G = np.random.default_rng(1).standard_normal((60, 4))
+    G = np.random.default_rng(1).standard_normal((mdp.n_states, 4))
     assert rel_err(b.solver.solve(G), a.solver.solve(G)) <= EXACT_RTOL * horizon(mdp)
 
 
@@ -337,9 +280,9 @@ def test_krylov_equals_sparse_lu(kind):
     from mdpgrad import evaluate
     from mdpgrad._linalg import KrylovSolver
 
-    mdp = random_mdp(8, 200, 3, kind)
+    mdp = random_mdp(8, n_states=200, n_actions=3, **KINDS[kind])
     mdp = mdp.replace(rho0=np.eye(mdp.n_states)[0])           # a point source, as in the gridworld
-    pi = np.random.default_rng(1).dirichlet(np.ones(3), size=mdp.n_states)
+    pi = random_pi(1, mdp.n_states, 3)
     a = evaluate(mdp, pi, solver="splu")
     b = evaluate(mdp, pi, solver="krylov")
     assert isinstance(b.solver, KrylovSolver)
@@ -350,7 +293,7 @@ def test_krylov_equals_sparse_lu(kind):
 def test_krylov_falls_back_to_sparse_lu_when_it_does_not_converge():
     from mdpgrad._linalg import KrylovSolver, SparseLU
 
-    mdp = random_mdp(9, 50, 2, "sparse")
+    mdp = random_mdp(9, n_states=50, n_actions=2, **KINDS["sparse"])
     pi = np.full((50, 2), 0.5)
     from mdpgrad._chains import bellman_matrix, chain_and_reward
 
@@ -362,7 +305,7 @@ def test_krylov_falls_back_to_sparse_lu_when_it_does_not_converge():
 
 
 def test_large_batch_goes_through_lapack_and_equals_points():
-    mdp = random_mdp(6, 12, 2, "dense")          # 12 states > BATCH_ELIMINATION_MAX
+    mdp = random_mdp(6, n_states=12, n_actions=2, **KINDS["dense"])   # 12 states > BATCH_ELIMINATION_MAX
     pol = TabularSoftmax(12, 2)
     batch = np.random.default_rng(4).standard_normal((3, 12, 2))
     G = policy_gradient(mdp, pol, batch)
@@ -375,7 +318,7 @@ def test_large_batch_goes_through_lapack_and_equals_points():
 def test_bad_solver_raises(kind, solver):
     from mdpgrad import evaluate
 
-    mdp = random_mdp(1, 3, 2, kind)
+    mdp = random_mdp(1, n_states=3, n_actions=2, **KINDS[kind])
     with pytest.raises(ValidationError) as info:
         evaluate(mdp, np.full((3, 2), 0.5), solver=solver)
     assert info.value.argument == "solver"
@@ -383,7 +326,7 @@ def test_bad_solver_raises(kind, solver):
 
 def test_hundred_by_hundred_grid_of_parameters_in_one_call():
     # a log-linear policy with 2 parameters on a 2-state MDP, θ on a 100 × 100 grid: one call
-    mdp = random_mdp(12, 2, 2, "dense")
+    mdp = random_mdp(12, n_states=2, n_actions=2, **KINDS["dense"])
     phi = np.random.default_rng(0).standard_normal((2, 2, 2))
     pol = LogLinear(phi)
     x = np.linspace(-3, 3, 100)

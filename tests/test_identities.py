@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _models import KINDS, horizon, random_mdp, random_pi, random_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_gradients import KINDS, horizon, random_mdp, random_policy
 
 from mdpgrad import MDP, TabularSoftmax, ValidationError, policy_gradient
 from mdpgrad.gradients import (
@@ -33,9 +33,9 @@ def scale(*arrays) -> float:
     return max(1.0, *(float(np.max(np.abs(a))) for a in arrays))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_naive_swap_is_exactly_zero_while_gradient_is_not(kind):
-    mdp = random_mdp(3, 4, 3, kind)
+    mdp = random_mdp(3, n_states=4, n_actions=3, **KINDS[kind])
     pol, th, _ = random_policy(3, mdp, "softmax")
     rng = np.random.default_rng(0)
     # any trajectories at all: the derivative of their returns, trajectory held fixed, is 0
@@ -50,10 +50,10 @@ def test_naive_swap_is_exactly_zero_while_gradient_is_not(kind):
 
 
 @settings(max_examples=20)
-@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3), kind=st.sampled_from(KINDS),
-       which=st.sampled_from(["softmax", "loglinear", "direct"]))
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3),
+       kind=st.sampled_from(list(KINDS)), which=st.sampled_from(["softmax", "loglinear", "direct"]))
 def test_property_any_state_baseline_leaves_gradient_unchanged(seed, S, A, kind, which):
-    mdp = random_mdp(seed, S, A, kind)
+    mdp = random_mdp(seed, n_states=S, n_actions=A, **KINDS[kind])
     pol, th, _ = random_policy(seed, mdp, which)
     b = 10 * np.random.default_rng(seed).standard_normal(mdp.n_states)
     g = policy_gradient(mdp, pol, th)
@@ -68,14 +68,14 @@ def test_property_any_state_baseline_leaves_gradient_unchanged(seed, S, A, kind,
 
 
 @settings(max_examples=20)
-@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3), kind=st.sampled_from(KINDS),
-       which=st.sampled_from(["softmax", "loglinear", "direct"]))
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 5), A=st.integers(1, 3),
+       kind=st.sampled_from(list(KINDS)), which=st.sampled_from(["softmax", "loglinear", "direct"]))
 def test_property_performance_difference_lemma(seed, S, A, kind, which):
-    mdp = random_mdp(seed, S, A, kind)
+    mdp = random_mdp(seed, n_states=S, n_actions=A, **KINDS[kind])
     pol, th0, _ = random_policy(seed, mdp, which)
     rng = np.random.default_rng(seed + 7)
     if which == "direct":
-        th = rng.dirichlet(np.ones(A), size=mdp.n_states)
+        th = random_pi(rng, mdp.n_states, A)
     else:
         th = th0 + rng.standard_normal(th0.shape)
     pd = performance_difference(mdp, pol, th, th0)
@@ -94,8 +94,8 @@ def test_performance_difference_hand_example():
 
 @pytest.mark.parametrize("kind", ["dense", "sparse", "gamma0", "near1"])
 def test_occupancy_mass_without_termination(kind):
-    mdp = random_mdp(5, 4, 2, kind)
-    pi = np.random.default_rng(1).dirichlet(np.ones(2), size=4)
+    mdp = random_mdp(5, n_states=4, n_actions=2, **KINDS[kind])
+    pi = random_pi(1, 4, 2)
     occ = occupancy_mass(mdp, pi)
     assert occ.expected == pytest.approx(1.0 / (1.0 - mdp.gamma), rel=1e-15)
     # Σ η solves a system of condition ≤ (1+γ)/(1−γ): relative error ≈ that times ε
@@ -103,7 +103,7 @@ def test_occupancy_mass_without_termination(kind):
 
 
 def test_occupancy_mass_with_termination_has_no_closed_form():
-    mdp = random_mdp(5, 4, 2, "episodic")
+    mdp = random_mdp(5, n_states=4, n_actions=2, **KINDS["episodic"])
     occ = occupancy_mass(mdp, np.full((mdp.n_states, 2), 0.5))
     assert occ.expected is None and occ.gap is None
     assert 1.0 <= occ.total <= 5.0     # each step ends w.p. ≥ 0.2, so at most 5 expected steps

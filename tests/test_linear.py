@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import random_mdp, random_pi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,23 +46,22 @@ AFFINE_TOL = 1e-11
 SOLVE_TOL = 1e-9
 
 
-# -- a small generator ----------------------------------------------------------
+# -- generated cases (models from tests/_models.py) ------------------------------
 @st.composite
 def linear_cases(draw, *, irreducible: bool = False):
-    """(mdp, pi, phi, D, rng): S ≤ 4, A ≤ 3, k ≤ S·A features of state-action pairs or states."""
+    """(mdp, pi, phi, D, rng): S ≤ 4, A ≤ 3, k ≤ S·A features of state-action pairs or states.
+
+    Rows keep about 60 % of next states; ``irreducible=True`` mixes them 9:1 with the uniform
+    distribution, so P^π has a unique stationary law.
+    """
     S = draw(st.integers(1, 4))
     A = draw(st.integers(1, 3))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    P = rng.dirichlet(np.ones(S), size=(S, A)) * (rng.random((S, A, S)) < 0.6)
-    empty = P.sum(axis=2) == 0
-    P[empty, rng.integers(0, S, size=int(empty.sum()))] = 1.0
-    P /= P.sum(axis=2, keepdims=True)
-    if irreducible:
-        P = 0.9 * P + 0.1 / S
     gamma = draw(st.sampled_from([0.5, 0.9, 0.99]))
     sparse = draw(st.booleans())
-    mdp = MDP(sp.csr_array(P.reshape(S * A, S)) if sparse else P, rng.standard_normal((S, A)), gamma)
-    pi = rng.dirichlet(np.ones(A), size=S)
+    mdp = random_mdp(rng, n_states=S, n_actions=A, gamma=gamma, support=0.6, mix=0.1 if irreducible else 0.0,
+                     sparse=sparse)
+    pi = random_pi(rng, S, A)
     on_states = draw(st.booleans())
     n = S if on_states else S * A
     k = draw(st.integers(1, n))

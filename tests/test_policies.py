@@ -9,6 +9,7 @@ so FD_TOL = 1e-8.  For Σ w·log π the third derivative reaches 2|w|/π³; with
 
 import numpy as np
 import pytest
+from _models import random_pi
 
 from mdpgrad import (
     Direct,
@@ -44,7 +45,7 @@ def policies_and_thetas(rng):
     phi = rng.standard_normal((S, A, k))
     yield TabularSoftmax(S, A), rng.standard_normal((S, A))
     yield LogLinear(phi), rng.standard_normal(k)
-    yield Direct(S, A), 0.5 / A + 0.5 * rng.dirichlet(np.ones(A), size=S)   # every π ≥ 1/8
+    yield Direct(S, A), 0.5 / A + 0.5 * random_pi(rng, S, A)   # every π ≥ 1/8
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -11,9 +11,9 @@ by many SE at these sample sizes (one test below checks such a mistake is seen).
 
 from __future__ import annotations
 
-import _models
 import numpy as np
 import pytest
+from _models import random_mdp, random_pi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,15 +26,11 @@ Z = 5.0
 EXACT = 1e-12
 
 
-def random_mdp(seed: int, S: int = 4, A: int = 2, gamma: float = 0.8, *, episodic: bool = False,
-               sparse: bool = False, p_end: float = 0.3) -> MDP:
-    """Some structural zeros (entries < 0.05 pruned), as in sparse models."""
-    return _models.random_mdp(seed, S, A, gamma, episodic=episodic, sparse=sparse, p_end=p_end,
-                              prune=0.05)
-
-
-def random_policy(seed: int, S: int, A: int) -> np.ndarray:
-    return np.random.default_rng(seed + 1000).dirichlet(np.ones(A), size=S)
+#: Expected fraction of next states kept in each row of the random models: some structural
+#: zeros, as in sparse models (a sampled transition must never land on one).
+SUPPORT = 0.85
+#: Policies are drawn from seed + POLICY_SEED, a stream apart from the model's.
+POLICY_SEED = 1000
 
 
 def chain_mdp() -> MDP:
@@ -74,12 +70,12 @@ def test_start_on_a_terminal_state_gives_an_empty_episode() -> None:
 
 
 def test_group_start_states_repeat_one_draw_per_group() -> None:
-    mdp = random_mdp(0)
+    mdp = random_mdp(0, support=SUPPORT)
     s = group_start_states(mdp, 50, 4, rng=1)
     blocks = s.reshape(50, 4)
     assert (blocks == blocks[:, :1]).all()
     assert len(set(blocks[:, 0].tolist())) > 1
-    tr = sample(mdp, random_policy(0, 4, 2), 200, rng=2, start_states=s, protocol="horizon", horizon=3)
+    tr = sample(mdp, random_pi(POLICY_SEED, 4, 2), 200, rng=2, start_states=s, protocol="horizon", horizon=3)
     assert (tr.states[:, 0] == s).all()
 
 
@@ -110,8 +106,8 @@ def check_structure(tr: Trajectories, mdp: MDP, pi: np.ndarray) -> None:
        protocol=st.sampled_from(["auto", "horizon", "geometric"]), chunk=st.sampled_from([None, 7]))
 def test_every_sampled_transition_is_possible_and_padding_is_consistent(seed, episodic, sparse, protocol,
                                                                           chunk) -> None:
-    mdp = random_mdp(seed, episodic=episodic, sparse=sparse)
-    pi = random_policy(seed, mdp.n_states, 2)
+    mdp = random_mdp(seed, support=SUPPORT, episodic=episodic, sparse=sparse)
+    pi = random_pi(seed + POLICY_SEED, mdp.n_states, 2)
     pi[pi < 0.1] = 0.0
     pi /= pi.sum(axis=1, keepdims=True)
     tr = sample(mdp, pi, 40, rng=seed, protocol=protocol, horizon=5 if protocol == "horizon" else None,
@@ -128,8 +124,8 @@ def test_every_sampled_transition_is_possible_and_padding_is_consistent(seed, ep
 
 def test_geometric_lengths_follow_geometric_one_minus_gamma() -> None:
     gamma, n = 0.8, 40_000
-    mdp = random_mdp(1, gamma=gamma)
-    tr = sample(mdp, random_policy(1, 4, 2), n, rng=3, protocol="geometric")
+    mdp = random_mdp(1, support=SUPPORT, gamma=gamma)
+    tr = sample(mdp, random_pi(1 + POLICY_SEED, 4, 2), n, rng=3, protocol="geometric")
     for k in range(1, 8):
         p = (1 - gamma) * gamma ** (k - 1)
         freq = np.mean(tr.lengths == k)
@@ -150,8 +146,8 @@ def visit_frequencies(tr: Trajectories, S: int) -> tuple[np.ndarray, np.ndarray]
 @pytest.mark.parametrize("sparse", [False, True])
 def test_geometric_visit_frequencies_match_eta(sparse: bool) -> None:
     # Pr(t < T) = γᵗ, so E[#visits of s] = Σₜ γᵗ Pr(sₜ = s) = η(s)
-    mdp = random_mdp(2, sparse=sparse)
-    pi = random_policy(2, 4, 2)
+    mdp = random_mdp(2, support=SUPPORT, sparse=sparse)
+    pi = random_pi(2 + POLICY_SEED, 4, 2)
     tr = sample(mdp, pi, 30_000, rng=4, protocol="geometric")
     mean, se = visit_frequencies(tr, 4)
     eta = evaluate(mdp, pi).eta
@@ -161,8 +157,8 @@ def test_geometric_visit_frequencies_match_eta(sparse: bool) -> None:
 
 
 def test_terminal_visit_frequencies_match_undiscounted_visits() -> None:
-    mdp = random_mdp(3, episodic=True, gamma=0.9)
-    pi = random_policy(3, 5, 2)
+    mdp = random_mdp(3, support=SUPPORT, episodic=True, gamma=0.9)
+    pi = random_pi(3 + POLICY_SEED, 5, 2)
     tr = sample(mdp, pi, 30_000, rng=5)
     mean, se = visit_frequencies(tr, 5)
     exact = visit_counts(mdp, pi, discounted=False)
@@ -171,8 +167,8 @@ def test_terminal_visit_frequencies_match_undiscounted_visits() -> None:
 
 
 def test_horizon_marginals_match_the_chain_powers() -> None:
-    mdp = random_mdp(4, episodic=True, gamma=0.9)
-    pi = random_policy(4, 5, 2)
+    mdp = random_mdp(4, support=SUPPORT, episodic=True, gamma=0.9)
+    pi = random_pi(4 + POLICY_SEED, 5, 2)
     H, n = 4, 30_000
     tr = sample(mdp, pi, n, rng=6, protocol="horizon", horizon=H)
     P_pi = evaluate(mdp, pi).P_pi
@@ -189,8 +185,8 @@ def test_horizon_marginals_match_the_chain_powers() -> None:
 
 
 def test_action_and_next_state_frequencies_match_pi_and_P() -> None:
-    mdp = random_mdp(5)
-    pi = random_policy(5, 4, 2)
+    mdp = random_mdp(5, support=SUPPORT)
+    pi = random_pi(5 + POLICY_SEED, 4, 2)
     tr = sample(mdp, pi, 20_000, rng=7, protocol="horizon", horizon=5)
     m = tr.mask
     s, a, s2 = tr.states[:, :-1][m], tr.actions[m], tr.states[:, 1:][m]
@@ -208,8 +204,8 @@ def test_action_and_next_state_frequencies_match_pi_and_P() -> None:
 
 def test_a_wrong_target_is_rejected() -> None:
     # the same frequencies are many SE away from the marginal of a different policy
-    mdp = random_mdp(2)
-    pi = random_policy(2, 4, 2)
+    mdp = random_mdp(2, support=SUPPORT)
+    pi = random_pi(2 + POLICY_SEED, 4, 2)
     tr = sample(mdp, pi, 30_000, rng=4, protocol="geometric")
     mean, se = visit_frequencies(tr, 4)
     other = evaluate(mdp, pi[:, ::-1]).eta
@@ -217,8 +213,8 @@ def test_a_wrong_target_is_rejected() -> None:
 
 
 def test_mean_return_is_the_value_under_each_protocol() -> None:
-    mdp = random_mdp(6, episodic=True, gamma=0.9)
-    pi = random_policy(6, 5, 2)
+    mdp = random_mdp(6, support=SUPPORT, episodic=True, gamma=0.9)
+    pi = random_pi(6 + POLICY_SEED, 5, 2)
     J = evaluate(mdp, pi).J
     n = 30_000
     for protocol in ("terminal", "geometric"):
@@ -232,9 +228,9 @@ def test_mean_return_is_the_value_under_each_protocol() -> None:
 
 @pytest.mark.parametrize("protocol", ["auto", "horizon", "geometric"])
 def test_dense_and_sparse_give_identical_episodes(protocol: str) -> None:
-    dense = random_mdp(7, episodic=True)
-    sparse = random_mdp(7, episodic=True, sparse=True)
-    pi = random_policy(7, 5, 2)
+    dense = random_mdp(7, support=SUPPORT, episodic=True)
+    sparse = random_mdp(7, support=SUPPORT, episodic=True, sparse=True)
+    pi = random_pi(7 + POLICY_SEED, 5, 2)
     kw = dict(protocol=protocol, horizon=6 if protocol == "horizon" else None)
     a = sample(dense, pi, 500, rng=9, **kw)
     b = sample(sparse, pi, 500, rng=9, **kw)
@@ -243,8 +239,8 @@ def test_dense_and_sparse_give_identical_episodes(protocol: str) -> None:
 
 
 def test_chunks_do_not_change_the_distribution() -> None:
-    mdp = random_mdp(8)
-    pi = random_policy(8, 4, 2)
+    mdp = random_mdp(8, support=SUPPORT)
+    pi = random_pi(8 + POLICY_SEED, 4, 2)
     n = 20_000
     a = sample(mdp, pi, n, rng=10, chunk_size=n)
     b = sample(mdp, pi, n, rng=11, chunk_size=1_000)
@@ -255,8 +251,8 @@ def test_chunks_do_not_change_the_distribution() -> None:
 
 
 def test_same_seed_same_episodes() -> None:
-    mdp = random_mdp(9)
-    pi = random_policy(9, 4, 2)
+    mdp = random_mdp(9, support=SUPPORT)
+    pi = random_pi(9 + POLICY_SEED, 4, 2)
     a = sample(mdp, pi, 100, rng=np.random.default_rng(3))
     b = sample(mdp, pi, 100, rng=np.random.default_rng(3))
     assert np.array_equal(a.states, b.states) and np.array_equal(a.rewards, b.rewards)
@@ -307,7 +303,7 @@ def test_bad_group_arguments_raise(kwargs: dict, argument: str) -> None:
 
 def test_terminal_protocol_needs_terminal_states() -> None:
     with pytest.raises(ValidationError) as info:
-        sample(random_mdp(0), random_policy(0, 4, 2), 3, rng=0, protocol="terminal")
+        sample(random_mdp(0, support=SUPPORT), random_pi(POLICY_SEED, 4, 2), 3, rng=0, protocol="terminal")
     assert info.value.argument == "protocol"
 
 

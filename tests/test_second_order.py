@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
+from _models import KINDS, horizon, random_mdp, random_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_gradients import KINDS, horizon, random_mdp, random_policy
 
 from mdpgrad import (
     MDP,
@@ -97,10 +97,10 @@ def test_hessian_at_zero_is_rational():
 
 # --- identities on generated MDPs ------------------------------------------------
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_hessian_symmetric_and_matches_fd(kind, which):
-    mdp = random_mdp(21, 3, 2, kind)
+    mdp = random_mdp(21, n_states=3, n_actions=2, **KINDS[kind])
     pol, th, _ = random_policy(21, mdp, which)
     n = th.size
     H = policy_hessian(mdp, pol, th).reshape(n, n)
@@ -120,10 +120,10 @@ def test_hessian_symmetric_and_matches_fd(kind, which):
 
 
 @settings(max_examples=15)
-@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 4), A=st.integers(1, 3), kind=st.sampled_from(KINDS),
-       which=st.sampled_from(["softmax", "loglinear", "direct"]))
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 4), A=st.integers(1, 3),
+       kind=st.sampled_from(list(KINDS)), which=st.sampled_from(["softmax", "loglinear", "direct"]))
 def test_property_hvp_equals_hessian_times_u(seed, S, A, kind, which):
-    mdp = random_mdp(seed, S, A, kind)
+    mdp = random_mdp(seed, n_states=S, n_actions=A, **KINDS[kind])
     pol, th, _ = random_policy(seed, mdp, which)
     n = th.size
     H = policy_hessian(mdp, pol, th).reshape(n, n)
@@ -135,7 +135,7 @@ def test_property_hvp_equals_hessian_times_u(seed, S, A, kind, which):
 
 def test_sparse_hessian_equals_dense():
     import scipy.sparse as sp
-    dense = random_mdp(4, 3, 2, "dense")
+    dense = random_mdp(4, n_states=3, n_actions=2, **KINDS["dense"])
     sparse = dense.replace(P=sp.csr_array(dense.P_flat))
     th = np.random.default_rng(1).standard_normal((3, 2))
     a = policy_hessian(dense, TabularSoftmax(3, 2), th)
@@ -147,7 +147,7 @@ def test_sparse_hessian_equals_dense():
 
 def test_softmax_fisher_block_form():
     # ∇log π(a|s) wrt θ[s, ·] is e_a − π(·|s), so F's (s, s) block is η(s)(diag π − ππᵀ), others 0.
-    mdp = random_mdp(8, 3, 3, "dense")
+    mdp = random_mdp(8, n_states=3, n_actions=3, **KINDS["dense"])
     th = np.random.default_rng(3).standard_normal((3, 3))
     pol = TabularSoftmax(3, 3)
     ev = evaluate(mdp, pol.probabilities(th))
@@ -160,7 +160,7 @@ def test_softmax_fisher_block_form():
 
 @pytest.mark.parametrize("kind", ["dense", "sparse", "episodic", "near1"])
 def test_softmax_natural_gradient_is_centred_advantage(kind):
-    mdp = random_mdp(12, 4, 3, kind)
+    mdp = random_mdp(12, n_states=4, n_actions=3, **KINDS[kind])
     S, A = mdp.n_states, mdp.n_actions
     th = np.random.default_rng(5).standard_normal((S, A))
     pol = TabularSoftmax(S, A)
@@ -171,7 +171,7 @@ def test_softmax_natural_gradient_is_centred_advantage(kind):
 
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_fisher_vector_product_and_natural_gradient_solve(which):
-    mdp = random_mdp(13, 3, 3, "dense")
+    mdp = random_mdp(13, n_states=3, n_actions=3, **KINDS["dense"])
     pol, th, _ = random_policy(13, mdp, which)
     n = th.size
     F = fisher_information(mdp, pol, th).reshape(n, n)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_gradients import KINDS, horizon, random_mdp, random_policy
+from _models import KINDS, horizon, random_mdp, random_policy
 
 from mdpgrad import MDP, TabularSoftmax, ValidationError, check_gradient, objective, policy_gradient
 from mdpgrad.surrogates import (
@@ -42,10 +42,10 @@ def rel(a, b):
     return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_frozen_surrogates_have_the_true_gradient_at_theta0(kind, which):
-    mdp = random_mdp(31, 4, 3, kind)
+    mdp = random_mdp(31, n_states=4, n_actions=3, **KINDS[kind])
     pol, th0, _ = random_policy(31, mdp, which)
     # Direct: the entries are free and the surrogates use adv where ∇J has q; the two differ by
     # η(s)v(s) in every entry of row s, i.e. they agree in the directions that keep rows summing to 1.
@@ -61,10 +61,10 @@ def test_frozen_surrogates_have_the_true_gradient_at_theta0(kind, which):
     assert abs(ppo_clip_surrogate(fb, pol, th0, 0.2)) <= tol * max(1.0, float(np.abs(fb.weights).sum()))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_live_surrogate_gradient_is_exact_and_differs(kind, which):
-    mdp = random_mdp(41, 4, 3, kind)
+    mdp = random_mdp(41, n_states=4, n_actions=3, **KINDS[kind])
     pol, th0, _ = random_policy(41, mdp, which)
     g = policy_gradient(mdp, pol, th0)
     live = live_surrogate_gradient(mdp, pol, th0)
@@ -75,7 +75,7 @@ def test_live_surrogate_gradient_is_exact_and_differs(kind, which):
 
 @pytest.mark.parametrize("which", ["softmax", "loglinear", "direct"])
 def test_surrogate_gradients_match_finite_differences_off_theta0(which):
-    mdp = random_mdp(51, 4, 3, "dense")
+    mdp = random_mdp(51, n_states=4, n_actions=3, **KINDS["dense"])
     pol, th0, _ = random_policy(51, mdp, which)
     fb = freeze(mdp, pol, th0)
     rng = np.random.default_rng(3)
@@ -97,7 +97,7 @@ def test_surrogate_gradients_match_finite_differences_off_theta0(which):
 def test_stop_gradient_direction_is_constant_for_tabular_softmax():
     # ∇L₀(θ)[s,b] = −(w[s,b] − π_θ(b|s) Σ_a w[s,a]) with w = η₀ π₀ adv₀, and Σ_a π₀ adv₀ = 0,
     # so ∇L₀(θ) = −w for every θ: the frozen surrogate keeps pushing the same way (by hand).
-    mdp = random_mdp(61, 4, 3, "dense")
+    mdp = random_mdp(61, n_states=4, n_actions=3, **KINDS["dense"])
     pol = TabularSoftmax(4, 3)
     th0 = np.random.default_rng(0).standard_normal((4, 3))
     fb = freeze(mdp, pol, th0)
@@ -108,7 +108,7 @@ def test_stop_gradient_direction_is_constant_for_tabular_softmax():
 
 @pytest.mark.parametrize("surrogate", ["stop_gradient", "importance", "ppo"])
 def test_reused_batch_cosine_falls_below_one(surrogate):
-    mdp = random_mdp(71, 5, 3, "dense")
+    mdp = random_mdp(71, n_states=5, n_actions=3, **KINDS["dense"])
     pol = TabularSoftmax(5, 3)
     th0 = np.random.default_rng(2).standard_normal((5, 3))
     tr = reuse_frozen_batch(mdp, pol, th0, n_steps=30, step_size=2.0, surrogate=surrogate, clip=0.2)

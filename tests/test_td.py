@@ -17,6 +17,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _models import random_mdp, random_pi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,21 +55,13 @@ AFFINE_TOL = 1e-12
 SOLVE_TOL = 1e-10
 
 
-# -- a small generator of MDPs ------------------------------------------------
-def _random_P(rng: np.random.Generator, S: int, A: int) -> np.ndarray:
-    """Rows with random support (about 60 % of next states) and Dirichlet weights."""
-    P = rng.dirichlet(np.ones(S), size=(S, A)) * (rng.random((S, A, S)) < 0.6)
-    empty = P.sum(axis=2) == 0
-    P[empty, rng.integers(0, S, size=int(empty.sum()))] = 1.0
-    return P / P.sum(axis=2, keepdims=True)
-
-
+# -- generated cases (models from tests/_models.py) ------------------------------
 @st.composite
 def td_cases(draw, *, max_states: int = 4, max_actions: int = 3, irreducible: bool = False):
     """(mdp, pi, rng) from mdpgrad.strategies: dense or sparse, continuing or episodic, γ < 1.
 
-    ``irreducible=True``: continuing, with every transition mixed 9:1 with the
-    uniform distribution, so P^π has a unique stationary law.
+    ``irreducible=True``: continuing, rows with random support (about 60 % of next
+    states) mixed 9:1 with the uniform distribution, so P^π has a unique stationary law.
     """
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     gammas = st.sampled_from([0.0, 0.5, 0.9, 0.99])
@@ -77,9 +70,8 @@ def td_cases(draw, *, max_states: int = 4, max_actions: int = 3, irreducible: bo
         return mdp, draw(mst.policies(mdp.n_states, mdp.n_actions)), rng
     S = draw(st.integers(1, max_states))
     A = draw(st.integers(1, max_actions))
-    P = 0.9 * _random_P(rng, S, A) + 0.1 / S
-    Pin = sp.csr_array(P.reshape(S * A, S)) if draw(st.booleans()) else P
-    mdp = MDP(Pin, rng.standard_normal((S, A)), draw(gammas))
+    sparse = draw(st.booleans())
+    mdp = random_mdp(rng, n_states=S, n_actions=A, gamma=draw(gammas), support=0.6, mix=0.1, sparse=sparse)
     return mdp, draw(mst.policies(S, A)), rng
 
 
@@ -97,7 +89,7 @@ def reversible_cases(draw, *, max_states: int = 4, max_actions: int = 3):
     Ps = W / W.sum(axis=1, keepdims=True)
     P = np.repeat(Ps[:, None, :], A, axis=1)
     gamma = draw(st.sampled_from([0.5, 0.9, 0.99]))
-    return MDP(P, rng.standard_normal((S, A)), gamma), rng.dirichlet(np.ones(A), size=S)
+    return MDP(P, rng.standard_normal((S, A)), gamma), random_pi(rng, S, A)
 
 
 def _jacobian_by_definition(update, x0: np.ndarray) -> np.ndarray:
@@ -430,7 +422,7 @@ def test_td_section_on_reversible_example():
     (lambda m, p: reversibility_verdict(np.eye(2), d=[0.5, np.nan]), "d"),
 ])
 def test_bad_input(call, argument):
-    mdp = MDP(_random_P(np.random.default_rng(0), 3, 2), np.zeros((3, 2)), 0.9)
+    mdp = random_mdp(0, n_states=3, n_actions=2, gamma=0.9, support=0.6)
     with pytest.raises(ValidationError) as exc:
         call(mdp, uniform_policy(3, 2))
     assert exc.value.argument == argument
