@@ -119,3 +119,36 @@ def test_no_module_of_the_symbolic_layer_parses_raw_input():
 def test_sizes_are_positive_integers(make):
     with pytest.raises(ValidationError):
         make()
+
+
+# -- size limits: refused at once, with the size -----------------------------------------------
+
+def test_a_fully_symbolic_three_state_proof_is_refused_not_run_for_minutes():
+    with pytest.raises(ValidationError) as err:
+        sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.TabularSoftmax(3, 2))
+    assert err.value.argument == "mdp" and err.value.value == 21 and "max_symbols" in str(err.value)
+
+
+def test_a_wrong_identity_still_gets_its_counterexample_at_any_size():
+    res = sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.TabularSoftmax(3, 2),
+                                            visits="normalised")
+    assert not res.holds and res.point
+
+
+def test_the_symbol_limit_at_its_boundary():
+    """The general 2x2 model has exactly 10 symbols: max_symbols=10 proves, 9 refuses."""
+    mdp, pol = sym.general_mdp(2, 2), sym.TabularSoftmax(2, 2)
+    assert len(mdp.free_symbols) == 10
+    assert sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=10).holds
+    with pytest.raises(ValidationError):
+        sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=9)
+
+
+def test_rationalize_refuses_large_models_at_once():
+    from mdpgrad.examples import slippery_gridworld
+    from mdpgrad.symbolic._model import MAX_RATIONALIZE_ENTRIES
+
+    big = slippery_gridworld(30, 30, gamma=0.9)              # 900 states: 3.2 million entries
+    with pytest.raises(ValidationError) as err:
+        sym.rationalize(big)
+    assert err.value.value > MAX_RATIONALIZE_ENTRIES

@@ -324,6 +324,13 @@ def _to_rational(x: float, name: str, idx: tuple[int, ...], max_denominator: int
     return sympy.Rational(fr.numerator, fr.denominator)
 
 
+#: Largest S·A·S that :func:`rationalize` accepts: the exact model holds one sympy number per
+#: entry (about 1 kB each with its matrix bookkeeping), and the symbolic solvers are meant for
+#: models of a few states; 20,000 entries (a 100-state, 2-action model) is already far beyond
+#: what an exact proof finishes on.
+MAX_RATIONALIZE_ENTRIES = 20_000
+
+
 def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> MDP:
     """The exact model behind a float MDP: each number replaced by its closest short fraction.
 
@@ -344,7 +351,15 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     >>> m.P[0, 1, 0], m.gamma
     (1/3, 9/10)
     """
+    if not isinstance(mdp, NumericMDP):
+        raise ValidationError(f"mdp is a {type(mdp).__name__}; expected an mdpgrad.MDP", argument="mdp",
+                              value=type(mdp).__name__)
+    max_denominator = check_integer(max_denominator, "max_denominator", min_value=1)
     S, A = mdp.n_states, mdp.n_actions
+    if S * A * S > MAX_RATIONALIZE_ENTRIES:
+        raise ValidationError(f"mdp has S·A·S = {S * A * S} transition entries, above the "
+                              f"{MAX_RATIONALIZE_ENTRIES} an exact symbolic model is meant for",
+                              argument="mdp", value=S * A * S)
     Pd = mdp.P_dense()
     P = [[[_to_rational(float(Pd[s, a, t]), "P", (s, a, t), max_denominator) for t in range(S)]
           for a in range(A)] for s in range(S)]
