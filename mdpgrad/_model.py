@@ -46,7 +46,7 @@ from ._validation import (
     is_exact,
 )
 
-__all__ = ["DEFAULT_ATOL", "MDP"]
+__all__ = ["DEFAULT_ATOL", "MDP", "validate_mdp"]
 
 #: Tolerance on row sums of P and on sums of distributions.  Float rows built
 #: from decimal literals sum to 1 within a few ulps (≈1e-16 · S); 1e-10 leaves
@@ -315,3 +315,12 @@ class MDP(RewardShaped):
         kind = "dense" if isinstance(self.P, np.ndarray) else f"sparse, nnz={self.P.nnz}"
         return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma:g}, "
                 f"{kind}, n_terminal={int(self.terminal.sum())})")
+
+
+def validate_mdp(mdp: Any, name: str = "mdp") -> MDP:
+    """``mdp`` itself when it is an :class:`MDP`; anything else (a name, a dict, arrays) is refused."""
+    if not isinstance(mdp, MDP):
+        hint = " (mdpgrad.get_example builds a named one)" if isinstance(mdp, str) else ""
+        raise ValidationError(f"{name} is a {type(mdp).__name__}; expected an mdpgrad.MDP{hint}",
+                              argument=name, value=type(mdp).__name__)
+    return mdp

@@ -36,10 +36,12 @@ __all__ = [
     "LogLinear",
     "Policy",
     "TabularSoftmax",
-    "validate_policy",
     "epsilon_greedy_policy",
     "greedy_policy",
     "uniform_policy",
+    "validate_parameterisation",
+    "validate_policy",
+    "validate_theta",
 ]
 
 
@@ -86,6 +88,33 @@ def validate_policy(pi: ArrayLike, n_states: int, n_actions: int, *, atol: float
                               f"expected 1 within atol={atol:g}", argument=name, index=idx,
                               value=float(sums[idx]))
     return arr
+
+
+def validate_parameterisation(policy: Any, name: str = "policy") -> Policy:
+    """``policy`` when it provides the :class:`Policy` protocol; a table, a string or None is refused."""
+    if not isinstance(policy, Policy):
+        hint = (" (a table of probabilities is a policy table pi; wrap it with mdpgrad.Direct)"
+                if isinstance(policy, np.ndarray) else "")
+        raise ValidationError(f"{name} is a {type(policy).__name__}; expected a parameterisation such as "
+                              f"mdpgrad.TabularSoftmax{hint}", argument=name, value=type(policy).__name__)
+    return policy
+
+
+def validate_theta(theta: ArrayLike, policy: Policy, name: str = "theta", *,
+                   batch: bool = True) -> np.ndarray:
+    """θ as a real, finite float array of shape (..., *policy.param_shape) (no batch axes if ``batch=False``).
+
+    Complex θ (complex-step derivatives) is an internal matter: public functions refuse it here
+    and call their complex-capable implementations directly.
+    """
+    th = as_real_array(theta, name)
+    shape = tuple(policy.param_shape)
+    ok = th.shape[th.ndim - len(shape):] == shape and th.ndim >= len(shape) if shape else True
+    if not ok or (not batch and th.shape != shape):
+        expected = f"({', '.join(map(str, shape))})" if not batch else f"(..., {', '.join(map(str, shape))})"
+        raise ValidationError(f"{name} has shape {th.shape}; expected {expected}", argument=name,
+                              value=th.shape)
+    return th
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from ._errors import ValidationError
 
 __all__ = [
     "as_real_array",
+    "check_callable",
     "check_choice",
     "check_memory",
     "check_finite",
@@ -141,6 +142,14 @@ def check_choice(value: Any, name: str, choices: Iterable[_S]) -> _S:
         listed = ", ".join(repr(c) for c in options)
         raise ValidationError(f"{name} is {value!r}; expected one of {listed}", argument=name, value=value)
     return options[options.index(value)]
+
+
+def check_callable(f: Any, name: str) -> Any:
+    """A callable (a function of θ, an estimator); anything else is refused before it is called."""
+    if not callable(f):
+        raise ValidationError(f"{name} is {f!r} of type {type(f).__name__}; expected a callable",
+                              argument=name, value=type(f).__name__)
+    return f
 
 
 def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
