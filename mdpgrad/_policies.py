@@ -29,7 +29,15 @@ from numpy.typing import ArrayLike
 
 from ._errors import ValidationError
 from ._model import DEFAULT_ATOL
-from ._validation import as_real_array, check_integer, check_real, first_index, format_index, format_number
+from ._validation import (
+    as_real_array,
+    check_integer,
+    check_memory,
+    check_real,
+    first_index,
+    format_index,
+    format_number,
+)
 
 __all__ = [
     "Direct",
@@ -278,12 +286,22 @@ def uniform_policy(n_states: int, n_actions: int) -> np.ndarray:
     """The table π(a|s) = 1/A, shape (S, A)."""
     n_states = check_integer(n_states, "n_states", min_value=1)
     n_actions = check_integer(n_actions, "n_actions", min_value=1)
+    check_memory(8 * n_states * n_actions, f"a ({n_states}, {n_actions}) policy table", "n_states")
     return np.full((n_states, n_actions), 1.0 / n_actions)
+
+
+def _action_values(q: ArrayLike) -> np.ndarray:
+    """q as a real, finite (..., S, A) array with at least one state and one action."""
+    arr = as_real_array(q, "q")
+    if arr.ndim < 2 or 0 in arr.shape:
+        raise ValidationError(f"q has shape {arr.shape}; expected (S, A) with S, A >= 1", argument="q",
+                              value=arr.shape)
+    return arr
 
 
 def greedy_policy(q: ArrayLike) -> np.ndarray:
     """Deterministic table choosing argmax_a q(s, a) (lowest index on ties), shape (S, A)."""
-    q = as_real_array(q, "q")
+    q = _action_values(q)
     pi = np.zeros_like(q)
     np.put_along_axis(pi, np.argmax(q, axis=-1)[..., None], 1.0, axis=-1)
     return pi
@@ -292,5 +310,5 @@ def greedy_policy(q: ArrayLike) -> np.ndarray:
 def epsilon_greedy_policy(q: ArrayLike, epsilon: float) -> np.ndarray:
     """π = (1 − ε)·greedy(q) + ε·uniform, shape (S, A)."""
     epsilon = check_real(epsilon, "epsilon", min_value=0.0, max_value=1.0)
-    q = as_real_array(q, "q")
+    q = _action_values(q)
     return (1.0 - epsilon) * greedy_policy(q) + epsilon / q.shape[-1]

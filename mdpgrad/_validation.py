@@ -263,15 +263,21 @@ def set_memory_limit(n_bytes: int | None) -> int:
 
 
 def check_memory(n_bytes: float, what: str, argument: str) -> None:
-    """Refuse a request whose estimated size ``n_bytes`` exceeds :func:`memory_limit`."""
+    """Refuse a request whose estimated size ``n_bytes`` exceeds :func:`memory_limit`.
+
+    ``n_bytes`` may be a Python int of any size (sizes multiplied out exactly), so that a request
+    for 10⁴⁰ states is refused with its size rather than overflowing a float.
+    """
     limit = memory_limit()
     if n_bytes > limit:
         raise ValidationError(f"{what} would need about {_bytes(n_bytes)}, above the memory limit of "
                               f"{_bytes(limit)} (mdpgrad.set_memory_limit or MDPGRAD_MEMORY_LIMIT "
-                              "raise it)", argument=argument, value=int(min(n_bytes, 2**63 - 1)))
+                              "raise it)", argument=argument, value=min(int(n_bytes), 2**63 - 1))
 
 
 def _bytes(n: float) -> str:
+    if n >= 1e15:                                    # may be an int far beyond float range
+        return f"about 10^{int(int(n).bit_length() * 0.30103)} bytes"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
             return f"{n / size:.3g} {unit}"

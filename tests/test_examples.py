@@ -254,9 +254,9 @@ def test_slippery_gridworld_matches_gymnasium_frozenlake_without_holes():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_garnet_branching_and_reproducibility(sparse):
     S, A, b = 12, 3, 4
-    m1 = garnet(S, A, b, seed=7, sparse=sparse)
-    m2 = garnet(S, A, b, seed=7, sparse=sparse)
-    m3 = garnet(S, A, b, seed=8, sparse=sparse)
+    m1 = garnet(S, A, b, rng=7, sparse=sparse)
+    m2 = garnet(S, A, b, rng=7, sparse=sparse)
+    m3 = garnet(S, A, b, rng=8, sparse=sparse)
     P1 = m1.P_dense()
     assert (np.count_nonzero(P1, axis=2) == b).all()
     assert np.abs(P1.sum(axis=2) - 1).max() <= 1e-14  # b numbers normalised in float64
@@ -266,10 +266,10 @@ def test_garnet_branching_and_reproducibility(sparse):
 
 
 def test_garnet_dense_equals_sparse_and_extremes():
-    assert np.array_equal(garnet(6, 2, 3, seed=1).P, garnet(6, 2, 3, seed=1, sparse=True).P_dense())
-    full = garnet(5, 2, 5, seed=3).P
+    assert np.array_equal(garnet(6, 2, 3, rng=1).P, garnet(6, 2, 3, rng=1, sparse=True).P_dense())
+    full = garnet(5, 2, 5, rng=3).P
     assert (full > 0).all()
-    det = garnet(5, 2, 1, seed=3).P
+    det = garnet(5, 2, 1, rng=3).P
     assert set(np.unique(det).tolist()) == {0.0, 1.0}
 
 
@@ -355,7 +355,7 @@ def test_registry_builds_every_example():
     (lambda: garnet(3, 2, 4), "branching"),
     (lambda: garnet(3, 2, 0), "branching"),
     (lambda: garnet(0, 2, 1), "n_states"),
-    (lambda: garnet(3, 2, 1, seed=1.5), "seed"),
+    (lambda: garnet(3, 2, 1, rng=1.5), "rng"),
     (lambda: random_walk(0), "n_states"),
     (lambda: random_walk(True), "n_states"),
 ])

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import MDP
-from .._validation import check_integer
+from .._validation import check_integer, check_memory, check_real, check_rng
 
 #: Grid moves (d_row, d_col) for the actions 0 = up, 1 = right, 2 = down, 3 = left.
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
@@ -247,6 +247,9 @@ def random_walk(n_states: int = 5, *, left_reward: float = 0.0, right_reward: fl
     (7, 1.0, 1.0)
     """
     n = check_integer(n_states, "n_states", min_value=1)
+    check_memory((n + 2) * 2 * (n + 2) * 8, f"a random walk with {n} states (dense P)", "n_states")
+    left_reward = check_real(left_reward, "left_reward")
+    right_reward = check_real(right_reward, "right_reward")
     S = n + 2
     s = np.arange(S)
     nxt = np.stack([s - 1, s + 1], axis=1)
@@ -398,11 +401,10 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
     if R * C < 2:
         raise ValidationError("a 1x1 slippery gridworld has no non-goal state; need n_rows*n_cols >= 2",
                               argument="n_rows", value=(R, C))
-    slip_f = float(slip)
-    if not 0.0 <= slip_f <= 1.0:
-        raise ValidationError(f"slip is {slip!r}; expected a probability in [0, 1]",
-                              argument="slip", value=slip)
+    slip_f = check_real(slip, "slip", min_value=0.0, max_value=1.0)
     S, A = R * C, 4
+    check_memory(S * A * 3 * 16, f"a {R}x{C} slippery gridworld (3 successors per state-action pair)",
+                 "n_rows")
     idx = np.int32 if S < 2**31 - 1 else np.int64
     row, col = np.divmod(np.arange(S, dtype=idx), idx(C))
     # neighbour[d]: the cell reached by move d from every cell (bounce at walls)
@@ -446,7 +448,8 @@ def _random_subsets(rng: np.random.Generator, n_rows: int, n: int, k: int) -> np
     return np.sort(chosen, axis=1)
 
 
-def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9, seed: int = 0,
+def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
+           rng: np.random.Generator | int = 0,
            sparse: bool = False) -> MDP:
     """A random Garnet MDP (Archibald et al. 1995; Bhatnagar et al. 2009, §6).
 
@@ -456,7 +459,7 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
     from normalised exponentials so every probability is positive).  Expected
     rewards r(s, a) are i.i.d. standard normal (a simplification of the
     papers' reward noise: only expectations enter the exact analysis).
-    ρ₀ uniform, no terminal states.  The same seed gives the same MDP.
+    ρ₀ uniform, no terminal states.  The same integer ``rng`` (a seed) gives the same MDP.
 
     Parameters
     ----------
@@ -466,8 +469,8 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
         Non-zeros per row of P, 1 ≤ b ≤ S.
     gamma : float, optional
         Discount (default 0.9).
-    seed : int, optional
-        Seed of ``numpy.random.default_rng`` (default 0).
+    rng : numpy.random.Generator or int, optional
+        Source of the random draws; an int seeds ``numpy.random.default_rng`` (default 0).
     sparse : bool, optional
         Store P as a csr_array of shape (S·A, S) (default: dense).
 
@@ -480,7 +483,7 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
 
     Examples
     --------
-    >>> mdp = garnet(4, 2, 2, seed=1)
+    >>> mdp = garnet(4, 2, 2, rng=1)
     >>> np.count_nonzero(mdp.P_dense(), axis=2).tolist()
     [[2, 2], [2, 2], [2, 2], [2, 2]]
     """
@@ -490,9 +493,10 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
     if b > S:
         raise ValidationError(f"branching is {branching!r}; expected at most n_states={S}",
                               argument="branching", value=branching)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValidationError(f"seed is {seed!r}; expected an int", argument="seed", value=seed)
-    rng = np.random.default_rng(int(seed))
+    stored = S * A * b * 16 if sparse else S * A * S * 8
+    check_memory(stored + S * A * 8, f"a Garnet MDP with {S} states, {A} actions and branching {b}",
+                 "n_states")
+    rng = check_rng(rng)
     cols = _random_subsets(rng, S * A, S, b)
     weights = rng.standard_exponential((S * A, b)) + np.finfo(float).tiny
     probs = weights / weights.sum(axis=1, keepdims=True)
@@ -521,7 +525,7 @@ EXAMPLES: dict[str, tuple[Callable[[], MDP], str]] = {
     "cliff-walking": (cliff_walking, "Sutton & Barto Example 6.6: 4x12 cliff walking, gamma 1"),
     "slippery-gridworld": (lambda: slippery_gridworld(4, 4),
                            "4x4 slippery gridworld, slip 0.2, gamma 0.99, sparse"),
-    "garnet": (lambda: garnet(10, 3, 2, seed=0), "Garnet MDP: 10 states, 3 actions, branching 2, seed 0"),
+    "garnet": (lambda: garnet(10, 3, 2, rng=0), "Garnet MDP: 10 states, 3 actions, branching 2, seed 0"),
 }
 
 

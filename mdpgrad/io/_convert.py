@@ -143,6 +143,10 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
 def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str]:
     """The transition dict, ρ₀ and where ρ₀ came from, for a dict or an environment."""
     P: Any
+    if sp.issparse(source) or isinstance(source, np.ndarray):
+        raise ValidationError(f"P is a {type(source).__name__}; expected a Gymnasium environment or its "
+                              "dict {state: {action: [(prob, next_state, reward, terminated), ...]}}",
+                              argument="P", value=type(source).__name__)
     if isinstance(source, (Mapping, list, tuple)):
         P, env_rho0 = source, None
     else:
@@ -327,7 +331,8 @@ def from_mdptoolbox(P: Any, R: Any, gamma: float) -> MDP:
         order = (np.arange(A)[None, :] * S + np.arange(S)[:, None]).ravel()  # row s·A + a <- a·S + s
         P_out: Any = sp.csr_array(stacked[order])
     else:
-        P_out = np.stack([np.asarray(m) for m in mats]).transpose(1, 0, 2)
+        P_out = np.stack([as_real_array(m, f"P[{a}]", finite=False) for a, m in enumerate(mats)]
+                         ).transpose(1, 0, 2)
     R_is_sparse = sp.issparse(R) or (isinstance(R, (list, tuple)) and any(sp.issparse(m) for m in R))
     if R_is_sparse or (isinstance(R, (list, tuple)) and len(R) == A and np.ndim(R[0]) == 2):
         rmats, _ = _toolbox_stack(R, "R")
@@ -340,10 +345,10 @@ def from_mdptoolbox(P: Any, R: Any, gamma: float) -> MDP:
         r = np.empty((S, A))
         for a, (pm, rm) in enumerate(zip(mats, rmats, strict=True)):
             prod = (sp.csr_array(pm).multiply(sp.csr_array(rm)) if sp.issparse(pm) or sp.issparse(rm)
-                    else np.asarray(pm) * np.asarray(rm))
+                    else as_real_array(pm, f"P[{a}]") * as_real_array(rm, f"R[{a}]"))
             r[:, a] = np.asarray(prod.sum(axis=1)).ravel()
         return MDP(P_out, r, gamma)
-    R_arr = np.asarray(R)
+    R_arr = as_real_array(R, "R")
     if R_arr.shape == (S,):
         r_in: Any = np.repeat(R_arr[:, None], A, axis=1)
     elif R_arr.shape == (S, A):

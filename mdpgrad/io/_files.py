@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._errors import ValidationError
-from .._model import MDP
+from .._model import MDP, validate_mdp
 from .._validation import check_memory, check_real, memory_limit
 
 __all__ = [
@@ -71,7 +71,13 @@ _NPZ_KEYS = {"dense": _COMMON_KEYS | {"P"},
 
 
 def _suffix(path: Any) -> str:
-    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValidationError(f"path is a {type(path).__name__}; expected a str or a path-like object",
+                              argument="path", value=type(path).__name__)
+    try:
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+    except TypeError:       # a PathLike whose __fspath__ returns bytes
+        raise ValidationError(f"path {path!r} is not a text path", argument="path") from None
     if suffix not in (".npz", ".json"):
         raise ValidationError(f"path {os.fspath(path)!r} has suffix {suffix!r}; expected .npz or .json",
                               argument="path", value=os.fspath(path))
@@ -90,6 +96,7 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     >>> d["format"], d["layout"], d["P"][1][1]
     ('mdpgrad.mdp', 'dense', [0.0, 1.0])
     """
+    mdp = validate_mdp(mdp)
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_states": mdp.n_states,
                            "n_actions": mdp.n_actions, "gamma": float(mdp.gamma)}
     P = mdp.P
