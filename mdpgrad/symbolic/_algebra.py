@@ -28,6 +28,7 @@ import sympy
 from sympy.polys.fields import FracElement, FracField
 
 from .._errors import ValidationError
+from .._validation import check_integer
 
 __all__ = ["Counterexample", "RationalSpace", "find_nonzero_point", "space_for"]
 
@@ -148,7 +149,8 @@ class RationalSpace:
 
 
 def find_nonzero_point(space: RationalSpace, f: FracElement, *, guards: Iterable[FracElement] = (),
-                       accept: Callable[[dict], bool] | None = None, seed: int = 0) -> Counterexample:
+                       accept: Callable[[dict], bool] | None = None,
+                       rng: int | random.Random = 0) -> Counterexample:
     """A random exact point where f ≠ 0 and no guard denominator vanishes.
 
     ``accept(point)`` may veto a point (e.g. one where the model is not a valid
@@ -163,7 +165,7 @@ def find_nonzero_point(space: RationalSpace, f: FracElement, *, guards: Iterable
         raise ValidationError("the function is identically zero; it has no counterexample point",
                               argument="f", value=0)
     guards = list(guards)
-    rng = random.Random(seed)
+    rng = rng if isinstance(rng, random.Random) else random.Random(check_integer(rng, "rng", min_value=0))
     for attempt in range(MAX_ATTEMPTS):
         point = space._draw(rng, attempt)
         if any(space.evaluate(g, point) is None for g in guards):

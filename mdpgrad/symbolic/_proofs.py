@@ -123,12 +123,12 @@ class ProofResult:
 
 
 def decide(space: RationalSpace, items: Sequence[tuple[str, Any, Any]], statement: str, *,
-           accept: Callable[[dict], bool] | None = None, seed: int = 0) -> ProofResult:
+           accept: Callable[[dict], bool] | None = None, rng: int | random.Random = 0) -> ProofResult:
     """Decide every (label, lhs, rhs) of field elements; the first non-zero difference gets a point."""
     for label, lhs, rhs in items:
         diff = lhs - rhs
         if diff != 0:
-            cex = find_nonzero_point(space, diff, guards=[lhs, rhs], accept=accept, seed=seed)
+            cex = find_nonzero_point(space, diff, guards=[lhs, rhs], accept=accept, rng=rng)
             lv, rv = space.evaluate_defined(lhs, cex.raw), space.evaluate_defined(rhs, cex.raw)
             return ProofResult(statement, "counterexample", len(items), label, cex.point, cex.value,
                                sympy.Rational(lv.numerator, lv.denominator),
@@ -170,7 +170,9 @@ def _prechecked(fn: Callable[..., ProofResult]) -> Callable[..., ProofResult]:
         if max_symbols is not None:
             max_symbols = check_integer(max_symbols, "max_symbols", min_value=0)
         if precheck and syms:
-            rng = random.Random(kwargs.get("seed", 0))
+            source = kwargs.get("rng", 0)
+            rng = source if isinstance(source, random.Random) else random.Random(
+                check_integer(source, "rng", min_value=0))
             scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
             for _ in range(20):
                 vals = {g: sympy.Rational(rng.randint(1, 9), scale) for g in syms}
@@ -209,7 +211,7 @@ def _labels(pm: PolicyModel, which: int = 0) -> list[str]:
 @_prechecked
 def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
                                   visits: str = "discounted", values: str = "advantage",
-                                  seed: int = 0) -> ProofResult:
+                                  rng: int | random.Random = 0) -> ProofResult:
     """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k, exactly.
 
     The left side is sympy's derivative of the closed form J(θ) = ρ₀ᵀ(I − γP^π)⁻¹r^π;
@@ -227,8 +229,8 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
         adv or q in the sum (both are correct when Σ_a π ∇log π = 0; for
         :class:`Direct` parameters, free entries of π off the simplex, only the q
         form holds and the advantage form gets a counterexample).
-    seed : int
-        Seed of the random counterexample search.
+    rng : int or random.Random
+        Source of the random exact points of the counterexample search (an int seeds one).
 
     Returns
     -------
@@ -283,11 +285,12 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     wname = {"discounted": "η(s)", "normalised": "d(s)", "undiscounted": "η̃(s)",
              "stationary": "d_π(s)/(1−γ)"}[visits]
     statement = f"∇J = Σ_s,a {wname} π(a|s) {name}(s,a) ∇log π(a|s)"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), seed=seed)
+    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
 
 
 @_prechecked
-def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, seed: int = 0) -> ProofResult:
+def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *,
+                         rng: int | random.Random = 0) -> ProofResult:
     """Prove the recursion ∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q.
 
     ∇v is sympy's derivative of the closed form v(θ); the second identity's
@@ -318,12 +321,12 @@ def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, seed: int 
             items.append((f"{label} v({s})", dv[s][k], rhs))
         items.append((f"{label} J", dJ[k], sum((ev["eta"][s] * g[s][k] for s in range(S)), K.zero)))
     statement = "∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), seed=seed)
+    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
 
 
 @_prechecked
 def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: Any = None, *,
-                            seed: int = 0) -> ProofResult:
+                            rng: int | random.Random = 0) -> ProofResult:
     """Prove Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π for a symbolic baseline b.
 
     Parameters
@@ -361,12 +364,12 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
                   K.zero)
         items.append((f"{label} J", dJ[k], rhs))
     statement = "Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), seed=seed)
+    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
 
 
 @_prechecked
 def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta0: Any = None, *,
-                                 seed: int = 0) -> ProofResult:
+                                 rng: int | random.Random = 0) -> ProofResult:
     """Prove J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a) for symbolic θ and θ₀.
 
     Kakade & Langford (2002), Lemma 6.1, in its unnormalised form (visits η, not d).
@@ -388,10 +391,10 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
               K.zero)
     statement = "J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a)"
     return decide(pm.space, [("J(θ) − J(θ₀)", ev["J"] - ev0["J"], rhs)], statement,
-                  accept=_accept_for(pm, mdp), seed=seed)
+                  accept=_accept_for(pm, mdp), rng=rng)
 
 
-def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs", seed: int = 0) -> ProofResult:
+def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs", rng: int | random.Random = 0) -> ProofResult:
     """Decide lhs = rhs for expressions or matrices that are rational in symbols and exp-atoms.
 
     >>> x = sympy.Symbol("x")
@@ -410,4 +413,4 @@ def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs", seed: int =
     space, exprs = space_for(list(L) + list(R))
     n = len(L)
     items = [(f"entry {divmod(i, L.shape[1])}", space(exprs[i]), space(exprs[n + i])) for i in range(n)]
-    return decide(space, items, statement, seed=seed)
+    return decide(space, items, statement, rng=rng)

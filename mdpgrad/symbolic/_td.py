@@ -21,6 +21,7 @@ D(γPΠ − I) built from the formula, and its numbers equal the numeric ones.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,7 +218,7 @@ class SymmetryVerdict:
                 rf"{sympy.latex(self.mirror)}")
 
 
-def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> SymmetryVerdict:
+def symmetry_verdict(M: Any, *, n_actions: int | None = None, rng: int | random.Random = 0) -> SymmetryVerdict:
     """Decide exactly whether a square matrix of expressions is symmetric.
 
     Each mirror difference is reduced in the field of rational functions (exp-atoms
@@ -230,7 +231,8 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     M : Matrix, shape (n, n)
     n_actions : int, optional
         Decode indices x = s·A + a into state-action pairs.
-    seed : int
+    rng : int or random.Random
+        Source of the random exact points (an int seeds one).
 
     Examples
     --------
@@ -257,7 +259,7 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None, seed: int = 0) -> 
     product = space.field.one
     for _, d in live:
         product *= d
-    cex = find_nonzero_point(space, product, seed=seed)
+    cex = find_nonzero_point(space, product, rng=rng)
     values = [(abs(space.evaluate_defined(d, cex.raw)), p) for p, d in live]
     best, (i, j) = max(values, key=lambda t: t[0])
     conditions = tuple(sympy.Eq(Mm[p], Mm[p[::-1]], evaluate=False) for p, _ in live)
