@@ -394,7 +394,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
                   accept=_accept_for(pm, mdp), rng=rng)
 
 
-def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs", rng: int | random.Random = 0) -> ProofResult:
+def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs",
+                rng: int | random.Random = 0) -> ProofResult:
     """Decide lhs = rhs for expressions or matrices that are rational in symbols and exp-atoms.
 
     >>> x = sympy.Symbol("x")

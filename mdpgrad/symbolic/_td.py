@@ -218,7 +218,8 @@ class SymmetryVerdict:
                 rf"{sympy.latex(self.mirror)}")
 
 
-def symmetry_verdict(M: Any, *, n_actions: int | None = None, rng: int | random.Random = 0) -> SymmetryVerdict:
+def symmetry_verdict(M: Any, *, n_actions: int | None = None,
+                     rng: int | random.Random = 0) -> SymmetryVerdict:
     """Decide exactly whether a square matrix of expressions is symmetric.
 
     Each mirror difference is reduced in the field of rational functions (exp-atoms
