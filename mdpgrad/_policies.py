@@ -35,6 +35,7 @@ from ._validation import (
     check_memory,
     check_real,
     first_index,
+    format_count,
     format_index,
     format_number,
 )
@@ -286,7 +287,8 @@ def uniform_policy(n_states: int, n_actions: int) -> np.ndarray:
     """The table π(a|s) = 1/A, shape (S, A)."""
     n_states = check_integer(n_states, "n_states", min_value=1)
     n_actions = check_integer(n_actions, "n_actions", min_value=1)
-    check_memory(8 * n_states * n_actions, f"a ({n_states}, {n_actions}) policy table", "n_states")
+    check_memory(8 * n_states * n_actions, f"a ({format_count(n_states)}, {format_count(n_actions)}) policy "
+                 "table", "n_states")
     return np.full((n_states, n_actions), 1.0 / n_actions)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "check_rng",
     "check_tolerance",
     "first_index",
+    "format_count",
     "format_index",
     "format_number",
     "is_exact",
@@ -54,6 +55,13 @@ def format_number(x: Any) -> str:
         return f"{float(x):.12g}"
     except (TypeError, ValueError, OverflowError):
         return repr(x)
+
+
+def format_count(n: int) -> str:
+    """An integer as people read it; ``about 10^k`` beyond 10^15 (sizes can be astronomically large)."""
+    if n >= 10**15:
+        return f"about 10^{int(int(n).bit_length() * 0.30103)}"
+    return str(int(n))
 
 
 def format_index(name: str, idx: tuple[int, ...], trailing_colon: bool = False) -> str:
@@ -277,7 +285,7 @@ def check_memory(n_bytes: float, what: str, argument: str) -> None:
 
 def _bytes(n: float) -> str:
     if n >= 1e15:                                    # may be an int far beyond float range
-        return f"about 10^{int(int(n).bit_length() * 0.30103)} bytes"
+        return f"{format_count(int(n))} bytes".removeprefix("about ")
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= size:
             return f"{n / size:.3g} {unit}"

@@ -146,9 +146,75 @@ def test_the_symbol_limit_at_its_boundary():
 
 def test_rationalize_refuses_large_models_at_once():
     from mdpgrad.examples import slippery_gridworld
-    from mdpgrad.symbolic._model import MAX_RATIONALIZE_ENTRIES
+    from mdpgrad.symbolic._model import MAX_SYMBOLIC_ENTRIES
 
     big = slippery_gridworld(30, 30, gamma=0.9)              # 900 states: 3.2 million entries
     with pytest.raises(ValidationError) as err:
         sym.rationalize(big)
-    assert err.value.value > MAX_RATIONALIZE_ENTRIES
+    assert err.value.value > MAX_SYMBOLIC_ENTRIES
+
+
+# -- every symbolic entry point, one argument at a time -------------------------------------------
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+HALF = sympy.Rational(1, 2)
+SMDP = sym.MDP([[[HALF, HALF], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(9, 10), [1, 0],
+               [False, True])
+SPI = [[HALF, HALF], [1, 0]]
+SPOL = sym.TabularSoftmax(2, 2)
+
+SYMBOLIC_CALLS = {
+    "MDP": (sym.MDP, [SMDP.P, SMDP.r, SMDP.gamma, list(SMDP.rho0)]),
+    "evaluate": (sym.evaluate, [SMDP, SPI]),
+    "visit_counts": (sym.visit_counts, [SMDP, SPI]),
+    "stationary_distribution": (sym.stationary_distribution, [[[HALF, HALF], [0, 1]]]),
+    "objective": (sym.objective, [SMDP, SPOL, SPOL.symbols()]),
+    "policy_gradient": (sym.policy_gradient, [SMDP, SPOL, SPOL.symbols()]),
+    "expected_update_without_discount": (sym.expected_update_without_discount, [SMDP, SPOL, SPOL.symbols()]),
+    "td_update": (sym.td_update, [SMDP, SPI, [[1, 0], [0, 0]]]),
+    "td_jacobian": (sym.td_jacobian, [SMDP, SPI]),
+    "td_update_v": (sym.td_update_v, [SMDP, SPI, [1, 0]]),
+    "td_jacobian_v": (sym.td_jacobian_v, [SMDP, SPI]),
+    "symmetry_verdict": (sym.symmetry_verdict, [[[0, 1], [1, 0]]]),
+    "detailed_balance_conditions": (sym.detailed_balance_conditions, [SMDP, SPI]),
+    "general_mdp": (sym.general_mdp, [2, 2]),
+    "q_symbols": (sym.q_symbols, [2, 2]),
+    "rationalize": (sym.rationalize, [mg_two_state := __import__("mdpgrad").get_example("two-state")]),
+    "prove_equal": (sym.prove_equal, [HALF, HALF]),
+    "prove_policy_gradient_theorem": (sym.prove_policy_gradient_theorem, [SMDP, SPOL]),
+    "TabularSoftmax": (sym.TabularSoftmax, [2, 2]),
+    "Direct": (sym.Direct, [2, 2]),
+}
+HOSTILE = [None, "", "x+1", "__import__('os').getcwd()", {}, True, 1.5, float("nan"), 10**400, -1, 1j,
+           sympy.I, sympy.oo, sympy.nan, [[1.0], [1.0, 2.0]], np.array([np.nan]), sp.csr_array(np.eye(2))]
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC_CALLS))
+def test_symbolic_entry_points_refuse_hostile_arguments_with_validation_errors(name):
+    fn, args = SYMBOLIC_CALLS[name]
+    fn(*args)                                        # the valid call works
+    wrong = []
+    for k in range(len(args)):
+        for value in HOSTILE:
+            bad = list(args)
+            bad[k] = value
+            try:
+                fn(*bad)
+            except ValidationError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - collect every escape
+                wrong.append(f"arg {k} = {value!r}: {type(exc).__name__}: {str(exc)[:60]}")
+    assert wrong == []
+
+
+def test_every_symbolic_entry_point_is_in_the_table():
+    import inspect
+
+    callables = {n for n in sym.__all__ if callable(getattr(sym, n))}
+    results = {"Evaluation", "ProofResult", "RationalPolicy", "SymmetryVerdict", "LogLinear",
+               "prove_baseline_identity", "prove_performance_difference", "prove_recursion_form",
+               "update_jacobian"}
+    assert sorted(callables - set(SYMBOLIC_CALLS) - results) == []
+    assert all(inspect.isclass(getattr(sym, n)) or n.startswith(("prove_", "update_")) for n in results)

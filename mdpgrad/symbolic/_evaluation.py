@@ -28,7 +28,7 @@ from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from .._errors import NonTerminatingPolicyError, ValidationError
 from ._algebra import RationalSpace, space_for
-from ._model import MDP, exact_matrix
+from ._model import MDP, exact_matrix, validate_symbolic_mdp
 
 __all__ = ["Evaluation", "evaluate", "stationary_distribution", "visit_counts"]
 
@@ -88,7 +88,7 @@ class FractionModel:
 
 def lift(space: RationalSpace, mdp: MDP, pi: Any) -> FractionModel:
     """Convert the model and a (S, A) table of expressions into field elements."""
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     K = space
     P = [[[K(mdp.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)]
     r = [[K(mdp.r[s, a]) for a in range(A)] for s in range(S)]
@@ -226,7 +226,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     >>> sympy.factor(ev.v[0]), ev.J == ev.v[0]
     (-1/(gamma*p - 1), True)
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     table = validate_table(pi, S, A, validate)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
@@ -276,7 +276,7 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
     >>> list(visit_counts(mdp, [[1], [1]]))
     [2, 0]
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     table = validate_table(pi, S, A, True)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)

@@ -27,7 +27,8 @@ from sympy import ImmutableMatrix
 from .._errors import ValidationError
 from ._algebra import RationalSpace
 from ._evaluation import FractionModel, evaluate_fractions, lift, model_exprs, stationary_fractions
-from ._model import MDP
+from ._model import MDP, validate_symbolic_mdp
+from ._policies import validate_symbolic_policy
 
 __all__ = ["expected_update_without_discount", "objective", "policy_gradient", "update_jacobian"]
 
@@ -62,7 +63,8 @@ def lift_policies(mdp: MDP, pairs: Sequence[tuple[Any, Any]], *,
     Random points for counterexamples give model symbols values in (0, 1/(S+1)),
     so that rows like (p, 1 − p) and (p, q, 1 − p − q) stay valid probabilities.
     """
-    rps = [pol.rational(theta) for pol, theta in pairs]
+    validate_symbolic_mdp(mdp)
+    rps = [validate_symbolic_policy(pol).rational(theta) for pol, theta in pairs]
     for rp in rps:
         if rp.pi.shape != (mdp.n_states, mdp.n_actions):
             raise ValidationError(f"the policy has shape {rp.pi.shape}; the MDP has "

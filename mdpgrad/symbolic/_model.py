@@ -35,7 +35,7 @@ from sympy import ImmutableDenseNDimArray, ImmutableMatrix
 from .._errors import ValidationError
 from .._model import MDP as NumericMDP
 from .._model import RewardShaped
-from .._validation import check_integer
+from .._validation import check_integer, format_count
 
 __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 
@@ -324,11 +324,19 @@ def _to_rational(x: float, name: str, idx: tuple[int, ...], max_denominator: int
     return sympy.Rational(fr.numerator, fr.denominator)
 
 
-#: Largest S·A·S that :func:`rationalize` accepts: the exact model holds one sympy number per
-#: entry (about 1 kB each with its matrix bookkeeping), and the symbolic solvers are meant for
-#: models of a few states; 20,000 entries (a 100-state, 2-action model) is already far beyond
-#: what an exact proof finishes on.
-MAX_RATIONALIZE_ENTRIES = 20_000
+#: Largest number of entries of a symbolic table (S·A·S for P, S·A for θ or Q): an exact model
+#: holds one sympy object per entry (about 1 kB each with its bookkeeping), and the symbolic solvers
+#: are meant for models of a few states; 20,000 entries (a 100-state, 2-action P) is already far
+#: beyond what an exact proof finishes on.
+MAX_SYMBOLIC_ENTRIES = 20_000
+
+
+def check_symbolic_size(n_entries: int, what: str, argument: str) -> None:
+    """Refuse a symbolic table of more than :data:`MAX_SYMBOLIC_ENTRIES` entries, before building it."""
+    if n_entries > MAX_SYMBOLIC_ENTRIES:
+        raise ValidationError(f"{what} would have {format_count(n_entries)} entries, above the "
+                              f"{MAX_SYMBOLIC_ENTRIES} an exact symbolic model is meant for",
+                              argument=argument, value=min(n_entries, 2**63 - 1))
 
 
 def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> MDP:
@@ -356,10 +364,7 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
                               value=type(mdp).__name__)
     max_denominator = check_integer(max_denominator, "max_denominator", min_value=1)
     S, A = mdp.n_states, mdp.n_actions
-    if S * A * S > MAX_RATIONALIZE_ENTRIES:
-        raise ValidationError(f"mdp has S·A·S = {S * A * S} transition entries, above the "
-                              f"{MAX_RATIONALIZE_ENTRIES} an exact symbolic model is meant for",
-                              argument="mdp", value=S * A * S)
+    check_symbolic_size(S * A * S, f"the exact transition table of a {S}-state model", "mdp")
     Pd = mdp.P_dense()
     P = [[[_to_rational(float(Pd[s, a, t]), "P", (s, a, t), max_denominator) for t in range(S)]
           for a in range(A)] for s in range(S)]
@@ -386,6 +391,7 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
     """
     S = check_integer(n_states, "n_states", min_value=1)
     A = check_integer(n_actions, "n_actions", min_value=1)
+    check_symbolic_size(S * A * S, "the general model's transition table", "n_states")
     term = list(terminal) if terminal is not None else [False] * S
     P: list[list[list[Any]]] = []
     r: list[list[Any]] = []
@@ -408,3 +414,12 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
         rho = [head.get(s, sympy.Integer(0)) for s in range(S)]
         rho[live[-1]] = 1 - sum(head.values())
     return MDP(P, r, g, rho, term if terminal is not None else None)
+
+
+def validate_symbolic_mdp(mdp: Any, name: str = "mdp") -> MDP:
+    """``mdp`` when it is a symbolic :class:`MDP`; a numeric one is pointed to :func:`rationalize`."""
+    if not isinstance(mdp, MDP):
+        hint = " (mdpgrad.symbolic.rationalize converts a numeric one)" if isinstance(mdp, NumericMDP) else ""
+        raise ValidationError(f"{name} is a {type(mdp).__name__}; expected an mdpgrad.symbolic.MDP{hint}",
+                              argument=name, value=type(mdp).__name__)
+    return mdp

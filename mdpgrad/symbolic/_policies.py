@@ -27,7 +27,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from .._policies import FeatureShaped, TableShaped
-from ._model import exact, exact_matrix, indexed_name
+from ._model import check_symbolic_size, exact, exact_matrix, indexed_name
 
 __all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
 
@@ -81,6 +81,9 @@ def _exp_vars(params: tuple) -> tuple[tuple, dict]:
 
 
 def _symbols(name: str, rows: int, cols: int, row_col: bool = True) -> ImmutableMatrix:
+    check_symbolic_size(rows * cols, "the table of parameter symbols", "policy")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValidationError(f"name is {name!r}; expected an identifier", argument="name", value=name)
     if row_col:
         return ImmutableMatrix(rows, cols, [sympy.Symbol(indexed_name(name, (i, j), (rows, cols)), real=True)
                                             for i in range(rows) for j in range(cols)])
@@ -213,3 +216,11 @@ class Direct(TableShaped):
         th = _theta(theta, self.param_shape)
         params = _symbols_only(th)
         return RationalPolicy(params, params, {}, th, self.param_shape)
+
+
+def validate_symbolic_policy(policy: Any, name: str = "policy") -> TabularSoftmax | LogLinear | Direct:
+    """``policy`` when it is a symbolic parameterisation (TabularSoftmax, LogLinear or Direct)."""
+    if not isinstance(policy, (TabularSoftmax, LogLinear, Direct)):
+        raise ValidationError(f"{name} is a {type(policy).__name__}; expected a symbolic TabularSoftmax, "
+                              "LogLinear or Direct", argument=name, value=type(policy).__name__)
+    return policy

@@ -46,8 +46,8 @@ from .._validation import check_integer
 from ._algebra import RationalSpace, find_nonzero_point, space_for
 from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
-from ._model import MDP, exact, exact_matrix
-from ._policies import Direct
+from ._model import MDP, exact, exact_matrix, validate_symbolic_mdp
+from ._policies import Direct, validate_symbolic_policy
 
 __all__ = [
     "ProofResult",
@@ -166,7 +166,11 @@ def _prechecked(fn: Callable[..., ProofResult]) -> Callable[..., ProofResult]:
     @functools.wraps(fn)
     def wrapper(mdp: MDP, *args: Any, precheck: bool = True, max_symbols: int | None = MAX_PROOF_SYMBOLS,
                 **kwargs: Any) -> ProofResult:
-        syms = sorted(mdp.free_symbols, key=sympy.default_sort_key)
+        syms = sorted(validate_symbolic_mdp(mdp).free_symbols, key=sympy.default_sort_key)
+        if args:
+            validate_symbolic_policy(args[0])
+        elif "policy" in kwargs:
+            validate_symbolic_policy(kwargs["policy"])
         if max_symbols is not None:
             max_symbols = check_integer(max_symbols, "max_symbols", min_value=0)
         if precheck and syms:

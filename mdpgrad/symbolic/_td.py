@@ -29,9 +29,10 @@ import sympy
 from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
+from .._validation import check_integer
 from ._algebra import find_nonzero_point, small_positive_sampler, space_for
 from ._evaluation import validate_table
-from ._model import MDP, exact, exact_matrix, indexed_name
+from ._model import MDP, check_symbolic_size, exact, exact_matrix, indexed_name, validate_symbolic_mdp
 
 __all__ = [
     "SymmetryVerdict",
@@ -51,6 +52,11 @@ def q_symbols(n_states: int, n_actions: int, name: str = "Q") -> ImmutableMatrix
     >>> q_symbols(1, 2)
     Matrix([[Q00, Q01]])
     """
+    n_states = check_integer(n_states, "n_states", min_value=1)
+    n_actions = check_integer(n_actions, "n_actions", min_value=1)
+    check_symbolic_size(n_states * n_actions, "the table of Q symbols", "n_states")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValidationError(f"name is {name!r}; expected an identifier", argument="name", value=name)
     return ImmutableMatrix(n_states, n_actions,
                            lambda s, a: sympy.Symbol(indexed_name(name, (s, a), (n_states, n_actions))))
 
@@ -102,7 +108,7 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
     [-Q00 + Q10*gamma + 1],
     [     Q00*gamma - Q10]])
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     table = validate_table(pi, S, A, validate)
     Qm = q_symbols(S, A) if Q is None else _values(Q, (S, A), "Q")
     d = _diag(D, S * A)
@@ -122,7 +128,7 @@ def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> I
     [   -1, gamma],
     [gamma,    -1]])
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     Q = ImmutableMatrix(S, A, lambda s, a: sympy.Dummy(f"Q{s}{a}"))
     u = td_update(mdp, pi, Q, D=D, validate=validate)
     return ImmutableMatrix(u.reshape(S * A, 1).jacobian(list(Q)))
@@ -137,7 +143,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
     [-V0 + V1*gamma + 1],
     [     V0*gamma - V1]])
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     table = validate_table(pi, S, A, validate)
     if v is None:
         Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
@@ -162,7 +168,7 @@ def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) ->
     [gamma*p - 1, gamma*(1 - p)],
     [      gamma,            -1]])
     """
-    S = mdp.n_states
+    S = validate_symbolic_mdp(mdp).n_states
     V = ImmutableMatrix(S, 1, lambda s, _: sympy.Dummy(f"V{s}"))
     u = td_update_v(mdp, pi, V, D=D, validate=validate)
     return ImmutableMatrix(u.jacobian(list(V)))
@@ -283,7 +289,7 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     >>> detailed_balance_conditions(mdp, [[1], [1]])
     (Eq(1 - p, 1/2),)
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
     table = validate_table(pi, S, A, validate)
     d = _diag(D, S * A)
     n = S * A
