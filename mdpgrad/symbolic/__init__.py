@@ -14,10 +14,14 @@ identity is "proved" when the difference of its two sides is the zero element;
 otherwise an exact random point where it is non-zero is the counterexample
 (Schwartz–Zippel).
 
-Modules: :mod:`~mdpgrad.symbolic.model` (MDP, exact validation,
-``rationalize``, ``general_mdp``), :mod:`~mdpgrad.symbolic.policies`,
-:mod:`~mdpgrad.symbolic.evaluation`, :mod:`~mdpgrad.symbolic.gradients`,
-:mod:`~mdpgrad.symbolic.proofs`, :mod:`~mdpgrad.symbolic.td`.
+What lives here: the exact ``MDP`` with its validation, ``rationalize`` (a float model's exact
+twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``TabularSoftmax``,
+``LogLinear`` and ``Direct`` over symbol vectors; ``evaluate``, ``visit_counts``,
+``stationary_distribution``, ``objective``, ``policy_gradient``,
+``expected_update_without_discount`` and ``update_jacobian``; the TD fields, Jacobians,
+``symmetry_verdict`` and ``detailed_balance_conditions``; the ``prove_*`` functions and
+``prove_equal``.  Proofs of correct identities are exact up to ``max_symbols`` model symbols
+(16 by default); wrong ones get a counterexample at any size.
 
 Example: the policy gradient theorem for every 2-state, 2-action MDP.
 
