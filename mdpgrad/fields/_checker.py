@@ -381,6 +381,22 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
         return 2.0 * math.pi / N * math.fsum(v for v, _ in vals), max(m for _, m in vals)
 
     N = max(4, int(min_nodes))
+    try:
+        cur, bound, N, ferr = _refine(rule, N, max_nodes, rho, f_error)
+    except OverflowError:
+        cur = bound = math.inf
+        ferr = 0.0
+    if not (math.isfinite(cur) and math.isfinite(bound)):
+        raise ValidationError(f"the loop integral overflowed at radius {format_number(rho)}; expected a "
+                              "radius (and a centre theta) at which F and the integrand stay finite",
+                              argument="radius", value=rho)
+    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N,
+                       f_error=ferr)
+
+
+def _refine(rule: Callable[[int], tuple[float, float]], N: int, max_nodes: int, rho: float,
+            f_error: float | None) -> tuple[float, float, int, float]:
+    """Double the trapezoid nodes from N until converged; the value, its bound, the nodes, F's error."""
     prev, fmax = rule(N)
     while True:
         N *= 2
@@ -393,13 +409,7 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
         if gap <= 1e-3 * abs(cur) or gap <= noise or N >= max_nodes:
             break
         prev = cur
-    bound = gap + noise
-    if not (math.isfinite(cur) and math.isfinite(bound)):
-        raise ValidationError(f"the loop integral overflowed ({format_number(cur)}) at radius "
-                              f"{format_number(rho)}; expected a radius at which F stays within float range",
-                              argument="radius", value=rho)
-    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N,
-                       f_error=ferr)
+    return cur, gap + noise, N, ferr
 
 
 def _check_plane(plane: Any, n: int) -> tuple[int, int]:
@@ -524,7 +534,12 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
         return FieldVerdict(True, False, sym, fj, None, None, None)
     i, j = pair
     circ = circulation(F, x, (i, j), radius=radius, f_error=f_error)
-    stokes = math.pi * circ.radius ** 2 * (fj.jacobian[j, i] - fj.jacobian[i, j])
+    with np.errstate(over="ignore", invalid="ignore"):
+        stokes = float(np.pi * np.float64(circ.radius) ** 2 * (fj.jacobian[j, i] - fj.jacobian[i, j]))
+    if not math.isfinite(stokes):
+        raise ValidationError(f"Green's-theorem estimate pi rho^2 (J[j, i] - J[i, j]) overflowed at radius "
+                              f"{format_number(circ.radius)}; expected a smaller radius or theta",
+                              argument="radius", value=circ.radius)
     idx = (tuple(int(k) for k in np.unravel_index(i, x.shape)),
            tuple(int(k) for k in np.unravel_index(j, x.shape)))
     certified = not circ.holds

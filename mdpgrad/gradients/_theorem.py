@@ -94,12 +94,7 @@ def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
 
 def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray) -> Any:
     """J(θ) without validation, complex θ allowed (the complex-step machinery calls this)."""
-    mdp, policy = model_and_policy(mdp, policy)
-    theta = validate_theta(theta, policy)
-    nd = len(policy.param_shape)
-    if theta.ndim == nd:
-        return objective_at(mdp, policy, theta)
-    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th)))
+    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
 
 
 def gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray,
@@ -135,7 +130,12 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     >>> round(objective(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 12)  # 0.5 / (1 − 0.45)
     0.909090909091
     """
-    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = validate_theta(theta, policy)
+    nd = len(policy.param_shape)
+    if theta.ndim == nd:
+        return objective_at(mdp, policy, theta)
+    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th)))
 
 
 def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
