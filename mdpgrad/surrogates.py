@@ -470,7 +470,8 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
         grads.append(gradient_at(mdp, policy, th, ev))
         dirs.append(direction(th))
         if i < n_steps:
-            th = th + step_size * dirs[-1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                th = th + step_size * dirs[-1]
             if not np.all(np.isfinite(th)):
                 raise ValidationError(f"step {i + 1} with step_size={format_number(step_size)} took theta "
                                       "out of the floats; expected a smaller step size", argument="step_size",
