@@ -33,6 +33,10 @@ values, shape (m, *out_shape), in one call; the Jacobians then evaluate
 ``chunk`` coordinates per call, so that a memory cap (:data:`BATCH_ENTRIES`,
 see :func:`batch_size`) bounds what is built at once.
 
+Memory: every (k × n) block of perturbed points and every (out × n) Jacobian is
+estimated before it is allocated and refused beyond :func:`mdpgrad.set_memory_limit`
+(the Jacobian once the first block has revealed the size of f's output).
+
 Identities checked by the tests: the complex step equals hand-derived
 Jacobians of polynomials, exp and sin to a few ulps; batched and looped
 Jacobians are equal bit for bit whatever the chunk; the central difference of
@@ -48,7 +52,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import check_choice
+from ._validation import check_choice, check_memory
 
 __all__ = [
     "BATCH_ENTRIES",
@@ -196,6 +200,7 @@ def complex_step_blocks(f: Function, x: ArrayLike, *, batched: bool = False,
     flat = x.ravel()
     n = flat.size
     step = _block_size(n, batched, chunk)
+    check_memory(16.0 * min(step, n) * n, f"a block of {min(step, n)} complex points of {n} coordinates", "x")
     for start in range(0, n, step):
         idx = np.arange(start, min(n, start + step))
         points = np.repeat(flat[None, :].astype(complex), idx.size, axis=0)
@@ -278,6 +283,7 @@ def central_differences(f: Function, x: ArrayLike, *, steps: ArrayLike | None = 
     columns: list[np.ndarray] = []
     rounding: list[np.ndarray] = []
     size = _block_size(n, batched, chunk)
+    check_memory(16.0 * min(size, n) * n, f"a block of {2 * min(size, n)} points of {n} coordinates", "x")
     for start in range(0, n, size):
         idx = np.arange(start, min(n, start + size))
         k = idx.size
@@ -289,11 +295,18 @@ def central_differences(f: Function, x: ArrayLike, *, steps: ArrayLike | None = 
         else:
             values = np.stack([np.asarray(f(p.reshape(x.shape))) for p in points])
         hk = h[idx].reshape((k,) + (1,) * (values.ndim - 1))
+        if start == 0:   # the Jacobian and its rounding bound, out × n each, held as columns and stacked
+            _check_jacobian_memory(values[0].size, n, 4)
         columns.extend((values[:k] - values[k:]) / (2 * hk))
         rounding.extend(_EPS * (np.abs(values[:k]) + np.abs(values[k:])) / hk)
     return CentralDifferences(jacobian=_as_jacobian(columns, f, x, batched),
                               rounding=_as_jacobian(rounding, f, x, batched),
                               step=h.reshape(x.shape))
+
+
+def _check_jacobian_memory(out_size: int, n: int, copies: int) -> None:
+    """Refuse an (out × n) float Jacobian that, with its ``copies`` working copies, exceeds the limit."""
+    check_memory(8.0 * copies * float(out_size) * n, f"an ({out_size} x {n}) Jacobian", "x")
 
 
 def _as_jacobian(columns: list[np.ndarray], f: Function, x: np.ndarray, batched: bool) -> np.ndarray:
@@ -338,6 +351,8 @@ def approx_jacobian(f: Function, x: ArrayLike, *, method: DerivativeMethod = "co
     if method == "central":
         return central_differences(f, x, batched=batched, chunk=chunk).jacobian
     columns: list[np.ndarray] = []
-    for _, block in complex_step_blocks(f, x, batched=batched, chunk=chunk):
+    for idx, block in complex_step_blocks(f, x, batched=batched, chunk=chunk):
+        if idx[0] == 0:   # columns and their stack: two copies of out × n
+            _check_jacobian_memory(block[0].size, x.size, 2)
         columns.extend(block)
     return _as_jacobian(columns, f, x, batched)

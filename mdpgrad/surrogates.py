@@ -31,12 +31,22 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._errors import ValidationError
 from ._evaluation import evaluate
 from ._model import MDP
-from ._policies import Policy
-from ._validation import check_choice, check_integer, check_real
+from ._policies import Policy, validate_parameterisation, validate_theta
+from ._validation import (
+    as_real_array,
+    check_choice,
+    check_integer,
+    check_memory,
+    check_real,
+    first_index,
+    format_index,
+    format_number,
+)
 from .gradients._second_order import evaluation_jacobian
-from .gradients._theorem import parameter_point, policy_gradient
+from .gradients._theorem import gradient_at, model_and_policy, parameter_point, pointwise
 
 __all__ = [
     "FrozenBatch",
@@ -56,6 +66,11 @@ __all__ = [
 
 #: The surrogates :func:`reuse_frozen_batch` can optimise.
 Surrogate = Literal["stop_gradient", "importance", "ppo"]
+
+#: Most steps :func:`reuse_frozen_batch` takes on one batch.  Each step is an exact evaluation
+#: (a linear solve) and the trace keeps four arrays per step; the point of reusing a batch is
+#: visible within tens of steps, and a million would already take hours on small models.
+MAX_REUSE_STEPS = 1_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,17 +124,42 @@ def freeze(mdp: MDP, policy: Policy, theta0: ArrayLike) -> FrozenBatch:
     >>> np.round(fb.weights * 121, 9).tolist()        # η π adv = (20/11)(1/2)(∓1/11)
     [[-10.0, 10.0], [0.0, 0.0]]
     """
-    theta0 = parameter_point(theta0, policy, "freeze", name="theta0")   # a fresh copy, frozen below
+    mdp, policy = model_and_policy(mdp, policy)
+    theta0 = np.array(parameter_point(theta0, policy, "freeze", name="theta0"))   # a copy, frozen below
     ev = evaluate(mdp, policy.probabilities(theta0), validate=False)
     for a in (theta0, ev.eta, ev.pi, ev.advantage):
         a.flags.writeable = False
     return FrozenBatch(theta0=theta0, eta=ev.eta, pi=ev.pi, advantage=ev.advantage, J=float(ev.J))
 
 
-def _log_pi(policy: Policy, theta: np.ndarray) -> np.ndarray:
+def _batch_point(batch: Any, policy: Any, theta: ArrayLike,
+                 caller: str) -> tuple[FrozenBatch, Policy, np.ndarray]:
+    """The frozen batch, the parameterisation and one point θ, checked against each other."""
+    if not isinstance(batch, FrozenBatch):
+        raise ValidationError(f"batch is a {type(batch).__name__}; {caller} takes the FrozenBatch of "
+                              "mdpgrad.surrogates.freeze: call freeze(mdp, policy, theta0) first",
+                              argument="batch", value=type(batch).__name__)
+    policy = validate_parameterisation(policy)
+    if (policy.n_states, policy.n_actions) != batch.pi.shape:
+        raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; the "
+                              f"batch was frozen on a table of shape {batch.pi.shape}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
+    th = parameter_point(theta, policy, caller)
+    if th.shape != batch.theta0.shape:
+        raise ValidationError(f"theta has shape {th.shape}; the batch was frozen at a theta0 of shape "
+                              f"{batch.theta0.shape}", argument="theta", value=th.shape)
+    return batch, policy, th
+
+
+def _log_pi(policy: Policy, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """log π_θ where the weight is non-zero (0 elsewhere); π_θ = 0 under a non-zero weight is refused."""
     pi = policy.probabilities(theta)
-    with np.errstate(divide="ignore"):
-        return np.log(pi)
+    idx = first_index((weights != 0) & ~(pi > 0))
+    if idx is not None:
+        raise ValidationError(f"{format_index('pi', idx)} is {format_number(pi[idx])} at theta where the "
+                              "frozen weight is not zero: log pi, and the surrogate, are unbounded there",
+                              argument="theta", index=idx, value=float(pi[idx]))
+    return np.log(np.where(weights != 0, pi, 1.0))
 
 
 def stop_gradient_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
@@ -136,8 +176,9 @@ def stop_gradient_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike
     -------
     float
     """
+    batch, policy, th = _batch_point(batch, policy, theta, "stop_gradient_surrogate")
     w = batch.weights
-    logp = _log_pi(policy, np.asarray(theta, dtype=float))
+    logp = _log_pi(policy, th, w)
     return float(-np.sum(np.where(w != 0, w * logp, 0.0)))
 
 
@@ -159,28 +200,40 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
     >>> np.round(stop_gradient_surrogate_gradient(fb, pol, np.zeros((2, 2))) * 121, 9).tolist()
     [[10.0, -10.0], [0.0, 0.0]]
     """
-    return -policy.log_prob_vjp(np.asarray(theta, dtype=float), batch.weights)
+    batch, policy, th = _batch_point(batch, policy, theta, "stop_gradient_surrogate_gradient")
+    return -policy.log_prob_vjp(th, batch.weights)
 
 
 def live_surrogate(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
-    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (analytic in θ; complex θ allowed).
+    """L(θ) = −Σ η_θ π_θ adv_θ log π_θ with nothing frozen (terms with π_θ(a|s) = 0 are 0, the limit).
 
     Parameters
     ----------
     mdp : MDP
     policy : Policy
     theta : array_like, shape (..., *policy.param_shape)
-        Leading axes batch (dense MDPs).
+        Real and finite; leading axes batch, as a loop of single calls would.
 
     Returns
     -------
-    float, complex or ndarray, shape (...)
+    float or ndarray, shape (...)
     """
+    mdp, policy = model_and_policy(mdp, policy)
+    th = validate_theta(theta, policy)
+    if th.ndim == len(policy.param_shape):
+        return live_surrogate_at(mdp, policy, th)
+    return pointwise(mdp, th, len(policy.param_shape),
+                      lambda t: np.asarray(live_surrogate_at(mdp, policy, t)))
+
+
+def live_surrogate_at(mdp: MDP, policy: Policy, theta: np.ndarray) -> Any:
+    """:func:`live_surrogate` without validation, analytic in θ (complex θ allowed, for complex steps)."""
     theta = np.asarray(theta)
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
     w = ev.eta[..., None] * pi * ev.advantage
-    return -np.sum(w * np.log(pi), axis=(-2, -1))
+    nonzero = pi != 0
+    return -np.sum(np.where(nonzero, w * np.log(np.where(nonzero, pi, 1.0)), 0.0), axis=(-2, -1))
 
 
 def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
@@ -200,8 +253,15 @@ def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.nd
     -------
     ndarray, shape theta.shape
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "live_surrogate_gradient")
-    return evaluation_jacobian(mdp, lambda th: live_surrogate(mdp, policy, th), theta)
+    pi = policy.probabilities(theta)
+    idx = first_index(~(pi > 0))
+    if idx is not None:
+        raise ValidationError(f"{format_index('pi', idx)} is {format_number(pi[idx])}; the live surrogate's "
+                              "gradient needs log pi, so every probability must be > 0", argument="theta",
+                              index=idx, value=float(pi[idx]))
+    return evaluation_jacobian(mdp, lambda th: live_surrogate_at(mdp, policy, th), theta)
 
 
 def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
@@ -211,7 +271,8 @@ def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -
     -------
     float
     """
-    pi = policy.probabilities(np.asarray(theta, dtype=float))
+    batch, policy, th = _batch_point(batch, policy, theta, "importance_surrogate")
+    pi = policy.probabilities(th)
     return float(batch.J + np.sum(batch.eta[:, None] * pi * batch.advantage))
 
 
@@ -222,7 +283,8 @@ def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Arr
     -------
     ndarray, shape theta.shape
     """
-    return policy.prob_vjp(np.asarray(theta, dtype=float), batch.eta[:, None] * batch.advantage)
+    batch, policy, th = _batch_point(batch, policy, theta, "importance_surrogate_gradient")
+    return policy.prob_vjp(th, batch.eta[:, None] * batch.advantage)
 
 
 def _check_clip(clip: float) -> float:
@@ -251,8 +313,9 @@ def ppo_clip_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike, cli
     -------
     float
     """
+    batch, policy, th = _batch_point(batch, policy, theta, "ppo_clip_surrogate")
     eps = _check_clip(clip)
-    rho = _ratio(batch, policy.probabilities(np.asarray(theta, dtype=float)))
+    rho = _ratio(batch, policy.probabilities(th))
     adv = batch.advantage
     obj = np.minimum(rho * adv, np.clip(rho, 1 - eps, 1 + eps) * adv)
     return float(np.sum(batch.eta[:, None] * batch.pi * obj))
@@ -269,15 +332,22 @@ def clip_active(ratio: ArrayLike, adv: ArrayLike, clip: float) -> np.ndarray:
     Parameters
     ----------
     ratio, adv : array_like, same shape
-        ρ = π_θ/π₀ and the advantages.
+        ρ = π_θ/π₀ and the advantages; real and finite.
     clip : float
-        ε.
+        ε > 0.
 
     Returns
     -------
     ndarray of bool, shape of ratio
     """
-    ratio, adv = np.asarray(ratio), np.asarray(adv)
+    ratio = as_real_array(ratio, "ratio")
+    adv = as_real_array(adv, "adv", shape=ratio.shape)
+    clip = check_real(clip, "clip", min_value=0.0, min_open=True)
+    return clip_active_at(ratio, adv, clip)
+
+
+def clip_active_at(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """:func:`clip_active` without validation (arrays broadcast), for estimators that checked their inputs."""
     return ((adv > 0) & (ratio < 1 + clip)) | ((adv < 0) & (ratio > 1 - clip))
 
 
@@ -306,11 +376,11 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Array
     >>> ppo_clip_surrogate_gradient(fb, pol, np.array([[0.0, 1.0]])).tolist()
     [[0.0, 0.0]]
     """
+    batch, policy, theta = _batch_point(batch, policy, theta, "ppo_clip_surrogate_gradient")
     eps = _check_clip(clip)
-    theta = np.asarray(theta, dtype=float)
     rho = _ratio(batch, policy.probabilities(theta))
     adv = batch.advantage
-    active = clip_active(rho, adv, eps)
+    active = clip_active_at(rho, adv, eps)
     return policy.prob_vjp(theta, np.where(active, batch.eta[:, None] * adv, 0.0))
 
 
@@ -354,9 +424,10 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
     policy : Policy
     theta0 : ndarray, shape policy.param_shape
     n_steps : int
-        k ≥ 0.
+        0 ≤ k ≤ :data:`MAX_REUSE_STEPS`; the trace's memory, about 8(k + 1)(3n + 2) bytes
+        for n parameters, is also checked against the memory limit before the first step.
     step_size : float
-        α > 0.
+        α > 0; a step that leaves the floats (θ overflows) is refused.
     surrogate : {"stop_gradient", "importance", "ppo"}
     clip : float
         PPO's ε.
@@ -374,11 +445,14 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
     [1.0, 1.0, 1.0, 1.0]
     """
     surrogate = check_choice(surrogate, "surrogate", ("stop_gradient", "importance", "ppo"))
-    n_steps = check_integer(n_steps, "n_steps", min_value=0)
+    n_steps = check_integer(n_steps, "n_steps", min_value=0, max_value=MAX_REUSE_STEPS)
     step_size = check_real(step_size, "step_size", min_value=0.0, min_open=True)
     if surrogate == "ppo":
         _check_clip(clip)
     batch = freeze(mdp, policy, theta0)
+    n = batch.theta0.size
+    check_memory(8.0 * (n_steps + 1) * (3 * n + 2), f"the trace of {n_steps} steps with {n} parameters",
+                 "n_steps")
 
     def direction(th: np.ndarray) -> np.ndarray:
         if surrogate == "stop_gradient":
@@ -393,10 +467,15 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
         ev = evaluate(mdp, policy.probabilities(th), validate=False)
         thetas.append(th.copy())
         Js.append(float(ev.J))
-        grads.append(policy_gradient(mdp, policy, th, evaluation=ev))
+        grads.append(gradient_at(mdp, policy, th, ev))
         dirs.append(direction(th))
         if i < n_steps:
-            th = th + step_size * dirs[-1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                th = th + step_size * dirs[-1]
+            if not np.all(np.isfinite(th)):
+                raise ValidationError(f"step {i + 1} with step_size={format_number(step_size)} took theta "
+                                      "out of the floats; expected a smaller step size", argument="step_size",
+                                      value=step_size)
     D = np.stack(dirs)
     G = np.stack(grads)
     k = len(thetas)

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._errors import ValidationError
 from ..fields._checker import FieldVerdict, SymmetryVerdict, circulation, is_gradient_field
-from ..gradients._theorem import expected_update_without_discount, policy_gradient
+from ..gradients._theorem import expected_update_without_discount
+from ..gradients._theorem import gradient_at as policy_gradient
 from ..td._tabular import reversibility_verdict, td_symmetry, td_update
 from .base import CheckContext, Section
 

@@ -18,7 +18,7 @@ from .._model import MDP
 from .._policies import Policy
 from .._validation import as_real_array, check_integer, check_real, first_index
 from ..sampling._sampler import ProtocolOption, Trajectories
-from ..surrogates import clip_active
+from ..surrogates import clip_active_at as clip_active
 from ._contract import (
     Estimator,
     exact_model,

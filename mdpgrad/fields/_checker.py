@@ -47,7 +47,18 @@ from .._derivatives import (
     complex_step_directional,
 )
 from .._errors import ValidationError
-from .._validation import as_real_array, check_choice, check_real, check_tolerance
+from .._validation import (
+    as_real_array,
+    check_callable,
+    check_choice,
+    check_integer,
+    check_memory,
+    check_real,
+    check_tolerance,
+    first_index,
+    format_index,
+    format_number,
+)
 from ._symmetry import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 
 __all__ = [
@@ -83,6 +94,11 @@ CIRCULATION_NOISE_RTOL = 1e-12
 #: Default loop radius relative to max(1, max|θ|): small enough that the
 #: circulation measures the local curl, large enough that πρ²·curl ≫ noise.
 RADIUS_RTOL = 1e-2
+
+#: Most nodes :func:`circulation` will place on one loop (one evaluation of F each): the
+#: trapezoid rule converges geometrically for smooth fields, so a loop that has not settled
+#: after 65 536 nodes is not smooth at that radius, and more evaluations would not help.
+MAX_CIRCULATION_NODES = 2**16
 
 _EPS = float(np.finfo(float).eps)
 
@@ -126,15 +142,43 @@ def _counted(F: Field) -> tuple[Field, list[int]]:
 
 
 def _real_caller(F: Field, shape: tuple[int, ...], n: int) -> Callable[[np.ndarray], np.ndarray]:
-    """F on flat real vectors, returning its n values flat as floats."""
+    """F on flat real vectors, returning its n values flat as floats.
+
+    A value that is not a real number (complex included: nothing is dropped) or is nan or inf
+    is refused, naming F, the entry and the point: a derivative or loop integral built from it
+    would be meaningless.
+    """
     def call(x: np.ndarray) -> np.ndarray:
-        y = np.asarray(F(x.reshape(shape)))
+        raw = F(x.reshape(shape))
+        try:
+            y = as_real_array(raw, "F(theta)", finite=False)
+        except ValidationError as exc:
+            raise ValidationError(f"F returned a value that is not an array of real numbers: {exc}",
+                                  argument="F") from None
         if y.size != n:
             raise ValidationError(
                 f"F returned {y.size} values for {n} parameters; a field must map θ to θ's shape",
                 argument="F", value=y.shape)
-        return y.ravel().astype(float, copy=False)
+        y = y.ravel()
+        idx = first_index(~np.isfinite(y))
+        if idx is not None:
+            raise ValidationError(f"{format_index('F(theta)', idx)} is {format_number(y[idx])} at a point "
+                                  "the check evaluates; expected a finite value", argument="F", index=idx,
+                                  value=float(y[idx]))
+        return y
     return call
+
+
+def _jacobian_memory(n: int, method: str) -> None:
+    """Refuse a field Jacobian whose n × n working arrays would exceed the memory limit.
+
+    Complex step: columns, their stack and the error array (3 copies); central differences
+    (also the fallback of "auto"): two steps, each with derivative and rounding as columns and
+    stacked, and the error (9 copies).
+    """
+    copies = 3 if method == "complex-step" else 9
+    check_memory(8.0 * copies * float(n) ** 2, f"the {n} x {n} field Jacobian and its error estimate",
+                 "theta")
 
 
 def _complex_caller(F: Field, shape: tuple[int, ...], n: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -148,7 +192,7 @@ def _complex_caller(F: Field, shape: tuple[int, ...], n: int) -> Callable[[np.nd
                 y = np.asarray(F(z.reshape(shape)))
             except (TypeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
                 raise _NotAnalytic from exc
-        if y.size != n or not np.iscomplexobj(y):
+        if y.size != n or not np.iscomplexobj(y) or not np.all(np.isfinite(y)):
             raise _NotAnalytic
         return y.ravel()
     return call
@@ -198,9 +242,11 @@ def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto") 
     >>> fj.method, fj.jacobian.tolist()
     ('complex-step', [[0.0, 1.0], [-1.0, 0.0]])
     """
+    F = check_callable(F, "F")
     method = check_choice(method, "method", ("auto", "complex-step", "central"))
     x = as_real_array(theta, "theta")
     shape, n = x.shape, x.size
+    _jacobian_memory(n, method)
     x = x.ravel()
     counted, count = _counted(F)
     call = _real_caller(counted, shape, n)
@@ -283,10 +329,12 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
     plane : tuple of int
         Flat indices (i, j), i ≠ j, into θ.
     radius : float, optional
-        ρ; default :data:`RADIUS_RTOL`·max(1, max|θ|).
+        ρ > 0; default :data:`RADIUS_RTOL`·max(1, max|θ|).
     f_error : float, optional
         Absolute error of one value of F; default
         :data:`CIRCULATION_NOISE_RTOL`·max|F| over the nodes.
+    min_nodes, max_nodes : int
+        4 ≤ min_nodes ≤ max_nodes ≤ :data:`MAX_CIRCULATION_NODES`.
 
     Returns
     -------
@@ -303,13 +351,13 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
     >>> round(c.value / np.pi, 12), not c.holds          # curl 2 over a disc of area π
     (2.0, True)
     """
+    F = check_callable(F, "F")
     x = as_real_array(theta, "theta")
     shape, n = x.shape, x.size
     x = x.ravel()
-    i, j = (int(plane[0]), int(plane[1]))
-    if not (0 <= i < n and 0 <= j < n and i != j):
-        raise ValidationError(f"plane is {plane!r}; expected two distinct flat indices below {n}",
-                              argument="plane", value=plane)
+    i, j = _check_plane(plane, n)
+    min_nodes = check_integer(min_nodes, "min_nodes", min_value=4, max_value=MAX_CIRCULATION_NODES)
+    max_nodes = check_integer(max_nodes, "max_nodes", min_value=min_nodes, max_value=MAX_CIRCULATION_NODES)
     if radius is None:
         rho = RADIUS_RTOL * max(1.0, float(np.abs(x).max()))
     else:
@@ -333,6 +381,22 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
         return 2.0 * math.pi / N * math.fsum(v for v, _ in vals), max(m for _, m in vals)
 
     N = max(4, int(min_nodes))
+    try:
+        cur, bound, N, ferr = _refine(rule, N, max_nodes, rho, f_error)
+    except OverflowError:
+        cur = bound = math.inf
+        ferr = 0.0
+    if not (math.isfinite(cur) and math.isfinite(bound)):
+        raise ValidationError(f"the loop integral overflowed at radius {format_number(rho)}; expected a "
+                              "radius (and a centre theta) at which F and the integrand stay finite",
+                              argument="radius", value=rho)
+    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N,
+                       f_error=ferr)
+
+
+def _refine(rule: Callable[[int], tuple[float, float]], N: int, max_nodes: int, rho: float,
+            f_error: float | None) -> tuple[float, float, int, float]:
+    """Double the trapezoid nodes from N until converged; the value, its bound, the nodes, F's error."""
     prev, fmax = rule(N)
     while True:
         N *= 2
@@ -345,9 +409,24 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
         if gap <= 1e-3 * abs(cur) or gap <= noise or N >= max_nodes:
             break
         prev = cur
-    bound = gap + noise
-    return Circulation(value=float(cur), bound=float(bound), plane=(i, j), radius=rho, n_nodes=N,
-                       f_error=ferr)
+    return cur, gap + noise, N, ferr
+
+
+def _check_plane(plane: Any, n: int) -> tuple[int, int]:
+    """Two distinct flat indices below n."""
+    ok = isinstance(plane, (tuple, list)) and len(plane) == 2
+    if ok:
+        try:
+            i = check_integer(plane[0], "plane[0]", min_value=0, max_value=n - 1)
+            j = check_integer(plane[1], "plane[1]", min_value=0, max_value=n - 1)
+        except ValidationError:
+            ok = False
+        else:
+            ok = i != j
+    if not ok:
+        raise ValidationError(f"plane is {plane!r}; expected two distinct flat indices below {n}",
+                              argument="plane", value=repr(plane))
+    return i, j
 
 
 # ---------------------------------------------------------------------------
@@ -437,7 +516,15 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
     >>> is_gradient_field(lambda t: A @ t, np.ones(2)).holds
     True
     """
+    F = check_callable(F, "F")
     x = as_real_array(theta, "theta")
+    rtol = check_tolerance(rtol, "rtol")
+    if plane is not None:
+        plane = _check_plane(plane, x.size)
+    if radius is not None:
+        radius = check_real(radius, "radius", min_value=0.0, min_open=True)
+    if f_error is not None:
+        f_error = check_tolerance(f_error, "f_error")
     fj = field_jacobian(F, x, method=method)
     n = x.size
     atol = 2.0 * float(fj.error.max()) if n else 0.0
@@ -447,7 +534,12 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
         return FieldVerdict(True, False, sym, fj, None, None, None)
     i, j = pair
     circ = circulation(F, x, (i, j), radius=radius, f_error=f_error)
-    stokes = math.pi * circ.radius ** 2 * (fj.jacobian[j, i] - fj.jacobian[i, j])
+    with np.errstate(over="ignore", invalid="ignore"):
+        stokes = float(np.pi * np.float64(circ.radius) ** 2 * (fj.jacobian[j, i] - fj.jacobian[i, j]))
+    if not math.isfinite(stokes):
+        raise ValidationError(f"Green's-theorem estimate pi rho^2 (J[j, i] - J[i, j]) overflowed at radius "
+                              f"{format_number(circ.radius)}; expected a smaller radius or theta",
+                              argument="radius", value=circ.radius)
     idx = (tuple(int(k) for k in np.unravel_index(i, x.shape)),
            tuple(int(k) for k in np.unravel_index(j, x.shape)))
     certified = not circ.holds

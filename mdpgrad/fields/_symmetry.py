@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import (
+    as_real_array,
     check_finite,
     check_integer,
     check_tolerance,
@@ -97,7 +98,7 @@ def _check_square(M: Any, name: str) -> Any:
         M = sp.csr_array(M)
         data = M.data
     else:
-        M = np.asarray(M)
+        M = as_real_array(M, name, finite=False)     # refuses strings, ragged nesting and complex entries
         data = M
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValidationError(f"{name} has shape {M.shape}; expected a square matrix",

@@ -27,7 +27,14 @@ from numpy.typing import ArrayLike
 
 from .._derivatives import central_differences
 from .._errors import ValidationError
-from .._validation import check_real
+from .._validation import (
+    as_real_array,
+    check_callable,
+    check_real,
+    check_tolerance,
+    first_index,
+    format_index,
+)
 
 __all__ = ["FD_TOL", "GradientCheck", "check_gradient"]
 
@@ -89,8 +96,10 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     grad : callable or array_like
         θ ↦ ∇f(θ), or the gradient itself; shape theta.shape.
     theta : array_like, shape (...)
+        Real and finite.
     tol : float
-        Pass mark for ``max_error`` (default :data:`FD_TOL`), > 0.
+        Pass mark for ``max_error`` (default :data:`FD_TOL`): finite and > 0
+        (an infinite tolerance would pass everything).
     batched : bool
         Evaluate all 2·θ.size points in one call of ``f``.
 
@@ -98,26 +107,50 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     -------
     GradientCheck
 
+    Raises
+    ------
+    ValidationError
+        A non-callable ``f``, a non-finite θ, gradient or value of ``f`` (at θ ± hᵢeᵢ),
+        or an infinite, nan or non-positive ``tol``.
+
     Examples
     --------
     >>> chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, np.array([1.0, -2.0]))
     >>> chk.holds, chk.max_error < 1e-8
     (True, True)
     """
-    theta = np.array(theta, dtype=float)
-    g = np.asarray(grad(theta) if callable(grad) else grad, dtype=float)
+    f = check_callable(f, "f")
+    tol = check_tolerance(tol, "tol")
+    tol = check_real(tol, "tol", min_value=0.0, min_open=True)
+    if not isinstance(batched, (bool, np.bool_)):
+        raise ValidationError(f"batched is {batched!r}; expected True or False", argument="batched",
+                              value=repr(batched))
+    theta = np.array(as_real_array(theta, "theta"))
+    g = as_real_array(grad(theta.copy()) if callable(grad) else grad, "grad")
     if g.shape != theta.shape:
         raise ValidationError(f"the gradient has shape {g.shape}; expected theta's shape {theta.shape}",
                               argument="grad", value=g.shape)
-    tol = check_real(tol, "tol", min_value=0.0, min_open=True)
 
     def scalar(points: np.ndarray) -> np.ndarray | float:
         if batched:
-            return np.asarray(f(points), dtype=float).reshape(len(points))
-        return float(f(points))
+            values = as_real_array(f(points), "f(theta)", finite=False)
+            if values.size != len(points):
+                raise ValidationError(f"f returned {values.size} values for a batch of {len(points)} points",
+                                      argument="f", value=values.shape)
+            return values.reshape(len(points))
+        value = as_real_array(f(points), "f(theta)", finite=False)
+        if value.size != 1:
+            raise ValidationError(f"f returned {value.size} values; expected one number", argument="f",
+                                  value=value.shape)
+        return float(value.reshape(()))
 
     fd = central_differences(scalar, theta, batched=batched)
     g_fd = fd.jacobian
+    bad = first_index(~np.isfinite(g_fd))
+    if bad is not None:
+        raise ValidationError(f"f is not finite at theta ± h along {format_index('theta', bad)}, or its "
+                              "difference overflowed; expected finite values of f near theta", argument="f",
+                              index=bad)
     error = np.abs(g - g_fd) / np.maximum(1.0, np.abs(g_fd))
     k = int(np.argmax(error)) if error.size else 0
     worst = tuple(int(i) for i in np.unravel_index(k, theta.shape)) if error.size else ()

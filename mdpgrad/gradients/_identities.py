@@ -26,17 +26,28 @@ from numpy.typing import ArrayLike
 from .._derivatives import approx_jacobian
 from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP
+from .._model import MDP, validate_mdp
 from .._policies import Policy
-from .._validation import as_real_array, first_index, format_index
+from .._validation import as_real_array, check_memory, first_index, format_index, format_number
+from ._theorem import model_and_policy, parameter_point
 
 __all__ = ["OccupancyMass", "PerformanceDifference", "baseline_gradient", "baseline_term",
            "naive_swap_gradient", "occupancy_mass", "performance_difference"]
 
 
+def _index_array(x: ArrayLike, name: str) -> np.ndarray:
+    """Integer indices: real, finite entries with no fractional part, as int64."""
+    arr = as_real_array(x, name)
+    idx = first_index((arr != np.round(arr)) | (np.abs(arr) > 2.0**53))
+    if idx is not None:
+        raise ValidationError(f"{format_index(name, idx)} is {format_number(arr[idx])}; expected an integer "
+                              "index", argument=name, index=idx, value=float(arr[idx]))
+    return arr.astype(np.int64)
+
+
 def _trajectory_arrays(mdp: MDP, states: ArrayLike, actions: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(states)
-    a = np.asarray(actions)
+    s = _index_array(states, "states")
+    a = _index_array(actions, "actions")
     if s.ndim != 2 or a.ndim != 2 or s.shape[0] != a.shape[0] or s.shape[1] < a.shape[1]:
         raise ValidationError(f"states has shape {s.shape} and actions {a.shape}; expected (n, T+1) and "
                               f"(n, T)", argument="actions", value=(s.shape, a.shape))
@@ -81,8 +92,11 @@ def naive_swap_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, states: Arra
     >>> bool(np.all(g == 0.0)), g.shape
     (True, (1, 2, 2))
     """
-    theta = np.asarray(theta, dtype=float)
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = parameter_point(theta, policy, "naive_swap_gradient")
     s, a = _trajectory_arrays(mdp, states, actions)
+    check_memory(8.0 * s.shape[0] * theta.size, f"the ({s.shape[0]} x {theta.size}) Jacobian of the returns",
+                 "states")
     valid = (s >= 0) & (a >= 0)
     discount = mdp.gamma ** np.arange(a.shape[1])
 
@@ -109,7 +123,8 @@ def baseline_term(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) -> n
     ndarray, shape theta.shape
         Zero up to rounding (Σ_a ∇π(a|s) = ∇1 = 0).
     """
-    theta = np.asarray(theta, dtype=float)
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = parameter_point(theta, policy, "baseline_term")
     b = _baseline(mdp, b)
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     return policy.log_prob_vjp(theta, (ev.eta * b)[:, None] * ev.pi)
@@ -152,7 +167,8 @@ def baseline_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) 
     >>> np.round(g * 121, 9).tolist()
     [[-10.0, 10.0], [0.0, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = parameter_point(theta, policy, "baseline_gradient")
     b = _baseline(mdp, b)
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     return policy.log_prob_vjp(theta, ev.eta[:, None] * ev.pi * (ev.q - b[:, None]))
@@ -203,8 +219,11 @@ def performance_difference(mdp: MDP, policy: Policy, theta: ArrayLike,
     >>> pd.gap < 1e-15
     True
     """
-    ev = evaluate(mdp, policy.probabilities(np.asarray(theta, dtype=float)), validate=False)
-    ev0 = evaluate(mdp, policy.probabilities(np.asarray(theta0, dtype=float)), validate=False)
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = parameter_point(theta, policy, "performance_difference")
+    theta0 = parameter_point(theta0, policy, "performance_difference", name="theta0")
+    ev = evaluate(mdp, policy.probabilities(theta), validate=False)
+    ev0 = evaluate(mdp, policy.probabilities(theta0), validate=False)
     rhs = float(np.sum(ev.eta[:, None] * ev.pi * ev0.advantage))
     lhs = float(ev.J - ev0.J)
     return PerformanceDifference(J=float(ev.J), J0=float(ev0.J), lhs=lhs, rhs=rhs, gap=abs(lhs - rhs))
@@ -237,6 +256,7 @@ def occupancy_mass(mdp: MDP, pi: ArrayLike) -> OccupancyMass:
     ----------
     mdp : MDP
     pi : ndarray, shape (S, A)
+        One row-stochastic table (a batch is refused).
 
     Returns
     -------
@@ -249,6 +269,8 @@ def occupancy_mass(mdp: MDP, pi: ArrayLike) -> OccupancyMass:
     >>> occ.expected, occ.gap < 1e-15
     (4.0, True)
     """
+    mdp = validate_mdp(mdp)
+    pi = as_real_array(pi, "pi", shape=(mdp.n_states, mdp.n_actions))   # one table: Σ η is per policy
     ev = evaluate(mdp, pi)
     total = float(ev.eta.sum())
     if mdp.terminal.any() or mdp.gamma == 1.0:

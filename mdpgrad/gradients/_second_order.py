@@ -42,8 +42,8 @@ from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
 from .._policies import Policy
-from .._validation import as_real_array, check_real, first_index, format_index
-from ._theorem import parameter_point, policy_gradient
+from .._validation import as_real_array, check_memory, check_real, first_index, format_index
+from ._theorem import gradient_at, model_and_policy, parameter_point
 
 __all__ = ["NATURAL_RCOND", "evaluation_jacobian", "fisher_information", "fisher_vector_product",
            "hessian_vector_product", "natural_gradient", "policy_hessian"]
@@ -73,7 +73,14 @@ def evaluation_jacobian(mdp: MDP, f: Callable[[np.ndarray], Any], theta: np.ndar
     Returns
     -------
     ndarray, shape out_shape + theta.shape
+
+    Raises
+    ------
+    ValidationError
+        When the (n × n) result (the usual case: f maps θ to θ's shape) would exceed the memory
+        limit; the estimate is refused before anything is evaluated.
     """
+    check_memory(2.0 * 8.0 * float(theta.size) ** 2, f"a {theta.size} x {theta.size} Jacobian", "theta")
     if mdp.is_sparse:
         return approx_jacobian(f, theta)
     per_point = mdp.n_states * (mdp.n_states + mdp.n_actions) + theta.size
@@ -108,8 +115,9 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     >>> np.round(H[:2, :2] * 1331, 9).tolist()     # exact: ∓90/1331 (derived in the tests)
     [[-90.0, 90.0], [90.0, -90.0]]
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "policy_hessian")
-    return evaluation_jacobian(mdp, lambda th: policy_gradient(mdp, policy, th), theta)
+    return evaluation_jacobian(mdp, lambda th: gradient_at(mdp, policy, th), theta)
 
 
 def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLike) -> np.ndarray:
@@ -133,9 +141,10 @@ def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayL
     >>> np.round(hessian_vector_product(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), u) * 1331, 9).tolist()
     [[-90.0, 90.0], [0.0, 0.0]]
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "hessian_vector_product")
     u = as_real_array(u, "u", shape=theta.shape)
-    return complex_step_directional(lambda th: policy_gradient(mdp, policy, th), theta, u)
+    return complex_step_directional(lambda th: gradient_at(mdp, policy, th), theta, u)
 
 
 def _score_jacobian(policy: Policy, theta: np.ndarray) -> np.ndarray:
@@ -146,6 +155,7 @@ def _score_jacobian(policy: Policy, theta: np.ndarray) -> np.ndarray:
         raise ValidationError(f"{format_index('pi', idx)} is {float(pi[idx]):.12g}; the Fisher information "
                               f"needs log pi, so every probability must be > 0", argument="theta", index=idx,
                               value=float(pi[idx]))
+    check_memory(16.0 * pi.size * theta.size, f"the ({pi.size} x {theta.size}) score Jacobian", "theta")
     jac = approx_jacobian(lambda th: np.log(policy.probabilities(th)), theta, batched=True,
                           chunk=batch_size(pi.size))
     return jac.reshape(pi.shape + (theta.size,))
@@ -177,7 +187,14 @@ def fisher_information(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
     >>> np.round(F[:2, :2] * 11, 12).tolist()     # η(0)(diag π − ππᵀ) = (20/11)·(±1/4)
     [[5.0, -5.0], [-5.0, 5.0]]
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "fisher_information")
+    return _fisher(mdp, policy, theta)
+
+
+def _fisher(mdp: MDP, policy: Policy, theta: np.ndarray) -> np.ndarray:
+    n = theta.size
+    check_memory(8.0 * n * n, f"the {n} x {n} Fisher information", "theta")
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     score = _score_jacobian(policy, theta)                       # (S, A, n)
     weight = ev.eta[:, None] * ev.pi                             # (S, A)
@@ -201,6 +218,7 @@ def fisher_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLi
     -------
     ndarray, shape theta.shape
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "fisher_vector_product")
     u = as_real_array(u, "u", shape=theta.shape)
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
@@ -236,11 +254,14 @@ def natural_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     >>> np.round(natural_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))) * 11, 12).tolist()
     [[-1.0, 1.0], [0.0, 0.0]]
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "natural_gradient")
     rcond = check_real(rcond, "rcond", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
     n = theta.size
-    F = fisher_information(mdp, policy, theta).reshape(n, n)
-    g = policy_gradient(mdp, policy, theta).ravel()
+    # F, its symmetrised copy and the n × n eigenvectors are held at once
+    check_memory(3 * 8.0 * n * n, f"the eigendecomposition of the {n} x {n} Fisher information", "theta")
+    F = _fisher(mdp, policy, theta).reshape(n, n)
+    g = gradient_at(mdp, policy, theta).ravel()
     lam, V = np.linalg.eigh(0.5 * (F + F.T))
     keep = lam > rcond * max(float(lam.max()), 0.0)
     x = V[:, keep] @ ((V[:, keep].T @ g) / lam[keep])

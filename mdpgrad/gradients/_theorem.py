@@ -31,6 +31,7 @@ without discount (γ = 1) the update without γᵗ is ∇J.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -40,12 +41,14 @@ from .._chains import stationary_distribution
 from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
 from .._evaluation import Evaluation, evaluate, visit_counts
-from .._model import MDP
-from .._policies import Policy
+from .._model import MDP, validate_mdp
+from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import as_real_array, check_choice
 
-__all__ = ["direct_gradient", "expected_update_without_discount", "loglinear_gradient", "objective",
-           "parameter_point", "policy_gradient", "recursion_gradient", "softmax_gradient"]
+__all__ = ["direct_gradient", "expected_update_without_discount", "gradient_at", "loglinear_gradient",
+           "model_and_policy", "objective", "objective_at", "parameter_point", "pointwise", "policy_gradient",
+           "recursion_gradient", "softmax_gradient"]
+
 
 def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "theta") -> np.ndarray:
     """θ as one real, finite parameter point of shape ``policy.param_shape`` (no batch axes).
@@ -54,13 +57,55 @@ def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "
     ------
     ValidationError
         Naming ``name``: a non-real or non-finite entry, or another shape (the
-        message says that ``caller`` takes one point).
+        message says that ``caller`` takes one point, so a batch is refused).
     """
     th = as_real_array(theta, name)
     if th.shape != tuple(policy.param_shape):
         raise ValidationError(f"{name} has shape {th.shape}; {caller} takes one point of shape "
                               f"{tuple(policy.param_shape)}", argument=name, value=th.shape)
     return th
+
+
+def model_and_policy(mdp: Any, policy: Any) -> tuple[MDP, Policy]:
+    """The model and the parameterisation, validated, and their sizes checked against each other."""
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; the "
+                              f"mdp has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
+    return mdp, policy
+
+
+def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
+               f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """f over θ's leading batch axes: one vectorised call on dense MDPs, a loop on sparse ones."""
+    batch = theta.shape[:theta.ndim - point_ndim]
+    if not batch or not mdp.is_sparse:
+        return f(theta)
+    point_shape = tuple(theta.shape[theta.ndim - point_ndim:])
+    flat = theta.reshape((-1, *point_shape))
+    if len(flat) == 0:      # an empty batch: the shape of one result, repeated zero times
+        one = np.asarray(f(np.zeros(point_shape)))
+        return np.zeros(batch + one.shape)
+    out = np.stack([np.asarray(f(th)) for th in flat])
+    return out.reshape(batch + out.shape[1:])
+
+
+def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray) -> Any:
+    """J(θ) without validation, complex θ allowed (the complex-step machinery calls this)."""
+    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
+
+
+def gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray,
+                evaluation: Evaluation | None = None) -> np.ndarray:
+    """∇J(θ) by the theorem without validation, complex θ allowed (for complex steps of ∇J)."""
+    theta = np.asarray(theta)
+    theta = theta.astype(np.result_type(theta.dtype, np.float64), copy=False)
+    ev = evaluation if evaluation is not None else evaluate(
+        mdp, policy.probabilities(theta), validate=False)
+    w = ev.eta[..., None] * ev.q
+    return policy.prob_vjp(theta, w)
 
 
 def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
@@ -71,11 +116,12 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     mdp : MDP
     policy : Policy
     theta : array_like, shape (..., *policy.param_shape)
-        Leading axes batch (dense MDPs); complex θ gives a complex J (for complex steps).
+        Real and finite (nan and ±inf are refused, also where the softmax has a
+        limit).  Leading axes batch: the result is what a loop of single calls gives.
 
     Returns
     -------
-    float, complex or ndarray, shape (...)
+    float or ndarray, shape (...)
 
     Examples
     --------
@@ -84,7 +130,12 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     >>> round(objective(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 12)  # 0.5 / (1 − 0.45)
     0.909090909091
     """
-    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = validate_theta(theta, policy)
+    nd = len(policy.param_shape)
+    if theta.ndim == nd:
+        return objective_at(mdp, policy, theta)
+    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th)))
 
 
 def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
@@ -96,9 +147,11 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     mdp : MDP
     policy : Policy
     theta : ndarray, shape (..., *policy.param_shape)
-        Leading axes form a batch (dense MDPs), computed in one vectorised call.
+        Real and finite.  Leading axes form a batch (one vectorised call on
+        dense MDPs, a loop on sparse ones); the result is what the loop gives.
     evaluation : Evaluation, optional
-        A precomputed ``evaluate(mdp, policy.probabilities(theta))`` to reuse.
+        A precomputed ``evaluate(mdp, policy.probabilities(theta))`` to reuse
+        (its table must have the shape of π_θ).
 
     Returns
     -------
@@ -112,12 +165,21 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     >>> np.round(g, 6).tolist()     # η(0)·π·adv = (1/0.55)·(1/2)·(∓1/11)
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
-    theta = np.asarray(theta)
-    theta = theta.astype(np.result_type(theta.dtype, np.float64), copy=False)  # complex θ allowed
-    ev = evaluation if evaluation is not None else evaluate(
-        mdp, policy.probabilities(theta), validate=False)
-    w = ev.eta[..., None] * ev.q
-    return policy.prob_vjp(theta, w)
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = validate_theta(theta, policy)
+    nd = len(policy.param_shape)
+    if evaluation is not None:
+        if not isinstance(evaluation, Evaluation):
+            raise ValidationError(f"evaluation is a {type(evaluation).__name__}; expected an "
+                                  "mdpgrad.Evaluation of policy.probabilities(theta)", argument="evaluation",
+                                  value=type(evaluation).__name__)
+        expected = theta.shape[:theta.ndim - nd] + (mdp.n_states, mdp.n_actions)
+        if np.shape(evaluation.q) != expected:
+            raise ValidationError(f"evaluation has action values of shape {np.shape(evaluation.q)}; expected "
+                                  f"{expected} for this theta", argument="evaluation",
+                                  value=np.shape(evaluation.q))
+        return gradient_at(mdp, policy, theta, evaluation)
+    return pointwise(mdp, theta, nd, lambda th: gradient_at(mdp, policy, th))
 
 
 def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
@@ -152,6 +214,7 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
     >>> np.round(recursion_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
+    mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "recursion_gradient")
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     solver = ev.solver
@@ -179,7 +242,8 @@ def softmax_gradient(mdp: MDP, theta: ArrayLike) -> np.ndarray:
     ----------
     mdp : MDP
     theta : ndarray, shape (..., S, A)
-        Logits; leading axes batch (dense MDPs).
+        Real, finite logits (±inf is refused: give the limit policy to
+        :func:`direct_gradient` instead); leading axes batch, as a loop would.
 
     Returns
     -------
@@ -191,7 +255,22 @@ def softmax_gradient(mdp: MDP, theta: ArrayLike) -> np.ndarray:
     >>> np.round(softmax_gradient(mdp, np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
+    mdp = validate_mdp(mdp)
+    theta = _table_batch(theta, mdp, "theta")
+    return pointwise(mdp, theta, 2, lambda th: _softmax_gradient(mdp, th))
+
+
+def _table_batch(x: ArrayLike, mdp: MDP, name: str) -> np.ndarray:
+    """A real, finite array of shape (..., S, A)."""
+    arr = as_real_array(x, name)
+    S, A = mdp.n_states, mdp.n_actions
+    if arr.ndim < 2 or arr.shape[-2:] != (S, A):
+        raise ValidationError(f"{name} has shape {arr.shape}; expected (..., {S}, {A})", argument=name,
+                              value=arr.shape)
+    return arr
+
+
+def _softmax_gradient(mdp: MDP, theta: np.ndarray) -> np.ndarray:
     z = np.exp(theta - theta.max(axis=-1, keepdims=True))
     pi = z / z.sum(axis=-1, keepdims=True)
     ev = evaluate(mdp, pi, validate=False)
@@ -207,14 +286,30 @@ def loglinear_gradient(mdp: MDP, phi: ArrayLike, theta: ArrayLike) -> np.ndarray
     ----------
     mdp : MDP
     phi : ndarray, shape (S, A, k)
+        Real and finite.
     theta : ndarray, shape (..., k)
+        Real and finite (±inf is refused); the last axis must have length k
+        (nothing is broadcast); leading axes batch, as a loop would.
 
     Returns
     -------
     ndarray, shape (..., k)
     """
-    phi = np.asarray(phi, dtype=float)
-    theta = np.asarray(theta, dtype=float)
+    mdp = validate_mdp(mdp)
+    phi = as_real_array(phi, "phi")
+    S, A = mdp.n_states, mdp.n_actions
+    if phi.ndim != 3 or phi.shape[:2] != (S, A) or phi.shape[2] == 0:
+        raise ValidationError(f"phi has shape {phi.shape}; expected ({S}, {A}, k) with k >= 1",
+                              argument="phi", value=phi.shape)
+    k = phi.shape[2]
+    theta = as_real_array(theta, "theta")
+    if theta.ndim < 1 or theta.shape[-1] != k:
+        raise ValidationError(f"theta has shape {theta.shape}; expected (..., {k}) to match phi's {k} "
+                              "features", argument="theta", value=theta.shape)
+    return pointwise(mdp, theta, 1, lambda th: _loglinear_gradient(mdp, phi, th))
+
+
+def _loglinear_gradient(mdp: MDP, phi: np.ndarray, theta: np.ndarray) -> np.ndarray:
     logits = np.einsum("sak,...k->...sa", phi, theta)
     z = np.exp(logits - logits.max(axis=-1, keepdims=True))
     pi = z / z.sum(axis=-1, keepdims=True)
@@ -233,6 +328,7 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     ----------
     mdp : MDP
     pi : ndarray, shape (..., S, A)
+        Real, finite table(s), on or off the simplex; leading axes batch, as a loop would.
 
     Returns
     -------
@@ -244,8 +340,13 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     >>> np.round(direct_gradient(mdp, np.full((2, 2), 0.5)), 6).tolist()   # η(0) = 1/0.55
     [[1.487603, 1.818182], [0.0, 0.0]]
     """
-    ev = evaluate(mdp, np.asarray(pi, dtype=float), validate=False)
-    return ev.eta[..., None] * ev.q
+    mdp = validate_mdp(mdp)
+    pi = _table_batch(pi, mdp, "pi")
+
+    def one(p: np.ndarray) -> np.ndarray:
+        ev = evaluate(mdp, p, validate=False)
+        return ev.eta[..., None] * ev.q
+    return pointwise(mdp, pi, 2, one)
 
 
 def expected_update_without_discount(
@@ -268,7 +369,8 @@ def expected_update_without_discount(
     ----------
     mdp : MDP
     policy : Policy
-    theta : ndarray, shape policy.param_shape
+    theta : ndarray, shape (..., *policy.param_shape)
+        Real and finite; leading axes batch, as a loop would.
     visits : {"auto", "undiscounted", "stationary"}
         The state weights: "undiscounted" visits η̃ for episodic MDPs (needs
         termination under π), the "stationary" distribution d_π for continuing
@@ -278,10 +380,16 @@ def expected_update_without_discount(
     -------
     ndarray, same shape as theta
     """
+    mdp, policy = model_and_policy(mdp, policy)
+    theta = validate_theta(theta, policy)
     visits = check_choice(visits, "visits", ("auto", "undiscounted", "stationary"))
     if visits == "auto":
         visits = "undiscounted" if mdp.terminal.any() else "stationary"
-    theta = np.asarray(theta, dtype=float)
+    return pointwise(mdp, theta, len(policy.param_shape),
+                      lambda th: _update_without_discount(mdp, policy, th, visits))
+
+
+def _update_without_discount(mdp: MDP, policy: Policy, theta: np.ndarray, visits: str) -> np.ndarray:
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
     if visits == "undiscounted":
