@@ -127,16 +127,15 @@ def _neumann_bound_holds(M: np.ndarray | sp.sparray) -> np.ndarray | bool:
     """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
 
     The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and κ₁ ≤ S·κ∞.
+    Such an M is also strictly diagonally dominant by rows.
     """
+    S = M.shape[-1]
     if sp.issparse(M):
-        G = sp.csr_array(sp.eye_array(M.shape[0], format="csr", dtype=M.dtype) - M)
+        G = sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M)
         q = float(np.max(abs(G).sum(axis=1), initial=0.0))
-        return (1.0 - q) >= M.shape[0] * SINGULAR_RCOND * (1.0 + q)
-    G = -np.asarray(M)
-    S = G.shape[-1]
-    G = G.copy()
-    G[..., np.arange(S), np.arange(S)] += 1.0
-    q = np.abs(G).sum(axis=-1).max(axis=-1, initial=0.0)
+        return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+    d = np.diagonal(M, axis1=-2, axis2=-1)
+    q = (np.abs(M).sum(axis=-1) - np.abs(d) + np.abs(1.0 - d)).max(axis=-1, initial=0.0)
     return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
 
 
@@ -538,8 +537,13 @@ class StackedLU:
 
     def __init__(self, M: np.ndarray) -> None:
         self._M = M
-        self._LU = batched_lu(M) if M.shape[-1] <= BATCH_ELIMINATION_MAX else None
-        _check_stack(M)
+        dominant = np.asarray(_neumann_bound_holds(M)) if M.shape[-1] else np.ones(M.shape[:-2], bool)
+        self._LU = None
+        if M.shape[-1] <= BATCH_ELIMINATION_MAX:
+            # a strictly row diagonally dominant matrix needs no pivoting (growth factor ≤ 2)
+            self._LU = batched_lu(M, pivot=not dominant.all())
+        if not dominant.all():
+            _check_stack(M, ~dominant)
 
     def _apply(self, b: np.ndarray, transposed: bool) -> np.ndarray:
         if self._LU is not None:
@@ -554,18 +558,13 @@ class StackedLU:
         return self._apply(b, True)
 
 
-def _check_stack(M: np.ndarray) -> None:
+def _check_stack(M: np.ndarray, doubtful: np.ndarray) -> None:
     """Refuse a stack with a singular or numerically singular matrix, naming the first one.
 
-    Matrices with ‖I − M‖∞ < 1 are well-conditioned (Neumann series); κ₁ of the
-    others is computed exactly (numpy.linalg.cond, which returns inf for a
-    singular matrix).
+    Only the ``doubtful`` matrices are examined (the others satisfy the
+    Neumann bound): their κ₁ is computed exactly (numpy.linalg.cond, which
+    returns inf for a singular matrix).
     """
-    if M.shape[-1] == 0:
-        return
-    doubtful = ~np.asarray(_neumann_bound_holds(M))
-    if not doubtful.any():
-        return
     where = np.argwhere(doubtful)
     with np.errstate(all="ignore"):
         cond = np.linalg.cond(M[doubtful], p=1)
@@ -575,7 +574,7 @@ def _check_stack(M: np.ndarray) -> None:
         _refuse_singular(float(rcond[bad[0]]), tuple(int(i) for i in where[bad[0]]))
 
 
-def batched_lu(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batched_lu(M: np.ndarray, *, pivot: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """LU factors with partial pivoting of a stack of small matrices, shape (..., S, S).
 
     Returns ``(LU, perm)``: LU holds the unit lower factor L below the diagonal
@@ -586,33 +585,39 @@ def batched_lu(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     factorised as it would be alone; the elimination runs on all matrices at
     once, one numpy operation per step.  Partial pivoting matters off the
     simplex (π with entries outside [0, 1]), where M need not be diagonally
-    dominant.  A singular matrix leaves a zero pivot (inf or nan in its solves);
-    callers check the stack (:class:`StackedLU`).
+    dominant.  ``pivot=False`` (perm None) is for stacks whose matrices are all
+    diagonally dominant by rows, where elimination without pivoting has growth
+    factor at most 2 (Higham 2002, §9.5).  A singular matrix leaves a zero
+    pivot (inf or nan in its solves); callers check the stack (:class:`StackedLU`).
     """
     LU = np.array(M, copy=True)
     S = LU.shape[-1]
+    if not pivot:
+        for k in range(S - 1):
+            LU[..., k + 1:, k] /= LU[..., k, k, None]
+            LU[..., k + 1:, k + 1:] -= LU[..., k + 1:, k, None] * LU[..., k, None, k + 1:]
+        return LU, None
     batch = LU.shape[:-2]
     flat = LU.reshape(-1, S, S)
     n = flat.shape[0]
-    perm = np.broadcast_to(np.arange(S), (n, S)).copy()
+    rows, states = np.arange(n), np.arange(S)
+    perm = np.broadcast_to(states, (n, S)).copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in range(S - 1):
             p = k + np.argmax(np.abs(flat[:, k:, k]), axis=1)
-            swap = np.flatnonzero(p != k)
-            if swap.size:
-                pk = p[swap]
-                rows_k = flat[swap, k, :].copy()
-                flat[swap, k, :] = flat[swap, pk, :]
-                flat[swap, pk, :] = rows_k
-                perm_k = perm[swap, k].copy()
-                perm[swap, k] = perm[swap, pk]
-                perm[swap, pk] = perm_k
+            at_p = states[None, :] == p[:, None]                       # (n, S): row p of each matrix
+            row_p, row_k = flat[rows, p], flat[:, k].copy()            # swap rows k and p
+            np.copyto(flat, row_k[:, None, :], where=at_p[:, :, None])
+            flat[:, k] = row_p
+            perm_p, perm_k = perm[rows, p], perm[:, k].copy()
+            np.copyto(perm, perm_k[:, None], where=at_p)
+            perm[:, k] = perm_p
             flat[:, k + 1:, k] /= flat[:, k, k, None]
             flat[:, k + 1:, k + 1:] -= flat[:, k + 1:, k, None] * flat[:, k, None, k + 1:]
     return flat.reshape(LU.shape), perm.reshape(*batch, S)
 
 
-def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray], b: np.ndarray, *,
+def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray | None], b: np.ndarray, *,
                      transposed: bool = False) -> np.ndarray:
     """Solve M x = b (or Mᵀ x = b) for every matrix of a stack factorised by :func:`batched_lu`.
 
@@ -624,10 +629,10 @@ def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray], b: np.ndarray, *,
     S = LU.shape[-1]
     shape = np.broadcast_shapes(LU.shape[:-1], np.shape(b))
     x = np.array(np.broadcast_to(b, shape), dtype=np.result_type(LU, b))
-    perm = np.broadcast_to(perm, shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if not transposed:
-            x = np.take_along_axis(x, perm, axis=-1)
+            if perm is not None:
+                x = np.take_along_axis(x, np.broadcast_to(perm, shape), axis=-1)
             for i in range(1, S):          # L y = b[perm] (unit diagonal)
                 x[..., i] -= np.sum(LU[..., i, :i] * x[..., :i], axis=-1)
             for i in range(S - 1, -1, -1):  # U x = y
@@ -639,6 +644,8 @@ def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray], b: np.ndarray, *,
             x[..., i] /= LU[..., i, i]
         for i in range(S - 2, -1, -1):  # Lᵀ y = z (unit diagonal)
             x[..., i] -= np.sum(LU[..., i + 1:, i] * x[..., i + 1:], axis=-1)
+        if perm is None:
+            return x
         out = np.empty_like(x)
-        np.put_along_axis(out, perm, x, axis=-1)
+        np.put_along_axis(out, np.broadcast_to(perm, shape), x, axis=-1)
         return out
