@@ -318,9 +318,9 @@ def _recurrent_state(chain: Matrix) -> int:
     leaving[label[src][label[src] != label[dst]]] = True
     closed = np.flatnonzero(~leaving)
     if closed.size != 1:
-        raise ValidationError(f"P_pi has {closed.size} recurrent classes (closed communicating classes); a "
-                              "unique stationary distribution needs exactly one", argument="P_pi",
-                              value=int(closed.size))
+        raise ValidationError(f"P_pi has no unique stationary distribution: it has {closed.size} recurrent "
+                              "classes (closed communicating classes), and uniqueness needs exactly one",
+                              argument="P_pi", value=int(closed.size))
     return int(np.flatnonzero(label == closed[0])[0]) if S else 0
 
 

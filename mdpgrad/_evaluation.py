@@ -159,10 +159,11 @@ def _finite_result(x: np.ndarray, what: str) -> np.ndarray:
 
 def _validate_termination(mdp: MDP, pi: np.ndarray, P_pi: Matrix) -> None:
     """Undiscounted quantities exist: every policy of the stack reaches a terminal state."""
-    if pi.ndim > 2:      # the edges of P^π depend only on where π > 0: one search per pattern
-        patterns = np.unique((pi.real > 0).reshape(-1, mdp.n_states, mdp.n_actions), axis=0)
+    if pi.ndim > 2:      # one search per distinct edge pattern of P^π, the edges a single call reads
+        S = mdp.n_states
+        patterns = np.unique((P_pi != 0).reshape(-1, S, S), axis=0)
         for pattern in patterns:
-            validate_termination(mdp, chain_and_reward(mdp, pattern.astype(float))[0])
+            validate_termination(mdp, pattern)
     else:
         validate_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
 
