@@ -114,6 +114,10 @@ def _policy_table(mdp: MDP, pi: ArrayLike, validate: bool) -> np.ndarray:
             # complex tables pass through unchanged (complex-step derivatives)
             table = raw.astype(np.complex128, copy=False)
             check_finite(table, "pi")
+        elif isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+            table = raw                           # already real: only finiteness to check (no copy)
+            if not np.isfinite(table).all():
+                check_finite(table, "pi")
         else:
             table = as_real_array(pi, "pi")
         if table.ndim < 2 or table.shape[-2:] != (S, A):
