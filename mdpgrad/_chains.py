@@ -21,9 +21,11 @@ I − P̃^π; ξᵀ P Π = ξᵀ for ξ(s, a) = d_π(s) π(a|s).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, TypeAlias
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike
@@ -31,9 +33,10 @@ from scipy.sparse import csgraph
 
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._model import MDP
-from ._validation import as_real_array
+from ._validation import as_real_array, check_memory, format_index, format_number
 
-__all__ = ["STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
+__all__ = ["STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix",
+           "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
            "pair_chain", "policy_matrix", "stationary_distribution", "stuck_states", "validate_termination"]
 
 #: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).
@@ -266,17 +269,79 @@ def bellman_matrix(mdp: MDP, P_pi: Matrix, discount: float | None = None) -> Mat
 #: well-posed solve leaves ≈ S·1e-16, a singular one garbage of order 1.
 STATIONARY_TOL = 1e-9
 
+#: Sparse chains with at least this many states are solved iteratively
+#: (incomplete LU with bounded fill, then GMRES with a bounded number of
+#: steps), so that the cost is bounded whatever the chain; below, exactly
+#: (SuperLU).  Same threshold as the Krylov solver of policy evaluation.
+STATIONARY_ITERATIVE_MIN_STATES = 20_000
+
+#: Steps of restarted GMRES allowed for a large sparse chain before it is refused.
+STATIONARY_MAXITER = 300
+
+
+def _validated_chain(P_pi: Any) -> Matrix:
+    """A finite real square matrix, dense float64 or sparse CSR; 1-D, complex, nan and inf refused."""
+    if sp.issparse(P_pi):
+        chain = sp.csr_array(P_pi)
+        if chain.dtype.kind not in "biuf":
+            raise ValidationError(f"P_pi has dtype {chain.dtype}; expected real numbers", argument="P_pi",
+                                  value=str(chain.dtype))
+        chain = chain.astype(np.float64)
+        chain.sum_duplicates()
+        bad = ~np.isfinite(chain.data)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            row = int(np.searchsorted(chain.indptr, i, side="right") - 1)
+            idx = (row, int(chain.indices[i]))
+            raise ValidationError(f"{format_index('P_pi', idx)} is {format_number(chain.data[i])}; "
+                                  "expected a finite number", argument="P_pi", index=idx,
+                                  value=float(chain.data[i]))
+    else:
+        chain = as_real_array(P_pi, "P_pi")
+    if chain.ndim != 2 or chain.shape[0] != chain.shape[1] or chain.shape[0] == 0:
+        raise ValidationError(f"P_pi has shape {chain.shape}; expected a square matrix (S, S), S >= 1",
+                              argument="P_pi", value=chain.shape)
+    return chain
+
+
+def _recurrent_state(chain: Matrix) -> int:
+    """A state of the only closed communicating class of the chain; refuse if there are several.
+
+    Exact and combinatorial, on the edges P(s, t) ≠ 0: the closed classes are the
+    strongly connected components with no edge leaving them (Kemeny & Snell 1960, §2.4).
+    """
+    S = chain.shape[0]
+    edges = sp.csr_array(chain) if sp.issparse(chain) else sp.csr_array(chain != 0)
+    n, label = csgraph.connected_components(edges, directed=True, connection="strong")
+    src, dst = edges.nonzero()
+    leaving = np.zeros(n, dtype=bool)
+    leaving[label[src][label[src] != label[dst]]] = True
+    closed = np.flatnonzero(~leaving)
+    if closed.size != 1:
+        raise ValidationError(f"P_pi has no unique stationary distribution: it has {closed.size} recurrent "
+                              "classes (closed communicating classes), and uniqueness needs exactly one",
+                              argument="P_pi", value=int(closed.size))
+    return int(np.flatnonzero(label == closed[0])[0]) if S else 0
+
 
 def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     """The stationary distribution d_π of a state chain: d_πᵀ P^π = d_πᵀ, Σ d_π = 1.
 
-    Solved exactly as (I − P^π)ᵀ d = 0 with the last equation replaced by
-    Σ d = 1 (Stewart 1994, §2.3), dense or sparse.
+    The chain must have exactly one recurrent class, found exactly on the
+    edges of P^π (:func:`_recurrent_state`); with s* one of its states,
+    d_π ∝ x, where x(s*) = 1 and the other entries solve (I − P^π)ᵀ x = 0
+    without the equation of s*, a nonsingular system of S − 1 unknowns
+    (Stewart 1994, §2.3; Kemeny & Snell 1960, §5.1).  Dense chains are solved
+    by LU (the S×S matrix is checked against the memory limit first); sparse
+    ones by SuperLU below :data:`STATIONARY_ITERATIVE_MIN_STATES` states and
+    above by GMRES preconditioned with an incomplete LU of bounded fill
+    (Saad 2003, §10.4), at most :data:`STATIONARY_MAXITER` steps, so a sparse
+    chain is never densified and a chain that mixes too slowly is refused.
 
     Parameters
     ----------
     P_pi : array_like or sparse matrix, shape (S, S)
-        Row-stochastic.
+        Row-stochastic, real and finite.
 
     Returns
     -------
@@ -285,39 +350,65 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     Raises
     ------
     ValidationError
-        If P_pi is not a finite square matrix, or if the chain has more than
-        one recurrent class (no unique d_π).
+        If P_pi is not a finite real square matrix, if the chain has more
+        than one recurrent class (no unique d_π), if a dense chain exceeds the
+        memory limit, or if the iterative solve of a large sparse chain does
+        not reach a residual of :data:`STATIONARY_TOL`.
 
     Examples
     --------
     >>> stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]])).round(12).tolist()
     [0.75, 0.25]
     """
-    chain: Matrix = P_pi if sp.issparse(P_pi) else as_real_array(P_pi, "P_pi")
-    if chain.ndim != 2 or chain.shape[0] != chain.shape[1]:
-        raise ValidationError(f"P_pi has shape {chain.shape}; expected a square matrix (S, S)",
-                              argument="P_pi", value=chain.shape)
+    chain = _validated_chain(P_pi)
     S = chain.shape[0]
-    b = np.zeros(S)
-    b[-1] = 1.0
-    if sp.issparse(chain):
-        A = sp.lil_array(sp.eye_array(S) - sp.csr_array(chain).T)
-        A[S - 1, :] = np.ones(S)
-        with np.errstate(all="ignore"):
-            d = spla.spsolve(sp.csc_array(A), b)
-    else:
-        A = np.eye(S) - chain.T
-        A[-1, :] = 1.0
-        try:
-            d = np.linalg.solve(A, b)
-        except np.linalg.LinAlgError:
-            d = np.full(S, np.nan)
-    # A singular system (several recurrent classes) shows up as non-finite or
-    # negative entries, or as a residual far above rounding (≈ S·ε).
-    bad = ~np.isfinite(d) | (d < -STATIONARY_TOL)
-    resid = float(np.abs((chain.T @ d) - d).max()) if np.isfinite(d).all() else np.inf
-    if bad.any() or resid > STATIONARY_TOL:
-        raise ValidationError("P_pi has no unique stationary distribution (more than one recurrent class)",
-                              argument="P_pi", value=float(resid))
-    d = np.clip(d, 0.0, None)
+    if not sp.issparse(chain):
+        check_memory(8.0 * S * S, f"the {S}×{S} system of the stationary distribution", "P_pi")
+    star = _recurrent_state(chain)
+    keep = np.flatnonzero(np.arange(S) != star)
+    x = np.zeros(S)
+    x[star] = 1.0
+    if S > 1:
+        if sp.issparse(chain):
+            A = sp.csc_array(sp.eye_array(S, format="csr") - chain.T)
+            A_red = sp.csc_array(A[keep][:, keep])
+            rhs = -A[keep][:, [star]].toarray().ravel()
+            x[keep] = _sparse_solve(A_red, rhs)
+        else:
+            A = np.eye(S) - chain.T
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                try:
+                    x[keep] = sla.solve(A[np.ix_(keep, keep)], -A[keep, star])
+                except np.linalg.LinAlgError:
+                    x[keep] = np.nan
+    # the reduced system is nonsingular for a stochastic chain with one recurrent class; a matrix
+    # that is not stochastic can still make it singular or the solution meaningless
+    resid = float(np.abs(chain.T @ x - x).max()) / max(float(np.abs(x).sum()), 1e-300) \
+        if np.isfinite(x).all() else np.inf
+    if not resid <= STATIONARY_TOL or (x < -STATIONARY_TOL * np.abs(x).sum()).any():
+        raise ValidationError(f"P_pi has no stationary distribution that can be computed reliably "
+                              f"(relative residual {resid:.3g}); is it row-stochastic?", argument="P_pi",
+                              value=float(resid))
+    d = np.clip(x, 0.0, None)
     return d / d.sum()
+
+
+def _sparse_solve(A: sp.csc_array, b: np.ndarray) -> np.ndarray:
+    """A x = b: SuperLU for small systems; ILU-preconditioned GMRES (bounded cost) for large ones."""
+    n = A.shape[0]
+    if n + 1 < STATIONARY_ITERATIVE_MIN_STATES:
+        try:
+            return spla.splu(A).solve(b)
+        except RuntimeError:             # exactly singular: refused by the residual check
+            return np.full(n, np.nan)
+    ilu = spla.spilu(A, drop_tol=1e-6, fill_factor=5, permc_spec="NATURAL")
+    M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=float)
+    x, info = spla.gmres(A, b, M=M, rtol=1e-12, atol=0.0, restart=30, maxiter=STATIONARY_MAXITER // 30)
+    if info != 0:
+        resid = float(np.linalg.norm(A @ x - b) / max(np.linalg.norm(b), 1e-300))
+        raise ValidationError(f"P_pi: the stationary distribution of this {n + 1}-state sparse chain was not "
+                              f"found within {STATIONARY_MAXITER} GMRES steps (relative residual "
+                              f"{resid:.3g}); the chain mixes too slowly for the bounded iterative solve",
+                              argument="P_pi", value=resid)
+    return x

@@ -23,6 +23,8 @@ the expected visits of a corridor.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +40,11 @@ from ._chains import (
     masked_start,
     validate_termination,
 )
-from ._errors import ValidationError
+from ._errors import NonTerminatingPolicyError, ValidationError
 from ._linalg import REFINED_MIN_STATES, RefinedLU, Solver, SolverMethod, factorize, validate_solver_method
-from ._model import MDP
+from ._model import MDP, validate_mdp
 from ._policies import validate_policy
+from ._validation import as_real_array, check_bool, check_finite, check_memory, format_index
 
 __all__ = ["Evaluation", "evaluate", "visit_counts"]
 
@@ -97,29 +100,74 @@ class Evaluation:
 
 
 def _policy_table(mdp: MDP, pi: ArrayLike, validate: bool) -> np.ndarray:
-    """π as an array of shape (..., S, A): validated, or only shape-checked (complex passes through)."""
+    """π as a finite array of shape (..., S, A): validated, or only shape-checked (complex passes through).
+
+    A batch is refused before anything is allocated when one S×S matrix per
+    policy would exceed the memory limit.
+    """
     S, A = mdp.n_states, mdp.n_actions
     if validate:
         table = validate_policy(pi, S, A)
     else:
-        table = np.asarray(pi)
-        # complex tables pass through unchanged (complex-step derivatives)
-        table = table.astype(np.result_type(table.dtype, np.float64), copy=False)
+        raw = pi if isinstance(pi, np.ndarray) else None
+        if raw is not None and raw.dtype.kind == "c":
+            # complex tables pass through unchanged (complex-step derivatives)
+            table = raw.astype(np.complex128, copy=False)
+            check_finite(table, "pi")
+        elif isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+            table = raw                           # already real: only finiteness to check (no copy)
+            if not np.isfinite(table).all():
+                check_finite(table, "pi")
+        else:
+            table = as_real_array(pi, "pi")
         if table.ndim < 2 or table.shape[-2:] != (S, A):
             raise ValidationError(f"pi has shape {table.shape}; expected (..., {S}, {A})",
                                   argument="pi", value=table.shape)
     if table.ndim > 2 and mdp.is_sparse:
         raise ValidationError(f"pi has batch shape {table.shape[:-2]}; sparse MDPs take one policy at a time",
                               argument="pi", value=table.shape)
+    if table.ndim > 2:
+        n = int(np.prod(table.shape[:-2], dtype=float))
+        check_memory(float(n) * S * S * table.itemsize,
+                     f"a batch of {n} policies (one {S}×{S} matrix I − γP̃^π each)", "pi")
     return table
+
+
+@contextmanager
+def _explained(discount: float) -> Iterator[None]:
+    """Turn the solver's refusal of a singular M = I − c·P̃^π into an error about π (and γ)."""
+    try:
+        yield
+    except ValidationError as exc:
+        if exc.argument != "M":
+            raise
+        if discount == 1.0:
+            raise NonTerminatingPolicyError(
+                f"gamma=1 (or undiscounted counts) needs a policy that terminates, but {exc}: under pi "
+                "some non-terminal state reaches a terminal state with probability 0 or below rounding",
+                argument="pi", index=exc.index, value=exc.value) from None
+        raise ValidationError(
+            f"{exc}; with c < 1 this happens only for pi off the simplex (validate=False), where γP̃^π "
+            "can have an eigenvalue 1", argument="pi", index=exc.index, value=exc.value) from None
+
+
+def _finite_result(x: np.ndarray, what: str) -> np.ndarray:
+    """``x`` when every entry is finite; else refuse (an overflow off the simplex), naming the entry."""
+    if not np.all(np.isfinite(x)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValidationError(f"{format_index(what, idx)} is {x[idx]!r}: the solution overflows (pi off the "
+                              "simplex gives a nearly singular system)", argument="pi", index=idx,
+                              value=x[idx].item())
+    return x
 
 
 def _validate_termination(mdp: MDP, pi: np.ndarray, P_pi: Matrix) -> None:
     """Undiscounted quantities exist: every policy of the stack reaches a terminal state."""
-    if pi.ndim > 2:      # the edges of P^π depend only on where π > 0: one search per pattern
-        patterns = np.unique((pi.real > 0).reshape(-1, mdp.n_states, mdp.n_actions), axis=0)
+    if pi.ndim > 2:      # one search per distinct edge pattern of P^π, the edges a single call reads
+        S = mdp.n_states
+        patterns = np.unique((P_pi != 0).reshape(-1, S, S), axis=0)
         for pattern in patterns:
-            validate_termination(mdp, chain_and_reward(mdp, pattern.astype(float))[0])
+            validate_termination(mdp, pattern)
     else:
         validate_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
 
@@ -163,10 +211,15 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     Raises
     ------
     ValidationError
-        If π has the wrong shape or a row is not a distribution, or if
-        ``solver`` is unknown or does not fit the storage of P.
+        If ``mdp`` is not an MDP, π has the wrong shape, a non-finite entry
+        or (validated) a row that is not a distribution, if a batch would
+        exceed the memory limit, if ``solver`` is unknown or does not fit the
+        storage of P, or if I − γP̃^π is singular or numerically singular (π
+        off the simplex).
     NonTerminatingPolicyError
-        If γ = 1 and some non-terminal state never reaches a terminal state.
+        If γ = 1 and some non-terminal state never reaches a terminal state,
+        or reaches one only with a probability below rounding (I − P̃^π
+        numerically singular).
 
     Examples
     --------
@@ -179,16 +232,18 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     >>> ev.v.tolist(), float(ev.J), ev.eta.tolist()
     ([1.3333333333333333, 0.0], 1.3333333333333333, [1.3333333333333333, 0.6666666666666666])
     """
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    table = _policy_table(mdp, pi, validate)
+    table = _policy_table(mdp, pi, check_bool(validate, "validate"))
     method = validate_solver_method(solver, sparse=mdp.is_sparse)
     batched = table.ndim > 2
     P_pi, r_pi = chain_and_reward(mdp, table)
     if mdp.gamma == 1.0:
         _validate_termination(mdp, table, P_pi)
-    factors = _factorize(mdp, P_pi, mdp.gamma, method)
-    v = factors.solve(r_pi)
-    eta = _visits(mdp, factors)
+    with _explained(mdp.gamma):
+        factors = _factorize(mdp, P_pi, mdp.gamma, method)
+    v = _finite_result(factors.solve(r_pi), "v")
+    eta = _finite_result(_visits(mdp, factors), "eta")
     if batched:
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
@@ -232,10 +287,13 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     Raises
     ------
     ValidationError
-        If π is not a policy table.
+        If ``mdp`` is not an MDP, π is not a policy table (or, with
+        ``validate=False``, not a finite array of shape (..., S, A)), a batch
+        would exceed the memory limit, or I − γP̃^π is numerically singular.
     NonTerminatingPolicyError
         If the counts are undiscounted (or γ = 1) and some non-terminal state
-        never reaches a terminal state under π.
+        never reaches a terminal state under π, or only with a probability
+        below rounding.
 
     Examples
     --------
@@ -248,9 +306,12 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     >>> visit_counts(mdp, np.ones((2, 1))).tolist()
     [1.3333333333333333, 0.0]
     """
-    table = _policy_table(mdp, pi, validate=validate)
+    mdp = validate_mdp(mdp)
+    table = _policy_table(mdp, pi, check_bool(validate, "validate"))
+    discount = mdp.gamma if check_bool(discounted, "discounted") else 1.0
     P_pi = chain_and_reward(mdp, table)[0]
-    discount = mdp.gamma if discounted else 1.0
     if discount == 1.0:
         _validate_termination(mdp, table, P_pi)
-    return _visits(mdp, _factorize(mdp, P_pi, discount))
+    with _explained(discount):
+        factors = _factorize(mdp, P_pi, discount)
+    return _finite_result(_visits(mdp, factors), "eta")

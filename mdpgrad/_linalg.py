@@ -21,8 +21,16 @@ Which solver (``factorize(M, method="auto")``, or ``evaluate(..., solver=...)``)
   fill grows faster than S on grid-like chains (1.45·10⁸ factor entries for a
   1000 × 1000 gridworld), while a Krylov step costs O(nnz) and the number of
   steps is set by γ, not by S;
-* stacks of policies: elimination vectorised across the stack for S ≤ 8
-  (:func:`batched_lu`), numpy.linalg.solve above (:class:`StackedLU`).
+* stacks of policies: elimination with partial pivoting vectorised across the
+  stack for S ≤ 8 (:func:`batched_lu`), numpy.linalg.solve above
+  (:class:`StackedLU`); a stack gives what the matrices solved one at a time give.
+
+Every factorisation is checked: a matrix that is singular, or whose
+reciprocal condition number (1-norm) is below :data:`SINGULAR_RCOND`, is
+refused with a :class:`~mdpgrad.ValidationError` (argument ``"M"``) rather than
+solved into inf, nan or digits that mean nothing.  When ‖c·P̃^π‖∞ < 1 (every
+row-stochastic π with γ < 1) the Neumann series bounds κ∞(M) ≤ (1+q)/(1−q),
+q = ‖c·P̃^π‖∞, and no estimate is needed for the sparse and stacked solvers.
 
 Every solver answers the :class:`Solver` protocol: ``solve(b)`` = M⁻¹b and
 ``solve_transposed(b)`` = M⁻ᵀb.
@@ -31,6 +39,7 @@ Every solver answers the :class:`Solver` protocol: ``solve(b)`` = M⁻¹b and
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Literal, Protocol, get_args
 
 import numpy as np
@@ -50,8 +59,9 @@ except ImportError:  # pragma: no cover - depends on the scipy version
 _BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "REFINED_MIN_STATES",
-           "REFINE_MAX_STEPS", "REFINE_TOL", "DenseLU", "KrylovSolver", "RefinedLU", "Solver", "SolverMethod",
-           "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize", "validate_solver_method"]
+           "REFINE_MAX_STEPS", "REFINE_TOL", "SINGULAR_RCOND", "DenseLU", "KrylovSolver", "RefinedLU",
+           "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize",
+           "validate_solver_method"]
 
 #: How M = I − γP̃^π is solved: "auto" chooses by size and storage (module docstring); "lu" and
 #: "refined" are dense, "splu" and "krylov" sparse.
@@ -94,6 +104,64 @@ REFINE_MAX_STEPS = 10
 #: cond(M) ≤ (1+γ)/(1−γ) times that.
 KRYLOV_RTOL = 1e-11
 
+#: A matrix whose reciprocal condition number 1/κ(M) is below this is singular
+#: to working precision, LAPACK's rule (dgesvx returns info = n + 1 "RCOND is
+#: less than machine precision"; Anderson et al. 1999, LAPACK Users' Guide,
+#: §4.4): a solve would then carry no correct digit, so it is refused.
+SINGULAR_RCOND = float(np.finfo(float).eps)
+
+
+def _refuse_singular(rcond: float, index: tuple[int, ...] | None = None) -> None:
+    """Raise the error of a singular (rcond = 0) or numerically singular M (argument ``"M"``)."""
+    where = "" if index is None else f" (batch index {', '.join(map(str, index))})"
+    if not rcond > 0.0:
+        why = "is singular"
+    else:
+        why = (f"is numerically singular: its reciprocal condition number is about {rcond:.3g}, below "
+               f"machine precision {SINGULAR_RCOND:.3g}")
+    raise ValidationError(f"the matrix M = I − c·P̃^π{where} {why}, so the linear system has no reliable "
+                          "solution", argument="M", index=index, value=float(rcond))
+
+
+def _neumann_bound_holds(M: np.ndarray | sp.sparray) -> np.ndarray | bool:
+    """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
+
+    The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and κ₁ ≤ S·κ∞.
+    Such an M is also strictly diagonally dominant by rows.
+    """
+    S = M.shape[-1]
+    if sp.issparse(M):
+        G = sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M)
+        q = float(np.max(abs(G).sum(axis=1), initial=0.0))
+        return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+    d = np.diagonal(M, axis1=-2, axis2=-1)
+    q = (np.abs(M).sum(axis=-1) - np.abs(d) + np.abs(1.0 - d)).max(axis=-1, initial=0.0)
+    return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+
+
+def _refuse_if_ill_conditioned(M: sp.sparray, solve: Callable[[np.ndarray], np.ndarray],
+                               solve_transposed: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Refuse M if its estimated reciprocal condition number is below :data:`SINGULAR_RCOND`."""
+    rcond = _estimate_rcond(M, solve, solve_transposed)
+    if not rcond >= SINGULAR_RCOND:
+        _refuse_singular(rcond)
+
+
+def _estimate_rcond(M: sp.sparray, solve: Callable[[np.ndarray], np.ndarray],
+                    solve_transposed: Callable[[np.ndarray], np.ndarray]) -> float:
+    """1/(‖M‖₁‖M⁻¹‖₁) with ‖M⁻¹‖₁ estimated from a few solves (Higham & Tisseur 2000, onenormest)."""
+    S = M.shape[0]
+    norm = float(spla.norm(M, 1))
+    if S == 0 or norm == 0.0:
+        return 0.0 if S else 1.0
+    op = spla.LinearOperator((S, S), matvec=lambda x: solve(np.ravel(x)), dtype=float,
+                             rmatvec=lambda x: solve_transposed(np.ravel(x)))
+    with np.errstate(all="ignore"):
+        inv_norm = float(spla.onenormest(op)) if S > 4 else float(np.abs(solve(np.eye(S))).sum(axis=0).max())
+    if not np.isfinite(inv_norm) or inv_norm == 0.0:
+        return 0.0
+    return 1.0 / (norm * inv_norm)
+
 
 class Solver(Protocol):
     """A factorised M = I − γP̃^π: solves M x = b and Mᵀ y = b."""
@@ -110,7 +178,20 @@ class DenseLU:
     """
 
     def __init__(self, M: np.ndarray, *, overwrite: bool = False) -> None:
-        self._lu = sla.lu_factor(M, overwrite_a=overwrite, check_finite=False)
+        S = M.shape[0]
+        norm = float(np.abs(M).sum(axis=0).max(initial=0.0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)   # a zero pivot: refused just below
+            self._lu = sla.lu_factor(M, overwrite_a=overwrite, check_finite=False)
+        lu = self._lu[0]
+        pivots = np.abs(np.diagonal(lu))
+        if S and (not np.all(np.isfinite(pivots)) or pivots.min() == 0.0):
+            _refuse_singular(0.0)
+        if S:
+            (gecon,) = sla.get_lapack_funcs(("gecon",), (lu,))
+            rcond, info = gecon(lu, norm, norm="1")
+            if info != 0 or not rcond >= SINGULAR_RCOND:
+                _refuse_singular(float(rcond) if info == 0 else 0.0)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         return sla.lu_solve(self._lu, b, check_finite=False)
@@ -158,12 +239,20 @@ class RefinedLU:
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
         self._lu32: tuple[np.ndarray, np.ndarray] | None
+        norm32 = float(np.abs(M32).sum(axis=0).max(initial=0.0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
             self._lu32 = sla.lu_factor(M32, overwrite_a=True, check_finite=False)
-        pivots = np.abs(np.diagonal(self._lu32[0]))
-        if not np.all(np.isfinite(pivots)) or pivots.min(initial=1.0) == 0.0:
+        lu32 = self._lu32[0]
+        pivots = np.abs(np.diagonal(lu32))
+        usable = bool(np.all(np.isfinite(pivots)) and pivots.min(initial=1.0) > 0.0)
+        if usable and lu32.shape[0]:
+            # refinement contracts the error by about κ(M)·2⁻²⁴ per step: useless once κ ≥ 2²³
+            rcond32, info = sla.lapack.sgecon(lu32, norm32, norm="1")
+            usable = info == 0 and float(rcond32) >= 2.0**-23
+        if not usable:
             self._lu32 = None                                   # use the float64 LU for every solve
+            self._lu64()                                        # which refuses a singular M now
 
     def _matvec(self, x: np.ndarray, trans: int) -> np.ndarray:
         """M x (or Mᵀ x) in float64."""
@@ -215,10 +304,15 @@ class RefinedLU:
 class SparseLU:
     """SuperLU factors of a sparse M (scipy.sparse.linalg.splu)."""
 
-    def __init__(self, M: sp.sparray) -> None:
+    def __init__(self, M: sp.sparray, *, check: bool = True) -> None:
         M = sp.csc_matrix(M)
         self._dtype = M.dtype
-        self._lu = spla.splu(M)
+        try:
+            self._lu = spla.splu(M)
+        except RuntimeError:                    # SuperLU: "Factor is exactly singular"
+            _refuse_singular(0.0)
+        if check and not _neumann_bound_holds(M):
+            _refuse_if_ill_conditioned(M, self.solve, self.solve_transposed)
 
     def _apply(self, b: np.ndarray, trans: str) -> np.ndarray:
         b = np.asarray(b)
@@ -271,6 +365,11 @@ class KrylovSolver:
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order
         self.history: list[tuple[int, float]] = []
+        if not _neumann_bound_holds(M):
+            # no a-priori bound on κ(M) (γ = 1, or π off the simplex): estimate it from a few solves
+            # (a solve that does not converge falls back to the sparse LU, which checks M itself)
+            _refuse_if_ill_conditioned(M, self.solve, self.solve_transposed)
+            self.history.clear()
 
     @staticmethod
     def _matvec(B: sp.csr_array, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -422,15 +521,29 @@ def validate_solver_method(method: object, *, sparse: bool) -> SolverMethod:
 class StackedLU:
     """Solves with every matrix of a dense stack M, shape (..., S, S), in one call.
 
-    For S ≤ :data:`BATCH_ELIMINATION_MAX` the elimination is vectorised across
-    the stack (:func:`batched_lu`, one factorisation for every later solve);
-    above, each solve goes to LAPACK matrix by matrix (numpy.linalg.solve).
+    For S ≤ :data:`BATCH_ELIMINATION_MAX` the elimination with partial
+    pivoting is vectorised across the stack (:func:`batched_lu`, one
+    factorisation for every later solve); above, each solve goes to LAPACK
+    matrix by matrix (numpy.linalg.solve, also partially pivoted).  Either way
+    each matrix is solved as :class:`DenseLU` solves it alone, to rounding.
     Right-hand sides of shape (S,) or (..., S) broadcast against the stack.
+
+    Raises
+    ------
+    ValidationError
+        (argument ``"M"``, index the batch index) if a matrix of the stack is
+        singular or numerically singular (:data:`SINGULAR_RCOND`).
     """
 
     def __init__(self, M: np.ndarray) -> None:
         self._M = M
-        self._LU = batched_lu(M) if M.shape[-1] <= BATCH_ELIMINATION_MAX else None
+        dominant = np.asarray(_neumann_bound_holds(M)) if M.shape[-1] else np.ones(M.shape[:-2], bool)
+        self._LU = None
+        if M.shape[-1] <= BATCH_ELIMINATION_MAX:
+            # a strictly row diagonally dominant matrix needs no pivoting (growth factor ≤ 2)
+            self._LU = batched_lu(M, pivot=not dominant.all())
+        if not dominant.all():
+            _check_stack(M, ~dominant)
 
     def _apply(self, b: np.ndarray, transposed: bool) -> np.ndarray:
         if self._LU is not None:
@@ -445,41 +558,94 @@ class StackedLU:
         return self._apply(b, True)
 
 
-def batched_lu(M: np.ndarray) -> np.ndarray:
-    """LU factors without pivoting of a stack of small matrices, shape (..., S, S).
+def _check_stack(M: np.ndarray, doubtful: np.ndarray) -> None:
+    """Refuse a stack with a singular or numerically singular matrix, naming the first one.
 
-    Returns one array holding the unit lower factor L below the diagonal and U
-    on and above it.  Without pivoting this is safe for M = I − γP̃^π: it is
-    diagonally dominant by rows (|1 − γP_ss| ≥ γ Σ_{t≠s} P_st), a property the
-    Schur complements inherit, so every pivot is non-zero and the growth factor
-    is at most 2 (Higham 2002, §9.5, Theorem 9.9; Golub & Van Loan 2013, §3.4.10).
+    Only the ``doubtful`` matrices are examined (the others satisfy the
+    Neumann bound): their κ₁ is computed exactly (numpy.linalg.cond, which
+    returns inf for a singular matrix).
+    """
+    where = np.argwhere(doubtful)
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(M[doubtful], p=1)
+    rcond = np.where(np.isfinite(cond) & (cond > 0), 1.0 / np.where(cond > 0, cond, 1.0), 0.0)
+    bad = np.flatnonzero(~(rcond >= SINGULAR_RCOND))
+    if bad.size:
+        _refuse_singular(float(rcond[bad[0]]), tuple(int(i) for i in where[bad[0]]))
+
+
+def batched_lu(M: np.ndarray, *, pivot: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """LU factors with partial pivoting of a stack of small matrices, shape (..., S, S).
+
+    Returns ``(LU, perm)``: LU holds the unit lower factor L below the diagonal
+    and U on and above it, and ``perm`` (shape (..., S)) the row order, so that
+    M[perm] = L U matrix by matrix.  The pivot of step k is the first entry of
+    largest modulus in column k on or below the diagonal, LAPACK getrf's choice
+    (Golub & Van Loan 2013, §3.4.3; Higham 2002, §9.1), so each matrix is
+    factorised as it would be alone; the elimination runs on all matrices at
+    once, one numpy operation per step.  Partial pivoting matters off the
+    simplex (π with entries outside [0, 1]), where M need not be diagonally
+    dominant.  ``pivot=False`` (perm None) is for stacks whose matrices are all
+    diagonally dominant by rows, where elimination without pivoting has growth
+    factor at most 2 (Higham 2002, §9.5).  A singular matrix leaves a zero
+    pivot (inf or nan in its solves); callers check the stack (:class:`StackedLU`).
     """
     LU = np.array(M, copy=True)
     S = LU.shape[-1]
-    for k in range(S - 1):
-        LU[..., k + 1:, k] /= LU[..., k, k, None]
-        LU[..., k + 1:, k + 1:] -= LU[..., k + 1:, k, None] * LU[..., k, None, k + 1:]
-    return LU
+    if not pivot:
+        for k in range(S - 1):
+            LU[..., k + 1:, k] /= LU[..., k, k, None]
+            LU[..., k + 1:, k + 1:] -= LU[..., k + 1:, k, None] * LU[..., k, None, k + 1:]
+        return LU, None
+    batch = LU.shape[:-2]
+    flat = LU.reshape(-1, S, S)
+    n = flat.shape[0]
+    rows, states = np.arange(n), np.arange(S)
+    perm = np.broadcast_to(states, (n, S)).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(S - 1):
+            p = k + np.argmax(np.abs(flat[:, k:, k]), axis=1)
+            at_p = states[None, :] == p[:, None]                       # (n, S): row p of each matrix
+            row_p, row_k = flat[rows, p], flat[:, k].copy()            # swap rows k and p
+            np.copyto(flat, row_k[:, None, :], where=at_p[:, :, None])
+            flat[:, k] = row_p
+            perm_p, perm_k = perm[rows, p], perm[:, k].copy()
+            np.copyto(perm, perm_k[:, None], where=at_p)
+            perm[:, k] = perm_p
+            flat[:, k + 1:, k] /= flat[:, k, k, None]
+            flat[:, k + 1:, k + 1:] -= flat[:, k + 1:, k, None] * flat[:, k, None, k + 1:]
+    return flat.reshape(LU.shape), perm.reshape(*batch, S)
 
 
-def batched_lu_solve(LU: np.ndarray, b: np.ndarray, *, transposed: bool = False) -> np.ndarray:
+def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray | None], b: np.ndarray, *,
+                     transposed: bool = False) -> np.ndarray:
     """Solve M x = b (or Mᵀ x = b) for every matrix of a stack factorised by :func:`batched_lu`.
 
     ``b`` has shape (..., S) broadcastable against the stack; returns (..., S).
+    With M[perm] = L U: M x = b is L U x = b[perm]; Mᵀ x = b is Uᵀ Lᵀ y = b with
+    x[perm] = y.
     """
+    LU, perm = factors
     S = LU.shape[-1]
-    x = np.array(np.broadcast_to(b, np.broadcast_shapes(LU.shape[:-1], np.shape(b))),
-                 dtype=np.result_type(LU, b))
-    if not transposed:
-        for i in range(1, S):          # L y = b (unit diagonal)
-            x[..., i] -= np.sum(LU[..., i, :i] * x[..., :i], axis=-1)
-        for i in range(S - 1, -1, -1):  # U x = y
-            x[..., i] -= np.sum(LU[..., i, i + 1:] * x[..., i + 1:], axis=-1)
-            x[..., i] /= LU[..., i, i]
-    else:
-        for i in range(S):              # Uᵀ y = b
+    shape = np.broadcast_shapes(LU.shape[:-1], np.shape(b))
+    x = np.array(np.broadcast_to(b, shape), dtype=np.result_type(LU, b))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not transposed:
+            if perm is not None:
+                x = np.take_along_axis(x, np.broadcast_to(perm, shape), axis=-1)
+            for i in range(1, S):          # L y = b[perm] (unit diagonal)
+                x[..., i] -= np.sum(LU[..., i, :i] * x[..., :i], axis=-1)
+            for i in range(S - 1, -1, -1):  # U x = y
+                x[..., i] -= np.sum(LU[..., i, i + 1:] * x[..., i + 1:], axis=-1)
+                x[..., i] /= LU[..., i, i]
+            return x
+        for i in range(S):              # Uᵀ z = b
             x[..., i] -= np.sum(LU[..., :i, i] * x[..., :i], axis=-1)
             x[..., i] /= LU[..., i, i]
-        for i in range(S - 2, -1, -1):  # Lᵀ x = y (unit diagonal)
+        for i in range(S - 2, -1, -1):  # Lᵀ y = z (unit diagonal)
             x[..., i] -= np.sum(LU[..., i + 1:, i] * x[..., i + 1:], axis=-1)
-    return x
+        if perm is None:
+            return x
+        out = np.empty_like(x)
+        np.put_along_axis(out, np.broadcast_to(perm, shape), x, axis=-1)
+        return out

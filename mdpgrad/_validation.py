@@ -25,6 +25,7 @@ from ._errors import ValidationError
 
 __all__ = [
     "as_real_array",
+    "check_bool",
     "check_callable",
     "check_choice",
     "check_memory",
@@ -141,6 +142,13 @@ def check_real(value: Any, name: str, *, min_value: float | None = None, max_val
 def check_tolerance(value: Any, name: str) -> float:
     """A tolerance: a finite real number >= 0 (nan or inf would switch the check off)."""
     return check_real(value, name, min_value=0.0)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag: True or False (numpy bools too); 0, 1, "yes" or None are refused, not interpreted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name} is {value!r}; expected True or False", argument=name, value=value)
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Iterable[_S]) -> _S:

@@ -194,3 +194,40 @@ def test_stationary_distribution_bad_input(P_pi, fragment):
 
 def test_stationary_distribution_accepts_nested_lists():
     np.testing.assert_allclose(stationary_distribution([[0.9, 0.1], [0.3, 0.7]]), [0.75, 0.25], rtol=1e-12)
+
+
+# -- stationary distribution: large sparse chains, 1-D and inf input ---------------------------
+import time as _time  # noqa: E402
+
+
+def test_stationary_distribution_of_a_million_state_sparse_chain_is_fast_and_exact():
+    """From every state: back to state 0 or one step on, each with probability ½: d(s) = 2^-(s+1)."""
+    S = 10**6
+    i = np.arange(S)
+    P = sp.csr_array((np.full(2 * S, 0.5), (np.r_[i, i], np.r_[np.zeros(S, int), np.minimum(i + 1, S - 1)])),
+                     shape=(S, S))
+    t0 = _time.perf_counter()
+    d = stationary_distribution(P)
+    assert _time.perf_counter() - t0 < 120
+    np.testing.assert_allclose(d[:20], 0.5 ** np.arange(1, 21), rtol=1e-9)
+    assert abs(d.sum() - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("P_pi, fragment", [
+    (np.array([0.5, 0.5]), r"shape \(2,\)"),
+    (np.array([[np.inf, 0.0], [0.5, 0.5]]), r"P_pi\[0, 0\] is inf"),
+    (sp.csr_array(np.array([[np.inf, 0.0], [0.5, 0.5]])), r"P_pi\[0, 0\] is inf"),
+    (sp.csr_array(np.array([[1.0, 0.0], [0.0, 1.0]])), "2 recurrent classes"),
+    (np.array([[1j, 0.0], [0.5, 0.5]]), "complex"),
+])
+def test_stationary_distribution_refuses(P_pi, fragment):
+    with pytest.raises(ValidationError, match=fragment) as info:
+        stationary_distribution(P_pi)
+    assert info.value.argument == "P_pi"
+
+
+def test_stationary_distribution_with_a_transient_state():
+    """State 0 is transient, {1, 2} the recurrent class: d = (0, ½, ½)."""
+    P = np.array([[0.0, 0.5, 0.5], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    np.testing.assert_allclose(stationary_distribution(P), [0.0, 0.5, 0.5], atol=1e-15)
+    np.testing.assert_allclose(stationary_distribution(sp.csr_array(P)), [0.0, 0.5, 0.5], atol=1e-15)

@@ -241,3 +241,79 @@ def test_complex_and_batched_evaluations():
     assert ev.solver is not None and np.iscomplexobj(ev.v)
     np.testing.assert_allclose(ev.solver.solve(ev.r_pi), ev.v, rtol=TOL)
     assert evaluate(mdp, random_pi(rng, mdp.n_states, 3, batch=(2,))).solver is None
+
+
+# -- singular and numerically singular systems; the model argument ----------------------------
+import warnings as _warnings  # noqa: E402
+
+from mdpgrad._linalg import SINGULAR_RCOND, DenseLU, SparseLU, StackedLU  # noqa: E402
+
+
+def _rounding_termination(sparse: bool):
+    """γ = 1; state 0 stays with probability 1.0 and ends with 1e-20 (lost to rounding in I − P̃^π)."""
+    P = np.array([[[1.0, 1e-20]], [[0.0, 1.0]]])
+    if sparse:
+        P = sp.csr_array(P.reshape(2, 2))
+    return MDP(P, [[1.0], [0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=[False, True])
+
+
+@pytest.mark.parametrize("sparse, solver", [(False, "lu"), (False, "refined"), (True, "splu"),
+                                            (True, "krylov")])
+def test_termination_below_rounding_is_refused(sparse, solver):
+    mdp = _rounding_termination(sparse)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        with pytest.raises(NonTerminatingPolicyError, match="singular"):
+            evaluate(mdp, np.ones((2, 1)), solver=solver)
+        if not sparse:
+            with pytest.raises(NonTerminatingPolicyError, match="batch index 0"):
+                evaluate(mdp, np.ones((2, 2, 1)))
+        with pytest.raises(NonTerminatingPolicyError):
+            visit_counts(mdp, np.ones((2, 1)), discounted=False)
+
+
+@pytest.mark.parametrize("h, refused", [(2.0**-40, False), (2.0**-53, True)])
+def test_numerically_singular_boundary(h, refused):
+    """M = [[1, 1], [1, 1 + h]]: κ₁ ≈ 4/h, so rcond ≈ 2.3e-13 (solved) or 2.8e-17 (< ε, refused)."""
+    M = np.array([[1.0, 1.0], [1.0, 1.0 + h]])
+    assert (1 / np.linalg.cond(M, 1) < SINGULAR_RCOND) == refused
+    makers = [lambda: DenseLU(M.copy()), lambda: SparseLU(sp.csc_array(M)), lambda: StackedLU(M[None].copy())]
+    for make in makers:
+        if refused:
+            with pytest.raises(ValidationError, match="singular") as info:
+                make()
+            assert info.value.argument == "M"
+        else:
+            x = make().solve(np.array([2.0, 2.0 + h]))
+            np.testing.assert_allclose(np.ravel(x), [1.0, 1.0], rtol=1e-3)
+
+
+@pytest.mark.parametrize("bad", ["two-state", None, {"P": 1}])
+def test_evaluate_refuses_a_model_that_is_not_an_mdp(bad):
+    for f in (evaluate, visit_counts):
+        with pytest.raises(ValidationError, match="expected an mdpgrad.MDP") as info:
+            f(bad, np.ones((2, 1)))
+        assert info.value.argument == "mdp"
+
+
+def test_off_simplex_table_must_be_finite_and_flags_are_booleans():
+    mdp = MDP(np.array([[[0.5, 0.5]], [[0.0, 1.0]]]), [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0])
+    with pytest.raises(ValidationError, match=r"pi\[0, 0\] is nan"):
+        evaluate(mdp, np.array([[np.nan], [1.0]]), validate=False)
+    with pytest.raises(ValidationError, match="validate"):
+        evaluate(mdp, np.ones((2, 1)), validate="no")
+    with pytest.raises(ValidationError, match="discounted"):
+        visit_counts(mdp, np.ones((2, 1)), discounted=0)
+
+
+def test_batch_memory_is_checked_before_allocating():
+    from mdpgrad import set_memory_limit
+    mdp = MDP(np.array([[[0.5, 0.5]], [[0.0, 1.0]]]), [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0])
+    old = set_memory_limit(10 * 2 * 2 * 8)
+    try:
+        evaluate(mdp, np.ones((10, 2, 1)))                 # 10 policies × 2×2 doubles: at the limit
+        with pytest.raises(ValidationError, match="memory limit") as info:
+            evaluate(mdp, np.ones((11, 2, 1)))
+        assert info.value.argument == "pi"
+    finally:
+        set_memory_limit(old)
