@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from .._chains import bellman_matrix, chain_and_reward, masked_chain, stuck_states
+from .._chains import bellman_matrix, chain_and_reward, masked_chain, stuck_states, validate_termination
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._linalg import factorize
 from .._model import MDP, validate_mdp
@@ -217,8 +217,8 @@ def _validated_fields(tr: Trajectories) -> dict[str, object]:
     bound = tr.truncation_bound
     if not (isinstance(bound, (int, float, np.floating, np.integer)) and not isinstance(bound, bool)
             and float(bound) >= 0.0):  # nan fails the comparison; ∞ is the bound when γ = 1
-        raise ValidationError(f"truncation_bound is {bound!r}; expected a number >= 0", argument="truncation_bound",
-                              value=bound)
+        raise ValidationError(f"truncation_bound is {bound!r}; expected a number >= 0",
+                              argument="truncation_bound", value=bound)
     terminated = tr.terminated
     if terminated is not None:
         terminated = np.asarray(terminated)
@@ -379,9 +379,12 @@ def expected_lengths(mdp: MDP, pi: np.ndarray, discount: float) -> np.ndarray:
 
     c = 1 for episodes that run until a terminal state, c = γ when they also stop with probability
     1 − γ after every step (Puterman 1994, §5.3; Kemeny & Snell 1960, §3.2, fundamental matrix).
-    Needs every policy path to reach a terminal state when c = 1 (checked by the caller).
+    With c = 1 every policy path must reach a terminal state (else :class:`NonTerminatingPolicyError`).
     """
-    P_pi = masked_chain(mdp, chain_and_reward(mdp, pi)[0])
+    chain = chain_and_reward(mdp, pi)[0]
+    if discount == 1.0:
+        validate_termination(mdp, chain)
+    P_pi = masked_chain(mdp, chain)
     keep = (~mdp.terminal).astype(float)
     return np.asarray(factorize(bellman_matrix(mdp, P_pi, discount)).solve(keep), dtype=float)
 
@@ -550,7 +553,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         Bad arguments; protocol "terminal" under a policy that may never reach
         a terminal state (:class:`NonTerminatingPolicyError`); a request whose
         padded arrays (16 bytes per episode and step, padded to the longest
-        episode) are expected to exceed :func:`mdpgrad.memory_limit`, refused
+        episode) are expected to exceed the memory limit (:func:`mdpgrad.set_memory_limit`), refused
         before sampling with the estimate (with terminal states the estimate
         is n · max ℓ(s₀), ℓ the expected episode length from
         :func:`expected_lengths`), or episodes that outgrow it while running.
