@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _error(exc: BaseException, as_json: bool) -> int:
     if isinstance(exc, MemoryError):
-        message = "out of memory: the model is too large for this machine (" + (str(exc) or "MemoryError") + ")"
+        message = f"out of memory: the model is too large for this machine ({exc or 'MemoryError'})"
     else:
         message = " ".join(str(exc).split()) or type(exc).__name__
     if as_json:

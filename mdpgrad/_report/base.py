@@ -15,8 +15,8 @@ from .._model import MDP
 from .._policies import TabularSoftmax
 from .._validation import check_choice, check_integer
 
-__all__ = ["LINE_WIDTH", "CheckContext", "PolicyName", "Section", "build_context", "render_json", "render_text",
-           "skipped_section", "verdict"]
+__all__ = ["LINE_WIDTH", "CheckContext", "PolicyName", "Section", "build_context", "render_json",
+           "render_text", "skipped_section", "verdict"]
 
 #: The text report wraps its lines at this many characters.
 LINE_WIDTH = 100

@@ -29,8 +29,8 @@ from ..estimators._harness import EXACT_RTOL, check_estimator
 from ..sampling._sampler import StoppingProtocol, expected_lengths, resolve_protocol, truncation_bound
 from .base import CheckContext, Section, skipped_section
 
-__all__ = ["SECTION_ALPHA", "SECTION_BYTES_PER_STEP", "SECTION_EPISODES", "SECTION_FAIL_P", "SECTION_MAX_PAIRS",
-           "SECTION_MEMORY", "SECTION_MIN_EPISODES", "estimator_section", "plan_sample"]
+__all__ = ["SECTION_ALPHA", "SECTION_BYTES_PER_STEP", "SECTION_EPISODES", "SECTION_FAIL_P",
+           "SECTION_MAX_PAIRS", "SECTION_MEMORY", "SECTION_MIN_EPISODES", "estimator_section", "plan_sample"]
 
 #: The section samples only models with at most this many state-action pairs
 #: (its covariance is (S·A)²; episodes of big models are long).
@@ -59,15 +59,15 @@ SECTION_FAIL_P = 1e-9
 
 
 def plan_sample(ctx: CheckContext) -> tuple[int, StoppingProtocol, int | None, float]:
-    """(episodes, protocol, horizon, expected padded length) fitting :data:`SECTION_MEMORY`.
+    """(episodes, protocol, horizon, expected padded length without a cut) fitting :data:`SECTION_MEMORY`.
 
     The padded length of n episodes is estimated as max_s ℓ(s)·(1 + ln n), ℓ the expected episode
     length from each state (:func:`mdpgrad.sampling._sampler.expected_lengths`).
     """
     mdp = ctx.mdp
     protocol = resolve_protocol(mdp, "auto", None)
-    ell = float(np.max(expected_lengths(mdp, ctx.evaluation.pi, mdp.gamma if protocol == "geometric" else 1.0),
-                       initial=0.0))
+    discount = mdp.gamma if protocol == "geometric" else 1.0
+    ell = float(np.max(expected_lengths(mdp, ctx.evaluation.pi, discount), initial=0.0))
     if not math.isfinite(ell):
         raise ValidationError("the expected episode length is not finite", argument="pi", value=ell)
     cells = SECTION_MEMORY / SECTION_BYTES_PER_STEP
@@ -83,7 +83,7 @@ def plan_sample(ctx: CheckContext) -> tuple[int, StoppingProtocol, int | None, f
     if n * padded(n) <= cells:
         return n, protocol, None, padded(n)
     H = max(1, int(cells / n))
-    return n, "horizon", H, float(H)
+    return n, "horizon", H, padded(n)
 
 
 def _verdict(c: EstimatorCheck) -> str:
@@ -137,8 +137,9 @@ def estimator_section(ctx: CheckContext) -> Section:
                 horizon=horizon, memory_budget=SECTION_MEMORY)
     if horizon is not None:
         bound = truncation_bound(mdp, horizon)
-        rows.append(("grad J checks", f"skipped: episodes cut at H = {horizon} steps (expected length "
-                                      f"{padded:.3g} would not fit {budget}) can change J by up to "
+        rows.append(("grad J checks", f"skipped: episodes cut at H = {horizon} steps (uncut, the longest "
+                                      f"of {n} would run about {padded:.3g} steps and not fit {budget}) "
+                                      "can change J by up to "
                                       f"{bound:.3g} (truncation bound gamma^H max|r| / (1 - gamma))"))
         data.update(truncation_bound=bound, reinforce_vs_gradient_p=None, without_discount_vs_gradient_p=None,
                     without_discount_exact_bias=None)

@@ -371,7 +371,7 @@ def _check_starts(mdp: MDP, start_states: ArrayLike, n: int) -> np.ndarray:
 
 def padded_bytes(n_episodes: int, n_steps: float) -> float:
     """Bytes of the padded arrays of ``n_episodes`` episodes of up to ``n_steps`` actions."""
-    return float(n_episodes) * (BYTES_PER_STEP * float(n_steps) + 4)
+    return float(min(n_episodes, 2**62)) * (BYTES_PER_STEP * float(min(n_steps, 2**62)) + 4)
 
 
 def expected_lengths(mdp: MDP, pi: np.ndarray, discount: float) -> np.ndarray:
@@ -575,7 +575,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         raise ValidationError(f"pi has shape {pi.shape}; sample takes one table of shape ({S}, {A})",
                               argument="pi", value=pi.shape)
     n = check_integer(n_episodes, "n_episodes", min_value=1)
-    check_memory(padded_bytes(n, 1) + 16.0 * n, f"sampling {n} episodes", "n_episodes")
+    check_memory(2 * padded_bytes(n, 1), f"sampling {n} episodes", "n_episodes")
     gen = check_rng(rng)
     resolved = resolve_protocol(mdp, protocol, horizon)
     if max_steps is not None:
@@ -650,5 +650,6 @@ def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
     mdp = validate_mdp(mdp)
     n_groups = check_integer(n_groups, "n_groups", min_value=1)
     group_size = check_integer(group_size, "group_size", min_value=1)
-    check_memory(8.0 * n_groups * group_size, f"{n_groups} x {group_size} start states", "n_groups")
+    check_memory(8.0 * min(n_groups * group_size, 2**62), f"{n_groups} x {group_size} start states",
+                 "n_groups")
     return np.repeat(check_rng(rng).choice(mdp.n_states, size=n_groups, p=mdp.rho0), group_size)
