@@ -424,6 +424,7 @@ class _Buffers:
 
     def __init__(self, rows: int, n: int) -> None:
         self.n = n
+        rows = max(1, min(rows, int((memory_limit() / n - 4) // BYTES_PER_STEP)))
         self.states = np.empty((rows + 1, n), dtype=np.int32)
         self.actions = np.empty((rows, n), dtype=np.int32)
         self.rewards = np.empty((rows, n))
@@ -432,9 +433,8 @@ class _Buffers:
         """Row t, filled with padding unless ``full`` (every entry is about to be written)."""
         rows = self.actions.shape[0]
         if t >= rows:
-            new = max(4 * rows, t + 1)
-            if padded_bytes(self.n, new) > memory_limit():
-                new = t + 1
+            fit = int((memory_limit() / self.n - 4) // BYTES_PER_STEP)   # rows within the memory limit
+            new = max(t + 1, min(4 * rows, fit))
             check_memory(padded_bytes(self.n, new), f"sampling: {self.n} episode(s) still running after "
                          f"{t} steps (padded arrays)", "n_episodes")
             for name in ("states", "actions", "rewards"):
