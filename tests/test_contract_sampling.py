@@ -1,4 +1,4 @@
-"""The contract at the sampling and estimator boundary: memory refusals, hand-built batches, named arguments."""
+"""The contract at the sampling and estimator boundary: memory refusals, hand-built batches, names."""
 
 from __future__ import annotations
 

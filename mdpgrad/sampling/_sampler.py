@@ -31,6 +31,14 @@ order of their length cap, so finished ones drop off the end of the active
 set (a slice, not a copy); episodes reaching a terminal state are compacted
 out.  The loop runs over time steps only, never over episodes.
 
+Memory: episodes are padded to the longest one (16 bytes per episode and
+step), so n episodes of expected length ℓ take about 16·n·ℓ·(1 + ln n) bytes
+when lengths have geometric tails.  A request whose padded arrays are expected
+to exceed the memory limit is refused before sampling (the length is known
+in advance without terminal states; with them the expected length ℓ(s₀) is
+solved for), and buffers that would outgrow the limit while episodes run are
+refused too; nothing is truncated silently.
+
 Identities checked by the tests: state-visit frequencies match the exact
 discounted visits η (geometric) and the exact per-step marginals (horizon);
 geometric lengths follow Geometric(1 − γ); dense and sparse sampling agree.
@@ -63,8 +71,9 @@ from .._validation import (
     memory_limit,
 )
 
-__all__ = ["PROTOCOLS", "ProtocolOption", "StoppingProtocol", "Trajectories", "group_start_states",
-           "resolve_protocol", "sample", "truncation_bound"]
+__all__ = ["BYTES_PER_STEP", "PROTOCOLS", "ProtocolOption", "StoppingProtocol", "Trajectories",
+           "expected_lengths", "group_start_states", "padded_bytes", "resolve_protocol", "sample",
+           "truncation_bound"]
 
 #: How an episode stops: at a terminal state, after H actions, or at a geometric time.
 StoppingProtocol = Literal["terminal", "horizon", "geometric"]
