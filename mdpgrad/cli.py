@@ -4,21 +4,27 @@
 builds a named example or loads an MDP file (.npz or .json), evaluates a
 tabular softmax policy exactly and prints the report: model, exact evaluation,
 policy gradient and its finite-difference check, TD verdicts, symbolic
-confirmation, return variance and sampled estimators.  ``--seed`` seeds both
-the random policy and the sampled estimator checks.  ``mdpgrad examples``
-lists the built-in examples.
+confirmation, return variance and sampled estimators, then a verdict line.
+``--seed`` seeds both the random policy and the sampled estimator checks.
+``mdpgrad examples`` lists the built-in examples.
 
 Exit status: 0 when every check in the report passes, 1 when one fails, 2 for
-unusable input (unknown example, unreadable file, malformed model), reported
-as one line on stderr without a traceback.
+unusable input (bad arguments, unknown example, missing or unreadable file, a
+directory, a malformed model, a model too big for the memory limit), reported
+without a traceback.  Errors go to stderr as one line ``mdpgrad: error: …``;
+with ``--json`` they go to stdout as one JSON object
+``{"error": {"type": …, "message": …, "argument": …}}`` (``argument`` is null
+when no single argument is at fault), so stdout is JSON whatever happens.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from ._errors import ValidationError
 from ._model import MDP
@@ -28,14 +34,22 @@ __all__ = ["main"]
 DEFAULT_EXAMPLE = "two-state"
 
 
-def _load(target: str) -> tuple[str, MDP]:
+def _load(target: str) -> tuple[str, MDP, dict[str, Any]]:
     from .examples import _catalogue as examples
     from .io import _files as io
 
+    if target == "baird":   # the report also shows the off-policy divergence it is known for
+        ex = examples.baird_counterexample()
+        return target, ex.mdp, {"baird": ex}
     if target in examples.EXAMPLES:
-        return target, examples.get_example(target)
+        return target, examples.get_example(target), {}
+    if os.path.isdir(target):
+        raise ValidationError(f"{target!r} is a directory; expected an example name or a .npz/.json file",
+                              argument="target", value=target)
     if os.path.exists(target):
-        return os.path.basename(target), io.load(target)
+        return os.path.basename(target), io.load(target), {}
+    if target.endswith((".npz", ".json")) or os.sep in target:
+        raise FileNotFoundError(f"no such file: {target!r}")
     names = ", ".join(sorted(examples.EXAMPLES))
     raise LookupError(f"{target!r} is neither a built-in example nor an existing file; "
                       f"examples: {names}")
@@ -44,14 +58,11 @@ def _load(target: str) -> tuple[str, MDP]:
 def _cmd_check(args: argparse.Namespace) -> int:
     from ._report import build_context, build_report, render_json, render_text
 
-    name, mdp = _load(args.target)
-    ctx = build_context(name, mdp, args.policy, args.seed)
+    name, mdp, extras = _load(args.target)
+    ctx = build_context(name, mdp, args.policy, args.seed, extras)
     sections = build_report(ctx)
     sys.stdout.write(render_json(sections) + "\n" if args.json else render_text(sections))
-    failed = [s.title for s in sections if not s.ok]
-    if failed and not args.json:
-        sys.stdout.write(f"FAILED checks: {', '.join(failed)}\n")
-    return 1 if failed else 0
+    return 0 if all(s.ok for s in sections) else 1
 
 
 def _cmd_examples(args: argparse.Namespace) -> int:
@@ -63,31 +74,56 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+class _UsageError(Exception):
+    """A command line argparse cannot parse (reported as exit status 2, like any unusable input)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message}")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mdpgrad", description="Exact analysis of finite MDPs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="mdpgrad", description="Exact analysis of finite MDPs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="evaluate a policy exactly on an example or MDP file and report")
     c.add_argument("target", nargs="?", default=DEFAULT_EXAMPLE,
                    help=f"example name or .npz/.json file (default: {DEFAULT_EXAMPLE})")
     c.add_argument("--policy", choices=["uniform", "random"], default="uniform",
                    help="uniform: theta = 0; random: theta ~ N(0, 1) (tabular softmax)")
     c.add_argument("--seed", type=int, default=0,
-                   help="seed for --policy random and for the sampled checks (default 0)")
-    c.add_argument("--json", action="store_true", help="print the report as JSON")
+                   help="seed >= 0 for --policy random and for the sampled checks (default 0)")
+    c.add_argument("--json", action="store_true",
+                   help="print the report as JSON (errors too, as {\"error\": ...} on stdout)")
     c.set_defaults(func=_cmd_check)
     e = sub.add_parser("examples", help="list the built-in examples")
     e.set_defaults(func=_cmd_examples)
     return p
 
 
+def _error(exc: BaseException, as_json: bool) -> int:
+    if isinstance(exc, MemoryError):
+        message = f"out of memory: the model is too large for this machine ({exc or 'MemoryError'})"
+    else:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+    if as_json:
+        kind = "usage" if isinstance(exc, _UsageError) else type(exc).__name__
+        sys.stdout.write(json.dumps({"error": {"type": kind, "message": message,
+                                               "argument": getattr(exc, "argument", None)}}) + "\n")
+    else:
+        sys.stderr.write(f"mdpgrad: error: {message}\n")
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mdpgrad`` script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``mdpgrad`` script; returns the exit status (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     try:
+        args = _parser().parse_args(argv)
         return int(args.func(args))
-    except (ValidationError, LookupError, OSError) as exc:
-        sys.stderr.write(f"mdpgrad: error: {exc}\n")
-        return 2
+    except (_UsageError, ValidationError, LookupError, OSError, MemoryError) as exc:
+        return _error(exc, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover

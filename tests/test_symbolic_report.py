@@ -28,10 +28,12 @@ def test_section_with_a_random_policy_still_agrees_numerically():
     assert sec is not None and sec.ok and sec.data["witness_agrees"]
 
 
-def test_section_opts_out_for_large_models():
+def test_section_is_skipped_for_large_models_and_says_why():
     ctx = build_context("gridworld", get_example("gridworld"))
     assert ctx.mdp.n_states * ctx.mdp.n_actions > ctx.symbolic_limit
-    assert symbolic_section(ctx) is None
+    sec = symbolic_section(ctx)
+    assert sec.ok and sec.data["skipped"] is True
+    assert sec.rows[0][0] == "skipped" and f"> {ctx.symbolic_limit}" in sec.rows[0][1]
 
 
 def test_latex_of_results():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -14,7 +15,11 @@ from .._model import MDP
 from .._policies import TabularSoftmax
 from .._validation import check_choice, check_integer
 
-__all__ = ["CheckContext", "PolicyName", "Section", "build_context", "render_json", "render_text"]
+__all__ = ["LINE_WIDTH", "CheckContext", "PolicyName", "Section", "build_context", "render_json",
+           "render_text", "skipped_section", "verdict"]
+
+#: The text report wraps its lines at this many characters.
+LINE_WIDTH = 100
 
 #: The report's policies: θ = 0, or θ ~ N(0, 1) from the seed.
 PolicyName = Literal["uniform", "random"]
@@ -43,12 +48,13 @@ class CheckContext:
 
 
 def build_context(name: str, mdp: MDP, policy_name: PolicyName = "uniform",
-                  seed: int | None = None) -> CheckContext:
+                  seed: int | None = None, extras: dict[str, Any] | None = None) -> CheckContext:
     """The context of one report: θ = 0 (uniform π) or θ ~ N(0, 1) drawn from ``default_rng(seed)``.
 
     ``seed`` (the command line's ``--seed``) is recorded in the context: the
     sampled sections draw their episodes from it too, so a report is
-    reproducible from its seed.
+    reproducible from its seed.  ``extras`` carries what some examples bring
+    besides the MDP (Baird's counterexample: its features and policies).
     """
     pol = TabularSoftmax(mdp.n_states, mdp.n_actions)
     policy_name = check_choice(policy_name, "policy_name", get_args(PolicyName))
@@ -60,7 +66,7 @@ def build_context(name: str, mdp: MDP, policy_name: PolicyName = "uniform",
         theta = np.random.default_rng(seed).standard_normal(pol.param_shape)
     ev = evaluate(mdp, pol.probabilities(theta))
     return CheckContext(name=name, mdp=mdp, policy=pol, theta=theta, policy_name=policy_name,
-                        seed=seed, evaluation=ev)
+                        seed=seed, evaluation=ev, extras=dict(extras or {}))
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,17 @@ class Section:
     rows: list[tuple[str, str]]
     data: dict[str, Any]
     ok: bool = True
+
+
+def skipped_section(key: str, title: str, reason: str) -> Section:
+    """A section that did not run, saying why (``data``: skipped = True and the reason)."""
+    return Section(key, title, [("skipped", reason)], dict(skipped=True, reason=reason), True)
+
+
+def verdict(sections: list[Section]) -> str:
+    """The report's overall verdict: "all checks pass", or the failed sections."""
+    failed = [s.title for s in sections if not s.ok]
+    return "all checks pass" if not failed else f"FAILED: {', '.join(failed)}"
 
 
 def _jsonable(x: Any) -> Any:
@@ -92,18 +109,31 @@ def _jsonable(x: Any) -> Any:
 
 
 def render_json(sections: list[Section]) -> str:
-    """All sections as one JSON object keyed by section key."""
-    return json.dumps({s.key: _jsonable(s.data) | {"ok": s.ok} for s in sections}, indent=2)
+    """All sections as one JSON object keyed by section key, plus "verdict" (ok, failed, text)."""
+    report: dict[str, Any] = {s.key: _jsonable(s.data) | {"ok": s.ok} for s in sections}
+    report["verdict"] = dict(ok=all(s.ok for s in sections), failed=[s.key for s in sections if not s.ok],
+                             text=verdict(sections))
+    return json.dumps(report, indent=2)
 
 
 def render_text(sections: list[Section]) -> str:
-    """Sections as aligned ``label  value`` rows under underlined titles."""
+    """Sections as aligned ``label  value`` rows under underlined titles, wrapped at :data:`LINE_WIDTH`.
+
+    The last line is the verdict.
+    """
     out: list[str] = []
     for s in sections:
         out.append(s.title)
         out.append("-" * len(s.title))
-        width = max((len(k) for k, _ in s.rows), default=0)
+        width = max((len(k) for k, _ in s.rows if len(k) <= LINE_WIDTH // 3), default=0)
         for k, v in s.rows:
-            out.append(f"  {k.ljust(width)}  {v}")
+            head = f"  {k.ljust(width)}  "
+            if len(head) > 2 + width + 2:      # a long label gets a line of its own
+                out.append(f"  {k}")
+                head = " " * (width + 4)
+            lines = textwrap.wrap(v, width=LINE_WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+                                  break_on_hyphens=False) or [head.rstrip()]
+            out.extend(lines)
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    out.append(f"verdict: {verdict(sections)}")
+    return "\n".join(out) + "\n"

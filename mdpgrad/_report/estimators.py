@@ -5,19 +5,32 @@ expectation: is the code right? then against ∇J: is it unbiased?) and on the
 update without γᵗ (against ∇J, beside its exact bias; Nota & Thomas 2020).
 Episodes come from ``numpy.random.default_rng(ctx.seed)`` (seed 0 when unset),
 so the section is reproducible.
+
+Memory: the sampled episodes are padded to the longest one, so a batch of n
+episodes of expected length ℓ takes about n·ℓ·(1 + ln n) time steps (the
+longest of n geometric lengths is about ℓ·ln n).  The section plans its sample
+to fit :data:`SECTION_MEMORY`: first fewer episodes (down to
+:data:`SECTION_MIN_EPISODES`), then episodes cut at a horizon H.  Cut
+episodes still test the code against its exact expectation under that
+horizon; the tests against ∇J are then skipped, since truncation alone can
+change J by up to the truncation bound γᴴ·max|r|/(1 − γ).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 
+from .._errors import ValidationError
 from ..estimators import Estimator, EstimatorCheck, reinforce_estimator, reinforce_without_discount_estimator
 from ..estimators._harness import EXACT_RTOL, check_estimator
-from .base import CheckContext, Section
+from ..sampling._sampler import StoppingProtocol, expected_lengths, resolve_protocol, truncation_bound
+from .base import CheckContext, Section, skipped_section
 
-__all__ = ["SECTION_ALPHA", "SECTION_EPISODES", "SECTION_FAIL_P", "SECTION_MAX_PAIRS", "estimator_section"]
+__all__ = ["SECTION_ALPHA", "SECTION_BYTES_PER_STEP", "SECTION_EPISODES", "SECTION_FAIL_P",
+           "SECTION_MAX_PAIRS", "SECTION_MEMORY", "SECTION_MIN_EPISODES", "estimator_section", "plan_sample"]
 
 #: The section samples only models with at most this many state-action pairs
 #: (its covariance is (S·A)²; episodes of big models are long).
@@ -29,10 +42,48 @@ SECTION_MAX_PAIRS = 64
 SECTION_EPISODES = 4000
 SECTION_ALPHA = 1e-3
 
+#: Fewest episodes the section samples before it cuts episodes at a horizon instead.
+SECTION_MIN_EPISODES = 500
+
+#: Bytes the section's padded episodes may take, with the estimators' working arrays.
+SECTION_MEMORY = 150 * 10**6
+
+#: Bytes per padded time step of one episode: 16 for the sampled state, action and reward, the
+#: rest for the estimators' (T, n) working arrays (returns, weights, masks, indices).
+SECTION_BYTES_PER_STEP = 96
+
 #: The section marks the report as failed (exit status 1) only on overwhelming
 #: evidence, p below this: a rejection at α alone happens by chance on some
 #: seeds (more often for heavy-tailed returns) and is shown, not failed.
 SECTION_FAIL_P = 1e-9
+
+
+def plan_sample(ctx: CheckContext) -> tuple[int, StoppingProtocol, int | None, float]:
+    """(episodes, protocol, horizon, expected padded length without a cut) fitting :data:`SECTION_MEMORY`.
+
+    The padded length of n episodes is estimated as max_s ℓ(s)·(1 + ln n), ℓ the expected episode
+    length from each state (:func:`mdpgrad.sampling._sampler.expected_lengths`).
+    """
+    mdp = ctx.mdp
+    protocol = resolve_protocol(mdp, "auto", None)
+    discount = mdp.gamma if protocol == "geometric" else 1.0
+    ell = float(np.max(expected_lengths(mdp, ctx.evaluation.pi, discount), initial=0.0))
+    if not math.isfinite(ell):
+        raise ValidationError("the expected episode length is not finite", argument="pi", value=ell)
+    cells = SECTION_MEMORY / SECTION_BYTES_PER_STEP
+
+    def padded(n: int) -> float:
+        return ell * (1.0 + math.log(n))
+
+    n = SECTION_EPISODES
+    for _ in range(8):  # padded(n) falls with n, so a few fixed-point steps settle
+        if n * padded(n) <= cells or n == SECTION_MIN_EPISODES:
+            break
+        n = max(SECTION_MIN_EPISODES, int(cells / padded(n)))
+    if n * padded(n) <= cells:
+        return n, protocol, None, padded(n)
+    H = max(1, int(cells / n))
+    return n, "horizon", H, padded(n)
 
 
 def _verdict(c: EstimatorCheck) -> str:
@@ -40,42 +91,69 @@ def _verdict(c: EstimatorCheck) -> str:
             f"max |z| = {c.max_abs_standardized_bias:.3g})")
 
 
-def estimator_section(ctx: CheckContext) -> Section | None:
+def _ess_text(c: EstimatorCheck) -> str:
+    pairs = f"{c.n_units} episodes, {c.n_units * c.mean_length:.4g} state-action pairs"
+    ess = c.effective_sample_size
+    if not math.isfinite(ess):
+        return f"not defined: the estimates did not vary ({pairs})"
+    if ess == 0.0:
+        return ("0: the exact advantage is 0 at every state-action pair, so draws of advantage x score "
+                f"would not vary at all, while the sampled returns do ({pairs})")
+    return (f"{ess:.4g}: as precise as that many independent draws of advantage x score from the "
+            f"state-action distribution mu ({pairs})")
+
+
+def estimator_section(ctx: CheckContext) -> Section:
     """REINFORCE sampled against its exact expectation and ∇J, and the γᵗ-less update against ∇J.
 
-    Opts out (None) for models with more than :data:`SECTION_MAX_PAIRS`
-    state-action pairs.
+    Skipped (with the reason) for models with more than :data:`SECTION_MAX_PAIRS`
+    state-action pairs, or when the policy's episodes cannot be sampled.
     """
     mdp, pol, theta = ctx.mdp, ctx.policy, ctx.theta
+    title = "Sampled gradient estimators"
     if mdp.n_states * mdp.n_actions > SECTION_MAX_PAIRS:
-        return None
+        return skipped_section("estimators", title, f"{mdp.n_states * mdp.n_actions} state-action pairs > "
+                               f"{SECTION_MAX_PAIRS} (the test's covariance matrix grows with their square)")
     seed = 0 if ctx.seed is None else int(ctx.seed)
+    try:
+        n, protocol, horizon, padded = plan_sample(ctx)
+    except ValidationError as exc:
+        return skipped_section("estimators", title, f"episodes cannot be sampled: {exc}")
 
     def check(estimator: Estimator, target: Literal["gradient"] | None) -> EstimatorCheck:
-        return check_estimator(mdp, pol, theta, estimator, n_episodes=SECTION_EPISODES, target=target,
-                               alpha=SECTION_ALPHA, rng=seed)
+        return check_estimator(mdp, pol, theta, estimator, n_episodes=n, target=target, protocol=protocol,
+                               horizon=horizon, alpha=SECTION_ALPHA, rng=seed)
 
     plain = reinforce_estimator()
     code = check(plain, None)
-    unbiased = check(plain, "gradient")
-    no_discount = reinforce_without_discount_estimator()
-    biased = check(no_discount, "gradient")
-    exact_bias = float(np.max(np.abs(no_discount.expectation(mdp, pol, theta, protocol=biased.protocol)
-                                      - biased.target)))
-    rows = [
-        ("sampling", f"{SECTION_EPISODES} episodes, protocol {code.protocol}, mean length "
-                     f"{code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
-        ("REINFORCE vs exact E", _verdict(code)),
-        ("REINFORCE vs grad J", _verdict(unbiased)),
-        ("effective sample size", f"{code.effective_sample_size:.4g} i.i.d. draws from mu for "
-                                  f"{code.n_units} episodes ({code.n_units * code.mean_length:.4g} pairs)"),
-    ]
-    scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
-    if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
-        rows.insert(3, ("no gamma^t vs grad J", _verdict(biased) + f"; exact bias max {exact_bias:.3g}"))
-    data = dict(n_episodes=SECTION_EPISODES, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
-                reinforce_vs_expectation_p=code.p_value, reinforce_vs_gradient_p=unbiased.p_value,
-                without_discount_vs_gradient_p=biased.p_value, without_discount_exact_bias=exact_bias,
-                effective_sample_size=code.effective_sample_size, mean_length=code.mean_length)
-    return Section("estimators", "Sampled gradient estimators", rows, data,
-                   ok=code.p_value >= SECTION_FAIL_P)
+    budget = f"{SECTION_MEMORY / 1e6:.0f} MB"
+    rows = [("sampling", f"{n} episodes, protocol {code.protocol}"
+                         + (f" (cut at H = {horizon} steps to fit {budget})" if horizon is not None else "")
+                         + f", mean length {code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
+            ("REINFORCE vs exact E", _verdict(code))]
+    data = dict(n_episodes=n, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
+                reinforce_vs_expectation_p=code.p_value,
+                effective_sample_size=code.effective_sample_size, mean_length=code.mean_length,
+                horizon=horizon, memory_budget=SECTION_MEMORY)
+    if horizon is not None:
+        bound = truncation_bound(mdp, horizon)
+        rows.append(("grad J checks", f"skipped: episodes cut at H = {horizon} steps (uncut, the longest "
+                                      f"of {n} would run about {padded:.3g} steps and not fit {budget}) "
+                                      "can change J by up to "
+                                      f"{bound:.3g} (truncation bound gamma^H max|r| / (1 - gamma))"))
+        data.update(truncation_bound=bound, reinforce_vs_gradient_p=None, without_discount_vs_gradient_p=None,
+                    without_discount_exact_bias=None)
+    else:
+        unbiased = check(plain, "gradient")
+        no_discount = reinforce_without_discount_estimator()
+        biased = check(no_discount, "gradient")
+        exact_bias = float(np.max(np.abs(no_discount.expectation(mdp, pol, theta, protocol=biased.protocol)
+                                          - biased.target)))
+        rows.append(("REINFORCE vs grad J", _verdict(unbiased)))
+        scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
+        if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
+            rows.append(("no gamma^t vs grad J", _verdict(biased) + f"; exact bias max {exact_bias:.3g}"))
+        data.update(reinforce_vs_gradient_p=unbiased.p_value, without_discount_vs_gradient_p=biased.p_value,
+                    without_discount_exact_bias=exact_bias)
+    rows.append(("effective sample size", _ess_text(code)))
+    return Section("estimators", title, rows, data, ok=code.p_value >= SECTION_FAIL_P)

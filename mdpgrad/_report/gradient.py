@@ -65,7 +65,8 @@ def gradient_section(ctx: CheckContext) -> Section:
     rows = [
         ("J", f"{ev.J:.12g}"),
         ("|grad J|", f"{gnorm:.6g}  (policy gradient theorem, tabular softmax logits)"),
-        ("finite differences", f"max mixed error {chk.max_error:.1e} at theta[{ws}, {wa}] "
+        ("finite differences", f"largest error {chk.max_error:.1e} at theta[{ws}, {wa}], measured as "
+                               "|grad - central difference| / max(1, |central difference|) "
                                f"({checked} coordinates; pass mark {tol:.0e})"),
         ("largest state gradient", f"state {s_best}: |d J / d theta[{s_best}, :]| = {norms[s_best]:.6g}"),
         ("smallest state gradient", f"state {s_worst}: |d J / d theta[{s_worst}, :]| = {norms[s_worst]:.6g}"),

@@ -21,7 +21,7 @@ from ..symbolic._model import rationalize
 from ..symbolic._policies import TabularSoftmax
 from ..symbolic._proofs import prove_policy_gradient_theorem
 from ..symbolic._td import symmetry_verdict, td_jacobian
-from .base import CheckContext, Section
+from .base import CheckContext, Section, skipped_section
 
 __all__ = ["symbolic_section"]
 
@@ -36,16 +36,18 @@ def _policy_symbols(S: int, A: int) -> sympy.ImmutableMatrix:
     return sympy.ImmutableMatrix(S, A, lambda s, a: sympy.Symbol(f"pi{s}{a}"))
 
 
-def symbolic_section(ctx: CheckContext) -> Section | None:
-    """Theorem proved and footnote witness as expressions; None for models over ``ctx.symbolic_limit``."""
+def symbolic_section(ctx: CheckContext) -> Section:
+    """Theorem proved and footnote witness as expressions; skipped for models over ``ctx.symbolic_limit``."""
     m = ctx.mdp
     S, A = m.n_states, m.n_actions
+    title = "Symbolic confirmation"
     if S * A > ctx.symbolic_limit:
-        return None
+        return skipped_section("symbolic", title, f"{S * A} state-action pairs > {ctx.symbolic_limit} (exact "
+                               "symbolic algebra grows too fast beyond small models)")
     try:
         exact = rationalize(m)
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        return skipped_section("symbolic", title, f"the model cannot be read as exact fractions: {exc}")
     pol = TabularSoftmax(S, A)
     proof = prove_policy_gradient_theorem(exact, pol)
     rows = [("exact model", f"P, r, rho0 as fractions, gamma = {exact.gamma}"),
@@ -83,4 +85,4 @@ def symbolic_section(ctx: CheckContext) -> Section | None:
                     mirror=str(verdict.mirror), entry_latex=sympy.latex(verdict.entry),
                     mirror_latex=sympy.latex(verdict.mirror),
                     conditions=[str(c) for c in verdict.conditions], witness_agrees=agree)
-    return Section("symbolic", "Symbolic confirmation", rows, data, ok)
+    return Section("symbolic", title, rows, data, ok)

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .._chains import chain_and_reward, stationary_distribution
 from .._errors import ValidationError
 from ..fields._checker import FieldVerdict, SymmetryVerdict, circulation, is_gradient_field
 from ..gradients._theorem import expected_update_without_discount
 from ..gradients._theorem import gradient_at as policy_gradient
+from ..td._linear import linear_td_jacobian, stability
 from ..td._tabular import reversibility_verdict, td_symmetry, td_update
 from .base import CheckContext, Section
 
@@ -57,6 +59,30 @@ def _field_rows(label: str, fv: FieldVerdict) -> tuple[tuple[str, str], dict[str
                 witness=[list(fv.plane_index[0]), list(fv.plane_index[1])], circulation=c.value,
                 circulation_bound=c.bound, jacobian_method=fv.jacobian.method)
     return (label, text), data
+
+
+def _off_policy_rows(example: Any) -> tuple[tuple[str, str], dict[str, Any]]:
+    """Off-policy linear TD(0) on Baird's counterexample: the expected update's Jacobian and its eigenvalues.
+
+    The expected update of semi-gradient TD(0) for the target policy with states weighted by the
+    behaviour policy's stationary distribution is w ↦ A w + b, A = Φᵀ D (γ P_π − I) Φ (Sutton & Barto
+    2018, §9.4 and §11.2); an eigenvalue of A with positive real part makes w grow along it for
+    every step size (Baird 1995).
+    """
+    mdp = example.mdp
+    P_b = chain_and_reward(mdp, np.asarray(example.behaviour))[0]
+    d = stationary_distribution(P_b)
+    A = linear_td_jacobian(mdp, example.target, example.phi, D=d)
+    st = stability(A)
+    lead = st.eigenvalues[0]
+    text = (f"{'DIVERGES' if st.diverges else 'does not diverge'}: expected update of semi-gradient "
+            "TD(0) for the target policy, states weighted by the behaviour policy, has an eigenvalue "
+            f"{lead.real:.4g}{lead.imag:+.4g}i with real part {'> 0' if st.diverges else '<= 0'}, so the "
+            "weights grow for every step size (Baird 1995)" if st.diverges else
+            f"no eigenvalue with positive real part (largest real part {st.max_real:.4g})")
+    data = dict(diverges=st.diverges, max_real=st.max_real,
+                eigenvalues_real=st.eigenvalues.real, eigenvalues_imag=st.eigenvalues.imag)
+    return ("off-policy linear TD(0)", text), data
 
 
 def td_section(ctx: CheckContext) -> Section:
@@ -102,8 +128,10 @@ def td_section(ctx: CheckContext) -> Section:
         green = math.pi * c.radius ** 2 * (jy - jx)
         agree = abs(c.value - green) <= c.bound + GREEN_RTOL * abs(green)
         ok = ok and agree
-        rows.append(("circulation", f"{c.value:.6g} around a circle of radius {c.radius:.3g} in the witness "
-                                    f"plane (bound {c.bound:.2g}; Green's theorem from J: {green:.6g}"
+        rows.append(("circulation", f"{c.value:.6g} around a circle of radius {c.radius:.3g} in the plane "
+                                    "of the two q-values whose Jacobian entries are most asymmetric (a "
+                                    "gradient field has circulation 0 around every loop; quadrature "
+                                    f"bound {c.bound:.2g}; Green's theorem from the Jacobian: {green:.6g}"
                                     f"{'' if agree else ', DISAGREES'})"))
         data["circulation"] = dict(value=c.value, bound=c.bound, radius=c.radius, green=green,
                                    agrees=agree, nonzero=not c.holds)
@@ -126,6 +154,12 @@ def td_section(ctx: CheckContext) -> Section:
             rows.append(("state chain P_pi reversible",
                          "undefined: P^pi has no unique stationary distribution"))
             data["reversible"] = None
+
+    baird = ctx.extras.get("baird")
+    if baird is not None:
+        row, d = _off_policy_rows(baird)
+        rows.append(row)
+        data["off_policy_td"] = d
 
     # the update without γᵗ, and ∇J for contrast
     k = int(np.prod(ctx.theta.shape))

@@ -31,9 +31,12 @@ def return_variance_section(ctx: CheckContext) -> Section:
     sd0 = float(np.sqrt(max(rv.variance_rho0, 0.0)))
     sd = np.sqrt(np.clip(rv.variance, 0.0, None))
     rows = [
-        ("Var[G], s0 ~ rho0", f"{rv.variance_rho0:.6g}  (J = {rv.J:.6g} +/- {sd0:.6g})"),
+        ("Var[G], s0 ~ rho0", f"{rv.variance_rho0:.6g}  (mean J = {rv.J:.6g}, standard deviation sd = "
+                              f"{sd0:.6g}; the spread of one return, not an error bar on J)"),
         ("sd of G by state", f"min {sd.min():.6g}, mean {sd.mean():.6g}, max {sd.max():.6g}"),
-        ("Sobel M - v^2 vs total variance", f"max |difference| {err:.1e}  (scale of M: {scale:.3g})"),
+        ("two formulas agree", f"max |difference| {err:.1e} between Var = E[G^2] - v^2 (second moment "
+                               "from its own Bellman equation, Sobel 1982) and the law of total variance "
+                               f"(scale of E[G^2]: {scale:.3g})"),
     ]
     data = dict(variance_rho0=rv.variance_rho0, J=rv.J, variance=rv.variance, second_moment=rv.second_moment,
                 law_of_total_variance_error=err)

@@ -21,13 +21,14 @@ from .._chains import bellman_matrix, chain_and_reward, masked_chain
 from .._errors import ValidationError
 from .._evaluation import Evaluation, evaluate, visit_counts
 from .._linalg import factorize
-from .._model import MDP
-from .._policies import Policy
+from .._model import MDP, validate_mdp
+from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import as_real_array
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, Trajectories, resolve_protocol
 
-__all__ = ["TABLE_CHUNK", "Estimator", "ExactModel", "exact_model", "returns", "score_vjp", "step_discount",
-           "step_weights", "table_score", "validate_state_table", "validate_trajectories"]
+__all__ = ["TABLE_CHUNK", "Estimator", "ExactModel", "checked_estimator", "exact_model", "returns",
+           "score_vjp", "step_discount", "step_weights", "table_score", "validate_state_table",
+           "validate_trajectories"]
 
 #: Per-episode weight tables are built this many entries (n·S·A) at a time.
 TABLE_CHUNK = 1 << 22
@@ -56,6 +57,33 @@ class Estimator:
     expectation: Callable[..., np.ndarray]
     behaviour_theta: np.ndarray | None = None
     group_size: int = 1
+
+
+def checked_estimator(name: str, estimate: Callable[[Trajectories, Policy, np.ndarray], np.ndarray],
+                      expectation: Callable[..., np.ndarray], **options: Any) -> Estimator:
+    """An :class:`Estimator` whose two functions check their arguments first.
+
+    ``estimate(traj, policy, theta)`` and ``expectation(mdp, policy, theta, protocol, horizon)``
+    receive a :class:`Trajectories` of the policy's size, a parameterisation, θ as a finite float
+    array of the policy's shape and an MDP; anything else is a :class:`~mdpgrad.ValidationError`.
+    """
+    def checked_estimate(traj: Trajectories, policy: Policy, theta: np.ndarray) -> np.ndarray:
+        policy = validate_parameterisation(policy)
+        th = validate_theta(theta, policy, batch=False)
+        return estimate(validate_trajectories(traj, policy), policy, th)
+
+    def checked_expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
+                            horizon: int | None = None) -> np.ndarray:
+        mdp = validate_mdp(mdp)
+        policy = validate_parameterisation(policy)
+        th = validate_theta(theta, policy, batch=False)
+        if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+            raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the "
+                                  f"mdp has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                                  value=(policy.n_states, policy.n_actions))
+        return expectation(mdp, policy, th, protocol, horizon)
+
+    return Estimator(name, checked_estimate, checked_expectation, **options)
 
 
 # --------------------------------------------------------------------------- sampled side
@@ -110,6 +138,7 @@ def validate_trajectories(traj: object, policy: Policy) -> Trajectories:
     """``traj`` itself, after checking that it is a batch of episodes of the policy's size."""
     if not isinstance(traj, Trajectories):
         raise ValidationError(f"traj is {type(traj).__name__}; expected Trajectories", argument="traj")
+    policy = validate_parameterisation(policy)
     S, A = policy.n_states, policy.n_actions
     if traj.states.max(initial=-1) >= S or traj.actions.max(initial=-1) >= A:
         raise ValidationError(f"traj holds states or actions outside the policy's {S} states and {A} actions",
@@ -225,8 +254,7 @@ class ExactModel:
 def exact_model(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption,
                 horizon: int | None) -> ExactModel:
     """The :class:`ExactModel` of π_θ under ``protocol`` ("auto" resolved), after checking the arguments."""
-    if not isinstance(mdp, MDP):
-        raise ValidationError(f"mdp is {type(mdp).__name__}; expected MDP", argument="mdp")
+    mdp = validate_mdp(mdp)
     resolved = resolve_protocol(mdp, protocol, horizon)
     pi = policy.probabilities(np.asarray(theta, dtype=float))
     keep = (~mdp.terminal).astype(float)

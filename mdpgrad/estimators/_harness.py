@@ -59,8 +59,8 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP
-from .._policies import Policy
+from .._model import MDP, validate_mdp
+from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import as_real_array, check_choice, check_integer, check_real, check_rng
 from ..gradients._theorem import policy_gradient
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, group_start_states, resolve_protocol, sample
@@ -344,6 +344,12 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     >>> check.test, check.holds, check.target.tolist()
     ('hotelling', True, [[-0.25, 0.25], [0.0, 0.0]])
     """
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
+                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
     n_episodes = check_integer(n_episodes, "n_episodes", min_value=2)
     gen = check_rng(rng)
     seed = None if isinstance(rng, np.random.Generator) else int(rng)
@@ -365,21 +371,24 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         raise ValidationError(f"n_episodes={n_episodes} gives {n_units} independent unit(s); "
                               "a variance needs at least 2", argument="n_episodes", value=n_episodes)
     shape = tuple(policy.param_shape)
-    theta = as_real_array(theta, "theta", shape=shape)
+    theta = validate_theta(theta, policy, batch=False)
     resolved = resolve_protocol(mdp, protocol, horizon)
     if isinstance(target, str):
         check_choice(target, "target", ("gradient",))
+    elif target is not None:
+        target = as_real_array(target, "target", shape=shape)
     expectation = getattr(estimator, "expectation", None)
     if target is None and expectation is None:
         raise ValidationError("target is None but the estimator has no exact expectation; "
                               "pass target='gradient' or an array", argument="target")
 
     behaviour = getattr(estimator, "behaviour_theta", None)
-    theta_b = theta if behaviour is None else np.asarray(behaviour, dtype=float)
+    theta_b = (theta if behaviour is None
+               else validate_theta(behaviour, policy, "behaviour_theta", batch=False))
     starts = group_start_states(mdp, n_units, group_size, rng=gen) if group_size > 1 else None
     traj = sample(mdp, policy.probabilities(theta_b), n_episodes, rng=gen, protocol=resolved,
                   horizon=horizon, start_states=starts)
-    est = np.asarray(estimate(traj, policy, theta), dtype=float)
+    est = as_real_array(estimate(traj, policy, theta), "the estimator's output")
     if est.shape != (n_episodes, *shape):
         raise ValidationError(f"the estimator returned shape {est.shape}; expected ({n_episodes}, "
                               f"{', '.join(map(str, shape))})", argument="estimator", value=est.shape)

@@ -15,12 +15,13 @@ from scipy.special import gammaln
 
 from .._errors import ValidationError
 from .._model import MDP
-from .._policies import Policy
+from .._policies import Policy, validate_theta
 from .._validation import as_real_array, check_integer, check_real, first_index
 from ..sampling._sampler import ProtocolOption, Trajectories
 from ..surrogates import clip_active_at as clip_active
 from ._contract import (
     Estimator,
+    checked_estimator,
     exact_model,
     returns,
     score_vjp,
@@ -78,7 +79,7 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
         st = np.maximum(traj.states[:, :-1].T, 0)
         ac = np.maximum(traj.actions.T, 0)
         pi_new = policy.probabilities(np.asarray(theta, dtype=float))
-        pi_old = policy.probabilities(th_old)
+        pi_old = policy.probabilities(validate_theta(th_old, policy, "theta_old", batch=False))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(pi_old[st, ac] > 0, pi_new[st, ac] / pi_old[st, ac], 0.0)
         if advantages is not None:
@@ -91,7 +92,8 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
 
     def expectation(mdp: MDP, policy: Policy, theta: ArrayLike, protocol: ProtocolOption = "auto",
                     horizon: int | None = None) -> np.ndarray:
-        m = exact_model(mdp, policy, th_old, protocol, horizon)
+        old = validate_theta(th_old, policy, "theta_old", batch=False)
+        m = exact_model(mdp, policy, old, protocol, horizon)
         S, A = mdp.n_states, mdp.n_actions
         pi_new = policy.probabilities(np.asarray(theta, dtype=float))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,7 +133,7 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
                 argument="protocol", index=(s, a), value=float(ratio[s, a]))
         return table_score(policy, theta, eta[:, None] * m.pi * ratio * (m.evaluation.q - b[:, None]))
 
-    return Estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
+    return checked_estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
 
 
 # --------------------------------------------------------------------------- GRPO
@@ -225,4 +227,4 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
             W += mdp.rho0[s0] * ((paths.prob[sel] * g[inv]) @ paths.counts[sel])
         return table_score(policy, theta, W.reshape(mdp.n_states, mdp.n_actions))
 
-    return Estimator(f"grpo(group_size={G})", estimate, expectation, group_size=G)
+    return checked_estimator(f"grpo(group_size={G})", estimate, expectation, group_size=G)

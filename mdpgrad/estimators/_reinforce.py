@@ -13,14 +13,16 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP
-from .._policies import Policy
+from .._model import MDP, validate_mdp
+from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import check_real
 from ..sampling._sampler import ProtocolOption, Trajectories
 from ._contract import (
     Estimator,
     ExactModel,
+    checked_estimator,
     exact_model,
     returns,
     score_vjp,
@@ -78,7 +80,7 @@ def _reinforce_family(name: str, coef: Callable[[Trajectories, np.ndarray], np.n
         W = _reinforce_table(m, with_discount, None if baseline is None else table(mdp.n_states))
         return table_score(policy, theta, W)
 
-    return Estimator(name, estimate, expectation)
+    return checked_estimator(name, estimate, expectation)
 
 
 def reinforce_estimator() -> Estimator:
@@ -141,7 +143,14 @@ def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     >>> value_baseline(MDP(P, [[1.0], [0.0]], 0.5), TabularSoftmax(2, 1), np.zeros((2, 1))).tolist()
     [2.0, 0.0]
     """
-    return evaluate(mdp, policy.probabilities(np.asarray(theta, dtype=float)), validate=False).v
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    th = validate_theta(theta, policy, batch=False)
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
+                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
+    return evaluate(mdp, policy.probabilities(th), validate=False).v
 
 
 def baseline_estimator(b: ArrayLike) -> Estimator:
@@ -239,4 +248,4 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
             W = m.visits(True)[:, None] * m.pi * (delta + g * lam * m.P_next(u))
         return table_score(policy, theta, W)
 
-    return Estimator(f"gae(lam={lam:g})", estimate, expectation)
+    return checked_estimator(f"gae(lam={lam:g})", estimate, expectation)

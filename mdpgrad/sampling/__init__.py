@@ -13,6 +13,10 @@ as :class:`Trajectories`.  An episode stops under one of the ``PROTOCOLS``:
 
 "auto" picks "terminal" when the MDP has terminal states, else "geometric".
 
+Episodes are stored padded to the longest one; a request whose padded arrays
+would exceed the memory limit (:func:`mdpgrad.set_memory_limit`) is refused
+before sampling, with the estimate.
+
 What lives here
 ---------------
 * :class:`Trajectories`: states, actions, rewards and lengths of n episodes,

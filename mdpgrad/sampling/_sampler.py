@@ -31,6 +31,14 @@ order of their length cap, so finished ones drop off the end of the active
 set (a slice, not a copy); episodes reaching a terminal state are compacted
 out.  The loop runs over time steps only, never over episodes.
 
+Memory: episodes are padded to the longest one (16 bytes per episode and
+step), so n episodes of expected length ℓ take about 16·n·ℓ·(1 + ln n) bytes
+when lengths have geometric tails.  A request whose padded arrays are expected
+to exceed the memory limit is refused before sampling (the length is known
+in advance without terminal states; with them the expected length ℓ(s₀) is
+solved for), and buffers that would outgrow the limit while episodes run are
+refused too; nothing is truncated silently.
+
 Identities checked by the tests: state-visit frequencies match the exact
 discounted visits η (geometric) and the exact per-step marginals (horizon);
 geometric lengths follow Geometric(1 − γ); dense and sparse sampling agree.
@@ -46,14 +54,26 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
-from .._chains import stuck_states
+from .._chains import bellman_matrix, chain_and_reward, masked_chain, stuck_states, validate_termination
 from .._errors import NonTerminatingPolicyError, ValidationError
-from .._model import MDP
+from .._linalg import factorize
+from .._model import MDP, validate_mdp
 from .._policies import validate_policy
-from .._validation import check_choice, check_integer, check_rng, first_index, format_index
+from .._validation import (
+    as_real_array,
+    check_choice,
+    check_integer,
+    check_memory,
+    check_real,
+    check_rng,
+    first_index,
+    format_index,
+    memory_limit,
+)
 
-__all__ = ["PROTOCOLS", "ProtocolOption", "StoppingProtocol", "Trajectories", "group_start_states",
-           "resolve_protocol", "sample", "truncation_bound"]
+__all__ = ["BYTES_PER_STEP", "PROTOCOLS", "ProtocolOption", "StoppingProtocol", "Trajectories",
+           "expected_lengths", "group_start_states", "padded_bytes", "resolve_protocol", "sample",
+           "truncation_bound"]
 
 #: How an episode stops: at a terminal state, after H actions, or at a geometric time.
 StoppingProtocol = Literal["terminal", "horizon", "geometric"]
@@ -66,6 +86,9 @@ PROTOCOLS: tuple[StoppingProtocol, ...] = ("terminal", "horizon", "geometric")
 #: Default number of episodes simulated together; the working memory of one
 #: chunk is a few arrays of this length plus its (T × chunk) entry record.
 DEFAULT_CHUNK_SIZE = 1 << 16
+
+#: Bytes of one padded time step of one episode: a state and an action (int32) and a reward (float64).
+BYTES_PER_STEP = 16
 
 #: Guide-table buckets per joint outcome of a state.  Two buckets per outcome
 #: make the expected number of extra comparisons per draw at most ½.
@@ -100,6 +123,13 @@ class Trajectories:
     The arrays are stored time-major (Fortran order), which is how they are
     written and how estimators read them; ``np.ascontiguousarray`` gives the
     row-major copy if needed.
+
+    A hand-built batch is checked on construction: integer states and actions,
+    real finite rewards, shapes (n, T + 1), (n, T), (n, T) and (n,), lengths in
+    0..T, states ≥ 0 up to and including sₗ and −1 after, actions ≥ 0 before L
+    and −1 after, rewards 0 after L, γ in [0, 1], a protocol of
+    :data:`PROTOCOLS`, H (an integer ≥ 1, with every L ≤ H) exactly under
+    ``"horizon"``.  Anything else is a :class:`~mdpgrad.ValidationError`.
     """
 
     states: np.ndarray
@@ -111,6 +141,18 @@ class Trajectories:
     horizon: int | None = None
     truncation_bound: float = 0.0
     terminated: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in _validated_fields(self).items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def _trusted(cls, **fields: object) -> Trajectories:
+        """Construct without the checks (the sampler's own output is valid by construction)."""
+        obj = cls.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(obj, name, value)
+        return obj
 
     @property
     def mask(self) -> np.ndarray:
@@ -128,6 +170,75 @@ class Trajectories:
         return int(self.lengths.sum())
 
 
+def _integer_table(x: object, name: str) -> np.ndarray:
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ValidationError(f"{name} is {x!r}; expected an integer array", argument=name, value=x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"{name} cannot be read as an integer array ({exc})", argument=name) from None
+    if arr.dtype.kind not in "iu":
+        raise ValidationError(f"{name} has dtype {arr.dtype}; expected integers", argument=name,
+                              value=str(arr.dtype))
+    return arr
+
+
+def _first_bad(bad: np.ndarray, arr: np.ndarray, name: str, expected: str) -> None:
+    idx = first_index(bad)
+    if idx is not None:
+        raise ValidationError(f"{format_index(name, idx)} is {arr[idx].item()!r}; expected {expected}",
+                              argument=name, index=idx, value=arr[idx].item())
+
+
+def _validated_fields(tr: Trajectories) -> dict[str, object]:
+    """The fields of a hand-built :class:`Trajectories`, checked (see the class docstring)."""
+    lengths = _integer_table(tr.lengths, "lengths")
+    if lengths.ndim != 1:
+        raise ValidationError(f"lengths has shape {lengths.shape}; expected (n,)", argument="lengths",
+                              value=lengths.shape)
+    n = lengths.shape[0]
+    actions = _integer_table(tr.actions, "actions")
+    if actions.ndim != 2 or actions.shape[0] != n:
+        raise ValidationError(f"actions has shape {actions.shape}; expected ({n}, T)", argument="actions",
+                              value=actions.shape)
+    T = actions.shape[1]
+    states = _integer_table(tr.states, "states")
+    if states.shape != (n, T + 1):
+        raise ValidationError(f"states has shape {states.shape}; expected ({n}, {T + 1})", argument="states",
+                              value=states.shape)
+    rewards = as_real_array(tr.rewards, "rewards", shape=(n, T))
+    _first_bad((lengths < 0) | (lengths > T), lengths, "lengths", f"a length in 0..{T}")
+    live = np.arange(T) < lengths[:, None]
+    _first_bad(np.where(live, actions < 0, actions != -1), actions, "actions",
+               "an action >= 0 before the episode's length and -1 after it")
+    _first_bad(np.where(np.arange(T + 1) <= lengths[:, None], states < 0, states != -1), states, "states",
+               "a state >= 0 up to the episode's length and -1 after it")
+    _first_bad(~live & (rewards != 0.0), rewards, "rewards", "0 after the episode's length")
+    protocol = check_choice(tr.protocol, "protocol", PROTOCOLS)
+    gamma = check_real(tr.gamma, "gamma", min_value=0.0, max_value=1.0)
+    horizon = tr.horizon
+    if protocol == "horizon":
+        horizon = check_integer(horizon, "horizon", min_value=1)
+        _first_bad(lengths > horizon, lengths, "lengths", f"a length <= horizon {horizon}")
+    elif horizon is not None:
+        raise ValidationError(f"horizon is {horizon!r} but protocol is {protocol!r}; expected None",
+                              argument="horizon", value=horizon)
+    bound = tr.truncation_bound
+    if not (isinstance(bound, (int, float, np.floating, np.integer)) and not isinstance(bound, bool)
+            and float(bound) >= 0.0):  # nan fails the comparison; ∞ is the bound when γ = 1
+        raise ValidationError(f"truncation_bound is {bound!r}; expected a number >= 0",
+                              argument="truncation_bound", value=bound)
+    terminated = tr.terminated
+    if terminated is not None:
+        terminated = np.asarray(terminated)
+        if terminated.dtype != bool or terminated.shape != (n,):
+            raise ValidationError(f"terminated has shape {terminated.shape} and dtype {terminated.dtype}; "
+                                  f"expected None or booleans of shape ({n},)", argument="terminated",
+                                  value=(terminated.shape, str(terminated.dtype)))
+    return dict(states=states, actions=actions, rewards=rewards, lengths=lengths, protocol=protocol,
+                gamma=gamma, horizon=horizon, truncation_bound=float(bound), terminated=terminated)
+
+
 def truncation_bound(mdp: MDP, horizon: int) -> float:
     """γᴴ · max|r| / (1 − γ): the most a horizon-H truncation can change J.
 
@@ -137,12 +248,14 @@ def truncation_bound(mdp: MDP, horizon: int) -> float:
     >>> truncation_bound(MDP(P, [[1.0], [0.5]], gamma=0.5), 3)
     0.25
     """
+    mdp = validate_mdp(mdp)
+    horizon = check_integer(horizon, "horizon", min_value=1)
     rmax = float(np.max(np.abs(mdp.r)))
     if rmax == 0.0:
         return 0.0
     if mdp.gamma == 1.0:
         return math.inf
-    return mdp.gamma ** horizon * rmax / (1.0 - mdp.gamma)
+    return mdp.gamma ** float(min(horizon, 2**62)) * rmax / (1.0 - mdp.gamma)
 
 
 def resolve_protocol(mdp: MDP, protocol: ProtocolOption, horizon: int | None) -> StoppingProtocol:
@@ -265,6 +378,51 @@ def _check_starts(mdp: MDP, start_states: ArrayLike, n: int) -> np.ndarray:
     return arr.astype(np.int32)
 
 
+def padded_bytes(n_episodes: int, n_steps: float) -> float:
+    """Bytes of the padded arrays of ``n_episodes`` episodes of up to ``n_steps`` actions."""
+    return float(min(n_episodes, 2**62)) * (BYTES_PER_STEP * float(min(n_steps, 2**62)) + 4)
+
+
+def expected_lengths(mdp: MDP, pi: np.ndarray, discount: float) -> np.ndarray:
+    """ℓ(s) = E[number of actions from s], ℓ = (I − c P̃^π)⁻¹ 1 off terminal states, shape (S,).
+
+    c = 1 for episodes that run until a terminal state, c = γ when they also stop with probability
+    1 − γ after every step (Puterman 1994, §5.3; Kemeny & Snell 1960, §3.2, fundamental matrix).
+    With c = 1 every policy path must reach a terminal state (else :class:`NonTerminatingPolicyError`).
+    """
+    chain = chain_and_reward(mdp, pi)[0]
+    if discount == 1.0:
+        validate_termination(mdp, chain)
+    P_pi = masked_chain(mdp, chain)
+    keep = (~mdp.terminal).astype(float)
+    return np.asarray(factorize(bellman_matrix(mdp, P_pi, discount)).solve(keep), dtype=float)
+
+
+def _check_sample_memory(mdp: MDP, pi: np.ndarray, resolved: StoppingProtocol, caps: np.ndarray,
+                         starts: np.ndarray, never: int) -> None:
+    """Refuse, before sampling, a request whose padded arrays are expected to exceed the memory limit.
+
+    Without terminal states the padded length is known in advance (H, or the longest geometric
+    stop).  With terminal states it is at least the expected length of the longest-lasting start,
+    max ℓ(s₀) (:func:`expected_lengths`), which is computed only when the cap-based bound is too big.
+    """
+    n = starts.size
+    finite = caps[caps < never]
+    bound = float(finite.max()) if finite.size == n else math.inf
+    if padded_bytes(n, bound) <= memory_limit():
+        return
+    if not mdp.terminal.any():
+        check_memory(padded_bytes(n, bound), f"sampling {n} episode(s) of {bound:.0f} steps (padded to the "
+                     "longest)", "n_episodes")
+    if resolved == "horizon":
+        return  # truncated: the buffers grow only as far as the episodes run (checked while growing)
+    ell = expected_lengths(mdp, pi, mdp.gamma if resolved == "geometric" else 1.0)
+    longest = float(np.max(ell[starts]))
+    expected = min(bound, longest)
+    check_memory(padded_bytes(n, expected), f"sampling {n} episode(s) of expected length up to {longest:.4g} "
+                 "steps (padded to the longest)", "n_episodes")
+
+
 class _Buffers:
     """Time-major output arrays of one chunk (rows = time steps), grown when an episode runs long.
 
@@ -275,6 +433,7 @@ class _Buffers:
 
     def __init__(self, rows: int, n: int) -> None:
         self.n = n
+        rows = max(1, min(rows, int((memory_limit() / n - 4) // BYTES_PER_STEP)))
         self.states = np.empty((rows + 1, n), dtype=np.int32)
         self.actions = np.empty((rows, n), dtype=np.int32)
         self.rewards = np.empty((rows, n))
@@ -283,7 +442,10 @@ class _Buffers:
         """Row t, filled with padding unless ``full`` (every entry is about to be written)."""
         rows = self.actions.shape[0]
         if t >= rows:
-            new = max(4 * rows, t + 1)
+            fit = int((memory_limit() / self.n - 4) // BYTES_PER_STEP)   # rows within the memory limit
+            new = max(t + 1, min(4 * rows, fit))
+            check_memory(padded_bytes(self.n, new), f"sampling: {self.n} episode(s) still running after "
+                         f"{t} steps (padded arrays)", "n_episodes")
             for name in ("states", "actions", "rewards"):
                 old = getattr(self, name)
                 grown = np.empty((new + (name == "states"), self.n), dtype=old.dtype)
@@ -398,7 +560,12 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
     ------
     ValidationError
         Bad arguments; protocol "terminal" under a policy that may never reach
-        a terminal state (:class:`NonTerminatingPolicyError`).
+        a terminal state (:class:`NonTerminatingPolicyError`); a request whose
+        padded arrays (16 bytes per episode and step, padded to the longest
+        episode) are expected to exceed the memory limit (:func:`mdpgrad.set_memory_limit`), refused
+        before sampling with the estimate (with terminal states the estimate
+        is n · max ℓ(s₀), ℓ the expected episode length from
+        :func:`expected_lengths`), or episodes that outgrow it while running.
 
     Examples
     --------
@@ -410,12 +577,14 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
     >>> tr.states.tolist(), tr.rewards.tolist(), tr.lengths.tolist()
     ([[0, 1], [0, 1]], [[1.0], [1.0]], [1, 1])
     """
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     pi = validate_policy(pi, S, A)
     if pi.ndim != 2:
         raise ValidationError(f"pi has shape {pi.shape}; sample takes one table of shape ({S}, {A})",
                               argument="pi", value=pi.shape)
     n = check_integer(n_episodes, "n_episodes", min_value=1)
+    check_memory(2 * padded_bytes(n, 1), f"sampling {n} episodes", "n_episodes")
     gen = check_rng(rng)
     resolved = resolve_protocol(mdp, protocol, horizon)
     if max_steps is not None:
@@ -436,6 +605,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         caps = gen.geometric(1.0 - mdp.gamma, size=n).astype(np.int64)
     else:
         caps = np.full(n, never, dtype=np.int64)
+    _check_sample_memory(mdp, pi, resolved, caps, starts, never)
     # rows for the time steps: exact when no episode can stop early, else grown
     finite = caps[caps < never]
     rows = int(finite.max()) if finite.size == n else 256
@@ -452,6 +622,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         states, actions, rewards = pieces[0][1:]
     else:   # one copy into the common padded layout, freeing each chunk once copied
         T = int(lengths.max(initial=0))
+        check_memory(padded_bytes(n, T), f"sampling: {n} episodes padded to {T} steps", "n_episodes")
         states = np.empty((T + 1, n), dtype=np.int32)
         actions = np.empty((T, n), dtype=np.int32)
         rewards = np.empty((T, n))
@@ -465,7 +636,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
             rewards[:T_c, c0:c1] = rw
             rewards[T_c:, c0:c1] = 0.0
             del st, ac, rw
-    return Trajectories(
+    return Trajectories._trusted(
         states=states.T, actions=actions.T, rewards=rewards.T, lengths=lengths, protocol=resolved,
         gamma=mdp.gamma, horizon=H, truncation_bound=0.0 if H is None else truncation_bound(mdp, H),
         terminated=mdp.terminal[states[lengths, np.arange(n)]])
@@ -485,6 +656,9 @@ def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
     >>> group_start_states(MDP(P, [[0.0], [0.0]], 0.5, rho0=[0, 1]), 2, 3, rng=0).tolist()
     [1, 1, 1, 1, 1, 1]
     """
+    mdp = validate_mdp(mdp)
     n_groups = check_integer(n_groups, "n_groups", min_value=1)
     group_size = check_integer(group_size, "group_size", min_value=1)
+    check_memory(8.0 * min(n_groups * group_size, 2**62), f"{n_groups} x {group_size} start states",
+                 "n_groups")
     return np.repeat(check_rng(rng).choice(mdp.n_states, size=n_groups, p=mdp.rho0), group_size)
