@@ -24,9 +24,17 @@ from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._policies import validate_policy
-from .._validation import as_real_array, check_choice, check_finite, check_memory, check_nonnegative
+from .._validation import (
+    as_real_array,
+    check_choice,
+    check_finite,
+    check_memory,
+    check_nonnegative,
+    format_number,
+)
 
 __all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian", "check_dense_square",
+           "check_sparse_entries",
            "diagonal_weights", "policy_table", "resolve_weights", "value_chain"]
 
 #: Action values Q(s, a) (rows x = s·A + a) or state values v(s).
@@ -188,6 +196,21 @@ def check_dense_square(mdp: MDP, n: int, what: str) -> None:
     """Refuse, before allocating, a dense n × n float64 matrix of a dense MDP (sparse ones stay sparse)."""
     if not mdp.is_sparse:
         check_memory(8.0 * n * n, f"{what}, a dense {n} x {n} float64 matrix,", "mdp")
+
+
+def check_sparse_entries(M: Matrix, name: str, nonnegative: bool = False) -> None:
+    """Stored entries of a sparse matrix finite (and ≥ 0 if asked); else name the first bad (row, column)."""
+    coo = sp.coo_array(M)
+    bad = ~np.isfinite(coo.data)
+    if nonnegative:
+        bad |= coo.data < 0
+    if bad.any():
+        order = np.lexsort((coo.col[bad], coo.row[bad]))[0]
+        i, j = int(coo.row[bad][order]), int(coo.col[bad][order])
+        value = coo.data[bad][order].item()
+        expected = "a finite number >= 0" if nonnegative else "a finite number"
+        raise ValidationError(f"{name}[{i}, {j}] is {format_number(value)}; expected {expected}",
+                              argument=name, index=(i, j), value=value)
 
 
 def as_values(x: ArrayLike, shape: tuple[int, ...] | None, name: str) -> np.ndarray:

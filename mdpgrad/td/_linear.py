@@ -29,6 +29,7 @@ with Φ = I is q^π (or v^π); the regression solution with Φ = I is q^π.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -42,7 +43,6 @@ from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._validation import (
     as_real_array,
-    check_finite,
     check_integer,
     check_memory,
     check_real,
@@ -54,6 +54,7 @@ from ._common import (
     Weighting,
     as_values,
     check_dense_square,
+    check_sparse_entries,
     policy_table,
     resolve_weights,
     value_chain,
@@ -436,13 +437,14 @@ def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) ->
     ([0.5, -1.0], True)
     """
     atol = check_tolerance(atol, "atol")
-    shape = tuple(jacobian.shape) if sp.issparse(jacobian) else None
-    if shape is not None:
+    if sp.issparse(jacobian):
+        sparse: Any = jacobian
+        shape = tuple(sparse.shape)
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValidationError(f"jacobian has shape {shape}; expected a square matrix",
                                   argument="jacobian", value=shape)
-        check_finite(sp.csr_array(jacobian).data, "jacobian.data")
-        _check_eigen_memory(shape[0], np.dtype(jacobian.dtype).kind == "c")
+        check_sparse_entries(sparse, "jacobian")
+        _check_eigen_memory(shape[0], np.dtype(sparse.dtype).kind == "c")
     J = as_values(_dense(jacobian) if sp.issparse(jacobian) else jacobian, None, "jacobian")
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
         raise ValidationError(f"jacobian has shape {J.shape}; expected a square matrix",
@@ -509,7 +511,7 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
     p = _problem(mdp, pi, phi, D, lam)
     A, b = _td_system(p)
     w = _weights_of(p, w0, "w0")
-    check_memory((n_steps + 1.0) * w.size * w.itemsize,
+    check_memory(float(min((n_steps + 1) * w.size * w.itemsize, 2**1000)),
                  f"the {n_steps + 1} iterates of {w.size} weights", "n_steps")
     out = np.empty((n_steps + 1, w.size), dtype=w.dtype)
     out[0] = w

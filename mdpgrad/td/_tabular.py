@@ -42,7 +42,6 @@ from .._policies import greedy_policy
 from .._validation import (
     as_real_array,
     check_choice,
-    check_finite,
     check_memory,
     check_nonnegative,
     check_tolerance,
@@ -54,6 +53,7 @@ from ._common import (
     as_values,
     bellman_jacobian,
     check_dense_square,
+    check_sparse_entries,
     policy_table,
     resolve_weights,
     value_chain,
@@ -449,8 +449,7 @@ def reversibility_verdict(P_chain: ArrayLike | Matrix, d: ArrayLike | None = Non
                               argument="P_chain", value=chain.shape)
     n = chain.shape[0]
     if sp.issparse(chain):
-        check_finite(chain.data, "P_chain.data")
-        check_nonnegative(chain.data, "P_chain.data", "a probability")
+        check_sparse_entries(chain, "P_chain", nonnegative=True)
     else:
         check_nonnegative(chain, "P_chain", "a probability")
         check_memory(8.0 * n * n, f"the weighted chain diag(d) P, a dense {n} x {n} float64 matrix,",
