@@ -52,9 +52,9 @@ from ._chains import bellman_matrix
 from ._errors import ValidationError
 from ._evaluation import Evaluation, evaluate
 from ._linalg import factorize
-from ._model import MDP
-from ._policies import Policy
-from ._validation import check_integer, check_rng
+from ._model import MDP, validate_mdp
+from ._policies import Policy, validate_parameterisation, validate_policy, validate_theta
+from ._validation import as_real_array, check_callable, check_integer, check_memory, check_real, check_rng
 from .sampling._sampler import ProtocolOption, sample
 
 __all__ = ["ReturnVariance", "SampleEfficiency", "advantage_draws_covariance", "effective_sample_size",
@@ -129,11 +129,16 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     >>> rv.v.tolist(), rv.second_moment.tolist(), rv.variance.tolist()
     ([2.0, 0.0], [6.0, 0.0], [2.0, 0.0])
     """
-    ev = evaluate(mdp, pi)
-    if ev.v.ndim != 1:
-        raise ValidationError(f"pi has shape {np.shape(pi)}; return_variance takes one (S, A) table",
-                              argument="pi", value=np.shape(pi))
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
+    table = validate_policy(pi, S, A)
+    if table.ndim != 2:
+        raise ValidationError(f"pi has shape {table.shape}; return_variance takes one ({S}, {A}) table",
+                              argument="pi", value=table.shape)
+    if not mdp.is_sparse:
+        check_memory(8.0 * S * A * S, f"the temporal differences of every transition, a dense ({S}, {A}, "
+                     f"{S}) float64 array,", "mdp")
+    ev = evaluate(mdp, table, validate=False)
     Pv = np.asarray(mdp.P_flat @ ev.v).reshape(S, A)
     b = np.sum(ev.pi * (mdp.r ** 2 + 2.0 * mdp.gamma * mdp.r * Pv), axis=1)
     b = np.where(mdp.terminal, 0.0, b)
@@ -215,9 +220,19 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     >>> advantage_draws_covariance(mdp, TabularSoftmax(1, 2), np.zeros((1, 2))).tolist()
     [[0.0, 0.0], [0.0, 0.0]]
     """
-    theta = np.asarray(theta, dtype=float)
-    ev = evaluation if evaluation is not None else evaluate(mdp, policy.probabilities(theta),
-                                                            validate=False)
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    theta = validate_theta(theta, policy, batch=False)
+    _check_policy_fits(mdp, policy)
+    _check_score_memory(mdp, policy)
+    if evaluation is None:
+        ev = evaluate(mdp, policy.probabilities(theta), validate=False)
+    elif isinstance(evaluation, Evaluation) and np.shape(evaluation.mu) == (mdp.n_states, mdp.n_actions):
+        ev = evaluation
+    else:
+        raise ValidationError(f"evaluation is a {type(evaluation).__name__}; expected the mdpgrad.Evaluation "
+                              "of this policy on this MDP (or None)", argument="evaluation",
+                              value=type(evaluation).__name__)
     mu = ev.mu
     Z = float(ev.eta.sum())
     G = score_matrix(policy, theta, mu > 0)                 # (S·A, d)
@@ -228,20 +243,42 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     return second - np.outer(mean, mean)
 
 
+def _check_policy_fits(mdp: MDP, policy: Policy) -> None:
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; "
+                              f"the MDP has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
+
+
+def _check_score_memory(mdp: MDP, policy: Policy) -> None:
+    """The (S·A, d) score matrix and the d × d covariance are dense: refuse them before allocating."""
+    d = int(np.prod(policy.param_shape))
+    n = mdp.n_states * mdp.n_actions
+    check_memory(8.0 * n * d, f"the score matrix, a dense {n} x {d} float64 array,", "policy")
+    check_memory(8.0 * d * d, f"the covariance of the draws, a dense {d} x {d} float64 matrix,", "policy")
+
+
 def effective_sample_size(estimates: ArrayLike, iid_trace: float) -> float:
     """Number of i.i.d. advantage-weighted draws with the same total variance as the mean.
 
     ESS = tr Σ_μ / tr Ĉov(x̄), where Ĉov(x̄) = Ĉ / n is the sample covariance of
     the mean of the n independent rows of ``estimates`` (episodes, or groups of
     episodes).  Compare it with n (one sample per episode) and with k·n (one
-    per state-action pair visited).  Returns inf when the estimates do not vary.
+    per state-action pair visited).  Estimates that do not vary (or whose
+    variance overflows) have no finite ESS and are refused.
 
     Parameters
     ----------
     estimates : ndarray, shape (n, ...)
         One independent estimate per row.
     iid_trace : float
-        tr Σ_μ from :func:`advantage_draws_covariance`.
+        tr Σ_μ from :func:`advantage_draws_covariance`; finite and ≥ 0.
+
+    Raises
+    ------
+    ValidationError
+        If fewer than 2 rows are given, an entry is not a finite real number,
+        or the estimates do not vary.
 
     Examples
     --------
@@ -249,14 +286,40 @@ def effective_sample_size(estimates: ArrayLike, iid_trace: float) -> float:
     >>> effective_sample_size(x, 5.0)
     5.0
     """
-    X = np.asarray(estimates, dtype=float)
+    X = as_real_array(estimates, "estimates")
+    trace = check_real(iid_trace, "iid_trace", min_value=0.0)
+    if X.ndim == 0:
+        raise ValidationError(f"estimates is a scalar ({X.item()!r}); expected one estimate per row, "
+                              "shape (n, ...)", argument="estimates", value=X.shape)
     n = X.shape[0]
     if n < 2:
         raise ValidationError(f"estimates has {n} row(s); a variance needs at least 2",
                               argument="estimates", value=n)
-    X = X.reshape(n, -1)
-    total = float(np.sum(np.var(X, axis=0, ddof=1))) / n
+    total = _mean_variance(X.reshape(n, -1))
+    if not np.isfinite(total):
+        raise ValidationError("the variance of estimates overflows float64", argument="estimates",
+                              value=float(np.abs(X).max()))
+    if total == 0.0:
+        raise ValidationError(f"estimates do not vary across its {n} rows: the variance of their mean is 0 "
+                              "and the effective sample size is unbounded", argument="estimates", value=0.0)
+    return trace / total
+
+
+def ess_or_inf(estimates: np.ndarray, iid_trace: float) -> float:
+    """:func:`effective_sample_size` for trusted internal input: ∞ (not an error) when nothing varies.
+
+    For reports that measure estimators which may be exact (a zero-variance
+    estimator is worth infinitely many draws).
+    """
+    X = np.asarray(estimates, dtype=float)
+    total = _mean_variance(X.reshape(X.shape[0], -1))
     return float(iid_trace) / total if total > 0 else float("inf")
+
+
+def _mean_variance(X: np.ndarray) -> float:
+    """tr Ĉov(x̄) = Σ_j var_j / n for the n rows of X (sample variances, ddof = 1)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sum(np.var(X, axis=0, ddof=1))) / X.shape[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +338,8 @@ class SampleEfficiency:
     ratio : float
         trajectory_variance / iid_variance (1 when each pair counts as a sample).
     effective_sample_size : float
-        tr Σ_μ / trajectory_variance = k·n / ratio.
+        tr Σ_μ / trajectory_variance = k·n / ratio (inf when the per-episode
+        estimates do not vary).
     """
 
     n_episodes: int
@@ -326,6 +390,12 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: obj
     -------
     SampleEfficiency
 
+    Raises
+    ------
+    ValidationError
+        For a bad argument; when the estimator's output is not one finite
+        real estimate per episode; when tr Σ_μ = 0 (nothing to compare with).
+
     Examples
     --------
     A one-step bandit has k = 1: an episode weighting ∇log π by the exact
@@ -344,22 +414,39 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: obj
     >>> eff.mean_length, bool(0.9 < eff.ratio < 1.1)
     (1.0, True)
     """
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    theta = validate_theta(theta, policy, batch=False)
+    _check_policy_fits(mdp, policy)
     n = check_integer(n_episodes, "n_episodes", min_value=2)
     gen = check_rng(rng)
-    estimate = getattr(estimator, "estimate", estimator)
-    if not callable(estimate):
-        raise ValidationError(f"estimator is {estimator!r}; expected an Estimator or a callable",
-                              argument="estimator", value=estimator)
-    theta = np.asarray(theta, dtype=float)
+    estimate = check_callable(getattr(estimator, "estimate", estimator), "estimator")
+    _check_score_memory(mdp, policy)
+    d = int(np.prod(policy.param_shape))
+    check_memory(float(min(8 * n * d, 2**1000)), f"the estimates of {n} episodes, a dense ({n}, {d}) float64 "
+                 "array,", "n_episodes")
     pi = policy.probabilities(theta)
     ev = evaluate(mdp, pi, validate=False)
     traj = sample(mdp, pi, n, rng=gen, protocol=protocol, horizon=horizon)
-    X = np.asarray(estimate(traj, policy, theta), dtype=float).reshape(n, -1)
+    X = as_real_array(estimate(traj, policy, theta), "the estimator's output")
+    if X.ndim == 0 or X.shape[0] != n:
+        raise ValidationError(f"the estimator returned shape {X.shape}; expected ({n}, ...), one "
+                              "estimate per episode", argument="estimator", value=X.shape)
+    X = X.reshape(n, -1)
     k = float(traj.lengths.mean())
     trace_mu = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
-    traj_var = float(np.sum(np.var(X, axis=0, ddof=1))) / n
-    iid_var = trace_mu / (k * n) if k > 0 else float("inf")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = float(np.divide(traj_var, iid_var))
+    traj_var = _mean_variance(X)
+    if not (trace_mu > 0 and k > 0):
+        raise ValidationError(f"the covariance of one advantage-weighted draw has trace {trace_mu:g} (a "
+                              "deterministic policy, or zero advantages) and the episodes have mean length "
+                              f"{k:g}: there is no i.i.d. variance to compare with", argument="theta",
+                              value=trace_mu)
+    if not np.isfinite(traj_var):
+        raise ValidationError("the variance of the estimator's output overflows float64",
+                              argument="estimator",
+                              value=float(np.abs(X).max()))
+    iid_var = trace_mu / (k * n)
+    ratio = traj_var / iid_var
+    ess = ess_or_inf(X, trace_mu)
     return SampleEfficiency(n_episodes=n, mean_length=k, trajectory_variance=traj_var, iid_variance=iid_var,
-                            ratio=ratio, effective_sample_size=effective_sample_size(X, trace_mu))
+                            ratio=ratio, effective_sample_size=ess)

@@ -64,7 +64,8 @@ from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import as_real_array, check_choice, check_integer, check_real, check_rng
 from ..gradients._theorem import policy_gradient
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, group_start_states, resolve_protocol, sample
-from ..variance import advantage_draws_covariance, effective_sample_size, score_matrix
+from ..variance import advantage_draws_covariance, score_matrix
+from ..variance import ess_or_inf as effective_sample_size
 from ._contract import Estimator
 
 __all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator"]

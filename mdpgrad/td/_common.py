@@ -22,12 +22,20 @@ from numpy.typing import ArrayLike
 from .._chains import Matrix, chain_and_reward, masked_chain, pair_chain, stationary_distribution
 from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP
+from .._model import MDP, validate_mdp
 from .._policies import validate_policy
-from .._validation import as_real_array, check_choice, check_finite, check_nonnegative
+from .._validation import (
+    as_real_array,
+    check_choice,
+    check_finite,
+    check_memory,
+    check_nonnegative,
+    format_number,
+)
 
-__all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian", "diagonal_weights",
-           "policy_table", "resolve_weights", "value_chain"]
+__all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian", "check_dense_square",
+           "check_sparse_entries",
+           "diagonal_weights", "policy_table", "resolve_weights", "value_chain"]
 
 #: Action values Q(s, a) (rows x = s·A + a) or state values v(s).
 ValueKind = Literal["q", "v"]
@@ -75,6 +83,7 @@ def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *
     >>> diagonal_weights(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)
     [0.75, 0.25]
     """
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     values = check_choice(values, "values", get_args(ValueKind))
     if isinstance(kind, str):
@@ -163,17 +172,55 @@ def bellman_jacobian(M: Matrix, gamma: float, weights: np.ndarray | None) -> Mat
 
 
 def policy_table(mdp: MDP, pi: ArrayLike) -> np.ndarray:
-    """One validated policy table, shape (S, A) (the TD fields take no batch)."""
+    """One validated policy table, shape (S, A).
+
+    The TD fields and verdicts take no batch: a stack of tables (..., S, A) is
+    refused, whatever its contents, before any entry is read.
+    """
+    shape = np.shape(pi) if isinstance(pi, np.ndarray) else None
+    if shape is not None and len(shape) > 2 and shape[-2:] == (mdp.n_states, mdp.n_actions):
+        raise _batch_error(shape, mdp)
     table = validate_policy(pi, mdp.n_states, mdp.n_actions)
     if table.ndim != 2:
-        raise ValidationError(f"pi has shape {table.shape}; expected ({mdp.n_states}, {mdp.n_actions})",
-                              argument="pi", value=table.shape)
+        raise _batch_error(table.shape, mdp)
     return table
+
+
+def _batch_error(shape: tuple[int, ...], mdp: MDP) -> ValidationError:
+    return ValidationError(f"pi has shape {shape}, a batch of policies; expected one table "
+                           f"({mdp.n_states}, {mdp.n_actions}) (call once per policy)",
+                           argument="pi", value=shape)
+
+
+def check_dense_square(mdp: MDP, n: int, what: str) -> None:
+    """Refuse, before allocating, a dense n × n float64 matrix of a dense MDP (sparse ones stay sparse)."""
+    if not mdp.is_sparse:
+        check_memory(8.0 * n * n, f"{what}, a dense {n} x {n} float64 matrix,", "mdp")
+
+
+def check_sparse_entries(M: Matrix, name: str, nonnegative: bool = False) -> None:
+    """Stored entries of a sparse matrix finite (and ≥ 0 if asked); else name the first bad (row, column)."""
+    coo = sp.coo_array(M)
+    bad = ~np.isfinite(coo.data)
+    if nonnegative:
+        bad |= coo.data < 0
+    if bad.any():
+        order = np.lexsort((coo.col[bad], coo.row[bad]))[0]
+        i, j = int(coo.row[bad][order]), int(coo.col[bad][order])
+        value = coo.data[bad][order].item()
+        expected = "a finite number >= 0" if nonnegative else "a finite number"
+        raise ValidationError(f"{name}[{i}, {j}] is {format_number(value)}; expected {expected}",
+                              argument=name, index=(i, j), value=value)
 
 
 def as_values(x: ArrayLike, shape: tuple[int, ...] | None, name: str) -> np.ndarray:
     """A finite array of the given shape (any when None), float64 or complex (complex steps pass through)."""
-    arr = np.asarray(x)
+    if isinstance(x, np.ndarray) and x.dtype.kind == "c":
+        arr = x
+    elif isinstance(x, (complex, np.complexfloating)):
+        arr = np.asarray(x)
+    else:
+        arr = as_real_array(x, name, finite=False)
     if np.iscomplexobj(arr):
         check_finite(arr, name)
     else:

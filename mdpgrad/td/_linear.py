@@ -29,6 +29,7 @@ with Φ = I is q^π (or v^π); the regression solution with Φ = I is q^π.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -39,9 +40,25 @@ from numpy.typing import ArrayLike
 from .._chains import Matrix
 from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP
-from .._validation import as_real_array, check_integer, check_real, check_tolerance
-from ._common import ValueKind, Weighting, as_values, policy_table, resolve_weights, value_chain
+from .._model import MDP, validate_mdp
+from .._validation import (
+    as_real_array,
+    check_integer,
+    check_memory,
+    check_real,
+    check_tolerance,
+    format_number,
+)
+from ._common import (
+    ValueKind,
+    Weighting,
+    as_values,
+    check_dense_square,
+    check_sparse_entries,
+    policy_table,
+    resolve_weights,
+    value_chain,
+)
 
 __all__ = [
     "EIGENVALUE_ATOL",
@@ -83,12 +100,19 @@ class _Problem:
 
 
 def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: float = 0.0) -> _Problem:
+    """Validate the public arguments of every linear field (once) and build its problem.
+
+    Refuses, before allocating, the dense objects whose size the request fixes:
+    the n × n chain (and identity features) of a dense MDP and the k × k matrix ΦᵀDΦ.
+    """
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     table = policy_table(mdp, pi)
     lam = check_real(lam, "lam", min_value=0.0, max_value=1.0)
     values: ValueKind
     if phi is None:
         values, n = "q", S * A
+        check_dense_square(mdp, n, "the identity features phi=None")
         Phi: Matrix = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)
     else:
         Phi = as_real_array(phi, "phi")
@@ -99,8 +123,12 @@ def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: 
                                   f"or ({S}, {A}, k)", argument="phi", value=np.shape(phi))
         # with one action the pair chain and the state chain coincide
         values = "q" if Phi.shape[0] == S * A and A > 1 else "v"
-    M, r = value_chain(mdp, table, values)
+        k = Phi.shape[1]
+        check_memory(8.0 * k * k, f"the feature matrix Phi^T D Phi, a dense {k} x {k} float64 matrix,", "phi")
     weights = resolve_weights(mdp, table, D, values)
+    n_rows = S * A if values == "q" else S
+    check_dense_square(mdp, n_rows, "the chain of the linear field")
+    M, r = value_chain(mdp, table, values)
     return _Problem(table, Phi, M, r, np.ones(M.shape[0]) if weights is None else weights, mdp.gamma, lam,
                     values)
 
@@ -124,6 +152,14 @@ def _solve_lambda(p: _Problem, X: np.ndarray) -> np.ndarray:
                               argument="lam", value=p.lam) from None
 
 
+def _finite_result(x: np.ndarray, what: str, argument: str = "phi") -> np.ndarray:
+    """``x`` when finite; an overflow of float64 (features or weights near 1e308) is refused, not returned."""
+    if not np.isfinite(x).all():
+        raise ValidationError(f"{what} overflows float64 (non-finite entries): the features, weights or "
+                              "rewards are too large in magnitude", argument=argument, value=what)
+    return x
+
+
 def _dense(X: Matrix) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X)
 
@@ -141,9 +177,11 @@ def _weighted_T(p: _Problem, X: Matrix) -> Matrix:
 
 def _td_system(p: _Problem) -> tuple[np.ndarray, np.ndarray]:
     """A = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ, shape (k, k), and b = Φᵀ D (I − γλM)⁻¹ r, shape (k,)."""
-    A = _dense(_weighted_T(p, _solve_lambda(p, _dense(_B(p)))))
-    b = np.asarray(_weighted_T(p, _solve_lambda(p, p.r))).ravel()
-    return A, b
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = _dense(_weighted_T(p, _solve_lambda(p, _dense(_B(p)))))
+        b = np.asarray(_weighted_T(p, _solve_lambda(p, p.r))).ravel()
+    return _finite_result(A, "the TD matrix A = Phi^T D (I - gamma lam M)^-1 (gamma M - I) Phi"), \
+        _finite_result(b, "the TD vector b = Phi^T D (I - gamma lam M)^-1 r")
 
 
 def _weights_of(p: _Problem, w: ArrayLike, name: str = "w") -> np.ndarray:
@@ -181,13 +219,16 @@ def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLik
     """
     p = _problem(mdp, pi, phi, D, lam)
     w = _weights_of(p, w)
-    Phiw = p.Phi @ w
-    delta = p.r + p.gamma * (p.M @ Phiw) - Phiw
+    with np.errstate(over="ignore", invalid="ignore"):
+        Phiw = p.Phi @ w
+        delta = p.r + p.gamma * (p.M @ Phiw) - Phiw
+    _finite_result(delta, "the TD error r + gamma M Phi w - Phi w", "w")
     if np.iscomplexobj(delta) and p.lam != 0.0:
         delta = _solve_lambda(p, delta.real) + 1j * _solve_lambda(p, delta.imag)
     else:
         delta = _solve_lambda(p, delta)
-    return np.asarray(_weighted_T(p, delta)).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite_result(np.asarray(_weighted_T(p, delta)).ravel(), "the TD(lambda) update", "w")
 
 
 def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
@@ -264,7 +305,9 @@ def regression_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLi
     """
     p = _problem(mdp, pi, phi, D)
     w = _weights_of(p, w)
-    return np.asarray(_weighted_T(p, _target_values(mdp, p) - p.Phi @ w)).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = np.asarray(_weighted_T(p, _target_values(mdp, p) - p.Phi @ w)).ravel()
+    return _finite_result(u, "the regression update Phi^T D (q - Phi w)", "w")
 
 
 def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
@@ -276,7 +319,8 @@ def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
         As in :func:`linear_td_update`.
     """
     p = _problem(mdp, pi, phi, D)
-    return -_dense(_weighted_T(p, p.Phi))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite_result(-_dense(_weighted_T(p, p.Phi)), "the regression Jacobian -Phi^T D Phi")
 
 
 def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
@@ -297,8 +341,10 @@ def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
     [1.0]
     """
     p = _problem(mdp, pi, phi, D)
-    A = -_dense(_weighted_T(p, p.Phi))
-    b = np.asarray(_weighted_T(p, _target_values(mdp, p))).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = _finite_result(-_dense(_weighted_T(p, p.Phi)), "the normal matrix Phi^T D Phi")
+        b = _finite_result(np.asarray(_weighted_T(p, _target_values(mdp, p))).ravel(),
+                           "the normal vector Phi^T D q")
     return _consistent_solve(A, -b, "regression solution")
 
 
@@ -316,9 +362,11 @@ def residual_gradient_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: 
     """
     p = _problem(mdp, pi, phi, D)
     w = _weights_of(p, w)
-    B = _B(p)
-    delta = p.r + B @ w
-    return -np.asarray(B.T @ (p.D * delta)).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        B = _B(p)
+        delta = p.r + B @ w
+        u = -np.asarray(B.T @ (p.D * delta)).ravel()
+    return _finite_result(u, "the residual-gradient update", "w")
 
 
 def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *,
@@ -333,9 +381,11 @@ def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *
         As in :func:`linear_td_update`.
     """
     p = _problem(mdp, pi, phi, D)
-    B = _B(p)
-    DB = (sp.diags_array(p.D) @ B) if sp.issparse(B) else p.D[:, None] * B
-    return -_dense(B.T @ DB)
+    with np.errstate(over="ignore", invalid="ignore"):
+        B = _B(p)
+        DB = (sp.diags_array(p.D) @ B) if sp.issparse(B) else p.D[:, None] * B
+        J = -_dense(B.T @ DB)
+    return _finite_result(J, "the residual-gradient Jacobian -B^T D B")
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,17 +437,42 @@ def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) ->
     ([0.5, -1.0], True)
     """
     atol = check_tolerance(atol, "atol")
+    if sp.issparse(jacobian):
+        sparse: Any = jacobian
+        shape = tuple(sparse.shape)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValidationError(f"jacobian has shape {shape}; expected a square matrix",
+                                  argument="jacobian", value=shape)
+        check_sparse_entries(sparse, "jacobian")
+        _check_eigen_memory(shape[0], np.dtype(sparse.dtype).kind == "c")
     J = as_values(_dense(jacobian) if sp.issparse(jacobian) else jacobian, None, "jacobian")
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
         raise ValidationError(f"jacobian has shape {J.shape}; expected a square matrix",
                               argument="jacobian", value=J.shape)
-    ev = np.linalg.eigvals(J)
+    _check_eigen_memory(J.shape[0], np.iscomplexobj(J))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            ev = np.linalg.eigvals(J)
+    except np.linalg.LinAlgError as exc:
+        raise ValidationError(f"the eigenvalues of jacobian did not converge ({exc})", argument="jacobian",
+                              value=J.shape) from None
+    if not np.isfinite(ev).all():
+        raise ValidationError("the eigenvalues of jacobian overflow float64: its entries are too large "
+                              f"(max |J| = {format_number(np.abs(J).max())})", argument="jacobian",
+                              value=float(np.abs(J).max()))
     ev = ev[np.argsort(-ev.real, kind="stable")]
     tol = atol * max(1.0, float(np.abs(ev).max()) if ev.size else 0.0)
     re = ev.real
     return Stability(eigenvalues=ev, max_real=float(re.max()) if ev.size else 0.0,
                      diverges=bool((re > tol).any()), converges=bool((re < -tol).all()),
                      n_neutral=int((np.abs(re) <= tol).sum()))
+
+
+def _check_eigen_memory(k: int, complex_: bool) -> None:
+    """The eigen-solver works on a dense k × k copy (float64 or complex128) of the Jacobian."""
+    item = 16 if complex_ else 8
+    check_memory(float(item) * k * k, f"the eigenvalues of a {k} x {k} matrix (a dense working copy)",
+                 "jacobian")
 
 
 def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: ArrayLike, *,
@@ -436,9 +511,16 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
     p = _problem(mdp, pi, phi, D, lam)
     A, b = _td_system(p)
     w = _weights_of(p, w0, "w0")
+    check_memory(float(min((n_steps + 1) * w.size * w.itemsize, 2**1000)),
+                 f"the {n_steps + 1} iterates of {w.size} weights", "n_steps")
     out = np.empty((n_steps + 1, w.size), dtype=w.dtype)
     out[0] = w
-    for t in range(n_steps):
-        w = w + step_size * (A @ w + b)
-        out[t + 1] = w
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(n_steps):
+            w = w + step_size * (A @ w + b)
+            if not np.isfinite(w).all():
+                raise ValidationError(f"the iterates overflow float64 at step {t + 1} of {n_steps} (the "
+                                      f"iteration diverges at step_size={format_number(step_size)})",
+                                      argument="step_size", value=step_size)
+            out[t + 1] = w
     return out

@@ -37,15 +37,23 @@ from numpy.typing import ArrayLike
 
 from .._chains import Matrix, masked_chain, pair_chain, stationary_distribution
 from .._errors import ValidationError
-from .._model import MDP
+from .._model import MDP, validate_mdp
 from .._policies import greedy_policy
-from .._validation import as_real_array, check_choice, check_tolerance
+from .._validation import (
+    as_real_array,
+    check_choice,
+    check_memory,
+    check_nonnegative,
+    check_tolerance,
+)
 from ..fields._symmetry import SYMMETRY_RTOL, SymmetryVerdict, symmetry_verdict
 from ._common import (
     ValueKind,
     Weighting,
     as_values,
     bellman_jacobian,
+    check_dense_square,
+    check_sparse_entries,
     policy_table,
     resolve_weights,
     value_chain,
@@ -106,6 +114,7 @@ def td_update(mdp: MDP, pi: ArrayLike, Q: ArrayLike, *, D: Weighting = None) -> 
     >>> td_update(mdp, np.ones((2, 1)), np.zeros((2, 1))).tolist()
     [[1.0], [0.0]]
     """
+    mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
     Q = as_values(Q, (mdp.n_states, mdp.n_actions), "Q")
     # P̃ Π Q = P̃ b with b(s') = Σ_a' π(a'|s') Q(s', a')
@@ -137,8 +146,11 @@ def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     >>> td_jacobian(mdp, np.ones((2, 1))).tolist()
     [[-1.0, 0.5], [0.5, -1.0]]
     """
+    mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
-    return bellman_jacobian(pair_chain(mdp, table), mdp.gamma, resolve_weights(mdp, table, D, "q"))
+    weights = resolve_weights(mdp, table, D, "q")
+    check_dense_square(mdp, mdp.n_states * mdp.n_actions, "the TD Jacobian over state-action pairs")
+    return bellman_jacobian(pair_chain(mdp, table), mdp.gamma, weights)
 
 
 def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -> np.ndarray:
@@ -168,6 +180,7 @@ def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -
     >>> td_update_v(mdp, np.ones((2, 1)), np.array([2.0, 0.0])).tolist()   # 1 + ½·0 − 2, 0 + ½·2 − 0
     [-1.0, 1.0]
     """
+    mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
     v = as_values(v, (mdp.n_states,), "v")
     weights = resolve_weights(mdp, table, D, "v")
@@ -198,8 +211,11 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     >>> td_jacobian_v(mdp, np.ones((2, 1)), D="stationary").round(12).tolist()
     [[-0.525, 0.025], [0.025, -0.191666666667]]
     """
+    mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
-    return bellman_jacobian(value_chain(mdp, table, "v")[0], mdp.gamma, resolve_weights(mdp, table, D, "v"))
+    weights = resolve_weights(mdp, table, D, "v")
+    check_dense_square(mdp, mdp.n_states, "the TD Jacobian over states")
+    return bellman_jacobian(value_chain(mdp, table, "v")[0], mdp.gamma, weights)
 
 
 # ---------------------------------------------------------------------------
@@ -230,6 +246,7 @@ def q_learning_update(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None) -> 
     >>> q_learning_update(mdp, np.array([[0.0, 2.0], [4.0, 0.0]])).tolist()
     [[2.0, 0.0], [-2.0, 2.0]]
     """
+    mdp = validate_mdp(mdp)
     Q = as_values(Q, (mdp.n_states, mdp.n_actions), "Q")
     if np.iscomplexobj(Q):
         raise ValidationError("Q is complex; max_a Q is not analytic, pass a real Q", argument="Q")
@@ -290,11 +307,15 @@ def q_learning_jacobian(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None,
     >>> qj.tied_states, qj.greedy[1].tolist()
     ((1,), [1.0, 0.0])
     """
+    mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     Q = as_values(Q, (S, A), "Q")
+    if np.iscomplexobj(Q):
+        raise ValidationError("Q is complex; max_a Q is not analytic, pass a real Q", argument="Q")
     tie_atol = check_tolerance(tie_atol, "tie_atol")
     g = greedy_policy(Q)
     weights = resolve_weights(mdp, None, D, "q")
+    check_dense_square(mdp, S * A, "the Q-learning Jacobian over state-action pairs")
     near = Q >= Q.max(axis=1, keepdims=True) - tie_atol
     reach = np.asarray(abs(mdp.P_flat).sum(axis=0)).ravel() > 0
     tied = tuple(int(s) for s in np.flatnonzero((near.sum(axis=1) > 1) & reach & ~mdp.terminal))
@@ -339,12 +360,14 @@ def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKi
     ----------
     mdp : MDP
     pi : array_like, shape (S, A)
+        One policy table.  A batch of tables (..., S, A) is refused with a
+        ValidationError: call once per policy.
     D : None, str or array_like, optional
         Weighting (:func:`diagonal_weights`); None is the identity.
     values : {"q", "v"}
         Action-value field (pairs x = s·A + a) or state-value field.
     rtol : float, optional
-        Passed to :func:`~mdpgrad.fields.symmetry_verdict`.
+        Passed to :func:`~mdpgrad.fields.symmetry_verdict`; finite and ≥ 0.
 
     Returns
     -------
@@ -365,11 +388,15 @@ def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKi
     >>> td_symmetry(mdp, np.ones((2, 1)), D="stationary", values="v").holds
     True
     """
+    mdp = validate_mdp(mdp)
     A = mdp.n_actions
     table = policy_table(mdp, pi)
     values = check_choice(values, "values", get_args(ValueKind))
-    M = value_chain(mdp, table, values)[0]
+    rtol = check_tolerance(rtol, "rtol")
     weights = resolve_weights(mdp, table, D, values)
+    check_dense_square(mdp, mdp.n_states * A if values == "q" else mdp.n_states,
+                       "the TD Jacobian whose symmetry is tested")
+    M = value_chain(mdp, table, values)[0]
     w = np.ones(M.shape[0]) if weights is None else weights
     J = bellman_jacobian(M, mdp.gamma, weights)
     ver = symmetry_verdict(J, rtol=rtol, n_actions=A if values == "q" else 1)
@@ -398,9 +425,10 @@ def reversibility_verdict(P_chain: ArrayLike | Matrix, d: ArrayLike | None = Non
     Parameters
     ----------
     P_chain : array_like or sparse, shape (n, n)
-        Row-stochastic.
+        Row-stochastic: finite, non-negative entries.
     d : array_like, shape (n,), optional
-        The weighting; default the stationary distribution (which must be unique).
+        The weighting, finite and ≥ 0; default the stationary distribution
+        (which must be unique).
     rtol : float, optional
 
     Returns
@@ -414,12 +442,23 @@ def reversibility_verdict(P_chain: ArrayLike | Matrix, d: ArrayLike | None = Non
     >>> reversibility_verdict(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])).holds
     False
     """
-    chain: Matrix = P_chain if sp.issparse(P_chain) else as_real_array(P_chain, "P_chain")
+    rtol = check_tolerance(rtol, "rtol")
+    chain: Matrix = sp.csr_array(P_chain) if sp.issparse(P_chain) else as_real_array(P_chain, "P_chain")
+    if chain.ndim != 2 or chain.shape[0] != chain.shape[1]:
+        raise ValidationError(f"P_chain has shape {chain.shape}; expected a square matrix (n, n)",
+                              argument="P_chain", value=chain.shape)
     n = chain.shape[0]
+    if sp.issparse(chain):
+        check_sparse_entries(chain, "P_chain", nonnegative=True)
+    else:
+        check_nonnegative(chain, "P_chain", "a probability")
+        check_memory(8.0 * n * n, f"the weighted chain diag(d) P, a dense {n} x {n} float64 matrix,",
+                     "P_chain")
     weights = stationary_distribution(chain) if d is None else as_real_array(d, "d")
     if weights.shape != (n,):
         raise ValidationError(f"d has shape {weights.shape}; expected ({n},)", argument="d",
                               value=weights.shape)
+    check_nonnegative(weights, "d", "a weight")
     if sp.issparse(chain):
         return symmetry_verdict(sp.diags_array(weights) @ sp.csr_array(chain), rtol=rtol)
     return symmetry_verdict(weights[:, None] * chain, rtol=rtol)
