@@ -52,6 +52,8 @@ def format_number(x: Any) -> str:
     """A number as people write it: 0.97, nan, -0.25 (no numpy type wrappers)."""
     if isinstance(x, (numbers.Integral, Fraction)) and not isinstance(x, bool):
         return str(x)
+    if isinstance(x, (complex, np.complexfloating)):
+        return repr(complex(x))
     try:
         return f"{float(x):.12g}"
     except (TypeError, ValueError, OverflowError):
