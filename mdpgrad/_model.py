@@ -37,6 +37,7 @@ from ._errors import ValidationError
 from ._validation import (
     as_real_array,
     check_finite,
+    check_instance,
     check_nonnegative,
     check_real,
     check_tolerance,
@@ -319,8 +320,5 @@ class MDP(RewardShaped):
 
 def validate_mdp(mdp: Any, name: str = "mdp") -> MDP:
     """``mdp`` itself when it is an :class:`MDP`; anything else (a name, a dict, arrays) is refused."""
-    if not isinstance(mdp, MDP):
-        hint = " (mdpgrad.get_example builds a named one)" if isinstance(mdp, str) else ""
-        raise ValidationError(f"{name} is a {type(mdp).__name__}; expected an mdpgrad.MDP{hint}",
-                              argument=name, value=type(mdp).__name__)
-    return mdp
+    hint = " (mdpgrad.get_example builds a named one)" if isinstance(mdp, str) else ""
+    return check_instance(mdp, MDP, name, "an mdpgrad.MDP", hint)

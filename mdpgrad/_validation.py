@@ -28,6 +28,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_instance",
     "check_memory",
     "check_finite",
     "check_integer",
@@ -160,6 +161,14 @@ def check_choice(value: Any, name: str, choices: Iterable[_S]) -> _S:
         listed = ", ".join(repr(c) for c in options)
         raise ValidationError(f"{name} is {value!r}; expected one of {listed}", argument=name, value=value)
     return options[options.index(value)]
+
+
+def check_instance(x: Any, types: type | tuple[type, ...], name: str, expected: str, hint: str = "") -> Any:
+    """``x`` when it is an instance of ``types``; else a ValidationError saying what was expected."""
+    if not isinstance(x, types):
+        raise ValidationError(f"{name} is a {type(x).__name__}; expected {expected}{hint}", argument=name,
+                              value=type(x).__name__)
+    return x
 
 
 def check_callable(f: Any, name: str) -> Any:

@@ -35,7 +35,7 @@ from sympy import ImmutableDenseNDimArray, ImmutableMatrix
 from .._errors import ValidationError
 from .._model import MDP as NumericMDP
 from .._model import RewardShaped
-from .._validation import check_integer, format_count
+from .._validation import check_instance, check_integer, format_count
 
 __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 
@@ -418,8 +418,5 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
 
 def validate_symbolic_mdp(mdp: Any, name: str = "mdp") -> MDP:
     """``mdp`` when it is a symbolic :class:`MDP`; a numeric one is pointed to :func:`rationalize`."""
-    if not isinstance(mdp, MDP):
-        hint = " (mdpgrad.symbolic.rationalize converts a numeric one)" if isinstance(mdp, NumericMDP) else ""
-        raise ValidationError(f"{name} is a {type(mdp).__name__}; expected an mdpgrad.symbolic.MDP{hint}",
-                              argument=name, value=type(mdp).__name__)
-    return mdp
+    hint = " (mdpgrad.symbolic.rationalize converts a numeric one)" if isinstance(mdp, NumericMDP) else ""
+    return check_instance(mdp, MDP, name, "an mdpgrad.symbolic.MDP", hint)
