@@ -39,6 +39,22 @@ __all__ = ["Counterexample", "RationalSpace", "find_nonzero_point", "space_for"]
 MAX_ATTEMPTS = 200
 
 
+def as_expression(x: Any) -> sympy.Expr:
+    """An exact sympy expression from a sympy object, an int or a Fraction.
+
+    Internal values are already exact; anything else (a string above all) is refused rather
+    than handed to ``sympify``, which would evaluate it as Python.
+    """
+    if isinstance(x, sympy.Basic):
+        return x
+    if isinstance(x, Fraction):
+        return sympy.Rational(x.numerator, x.denominator)
+    if isinstance(x, int) and not isinstance(x, bool):
+        return sympy.Integer(x)
+    raise ValidationError(f"{x!r} of type {type(x).__name__} is not an exact expression", argument="expr",
+                          value=type(x).__name__)
+
+
 @dataclass(frozen=True)
 class Counterexample:
     """A point where a rational function is non-zero, and its exact value there."""
@@ -74,7 +90,7 @@ class RationalSpace:
         """Convert an expression (rational in the generators) to a field element."""
         if isinstance(expr, FracElement):
             return expr
-        e = sympy.sympify(expr, strict=True)
+        e = as_expression(expr)
         if self.exp_of:
             e = e.subs({sympy.exp(th): z for z, th in self.exp_of.items()})
         try:
@@ -192,7 +208,7 @@ def space_for(exprs: Iterable[Any], *, extra: Sequence[sympy.Symbol] = (),
     """
     exp_of = dict(exp_of or {})
     z_of = {th: z for z, th in exp_of.items()}
-    exprs = [sympy.sympify(e, strict=True) for e in exprs]
+    exprs = [as_expression(e) for e in exprs]
     atoms = set()
     for e in exprs:
         atoms |= e.atoms(sympy.exp)

@@ -25,7 +25,7 @@ import sympy
 from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
-from ._algebra import RationalSpace
+from ._algebra import RationalSpace, as_expression
 from ._evaluation import FractionModel, evaluate_fractions, lift, model_exprs, stationary_fractions
 from ._model import MDP, validate_symbolic_mdp
 from ._policies import validate_symbolic_policy
@@ -69,12 +69,12 @@ def lift_policies(mdp: MDP, pairs: Sequence[tuple[Any, Any]], *,
         if rp.pi.shape != (mdp.n_states, mdp.n_actions):
             raise ValidationError(f"the policy has shape {rp.pi.shape}; the MDP has "
                                   f"{(mdp.n_states, mdp.n_actions)}", argument="policy", value=rp.pi.shape)
-    model_syms = sorted(set().union(*[sympy.sympify(e, strict=True).free_symbols for e in model_exprs(mdp)]),
+    model_syms = sorted(set().union(*[as_expression(e).free_symbols for e in model_exprs(mdp)]),
                         key=sympy.default_sort_key)
     variables = [z for rp in rps for z in rp.variables]
     # θ's own symbols (behind z = exp θ) must not be model symbols either: a θ entry named like a
     # transition probability would make ∂/∂θ differentiate the model too.
-    theta_syms = set(variables).union(*[sympy.sympify(th, strict=True).free_symbols
+    theta_syms = set(variables).union(*[as_expression(th).free_symbols
                                         for rp in rps for th in rp.exp_of.values()])
     clash = set(model_syms) & theta_syms
     if clash:
