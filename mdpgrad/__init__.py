@@ -58,8 +58,8 @@ __version__ = "0.1.0"
 
 #: Namespaces loaded on first use: ``mg.symbolic`` imports sympy, ``mg.strategies`` needs hypothesis
 #: (a test extra), the others keep ``import mdpgrad`` light.
-_NAMESPACES = frozenset({"estimators", "examples", "fields", "gradients", "io", "sampling", "strategies",
-                         "surrogates", "symbolic", "td", "variance"})
+_NAMESPACES = frozenset({"estimators", "examples", "fields", "gradients", "io", "plot", "sampling",
+                         "strategies", "surrogates", "symbolic", "td", "variance"})
 
 
 def __getattr__(name: str) -> object:  # PEP 562

@@ -38,6 +38,7 @@ from ._validation import (
     as_real_array,
     check_finite,
     check_instance,
+    check_integer,
     check_nonnegative,
     check_real,
     check_tolerance,
@@ -139,6 +140,10 @@ class MDP(RewardShaped):
         Absorbing zero-reward states where episodes end.  Default: none.
     atol : float, optional
         Tolerance on row sums of P and on the sum of ρ₀ (default 1e-10).
+    grid_shape : (int, int), optional
+        For a gridworld, its (n_rows, n_cols), with n_rows·n_cols = S and
+        state s in cell (s // n_cols, s % n_cols).  Only pictures use it
+        (:mod:`mdpgrad.plot`); it changes no computation.
 
     Raises
     ------
@@ -161,9 +166,10 @@ class MDP(RewardShaped):
     gamma: float
     rho0: np.ndarray
     terminal: np.ndarray
+    grid_shape: tuple[int, int] | None
 
     def __init__(self, P: Any, r: Any, gamma: float, rho0: Any = None, terminal: Any = None,
-                 *, atol: float = DEFAULT_ATOL) -> None:
+                 *, atol: float = DEFAULT_ATOL, grid_shape: Any = None) -> None:
         atol = check_tolerance(atol, "atol")
         P_store, S, A = self._validate_P(P, atol)
         r_store = self._validate_r(r, P_store, S, A)
@@ -189,6 +195,7 @@ class MDP(RewardShaped):
         object.__setattr__(self, "gamma", gamma_f)
         object.__setattr__(self, "rho0", _readonly(rho0_arr))
         object.__setattr__(self, "terminal", _readonly(terminal_store))
+        object.__setattr__(self, "grid_shape", self._validate_grid_shape(grid_shape, S))
 
     # -- validation -------------------------------------------------------
     @staticmethod
@@ -256,6 +263,21 @@ class MDP(RewardShaped):
         return check_real(gamma, "gamma", min_value=0.0, max_value=1.0)
 
     @staticmethod
+    def _validate_grid_shape(grid_shape: Any, S: int) -> tuple[int, int] | None:
+        if grid_shape is None:
+            return None
+        if isinstance(grid_shape, (str, bytes)) or not hasattr(grid_shape, "__len__") or len(grid_shape) != 2:
+            raise ValidationError(f"grid_shape is {grid_shape!r}; expected (n_rows, n_cols)",
+                                  argument="grid_shape", value=repr(grid_shape))
+        n_rows = check_integer(grid_shape[0], "grid_shape[0]", min_value=1)
+        n_cols = check_integer(grid_shape[1], "grid_shape[1]", min_value=1)
+        if n_rows * n_cols != S:
+            raise ValidationError(
+                f"grid_shape is ({n_rows}, {n_cols}), {n_rows * n_cols} cells; expected one cell per "
+                f"state, {S}", argument="grid_shape", value=(n_rows, n_cols))
+        return (n_rows, n_cols)
+
+    @staticmethod
     def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
         if terminal is None:
             return np.zeros(S, dtype=bool)
@@ -306,9 +328,9 @@ class MDP(RewardShaped):
         return self.P.toarray().reshape(self.n_states, self.n_actions, self.n_states)
 
     def replace(self, **changes: Any) -> MDP:
-        """A new MDP with some of P, r, gamma, rho0, terminal replaced (validated again)."""
+        """A new MDP with some of P, r, gamma, rho0, terminal, grid_shape replaced (validated again)."""
         kw: dict[str, Any] = dict(P=self.P, r=self.r, gamma=self.gamma, rho0=self.rho0,
-                                  terminal=self.terminal)
+                                  terminal=self.terminal, grid_shape=self.grid_shape)
         kw.update(changes)
         return MDP(**kw)
 

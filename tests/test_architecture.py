@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
      "mdpgrad.symbolic"),
     ("mdpgrad.gradients", "mdpgrad.fields", "mdpgrad.td", "mdpgrad.surrogates"),
     ("mdpgrad.sampling", "mdpgrad.estimators", "mdpgrad.variance"),
-    ("mdpgrad._report", "mdpgrad.cli", "mdpgrad.__main__", "mdpgrad"),
+    ("mdpgrad._report", "mdpgrad.cli", "mdpgrad.__main__", "mdpgrad", "mdpgrad.plot"),
 ]
 
 

@@ -26,6 +26,7 @@ from mdpgrad.examples import (
     gridworld_example_3_5,
     gridworld_example_4_1,
     random_walk,
+    short_corridor,
     slippery_gridworld,
     two_state,
     two_state_episodic,
@@ -370,3 +371,56 @@ def test_large_slippery_gridworld_stays_sparse():
     mdp = slippery_gridworld(60, 70)
     assert sp.issparse(mdp.P) and mdp.P.shape == (4200 * 4, 4200)
     assert mdp.P.nnz <= 3 * 4200 * 4
+
+
+# -- the short corridor (Sutton & Barto 2018, Example 13.1) ------------------------
+
+def _corridor_policy(p):
+    return np.tile([1.0 - p, p], (4, 1))
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 2 - np.sqrt(2), 0.8, 0.95])
+def test_short_corridor_value_is_the_books_closed_form(p):
+    # J(p) = 2(2 − p)/(p(p − 1)), §13.1; a 4-state solve against a formula: 1e-12 relative
+    v = evaluate(short_corridor(), _corridor_policy(p)).v
+    assert v[0] == pytest.approx(2 * (2 - p) / (p * (p - 1)), rel=1e-12)
+
+
+def test_short_corridor_published_numbers():
+    mdp = short_corridor()
+    assert evaluate(mdp, _corridor_policy(0.95)).v[0] == pytest.approx(-44.211, abs=5e-4)
+    assert evaluate(mdp, _corridor_policy(0.05)).v[0] == pytest.approx(-82.105, abs=5e-4)
+    best = evaluate(mdp, _corridor_policy(2 - np.sqrt(2))).v[0]
+    assert best == pytest.approx(-(6 + 4 * np.sqrt(2)), rel=1e-12)
+    assert best == pytest.approx(-11.657, abs=5e-4)
+
+
+def test_short_corridor_state_blind_gradient_vanishes_only_at_p_star():
+    from mdpgrad import LogLinear, policy_gradient
+    phi = np.zeros((4, 2, 1))
+    phi[:, 1, 0] = 1.0                      # π(right) = σ(θ) in every state
+    logit = lambda p: np.array([np.log(p / (1 - p))])   # noqa: E731
+    at_best = policy_gradient(short_corridor(), LogLinear(phi), logit(2 - np.sqrt(2)))
+    assert abs(at_best[0]) < 1e-10          # J'' ≈ -27 there, so 1e-10 pins p* to ~4e-12
+    assert policy_gradient(short_corridor(), LogLinear(phi), logit(0.5))[0] > 0
+    assert policy_gradient(short_corridor(), LogLinear(phi), logit(0.7))[0] < 0
+
+
+# -- grid layout ---------------------------------------------------------------------
+
+def test_grid_examples_carry_their_shape():
+    assert gridworld_example_3_5().grid_shape == (5, 5)
+    assert gridworld_example_4_1().grid_shape == (4, 4)
+    assert cliff_walking().grid_shape == (4, 12)
+    assert slippery_gridworld(3, 7).grid_shape == (3, 7)
+    assert two_state().grid_shape is None
+    assert gridworld_example_3_5().replace(gamma=0.5).grid_shape == (5, 5)
+
+
+@pytest.mark.parametrize("bad, where", [((5, 4), "grid_shape"), ((0, 25), "grid_shape[0]"),
+                                        ((5, 2.5), "grid_shape[1]"), ("55", "grid_shape"),
+                                        ((5, 5, 1), "grid_shape"), ((25, 1, 0), "grid_shape")])
+def test_a_wrong_grid_shape_is_refused(bad, where):
+    with pytest.raises(ValidationError) as info:
+        gridworld_example_3_5().replace(grid_shape=bad)
+    assert info.value.argument == where

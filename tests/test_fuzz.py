@@ -174,6 +174,7 @@ CALLS: dict[str, Call] = {
     # examples
     "baird_counterexample": Call(ex.baird_counterexample, 0.99),
     "cliff_walking": Call(ex.cliff_walking, 1.0),
+    "short_corridor": Call(ex.short_corridor),
     "garnet": Call(ex.garnet, 4, 2, 2, gamma=0.9, rng=0),
     "gridworld_example_3_5": Call(ex.gridworld_example_3_5, 0.9),
     "gridworld_example_4_1": Call(ex.gridworld_example_4_1),

@@ -319,9 +319,31 @@ def test_npz_stores_plain_arrays_only(tmp_path):
     with zipfile.ZipFile(path) as z:
         names = sorted(os.path.splitext(n)[0] for n in z.namelist())
     assert names == sorted(["format", "version", "layout", "gamma", "r", "rho0", "terminal",
-                            "P_data", "P_indices", "P_indptr"])
+                            "P_data", "P_indices", "P_indptr", "grid_shape"])
     with np.load(path, allow_pickle=False) as f:
         assert all(f[k].dtype != object for k in f.files)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_grid_shape_round_trips_and_is_optional(tmp_path, suffix):
+    grid = slippery_gridworld(2, 3)
+    save(grid, tmp_path / f"g{suffix}")
+    assert load(tmp_path / f"g{suffix}").grid_shape == (2, 3)
+    plain = grid.replace(grid_shape=None)
+    save(plain, tmp_path / f"p{suffix}")
+    assert load(tmp_path / f"p{suffix}").grid_shape is None
+
+
+def test_a_wrong_grid_shape_in_a_file_is_refused(tmp_path):
+    doc = mdp_to_dict(slippery_gridworld(2, 3))
+    doc["grid_shape"] = [3, 3]
+    with pytest.raises(ValidationError, match=r"grid_shape is \(3, 3\), 9 cells") as info:
+        mdp_from_dict(doc)
+    assert info.value.argument == "grid_shape"
+    doc["grid_shape"] = ["2", 3]
+    with pytest.raises(ValidationError) as info:
+        mdp_from_dict(doc)
+    assert info.value.argument == "grid_shape"
 
 
 # -- Gymnasium ----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 ``mg.get_example(name)`` (top level) builds one by name; ``EXAMPLES`` maps
 each name to its builder and a one-line description. The builders take their
 parameters: Sutton & Barto's gridworlds (Examples 3.5 and 4.1), random walks,
-cliff walking, Baird's counterexample, two-state teaching MDPs, seeded Garnet
+cliff walking, the short corridor of Example 13.1, Baird's counterexample, two-state teaching MDPs, seeded Garnet
 MDPs and a slippery gridworld of any size, built sparse.
 """
 
@@ -16,6 +16,7 @@ from ._catalogue import (
     gridworld_example_3_5,
     gridworld_example_4_1,
     random_walk,
+    short_corridor,
     slippery_gridworld,
     two_state,
     two_state_episodic,
@@ -32,6 +33,7 @@ __all__ = [
     "gridworld_example_3_5",
     "gridworld_example_4_1",
     "random_walk",
+    "short_corridor",
     "slippery_gridworld",
     "two_state",
     "two_state_episodic",

@@ -186,7 +186,7 @@ def gridworld_example_3_5(gamma: float = 0.9) -> MDP:
         s = src[0] * n + src[1]
         nxt[s, :] = dst[0] * n + dst[1]
         r[s, :] = reward
-    return MDP(_deterministic_P(nxt), r, gamma)
+    return MDP(_deterministic_P(nxt), r, gamma, grid_shape=(n, n))
 
 
 def gridworld_example_4_1() -> MDP:
@@ -211,7 +211,7 @@ def gridworld_example_4_1() -> MDP:
     terminal[[0, n * n - 1]] = True
     nxt[terminal] = np.flatnonzero(terminal)[:, None]
     r = np.where(terminal[:, None], 0.0, -1.0) * np.ones((1, 4))
-    return MDP(_deterministic_P(nxt), r, 1.0, terminal=terminal)
+    return MDP(_deterministic_P(nxt), r, 1.0, terminal=terminal, grid_shape=(n, n))
 
 
 def random_walk(n_states: int = 5, *, left_reward: float = 0.0, right_reward: float = 1.0,
@@ -322,6 +322,32 @@ def baird_counterexample(gamma: float = 0.99) -> BairdCounterexample:
     return BairdCounterexample(mdp=mdp, phi=phi, behaviour=behaviour, target=target)
 
 
+# -- short corridor -------------------------------------------------------------
+
+def short_corridor() -> MDP:
+    """The short corridor with switched actions, Sutton & Barto (2018), Example 13.1.
+
+    Four states in a row, s = 0, 1, 2 and the goal 3 (terminal); actions
+    0 = left, 1 = right.  In states 0 and 2 the actions move as named (left
+    from 0 stays in 0); in state 1 they are switched (right goes to 0, left
+    to 2).  Every step pays −1; γ = 1; ρ₀ = δ₀.  The states look alike to the
+    agent, so the book's policy is state-blind: right with probability p in
+    every state.  Its value is J(p) = v(0) = 2(2 − p)/(p(p − 1)), best at
+    p* = 2 − √2 with J* = −(6 + 4√2) ≈ −11.657; the ε-greedy policies with
+    ε = 0.1 (p = 0.95 and p = 0.05) score −44.211 and −82.105.
+
+    Examples
+    --------
+    >>> mdp = short_corridor()
+    >>> int(np.argmax(mdp.P[1, 1])), int(np.argmax(mdp.P[1, 0])), mdp.terminal.tolist()
+    (0, 2, [False, False, False, True])
+    """
+    nxt = np.array([[0, 1], [2, 0], [1, 3], [3, 3]])
+    r = np.array([[-1.0, -1.0], [-1.0, -1.0], [-1.0, -1.0], [0.0, 0.0]])
+    terminal = np.array([False, False, False, True])
+    return MDP(_deterministic_P(nxt), r, 1.0, rho0=[1.0, 0.0, 0.0, 0.0], terminal=terminal)
+
+
 # -- cliff walking --------------------------------------------------------------
 
 def cliff_walking(gamma: float = 1.0) -> MDP:
@@ -356,7 +382,7 @@ def cliff_walking(gamma: float = 1.0) -> MDP:
     r[goal] = 0.0
     rho0 = np.zeros(n_rows * n_cols)
     rho0[start] = 1.0
-    return MDP(_deterministic_P(nxt), r, gamma, rho0=rho0, terminal=terminal)
+    return MDP(_deterministic_P(nxt), r, gamma, rho0=rho0, terminal=terminal, grid_shape=(n_rows, n_cols))
 
 
 # -- generators -------------------------------------------------------------------
@@ -435,7 +461,7 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
     rho0[0] = 1.0
     if not sparse:
         P = P.toarray().reshape(S, A, S)
-    return MDP(P, r, gamma, rho0=rho0, terminal=terminal)
+    return MDP(P, r, gamma, rho0=rho0, terminal=terminal, grid_shape=(R, C))
 
 
 def _random_subsets(rng: np.random.Generator, n_rows: int, n: int, k: int) -> np.ndarray:
@@ -522,6 +548,7 @@ EXAMPLES: dict[str, tuple[Callable[[], MDP], str]] = {
                        "Sutton & Barto 7.1: 19-state random walk, -1 left, +1 right"),
     "baird": (lambda: baird_counterexample().mdp,
               "Sutton & Barto Example 11.1: Baird's counterexample, 7 states, gamma 0.99"),
+    "short-corridor": (short_corridor, "Sutton & Barto Example 13.1: short corridor with switched actions"),
     "cliff-walking": (cliff_walking, "Sutton & Barto Example 6.6: 4x12 cliff walking, gamma 1"),
     "slippery-gridworld": (lambda: slippery_gridworld(4, 4),
                            "4x4 slippery gridworld, slip 0.2, gamma 0.99, sparse"),

@@ -11,14 +11,16 @@ bit for bit, dense or sparse:
   (S, A, S) or the CSR components ``P_data``, ``P_indices``, ``P_indptr`` of the
   (S·A, S) matrix, plus the string tags ``format`` = ``"mdpgrad.mdp"`` and
   ``layout`` (``"dense"`` or ``"sparse"``) and the integer ``version`` = 1.  It
-  is read with ``allow_pickle=False``: an object array is refused.
+  is read with ``allow_pickle=False``: an object array is refused.  An
+  optional integer array ``grid_shape`` (2,) holds a gridworld's layout.
 * ``.json``, schema version 1::
 
       {"format": "mdpgrad.mdp", "version": 1,
        "n_states": S, "n_actions": A, "gamma": γ, "layout": "dense" | "sparse",
        "P": [[[P(s'|s, a) for s'] for a] for s]            (dense)
           | {"data": [...], "indices": [...], "indptr": [...]}  (sparse: CSR of (S·A, S)),
-       "r": [[r(s, a) for a] for s], "rho0": [ρ₀(s) for s], "terminal": [true/false for s]}
+       "r": [[r(s, a) for a] for s], "rho0": [ρ₀(s) for s], "terminal": [true/false for s],
+       "grid_shape": [n_rows, n_cols]}                       (optional)
 
   Floats are written with Python's shortest round-trip representation
   (``repr``), which reads back as the same double (e.g. ``0.1``,
@@ -109,6 +111,8 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     doc["r"] = mdp.r.tolist()
     doc["rho0"] = mdp.rho0.tolist()
     doc["terminal"] = mdp.terminal.tolist()
+    if mdp.grid_shape is not None:
+        doc["grid_shape"] = list(mdp.grid_shape)
     return doc
 
 
@@ -138,6 +142,8 @@ def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
         "format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64),
         "gamma": np.array(mdp.gamma, dtype=np.float64), "r": mdp.r, "rho0": mdp.rho0,
         "terminal": mdp.terminal}
+    if mdp.grid_shape is not None:
+        arrays["grid_shape"] = np.array(mdp.grid_shape, dtype=np.int64)
     P = mdp.P
     if isinstance(P, np.ndarray):
         arrays.update(layout=np.array("dense"), P=P)
@@ -280,7 +286,7 @@ def _load_npz(path: Any) -> MDP:
         expected = _NPZ_KEYS[layout]
         for key in sorted(expected - keys):
             raise ValidationError(f"missing field {key!r} (layout {layout!r})", argument=key)
-        for key in sorted(keys - expected):
+        for key in sorted(keys - expected - {"grid_shape"}):
             raise ValidationError(f"unknown field {key!r} (layout {layout!r})", argument=key)
         r = _npz_get(f, "r")
         if r.ndim != 2:
@@ -300,7 +306,9 @@ def _load_npz(path: Any) -> MDP:
                                       argument="P_data", value=data.shape)
             P = _csr(data, _field(_npz_get(f, "P_indices"), "P_indices", None, "int"),
                      _field(_npz_get(f, "P_indptr"), "P_indptr", None, "int"), S, A, "P_")
-    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal)
+        grid = (tuple(int(n) for n in _field(_npz_get(f, "grid_shape"), "grid_shape", (2,), "int"))
+                if "grid_shape" in keys else None)
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid)
 
 
 def _read_limited(path: Any) -> bytes:
@@ -371,7 +379,7 @@ def mdp_from_dict(doc: Any) -> MDP:
     _check_tags(doc["format"], doc["version"], doc["layout"])
     for key in sorted(base - set(doc)):
         raise ValidationError(f"missing field {key!r}", argument=key)
-    for key in sorted(set(doc) - base, key=str):
+    for key in sorted(set(doc) - base - {"grid_shape"}, key=str):
         raise ValidationError(f"unknown field {key!r}", argument=str(key))
     S, A = doc["n_states"], doc["n_actions"]
     for name, n in (("n_states", S), ("n_actions", A)):
@@ -400,7 +408,9 @@ def mdp_from_dict(doc: Any) -> MDP:
         P = _csr(_json_array(Pd["data"], "P.data", (n,), "float"),
                  _json_array(Pd["indices"], "P.indices", (len(Pd["indices"]),), "int"),
                  _json_array(Pd["indptr"], "P.indptr", (S * A + 1,), "int"), S, A, "P.")
-    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal)
+    grid = (tuple(int(n) for n in _json_array(doc["grid_shape"], "grid_shape", (2,), "int"))
+            if "grid_shape" in doc else None)
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid)
 
 
 def load(path: str | os.PathLike[str]) -> MDP:
