@@ -3,8 +3,9 @@
 ``mg.get_example(name)`` (top level) builds one by name; ``EXAMPLES`` maps
 each name to its builder and a one-line description. The builders take their
 parameters: Sutton & Barto's gridworlds (Examples 3.5 and 4.1), random walks,
-cliff walking, the short corridor of Example 13.1, Baird's counterexample, two-state teaching MDPs, seeded Garnet
-MDPs and a slippery gridworld of any size, built sparse.
+cliff walking, the short corridor of Example 13.1, Baird's counterexample,
+two-state teaching MDPs, seeded Garnet MDPs and a slippery gridworld of any
+size, built sparse.
 """
 
 from ._catalogue import (
