@@ -53,3 +53,8 @@ def test_committed_copy_is_one_clean_run(path):
     assert any("image/png" in out.get("data", {}) for c in code for out in c["outputs"]), "a lesson draws"
     text = "".join("".join(c["source"]) for c in nb["cells"])
     assert "assert" in text, "a lesson checks its numbers"
+
+
+def test_the_readme_lists_every_lesson():
+    readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    assert [p.stem for p in LESSONS if f"`{p.stem}`" not in readme] == []
