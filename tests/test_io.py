@@ -366,6 +366,14 @@ ENVS = {  # newest id first: Gymnasium 1.x removed Taxi-v3 (same deterministic d
 }
 
 
+def test_grid_environments_keep_their_layout():
+    assert from_gymnasium(make_env("FrozenLake-v1"), gamma=0.99).grid_shape == (4, 4)
+    assert from_gymnasium(make_env("FrozenLake-v1", map_name="8x8"), gamma=0.99).grid_shape == (8, 8)
+    assert from_gymnasium(make_env(*ENVS["cliffwalking"][0]), gamma=1.0).grid_shape == (4, 12)
+    assert from_gymnasium(make_env(*ENVS["taxi"][0]), gamma=0.99).grid_shape is None
+    assert from_gymnasium(make_env("FrozenLake-v1").P, gamma=0.99, rho0="uniform").grid_shape is None
+
+
 def iterative_evaluation(P_dict, gamma):
     """Uniform π: v(s) ← Σ_a (1/A) Σ_(p, s', r, done) p·(r + γ·(0 if done else v(s'))), iterated."""
     S, A = len(P_dict), len(P_dict[0])

@@ -140,9 +140,21 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
     return S, A, rows_a, np.array(nxt, dtype=np.int64), prob_a, rew_a, np.array(term, dtype=bool)
 
 
-def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str]:
-    """The transition dict, ρ₀ and where ρ₀ came from, for a dict or an environment."""
+def _grid_of(env: Any) -> tuple[int, int] | None:
+    """The (n_rows, n_cols) of a grid environment: FrozenLake's ``desc`` or CliffWalking's ``shape``."""
+    desc = getattr(env, "desc", None)
+    if isinstance(desc, np.ndarray) and desc.ndim == 2:
+        return (int(desc.shape[0]), int(desc.shape[1]))
+    shape = getattr(env, "shape", None)
+    if isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(n, int) for n in shape):
+        return (shape[0], shape[1])
+    return None
+
+
+def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str, tuple[int, int] | None]:
+    """The transition dict, ρ₀, where ρ₀ came from and the grid layout, for a dict or an environment."""
     P: Any
+    grid = None
     if sp.issparse(source) or isinstance(source, np.ndarray):
         raise ValidationError(f"P is a {type(source).__name__}; expected a Gymnasium environment or its "
                               "dict {state: {action: [(prob, next_state, reward, terminated), ...]}}",
@@ -157,15 +169,16 @@ def _gymnasium_source(source: Any, rho0: Any) -> tuple[Any, Any, str]:
                                   "env.unwrapped.P or a toy-text environment (FrozenLake, CliffWalking, "
                                   "Taxi)", argument="P", value=type(source).__name__)
         env_rho0 = getattr(inner, "initial_state_distrib", None)
+        grid = _grid_of(inner)
     if isinstance(rho0, str):
         if rho0 != "uniform":
             raise ValidationError(f"rho0 is {rho0!r}; expected an array, 'uniform' or None",
                                   argument="rho0", value=rho0)
-        return P, None, "uniform"
+        return P, None, "uniform", grid
     if rho0 is not None:
-        return P, rho0, "given"
+        return P, rho0, "given", grid
     if env_rho0 is not None:
-        return P, env_rho0, "environment"
+        return P, env_rho0, "environment", grid
     raise ValidationError("rho0 is required with a bare transition dict: Gymnasium keeps the start "
                           "distribution outside P (env.unwrapped.initial_state_distrib). Pass the "
                           "environment itself, rho0=..., or rho0='uniform' for the uniform distribution "
@@ -196,7 +209,9 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
          (the MDP then has S + 1 states); the ``False`` ones are kept.
 
     Nothing else is changed: a row whose probabilities do not sum to 1, a
-    negative or non-finite number, or a malformed entry raises.
+    negative or non-finite number, or a malformed entry raises.  A grid
+    environment's layout (FrozenLake's ``desc``, CliffWalking's ``shape``)
+    becomes the MDP's ``grid_shape`` when no state was appended.
 
     Parameters
     ----------
@@ -231,7 +246,7 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     >>> c.terminal_states, c.mdp.P[0, 1].tolist(), c.rules
     ((1,), [1.0, 0.0], 'states [1] entered only on termination made terminal')
     """
-    P, rho0, rho0_source = _gymnasium_source(P, rho0)
+    P, rho0, rho0_source, grid = _gymnasium_source(P, rho0)
     S, A, rows, nxt, prob, rew, term = _gym_table(P)
     r = np.bincount(rows, weights=prob * rew, minlength=S * A).reshape(S, A)
     entered_term = np.zeros(S, dtype=bool)
@@ -264,7 +279,9 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
         if extra is not None:
             rho0 = np.append(rho0, 0.0)
     P_out: Any = Pm if sparse else Pm.toarray().reshape(S_out, A, S_out)
-    mdp = MDP(P_out, r_out, gamma, rho0=rho0, terminal=terminal)
+    if grid is not None and grid[0] * grid[1] != S_out:
+        grid = None                       # an appended terminal state has no cell
+    mdp = MDP(P_out, r_out, gamma, rho0=rho0, terminal=terminal, grid_shape=grid)
     return GymnasiumConversion(mdp=mdp, terminal_states=tuple(int(s) for s in np.flatnonzero(only_term)),
                                redirected_states=tuple(int(s) for s in np.flatnonzero(mixed)),
                                extra_terminal=extra, rho0_source=rho0_source)
