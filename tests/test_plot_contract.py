@@ -35,8 +35,8 @@ def test_the_core_does_not_import_matplotlib():
         import sys
         import mdpgrad as mg
         mdp = mg.get_example("gridworld")
-        mg.evaluate(mdp, mg.uniform_policy(mdp))
-        mg.td_symmetry(mg.get_example("two-state"), mg.uniform_policy(mg.get_example("two-state")))
+        mg.evaluate(mdp, mg.uniform_policy(mdp.n_states, mdp.n_actions))
+        mg.td_symmetry(mg.get_example("two-state"), mg.uniform_policy(2, 2))
         from mdpgrad import cli
         print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
     """)
@@ -68,7 +68,7 @@ def _draw_everything(mplot, mg, np, Figure):
         return Figure().add_subplot()
 
     grid = mg.get_example("gridworld-episodic")
-    pi = mg.uniform_policy(grid)
+    pi = mg.uniform_policy(grid.n_states, grid.n_actions)
     v = mg.evaluate(grid, pi).v
     mplot.grid_values(grid, v, policy=pi, ax=ax())
     mplot.action_directions(grid)
