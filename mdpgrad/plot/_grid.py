@@ -214,8 +214,8 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
         V = length * dirs[a_idx, 0]
         arrows = ax.quiver(cols[s_idx].astype(float), rows[s_idx].astype(float), U, V, angles="xy",
                            scale_units="xy", scale=1.0, pivot="tail", color="white", edgecolor="black",
-                           linewidth=0.5, width=0.008, headwidth=3.5, headlength=4.0, headaxislength=3.5,
-                           zorder=4)
+                           linewidth=0.5, units="xy", width=0.035, headwidth=2.6, headlength=2.4,
+                           headaxislength=2.2, minshaft=1.0, minlength=0.5, zorder=4)
 
     texts: list[Any] = []
     if annotate:
