@@ -238,11 +238,11 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
 
     values = np.linalg.eigvals(arr)
     re, im = values.real, values.imag
-    boundaries: list[Any] = [ax.axvline(0.0, color="black", linestyle="--", linewidth=1.0,
+    boundaries: list[Any] = [ax.axvline(0.0, color="black", linestyle="--", linewidth=1.0, zorder=3,
                                         label="Re λ = 0: ẇ = Mw stable iff all Re λ < 0")]
     if alpha is not None:
         circle = Circle((-1.0 / alpha, 0.0), 1.0 / alpha, fill=False, edgecolor="tab:orange", linewidth=1.5,
-                        linestyle="-", label=f"|1 + αλ| = 1 (α = {alpha:g}): stable inside")
+                        linestyle="-", zorder=2, label=f"|1 + αλ| = 1 (α = {alpha:g}): stable inside")
         ax.add_patch(circle)
         boundaries.append(circle)
     points = ax.scatter(re, im, s=40, color="tab:blue", edgecolor="black", zorder=4,
