@@ -158,6 +158,7 @@ def test_grid_values_refuses_a_model_without_a_grid():
     (dict(cmap="no-such-map"), "cmap"),
     (dict(fmt="{:d}"), "fmt"),
     (dict(fmt=3), "fmt"),
+    (dict(fmt="{0[0]}"), "fmt"),                                           # a float is not subscriptable
     (dict(annotate=1), "annotate"),
     (dict(label=None), "label"),
     (dict(ax="axes"), "ax"),

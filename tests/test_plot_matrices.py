@@ -98,6 +98,8 @@ def test_labels_and_rectangular_matrices():
     (np.eye(3), dict(witness=3.0), "witness"),
     (np.eye(3), dict(labels=["a", "b"]), "labels"),
     (np.eye(3), dict(labels="abc"), "labels"),
+    (np.eye(3), dict(labels=object()), "labels"),
+    (np.eye(3), dict(labels=["a", "b", 3]), "labels"),
     (np.eye(3), dict(antisymmetric="yes"), "antisymmetric"),
     (np.eye(3), dict(title=3), "title"),
     (np.eye(3), dict(ax=object()), "ax"),

@@ -167,7 +167,7 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
     check_instance(fmt, str, "fmt", "a format string such as '{:.1f}'")
     try:
         fmt.format(1.0)
-    except (ValueError, IndexError, KeyError) as exc:
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
         raise ValidationError(f"fmt is {fmt!r}, which does not format a number ({exc}); expected e.g. "
                               "'{:.1f}'", argument="fmt", value=fmt) from None
     if title is not None:

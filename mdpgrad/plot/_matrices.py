@@ -145,7 +145,7 @@ def matrix(M: ArrayLike, *, antisymmetric: bool = False, witness: Any = None,
         _square(arr, "M", "a witness pair (i, j) marks (i, j) and (j, i)")
         pair = _witness_pair(witness, arr.shape[0])
     if labels is not None:
-        if isinstance(labels, str) or not all(isinstance(x, str) for x in labels):
+        if not isinstance(labels, (list, tuple, np.ndarray)) or not all(isinstance(x, str) for x in labels):
             raise ValidationError(f"labels is {labels!r}; expected a sequence of strings",
                                   argument="labels", value=labels)
         _square(arr, "M", "one sequence of labels names both rows and columns")
