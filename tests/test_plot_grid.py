@@ -137,6 +137,18 @@ def test_directions_can_be_given():
     assert len(pic.arrows.U) == 25
 
 
+def test_a_large_grid_gets_no_numbers_and_fewer_ticks():
+    mdp = mg.examples.slippery_gridworld(21, 40)                             # 840 cells > 400
+    v = np.arange(840.0)
+    pic = mplot.grid_values(mdp, v, ax=new_ax())
+    assert pic.texts == [] and pic.values[20, 39] == 839.0
+    ticks = pic.ax.get_xticks()
+    assert len(ticks) < 40 and np.all(ticks == np.round(ticks))            # integer column indices
+    assert list(pic.ax.get_yticks()) == list(range(21))
+    small = mplot.grid_values(mg.examples.slippery_gridworld(20, 20), np.zeros(400), ax=new_ax())
+    assert len(small.texts) == 399                                          # the goal is terminal
+
+
 def test_without_ax_it_makes_its_own_figure():
     pic = mplot.grid_values(mg.get_example("cliff-walking"), np.zeros(48))
     assert isinstance(pic.ax.figure, Figure) and pic.values.shape == (4, 12)

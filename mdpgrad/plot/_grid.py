@@ -27,6 +27,7 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from matplotlib.quiver import Quiver
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
@@ -39,6 +40,10 @@ __all__ = ["GridPicture", "action_directions", "grid_values"]
 
 #: Length, in cells, of the arrow of an action taken with probability 1.
 ARROW_LENGTH = 0.4
+#: Numbers are written in the cells only up to this many cells (beyond it they would be unreadable).
+MAX_ANNOTATED_CELLS = 400
+#: Every row and column gets a tick up to this size; larger grids get matplotlib's integer ticks.
+MAX_TICKS = 30
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
         A matplotlib colormap name.
     annotate : bool
         Write ``fmt.format(value)`` in each non-terminal cell, black or white
-        by the cell's colour.
+        by the cell's colour (grids of at most 400 cells; larger ones are
+        left unannotated, the numbers would not be readable).
     fmt : str
         A ``str.format`` pattern for one number.
     directions : array_like, shape (A, 2), optional
@@ -188,8 +194,11 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
     grid = v.reshape(n_rows, n_cols)
     image = ax.imshow(grid, cmap=cmap, origin="upper", interpolation="nearest")
     colorbar = ax.figure.colorbar(image, ax=ax, label=label)
-    ax.set_xticks(np.arange(n_cols))
-    ax.set_yticks(np.arange(n_rows))
+    for axis, n in ((ax.xaxis, n_cols), (ax.yaxis, n_rows)):
+        if n <= MAX_TICKS:
+            axis.set_ticks(np.arange(n))
+        else:
+            axis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     if title is not None:
@@ -218,7 +227,7 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
                            headaxislength=2.2, minshaft=1.0, minlength=0.5, zorder=4)
 
     texts: list[Any] = []
-    if annotate:
+    if annotate and S <= MAX_ANNOTATED_CELLS:
         colours = np.asarray(image.cmap(image.norm(grid)))
         # with arrows in the cell, the number moves to the cell's top-left corner
         dx, dy, ha, va, size = ((-0.46, -0.46, "left", "top", "x-small") if arrows is not None
