@@ -150,6 +150,11 @@ def _components(F: Callable[[np.ndarray], np.ndarray], c: np.ndarray, u: np.ndar
     return float(np.sum(u * value)), float(np.sum(v * value))
 
 
+def _legend(ax: Axes) -> None:
+    """A legend on a mid-grey frame: white streamlines (the default over contours) and dark ones both show."""
+    ax.legend(loc="upper right", facecolor="0.6", framealpha=0.9, fontsize=8)
+
+
 def _labels(ax: Axes, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -228,11 +233,11 @@ def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arr
         artist = ax.streamplot(X, Y, U, V, color=color, density=1.0, linewidth=0.9, arrowsize=1.0)
         if label is not None:
             ax.add_line(Line2D([], [], color=color, label=label))
-            ax.legend(loc="upper right", framealpha=0.8)
+            _legend(ax)
     else:
         artist = ax.quiver(X, Y, U, V, color=color, label=label, angles="xy")
         if label is not None:
-            ax.legend(loc="upper right", framealpha=0.8)
+            _legend(ax)
     _labels(ax, xlabel, ylabel)
     return FieldPicture(ax=ax, artist=artist, X=X, Y=Y, U=U, V=V)
 
@@ -246,9 +251,11 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
     θ(t) = θ₀ + (x + ρ cos t)·u + (y + ρ sin t)·v, counter-clockwise, and
     ∮ F·dθ = ∮ (u·F dx + v·F dy) is :func:`mdpgrad.fields.circulation` of the
     2-D field G(x, y) = (u·F, v·F) in the plane (0, 1), with ``f_error``
-    passed through.  The text beside the circle reads
+    passed through.  The text (at the bottom of the axes, with a line to the
+    circle) reads
     "∮ F·dθ = value ± bound"; a value larger than its bound certifies that F
-    is not a gradient on this slice (Green's theorem).
+    is not a gradient on this slice (Green's theorem).  The axes get equal
+    scales (``set_aspect("equal")``) so that the circle is drawn round.
     """
     check_callable(F, "F")
     c, uu, vv = _slice(center, u, v)
@@ -266,11 +273,14 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
     result = circulation(G, np.array([x0, y0]), (0, 1), radius=rho, f_error=f_error)
     t = np.linspace(0.0, 2.0 * np.pi, 181)
     (line,) = ax.plot(x0 + rho * np.cos(t), y0 + rho * np.sin(t), color=color, linewidth=1.8)
-    text = ax.annotate(f"∮ F·dθ = {result.value:.2e} ± {result.bound:.1e}", xy=(x0 + rho, y0),
-                       xytext=(6, 0), textcoords="offset points", color=color, fontsize=9,
-                       va="center", ha="left",
-                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
-                             "edgecolor": color})
+    ax.set_aspect("equal", adjustable="box")      # a circle in the slice looks like one
+    corner = (x0 + rho * np.cos(np.pi / 4), y0 - rho * np.sin(np.pi / 4))
+    text = ax.annotate(f"∮ F·dθ = {result.value:.2e} ± {result.bound:.1e}", xy=corner,
+                       xytext=(0.5, 0.03), textcoords="axes fraction", color=color, fontsize=9,
+                       va="bottom", ha="center",
+                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                             "edgecolor": color},
+                       arrowprops={"arrowstyle": "-", "color": color, "linewidth": 0.8})
     return LoopPicture(ax=ax, line=line, text=text, circulation=float(result.value),
                        error=float(result.bound))
 
