@@ -92,7 +92,7 @@ def test_histogram_counts_the_coordinate_and_marks_three_references():
               for k in ("mean", "expectation", "gradient")}
     assert len(set(styles.values())) == 3
     labels = [t.get_text() for t in pic.artists["legend"].get_texts()]
-    assert labels == ["400 samples", "sample mean", "exact expectation", "∇J"]
+    assert labels == ["400 samples", "exact expectation", "sample mean", "∇J"]
     assert pic.ax.get_xlabel() == "ĝ[1]" and pic.ax.get_ylabel() == "count"
 
 
@@ -134,7 +134,7 @@ def test_scatter_shows_the_first_max_points_and_the_mean_of_all():
     assert pic.artists["gradient"].get_data() == ([0.0], [1.2])
     assert (pic.ax.get_xlabel(), pic.ax.get_ylabel()) == ("ĝ[2]", "ĝ[0]")
     labels = [t.get_text() for t in pic.artists["legend"].get_texts()]
-    assert labels == ["50 of 400 samples", "sample mean", "exact expectation", "∇J"]
+    assert labels == ["50 of 400 samples", "exact expectation", "sample mean", "∇J"]
 
 
 def test_scatter_with_fewer_samples_than_max_points_shows_all():

@@ -138,8 +138,8 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
     """Histogram of one coordinate of the samples, with the sample mean, exact expectation and ∇J.
 
     ``samples`` has one estimate per row, shape (n, d) (or (n, *param_shape),
-    flattened); ``coordinate`` is a flat index.  Vertical lines: the sample
-    mean (dashed blue), the exact expectation (solid black) and ∇J (dotted
+    flattened); ``coordinate`` is a flat index.  Vertical lines: the exact
+    expectation (solid black, drawn first), the sample mean (dashed blue, on top) and ∇J (dotted
     red, when given).  The record's ``samples`` are the n values of the
     coordinate and ``mean`` their mean (a 1-entry array).
     """
@@ -160,8 +160,9 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
     counts, edges, patches = ax.hist(x, bins=bins, color="0.75", edgecolor="0.45", linewidth=0.5,
                                      label=f"{x.size} samples")
     artists: dict[str, Any] = {"hist": patches, "counts": counts, "edges": edges}
+    # the expectation first and wider, so that the dashed mean on top of it stays visible when they agree
+    artists["expectation"] = ax.axvline(e[i], linewidth=2.6, label="exact expectation", **_EXPECTATION)
     artists["mean"] = ax.axvline(mean[0], linewidth=1.8, label="sample mean", **_MEAN)
-    artists["expectation"] = ax.axvline(e[i], linewidth=1.6, label="exact expectation", **_EXPECTATION)
     if g is not None:
         artists["gradient"] = ax.axvline(g[i], linewidth=2.0, label="∇J", **_GRADIENT)
     ax.set_xlabel(xlabel if xlabel is not None else f"ĝ[{i}]")
@@ -177,7 +178,7 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
 
     At most ``max_points`` samples are drawn: the first ``max_points`` rows
     (deterministic, so the picture is reproducible); the sample mean is that of
-    all n rows.  Markers: the mean (blue ×), the exact expectation (black +),
+    all n rows.  Markers: the exact expectation (black +), the mean (blue ×, on top),
     ∇J (red star, when given).  Axis labels "ĝ[i]", "ĝ[j]".
     """
     s, e, g = _samples(samples, expectation, gradient)
@@ -197,11 +198,11 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
     artists: dict[str, Any] = {}
     artists["samples"] = ax.scatter(shown[:, 0], shown[:, 1], s=6, color="0.55", alpha=0.5, linewidths=0,
                                     label=f"{shown.shape[0]} of {pair.shape[0]} samples")
-    artists["mean"] = ax.plot([mean[0]], [mean[1]], marker="x", markersize=11, markeredgewidth=2.2,
-                              linestyle="none", color=_MEAN["color"], label="sample mean")[0]
-    artists["expectation"] = ax.plot([e[i]], [e[j]], marker="+", markersize=16, markeredgewidth=2.2,
+    artists["expectation"] = ax.plot([e[i]], [e[j]], marker="+", markersize=18, markeredgewidth=2.6,
                                      linestyle="none", color=_EXPECTATION["color"],
                                      label="exact expectation")[0]
+    artists["mean"] = ax.plot([mean[0]], [mean[1]], marker="x", markersize=10, markeredgewidth=2.0,
+                              linestyle="none", color=_MEAN["color"], label="sample mean")[0]
     if g is not None:
         artists["gradient"] = ax.plot([g[i]], [g[j]], marker="*", markersize=13, linestyle="none",
                                       color=_GRADIENT["color"], markeredgecolor="black", markeredgewidth=0.6,
