@@ -210,8 +210,9 @@ def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arr
 
     For orthonormal u, v the pair (u·F, v·F) is the orthogonal projection of
     F onto the plane of the slice, in its coordinates; for other u, v it is
-    the pair of directional components (the rate of change along u and along
-    v of the function F is the gradient of, when it is one).  ``kind="stream"``
+    the pair of directional components (when F = ∇f, the derivatives of
+    x, y ↦ f(θ₀ + x·u + y·v), i.e. the gradient of the function drawn by
+    :func:`slice_contour`).  ``kind="stream"``
     calls ``ax.streamplot`` (an evenly spaced grid, hence ``linspace``),
     ``"quiver"`` calls ``ax.quiver``.  ``label`` adds a legend entry (a proxy
     line for streamlines, which take no label).
