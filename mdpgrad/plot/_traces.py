@@ -1,6 +1,20 @@
 """Traces over iterations and an estimator's samples against its exact expectation.
 
-SKELETON: signatures settled, bodies to be written.
+:func:`trace` draws a quantity over steps (J, the cosine between a step and
+∇J, a weight); a NaN entry is a step where the quantity is undefined (the
+cosine after a step whose direction vanished), left as a gap in the line by
+matplotlib and announced by a small note on the axes ("undefined at k steps
+(gap)").  :func:`estimator_histogram` and :func:`estimator_scatter` draw the
+per-batch (or per-episode) samples of a gradient estimator, one coordinate
+as a histogram or two as a scatter, with three references: the sample mean,
+the exact expectation of the estimator and, when given, the exact ∇J.
+
+The tests (``tests/test_plot_traces.py``) check that the drawn line's data
+are the values and steps, that the gaps are the NaN indices, that the
+histogram's bars count the samples, that the scatter shows the first
+``max_points`` samples, that the marker positions are the mean, expectation
+and gradient, and that bad input raises :class:`mdpgrad.ValidationError`
+naming the argument.
 """
 
 from __future__ import annotations
@@ -13,7 +27,16 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
+from .._errors import ValidationError
+from .._validation import as_real_array, check_bool, check_integer
+from ._axes import axes_or_new
+
 __all__ = ["SamplePicture", "TracePicture", "estimator_histogram", "estimator_scatter", "trace"]
+
+#: Colours and styles of the three references (the same in both sample pictures).
+_MEAN: dict[str, Any] = {"color": "tab:blue", "linestyle": "--"}
+_EXPECTATION: dict[str, Any] = {"color": "black", "linestyle": "-"}
+_GRADIENT: dict[str, Any] = {"color": "tab:red", "linestyle": ":"}
 
 
 @dataclass(frozen=True)
@@ -38,22 +61,152 @@ class SamplePicture:
     artists: dict[str, Any]
 
 
+def _label(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name} is {value!r}; expected a string or None", argument=name, value=value)
+    return value
+
+
 def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None = None,
           label: str | None = None, xlabel: str = "step", ylabel: str = "", note_gaps: bool = True,
           **line_kwargs: Any) -> TracePicture:
-    """A quantity over iterations; NaN entries (undefined steps) are gaps, and a note says how many."""
-    raise NotImplementedError
+    """A quantity over iterations; NaN entries (undefined steps) are gaps, and a note says how many.
+
+    ``values`` is 1-D and real; NaN marks an undefined step (±inf is refused).
+    ``steps`` defaults to 0 … n−1 and must be finite and of the same length.
+    With ``note_gaps`` and at least one NaN, a text in the lower left corner
+    of the axes reads "undefined at k steps (gap)".  ``label`` is the line's
+    legend entry (a legend is drawn when it is given).
+    """
+    y = as_real_array(values, "values", finite=False)
+    if y.ndim != 1 or y.size == 0:
+        raise ValidationError(f"values has shape {y.shape}; expected a non-empty 1-D array",
+                              argument="values", value=y.shape)
+    bad = np.flatnonzero(np.isinf(y))
+    if bad.size:
+        i = int(bad[0])
+        raise ValidationError(f"values[{i}] is {y[i]}; expected a finite number or nan (undefined)",
+                              argument="values", index=(i,), value=float(y[i]))
+    if steps is None:
+        x = np.arange(y.size, dtype=float)
+    else:
+        x = as_real_array(steps, "steps", shape=y.shape)
+    note_gaps = check_bool(note_gaps, "note_gaps")
+    label = _label(label, "label")
+    ax = axes_or_new(ax)
+    (line,) = ax.plot(x, y, label=label, **line_kwargs)
+    gaps = np.flatnonzero(np.isnan(y))
+    note = None
+    if note_gaps and gaps.size:
+        k = int(gaps.size)
+        note = ax.text(0.02, 0.03, f"undefined at {k} step{'s' if k != 1 else ''} (gap)",
+                       transform=ax.transAxes, fontsize=8, color=line.get_color(), ha="left", va="bottom",
+                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                             "edgecolor": "none"})
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if label is not None:
+        ax.legend()
+    return TracePicture(ax=ax, line=line, steps=x, values=y, gaps=gaps, note=note)
+
+
+def _samples(samples: ArrayLike, expectation: ArrayLike,
+             gradient: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Samples as (n, d) (estimates of any parameter shape are flattened), references as (d,)."""
+    s = as_real_array(samples, "samples")
+    if s.ndim < 2 or s.shape[0] == 0:
+        raise ValidationError(f"samples has shape {s.shape}; expected (n, d) with n >= 1 (one estimate "
+                              "per row)", argument="samples", value=s.shape)
+    s = s.reshape(s.shape[0], -1)
+    d = s.shape[1]
+    e = as_real_array(expectation, "expectation").reshape(-1)
+    if e.size != d:
+        raise ValidationError(f"expectation has {e.size} entries; expected {d}, one per coordinate of the "
+                              "samples", argument="expectation", value=e.size)
+    g = None
+    if gradient is not None:
+        g = as_real_array(gradient, "gradient").reshape(-1)
+        if g.size != d:
+            raise ValidationError(f"gradient has {g.size} entries; expected {d}, one per coordinate of the "
+                                  "samples", argument="gradient", value=g.size)
+    return s, e, g
 
 
 def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: ArrayLike | None = None, *,
                         coordinate: int = 0, bins: int | str = "auto", ax: Axes | None = None,
                         xlabel: str | None = None) -> SamplePicture:
-    """Histogram of one coordinate of the samples, with the sample mean, exact expectation and ∇J."""
-    raise NotImplementedError
+    """Histogram of one coordinate of the samples, with the sample mean, exact expectation and ∇J.
+
+    ``samples`` has one estimate per row, shape (n, d) (or (n, *param_shape),
+    flattened); ``coordinate`` is a flat index.  Vertical lines: the sample
+    mean (dashed blue), the exact expectation (solid black) and ∇J (dotted
+    red, when given).  The record's ``samples`` are the n values of the
+    coordinate and ``mean`` their mean (a 1-entry array).
+    """
+    s, e, g = _samples(samples, expectation, gradient)
+    i = check_integer(coordinate, "coordinate", min_value=0, max_value=s.shape[1] - 1)
+    if not (isinstance(bins, str) or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool))):
+        raise ValidationError(f"bins is {bins!r}; expected an integer >= 1 or a numpy bin rule such as "
+                              "'auto'", argument="bins", value=bins)
+    if not isinstance(bins, str):
+        bins = check_integer(bins, "bins", min_value=1, max_value=10_000)
+    elif bins not in ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt"):
+        raise ValidationError(f"bins is {bins!r}; expected an integer or one of numpy's bin rules",
+                              argument="bins", value=bins)
+    xlabel = _label(xlabel, "xlabel")
+    ax = axes_or_new(ax)
+    x = s[:, i]
+    mean = np.array([x.mean()])
+    counts, edges, patches = ax.hist(x, bins=bins, color="0.75", edgecolor="0.45", linewidth=0.5,
+                                     label=f"{x.size} samples")
+    artists: dict[str, Any] = {"hist": patches, "counts": counts, "edges": edges}
+    artists["mean"] = ax.axvline(mean[0], linewidth=1.8, label="sample mean", **_MEAN)
+    artists["expectation"] = ax.axvline(e[i], linewidth=1.6, label="exact expectation", **_EXPECTATION)
+    if g is not None:
+        artists["gradient"] = ax.axvline(g[i], linewidth=2.0, label="∇J", **_GRADIENT)
+    ax.set_xlabel(xlabel if xlabel is not None else f"ĝ[{i}]")
+    ax.set_ylabel("count")
+    artists["legend"] = ax.legend(fontsize=8)
+    return SamplePicture(ax=ax, samples=x, mean=mean, artists=artists)
 
 
 def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: ArrayLike | None = None, *,
                       coordinates: tuple[int, int] = (0, 1), ax: Axes | None = None,
                       max_points: int = 5000) -> SamplePicture:
-    """Scatter of two coordinates of the samples, with the sample mean, exact expectation and ∇J."""
-    raise NotImplementedError
+    """Scatter of two coordinates of the samples, with the sample mean, exact expectation and ∇J.
+
+    At most ``max_points`` samples are drawn: the first ``max_points`` rows
+    (deterministic, so the picture is reproducible); the sample mean is that of
+    all n rows.  Markers: the mean (blue ×), the exact expectation (black +),
+    ∇J (red star, when given).  Axis labels "ĝ[i]", "ĝ[j]".
+    """
+    s, e, g = _samples(samples, expectation, gradient)
+    if not isinstance(coordinates, (tuple, list)) or len(coordinates) != 2:
+        raise ValidationError(f"coordinates is {coordinates!r}; expected a pair (i, j)",
+                              argument="coordinates", value=coordinates)
+    last = s.shape[1] - 1
+    i, j = (check_integer(c, "coordinates", min_value=0, max_value=last) for c in coordinates)
+    if i == j:
+        raise ValidationError(f"coordinates is {tuple(coordinates)!r}; expected two different coordinates",
+                              argument="coordinates", value=tuple(coordinates))
+    max_points = check_integer(max_points, "max_points", min_value=1)
+    ax = axes_or_new(ax)
+    pair = s[:, [i, j]]
+    shown = pair[:max_points]
+    mean = pair.mean(axis=0)
+    artists: dict[str, Any] = {}
+    artists["samples"] = ax.scatter(shown[:, 0], shown[:, 1], s=6, color="0.55", alpha=0.5, linewidths=0,
+                                    label=f"{shown.shape[0]} of {pair.shape[0]} samples")
+    artists["mean"] = ax.plot([mean[0]], [mean[1]], marker="x", markersize=11, markeredgewidth=2.2,
+                              linestyle="none", color=_MEAN["color"], label="sample mean")[0]
+    artists["expectation"] = ax.plot([e[i]], [e[j]], marker="+", markersize=16, markeredgewidth=2.2,
+                                     linestyle="none", color=_EXPECTATION["color"],
+                                     label="exact expectation")[0]
+    if g is not None:
+        artists["gradient"] = ax.plot([g[i]], [g[j]], marker="*", markersize=13, linestyle="none",
+                                      color=_GRADIENT["color"], markeredgecolor="black", markeredgewidth=0.6,
+                                      label="∇J")[0]
+    ax.set_xlabel(f"ĝ[{i}]")
+    ax.set_ylabel(f"ĝ[{j}]")
+    artists["legend"] = ax.legend(fontsize=8)
+    return SamplePicture(ax=ax, samples=shown, mean=mean, artists=artists)
