@@ -245,6 +245,17 @@ def test_bad_input_names_the_argument():
         mplot.value_polytope(three, ax=ax)
 
 
+def test_fill_with_too_many_actions_is_refused_before_drawing():
+    mdp = random_mdp(0, n_states=2, n_actions=21, gamma=0.5)      # C(21, 2)^2 = 44100 polygons
+    ax = new_ax()
+    with pytest.raises(mg.ValidationError) as info:
+        mplot.value_polytope(mdp, ax=ax)
+    assert info.value.argument == "fill" and "fill=False" in str(info.value)
+    assert len(ax.collections) == 0
+    pic = mplot.value_polytope(mdp, ax=ax, fill=False, label_vertices=False)
+    assert len(pic.vertices) == 21 * 21 and len(pic.segments) == 21 * 21 * 20
+
+
 # -- trajectory ------------------------------------------------------------------------------------
 
 def test_trajectory_draws_the_points_and_marks_both_ends():

@@ -50,6 +50,10 @@ from ._axes import axes_or_new
 
 __all__ = ["PolytopePicture", "trajectory", "value_polytope"]
 
+#: Most 2-action sub-polytopes filled (C(A, 2)² of them for A actions: A = 20 gives 36100); with more
+#: actions ``fill=True`` is refused rather than building a huge picture (draw with ``fill=False``).
+MAX_FILL_POLYGONS = 40_000
+
 #: Colours of the picture: the region, its edges and vertices.
 FILL_COLOR = "#cfe0f3"
 EDGE_COLOR = "#2b4a6f"
@@ -130,7 +134,8 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     ax : Axes, optional
         Where to draw (a new figure when omitted).
     fill : bool
-        Fill the region of all values (default True).
+        Fill the region of all values (default True).  Refused for more than
+        :data:`MAX_FILL_POLYGONS` sub-polytopes (above 20 actions).
     label_vertices : bool
         Write ``"(a0, a1)"`` next to each deterministic policy's value.
     title : str, optional
@@ -142,7 +147,8 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     Raises
     ------
     ValidationError
-        If ``mdp`` is not an MDP with exactly 2 states, or another argument is
+        If ``mdp`` is not an MDP with exactly 2 states, if ``fill`` would need
+        more than :data:`MAX_FILL_POLYGONS` polygons, or another argument is
         malformed.
     NonTerminatingPolicyError
         If γ = 1 and some deterministic policy never terminates (its value
@@ -166,8 +172,13 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     label_vertices = check_bool(label_vertices, "label_vertices")
     if title is not None:
         check_instance(title, str, "title", "a string or None")
-    ax = axes_or_new(ax)
     n_actions = mdp.n_actions
+    polygons = _polygons(n_actions) if fill else []
+    if len(polygons) > MAX_FILL_POLYGONS:
+        raise ValidationError(f"fill=True with {n_actions} actions needs {len(polygons)} polygons, more than "
+                              f"{MAX_FILL_POLYGONS}; draw the segments only with fill=False",
+                              argument="fill", value=fill)
+    ax = axes_or_new(ax)
     eye = np.eye(n_actions)
 
     vertices: dict[tuple[int, ...], np.ndarray] = {}
@@ -185,7 +196,6 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     segments.sort()
 
     artists: list[Any] = []
-    polygons = _polygons(n_actions)
     region: PolyCollection | None = None
     if fill:
         region = PolyCollection([np.array([vertices[p] for p in poly]) for poly in polygons],
@@ -226,7 +236,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     if title is not None:
         ax.set_title(title)
     return PolytopePicture(ax=ax, vertices=vertices, segments=segments, fill=region, artists=artists,
-                           polygons=polygons if fill else [])
+                           polygons=polygons)
 
 
 def trajectory(points: ArrayLike, *, ax: Axes | None = None, label: str | None = None,
