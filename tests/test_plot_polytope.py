@@ -235,6 +235,7 @@ def test_bad_input_names_the_argument():
         (lambda: mplot.trajectory([[0, 0]], ax=ax, color="not-a-colour"), "color"),
         (lambda: mplot.trajectory([[0, 0]], ax=ax, label=5), "label"),
         (lambda: mplot.trajectory([[0, 0]], ax=ax, marker=None), "marker"),
+        (lambda: mplot.trajectory([[0, 0]], ax=ax, marker="zz"), "marker"),
         (lambda: mplot.trajectory([[0, 0]], ax=object()), "ax"),
     ]
     for call, argument in cases:

@@ -40,6 +40,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import is_color_like
 from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
 from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
@@ -285,6 +286,11 @@ def trajectory(points: ArrayLike, *, ax: Axes | None = None, label: str | None =
         raise ValidationError(f"color is {color!r}; expected a matplotlib colour name or None",
                               argument="color", value=color)
     check_instance(marker, str, "marker", "a marker string such as 'o' or ''")
+    try:
+        MarkerStyle(marker)
+    except ValueError:
+        raise ValidationError(f"marker is {marker!r}; expected a matplotlib marker such as 'o', '.' or ''",
+                              argument="marker", value=marker) from None
     if markevery is not None:
         markevery = check_integer(markevery, "markevery", min_value=1)
     ax = axes_or_new(ax)
