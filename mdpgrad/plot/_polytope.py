@@ -215,12 +215,23 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     artists.append(dots)
 
     if label_vertices:
-        # push each label away from the middle of the picture, so that it sits outside the region
+        # each label goes opposite to the segments leaving its vertex (so it covers none of them), or away
+        # from the middle of the picture when those cancel out; directions in units of the data span
         centre = pts.mean(axis=0)
         span = np.ptp(pts, axis=0)
         span = np.where(span > 0, span, 1.0)
+        neighbours: dict[tuple[int, ...], list[tuple[int, ...]]] = {a: [] for a in vertices}
+        for p, q in segments:
+            neighbours[p].append(q)
+            neighbours[q].append(p)
         for a, v in vertices.items():
-            d = (v - centre) / span
+            d = np.zeros(2)
+            for b in neighbours[a]:
+                u = (vertices[b] - v) / span
+                n = float(np.hypot(*u))
+                d -= u / n if n > 0 else 0.0
+            if float(np.hypot(*d)) < 1e-6:
+                d = (v - centre) / span
             norm = float(np.hypot(*d))
             d = d / norm if norm > 0 else np.array([0.0, 1.0])
             artists.append(ax.annotate(f"({a[0]}, {a[1]})", xy=(v[0], v[1]),
