@@ -115,7 +115,9 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     * the filled region (``fill=True``).  With two actions per state it is the
       polygon (0, 0) → (0, 1) → (1, 1) → (1, 0): the image of the edges of
       the policy square, which contains the boundary of the polytope
-      (Dadashi et al. 2019, Theorem 2), so the polygon is the polytope.  With
+      (Dadashi et al. 2019, Theorem 2), so the polygon is the polytope.  The
+      path may cross itself (it does on the example of their Fig. 2(d)): the
+      polytope is then two triangles meeting at one point, both filled.  With
       more than two actions the fill is the union of the polygons of all the
       2-action sub-polytopes (actions {a, b} allowed in state 0, {c, d} in
       state 1).  That union is the whole polytope, not an approximation: by
