@@ -76,8 +76,8 @@ def _draw_everything(mplot, mg, np, Figure):
 
     two = mg.get_example("two-state")
     policy = mg.TabularSoftmax(2, 2)
-    theta = np.zeros(4)
-    u, w = np.eye(4)[0], np.eye(4)[1]
+    theta = np.zeros((2, 2))
+    u, w = np.eye(4)[0].reshape(2, 2), np.eye(4)[1].reshape(2, 2)
     mplot.slice_contour(lambda t: mg.objective(two, policy, t), theta, u, w, n=5, ax=ax())
     mplot.slice_field(lambda t: mg.policy_gradient(two, policy, t), theta, u, w, n=5, ax=ax())
     mplot.slice_loop(lambda t: mg.expected_update_without_discount(two, policy, t), theta, u, w,
