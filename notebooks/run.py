@@ -39,7 +39,10 @@ def execute(path: pathlib.Path, *, timeout: int = 300) -> tuple[object, float]:
 
     os.environ["MPLBACKEND"] = "Agg"        # inherited by the kernel: no window, same pictures
     nb = nbformat.read(path, as_version=4)
+    # the kernel's own log (e.g. its note on the local TCP transport) is not the lesson's output;
+    # warnings raised by the lesson's code still appear in the notebook as stderr
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
