@@ -42,7 +42,9 @@ What lives here
 * :func:`estimator_moments` and :class:`EstimatorMoments`: the exact mean and
   covariance of one episode's estimate (REINFORCE with or without γᵗ,
   whole-return, state baselines, GAE(λ), PPO-clip with an advantage table),
-  by linear solves on the state-action chain.
+  by linear solves on the state-action chain; :func:`baseline_variances`: the
+  exact tr Cov with no baseline, with v, and with the variance-optimal
+  constant and state baselines.
 * :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
   (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns
   (Shao et al. 2024, §4.1).
@@ -70,7 +72,7 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 
 from ._contract import Estimator
 from ._harness import EstimatorCheck
-from ._moments import EstimatorMoments, estimator_moments
+from ._moments import BaselineVariances, EstimatorMoments, baseline_variances, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
     baseline_estimator,
@@ -82,10 +84,12 @@ from ._reinforce import (
 )
 
 __all__ = [
+    "BaselineVariances",
     "Estimator",
     "EstimatorCheck",
     "EstimatorMoments",
     "baseline_estimator",
+    "baseline_variances",
     "estimator_moments",
     "gae_estimator",
     "grpo_estimator",

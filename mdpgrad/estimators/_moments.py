@@ -84,12 +84,12 @@ from numpy.typing import ArrayLike
 from .._errors import ValidationError
 from .._model import MDP, validate_mdp
 from .._policies import Policy, validate_parameterisation, validate_theta
-from .._validation import check_instance, check_integer, check_memory, format_count
+from .._validation import as_real_array, check_instance, check_integer, check_memory, check_real, format_count
 from ..sampling._sampler import ProtocolOption
 from ..variance import score_matrix
 from ._contract import Estimator, ExactModel, exact_model
 
-__all__ = ["MAX_PAIRS", "EstimatorMoments", "PairChain", "StepValues", "estimator_moments", "pair_chain",
+__all__ = ["MAX_PAIRS", "BaselineVariances", "EstimatorMoments", "baseline_variances", "PairChain", "StepValues", "estimator_moments", "pair_chain",
            "reward_values", "step_discount_of", "to_go_moments", "whole_moments"]
 
 #: Largest pair chain (S·A, times H under "horizon") handled densely: about a dozen n × n float64
@@ -441,3 +441,123 @@ def reward_values(m: ExactModel) -> StepValues:
     r = m.mdp.r.reshape(-1)
     wide = np.repeat(r[:, None], S, axis=1)
     return StepValues(cont=wide, terminal=r, cut=wide, coin=r)
+
+
+# --------------------------------------------------------------------------- baselines
+
+@dataclass(frozen=True, eq=False)
+class BaselineVariances:
+    """tr Cov[ĝ] of REINFORCE Σₜ dᵗ (Gₜ − b(sₜ)) ∇log π for the baselines that matter, exactly.
+
+    tr Cov is a quadratic function of the table b (the mean does not depend on b), stored as
+    tr Cov(b) = ``offset`` + ``linear``·b + bᵀ ``quadratic`` b, from which the optimal baselines follow.
+
+    Attributes
+    ----------
+    none : float
+        No baseline.
+    value : float
+        b = v^π, the exact state values (:func:`value_baseline`).
+    constant : float
+        The best constant baseline, ``constant_baseline``.
+    constant_baseline : float
+    state : float
+        The best state baseline, ``state_baseline`` (minimum-norm where a state is never visited).
+    state_baseline : ndarray, shape (S,)
+    offset, linear, quadratic
+        The quadratic form (shapes (), (S,), (S, S)).
+    """
+
+    none: float
+    value: float
+    constant: float
+    constant_baseline: float
+    state: float
+    state_baseline: np.ndarray
+    offset: float
+    linear: np.ndarray
+    quadratic: np.ndarray
+
+    def variance(self, b: ArrayLike) -> float:
+        """tr Cov[ĝ] with the baseline ``b`` (a number or a table of shape (S,))."""
+        S = self.linear.shape[0]
+        arr = (np.full(S, check_real(b, "b")) if np.ndim(b) == 0 else as_real_array(b, "b", shape=(S,)))
+        return float(self.offset + self.linear @ arr + arr @ self.quadratic @ arr)
+
+
+def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: ProtocolOption = "auto",
+                       horizon: int | None = None) -> BaselineVariances:
+    """Exact tr Cov[ĝ] of REINFORCE with no baseline, with v, and with the best constant and state baselines.
+
+    The estimate is Σₜ dᵗ (Gₜ − b(sₜ)) ∇log π(aₜ|sₜ) (:func:`baseline_estimator`).  Its mean does
+    not depend on b (Σ_a π ∇log π = 0), and its second moment, traced with the Gram matrix ΨΨᵀ of
+    the scores, is a quadratic form in b read off the to-go formula (module notes): the terms of
+    D and O that hold b once or twice.  The best baselines minimise it: b* = −½ K⁺ l over states,
+    c* = −(1ᵀl) / (2·1ᵀK1) for a constant — the exact versions of the variance-optimal baselines
+    of Weaver & Tao (2001) and Greensmith, Bartlett & Baxter (2004, §4), for the whole
+    episode's estimate and the total variance tr Cov.
+
+    Raises
+    ------
+    ValidationError
+        As :func:`estimator_moments`.
+
+    Examples
+    --------
+    The one-decision bandit with rewards (0, 1) under π = (½, ½): the best constant baseline is
+    the mean reward ½, and it removes all the variance, since both actions then give the same
+    estimate (G − ½)(e_a − π) = (−¼, ¼):
+
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> bv = baseline_variances(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
+    >>> round(bv.none, 12), round(bv.constant_baseline, 12), round(bv.constant, 12)
+    (0.125, 0.5, 0.0)
+    """
+    mdp = validate_mdp(mdp)
+    policy = validate_parameterisation(policy)
+    th = validate_theta(theta, policy, batch=False)
+    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
+        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
+                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
+    m = exact_model(mdp, policy, th, protocol, horizon)
+    S, A = mdp.n_states, mdp.n_actions
+    chain = pair_chain(m, reward_values(m))
+    H = chain.layers
+    d = step_discount_of(m)
+    w = kappa = d
+    Psi = score_matrix(policy, th, np.ones((S, A), dtype=bool))
+    G = np.tile(Psi @ Psi.T, (H, H))
+    R = _Resolvents(chain.K)
+    I = np.eye(chain.n)
+    m1 = R.left(kappa, chain.rho1)
+    m2 = R.left(kappa * kappa, chain.rho2 + 2.0 * kappa * (chain.K_rho @ m1))
+    nu = R.left_t(w * w, chain.mu0)
+    mean = Psi.T @ _fold(chain, R.left_t(w, chain.mu0) * m1, np.zeros((chain.n, chain.n)))[0]
+    X = R.left(w * kappa, w * chain.K_rho) @ R.matrix(w)
+    Y = R.matrix(w * kappa) - I
+    Z = R.matrix(w) - I
+    gnu = np.diag(G) * nu
+    alpha = ((nu[:, None] * X) * G).sum(axis=0)
+    beta = ((nu[:, None] * Y) * G).sum(axis=0)
+    M = nu[:, None] * Z * G
+    offset = float(gnu @ m2 + 2.0 * alpha @ m1 + 2.0 * beta @ m2 - mean @ mean)
+    L = -2.0 * gnu * m1 - 2.0 * alpha - 2.0 * beta * m1 - 2.0 * (M @ m1)
+    Qb = np.diag(gnu) + M + M.T
+    E = np.tile(np.repeat(np.eye(S), A, axis=0), (H, 1))            # pair (τ, s, a) -> state s
+    lin = E.T @ L
+    quad = E.T @ Qb @ E
+    quad = 0.5 * (quad + quad.T)
+
+    def f(b: np.ndarray) -> float:
+        return float(offset + lin @ b + b @ quad @ b)
+
+    ones = np.ones(S)
+    denom = float(ones @ quad @ ones)
+    c_star = -float(ones @ lin) / (2.0 * denom) if denom > 0 else 0.0
+    b_star = -0.5 * (np.linalg.pinv(quad, rcond=1e-12, hermitian=True) @ lin)
+    return BaselineVariances(none=f(np.zeros(S)), value=f(m.evaluation.v), constant=f(c_star * ones),
+                             constant_baseline=c_star, state=f(b_star), state_baseline=b_star, offset=offset,
+                             linear=lin, quadratic=quad)
