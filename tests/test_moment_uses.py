@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _models import random_mdp
 
 import mdpgrad as mg
 from mdpgrad import estimators as est
-
-from _models import random_mdp
 
 P_BANDIT = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
 BANDIT = mg.MDP(P_BANDIT, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
