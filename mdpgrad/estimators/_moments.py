@@ -89,8 +89,8 @@ from ..sampling._sampler import ProtocolOption
 from ..variance import score_matrix
 from ._contract import Estimator, ExactModel, exact_model
 
-__all__ = ["MAX_PAIRS", "BaselineVariances", "EstimatorMoments", "PairChain", "StepValues", "baseline_variances",
-           "estimator_moments", "pair_chain", "reward_values", "step_discount_of", "to_go_moments",
+__all__ = ["MAX_PAIRS", "BaselineVariances", "EstimatorMoments", "PairChain", "StepValues",
+           "baseline_variances", "estimator_moments", "pair_chain", "reward_values", "step_discount_of", "to_go_moments",
            "whole_moments"]
 
 #: Largest pair chain (S·A, times H under "horizon") handled densely: about a dozen n × n float64
