@@ -90,8 +90,8 @@ from ..variance import score_matrix
 from ._contract import Estimator, ExactModel, exact_model
 
 __all__ = ["MAX_PAIRS", "BaselineVariances", "EstimatorMoments", "PairChain", "StepValues",
-           "baseline_variances", "estimator_moments", "pair_chain", "reward_values", "step_discount_of", "to_go_moments",
-           "whole_moments"]
+           "baseline_variances", "estimator_moments", "pair_chain", "reward_values", "step_discount_of",
+           "to_go_moments", "whole_moments"]
 
 #: Largest pair chain (S·A, times H under "horizon") handled densely: about a dozen n × n float64
 #: matrices are alive at once, 12·8·n² bytes = 2.4 GB at n = 5000.
