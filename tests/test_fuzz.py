@@ -238,7 +238,8 @@ NOT_CALLED = {"Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyEr
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",
               "FieldJacobian", "FieldVerdict", "SymmetryVerdict", "QLearningJacobian", "Stability",
               "TDSymmetry", "Estimator", "EstimatorCheck", "EstimatorMoments", "BaselineVariances",
-              "ReturnVariance", "SampleEfficiency", "BairdCounterexample", "GymnasiumConversion", "EXAMPLES", "PROTOCOLS",
+              "ReturnVariance", "SampleEfficiency", "BairdCounterexample", "GymnasiumConversion", "EXAMPLES",
+              "PROTOCOLS",
               "ContourPicture", "EigenvaluePicture", "FieldPicture", "GridPicture", "LandscapePicture",
               "LoopPicture", "MatrixPicture", "PolytopePicture", "SamplePicture", "TracePicture"}
 
