@@ -105,7 +105,7 @@ class EstimatorMoments:
 
 # -- the policy at θ: π and the scores as field elements ----------------------------------------
 
-def _policy_at(space_gens: list, policy: Any, theta: ImmutableMatrix, model_syms: set
+def _policy_at(policy: Any, theta: ImmutableMatrix, model_syms: set
                ) -> tuple[list, dict, ImmutableMatrix, list]:
     """π and ψ = ∇log π at θ as expressions in the generators still needed, and their back-map.
 
@@ -119,10 +119,13 @@ def _policy_at(space_gens: list, policy: Any, theta: ImmutableMatrix, model_syms
                               argument="theta", value=sorted(map(str, clash)))
     dummies = ImmutableMatrix(rows, cols, [sympy.Dummy(f"t{i}", real=True) for i in range(rows * cols)])
     rp = policy.rational(dummies)
+    if set(rp.variables) & model_syms:
+        raise ValidationError(f"the model uses the names {sorted(map(str, set(rp.variables) & model_syms))} "
+                              "reserved for exp(theta)", argument="mdp")
     point: dict = {}
     back: dict = {}
     gens: list = []
-    for v, dummy, value in zip(rp.variables, rp.params, list(theta), strict=True):
+    for v, value in zip(rp.variables, list(theta), strict=True):
         target = sympy.exp(value) if v in rp.exp_of else value
         if isinstance(target, sympy.Rational):
             point[v] = target
@@ -244,8 +247,8 @@ class _Moments:
         key = tuple(tuple(row) for row in lam)
         if key not in self.inverses:
             dom = K.to_domain()
-            M = DomainMatrix([[(K.one if s == t else K.zero) - lam[s][t] for t in range(S)] for s in range(S)],
-                             (S, S), dom)
+            rows = [[(K.one if s == t else K.zero) - lam[s][t] for t in range(S)] for s in range(S)]
+            M = DomainMatrix(rows, (S, S), dom)
             try:
                 self.inverses[key] = M.inv()
             except (DMNonInvertibleMatrixError, ZeroDivisionError):
@@ -312,7 +315,8 @@ def estimator_moments(mdp: MDP, policy: Any, theta: Any, kind: str = "reinforce"
     S, A = mdp.n_states, mdp.n_actions
     if (policy.n_states, policy.n_actions) != (S, A):
         raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
-                              f"has {S} and {A}", argument="policy", value=(policy.n_states, policy.n_actions))
+                              f"has {S} and {A}", argument="policy",
+                              value=(policy.n_states, policy.n_actions))
     theta_m = exact_matrix(theta, "theta", policy.param_shape)
     resolved = ("terminal" if any(mdp.terminal) else "geometric") if protocol == "auto" else protocol
     H: int | None = None
@@ -326,11 +330,12 @@ def estimator_moments(mdp: MDP, policy: Any, theta: Any, kind: str = "reinforce"
                               argument="protocol", value=resolved)
     if kind == "baseline":
         if baseline is None:
-            raise ValidationError("kind 'baseline' needs a baseline table b of shape (S,)", argument="baseline")
+            raise ValidationError("kind 'baseline' needs a baseline table b of shape (S,)",
+                                  argument="baseline")
         b = list(exact_matrix(baseline, "baseline", (S, 1)))
     elif baseline is not None:
-        raise ValidationError(f"a baseline is only used by kind 'baseline', not {kind!r}", argument="baseline",
-                              value=kind)
+        raise ValidationError(f"a baseline is only used by kind 'baseline', not {kind!r}",
+                              argument="baseline", value=kind)
     else:
         b = [sympy.Integer(0)] * S
     d_params = len(list(theta_m))
@@ -338,7 +343,7 @@ def estimator_moments(mdp: MDP, policy: Any, theta: Any, kind: str = "reinforce"
 
     model_syms = set().union(*[as_expression(e).free_symbols for e in model_exprs(mdp)])
     model_syms |= set().union(*[e.free_symbols for e in b])
-    extra, back, pi_e, psi_e = _policy_at([], policy, theta_m, model_syms)
+    extra, back, pi_e, psi_e = _policy_at(policy, theta_m, model_syms)
     gens = sorted(model_syms, key=sympy.default_sort_key) + extra
     space = RationalSpace(gens)
     K = space.field
