@@ -49,6 +49,7 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
 from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
 from ._model import MDP, general_mdp, rationalize
+from ._moments import EstimatorMoments, estimator_moments
 from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
 from ._proofs import (
     ProofResult,
@@ -71,6 +72,7 @@ from ._td import (
 
 __all__ = [
     "Direct",
+    "EstimatorMoments",
     "Evaluation",
     "LogLinear",
     "MDP",
@@ -79,6 +81,7 @@ __all__ = [
     "SymmetryVerdict",
     "TabularSoftmax",
     "detailed_balance_conditions",
+    "estimator_moments",
     "evaluate",
     "expected_update_without_discount",
     "general_mdp",
