@@ -204,11 +204,13 @@ def estimator_section(ctx: CheckContext) -> Section:
                          + (f" (cut at H = {horizon} steps to fit {budget})" if horizon is not None else "")
                          + f", mean length {code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
             ("REINFORCE vs exact E", _verdict(code))]
-    moments = dict(reinforce=spread(ctx, plain, code), reinforce_without_discount=None)
+    reinforce_spread = spread(ctx, plain, code)
+    moments: dict[str, dict[str, object] | None] = dict(reinforce=reinforce_spread,
+                                                        reinforce_without_discount=None)
     spread_rows = [("signal / noise", "one episode's |E g| / sqrt(tr Cov g), exact beside sampled (same "
                                       "episodes); SE of the mean of n = sqrt(tr Cov g / n)"),
-                   ("REINFORCE SNR", _spread_text(moments["reinforce"]))]
-    data = dict(n_episodes=n, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
+                   ("REINFORCE SNR", _spread_text(reinforce_spread))]
+    data: dict[str, object] = dict(n_episodes=n, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
                 reinforce_vs_expectation_p=code.p_value,
                 effective_sample_size=code.effective_sample_size, mean_length=code.mean_length,
                 horizon=horizon, memory_budget=SECTION_MEMORY)
@@ -230,8 +232,9 @@ def estimator_section(ctx: CheckContext) -> Section:
         scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
         if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
             rows.append(("no gamma^t vs grad J", _verdict(biased) + f"; exact bias max {exact_bias:.3g}"))
-            moments["reinforce_without_discount"] = spread(ctx, no_discount, biased)
-            spread_rows.append(("no gamma^t SNR", _spread_text(moments["reinforce_without_discount"])))
+            no_discount_spread = spread(ctx, no_discount, biased)
+            moments["reinforce_without_discount"] = no_discount_spread
+            spread_rows.append(("no gamma^t SNR", _spread_text(no_discount_spread)))
         data.update(reinforce_vs_gradient_p=unbiased.p_value, without_discount_vs_gradient_p=biased.p_value,
                     without_discount_exact_bias=exact_bias)
     rows.extend(spread_rows)
