@@ -99,27 +99,31 @@ def main() -> None:
     tr = mom.total_variance
     diag = np.diag(C)
 
-    # pilot: fourth moments of the per-episode estimate, measured
+    # pilot: fourth moments of the per-episode estimate, measured in batches (deviations from the
+    # exact mean, so that mean qᵢ is an unbiased estimate of tr Cov without a second pass)
     rng = np.random.default_rng(args.seed + 2)
-    xs = []
+    qs = []
+    s2 = np.zeros(d)
+    s4 = np.zeros(d)
     for start in range(0, args.pilot, args.batch):
         n = min(args.batch, args.pilot - start)
         traj = mg.sample(mdp, pi, n, rng=rng, protocol=protocol)
-        xs.append(est.estimate(traj, pol, theta).reshape(n, d))
-    x = np.concatenate(xs)
-    dev = x - x.mean(axis=0)
-    q = np.sum(dev ** 2, axis=1)
-    n0 = x.shape[0]
-    z_trace = (q.mean() * n0 / (n0 - 1) - tr) / (q.std(ddof=1) / math.sqrt(n0))
+        dev2 = (est.estimate(traj, pol, theta).reshape(n, d) - mom.mean.ravel()) ** 2
+        qs.append(dev2.sum(axis=1))
+        s2 += dev2.sum(axis=0)
+        s4 += (dev2 ** 2).sum(axis=0)
+    q = np.concatenate(qs)
+    n0 = q.size
+    z_trace = (q.mean() - tr) / (q.std(ddof=1) / math.sqrt(n0))
     p = args.precision
     N_trace = math.ceil((q.std(ddof=1) / (p * tr)) ** 2)
     # the fourth moment is itself heavy-tailed: N_trace from each half of the pilot shows its spread
     halves = [math.ceil((h.std(ddof=1) / (p * tr)) ** 2) for h in (q[: n0 // 2], q[n0 // 2:])]
-    sd_diag = (dev ** 2).std(axis=0, ddof=1)
+    sd_diag = np.sqrt(np.clip(s4 / n0 - (s2 / n0) ** 2, 0.0, None) * n0 / (n0 - 1))
     varying = diag > 1e-12 * diag.max()
-    N_diag = math.ceil(float(np.max((sd_diag[varying] / (p * diag[varying])) ** 2)))
-    worst = int(np.flatnonzero(varying)[np.argmax((sd_diag[varying] / diag[varying]))])
-    del x, xs, dev
+    ratio = sd_diag[varying] / diag[varying]
+    N_diag = math.ceil(float(np.max(ratio / p) ** 2))
+    worst = int(np.flatnonzero(varying)[np.argmax(ratio)])
 
     # timing, interleaved: exact, batch B, batch B/4, exact, ...
     small = max(2, args.batch // 4)
@@ -143,8 +147,8 @@ def main() -> None:
     print(f"sampling + estimate + sums of x and x x^T, per episode: {per_big * 1e6:7.2f} us at batch "
           f"{args.batch}, {per_small * 1e6:7.2f} us at batch {small} (linear in the episodes: the time for "
           "N is N x the first)")
-    print(f"pilot of {n0} episodes: sampled tr Cov {q.mean() * n0 / (n0 - 1):.5g} vs exact {tr:.5g} "
-          f"(z = {z_trace:+.2f}); sd(|x - xbar|^2) / tr Cov = {q.std(ddof=1) / tr:.3g}; N_trace from each "
+    print(f"pilot of {n0} episodes: sampled tr Cov {q.mean():.5g} vs exact {tr:.5g} "
+          f"(z = {z_trace:+.2f}); sd(|x - E x|^2) / tr Cov = {q.std(ddof=1) / tr:.3g}; N_trace from each "
           f"half of the pilot: {halves[0]:,} and {halves[1]:,}\n")
 
     for label, N in [(f"(a) tr Cov to {p:.0%} relative SE", N_trace),
