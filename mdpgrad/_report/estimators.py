@@ -14,6 +14,20 @@ to fit :data:`SECTION_MEMORY`: first fewer episodes (down to
 episodes still test the code against its exact expectation under that
 horizon; the tests against ∇J are then skipped, since truncation alone can
 change J by up to the truncation bound γᴴ·max|r|/(1 − γ).
+
+Spread: beside each estimator's verdict the section shows its one-episode
+signal-to-noise ratio ‖E ĝ‖ / √tr Cov[ĝ] and the standard error of the mean
+of the n sampled episodes, √(tr Cov[ĝ] / n) (the root of E‖ḡ − E ĝ‖²), both
+exact (:func:`mdpgrad.estimators.estimator_moments`) and sampled (the sample
+mean and the sample covariance, ddof = 1, of the very episodes the verdict
+used).  The exact moments take dense matrices over the state-action pairs
+(times H when episodes are cut), so they are computed only up to
+:data:`SECTION_MOMENT_PAIRS` pairs; above it, and for estimators without a
+closed-form second moment, the exact column reads "n/a" with the reason.
+The tests (tests/test_cli.py) check that the exact numbers are
+estimator_moments' own, that the sampled ones are the statistics of the
+episodes re-drawn from the same seed, and that the two agree within a
+delta-method standard error on the default example.
 """
 
 from __future__ import annotations
@@ -26,11 +40,13 @@ import numpy as np
 from .._errors import ValidationError
 from ..estimators import Estimator, EstimatorCheck, reinforce_estimator, reinforce_without_discount_estimator
 from ..estimators._harness import EXACT_RTOL, check_estimator
+from ..estimators._moments import estimator_moments
 from ..sampling._sampler import StoppingProtocol, expected_lengths, resolve_protocol, truncation_bound
 from .base import CheckContext, Section, skipped_section
 
 __all__ = ["SECTION_ALPHA", "SECTION_BYTES_PER_STEP", "SECTION_EPISODES", "SECTION_FAIL_P",
-           "SECTION_MAX_PAIRS", "SECTION_MEMORY", "SECTION_MIN_EPISODES", "estimator_section", "plan_sample"]
+           "SECTION_MAX_PAIRS", "SECTION_MEMORY", "SECTION_MIN_EPISODES", "SECTION_MOMENT_PAIRS",
+           "estimator_section", "plan_sample", "spread"]
 
 #: The section samples only models with at most this many state-action pairs
 #: (its covariance is (S·A)²; episodes of big models are long).
@@ -56,6 +72,12 @@ SECTION_BYTES_PER_STEP = 96
 #: evidence, p below this: a rejection at α alone happens by chance on some
 #: seeds (more often for heavy-tailed returns) and is shown, not failed.
 SECTION_FAIL_P = 1e-9
+
+
+#: The section computes exact moments for pair chains (S·A, times H when episodes are cut) up to this
+#: size: about a dozen dense n × n float64 matrices, 12·8·600² bytes ≈ 35 MB, and a few O(n³)
+#: factorisations (tens of milliseconds), small beside the sampling budget above.
+SECTION_MOMENT_PAIRS = 600
 
 
 def plan_sample(ctx: CheckContext) -> tuple[int, StoppingProtocol, int | None, float]:
@@ -103,6 +125,57 @@ def _ess_text(c: EstimatorCheck) -> str:
             f"state-action distribution mu ({pairs})")
 
 
+def _ratio(signal: float, total_variance: float) -> float:
+    """‖mean‖ / √(tr Cov): ∞ for a noiseless non-zero mean, 0 for a noiseless zero one."""
+    noise = math.sqrt(max(total_variance, 0.0))
+    if noise == 0.0:
+        return math.inf if signal > 0.0 else 0.0
+    return signal / noise
+
+
+def spread(ctx: CheckContext, estimator: Estimator, c: EstimatorCheck) -> dict[str, object]:
+    """Exact and sampled one-episode SNR and standard error of the mean of the ``c.n_units`` episodes.
+
+    Sampled: x̄ = ``c.mean`` and tr Ĉ = n·Σ ``c.standard_error``², the trace of the
+    sample covariance (ddof = 1) of the episodes ``c`` was computed from.  Exact:
+    :func:`mdpgrad.estimators.estimator_moments` under ``c``'s protocol and
+    horizon; None (with ``exact_reason``) when the estimator has no closed-form
+    second moment or its pair chain exceeds :data:`SECTION_MOMENT_PAIRS`.
+    """
+    n = c.n_units
+    sampled_trace = float(n * np.sum(np.square(c.standard_error)))
+    out: dict[str, object] = dict(
+        n_episodes=n, sampled_snr=_ratio(float(np.linalg.norm(c.mean)), sampled_trace),
+        sampled_total_variance=sampled_trace, sampled_se_of_mean=math.sqrt(sampled_trace / n),
+        exact_snr=None, exact_total_variance=None, exact_se_of_mean=None, exact_reason=None)
+    mdp = ctx.mdp
+    pairs = mdp.n_states * mdp.n_actions * (c.horizon if c.protocol == "horizon" and c.horizon else 1)
+    if getattr(estimator, "second_moment", None) is None:
+        out["exact_reason"] = "no closed form"
+        return out
+    if pairs > SECTION_MOMENT_PAIRS:
+        out["exact_reason"] = (f"{pairs} pairs x steps > {SECTION_MOMENT_PAIRS}, "
+                               "the section's limit for exact moments")
+        return out
+    try:
+        mom = estimator_moments(mdp, ctx.policy, ctx.theta, estimator, protocol=c.protocol, horizon=c.horizon)
+    except ValidationError as exc:
+        out["exact_reason"] = "no closed form" if exc.argument == "estimator" else str(exc)
+        return out
+    out.update(exact_snr=mom.snr, exact_total_variance=mom.total_variance,
+               exact_se_of_mean=math.sqrt(max(mom.total_variance, 0.0) / n))
+    return out
+
+
+def _spread_text(sp: dict[str, object]) -> str:
+    def exact(key: str) -> str:
+        v = sp[key]
+        return f"exact {v:.4g}" if isinstance(v, float) else f"exact n/a ({sp['exact_reason']})"
+
+    return (f"{exact('exact_snr')}, sampled {sp['sampled_snr']:.4g}; SE of the mean of {sp['n_episodes']}: "
+            f"{exact('exact_se_of_mean')}, sampled {sp['sampled_se_of_mean']:.4g}")
+
+
 def estimator_section(ctx: CheckContext) -> Section:
     """REINFORCE sampled against its exact expectation and ∇J, and the γᵗ-less update against ∇J.
 
@@ -131,7 +204,13 @@ def estimator_section(ctx: CheckContext) -> Section:
                          + (f" (cut at H = {horizon} steps to fit {budget})" if horizon is not None else "")
                          + f", mean length {code.mean_length:.3g}, seed {seed}, alpha {SECTION_ALPHA:g}"),
             ("REINFORCE vs exact E", _verdict(code))]
-    data = dict(n_episodes=n, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
+    reinforce_spread = spread(ctx, plain, code)
+    moments: dict[str, dict[str, object] | None] = dict(reinforce=reinforce_spread,
+                                                        reinforce_without_discount=None)
+    spread_rows = [("signal / noise", "one episode's |E g| / sqrt(tr Cov g), exact beside sampled (same "
+                                      "episodes); SE of the mean of n = sqrt(tr Cov g / n)"),
+                   ("REINFORCE SNR", _spread_text(reinforce_spread))]
+    data: dict[str, object] = dict(n_episodes=n, protocol=code.protocol, seed=seed, alpha=SECTION_ALPHA,
                 reinforce_vs_expectation_p=code.p_value,
                 effective_sample_size=code.effective_sample_size, mean_length=code.mean_length,
                 horizon=horizon, memory_budget=SECTION_MEMORY)
@@ -153,7 +232,12 @@ def estimator_section(ctx: CheckContext) -> Section:
         scale = max(1.0, float(np.max(np.abs(biased.target), initial=0.0)))
         if exact_bias > EXACT_RTOL * scale:  # the two coincide under "geometric" and when γ = 1
             rows.append(("no gamma^t vs grad J", _verdict(biased) + f"; exact bias max {exact_bias:.3g}"))
+            no_discount_spread = spread(ctx, no_discount, biased)
+            moments["reinforce_without_discount"] = no_discount_spread
+            spread_rows.append(("no gamma^t SNR", _spread_text(no_discount_spread)))
         data.update(reinforce_vs_gradient_p=unbiased.p_value, without_discount_vs_gradient_p=biased.p_value,
                     without_discount_exact_bias=exact_bias)
+    rows.extend(spread_rows)
     rows.append(("effective sample size", _ess_text(code)))
+    data["moments"] = moments
     return Section("estimators", title, rows, data, ok=code.p_value >= SECTION_FAIL_P)
