@@ -80,18 +80,22 @@ from ._reinforce import (
     value_baseline,
     whole_return_estimator,
 )
+from ._step import SGDStep, critical_step_size, sgd_step
 
 __all__ = [
     "Estimator",
     "EstimatorCheck",
     "EstimatorMoments",
+    "SGDStep",
     "baseline_estimator",
+    "critical_step_size",
     "estimator_moments",
     "gae_estimator",
     "grpo_estimator",
     "ppo_estimator",
     "reinforce_estimator",
     "reinforce_without_discount_estimator",
+    "sgd_step",
     "value_baseline",
     "whole_return_estimator",
 ]
