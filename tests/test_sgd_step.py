@@ -113,7 +113,10 @@ def test_step_moments_match_sampled_steps() -> None:
 
 
 def test_expected_quadratic_matches_samples_and_needs_the_noise_term() -> None:
-    """E[α gᵀĝ + (α²/2) ĝᵀHĝ] = α gᵀμ + (α²/2)(μᵀHμ + tr HΣ): the sample mean agrees; without tr HΣ it does not."""
+    """E[α gᵀĝ + (α²/2) ĝᵀHĝ] = α gᵀμ + (α²/2)(μᵀHμ + tr HΣ).
+
+    The sample mean agrees; the formula without tr HΣ is rejected by the same test.
+    """
     alpha = 0.002
     step, g, _, _ = sampled_step(alpha)
     q = alpha * g @ step.gradient + 0.5 * alpha ** 2 * np.einsum("ni,ij,nj->n", g, step.hessian, g)
