@@ -44,7 +44,10 @@ What lives here
   whole-return, state baselines, GAE(λ), PPO-clip with an advantage table),
   by linear solves on the state-action chain; :func:`baseline_variances`: the
   exact tr Cov with no baseline, with v, and with the variance-optimal
-  constant and state baselines.
+  constant and state baselines; :func:`sgd_step`: the exact mean and covariance
+  of one step θ + α·(mean of n estimates) and the expected change of J to
+  second order, with :func:`critical_step_size`, the step beyond which that
+  change turns negative.
 * :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
   (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns
   (Shao et al. 2024, §4.1).
@@ -82,20 +85,24 @@ from ._reinforce import (
     value_baseline,
     whole_return_estimator,
 )
+from ._step import SGDStep, critical_step_size, sgd_step
 
 __all__ = [
     "BaselineVariances",
     "Estimator",
     "EstimatorCheck",
     "EstimatorMoments",
+    "SGDStep",
     "baseline_estimator",
     "baseline_variances",
+    "critical_step_size",
     "estimator_moments",
     "gae_estimator",
     "grpo_estimator",
     "ppo_estimator",
     "reinforce_estimator",
     "reinforce_without_discount_estimator",
+    "sgd_step",
     "value_baseline",
     "whole_return_estimator",
 ]

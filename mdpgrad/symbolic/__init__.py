@@ -22,8 +22,9 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``symmetry_verdict`` and ``detailed_balance_conditions``; the ``prove_*`` functions and
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
-analysis on the states, independent of the numeric route.  Proofs of correct identities are exact up to ``max_symbols`` model symbols
-(16 by default); wrong ones get a counterexample at any size.
+analysis on the states, independent of the numeric route.  Proofs of correct identities
+are exact up to ``max_symbols`` model symbols (16 by default); wrong ones get a
+counterexample at any size.
 
 Example: the policy gradient theorem for every 2-state, 2-action MDP.
 
