@@ -365,3 +365,24 @@ def test_engine_covariance_against_samples(model: str, protocol: str, horizon: i
     sample, se = _covariance_with_errors(_sampled_moments(mdp, policy, theta, est, protocol, horizon, 8))
     ok, worst = _within(sample, se, np.asarray(got.covariance))
     assert ok, f"largest deviation {worst:.2f} standard errors"
+
+
+@pytest.mark.parametrize(("model", "protocol", "horizon"), SETTINGS)
+def test_engine_covariance_is_symmetric_and_positive_semidefinite(model: str, protocol: str,
+                                                                  horizon: int | None) -> None:
+    """A covariance is symmetric with eigenvalues ≥ 0 (to the rounding of its largest entry)."""
+    mdp, policy, theta, est = case(model, "loglinear", ESTIMATORS[7])
+    got = mg.variance.estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
+    C = np.asarray(got.covariance)
+    scale = float(np.max(np.abs(np.asarray(got.second_moment))))
+    assert np.max(np.abs(C - C.T)) <= RTOL * scale
+    assert np.linalg.eigvalsh((C + C.T) / 2).min() >= -RTOL * scale
+
+
+def test_engine_auto_protocol_is_terminal_on_an_episodic_model() -> None:
+    """protocol="auto" is "terminal" when the model has terminal states (as in the sampler)."""
+    mdp, policy, theta, est = case("dag5x2", "softmax", ESTIMATORS[0])
+    mean, second = exact_moments(mdp, policy, theta, est, protocol="terminal")
+    got = mg.variance.estimator_moments(mdp, policy, theta, est)
+    assert rel_error(got.mean, mean) <= RTOL
+    assert rel_error(got.second_moment, second) <= RTOL
