@@ -169,6 +169,10 @@ CALLS: dict[str, Call] = {
     "reinforce_estimator": Call(lambda: est.reinforce_estimator().estimate(TRAJ, POLICY, THETA)),
     "reinforce_without_discount_estimator": Call(
         lambda traj: est.reinforce_without_discount_estimator().estimate(traj, POLICY, THETA), TRAJ),
+    "estimator_moments": Call(est.estimator_moments, EPISODIC, POLICY, THETA,
+                              est.baseline_estimator([1.0, 0.0]), protocol="terminal", horizon=None),
+    "baseline_variances": Call(est.baseline_variances, EPISODIC, POLICY, THETA, protocol="terminal",
+                               horizon=None),
     "whole_return_estimator": Call(lambda th: est.whole_return_estimator().estimate(TRAJ, POLICY, th), THETA),
     "baseline_estimator": Call(lambda b: est.baseline_estimator(b).estimate(TRAJ, POLICY, THETA), [0.5, 0.0]),
     "value_baseline": Call(est.value_baseline, EPISODIC, POLICY, THETA),
@@ -233,8 +237,9 @@ CALLS: dict[str, Call] = {
 NOT_CALLED = {"Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",
               "FieldJacobian", "FieldVerdict", "SymmetryVerdict", "QLearningJacobian", "Stability",
-              "TDSymmetry", "Estimator", "EstimatorCheck", "ReturnVariance", "SampleEfficiency",
-              "BairdCounterexample", "GymnasiumConversion", "EXAMPLES", "PROTOCOLS",
+              "TDSymmetry", "Estimator", "EstimatorCheck", "EstimatorMoments", "BaselineVariances",
+              "ReturnVariance", "SampleEfficiency", "BairdCounterexample", "GymnasiumConversion", "EXAMPLES",
+              "PROTOCOLS",
               "ContourPicture", "EigenvaluePicture", "FieldPicture", "GridPicture", "LandscapePicture",
               "LoopPicture", "MatrixPicture", "PolytopePicture", "SamplePicture", "TracePicture"}
 

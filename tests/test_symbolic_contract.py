@@ -186,6 +186,8 @@ SYMBOLIC_CALLS = {
     "prove_policy_gradient_theorem": (sym.prove_policy_gradient_theorem, [SMDP, SPOL]),
     "TabularSoftmax": (sym.TabularSoftmax, [2, 2]),
     "Direct": (sym.Direct, [2, 2]),
+    "estimator_moments": (lambda m, pol, th, kind, b: sym.estimator_moments(m, pol, th, kind, baseline=b),
+                          [SMDP, SPOL, [[0, 0], [0, 0]], "baseline", [HALF, 0]]),
 }
 HOSTILE = [None, "", "x+1", "__import__('os').getcwd()", {}, True, 1.5, float("nan"), 10**400, -1, 1j,
            sympy.I, sympy.oo, sympy.nan, [[1.0], [1.0, 2.0]], np.array([np.nan]), sp.csr_array(np.eye(2))]
@@ -213,7 +215,8 @@ def test_every_symbolic_entry_point_is_in_the_table():
     import inspect
 
     callables = {n for n in sym.__all__ if callable(getattr(sym, n))}
-    results = {"Evaluation", "ProofResult", "RationalPolicy", "SymmetryVerdict", "LogLinear",
+    results = {"Evaluation", "EstimatorMoments", "ProofResult", "RationalPolicy", "SymmetryVerdict",
+               "LogLinear",
                "prove_baseline_identity", "prove_performance_difference", "prove_recursion_form",
                "update_jacobian"}
     assert sorted(callables - set(SYMBOLIC_CALLS) - results) == []

@@ -14,7 +14,11 @@ An :class:`Estimator` bundles two pure functions and two facts:
 * ``behaviour_theta``: when set, episodes are sampled from π at these
   parameters instead of θ (PPO's θ_old);
 * ``group_size``: episodes come in consecutive groups of this size sharing a
-  start state (:func:`mdpgrad.sampling.group_start_states`).
+  start state (:func:`mdpgrad.sampling.group_start_states`);
+* ``second_moment``: for the estimators with a closed form, the exact first
+  and second moments of the episode's weight table, from which
+  :func:`estimator_moments` gives Cov[ĝ], the signal-to-noise ratio and the
+  standard error of a mean of n episodes without sampling.
 
 Every estimate has the form Σₜ wₜ ∇log π(aₜ|sₜ), so it is one batched
 ``policy.log_prob_vjp`` of the per-episode table W[i, s, a] = Σₜ wₜ 1[sₜ = s, aₜ = a];
@@ -35,6 +39,12 @@ What lives here
 * :func:`baseline_estimator`: Σₜ γᵗ (Gₜ − b(sₜ)) ∇log π for a state baseline b
   (Sutton & Barto 2018, §13.4); :func:`value_baseline`: the exact v^π as b.
 * :func:`gae_estimator`: GAE(λ) with a given value table (Schulman et al. 2016).
+* :func:`estimator_moments` and :class:`EstimatorMoments`: the exact mean and
+  covariance of one episode's estimate (REINFORCE with or without γᵗ,
+  whole-return, state baselines, GAE(λ), PPO-clip with an advantage table),
+  by linear solves on the state-action chain; :func:`baseline_variances`: the
+  exact tr Cov with no baseline, with v, and with the variance-optimal
+  constant and state baselines.
 * :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
   (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns
   (Shao et al. 2024, §4.1).
@@ -62,6 +72,7 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 
 from ._contract import Estimator
 from ._harness import EstimatorCheck
+from ._moments import BaselineVariances, EstimatorMoments, baseline_variances, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
     baseline_estimator,
@@ -73,9 +84,13 @@ from ._reinforce import (
 )
 
 __all__ = [
+    "BaselineVariances",
     "Estimator",
     "EstimatorCheck",
+    "EstimatorMoments",
     "baseline_estimator",
+    "baseline_variances",
+    "estimator_moments",
     "gae_estimator",
     "grpo_estimator",
     "ppo_estimator",

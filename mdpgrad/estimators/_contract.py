@@ -50,6 +50,11 @@ class Estimator:
         When set, episodes must be sampled from π at these parameters (PPO's θ_old).
     group_size : int
         Episodes come in consecutive groups of this size sharing a start state.
+    second_moment : callable or None
+        ``second_moment(model, policy, theta)`` → (E[N], E[N Nᵀ]) of the
+        episode's weight table N over state-action pairs (shapes (S·A,) and
+        (S·A, S·A)), for the estimators with a closed form; see
+        :func:`mdpgrad.estimators.estimator_moments`.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Estimator:
     expectation: Callable[..., np.ndarray]
     behaviour_theta: np.ndarray | None = None
     group_size: int = 1
+    second_moment: Callable[[ExactModel, Policy, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def checked_estimator(name: str, estimate: Callable[[Trajectories, Policy, np.ndarray], np.ndarray],

@@ -21,6 +21,7 @@ from ..sampling._sampler import ProtocolOption, Trajectories
 from ..surrogates import clip_active_at as clip_active
 from ._contract import (
     Estimator,
+    ExactModel,
     checked_estimator,
     exact_model,
     returns,
@@ -31,6 +32,7 @@ from ._contract import (
     validate_trajectories,
 )
 from ._enumeration import MAX_COMBO_TABLE, MAX_COMBOS, enumerate_paths, return_atoms
+from ._moments import StepValues, pair_chain, reward_values, step_discount_of, to_go_moments
 
 __all__ = ["grpo_estimator", "ppo_estimator"]
 
@@ -133,7 +135,36 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
                 argument="protocol", index=(s, a), value=float(ratio[s, a]))
         return table_score(policy, theta, eta[:, None] * m.pi * ratio * (m.evaluation.q - b[:, None]))
 
-    return checked_estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old)
+    def second_moment(m: ExactModel, policy: Policy, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        old = validate_theta(th_old, policy, "theta_old", batch=False)
+        m_old = exact_model(m.mdp, policy, old, m.protocol, m.horizon)     # episodes come from π_old
+        S, A = m.mdp.n_states, m.mdp.n_actions
+        pi_new = policy.probabilities(np.asarray(theta, dtype=float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(m_old.pi > 0, pi_new / np.where(m_old.pi > 0, m_old.pi, 1.0), 0.0)
+        d = step_discount_of(m_old)
+        zeros = np.zeros(S * A)
+        if advantages is not None:      # a fixed table: N = Σₜ wᵗ h(xₜ) e_{xₜ}, the to-go shape with ρ = 0
+            Ahat = as_real_array(advantages, "advantages", shape=(S, A))
+            h = np.where(clip_active(ratio, Ahat, eps), ratio * Ahat, 0.0).reshape(-1)
+            silent = StepValues(cont=np.zeros((S * A, S)), terminal=zeros, cut=np.zeros((S * A, S)),
+                                coin=zeros)
+            return to_go_moments(pair_chain(m_old, silent), w=d, kappa=0.0, b=-h)
+        inside = (ratio >= 1.0 - eps) & (ratio <= 1.0 + eps)
+        binds = first_index((m_old.visits(True)[:, None] * m_old.pi > 0) & ~inside)
+        if binds is not None:
+            s_b, a_b = binds
+            raise ValidationError(
+                f"the clip can bind at (s, a) = ({s_b}, {a_b}) (ratio {ratio[s_b, a_b]:.6g}), where the "
+                "estimate depends on the sign of the sampled advantage: no closed-form second moment; pass "
+                "an advantages table, or estimate the covariance by sampling",
+                argument="estimator", index=(s_b, a_b), value=float(ratio[s_b, a_b]))
+        b = np.repeat(validate_state_table(baseline, "values", S), A)
+        return to_go_moments(pair_chain(m_old, reward_values(m_old)), w=d, kappa=d, b=b,
+                             phi=ratio.reshape(-1))
+
+    return checked_estimator(f"ppo(clip={eps:g})", estimate, expectation, behaviour_theta=th_old,
+                             second_moment=second_moment)
 
 
 # --------------------------------------------------------------------------- GRPO

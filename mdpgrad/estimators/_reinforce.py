@@ -32,6 +32,7 @@ from ._contract import (
     validate_state_table,
     validate_trajectories,
 )
+from ._moments import StepValues, pair_chain, reward_values, step_discount_of, to_go_moments, whole_moments
 
 __all__ = [
     "baseline_estimator",
@@ -61,12 +62,17 @@ def _reinforce_table(m: ExactModel, with_discount: bool, baseline: np.ndarray | 
 
 
 def _reinforce_family(name: str, coef: Callable[[Trajectories, np.ndarray], np.ndarray], *,
-                      with_discount: bool = True, baseline: ArrayLike | None = None) -> Estimator:
+                      with_discount: bool = True, baseline: ArrayLike | None = None,
+                      shape: str = "to_go", step_weighted: bool | None = None) -> Estimator:
     """An estimator Σₜ coef[t, i] ∇log π(aₜ|sₜ) whose expectation is a REINFORCE table.
 
     ``coef(traj, b)`` gets the baseline table b (zeros when none) and returns
-    the time-major weights, shape (T, n).
+    the time-major weights, shape (T, n).  ``shape`` and ``step_weighted``
+    (default: ``with_discount``) describe the weight table for its exact second
+    moment: Σₜ wᵗ (Gₜ − b(sₜ)) ("to_go") or Σₜ wᵗ (G₀ − b(sₜ)) ("whole"),
+    with w = d when step-weighted, else 1.
     """
+    weighted = with_discount if step_weighted is None else step_weighted
     def table(n_states: int) -> np.ndarray:
         return np.zeros(n_states) if baseline is None else validate_state_table(baseline, "b", n_states)
 
@@ -80,7 +86,16 @@ def _reinforce_family(name: str, coef: Callable[[Trajectories, np.ndarray], np.n
         W = _reinforce_table(m, with_discount, None if baseline is None else table(mdp.n_states))
         return table_score(policy, theta, W)
 
-    return checked_estimator(name, estimate, expectation)
+    def second_moment(m: ExactModel, policy: Policy, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = step_discount_of(m)
+        w = d if weighted else 1.0
+        b = np.repeat(table(m.mdp.n_states), m.mdp.n_actions)
+        chain = pair_chain(m, reward_values(m))
+        if shape == "whole":
+            return whole_moments(chain, w=w, d=d, b=b)
+        return to_go_moments(chain, w=w, kappa=d, b=b)
+
+    return checked_estimator(name, estimate, expectation, second_moment=second_moment)
 
 
 def reinforce_estimator() -> Estimator:
@@ -130,7 +145,7 @@ def whole_return_estimator() -> Estimator:
     def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
         return np.broadcast_to(returns(traj)[:1], traj.actions.T.shape)
 
-    return _reinforce_family("whole_return", coef)
+    return _reinforce_family("whole_return", coef, shape="whole", step_weighted=False)
 
 
 def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
@@ -248,4 +263,15 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
             W = m.visits(True)[:, None] * m.pi * (delta + g * lam * m.P_next(u))
         return table_score(policy, theta, W)
 
-    return checked_estimator(f"gae(lam={lam:g})", estimate, expectation)
+    def second_moment(m: ExactModel, policy: Policy, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mdp = m.mdp
+        d = step_discount_of(m)
+        V = validate_state_table(V_raw, "values", mdp.n_states) * m.keep
+        r = mdp.r.reshape(-1)
+        V_here = np.repeat(V, mdp.n_actions)
+        boot = r[:, None] + d * V[None, :] - V_here[:, None]         # δ when a next state is bootstrapped
+        last = r - V_here                                             # δ when nothing follows
+        chain = pair_chain(m, StepValues(cont=boot, terminal=last, cut=boot, coin=last))
+        return to_go_moments(chain, w=d, kappa=d * lam, b=np.zeros(mdp.n_states * mdp.n_actions))
+
+    return checked_estimator(f"gae(lam={lam:g})", estimate, expectation, second_moment=second_moment)

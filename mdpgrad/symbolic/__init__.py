@@ -20,7 +20,9 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``stationary_distribution``, ``objective``, ``policy_gradient``,
 ``expected_update_without_discount`` and ``update_jacobian``; the TD fields, Jacobians,
 ``symmetry_verdict`` and ``detailed_balance_conditions``; the ``prove_*`` functions and
-``prove_equal``.  Proofs of correct identities are exact up to ``max_symbols`` model symbols
+``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
+REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
+analysis on the states, independent of the numeric route.  Proofs of correct identities are exact up to ``max_symbols`` model symbols
 (16 by default); wrong ones get a counterexample at any size.
 
 Example: the policy gradient theorem for every 2-state, 2-action MDP.
@@ -49,6 +51,7 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
 from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
 from ._model import MDP, general_mdp, rationalize
+from ._moments import EstimatorMoments, estimator_moments
 from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
 from ._proofs import (
     ProofResult,
@@ -71,6 +74,7 @@ from ._td import (
 
 __all__ = [
     "Direct",
+    "EstimatorMoments",
     "Evaluation",
     "LogLinear",
     "MDP",
@@ -79,6 +83,7 @@ __all__ = [
     "SymmetryVerdict",
     "TabularSoftmax",
     "detailed_balance_conditions",
+    "estimator_moments",
     "evaluate",
     "expected_update_without_discount",
     "general_mdp",
