@@ -1,6 +1,6 @@
 """The exact second moment of per-episode gradient estimators, against an enumeration oracle.
 
-``mg.variance.estimator_moments`` computes E[ĝ] and E[ĝ ĝᵀ] of one episode's estimate from the model.
+``mg.estimators.estimator_moments`` computes E[ĝ] and E[ĝ ĝᵀ] of one episode's estimate from the model.
 ``tests/_episodes.py`` computes the same two numbers without the model's exact side: it lists every
 episode with its probability and runs the estimator's own ``estimate`` on them.  The tests here
 
@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import mdpgrad as mg
+from mdpgrad.estimators import estimator_moments
 from tests._episodes import enumerate_episodes, exact_moments
 from tests._models import random_mdp
 
@@ -346,7 +347,7 @@ def test_engine_matches_oracle(model: str, protocol: str, horizon: int | None, k
     mdp, policy, theta, est = case(model, kind, spec)
     mean, second = exact_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
     d = int(np.prod(policy.param_shape))
-    got = mg.variance.estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
+    got = estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
     assert np.shape(got.mean) == policy.param_shape
     assert np.shape(got.second_moment) == np.shape(got.covariance) == (d, d)
     m = mean.reshape(-1)
@@ -361,7 +362,7 @@ def test_engine_covariance_against_samples(model: str, protocol: str, horizon: i
                                            spec: EstimatorSpec) -> None:
     """The engine's covariance against the sample covariance of 200,000 episodes, within 5 s.e. per entry."""
     mdp, policy, theta, est = case(model, "loglinear", spec)
-    got = mg.variance.estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
+    got = estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
     sample, se = _covariance_with_errors(_sampled_moments(mdp, policy, theta, est, protocol, horizon, 8))
     ok, worst = _within(sample, se, np.asarray(got.covariance))
     assert ok, f"largest deviation {worst:.2f} standard errors"
@@ -372,7 +373,7 @@ def test_engine_covariance_is_symmetric_and_positive_semidefinite(model: str, pr
                                                                   horizon: int | None) -> None:
     """A covariance is symmetric with eigenvalues ≥ 0 (to the rounding of its largest entry)."""
     mdp, policy, theta, est = case(model, "loglinear", ESTIMATORS[7])
-    got = mg.variance.estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
+    got = estimator_moments(mdp, policy, theta, est, protocol=protocol, horizon=horizon)
     C = np.asarray(got.covariance)
     scale = float(np.max(np.abs(np.asarray(got.second_moment))))
     assert np.max(np.abs(C - C.T)) <= RTOL * scale
@@ -383,6 +384,6 @@ def test_engine_auto_protocol_is_terminal_on_an_episodic_model() -> None:
     """protocol="auto" is "terminal" when the model has terminal states (as in the sampler)."""
     mdp, policy, theta, est = case("dag5x2", "softmax", ESTIMATORS[0])
     mean, second = exact_moments(mdp, policy, theta, est, protocol="terminal")
-    got = mg.variance.estimator_moments(mdp, policy, theta, est)
+    got = estimator_moments(mdp, policy, theta, est)
     assert rel_error(got.mean, mean) <= RTOL
     assert rel_error(got.second_moment, second) <= RTOL
