@@ -69,7 +69,7 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 """
 
 from ._contract import Estimator
-from ._harness import EstimatorCheck
+from ._harness import EstimatorCheck, sample_size
 from ._moments import EstimatorMoments, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
@@ -92,6 +92,7 @@ __all__ = [
     "ppo_estimator",
     "reinforce_estimator",
     "reinforce_without_discount_estimator",
+    "sample_size",
     "value_baseline",
     "whole_return_estimator",
 ]

@@ -104,8 +104,8 @@ HOTELLING_MAX_CONDITION = 1e8
 #: probability ≤ 1/CHEBYSHEV_FACTOR² = 1e-8 per direction, whatever the tails.
 CHEBYSHEV_FACTOR = 1e4
 
-#: Relative rounding of an exact covariance (linear solves, ≈ 1e-13): the variance along a computed
-#: null eigenvector is at most this times the largest eigenvalue above its eigenvalue.
+#: Relative rounding of an exact covariance (linear solves and eigh, ≈ d·1e-16 ≤ 1e-13): eigenvalues
+#: below this fraction of the largest are structural zeros, not variances.
 COVARIANCE_RTOL = 1e-12
 
 #: ``n_episodes="auto"`` refuses to sample more than this many episodes (memory: one estimate of the
@@ -376,8 +376,12 @@ def _exact_test(units: np.ndarray, target: np.ndarray, cov: np.ndarray) -> dict[
                      np.where(np.abs(diff) <= EXACT_RTOL * scale, 0.0, np.sign(diff) * np.inf))
     Vn = V[:, ~keep]
     off = np.abs(Vn.T @ diff)
-    allowed = EXACT_RTOL * scale + CHEBYSHEV_FACTOR * np.sqrt((np.clip(w[~keep], 0.0, None)
-                                                               + COVARIANCE_RTOL * top) / n)
+    # a genuine (tiny) variance wn there, or a sampled spread, lets the mean move by a few of its SEs;
+    # eigenvalues below the covariance's rounding are structural zeros (exact linear constraints)
+    wn = w[~keep]
+    true_var = np.where(wn > COVARIANCE_RTOL * top, wn, 0.0)
+    sample_var = np.var((units - mean) @ Vn, axis=0) if Vn.shape[1] else np.zeros(0)
+    allowed = EXACT_RTOL * scale + CHEBYSHEV_FACTOR * np.sqrt(np.maximum(true_var, sample_var) / n)
     structural_ok = bool(np.all(off <= allowed))
     out: dict[str, Any] = dict(mean=mean, se=se, z=z, varying=varying, untested=0, untested_difference=0.0,
                                structural_ok=structural_ok, cov=cov)
@@ -454,9 +458,12 @@ def sample_size(moments: EstimatorMoments, bias: ArrayLike, *, alpha: float = 0.
 
     Examples
     --------
-    One decision between rewards 0 and 1 under π = (½, ½): Var ĝ[0, 1] = 1/16, so
-    a bias of 0.05 in both coordinates of state 0 (along the score direction
-    (−1, 1)/√2 it is 0 ... ) — here a bias (−0.01, 0.01) has λ = n·(0.02²/2)/(1/8):
+    One decision between rewards 0 and 1 under π = (½, ½): the estimate of
+    state 0 varies only along u = (−1, 1)/√2, with variance 2·(1/16) = 1/8.  A
+    bias (−0.01, 0.01) = 0.02/√2 · u has λ = n·(0.02²/2)/(1/8) = 0.0016·n, and
+    one degree of freedom needs λ = (z_{0.975} + z_{0.8})² ≈ 7.85 for power 0.8
+    at α = 0.05.  A bias (0.01, 0.01) leaves the span of the scores, where
+    the estimate never varies: one episode shows it.
 
     >>> from mdpgrad import MDP, TabularSoftmax
     >>> from mdpgrad.estimators import estimator_moments, reinforce_estimator
@@ -464,7 +471,9 @@ def sample_size(moments: EstimatorMoments, bias: ArrayLike, *, alpha: float = 0.
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> mom = estimator_moments(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), reinforce_estimator())
     >>> sample_size(mom, [[-0.01, 0.01], [0.0, 0.0]], alpha=0.05, power=0.8)
-    785
+    4906
+    >>> sample_size(mom, [[0.01, 0.01], [0.0, 0.0]], alpha=0.05, power=0.8)
+    1
     """
     from ._moments import EstimatorMoments as _Moments
 
