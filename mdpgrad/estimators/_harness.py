@@ -389,10 +389,15 @@ def _exact_test(units: np.ndarray, target: np.ndarray, cov: np.ndarray) -> dict[
         out.update(test="exact", dof=(0, 0), statistic=0.0 if structural_ok else np.inf,
                    p_value=1.0 if structural_ok else 0.0, kurtosis_ratio=np.nan)
         return out
+    # E q = k exactly; Var q = 2k + (β₂ − k(k+2))/n with β₂ = E‖Σ^{-1/2}(ĝ − E ĝ)‖⁴ (Mardia's kurtosis of one
+    # unit), estimated by its sample value b₂.  Match both moments with c·χ²(ν) (Satterthwaite 1946; Box 1954).
     Y = (units - mean) @ V[:, keep] / np.sqrt(w[keep])
-    out["kurtosis_ratio"] = float(np.mean(np.sum(Y ** 2, axis=1) ** 2)) / (k * (k + 2))
+    b2 = float(np.mean(np.sum(Y ** 2, axis=1) ** 2))
+    out["kurtosis_ratio"] = b2 / (k * (k + 2))
     q = float(n * np.sum((V[:, keep].T @ diff) ** 2 / w[keep]))
-    p = float(_stats().chi2.sf(q, k))
+    var_q = max(float(k), 2.0 * k + (b2 - k * (k + 2)) / n)
+    c, nu = var_q / (2.0 * k), 2.0 * k * k / var_q
+    p = float(_stats().chi2.sf(q / c, nu))
     out.update(test="chi2", dof=(k, 0), statistic=q if structural_ok else np.inf,
                p_value=p if structural_ok else 0.0)
     return out
