@@ -12,12 +12,42 @@ is
 * ``"gradient"``, the exact ∇J: "is the estimator unbiased?";
 * or any array of the parameter's shape.
 
-The test is multivariate.  Hotelling's T² (Hotelling 1931; Anderson 2003,
-§5.2) is used when the number of independent units n comfortably exceeds the
-rank k of the sample covariance, n ≥ 10·k·max(1, b₂ / (k(k+2))) with b₂ Mardia's
-multivariate kurtosis (Mardia 1970; k(k+2) for normal data, so heavy-tailed
-estimates ask for proportionally more units), and that covariance is
-well-conditioned on its range (condition number ≤ 1e8)::
+The test is multivariate.  When the estimator has a closed-form second moment
+(:func:`mdpgrad.estimators.estimator_moments` succeeds: the library's REINFORCE
+family, baselines, GAE, PPO with an advantage table; one episode per unit), the
+harness uses the EXACT covariance Σ of one episode instead of a sample
+covariance (test ``"chi2"``)::
+
+    q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m),   k = rank Σ.
+
+Under H₀, E q = k exactly and, with y = Σ^{-1/2}(ĝ − E ĝ) and β₂ = E‖y‖⁴
+(Mardia's kurtosis of one episode; k(k+2) for normal data),
+Var q = 2k + (β₂ − k(k+2))/n exactly.  q is referred to c·χ²(ν) with the same two
+moments, c = Var q/(2k), ν = 2k²/Var q (Satterthwaite 1946; Box 1954), β₂
+estimated by its sample value b₂; as n → ∞ this is χ²(k).  Why it is calibrated
+where a sample covariance is not: inverting Ĉ built from heavy-tailed estimates
+(rare, large returns) errs at order 1/√n, and Ĉ is correlated with x̄, so T²
+over-rejects (a correct REINFORCE on the episodic 4 × 4 gridworld under the
+uniform policy: 7.1% of 1000 tests at α = 0.05 with 4000 episodes); with Σ exact
+the only error left is the non-normality of x̄, whose leading term in the
+variance of q is the kurtosis correction above, and the rejection rate falls in
+the exact binomial interval of α (tests/test_harness_calibration.py).
+Directions outside the range of Σ are exact: the episodes do not vary there, so
+a mean that differs from the target by more than rounding (EXACT_RTOL) and
+CHEBYSHEV_FACTOR sampled standard deviations is rejected with p = 0, whatever
+the target (∇J included).  :func:`sample_size` inverts the power of this test,
+Pr(χ'²(k, λ) > χ²_{1−α}(k)) with λ = n·biasᵀ Σ⁺ bias, to choose n
+(``n_episodes="auto", detect=bias``), and :meth:`EstimatorCheck.power_against`
+reports the power the test had.
+
+Without a closed form (hand-written estimators, groups of episodes such as
+GRPO's, models too large for the exact moments, or ``covariance="sample"``),
+Hotelling's T² (Hotelling 1931; Anderson 2003, §5.2) is used when the number of
+independent units n comfortably exceeds the rank k of the sample covariance,
+n ≥ 10·k·max(1, b₂ / (k(k+2))) with b₂ Mardia's multivariate kurtosis (Mardia
+1970; k(k+2) for normal data, so heavy-tailed estimates ask for proportionally
+more units), and that covariance is well-conditioned on its range (condition
+number ≤ 1e8)::
 
     T² = n (x̄ − m)ᵀ Ĉ⁺ (x̄ − m),   (n − k) / (k (n − 1)) · T² ∼ F(k, n − k) under H₀
 
@@ -31,20 +61,35 @@ It also reports the standardized bias (x̄ − m)/SE per coordinate and the
 effective sample size (see :class:`EstimatorCheck`).  Everything is
 reproducible from the seed given as ``rng``.
 
-Limitations: like every normal-theory test it relies on the mean of the units
-being close to normal.  Rare, large contributions (an action of probability
-1e-3, a reward reached once in thousands of episodes) make the tails heavier
-than the F or t distribution and the test anti-conservative; sample more
-episodes, or keep policies away from determinism, when that matters.  The
+Limitations: the χ² test with the exact Σ still relies on x̄ being close to
+normal beyond its first two moments: its error is of order 1/n, with a constant
+that grows with the skewness and kurtosis of one episode (an action of
+probability 1e-3, a reward reached once in thousands of episodes), and b₂ is
+itself a noisy estimate when the tails are heavy.  The sample-covariance tests
+are anti-conservative on heavy tails at order 1/√n; sample more episodes, or
+keep policies away from determinism, when that matters.  :func:`sample_size`
+uses the asymptotic noncentral χ², without the kurtosis correction.  The
 covariance is d × d, so the harness is meant for parameters of dimension up to
 a few thousand.
 
-Identities checked by the tests (tests/test_harness.py): in one dimension T²
-is the square of scipy's one-sample t statistic with the same p-value; the
-Bonferroni p-value is m·min pᵢ of scipy's t tests; calibration — over 300 seeds
-an unbiased REINFORCE is rejected at a rate inside the exact binomial interval
-around α — and power — REINFORCE without γᵗ is rejected against ∇J on at least
-99% of 200 seeds of an MDP where its exact bias is large.
+Identities checked by the tests (tests/test_harness.py,
+tests/test_harness_calibration.py): in one dimension T² is the square of
+scipy's one-sample t statistic with the same p-value; the Bonferroni p-value is
+m·min pᵢ of scipy's t tests; q and its p-value equal an independent computation
+with numpy's pseudo-inverse of estimator_moments' covariance; calibration — a
+correct REINFORCE is rejected at a rate whose exact (Clopper–Pearson) 99%
+interval contains α, over 200–300 seeds on the example models — and power —
+REINFORCE without γᵗ is rejected against ∇J on at least 99% of 200 seeds of an
+MDP where its exact bias is large; :func:`sample_size` is the boundary of the
+power (n − 1 episodes fall short, n do not; in one dimension the closed-form
+normal power), and the rejection rate at that n matches the power over 300 seeds.
+
+References: F. E. Satterthwaite, "An approximate distribution of estimates of
+variance components", Biometrics Bulletin 2(6), 1946; G. E. P. Box, "Some
+theorems on quadratic forms applied in the study of analysis of variance
+problems, I", Ann. Math. Statist. 25(2), 1954; C. J. Clopper and E. S. Pearson,
+"The use of confidence or fiducial limits illustrated in the case of the
+binomial", Biometrika 26(4), 1934.
 """
 
 from __future__ import annotations
@@ -389,8 +434,8 @@ def _exact_test(units: np.ndarray, target: np.ndarray, cov: np.ndarray) -> dict[
         out.update(test="exact", dof=(0, 0), statistic=0.0 if structural_ok else np.inf,
                    p_value=1.0 if structural_ok else 0.0, kurtosis_ratio=np.nan)
         return out
-    # E q = k exactly; Var q = 2k + (β₂ − k(k+2))/n with β₂ = E‖Σ^{-1/2}(ĝ − E ĝ)‖⁴ (Mardia's kurtosis of one
-    # unit), estimated by its sample value b₂.  Match both moments with c·χ²(ν) (Satterthwaite 1946; Box 1954).
+    # E q = k exactly; Var q = 2k + (β₂ − k(k+2))/n with β₂ = E‖Σ^{-1/2}(ĝ − E ĝ)‖⁴ (Mardia's kurtosis of
+    # one unit), estimated by its sample value b₂.  Match both moments with c·χ²(ν) (Satterthwaite 1946).
     Y = (units - mean) @ V[:, keep] / np.sqrt(w[keep])
     b2 = float(np.mean(np.sum(Y ** 2, axis=1) ** 2))
     out["kurtosis_ratio"] = b2 / (k * (k + 2))
