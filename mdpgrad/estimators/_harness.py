@@ -226,9 +226,9 @@ class EstimatorCheck:
         That covariance Σ of one unit (d = prod(param_shape), C order).
     detect : ndarray or None, shape param_shape
         The bias the test was asked to detect (``detect=``), or None.
-    power : float
+    power : float or None
         :meth:`power_against` ``detect``: the probability the test had of
-        rejecting if the true mean were target + detect (NaN when no
+        rejecting if the true mean were target + detect (None when no
         ``detect`` was given).
     """
 
@@ -260,7 +260,7 @@ class EstimatorCheck:
     covariance_source: Literal["exact", "sample"] = "sample"
     unit_covariance: np.ndarray | None = None
     detect: np.ndarray | None = None
-    power: float = float("nan")
+    power: float | None = None
 
     def power_against(self, bias: ArrayLike) -> float:
         """Probability that this test, with these n units, rejects when E[unit] = target + bias.
