@@ -111,7 +111,8 @@ def test_heavy_tails_send_hotelling_to_bonferroni():
 
 
 def test_bonferroni_when_units_are_few():
-    # 12 units for rank 2 is below 10 per dimension: coordinate t tests, p = m · min pᵢ
+    # 12 units for rank 2 is below 10 per dimension: coordinate t tests, p = m · min pᵢ (REINFORCE has an
+    # exact covariance, which the harness would use by default; covariance="sample" asks for the sampled one)
     mdp, pol = _three_state(), TabularSoftmax(3, 2)
     est = reinforce_estimator()
     check = check_estimator(mdp, pol, THETA3, est, n_episodes=12, rng=5, covariance="sample")

@@ -95,6 +95,19 @@ def test_check_estimator_computes_the_chi2_statistic_with_the_exact_covariance()
     assert np.array_equal(sampled.mean, check.mean)
 
 
+def test_off_policy_ppo_uses_the_exact_covariance_of_the_behaviour_episodes():
+    # PPO samples from θ_old; its exact moments are those of the behaviour episodes.  Level 1e-4: a
+    # correct estimator fails this with probability ≈ 1e-4.
+    from mdpgrad.estimators import ppo_estimator
+
+    mdp, pol, theta = _uniform("random-walk-5")
+    old = 0.3 * np.random.default_rng(0).standard_normal(pol.param_shape)
+    adv = np.random.default_rng(1).standard_normal((mdp.n_states, mdp.n_actions))
+    check = check_estimator(mdp, pol, theta, ppo_estimator(old, 0.2, advantages=adv), n_episodes=2000,
+                            rng=0, alpha=1e-4, covariance="exact")
+    assert check.test == "chi2" and check.holds
+
+
 def test_hand_written_and_grouped_estimators_keep_the_sample_covariance():
     mdp, pol, theta = _uniform("two-state-episodic")
     est = reinforce_estimator()
