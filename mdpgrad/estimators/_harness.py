@@ -184,17 +184,21 @@ class EstimatorCheck:
         Episodes sampled; episodes per unit; independent units n = n_episodes / group_size.
     mean_length : float
         k, mean number of actions per episode.
-    test : {"hotelling", "bonferroni", "exact"}
-        The test that decided ("exact": the estimates did not vary at all).
+    test : {"chi2", "hotelling", "bonferroni", "exact"}
+        The test that decided: "chi2" with the exact covariance of one episode
+        (module docstring), Hotelling's T² or Bonferroni's t tests with the
+        sample covariance, "exact" when the estimates cannot vary at all.
     dof : tuple of int
-        (k, n − k) for Hotelling's F; (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
+        (k, 0) for the χ² test (k = rank Σ); (k, n − k) for Hotelling's F;
+        (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
     statistic : float
-        Hotelling's T², or max |tᵢ| for Bonferroni (∞ when an exact direction disagrees).
+        q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) for "chi2", Hotelling's T², or max |tᵢ| for
+        Bonferroni (∞ when an exact direction disagrees).
     p_value, alpha : float
     holds : bool
         p_value ≥ alpha: H₀ (mean = target) is not rejected at level alpha.
     mean, target, standard_error, standardized_bias : ndarray, shape param_shape
-        x̄, m, SE = sd/√n and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
+        x̄, m, SE = sd/√n (sd exact for "chi2", sampled otherwise) and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
     max_abs_standardized_bias : float
         Over the coordinates that varied (variance above rounding); ∞ after a
         structural mismatch.
@@ -206,7 +210,9 @@ class EstimatorCheck:
         Largest |x̄ − m| component in those directions (0 when none).
     kurtosis_ratio : float
         Mardia's b₂ / (k(k+2)) of the units (≈ 1 for normal data; NaN when
-        nothing varied), which sets how many units Hotelling's T² asks for.
+        nothing varied), whitened by the exact Σ for "chi2" (where it sets the
+        variance correction of q) and by the sample covariance otherwise
+        (where it sets how many units Hotelling's T² asks for).
     effective_sample_size : float
         ESS = tr Σ_μ / tr Ĉov(x̄): the number of i.i.d. draws (s, a) ∼ μ of
         g = (Σ η) adv(s, a) ∇log π(a|s) (exact advantage, mean ∇J) whose
