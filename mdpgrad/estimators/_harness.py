@@ -198,7 +198,8 @@ class EstimatorCheck:
     holds : bool
         p_value ≥ alpha: H₀ (mean = target) is not rejected at level alpha.
     mean, target, standard_error, standardized_bias : ndarray, shape param_shape
-        x̄, m, SE = sd/√n (sd exact for "chi2", sampled otherwise) and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
+        x̄, m, SE = sd/√n (sd exact for "chi2", sampled otherwise) and (x̄ − m)/SE
+        (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
     max_abs_standardized_bias : float
         Over the coordinates that varied (variance above rounding); ∞ after a
         structural mismatch.
