@@ -784,9 +784,11 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
 
 
 def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,
-                    n_episodes: int, protocol: ProtocolOption = "auto", horizon: int | None = None,
-                    target: Literal["gradient"] | ArrayLike | None = "gradient", alpha: float = 0.01,
-                    rng: np.random.Generator | int = 0) -> EstimatorCheck:
+                    n_episodes: int | Literal["auto"], protocol: ProtocolOption = "auto",
+                    horizon: int | None = None, target: Literal["gradient"] | ArrayLike | None = "gradient",
+                    alpha: float = 0.01, rng: np.random.Generator | int = 0,
+                    covariance: CovarianceOption = "auto", detect: ArrayLike | None = None,
+                    power: float = 0.9) -> EstimatorCheck:
     """:func:`check_estimator` for tests: raise AssertionError with a report when rejected.
 
     The default target is ``"gradient"`` (the exact ∇J): the assertion states
@@ -819,7 +821,8 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     ...
     """
     check = check_estimator(mdp, policy, theta, estimator, n_episodes=n_episodes, protocol=protocol,
-                            horizon=horizon, target=target, alpha=alpha, rng=rng)
+                            horizon=horizon, target=target, alpha=alpha, rng=rng, covariance=covariance,
+                            detect=detect, power=power)
     if not check.holds:
         raise AssertionError(check.report())
     return check
