@@ -46,6 +46,7 @@ GRID = ex.gridworld_example_4_1()
 GRID_PI = mg.uniform_policy(16, 4)
 GRID_V = mg.evaluate(GRID, GRID_PI).v
 SAMPLES = np.random.default_rng(0).normal(size=(20, 2))
+MOMENTS = est.estimator_moments(EPISODIC, POLICY, THETA, est.reinforce_estimator())
 
 
 def _field(th: np.ndarray) -> np.ndarray:
@@ -176,6 +177,7 @@ CALLS: dict[str, Call] = {
     "sgd_step": Call(est.sgd_step, EPISODIC, POLICY, THETA, est.reinforce_estimator(), 0.1, n_episodes=4,
                      protocol="terminal", horizon=None),
     "critical_step_size": Call(est.critical_step_size, 1.0, -2.0),
+    "sample_size": Call(est.sample_size, MOMENTS, np.full((2, 2), 0.1), alpha=0.01, power=0.9),
     "whole_return_estimator": Call(lambda th: est.whole_return_estimator().estimate(TRAJ, POLICY, th), THETA),
     "baseline_estimator": Call(lambda b: est.baseline_estimator(b).estimate(TRAJ, POLICY, THETA), [0.5, 0.0]),
     "value_baseline": Call(est.value_baseline, EPISODIC, POLICY, THETA),

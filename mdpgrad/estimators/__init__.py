@@ -47,7 +47,8 @@ What lives here
   constant and state baselines; :func:`sgd_step`: the exact mean and covariance
   of one step θ + α·(mean of n estimates) and the expected change of J to
   second order, with :func:`critical_step_size`, the step beyond which that
-  change turns negative.
+  change turns negative; :func:`sample_size`: the number of episodes at which
+  the harness detects a given bias with a given power.
 * :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
   (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns
   (Shao et al. 2024, §4.1).
@@ -74,7 +75,7 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 """
 
 from ._contract import Estimator
-from ._harness import EstimatorCheck
+from ._harness import EstimatorCheck, sample_size
 from ._moments import BaselineVariances, EstimatorMoments, baseline_variances, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
@@ -102,6 +103,7 @@ __all__ = [
     "ppo_estimator",
     "reinforce_estimator",
     "reinforce_without_discount_estimator",
+    "sample_size",
     "sgd_step",
     "value_baseline",
     "whole_return_estimator",

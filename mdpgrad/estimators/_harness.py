@@ -12,12 +12,42 @@ is
 * ``"gradient"``, the exact ∇J: "is the estimator unbiased?";
 * or any array of the parameter's shape.
 
-The test is multivariate.  Hotelling's T² (Hotelling 1931; Anderson 2003,
-§5.2) is used when the number of independent units n comfortably exceeds the
-rank k of the sample covariance, n ≥ 10·k·max(1, b₂ / (k(k+2))) with b₂ Mardia's
-multivariate kurtosis (Mardia 1970; k(k+2) for normal data, so heavy-tailed
-estimates ask for proportionally more units), and that covariance is
-well-conditioned on its range (condition number ≤ 1e8)::
+The test is multivariate.  When the estimator has a closed-form second moment
+(:func:`mdpgrad.estimators.estimator_moments` succeeds: the library's REINFORCE
+family, baselines, GAE, PPO with an advantage table; one episode per unit), the
+harness uses the EXACT covariance Σ of one episode instead of a sample
+covariance (test ``"chi2"``)::
+
+    q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m),   k = rank Σ.
+
+Under H₀, E q = k exactly and, with y = Σ^{-1/2}(ĝ − E ĝ) and β₂ = E‖y‖⁴
+(Mardia's kurtosis of one episode; k(k+2) for normal data),
+Var q = 2k + (β₂ − k(k+2))/n exactly.  q is referred to c·χ²(ν) with the same two
+moments, c = Var q/(2k), ν = 2k²/Var q (Satterthwaite 1946; Box 1954), β₂
+estimated by its sample value b₂; as n → ∞ this is χ²(k).  Why it is calibrated
+where a sample covariance is not: inverting Ĉ built from heavy-tailed estimates
+(rare, large returns) errs at order 1/√n, and Ĉ is correlated with x̄, so T²
+over-rejects (a correct REINFORCE on the episodic 4 × 4 gridworld under the
+uniform policy: 7.1% of 1000 tests at α = 0.05 with 4000 episodes); with Σ exact
+the only error left is the non-normality of x̄, whose leading term in the
+variance of q is the kurtosis correction above, and the rejection rate falls in
+the exact binomial interval of α (tests/test_harness_calibration.py).
+Directions outside the range of Σ are exact: the episodes do not vary there, so
+a mean that differs from the target by more than rounding (EXACT_RTOL) and
+CHEBYSHEV_FACTOR sampled standard deviations is rejected with p = 0, whatever
+the target (∇J included).  :func:`sample_size` inverts the power of this test,
+Pr(χ'²(k, λ) > χ²_{1−α}(k)) with λ = n·biasᵀ Σ⁺ bias, to choose n
+(``n_episodes="auto", detect=bias``), and :meth:`EstimatorCheck.power_against`
+reports the power the test had.
+
+Without a closed form (hand-written estimators, groups of episodes such as
+GRPO's, models too large for the exact moments, or ``covariance="sample"``),
+Hotelling's T² (Hotelling 1931; Anderson 2003, §5.2) is used when the number of
+independent units n comfortably exceeds the rank k of the sample covariance,
+n ≥ 10·k·max(1, b₂ / (k(k+2))) with b₂ Mardia's multivariate kurtosis (Mardia
+1970; k(k+2) for normal data, so heavy-tailed estimates ask for proportionally
+more units), and that covariance is well-conditioned on its range (condition
+number ≤ 1e8)::
 
     T² = n (x̄ − m)ᵀ Ĉ⁺ (x̄ − m),   (n − k) / (k (n − 1)) · T² ∼ F(k, n − k) under H₀
 
@@ -31,26 +61,41 @@ It also reports the standardized bias (x̄ − m)/SE per coordinate and the
 effective sample size (see :class:`EstimatorCheck`).  Everything is
 reproducible from the seed given as ``rng``.
 
-Limitations: like every normal-theory test it relies on the mean of the units
-being close to normal.  Rare, large contributions (an action of probability
-1e-3, a reward reached once in thousands of episodes) make the tails heavier
-than the F or t distribution and the test anti-conservative; sample more
-episodes, or keep policies away from determinism, when that matters.  The
+Limitations: the χ² test with the exact Σ still relies on x̄ being close to
+normal beyond its first two moments: its error is of order 1/n, with a constant
+that grows with the skewness and kurtosis of one episode (an action of
+probability 1e-3, a reward reached once in thousands of episodes), and b₂ is
+itself a noisy estimate when the tails are heavy.  The sample-covariance tests
+are anti-conservative on heavy tails at order 1/√n; sample more episodes, or
+keep policies away from determinism, when that matters.  :func:`sample_size`
+uses the asymptotic noncentral χ², without the kurtosis correction.  The
 covariance is d × d, so the harness is meant for parameters of dimension up to
 a few thousand.
 
-Identities checked by the tests (tests/test_harness.py): in one dimension T²
-is the square of scipy's one-sample t statistic with the same p-value; the
-Bonferroni p-value is m·min pᵢ of scipy's t tests; calibration — over 300 seeds
-an unbiased REINFORCE is rejected at a rate inside the exact binomial interval
-around α — and power — REINFORCE without γᵗ is rejected against ∇J on at least
-99% of 200 seeds of an MDP where its exact bias is large.
+Identities checked by the tests (tests/test_harness.py,
+tests/test_harness_calibration.py): in one dimension T² is the square of
+scipy's one-sample t statistic with the same p-value; the Bonferroni p-value is
+m·min pᵢ of scipy's t tests; q and its p-value equal an independent computation
+with numpy's pseudo-inverse of estimator_moments' covariance; calibration — a
+correct REINFORCE is rejected at a rate whose exact (Clopper–Pearson) 99%
+interval contains α, over 200–300 seeds on the example models — and power —
+REINFORCE without γᵗ is rejected against ∇J on at least 99% of 200 seeds of an
+MDP where its exact bias is large; :func:`sample_size` is the boundary of the
+power (n − 1 episodes fall short, n do not; in one dimension the closed-form
+normal power), and the rejection rate at that n matches the power over 300 seeds.
+
+References: F. E. Satterthwaite, "An approximate distribution of estimates of
+variance components", Biometrics Bulletin 2(6), 1946; G. E. P. Box, "Some
+theorems on quadratic forms applied in the study of analysis of variance
+problems, I", Ann. Math. Statist. 25(2), 1954; C. J. Clopper and E. S. Pearson,
+"The use of confidence or fiducial limits illustrated in the case of the
+binomial", Biometrika 26(4), 1934.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
@@ -67,13 +112,17 @@ from ..sampling._sampler import ProtocolOption, StoppingProtocol, group_start_st
 from ..variance import advantage_draws_covariance, score_matrix
 from ..variance import ess_or_inf as effective_sample_size
 from ._contract import Estimator
+from ._moments import EstimatorMoments, estimator_moments
 
-__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator"]
+__all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator", "sample_size"]
 
 #: What the sampled mean is tested against: the estimator's exact expectation, ∇J, or a given array.
 TargetKind = Literal["expectation", "gradient", "array"]
 #: The test that decided: Hotelling's T², Bonferroni-corrected t tests, or an exact comparison.
-TestKind = Literal["hotelling", "bonferroni", "exact"]
+TestKind = Literal["chi2", "hotelling", "bonferroni", "exact"]
+#: Where the covariance of one unit comes from: "auto" (exact when the estimator has a closed form),
+#: "exact" (required) or "sample" (always the sample covariance).
+CovarianceOption = Literal["auto", "exact", "sample"]
 #: A function of a batch of episodes returning one estimate per episode, shape (n, *param_shape).
 EstimateFunction = Callable[..., Any]
 
@@ -93,6 +142,21 @@ HOTELLING_UNITS_PER_DIM = 10
 #: ... and a covariance with condition number ≤ this on its range (eigenvalues
 #: are then accurate to ≈ 1e-8 relative, so Ĉ⁺ is trustworthy).
 HOTELLING_MAX_CONDITION = 1e8
+
+#: Directions in which the exact covariance is ≤ NULL_RTOL of its largest eigenvalue are checked
+#: exactly; a sampled mean may still move there by its (tiny) standard deviation, so the check allows
+#: CHEBYSHEV_FACTOR standard deviations: by Chebyshev's inequality a correct mean exceeds that with
+#: probability ≤ 1/CHEBYSHEV_FACTOR² = 1e-8 per direction, whatever the tails.
+CHEBYSHEV_FACTOR = 1e4
+
+#: Relative rounding of an exact covariance (linear solves and eigh, ≈ d·1e-16 ≤ 1e-13): eigenvalues
+#: below this fraction of the largest are structural zeros, not variances.
+COVARIANCE_RTOL = 1e-12
+
+#: ``n_episodes="auto"`` refuses to sample more than this many episodes (memory: one estimate of the
+#: parameter's size per episode); ask for a larger ``detect`` or a smaller power instead.
+MAX_AUTO_EPISODES = 10_000_000
+
 
 def _stats() -> ModuleType:  # scipy.stats takes ~0.5 s to import; only the tests themselves need it
     from scipy import stats
@@ -120,17 +184,22 @@ class EstimatorCheck:
         Episodes sampled; episodes per unit; independent units n = n_episodes / group_size.
     mean_length : float
         k, mean number of actions per episode.
-    test : {"hotelling", "bonferroni", "exact"}
-        The test that decided ("exact": the estimates did not vary at all).
+    test : {"chi2", "hotelling", "bonferroni", "exact"}
+        The test that decided: "chi2" with the exact covariance of one episode
+        (module docstring), Hotelling's T² or Bonferroni's t tests with the
+        sample covariance, "exact" when the estimates cannot vary at all.
     dof : tuple of int
-        (k, n − k) for Hotelling's F; (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
+        (k, 0) for the χ² test (k = rank Σ); (k, n − k) for Hotelling's F;
+        (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
     statistic : float
-        Hotelling's T², or max |tᵢ| for Bonferroni (∞ when an exact direction disagrees).
+        q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) for "chi2", Hotelling's T², or max |tᵢ| for
+        Bonferroni (∞ when an exact direction disagrees).
     p_value, alpha : float
     holds : bool
         p_value ≥ alpha: H₀ (mean = target) is not rejected at level alpha.
     mean, target, standard_error, standardized_bias : ndarray, shape param_shape
-        x̄, m, SE = sd/√n and (x̄ − m)/SE (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
+        x̄, m, SE = sd/√n (sd exact for "chi2", sampled otherwise) and (x̄ − m)/SE
+        (0 where SE = 0 and x̄ = m, ±∞ where SE = 0 and x̄ ≠ m).
     max_abs_standardized_bias : float
         Over the coordinates that varied (variance above rounding); ∞ after a
         structural mismatch.
@@ -142,7 +211,9 @@ class EstimatorCheck:
         Largest |x̄ − m| component in those directions (0 when none).
     kurtosis_ratio : float
         Mardia's b₂ / (k(k+2)) of the units (≈ 1 for normal data; NaN when
-        nothing varied), which sets how many units Hotelling's T² asks for.
+        nothing varied), whitened by the exact Σ for "chi2" (where it sets the
+        variance correction of q) and by the sample covariance otherwise
+        (where it sets how many units Hotelling's T² asks for).
     effective_sample_size : float
         ESS = tr Σ_μ / tr Ĉov(x̄): the number of i.i.d. draws (s, a) ∼ μ of
         g = (Σ η) adv(s, a) ∇log π(a|s) (exact advantage, mean ∇J) whose
@@ -154,6 +225,18 @@ class EstimatorCheck:
         not vary.
     seed : int or None
         The integer seed passed as ``rng``; None when a Generator was passed.
+    covariance_source : {"exact", "sample"}
+        Where the covariance of one unit came from: the estimator's exact
+        second moment (:func:`mdpgrad.estimators.estimator_moments`; test
+        ``"chi2"``) or the sampled units (tests ``"hotelling"``, ``"bonferroni"``).
+    unit_covariance : ndarray, shape (d, d)
+        That covariance Σ of one unit (d = prod(param_shape), C order).
+    detect : ndarray or None, shape param_shape
+        The bias the test was asked to detect (``detect=``), or None.
+    power : float or None
+        :meth:`power_against` ``detect``: the probability the test had of
+        rejecting if the true mean were target + detect (None when no
+        ``detect`` was given).
     """
 
     estimator: str
@@ -181,6 +264,49 @@ class EstimatorCheck:
     kurtosis_ratio: float
     effective_sample_size: float
     seed: int | None
+    covariance_source: Literal["exact", "sample"] = "sample"
+    unit_covariance: np.ndarray | None = None
+    detect: np.ndarray | None = None
+    power: float | None = None
+
+    def power_against(self, bias: ArrayLike) -> float:
+        """Probability that this test, with these n units, rejects when E[unit] = target + bias.
+
+        With the exact covariance (test ``"chi2"``) it is Pr(χ'²(k, λ) > χ²_{1−α}(k)),
+        λ = n · biasᵀ Σ⁺ bias (see :func:`sample_size`); for Hotelling's T² the
+        noncentral F(k, n − k, λ) with Σ the sample covariance; for Bonferroni's
+        t tests the lower bound maxᵢ Pr(|N(√n biasᵢ/σᵢ, 1)| > z_{1−α/(2m)}) (normal
+        approximation).  A bias with a component outside the range of Σ is
+        rejected by the exact check: power 1.
+
+        Parameters
+        ----------
+        bias : array_like, shape param_shape
+
+        Returns
+        -------
+        float
+        """
+        b = as_real_array(bias, "bias", shape=self.mean.shape).ravel()
+        if self.unit_covariance is None:
+            return float("nan")
+        k, delta, outside = _range_split(self.unit_covariance, b)
+        if outside > EXACT_RTOL * max(1.0, float(np.max(np.abs(b), initial=0.0))):
+            return 1.0
+        if k == 0:
+            return 0.0
+        n, stats = self.n_units, _stats()
+        if self.test == "hotelling":
+            crit = float(stats.f.isf(self.alpha, k, n - k))
+            return float(stats.ncf.sf(crit, k, n - k, n * delta)) if delta > 0 else float(self.alpha)
+        if self.test == "bonferroni":
+            sd = np.sqrt(np.clip(np.diag(self.unit_covariance), 0.0, None))
+            ok = sd > NULL_RTOL * max(float(sd.max(initial=0.0)), 1e-300)
+            m = max(1, int(ok.sum()))
+            c = float(stats.norm.isf(self.alpha / (2 * m)))
+            shift = np.sqrt(n) * np.abs(b[ok]) / sd[ok]
+            return float(np.max(stats.norm.sf(c - shift) + stats.norm.cdf(-c - shift), initial=0.0))
+        return _chi2_power(k, n * delta, self.alpha)
 
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`assert_unbiased`)."""
@@ -190,8 +316,9 @@ class EstimatorCheck:
         widx = np.unravel_index(worst, self.mean.shape)
         lines = [
             f"estimator {self.estimator!r}: H0 mean = {self.target_kind} {verdict} at alpha={self.alpha:g}",
-            f"  test: {self.test}, statistic={self.statistic:.4g}, dof={self.dof}, p={self.p_value:.3g}"
-            f" (kurtosis ratio {self.kurtosis_ratio:.3g})",
+            f"  test: {self.test} ({self.covariance_source} covariance), statistic={self.statistic:.4g}, "
+            f"dof={self.dof}, p={self.p_value:.3g} (kurtosis ratio {self.kurtosis_ratio:.3g})"
+            + (f", power {self.power:.3g} against the bias to detect" if self.detect is not None else ""),
             f"  sampling: protocol={self.protocol}"
             + (f", horizon={self.horizon}, truncation bound={self.truncation_bound:.3g}"
                if self.horizon is not None else "")
@@ -244,7 +371,8 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
     structural_ok = bool(np.max(np.abs(structural), initial=0.0) <= EXACT_RTOL * scale)
     n_structural = 0 if span is None else d - span.shape[0]
     inside = diff - outside
-    out: dict[str, Any] = dict(mean=mean, se=se, z=z, varying=varying, untested=max(0, d - k - n_structural),
+    out: dict[str, Any] = dict(mean=mean, se=se, z=z, varying=varying, cov=C,
+                               untested=max(0, d - k - n_structural),
                                untested_difference=float(np.max(np.abs(Vn @ (Vn.T @ inside)), initial=0.0)),
                                structural_ok=structural_ok)
     if k == 0:
@@ -276,6 +404,171 @@ def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -
     return out
 
 
+def _exact_test(units: np.ndarray, target: np.ndarray, cov: np.ndarray) -> dict[str, Any]:
+    """Test H₀: E[units] = target knowing the exact covariance ``cov`` of one unit.
+
+    q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) on the range of Σ, χ²(k) under H₀ (k = rank Σ);
+    outside the range the units do not vary, and a mean differing from the
+    target there by more than rounding and CHEBYSHEV_FACTOR standard
+    deviations is rejected with p = 0.
+    """
+    n, d = units.shape
+    mean = units.mean(axis=0)
+    diff = mean - target
+    w, V = np.linalg.eigh(cov)
+    top = float(max(w.max(initial=0.0), 0.0))
+    keep = w > NULL_RTOL * top if top > 0 else np.zeros(d, dtype=bool)
+    k = int(keep.sum())
+    var = np.clip(np.diag(cov), 0.0, None)
+    se = np.sqrt(var / n)
+    varying = var > NULL_RTOL * top if top > 0 else np.zeros(d, dtype=bool)
+    scale = max(1.0, float(np.max(np.abs(target), initial=0.0)), float(np.max(np.abs(mean), initial=0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(varying, diff / np.where(varying, se, 1.0),
+                     np.where(np.abs(diff) <= EXACT_RTOL * scale, 0.0, np.sign(diff) * np.inf))
+    Vn = V[:, ~keep]
+    off = np.abs(Vn.T @ diff)
+    # a genuine (tiny) variance wn there, or a sampled spread, lets the mean move by a few of its SEs;
+    # eigenvalues below the covariance's rounding are structural zeros (exact linear constraints)
+    wn = w[~keep]
+    true_var = np.where(wn > COVARIANCE_RTOL * top, wn, 0.0)
+    sample_var = np.var((units - mean) @ Vn, axis=0) if Vn.shape[1] else np.zeros(0)
+    allowed = EXACT_RTOL * scale + CHEBYSHEV_FACTOR * np.sqrt(np.maximum(true_var, sample_var) / n)
+    structural_ok = bool(np.all(off <= allowed))
+    out: dict[str, Any] = dict(mean=mean, se=se, z=z, varying=varying, untested=0, untested_difference=0.0,
+                               structural_ok=structural_ok, cov=cov)
+    if k == 0:
+        out.update(test="exact", dof=(0, 0), statistic=0.0 if structural_ok else np.inf,
+                   p_value=1.0 if structural_ok else 0.0, kurtosis_ratio=np.nan)
+        return out
+    # E q = k exactly; Var q = 2k + (β₂ − k(k+2))/n with β₂ = E‖Σ^{-1/2}(ĝ − E ĝ)‖⁴ (Mardia's kurtosis of
+    # one unit), estimated by its sample value b₂.  Match both moments with c·χ²(ν) (Satterthwaite 1946).
+    Y = (units - mean) @ V[:, keep] / np.sqrt(w[keep])
+    b2 = float(np.mean(np.sum(Y ** 2, axis=1) ** 2))
+    out["kurtosis_ratio"] = b2 / (k * (k + 2))
+    q = float(n * np.sum((V[:, keep].T @ diff) ** 2 / w[keep]))
+    var_q = max(float(k), 2.0 * k + (b2 - k * (k + 2)) / n)
+    c, nu = var_q / (2.0 * k), 2.0 * k * k / var_q
+    p = float(_stats().chi2.sf(q / c, nu))
+    out.update(test="chi2", dof=(k, 0), statistic=q if structural_ok else np.inf,
+               p_value=p if structural_ok else 0.0)
+    return out
+
+
+def _range_split(cov: np.ndarray, bias: np.ndarray) -> tuple[int, float, float]:
+    """(k, δ, outside): rank of Σ, δ = biasᵀ Σ⁺ bias on its range, largest |bias| component outside it."""
+    w, V = np.linalg.eigh(cov)
+    top = float(max(w.max(initial=0.0), 0.0))
+    keep = w > NULL_RTOL * top if top > 0 else np.zeros(w.shape, dtype=bool)
+    proj = V.T @ bias
+    delta = float(np.sum(proj[keep] ** 2 / w[keep]))
+    outside = float(np.max(np.abs(proj[~keep]), initial=0.0))
+    return int(keep.sum()), delta, outside
+
+
+def _chi2_power(k: int, lam: float, alpha: float) -> float:
+    """Pr(χ'²(k, λ) > χ²_{1−α}(k)): the power of the level-α χ² test at noncentrality λ."""
+    stats = _stats()
+    crit = float(stats.chi2.isf(alpha, k))
+    return float(stats.chi2.sf(crit, k)) if lam == 0.0 else float(stats.ncx2.sf(crit, k, lam))
+
+
+def sample_size(moments: EstimatorMoments, bias: ArrayLike, *, alpha: float = 0.01,
+                power: float = 0.9) -> int:
+    """Episodes needed for the harness's χ² test to detect a bias with a given power.
+
+    The harness's test with the exact covariance Σ of one episode rejects
+    H₀: E ĝ = m at level α when q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) exceeds the 1 − α
+    quantile of χ²(k), k = rank Σ.  When the true mean is m + bias, q is
+    (asymptotically) noncentral χ²(k, λ) with λ = n · biasᵀ Σ⁺ bias, so the
+    power n ↦ Pr(χ'²(k, λ) > χ²_{1−α}(k)) increases with n; this returns the
+    smallest n at which it reaches ``power``.  A bias with a component outside
+    the range of Σ (a direction in which the episodes do not vary at all) is
+    detected with certainty by the harness's exact check: n = 1.
+
+    Parameters
+    ----------
+    moments : EstimatorMoments
+        From :func:`mdpgrad.estimators.estimator_moments` (its covariance is Σ).
+    bias : array_like, shape param_shape
+        The difference between the true mean and the target to detect.
+    alpha : float
+        Level of the test, 0 < α < 1.
+    power : float
+        Required probability of rejecting, α < power < 1.
+
+    Returns
+    -------
+    int
+        The smallest n ≥ 1 with power(n) ≥ ``power``.
+
+    Raises
+    ------
+    ValidationError
+        For a zero bias (argument ``"bias"``: it cannot be detected), a bias
+        of the wrong shape, or α, power out of range.
+
+    References
+    ----------
+    E. L. Lehmann and J. P. Romano, Testing Statistical Hypotheses, 3rd ed.,
+    2005, §3.9 and §7.1 (power of χ² tests, noncentral χ²).
+
+    Examples
+    --------
+    One decision between rewards 0 and 1 under π = (½, ½): the estimate of
+    state 0 varies only along u = (−1, 1)/√2, with variance 2·(1/16) = 1/8.  A
+    bias (−0.01, 0.01) = 0.02/√2 · u has λ = n·(0.02²/2)/(1/8) = 0.0016·n, and
+    one degree of freedom needs λ = (z_{0.975} + z_{0.8})² ≈ 7.85 for power 0.8
+    at α = 0.05.  A bias (0.01, 0.01) leaves the span of the scores, where
+    the estimate never varies: one episode shows it.
+
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import estimator_moments, reinforce_estimator
+    >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
+    >>> mom = estimator_moments(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), reinforce_estimator())
+    >>> sample_size(mom, [[-0.01, 0.01], [0.0, 0.0]], alpha=0.05, power=0.8)
+    4906
+    >>> sample_size(mom, [[0.01, 0.01], [0.0, 0.0]], alpha=0.05, power=0.8)
+    1
+    """
+    from ._moments import EstimatorMoments as _Moments
+
+    if not isinstance(moments, _Moments):
+        raise ValidationError(f"moments is {type(moments).__name__}; expected EstimatorMoments "
+                              "(mdpgrad.estimators.estimator_moments)", argument="moments", value=moments)
+    alpha = check_real(alpha, "alpha", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
+    power = check_real(power, "power", min_value=alpha, max_value=1.0, min_open=True, max_open=True)
+    shape = moments.mean.shape
+    b = as_real_array(bias, "bias", shape=shape).ravel()
+    return _sample_size(moments.covariance, b, alpha, power)
+
+
+def _sample_size(cov: np.ndarray, bias: np.ndarray, alpha: float, power: float) -> int:
+    k, delta, outside = _range_split(cov, bias)
+    scale = max(1.0, float(np.max(np.abs(bias), initial=0.0)))
+    if outside > EXACT_RTOL * scale:
+        return 1
+    if delta <= 0.0 or k == 0:
+        raise ValidationError("bias is zero on the range of the covariance: no number of episodes detects "
+                              "it", argument="bias", value=float(np.max(np.abs(bias), initial=0.0)))
+    stats = _stats()
+    crit = float(stats.chi2.isf(alpha, k))
+    hi = 1.0
+    while float(stats.ncx2.sf(crit, k, hi)) < power:
+        hi *= 2.0
+    from scipy.optimize import brentq
+
+    lam = float(brentq(lambda x: float(stats.ncx2.sf(crit, k, x)) - power, 0.0, hi, xtol=1e-12))
+    n = max(1, int(np.ceil(lam / delta)))
+    # settle the rounding of the root: the smallest n whose power reaches the target
+    while n > 1 and _chi2_power(k, (n - 1) * delta, alpha) >= power:
+        n -= 1
+    while _chi2_power(k, n * delta, alpha) < power:
+        n += 1
+    return n
+
+
 def _score_span(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Orthonormal basis (r, d) of span{∇log π(a|s) : mask[s, a]}."""
     G = score_matrix(policy, theta, mask)
@@ -286,9 +579,11 @@ def _score_span(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarr
 
 
 def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,
-                    n_episodes: int, protocol: ProtocolOption = "auto", horizon: int | None = None,
-                    target: Literal["gradient"] | ArrayLike | None = None, alpha: float = 0.01,
-                    rng: np.random.Generator | int = 0) -> EstimatorCheck:
+                    n_episodes: int | Literal["auto"], protocol: ProtocolOption = "auto",
+                    horizon: int | None = None, target: Literal["gradient"] | ArrayLike | None = None,
+                    alpha: float = 0.01, rng: np.random.Generator | int = 0,
+                    covariance: CovarianceOption = "auto", detect: ArrayLike | None = None,
+                    power: float = 0.9) -> EstimatorCheck:
     """Sample, estimate, and test whether the estimator's mean equals a target.
 
     Parameters
@@ -302,8 +597,11 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         set, is the policy that samples; its ``group_size`` > 1 makes groups of
         episodes share a start state, averaged into one unit each), or a plain
         function ``(trajectories, policy, theta) -> (n, *param_shape)``.
-    n_episodes : int
-        Episodes to sample (a multiple of the group size).
+    n_episodes : int or "auto"
+        Episodes to sample (a multiple of the group size); ``"auto"``: the
+        :func:`sample_size` at which the test detects ``detect`` with
+        probability ``power`` (needs the exact covariance; at least 2, at most
+        :data:`MAX_AUTO_EPISODES`).
     protocol : {"auto", "terminal", "horizon", "geometric"}
         As in :func:`mdpgrad.sample`.
     horizon : int, optional
@@ -316,6 +614,18 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     rng : numpy.random.Generator or int
         Source of all sampling; an int seeds ``numpy.random.default_rng`` and is
         recorded as :attr:`EstimatorCheck.seed`.
+    covariance : {"auto", "exact", "sample"}
+        "auto": the exact covariance of one episode when the estimator has a
+        closed-form second moment (:func:`mdpgrad.estimators.estimator_moments`
+        succeeds; groups of episodes, hand-written estimators and models too
+        large for it use the sample covariance); "exact": require it;
+        "sample": always the sample covariance (Hotelling's T² or Bonferroni).
+    detect : array_like, shape param_shape, optional
+        A bias the test should be able to see: the result reports its
+        :attr:`EstimatorCheck.power` against it, and ``n_episodes="auto"``
+        chooses n from it.
+    power : float
+        Power required by ``n_episodes="auto"``, α < power < 1.
 
     Returns
     -------
@@ -351,10 +661,16 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
                               f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
                               value=(policy.n_states, policy.n_actions))
-    n_episodes = check_integer(n_episodes, "n_episodes", min_value=2)
+    auto_n = isinstance(n_episodes, str)
+    if auto_n:
+        check_choice(n_episodes, "n_episodes", ("auto",))
+    else:
+        n_episodes = check_integer(n_episodes, "n_episodes", min_value=2)
+    covariance = check_choice(covariance, "covariance", ("auto", "exact", "sample"))
     gen = check_rng(rng)
     seed = None if isinstance(rng, np.random.Generator) else int(rng)
     alpha = check_real(alpha, "alpha", min_value=0.0, max_value=1.0, min_open=True, max_open=True)
+    power = check_real(power, "power", min_value=alpha, max_value=1.0, min_open=True, max_open=True)
     estimate: EstimateFunction | None = getattr(estimator, "estimate", None)
     if estimate is None:
         if not callable(estimator):
@@ -364,6 +680,39 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         estimate = estimator
     name = str(getattr(estimator, "name", getattr(estimator, "__name__", repr(estimator))))
     group_size = check_integer(getattr(estimator, "group_size", 1), "group_size", min_value=1)
+    shape = tuple(policy.param_shape)
+    theta = validate_theta(theta, policy, batch=False)
+    resolved = resolve_protocol(mdp, protocol, horizon)
+    detect_arr = None if detect is None else as_real_array(detect, "detect", shape=shape)
+    moments: EstimatorMoments | None = None
+    if covariance != "sample":
+        if group_size == 1 and isinstance(estimator, Estimator) and estimator.second_moment is not None:
+            try:
+                moments = estimator_moments(mdp, policy, theta, estimator, protocol=resolved,
+                                            horizon=horizon)
+            except ValidationError:
+                if covariance == "exact":
+                    raise
+        elif covariance == "exact":
+            raise ValidationError(f"covariance='exact' but estimator {name!r} has no closed-form second "
+                                  "moment of one episode (hand-written, grouped or group-normalised "
+                                  "estimators); use covariance='auto' or 'sample'", argument="covariance",
+                                  value=covariance)
+    if auto_n:
+        if detect_arr is None:
+            raise ValidationError("n_episodes='auto' needs the bias to detect: pass detect=",
+                                  argument="detect")
+        if moments is None:
+            raise ValidationError(f"n_episodes='auto' needs the exact covariance, which estimator {name!r} "
+                                  "does not have here; give n_episodes", argument="n_episodes", value="auto")
+        needed = _sample_size(moments.covariance, detect_arr.ravel(), alpha, power)
+        if needed > MAX_AUTO_EPISODES:
+            raise ValidationError(f"detecting this bias with power {power:g} at alpha={alpha:g} needs "
+                                  f"{needed} episodes > {MAX_AUTO_EPISODES}; detect a larger bias or give "
+                                  "n_episodes",
+                                  argument="detect", value=needed)
+        n_episodes = max(2, needed)
+    assert isinstance(n_episodes, int)
     if n_episodes % group_size:
         raise ValidationError(f"n_episodes is {n_episodes}; expected a multiple of the estimator's "
                               f"group_size {group_size}", argument="n_episodes", value=n_episodes)
@@ -371,9 +720,6 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     if n_units < 2:
         raise ValidationError(f"n_episodes={n_episodes} gives {n_units} independent unit(s); "
                               "a variance needs at least 2", argument="n_episodes", value=n_episodes)
-    shape = tuple(policy.param_shape)
-    theta = validate_theta(theta, policy, batch=False)
-    resolved = resolve_protocol(mdp, protocol, horizon)
     if isinstance(target, str):
         check_choice(target, "target", ("gradient",))
     elif target is not None:
@@ -414,10 +760,11 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     pi_b = policy.probabilities(theta_b)
     possible = (ev.pi > 0) & (pi_b > 0) & ~mdp.terminal[:, None]
     span = _score_span(policy, theta, possible)
-    res = _mean_test(units, target_arr.ravel(), span)
+    res = (_mean_test(units, target_arr.ravel(), span) if moments is None
+           else _exact_test(units, target_arr.ravel(), moments.covariance))
     iid_trace = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
     z = res["z"].reshape(shape)
-    return EstimatorCheck(
+    check = EstimatorCheck(
         estimator=name, target_kind=kind, protocol=resolved, horizon=traj.horizon,
         truncation_bound=float(traj.truncation_bound), n_episodes=n_episodes, group_size=group_size,
         n_units=n_units, mean_length=float(traj.lengths.mean()), test=res["test"], dof=res["dof"],
@@ -428,13 +775,20 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
                                    if res["structural_ok"] else float("inf")),
         untested_dims=int(res["untested"]), untested_difference=float(res["untested_difference"]),
         kurtosis_ratio=float(res.get("kurtosis_ratio", np.nan)),
-        effective_sample_size=effective_sample_size(units, iid_trace), seed=seed)
+        effective_sample_size=effective_sample_size(units, iid_trace), seed=seed,
+        covariance_source="sample" if moments is None else "exact", unit_covariance=res["cov"],
+        detect=detect_arr)
+    if detect_arr is not None:
+        check = replace(check, power=check.power_against(detect_arr))
+    return check
 
 
 def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,
-                    n_episodes: int, protocol: ProtocolOption = "auto", horizon: int | None = None,
-                    target: Literal["gradient"] | ArrayLike | None = "gradient", alpha: float = 0.01,
-                    rng: np.random.Generator | int = 0) -> EstimatorCheck:
+                    n_episodes: int | Literal["auto"], protocol: ProtocolOption = "auto",
+                    horizon: int | None = None, target: Literal["gradient"] | ArrayLike | None = "gradient",
+                    alpha: float = 0.01, rng: np.random.Generator | int = 0,
+                    covariance: CovarianceOption = "auto", detect: ArrayLike | None = None,
+                    power: float = 0.9) -> EstimatorCheck:
     """:func:`check_estimator` for tests: raise AssertionError with a report when rejected.
 
     The default target is ``"gradient"`` (the exact ∇J): the assertion states
@@ -467,7 +821,8 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     ...
     """
     check = check_estimator(mdp, policy, theta, estimator, n_episodes=n_episodes, protocol=protocol,
-                            horizon=horizon, target=target, alpha=alpha, rng=rng)
+                            horizon=horizon, target=target, alpha=alpha, rng=rng, covariance=covariance,
+                            detect=detect, power=power)
     if not check.holds:
         raise AssertionError(check.report())
     return check
