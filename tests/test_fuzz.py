@@ -313,7 +313,7 @@ def _finite(result: Any) -> bool:
         return all(_finite(getattr(result, f.name)) for f in dataclasses.fields(result)
                    if f.name not in ("rho0", "truncation_bound", "statistic", "p_value", "bound",
                                      "effective_sample_size", "kurtosis_ratio", "max_abs_standardized_bias",
-                                     "standardized_bias", "untested_difference"))
+                                     "sampled_standard_error", "standardized_bias", "untested_difference"))
     return True
 
 

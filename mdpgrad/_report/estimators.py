@@ -136,14 +136,15 @@ def _ratio(signal: float, total_variance: float) -> float:
 def spread(ctx: CheckContext, estimator: Estimator, c: EstimatorCheck) -> dict[str, object]:
     """Exact and sampled one-episode SNR and standard error of the mean of the ``c.n_units`` episodes.
 
-    Sampled: x̄ = ``c.mean`` and tr Ĉ = n·Σ ``c.standard_error``², the trace of the
-    sample covariance (ddof = 1) of the episodes ``c`` was computed from.  Exact:
+    Sampled: x̄ = ``c.mean`` and tr Ĉ = n·Σ ``c.sampled_standard_error``², the trace
+    of the sample covariance (ddof = 1) of the episodes ``c`` was computed from.  Exact:
     :func:`mdpgrad.estimators.estimator_moments` under ``c``'s protocol and
     horizon; None (with ``exact_reason``) when the estimator has no closed-form
     second moment or its pair chain exceeds :data:`SECTION_MOMENT_PAIRS`.
     """
     n = c.n_units
-    sampled_trace = float(n * np.sum(np.square(c.standard_error)))
+    sampled_se = c.standard_error if c.sampled_standard_error is None else c.sampled_standard_error
+    sampled_trace = float(n * np.sum(np.square(sampled_se)))
     out: dict[str, object] = dict(
         n_episodes=n, sampled_snr=_ratio(float(np.linalg.norm(c.mean)), sampled_trace),
         sampled_total_variance=sampled_trace, sampled_se_of_mean=math.sqrt(sampled_trace / n),

@@ -231,6 +231,9 @@ class EstimatorCheck:
         ``"chi2"``) or the sampled units (tests ``"hotelling"``, ``"bonferroni"``).
     unit_covariance : ndarray, shape (d, d)
         That covariance Σ of one unit (d = prod(param_shape), C order).
+    sampled_standard_error : ndarray, shape param_shape
+        The sample standard deviation of the units (ddof = 1) over √n, whichever
+        covariance the test used (NaN with a single unit).
     detect : ndarray or None, shape param_shape
         The bias the test was asked to detect (``detect=``), or None.
     power : float or None
@@ -266,6 +269,7 @@ class EstimatorCheck:
     seed: int | None
     covariance_source: Literal["exact", "sample"] = "sample"
     unit_covariance: np.ndarray | None = None
+    sampled_standard_error: np.ndarray | None = None
     detect: np.ndarray | None = None
     power: float | None = None
 
@@ -777,6 +781,8 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         kurtosis_ratio=float(res.get("kurtosis_ratio", np.nan)),
         effective_sample_size=effective_sample_size(units, iid_trace), seed=seed,
         covariance_source="sample" if moments is None else "exact", unit_covariance=res["cov"],
+        sampled_standard_error=(units.std(axis=0, ddof=1) / np.sqrt(units.shape[0])).reshape(shape)
+        if units.shape[0] > 1 else np.full(shape, np.nan),
         detect=detect_arr)
     if detect_arr is not None:
         check = replace(check, power=check.power_against(detect_arr))
