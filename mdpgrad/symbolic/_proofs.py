@@ -32,25 +32,30 @@ counterexample whose value agrees with the numeric toolkit at that point.
 
 from __future__ import annotations
 
-import functools
 import random
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import sympy
 
 from .._errors import ValidationError
-from .._validation import check_integer
-from ._algebra import RationalSpace, find_nonzero_point, space_for
+from .._validation import check_integer, check_real
+from ._algebra import RationalSpace, as_expression, find_nonzero_point, space_for
 from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
 from ._model import MDP, exact, exact_matrix, validate_symbolic_mdp
-from ._policies import Direct, validate_symbolic_policy
+from ._policies import Direct, RationalPolicy, TabularSoftmax, validate_symbolic_policy
 
 __all__ = [
     "ProofResult",
+    "error_probability",
+    "points_needed",
+    "proof_degree_bound",
     "prove_baseline_identity",
     "prove_equal",
     "prove_performance_difference",
@@ -69,14 +74,16 @@ VISITS = {
 
 @dataclass(frozen=True)
 class ProofResult:
-    """The outcome of an exact proof attempt.
+    """The outcome of a proof attempt.
 
     Attributes
     ----------
     statement : str
         The identity, in Unicode.
     status : str
-        ``"proved"`` (holds for all values of the symbols) or ``"counterexample"``.
+        ``"proved"`` (exact: holds for all values of the symbols), ``"probable"`` (the
+        identity test accepted it: it is false with probability at most ``error_probability``
+        over the random points drawn) or ``"counterexample"`` (certainly false).
     n_identities : int
         Number of scalar identities decided (one per parameter and component).
     label : str or None
@@ -87,6 +94,15 @@ class ProofResult:
         lhs − rhs at the point (non-zero).
     lhs, rhs : sympy.Rational or None
         The two sides at the point.
+    method : str
+        ``"exact"`` (expansion in the fraction field) or ``"identity test"`` (Schwartz–Zippel).
+    error_probability : fractions.Fraction or None
+        Identity test: the bound (δ/(2^b − δ))^t on accepting a false identity; 0 for a
+        counterexample (exact either way); None for the exact route.
+    degree_bound : int or None
+        δ, the total-degree bound used by the identity test.
+    n_points : int or None
+        t, the number of random points evaluated by an accepting identity test.
     """
 
     statement: str
@@ -97,26 +113,46 @@ class ProofResult:
     value: sympy.Expr | None = None
     lhs: sympy.Expr | None = None
     rhs: sympy.Expr | None = None
+    method: str = "exact"
+    error_probability: Fraction | None = None
+    degree_bound: int | None = None
+    n_points: int | None = None
 
     @property
     def holds(self) -> bool:
-        """The identity holds for all values of the symbols."""
-        return self.status == "proved"
+        """Not refuted: proved exactly, or accepted by the identity test (see ``certain``)."""
+        return self.status in ("proved", "probable")
+
+    @property
+    def certain(self) -> bool:
+        """The verdict is exact: "proved" or "counterexample" (not "probable")."""
+        return self.status != "probable"
 
     def __bool__(self) -> bool:
         return self.holds
 
     def __str__(self) -> str:
-        if self.holds:
+        if self.status == "proved":
             return f"proved: {self.statement} ({self.n_identities} identities, for all values of the symbols)"
+        if self.status == "probable":
+            import math
+
+            bits = -math.log2(self.error_probability) if self.error_probability else math.inf
+            return (f"probably holds (probabilistic identity test, NOT a proof): {self.statement} "
+                    f"({self.n_identities} identities; {self.n_points} random points, total degree ≤ "
+                    f"{self.degree_bound}; false with probability ≤ 2^-{bits:.1f})")
         pt = ", ".join(f"{k} = {v}" for k, v in (self.point or {}).items()) or "every point (no symbols)"
         return (f"counterexample to {self.statement}: {self.label} differs by {self.value} "
                 f"(lhs {self.lhs}, rhs {self.rhs}) at {pt}")
 
     def latex(self) -> str:
-        """LaTeX of the verdict: the point and the non-zero difference, or 'proved'."""
-        if self.holds:
+        """LaTeX of the verdict: the point and the non-zero difference, or 'proved' / 'probable'."""
+        if self.status == "proved":
             return r"\text{proved: " + self.statement + "}"
+        if self.status == "probable":
+            return (r"\text{probably holds: " + self.statement + r"}\ (\Pr[\text{false}] \le "
+                    + sympy.latex(sympy.Rational(self.error_probability.numerator,
+                                                 self.error_probability.denominator)) + ")")
         pt = ", ".join(f"{sympy.latex(k)} = {sympy.latex(v)}" for k, v in (self.point or {}).items())
         return rf"\text{{{self.label}}}:\ \mathrm{{lhs}} - \mathrm{{rhs}} = {sympy.latex(self.value)}" \
                rf"\ \text{{at}}\ {pt}"
@@ -136,7 +172,7 @@ def decide(space: RationalSpace, items: Sequence[tuple[str, Any, Any]], statemen
     return ProofResult(statement, "proved", len(items))
 
 
-def _accept_for(pm: PolicyModel, mdp: MDP) -> Callable[[dict], bool]:
+def _accept_for(mdp: MDP) -> Callable[[dict], bool]:
     syms = mdp.free_symbols
 
     def accept(point: dict) -> bool:
@@ -150,57 +186,587 @@ def _accept_for(pm: PolicyModel, mdp: MDP) -> Callable[[dict], bool]:
     return accept
 
 
-#: The exact proofs refuse models with more symbols than this (see ``max_symbols``): the fully
-#: symbolic 2-state, 2-action model has 10 and proves in 0.3 s; the 3-state one has 21 and the
-#: expansion in the fraction field ran past 15 minutes.
+#: Above this many model symbols, ``method="auto"`` leaves the exact expansion for the identity
+#: test (see ``max_symbols``): the fully symbolic 2-state, 2-action model has 10 symbols and proves
+#: exactly in 0.3 s; the 3-state one has 21 and its expansion in the fraction field ran past
+#: 15 minutes.
 MAX_PROOF_SYMBOLS = 16
+#: The identity test accepts with false-acceptance probability at most 2^-ERROR_BITS.
+ERROR_BITS = 100
+#: Each coordinate of an identity-test point is drawn uniformly from {1, ..., 2^SAMPLE_BITS}.
+SAMPLE_BITS = 64
+#: Redraws allowed when a denominator vanishes at a drawn point (probability ≤ δ/2^64 each).
+MAX_REDRAWS = 50
+#: Attempts at moving a refuted identity's witness into the model's domain (probabilities in
+#: [0, 1], rows summing to 1, 0 < γ < 1, θ real).
+DOMAIN_ATTEMPTS = 200
+METHODS = ("auto", "exact", "identity test")
 
 
-def _prechecked(fn: Callable[..., ProofResult]) -> Callable[..., ProofResult]:
-    """Decide first on a random exact specialisation of the model's symbols (see module notes).
+# -- the identity test: exact evaluation with first derivatives at a point ------------------------
 
-    A counterexample found there is returned at once, whatever the size of the model; otherwise
-    the exact proof runs when the model has at most ``max_symbols`` symbols.
+
+class _Undefined(ArithmeticError):
+    """A denominator vanishes at the drawn point."""
+
+
+class _BudgetExceeded(Exception):
+    """The exact expansion ran past ``exact_budget`` seconds."""
+
+
+class _Jet:
+    """A rational number with its exact first derivatives in z₁, …, zₙ (``d`` None: not tracked)."""
+
+    __slots__ = ("d", "v")
+
+    def __init__(self, v: Fraction, d: tuple | None) -> None:
+        self.v = v
+        self.d = d
+
+    @staticmethod
+    def _of(x: Any) -> _Jet:
+        return x if isinstance(x, _Jet) else _Jet(Fraction(x), ())  # () : a constant, zero derivative
+
+    def _combine(self, other: _Jet, fa: Fraction, fb: Fraction) -> tuple | None:
+        """fa·self' + fb·other'."""
+        a, b = self.d, other.d
+        if a is None or b is None:
+            return None
+        if not a:
+            return tuple(fb * y for y in b)
+        if not b:
+            return tuple(fa * x for x in a)
+        return tuple(fa * x + fb * y for x, y in zip(a, b, strict=True))
+
+    def __add__(self, other: Any) -> _Jet:
+        o = self._of(other)
+        return _Jet(self.v + o.v, self._combine(o, Fraction(1), Fraction(1)))
+
+    __radd__ = __add__
+
+    def __neg__(self) -> _Jet:
+        return _Jet(-self.v, None if self.d is None else tuple(-x for x in self.d))
+
+    def __sub__(self, other: Any) -> _Jet:
+        return self + (-self._of(other))
+
+    def __rsub__(self, other: Any) -> _Jet:
+        return self._of(other) - self
+
+    def __mul__(self, other: Any) -> _Jet:
+        o = self._of(other)
+        # (ab)' = b a' + a b'
+        return _Jet(self.v * o.v, self._combine(o, o.v, self.v))
+
+    __rmul__ = __mul__
+
+    def inverse(self) -> _Jet:
+        if self.v == 0:
+            raise _Undefined
+        inv = 1 / self.v
+        return _Jet(inv, None if self.d is None else tuple(-x * inv * inv for x in self.d))
+
+    def __truediv__(self, other: Any) -> _Jet:
+        return self * self._of(other).inverse()
+
+    def __rtruediv__(self, other: Any) -> _Jet:
+        return self._of(other) * self.inverse()
+
+
+def _solve_jets(M: list, b: list) -> list:
+    """x with M x = b by Gauss–Jordan elimination on jets (a pivot must be non-zero at the point)."""
+    n = len(M)
+    rows = [list(M[i]) + [b[i]] for i in range(n)]
+    for c in range(n):
+        piv = next((i for i in range(c, n) if rows[i][c].v != 0), None)
+        if piv is None:
+            raise _Undefined
+        rows[c], rows[piv] = rows[piv], rows[c]
+        inv = rows[c][c].inverse()
+        rows[c] = [x * inv for x in rows[c]]
+        for i in range(n):
+            if i != c:
+                f = rows[i][c]
+                rows[i] = [x - f * y for x, y in zip(rows[i], rows[c], strict=True)]
+    return [rows[i][n] for i in range(n)]
+
+
+def _fraction(e: sympy.Expr) -> Fraction:
+    if not e.is_Rational:
+        raise _Undefined  # e.g. a denominator of the model's entries vanished
+    return Fraction(int(e.p), int(e.q))
+
+
+class _ExactCtx:
+    """The field ℚ(symbols, z): the arithmetic of the exact proofs."""
+
+    def __init__(self, pm: PolicyModel) -> None:
+        self.pm = pm
+        K = pm.space.field
+        self.zero, self.one = K.zero, K.one
+        self.S, self.A, self.terminal, self.gamma = pm.F.S, pm.F.A, pm.F.terminal, pm.F.gamma
+        self.pis = pm.pis
+        self.n = len(pm.policies[0].variables)
+
+    def evaluate(self, which: int = 0) -> dict:
+        return evaluate_fractions(self.pm.F, self.pm.pis[which])
+
+    def grad(self, f: Any) -> list:
+        return self.pm.grad(f)
+
+    def lift(self, e: sympy.Expr) -> Any:
+        return self.pm.space(e)
+
+    def weights(self, ev: dict, kind: str) -> list:
+        return undiscounted_weights(self.pm, ev, kind)
+
+
+class _JetCtx:
+    """The same quantities as exact rationals, with derivatives in θ of the first policy, at a point.
+
+    ``point`` maps every model symbol, extra symbol and z = exp θ of every policy to a Fraction.
     """
 
-    @functools.wraps(fn)
-    def wrapper(mdp: MDP, *args: Any, precheck: bool = True, max_symbols: int | None = MAX_PROOF_SYMBOLS,
-                **kwargs: Any) -> ProofResult:
-        syms = sorted(validate_symbolic_mdp(mdp).free_symbols, key=sympy.default_sort_key)
-        if args:
-            validate_symbolic_policy(args[0])
-        elif "policy" in kwargs:
-            validate_symbolic_policy(kwargs["policy"])
-        if max_symbols is not None:
-            max_symbols = check_integer(max_symbols, "max_symbols", min_value=0)
-        if precheck and syms:
-            source = kwargs.get("rng", 0)
-            rng = source if isinstance(source, random.Random) else random.Random(
-                check_integer(source, "rng", min_value=0))
-            scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
-            for _ in range(20):
-                vals = {g: sympy.Rational(rng.randint(1, 9), scale) for g in syms}
-                try:
-                    special = mdp.subs(vals)
-                except ValidationError:
-                    continue
-                quick = fn(special, *args, **kwargs)
-                if not quick.holds:
-                    return replace(quick, point={**vals, **(quick.point or {})})
-                break
-        if max_symbols is not None and len(syms) > max_symbols:
-            raise ValidationError(
-                f"the model has {len(syms)} symbols, above max_symbols={max_symbols}: the exact proof "
-                "expands rational functions whose size grows exponentially with the number of symbols "
-                "(a fully symbolic 2x2 model, 10 symbols, takes 0.3 s; 3x2, 21 symbols, did not finish "
-                "in 15 minutes). It held at a random exact point. Substitute values for some symbols "
-                "(mdp.subs), or pass max_symbols=None to try anyway", argument="mdp", value=len(syms))
-        return fn(mdp, *args, **kwargs)
+    def __init__(self, mdp: MDP, rps: Sequence[RationalPolicy], point: Mapping[sympy.Symbol, Fraction],
+                 ) -> None:
+        S, A = mdp.n_states, mdp.n_actions
+        self.S, self.A, self.terminal = S, A, mdp.terminal
+        self.n = n = len(rps[0].variables)
+        zero_d = (Fraction(0),) * n
+        self.zero, self.one = _Jet(Fraction(0), zero_d), _Jet(Fraction(1), zero_d)
+        self._sub = {g: sympy.Rational(v.numerator, v.denominator) for g, v in point.items()}
+        self._z = [point[z] for z in rps[0].variables]
+        self.P = [[[self.lift(mdp.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)]
+        self.r = [[self.lift(mdp.r[s, a]) for a in range(A)] for s in range(S)]
+        self.gamma = self.lift(mdp.gamma)
+        self.rho0 = [self.lift(mdp.rho0[s]) for s in range(S)]
+        pis = []
+        for which, rp in enumerate(rps):
+            zs = [_Jet(point[z], tuple(Fraction(int(i == k)) for i in range(n)) if which == 0 else zero_d)
+                  for k, z in enumerate(rp.variables)]
+            pis.append([[zs[s * A + a] / sum(zs[s * A:(s + 1) * A], self.zero) for a in range(A)]
+                        for s in range(S)])
+        self.pis = tuple(pis)
 
-    return wrapper
+    def lift(self, e: Any) -> _Jet:
+        return _Jet(_fraction(as_expression(e).xreplace(self._sub)), (Fraction(0),) * self.n)
+
+    def grad(self, f: _Jet) -> list:
+        if f.d is None:  # pragma: no cover - the builders differentiate once
+            raise RuntimeError("second derivatives are not tracked")
+        return [_Jet(self._z[k] * f.d[k], None) for k in range(self.n)]  # ∂/∂θ = z ∂/∂z
+
+    def evaluate(self, which: int = 0) -> dict:
+        """v, q, adv, η, J and P^π at the point: the formulas of ``evaluate_fractions``."""
+        S, A, zero = self.S, self.A, self.zero
+        pi, P, g = self.pis[which], self.P, self.gamma
+        keep = [not t for t in self.terminal]
+        P_pi = [[sum((pi[s][a] * P[s][a][t] for a in range(A)), zero) for t in range(S)] for s in range(S)]
+        r_pi = [sum((pi[s][a] * self.r[s][a] for a in range(A)), zero) for s in range(S)]
+        M = [[(self.one if s == t else zero) - (g * P_pi[s][t] if keep[s] and keep[t] else zero)
+              for t in range(S)] for s in range(S)]
+        v = _solve_jets(M, [x if keep[s] else zero for s, x in enumerate(r_pi)])
+        Mt = [[M[t][s] for t in range(S)] for s in range(S)]
+        eta = _solve_jets(Mt, [x if keep[s] else zero for s, x in enumerate(self.rho0)])
+        v = [x if keep[s] else zero for s, x in enumerate(v)]
+        eta = [x if keep[s] else zero for s, x in enumerate(eta)]
+        q = [[zero if self.terminal[s] else
+              self.r[s][a] + g * sum((P[s][a][t] * v[t] for t in range(S)), zero)
+              for a in range(A)] for s in range(S)]
+        adv = [[q[s][a] - v[s] for a in range(A)] for s in range(S)]
+        J = sum((self.rho0[s] * v[s] for s in range(S)), zero)
+        return dict(P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=adv, eta=eta, J=J, pi=pi)
+
+    def weights(self, ev: dict, kind: str) -> list:  # pragma: no cover - routed to the exact proof
+        raise _Undefined
 
 
-def _default_theta(policy: Any, theta: Any, name: str | None = None) -> Any:
+# -- the identities, written once for both arithmetics --------------------------------------------
+
+
+def _labels(rp: RationalPolicy) -> list[str]:
+    return [f"∂/∂{t}" for t in rp.params]
+
+
+def _theorem_items(ctx: Any, labels: list[str], visits: str, values: str) -> tuple[list, str]:
+    ev = ctx.evaluate()
+    eta, zero = ev["eta"], ctx.zero
+    if visits == "discounted":
+        w = eta
+    elif visits == "normalised":
+        total = sum(eta, zero)
+        w = [e / total for e in eta]
+    elif visits == "undiscounted":
+        w = ctx.weights(ev, "undiscounted")
+    else:
+        total = sum(eta, zero)
+        w = [total * d for d in ctx.weights(ev, "stationary")]
+    pi = ctx.pis[0]
+    val = ev["advantage"] if values == "advantage" else ev["q"]
+    S, A = ctx.S, ctx.A
+    # π · adv · ∇log π with ∇log π = ∇π / π, kept in that form
+    glog = {(s, a): [g / pi[s][a] for g in ctx.grad(pi[s][a])] for s in range(S) for a in range(A)}
+    lhs = ctx.grad(ev["J"])
+    items = []
+    for k, label in enumerate(labels):
+        rhs = zero
+        for s in range(S):
+            rhs += w[s] * sum((pi[s][a] * val[s][a] * glog[s, a][k] for a in range(A)), zero)
+        items.append((label, lhs[k], rhs))
+    name = {"advantage": "adv", "q": "q"}[values]
+    wname = {"discounted": "η(s)", "normalised": "d(s)", "undiscounted": "η̃(s)",
+             "stationary": "d_π(s)/(1−γ)"}[visits]
+    return items, f"∇J = Σ_s,a {wname} π(a|s) {name}(s,a) ∇log π(a|s)"
+
+
+def _recursion_items(ctx: Any, labels: list[str]) -> tuple[list, str]:
+    ev = ctx.evaluate()
+    S, A, zero = ctx.S, ctx.A, ctx.zero
+    pi, q, P_pi, gamma = ctx.pis[0], ev["q"], ev["P_pi"], ctx.gamma
+    dv = [ctx.grad(ev["v"][s]) for s in range(S)]
+    dJ = ctx.grad(ev["J"])
+    dpi = [[ctx.grad(pi[s][a]) for a in range(A)] for s in range(S)]
+    g = [[sum((dpi[s][a][k] * q[s][a] for a in range(A)), zero) for k in range(len(dJ))] for s in range(S)]
+    items = []
+    for k, label in enumerate(labels):
+        for s in range(S):
+            if ctx.terminal[s]:
+                continue
+            rhs = g[s][k] + gamma * sum((P_pi[s][t] * dv[t][k] for t in range(S) if not ctx.terminal[t]),
+                                        zero)
+            items.append((f"{label} v({s})", dv[s][k], rhs))
+        items.append((f"{label} J", dJ[k], sum((ev["eta"][s] * g[s][k] for s in range(S)), zero)))
+    return items, "∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q"
+
+
+def _baseline_items(ctx: Any, labels: list[str], b_exprs: list) -> tuple[list, str]:
+    ev = ctx.evaluate()
+    S, A, zero = ctx.S, ctx.A, ctx.zero
+    b = [ctx.lift(e) for e in b_exprs]
+    pi, q, eta = ctx.pis[0], ev["q"], ev["eta"]
+    glog = {(s, a): [g / pi[s][a] for g in ctx.grad(pi[s][a])] for s in range(S) for a in range(A)}
+    dJ = ctx.grad(ev["J"])
+    items = []
+    for k, label in enumerate(labels):
+        for s in range(S):
+            lhs = sum((pi[s][a] * glog[s, a][k] * b[s] for a in range(A)), zero)
+            items.append((f"{label} state {s}", lhs, zero))
+        rhs = sum((eta[s] * pi[s][a] * (q[s][a] - b[s]) * glog[s, a][k] for s in range(S) for a in range(A)),
+                  zero)
+        items.append((f"{label} J", dJ[k], rhs))
+    return items, "Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π"
+
+
+def _difference_items(ctx: Any) -> tuple[list, str]:
+    ev, ev0 = ctx.evaluate(0), ctx.evaluate(1)
+    S, A = ctx.S, ctx.A
+    rhs = sum((ev["eta"][s] * ctx.pis[0][s][a] * ev0["advantage"][s][a] for s in range(S) for a in range(A)),
+              ctx.zero)
+    return [("J(θ) − J(θ₀)", ev["J"] - ev0["J"], rhs)], "J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a)"
+
+
+# -- degree bounds and the error probability ------------------------------------------------------
+
+
+def entry_degree(exprs: Sequence[Any], symbols: Sequence[sympy.Symbol]) -> int | None:
+    """Largest total degree of the entries as polynomials in ``symbols`` (at least 1); None if one
+    of them is not a polynomial (the degree bound below then does not apply)."""
+    e = 1
+    syms = list(symbols)
+    for x in exprs:
+        x = as_expression(x)
+        if not x.free_symbols:
+            continue
+        if not x.is_polynomial(*syms):
+            return None
+        e = max(e, int(sympy.Poly(x, *syms).total_degree()))
+    return e
+
+
+def proof_degree_bound(identity: str, n_states: int, entry_degree: int = 1, *,
+                       visits: str = "discounted") -> int:
+    """δ: an upper bound on the total degree of the cleared numerator N and denominator D of every
+    scalar identity, for a tabular softmax policy (derivation in the module notes).
+
+    With m = 2e + 1 and S states::
+
+        theorem (visits η, adv or q), baseline   m(2S − 1) + 2e + 3
+        theorem, visits d = η/Σ η                m(3S − 2) + 4e + 4
+        recursion                                m(2S − 1) + 3e + 3
+        performance difference                   m(2S − 1) + 2e + S + 1
+
+    >>> proof_degree_bound("theorem", 2)
+    14
+    """
+    S = check_integer(n_states, "n_states", min_value=1)
+    e = check_integer(entry_degree, "entry_degree", min_value=1)
+    m = 2 * e + 1
+    if identity == "theorem" and visits == "normalised":
+        return m * (3 * S - 2) + 4 * e + 4
+    if identity in ("theorem", "baseline"):
+        if visits != "discounted":
+            raise ValidationError(f"no degree bound for visits={visits!r}", argument="visits", value=visits)
+        return m * (2 * S - 1) + 2 * e + 3
+    if identity == "recursion":
+        return m * (2 * S - 1) + 3 * e + 3
+    if identity == "performance difference":
+        return m * (2 * S - 1) + 2 * e + S + 1
+    raise ValidationError(f"identity is {identity!r}; expected 'theorem', 'baseline', 'recursion' or "
+                          "'performance difference'", argument="identity", value=identity)
+
+
+def error_probability(degree: int, set_size: int, n_points: int) -> Fraction:
+    """(δ / (|T| − δ))^t: the chance that t independent points accept a false identity.
+
+    One point drawn uniformly from Tⁿ is a root of a non-zero N of degree ≤ δ with probability
+    ≤ δ/|T| (Schwartz 1980, Lemma 1; Zippel 1979; DeMillo & Lipton 1978); conditioning on
+    D ≠ 0 there (points where a denominator vanishes are redrawn, probability ≤ δ/|T|) gives
+    ≤ (δ/|T|) / (1 − δ/|T|) = δ/(|T| − δ).
+    """
+    if set_size <= degree:
+        return Fraction(1)
+    return Fraction(degree, set_size - degree) ** n_points
+
+
+def points_needed(degree: int, set_size: int, error_bits: int = ERROR_BITS) -> int:
+    """The least t with (δ/(|T| − δ))^t ≤ 2^-error_bits (exact rational comparison)."""
+    degree = check_integer(degree, "degree", min_value=0)
+    if set_size <= 2 * degree:
+        raise ValidationError(f"the sample set has {set_size} elements, at most 2δ = {2 * degree}: "
+                              "each point would accept a false identity with probability ≥ 1/2",
+                              argument="sample_bits", value=set_size)
+    bound = Fraction(1, 2 ** error_bits)
+    t = 1
+    while error_probability(degree, set_size, t) > bound:
+        t += 1
+    return t
+
+
+# -- the two routes and the choice between them --------------------------------------------------
+
+
+def _within(seconds: float | None, fn: Callable[[], ProofResult]) -> ProofResult:
+    """fn(), interrupted after ``seconds`` (SIGALRM; main thread of a POSIX process only)."""
+    if seconds is None or not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        return fn()
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _BudgetExceeded
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _rng(source: int | random.Random | None, *, fresh: bool) -> random.Random:
+    if isinstance(source, random.Random):
+        return source
+    if source is None:
+        return random.SystemRandom() if fresh else random.Random(0)
+    return random.Random(check_integer(source, "rng", min_value=0))
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One identity: how to build it, its degree bound (None: identity test not available)."""
+
+    mdp: MDP
+    pairs: list
+    build: Callable[[Any], tuple[list, str]]
+    degree: int | None
+    extra: tuple = ()
+
+
+def _exact_route(spec: _Spec, mdp: MDP, rng: random.Random) -> ProofResult:
+    pm = lift_policies(mdp, spec.pairs, extra_symbols=list(spec.extra))
+    items, statement = spec.build(_ExactCtx(pm))
+    return decide(pm.space, items, statement, accept=_accept_for(mdp), rng=rng)
+
+
+def _jet_items(spec: _Spec, rps: list, point: dict) -> tuple[list, str]:
+    return spec.build(_JetCtx(spec.mdp, rps, point))
+
+
+def _report(rps: list, point: Mapping[sympy.Symbol, Fraction]) -> dict:
+    exp_of = {z: th for rp in rps for z, th in rp.exp_of.items()}
+    out = {}
+    for g, v in point.items():
+        val = sympy.Rational(v.numerator, v.denominator)
+        out[exp_of[g] if g in exp_of else g] = sympy.log(val) if g in exp_of else val
+    return out
+
+
+def _first_difference(items: list) -> tuple[str, Fraction, Fraction] | None:
+    for label, lhs, rhs in items:
+        lv, rv = _Jet._of(lhs).v, _Jet._of(rhs).v
+        if lv != rv:
+            return label, lv, rv
+    return None
+
+
+def _identity_test(spec: _Spec, rng: random.Random, error_bits: int, sample_bits: int) -> ProofResult:
+    """Schwartz–Zippel: t uniform points of {1, …, 2^sample_bits}^n, evaluated exactly."""
+    assert spec.degree is not None
+    mdp = spec.mdp
+    rps = [validate_symbolic_policy(pol).rational(th) for pol, th in spec.pairs]
+    model_syms = sorted(mdp.free_symbols, key=sympy.default_sort_key)
+    zs = [z for rp in rps for z in rp.variables]
+    gens = model_syms + [x for x in spec.extra if x not in mdp.free_symbols] + zs
+    size = 2 ** check_integer(sample_bits, "sample_bits", min_value=1)
+    t = points_needed(spec.degree, size, check_integer(error_bits, "error_bits", min_value=1))
+    statement = ""
+    for _ in range(t):
+        for _ in range(MAX_REDRAWS):
+            point = {g: Fraction(rng.randint(1, size)) for g in gens}
+            try:
+                items, statement = _jet_items(spec, rps, point)
+            except _Undefined:
+                continue
+            break
+        else:  # pragma: no cover - each redraw happens with probability ≤ δ/2^sample_bits
+            raise RuntimeError("a denominator vanished at every drawn point")
+        found = _first_difference(items)
+        if found is not None:
+            return _counterexample(spec, rps, gens, point, found, statement, len(items), rng)
+    return ProofResult(statement, "probable", len(items), method="identity test",
+                       error_probability=error_probability(spec.degree, size, t), degree_bound=spec.degree,
+                       n_points=t)
+
+
+def _counterexample(spec: _Spec, rps: list, gens: list, point: dict, found: tuple, statement: str,
+                    n_items: int, rng: random.Random) -> ProofResult:
+    """The witness, moved into the model's domain when a random domain point also refutes."""
+    mdp, S = spec.mdp, spec.mdp.n_states
+    accept = _accept_for(mdp)
+    model_syms = mdp.free_symbols
+    exp_vars = {z for rp in rps for z in rp.variables}
+    for attempt in range(DOMAIN_ATTEMPTS):
+        width = 5 + 3 * attempt
+        cand = {}
+        for g in gens:
+            if g in model_syms:
+                cand[g] = Fraction(rng.randint(1, width), (S + 1) * (width + 1))
+            elif g in exp_vars:
+                k = rng.randint(1, width)
+                cand[g] = Fraction(k, 2) if rng.random() < 0.5 else Fraction(2, k)
+            else:
+                cand[g] = Fraction(rng.randint(-width, width), rng.randint(1, width))
+        if not accept(cand):
+            continue
+        try:
+            items, _ = _jet_items(spec, rps, cand)
+        except _Undefined:
+            continue
+        hit = _first_difference(items)
+        if hit is not None:
+            point, found = cand, hit
+            break
+    label, lv, rv = found
+    R = sympy.Rational
+    return ProofResult(statement, "counterexample", n_items, label, _report(rps, point),
+                       R(lv.numerator, lv.denominator) - R(rv.numerator, rv.denominator),
+                       R(lv.numerator, lv.denominator), R(rv.numerator, rv.denominator),
+                       method="identity test", error_probability=Fraction(0), degree_bound=spec.degree)
+
+
+def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: float | None,
+           error_bits: int, sample_bits: int, precheck: bool,
+           rng: int | random.Random | None) -> ProofResult:
+    mdp = spec.mdp
+    if method not in METHODS:
+        raise ValidationError(f"method is {method!r}; expected one of {list(METHODS)}", argument="method",
+                              value=method)
+    if max_symbols is not None:
+        max_symbols = check_integer(max_symbols, "max_symbols", min_value=0)
+    if exact_budget is not None:
+        exact_budget = check_real(exact_budget, "exact_budget", min_value=0, min_open=True)
+    syms = sorted(mdp.free_symbols, key=sympy.default_sort_key)
+    if method == "identity test" or (method == "auto" and max_symbols is not None and len(syms) > max_symbols
+                                     and spec.degree is not None):
+        if spec.degree is None:
+            raise ValidationError("the identity test needs a tabular softmax policy, a model whose entries "
+                                  "are polynomials in its symbols, and visits 'discounted' or 'normalised'",
+                                  argument="method", value=method)
+        return _identity_test(spec, _rng(rng, fresh=True), error_bits, sample_bits)
+    exact_rng = _rng(rng, fresh=False)
+    if precheck and syms:
+        scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
+        for _ in range(20):
+            vals = {g: sympy.Rational(exact_rng.randint(1, 9), scale) for g in syms}
+            try:
+                special = mdp.subs(vals)
+            except ValidationError:
+                continue
+            quick = _exact_route(spec, special, exact_rng)
+            if not quick.holds:
+                return replace(quick, point={**vals, **(quick.point or {})})
+            break
+    if max_symbols is not None and len(syms) > max_symbols:
+        raise ValidationError(
+            f"the model has {len(syms)} symbols, above max_symbols={max_symbols}: the exact proof "
+            "expands rational functions whose size grows exponentially with the number of symbols "
+            "(a fully symbolic 2x2 model, 10 symbols, takes 0.3 s; 3x2, 21 symbols, did not finish "
+            "in 15 minutes). It held at a random exact point. Substitute values for some symbols "
+            "(mdp.subs), use method='identity test' (tabular softmax), or pass max_symbols=None to "
+            "try anyway", argument="mdp", value=len(syms))
+    try:
+        return _within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng))
+    except _BudgetExceeded:
+        if method == "exact" or spec.degree is None:
+            raise ValidationError(f"the exact proof ran past exact_budget={exact_budget} s",
+                                  argument="exact_budget", value=exact_budget) from None
+    return _identity_test(spec, _rng(rng, fresh=True), error_bits, sample_bits)
+
+
+def _softmax_degree(mdp: MDP, policy: Any, identity: str, extra_exprs: Sequence[Any] = (),
+                    extra_syms: Sequence[sympy.Symbol] = (), visits: str = "discounted") -> int | None:
+    if not isinstance(policy, TabularSoftmax) or visits not in ("discounted", "normalised"):
+        return None
+    syms = sorted(mdp.free_symbols | set(extra_syms), key=sympy.default_sort_key)
+    S, A = mdp.n_states, mdp.n_actions
+    entries = [mdp.P[s, a, t] for s in range(S) for a in range(A) for t in range(S)]
+    entries += [mdp.r[s, a] for s in range(S) for a in range(A)] + list(mdp.rho0) + [mdp.gamma]
+    e = entry_degree(entries + list(extra_exprs), syms)
+    if e is None:
+        return None
+    return proof_degree_bound(identity, mdp.n_states, e, visits=visits)
+
+
+_ROUTE_DOC = """
+    method : {"auto", "exact", "identity test"}
+        "exact": expansion in ℚ(symbols, z) (refused above ``max_symbols`` model symbols);
+        "identity test": the probabilistic Schwartz–Zippel test (tabular softmax, polynomial
+        entries); "auto" (default): exact up to ``max_symbols`` symbols and within
+        ``exact_budget`` seconds, the identity test beyond.
+    max_symbols : int or None
+        Size limit of the exact route (default ``MAX_PROOF_SYMBOLS`` = 16).
+    exact_budget : float or None
+        Time limit of the exact route in seconds (SIGALRM, main thread only); past it "auto"
+        switches to the identity test. Default None: no time limit.
+    error_bits : int
+        The identity test accepts a false identity with probability ≤ 2^-error_bits (default 100).
+    sample_bits : int
+        Coordinates of test points are uniform on {1, …, 2^sample_bits} (default 64).
+    precheck : bool
+        Exact route only: decide first on a random exact specialisation of the model's symbols.
+    rng : int, random.Random or None
+        Source of random points. None (default): seed 0 for the exact route's counterexample
+        search, fresh system randomness for the identity test (its error bound is over that draw).
+"""
+
+
+def _doc(fn: Callable) -> Callable:
+    fn.__doc__ = (fn.__doc__ or "").replace("    {route}\n", _ROUTE_DOC.lstrip("\n"))
+    return fn
+
+
+def _check_theta(policy: Any, theta: Any, name: str | None = None) -> Any:
+    validate_symbolic_policy(policy)
     if theta is not None:
         return theta
     if name is None:
@@ -208,17 +774,16 @@ def _default_theta(policy: Any, theta: Any, name: str | None = None) -> Any:
     return policy.symbols("varpi" if isinstance(policy, Direct) else name)
 
 
-def _labels(pm: PolicyModel, which: int = 0) -> list[str]:
-    return [f"∂/∂{t}" for t in pm.policies[which].params]
-
-
-@_prechecked
+@_doc
 def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
                                   visits: str = "discounted", values: str = "advantage",
-                                  rng: int | random.Random = 0) -> ProofResult:
-    """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k, exactly.
+                                  method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
+                                  exact_budget: float | None = None, error_bits: int = ERROR_BITS,
+                                  sample_bits: int = SAMPLE_BITS, precheck: bool = True,
+                                  rng: int | random.Random | None = None) -> ProofResult:
+    """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k.
 
-    The left side is sympy's derivative of the closed form J(θ) = ρ₀ᵀ(I − γP^π)⁻¹r^π;
+    The left side is the derivative of the closed form J(θ) = ρ₀ᵀ(I − γP^π)⁻¹r^π;
     the right side the theorem's expression, with ∂log π = ∂π/π.
 
     Parameters
@@ -233,12 +798,13 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
         adv or q in the sum (both are correct when Σ_a π ∇log π = 0; for
         :class:`Direct` parameters, free entries of π off the simplex, only the q
         form holds and the advantage form gets a counterexample).
-    rng : int or random.Random
-        Source of the random exact points of the counterexample search (an int seeds one).
+    {route}
 
     Returns
     -------
     ProofResult
+        status "proved" (exact), "probable" (identity test, with ``error_probability``) or
+        "counterexample" (an exact point, either route).
 
     Examples
     --------
@@ -249,101 +815,76 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     'proved'
     >>> prove_policy_gradient_theorem(mdp, pol, visits="normalised").status
     'counterexample'
+    >>> big = prove_policy_gradient_theorem(general_mdp(3, 2), TabularSoftmax(3, 2))
+    >>> big.status, big.method, big.error_probability < sympy.Rational(1, 2**100)
+    ('probable', 'identity test', True)
     """
+    validate_symbolic_mdp(mdp)
     if visits not in VISITS:
         raise ValidationError(f"visits is {visits!r}; expected one of {sorted(VISITS)}",
                               argument="visits", value=visits)
     if values not in ("advantage", "q"):
         raise ValidationError(f"values is {values!r}; expected 'advantage' or 'q'", argument="values",
                               value=values)
-    pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))])
-    ev = evaluate_fractions(pm.F)
-    K = pm.space.field
-    eta = ev["eta"]
-    if visits == "discounted":
-        w = eta
-    elif visits == "normalised":
-        total = sum(eta, K.zero)
-        w = [e / total for e in eta]
-    elif visits == "undiscounted":
-        if not any(pm.F.terminal):
-            raise ValidationError("visits='undiscounted' needs an episodic MDP (terminal states)",
-                                  argument="visits", value=visits)
-        w = undiscounted_weights(pm, ev, "undiscounted")
-    else:
-        total = sum(eta, K.zero)
-        w = [total * d for d in undiscounted_weights(pm, ev, "stationary")]
-    pi = pm.pis[0]
-    val = ev["advantage"] if values == "advantage" else ev["q"]
-    S, A = pm.F.S, pm.F.A
-    # π · adv · ∇log π with ∇log π = ∇π / π, kept in that form
-    glog = {(s, a): [g / pi[s][a] for g in pm.grad(pi[s][a])] for s in range(S) for a in range(A)}
-    lhs = pm.grad(ev["J"])
-    items = []
-    for k, label in enumerate(_labels(pm)):
-        rhs = K.zero
-        for s in range(S):
-            rhs += w[s] * sum((pi[s][a] * val[s][a] * glog[s, a][k] for a in range(A)), K.zero)
-        items.append((label, lhs[k], rhs))
-    name = {"advantage": "adv", "q": "q"}[values]
-    wname = {"discounted": "η(s)", "normalised": "d(s)", "undiscounted": "η̃(s)",
-             "stationary": "d_π(s)/(1−γ)"}[visits]
-    statement = f"∇J = Σ_s,a {wname} π(a|s) {name}(s,a) ∇log π(a|s)"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
+    if visits == "undiscounted" and not any(mdp.terminal):
+        raise ValidationError("visits='undiscounted' needs an episodic MDP (terminal states)",
+                              argument="visits", value=visits)
+    th = _check_theta(policy, theta)
+    labels = _labels(policy.rational(th))
+    spec = _Spec(mdp, [(policy, th)], lambda ctx: _theorem_items(ctx, labels, visits, values),
+                 _softmax_degree(mdp, policy, "theorem", visits=visits))
+    return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
 
 
-@_prechecked
-def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *,
-                         rng: int | random.Random = 0) -> ProofResult:
+@_doc
+def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: str = "auto",
+                         max_symbols: int | None = MAX_PROOF_SYMBOLS, exact_budget: float | None = None,
+                         error_bits: int = ERROR_BITS, sample_bits: int = SAMPLE_BITS, precheck: bool = True,
+                         rng: int | random.Random | None = None) -> ProofResult:
     """Prove the recursion ∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q.
 
-    ∇v is sympy's derivative of the closed form v(θ); the second identity's
-    right side is ηᵀ g with g(s) = Σ_a ∇π(a|s) q(s, a) (Sutton & Barto 2018, §13.2).
+    ∇v is the derivative of the closed form v(θ); the second identity's right side is ηᵀ g
+    with g(s) = Σ_a ∇π(a|s) q(s, a) (Sutton & Barto 2018, §13.2).
+
+    Parameters
+    ----------
+    {route}
 
     >>> from mdpgrad.symbolic import general_mdp
     >>> from mdpgrad.symbolic import TabularSoftmax
     >>> prove_recursion_form(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
-    pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))])
-    ev = evaluate_fractions(pm.F)
-    K = pm.space.field
-    S, A = pm.F.S, pm.F.A
-    pi, q, P_pi, gamma = pm.pis[0], ev["q"], ev["P_pi"], pm.F.gamma
-    dv = [pm.grad(ev["v"][s]) for s in range(S)]
-    dJ = pm.grad(ev["J"])
-    g = [[sum((pm.grad(pi[s][a])[k] * q[s][a] for a in range(A)), K.zero) for k in range(len(dJ))]
-         for s in range(S)]
-    items = []
-    labels = _labels(pm)
-    for k, label in enumerate(labels):
-        for s in range(S):
-            if pm.F.terminal[s]:
-                continue
-            rhs = g[s][k] + gamma * sum((P_pi[s][t] * dv[t][k] for t in range(S) if not pm.F.terminal[t]),
-                                        K.zero)
-            items.append((f"{label} v({s})", dv[s][k], rhs))
-        items.append((f"{label} J", dJ[k], sum((ev["eta"][s] * g[s][k] for s in range(S)), K.zero)))
-    statement = "∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
+    validate_symbolic_mdp(mdp)
+    th = _check_theta(policy, theta)
+    labels = _labels(policy.rational(th))
+    spec = _Spec(mdp, [(policy, th)], lambda ctx: _recursion_items(ctx, labels),
+                 _softmax_degree(mdp, policy, "recursion"))
+    return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
 
 
-@_prechecked
+@_doc
 def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: Any = None, *,
-                            rng: int | random.Random = 0) -> ProofResult:
+                            method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
+                            exact_budget: float | None = None, error_bits: int = ERROR_BITS,
+                            sample_bits: int = SAMPLE_BITS, precheck: bool = True,
+                            rng: int | random.Random | None = None) -> ProofResult:
     """Prove Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π for a symbolic baseline b.
 
     Parameters
     ----------
     baseline : sequence of expressions, shape (S,), optional
         Default: one symbol ``b{s}`` per state (so the identity holds for every b).
+    {route}
 
     >>> from mdpgrad.symbolic import general_mdp
     >>> from mdpgrad.symbolic import TabularSoftmax
     >>> prove_baseline_identity(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
-    S, A = mdp.n_states, mdp.n_actions
+    S = validate_symbolic_mdp(mdp).n_states
     if baseline is None:
         b_exprs = [sympy.Symbol(f"b{s}") for s in range(S)]
     else:
@@ -351,51 +892,42 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
         if len(b_exprs) != S:
             raise ValidationError(f"baseline has length {len(b_exprs)}; expected {S}", argument="baseline",
                                   value=len(b_exprs))
-    extra = sorted(set().union(*[e.free_symbols for e in b_exprs]), key=sympy.default_sort_key)
-    pm = lift_policies(mdp, [(policy, _default_theta(policy, theta))], extra_symbols=extra)
-    ev = evaluate_fractions(pm.F)
-    K = pm.space.field
-    b = [pm.space(e) for e in b_exprs]
-    pi, q, eta = pm.pis[0], ev["q"], ev["eta"]
-    glog = {(s, a): [g / pi[s][a] for g in pm.grad(pi[s][a])] for s in range(S) for a in range(A)}
-    dJ = pm.grad(ev["J"])
-    items = []
-    for k, label in enumerate(_labels(pm)):
-        for s in range(S):
-            items.append((f"{label} state {s}", sum((pi[s][a] * glog[s, a][k] * b[s] for a in range(A)),
-                                                    K.zero), K.zero))
-        rhs = sum((eta[s] * pi[s][a] * (q[s][a] - b[s]) * glog[s, a][k] for s in range(S) for a in range(A)),
-                  K.zero)
-        items.append((f"{label} J", dJ[k], rhs))
-    statement = "Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π"
-    return decide(pm.space, items, statement, accept=_accept_for(pm, mdp), rng=rng)
+    extra = tuple(sorted(set().union(*[e.free_symbols for e in b_exprs]), key=sympy.default_sort_key))
+    th = _check_theta(policy, theta)
+    labels = _labels(policy.rational(th))
+    spec = _Spec(mdp, [(policy, th)], lambda ctx: _baseline_items(ctx, labels, b_exprs),
+                 _softmax_degree(mdp, policy, "baseline", b_exprs, extra), extra)
+    return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
 
 
-@_prechecked
+@_doc
 def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta0: Any = None, *,
-                                 rng: int | random.Random = 0) -> ProofResult:
+                                 method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
+                                 exact_budget: float | None = None, error_bits: int = ERROR_BITS,
+                                 sample_bits: int = SAMPLE_BITS, precheck: bool = True,
+                                 rng: int | random.Random | None = None) -> ProofResult:
     """Prove J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a) for symbolic θ and θ₀.
 
     Kakade & Langford (2002), Lemma 6.1, in its unnormalised form (visits η, not d).
     θ₀ defaults to ``policy.symbols("vartheta")``.
+
+    Parameters
+    ----------
+    {route}
 
     >>> from mdpgrad.symbolic import general_mdp
     >>> from mdpgrad.symbolic import TabularSoftmax
     >>> prove_performance_difference(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
-    th = _default_theta(policy, theta)
-    th0 = _default_theta(policy, theta0, "vartheta")
-    pm = lift_policies(mdp, [(policy, th), (policy, th0)])
-    ev = evaluate_fractions(pm.F, pm.pis[0])
-    ev0 = evaluate_fractions(pm.F, pm.pis[1])
-    K = pm.space.field
-    S, A = pm.F.S, pm.F.A
-    rhs = sum((ev["eta"][s] * pm.pis[0][s][a] * ev0["advantage"][s][a] for s in range(S) for a in range(A)),
-              K.zero)
-    statement = "J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a)"
-    return decide(pm.space, [("J(θ) − J(θ₀)", ev["J"] - ev0["J"], rhs)], statement,
-                  accept=_accept_for(pm, mdp), rng=rng)
+    validate_symbolic_mdp(mdp)
+    th = _check_theta(policy, theta)
+    th0 = _check_theta(policy, theta0, "vartheta")
+    spec = _Spec(mdp, [(policy, th), (policy, th0)], _difference_items,
+                 _softmax_degree(mdp, policy, "performance difference"))
+    return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
 
 
 def prove_equal(lhs: Any, rhs: Any, *, statement: str = "lhs = rhs",
