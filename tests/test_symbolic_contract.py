@@ -123,10 +123,19 @@ def test_sizes_are_positive_integers(make):
 
 # -- size limits: refused at once, with the size -----------------------------------------------
 
-def test_a_fully_symbolic_three_state_proof_is_refused_not_run_for_minutes():
+def test_a_fully_symbolic_three_state_exact_proof_is_refused_not_run_for_minutes():
     with pytest.raises(ValidationError) as err:
-        sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.TabularSoftmax(3, 2))
+        sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.TabularSoftmax(3, 2), method="exact")
     assert err.value.argument == "mdp" and err.value.value == 21 and "max_symbols" in str(err.value)
+    # without a degree bound (direct parameters) "auto" has no identity test to fall back on
+    with pytest.raises(ValidationError) as err:
+        sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.Direct(3, 2), values="q")
+    assert err.value.argument == "mdp" and err.value.value == 21
+
+
+def test_above_the_symbol_limit_auto_switches_to_the_identity_test():
+    res = sym.prove_policy_gradient_theorem(sym.general_mdp(3, 2), sym.TabularSoftmax(3, 2))
+    assert res.status == "probable" and res.method == "identity test" and not res.certain
 
 
 def test_a_wrong_identity_still_gets_its_counterexample_at_any_size():
@@ -136,12 +145,15 @@ def test_a_wrong_identity_still_gets_its_counterexample_at_any_size():
 
 
 def test_the_symbol_limit_at_its_boundary():
-    """The general 2x2 model has exactly 10 symbols: max_symbols=10 proves, 9 refuses."""
+    """The general 2x2 model has exactly 10 symbols: max_symbols=10 proves exactly; 9 refuses the
+    exact route and sends "auto" to the identity test."""
     mdp, pol = sym.general_mdp(2, 2), sym.TabularSoftmax(2, 2)
     assert len(mdp.free_symbols) == 10
-    assert sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=10).holds
+    res = sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=10)
+    assert res.status == "proved" and res.method == "exact"
     with pytest.raises(ValidationError):
-        sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=9)
+        sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=9, method="exact")
+    assert sym.prove_policy_gradient_theorem(mdp, pol, max_symbols=9).method == "identity test"
 
 
 def test_rationalize_refuses_large_models_at_once():

@@ -150,9 +150,9 @@ class ProofResult:
         if self.status == "proved":
             return r"\text{proved: " + self.statement + "}"
         if self.status == "probable":
+            err = self.error_probability or Fraction(0)
             return (r"\text{probably holds: " + self.statement + r"}\ (\Pr[\text{false}] \le "
-                    + sympy.latex(sympy.Rational(self.error_probability.numerator,
-                                                 self.error_probability.denominator)) + ")")
+                    + sympy.latex(sympy.Rational(err.numerator, err.denominator)) + ")")
         pt = ", ".join(f"{sympy.latex(k)} = {sympy.latex(v)}" for k, v in (self.point or {}).items())
         return rf"\text{{{self.label}}}:\ \mathrm{{lhs}} - \mathrm{{rhs}} = {sympy.latex(self.value)}" \
                rf"\ \text{{at}}\ {pt}"
