@@ -35,8 +35,8 @@ import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import sympy
 
