@@ -1,33 +1,103 @@
-"""Proofs, not samples: identities of policy-gradient theory decided exactly.
+"""Proofs, not samples: identities of policy-gradient theory decided exactly or with a stated error.
 
-Each function builds both sides of an identity for a given symbolic MDP and
-policy as rational functions of the model's symbols and z = exp θ, subtracts
-them and decides whether the difference is the zero element of ℚ(symbols)
-(a reduced quotient is zero exactly when its numerator is the zero polynomial).
-The answer is a :class:`ProofResult`: ``"proved"`` for every value of the
-symbols, or ``"counterexample"`` with an exact point and the non-zero value of
-the difference there, never a bare False.
+Each function builds both sides of an identity for a given symbolic MDP and policy as rational
+functions of the model's symbols and z = exp θ, and decides whether their difference is zero.
+The answer is a :class:`ProofResult`, by one of two routes (``method``):
 
-Identities (Sutton et al. 2000; Sutton & Barto 2018, §13.2; Kakade & Langford
-2002, Lemma 6.1)::
+* **exact** (``"proved"``): the difference is expanded in the fraction field ℚ(symbols, z), where
+  a reduced quotient is zero exactly when its numerator is the zero polynomial.  Its cost grows
+  exponentially with the number of symbols, so ``method="auto"`` uses it only up to
+  ``max_symbols`` model symbols (default 16) and, if given, ``exact_budget`` seconds.
+* **identity test** (``"probable"``, tabular softmax policies): the polynomial identity test of
+  Schwartz (1980), Zippel (1979) and DeMillo & Lipton (1978).  Both sides are evaluated exactly,
+  in rationals, with their first derivatives in θ carried along (forward mode), at t independent
+  points drawn uniformly from Tⁿ, T = {1, …, 2^b} (``sample_bits`` b = 64).  The identity is
+  accepted when every scalar identity holds at every point; the result says "probable" and gives
+  ``error_probability`` = (δ/(|T| − δ))^t ≤ 2^-100 (``error_bits``), δ the degree bound below.
+
+A non-zero difference, by either route, is a certainty: the result is ``"counterexample"`` with
+an exact point (θ as the log of a rational) and the exact values of both sides there, never a
+bare False.  The identity test first finds any refuting point and then looks for one inside the
+model's domain (probabilities in [0, 1], rows summing to 1, 0 < γ < 1), which it reports.
+
+Identities (Sutton et al. 2000; Sutton & Barto 2018, §13.2; Kakade & Langford 2002, Lemma 6.1)::
 
     theorem           ∂J/∂θₖ = Σ_{s,a} η(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ
     recursion         ∇v(s) = Σ_a ∇π(a|s) q(s,a) + γ Σ_s' P^π(s,s') ∇v(s')
     baseline          Σ_a π(a|s) ∇log π(a|s) b(s) = 0 for every b
     performance diff  J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a)
 
-where ∂J/∂θₖ on the left is sympy's derivative of the closed form J(θ).
+where ∂J/∂θₖ on the left is the derivative of the closed form J(θ) (in ℚ(symbols, z), or by
+forward-mode differentiation of the same exact linear solve in the identity test).
 
-Cheap first check (``precheck=True``, the default): when the model has symbols,
-the identity is first decided with those symbols replaced by a random exact
-point of (0, 1/(S+1)) and only θ symbolic.  A non-zero difference there is
-already a counterexample to the general statement (Schwartz–Zippel: a non-zero
-rational function rarely vanishes at a random point), found in a fraction of
-the time; a zero there proves nothing, and the full proof follows.
+Why arbitrary points are allowed
+--------------------------------
+The simplex constraints are eliminated by the parametrisation: the last entry of each row of
+P (and of ρ₀) is 1 minus the others, so the remaining symbols are free.  Each scalar identity is
+then lhs − rhs = N/D with N, D polynomials in the free symbols and z.  The valid models (entries
+in (0, 1), 0 < γ < 1, z > 0) form an open set of ℝⁿ, and a polynomial vanishing on a non-empty
+open set is the zero polynomial; so "the identity holds on the domain" is the same statement as
+N ≡ 0, and N ≡ 0 may be tested at any point where D ≠ 0, inside the domain or not (negative
+"probabilities", γ > 1, huge z).  Points where a denominator vanishes are redrawn.
 
-Identity checked by the tests: the theorem is proved on the general 2-state,
-2-action MDP, and the same statement with γᵗ dropped or 1/(1−γ) misplaced gets a
-counterexample whose value agrees with the numeric toolkit at that point.
+The degree bound δ (tabular softmax, model entries polynomials of total degree ≤ e ≥ 1)
+---------------------------------------------------------------------------------------
+With z = exp θ, π(a|s) = z_sa / Z_s, Z_s = Σ_b z_sb (degree 1).  Clear the row denominators:
+M̃ = diag(Z)(I − γP^π) has entries Z_s[s = t] − γ Σ_a z_sa P(t|s,a) of degree ≤ m := 2e + 1,
+and r̃_s = Σ_a z_sa r(s,a) has degree ≤ e + 1.  By Cramer's rule, with Δ = det M̃ (deg ≤ mS)::
+
+    v_s  = V_s / Δ,    V_s: column s of M̃ replaced by r̃          deg ≤ m(S−1) + e + 1
+    η_s  = E_s / Δ,    E_s = Σ_t ρ₀(t) adj(M̃)_ts Z_s               deg ≤ m(S−1) + e + 1
+    J    = Σ_s ρ₀(s) V_s / Δ                                         deg ≤ m(S−1) + 2e + 1
+    q_sa = (r(s,a) Δ + γ Σ_t P(t|s,a) V_t) / Δ, adv = q − v          deg ≤ mS + e
+
+∂/∂θₖ = zₖ ∂/∂zₖ maps N/Δ to zₖ(N'Δ − NΔ')/Δ², degree ≤ deg N + mS over Δ²; and
+π(a|s) ∂log π(a|s)/∂θₖ = ∂π(a|s)/∂θₖ = zₖ(Z_s[k = sa] − z_sa)/Z_s², zero unless k is in row s.
+Over the common denominator of each scalar identity:
+
+* theorem (w = η, adv or q) and baseline (b of degree ≤ e): D = Δ² Z_s², and N is
+  zₖ-derivative of J times Z_s² (deg m(S−1) + 2e + 1 + mS + 2) minus Σ_a E_s (adv) (Z_s[·] − z)
+  z (deg m(S−1) + e + 1 + mS + e + 2); both give **δ = m(2S − 1) + 2e + 3**;
+* theorem with w = d = η / Σ_t η_t (the 1/(1−γ) dropped): D = Δ² Z_s² Σ_t E_t, and
+  **δ = m(3S − 2) + 4e + 4**;
+* recursion: D = Δ² Z_s², N from γ P^π ∇v (deg e + 1 + e + m(2S−1) + e + 1, times Z_s):
+  **δ = m(2S − 1) + 3e + 3**;
+* performance difference: D = Δ Δ₀ Π_s Z_s, **δ = m(2S − 1) + 2e + S + 1**.
+
+δ bounds the degrees of both N and D (terminal states, numeric entries and cancellation only
+lower them).  For ``general_mdp(S, 2)`` (e = 1) the theorem has δ = 6S + 2: 14, 20, 26 at
+S = 2, 3, 4.  The tests compare δ with the degrees of the exact 2-state expansion.
+
+Error probability.  For N ≢ 0 of degree ≤ δ, Pr[N(x) = 0] ≤ δ/|T| for x uniform on Tⁿ
+(Schwartz 1980, Lemma 1); conditioned on D(x) ≠ 0 (probability ≥ 1 − δ/|T|) this is at most
+δ/(|T| − δ), and t independent points all accept with probability ≤ (δ/(|T| − δ))^t.  With
+|T| = 2^64 and δ ≤ 2^10, t = 2 points give ≤ 2^-108.  The bound is over the random draw:
+``rng=None`` (the default) draws from the operating system; a fixed seed makes the run
+reproducible, and the bound then speaks of a seed chosen at random.
+
+Sizes, times and routes (``prove_policy_gradient_theorem``, ``general_mdp(S, 2)`` with every
+entry a symbol, tabular softmax, ``method="auto"``; median of 5 on 2 shared cores, load ≈ 3,
+``benchmarks/bench_symbolic.py``)::
+
+    model   symbols  route                       time      verdict / error bound
+    2 × 2     10     exact                       0.6 s     proved
+    3 × 2     21     identity test, δ = 20, t=2  0.08 s    probable, Pr[false] ≤ 2^-119
+    4 × 2     36     identity test, δ = 26, t=2  0.16 s    probable, Pr[false] ≤ 2^-118
+    5 × 2     55     identity test, δ = 32, t=2  0.38 s    probable, Pr[false] ≤ 2^-118
+    3 × 2     21     exact (method="exact", max_symbols=None): > 15 minutes, not finished
+
+The recursion form, the baseline identity and the performance difference take 0.05–0.3 s at
+3 × 2 and 4 × 2; the wrong formula (visits d) is refuted with an exact in-domain
+counterexample in 0.12 s (3 × 2) and 0.27 s (4 × 2).
+
+Cheap first check of the exact route (``precheck=True``): the identity is first decided with
+the model's symbols replaced by a random exact point and only θ symbolic; a non-zero difference
+there is already a counterexample to the general statement.
+
+Identities checked by the tests: the theorem and its companions are proved exactly on the
+general 2-state model and accepted by the identity test at 3 states with the stated error bound;
+the degree bounds exceed the degrees of the exact 2-state expansion; wrong formulas get
+counterexamples whose two sides an independent exact computation reproduces.
 """
 
 from __future__ import annotations
