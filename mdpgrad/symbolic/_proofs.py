@@ -280,8 +280,9 @@ class _Undefined(ArithmeticError):
     """A denominator vanishes at the drawn point."""
 
 
-class _BudgetExceeded(Exception):
-    """The exact expansion ran past ``exact_budget`` seconds."""
+class _BudgetExceeded(BaseException):
+    """The exact expansion ran past ``exact_budget`` seconds (a BaseException: no broad
+    ``except Exception`` inside sympy may swallow it)."""
 
 
 class _Jet:
