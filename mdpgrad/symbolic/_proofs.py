@@ -79,12 +79,14 @@ Sizes, times and routes (``prove_policy_gradient_theorem``, ``general_mdp(S, 2)`
 entry a symbol, tabular softmax, ``method="auto"``; median of 5 on 2 shared cores, load ≈ 3,
 ``benchmarks/bench_symbolic.py``)::
 
-    model   symbols  route                       time      verdict / error bound
-    2 × 2     10     exact                       0.6 s     proved
-    3 × 2     21     identity test, δ = 20, t=2  0.08 s    probable, Pr[false] ≤ 2^-119
-    4 × 2     36     identity test, δ = 26, t=2  0.16 s    probable, Pr[false] ≤ 2^-118
-    5 × 2     55     identity test, δ = 32, t=2  0.38 s    probable, Pr[false] ≤ 2^-118
-    3 × 2     21     exact (method="exact", max_symbols=None): > 15 minutes, not finished
+    model   symbols  route                       time          verdict / error bound
+    2 × 2     10     exact                       0.6–0.8 s     proved
+    3 × 2     21     identity test, δ = 20, t=2  0.08–0.09 s   probable, Pr[false] ≤ 2^-119
+    4 × 2     36     identity test, δ = 26, t=2  0.16–0.22 s   probable, Pr[false] ≤ 2^-118
+    5 × 2     55     identity test, δ = 32, t=2  0.4–0.7 s     probable, Pr[false] ≤ 2^-118
+    6 × 2     78     identity test, δ = 38, t=2  2.1 s (1 run) probable
+    8 × 2    136     identity test, δ = 50, t=2  5.5 s (1 run) probable
+    3 × 2     21     exact (max_symbols=None)    > 120 s: ``exact_budget=120`` switched to the test
 
 The recursion form, the baseline identity and the performance difference take 0.05–0.3 s at
 3 × 2 and 4 × 2; the wrong formula (visits d) is refuted with an exact in-domain
