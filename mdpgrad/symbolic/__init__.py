@@ -23,8 +23,11 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
 analysis on the states, independent of the numeric route.  Proofs of correct identities
-are exact up to ``max_symbols`` model symbols (16 by default); wrong ones get a
-counterexample at any size.
+are exact up to ``max_symbols`` model symbols (16 by default); above that (or past an
+``exact_budget`` of seconds) the policy-gradient identities are checked by a
+Schwartz–Zippel identity test at random exact points, whose result has the status
+``"probable"`` and states its error probability (≤ 2⁻¹⁰⁰); wrong identities get an
+exact counterexample at any size.
 
 Example: the policy gradient theorem for every 2-state, 2-action MDP.
 
