@@ -118,7 +118,8 @@ def main() -> None:
     import mdpgrad as mg
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; python "
-          f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; BLAS: {blas_info()}")
+          f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; "
+          f"BLAS: {blas_info()}")
     print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"memory limit in every child: {args.limit_gb:g} GiB (mdpgrad.set_memory_limit); default "
           f"{mg._validation.DEFAULT_MEMORY_LIMIT / 2**30:g} GiB\n")
@@ -131,7 +132,8 @@ def main() -> None:
             ok = [r for r in runs if "time_s" in r]
             if not ok:
                 rows.append(runs[0])
-                print(f"  gamma {gamma}, {n}x{n}: {runs[0].get('refused') or runs[0].get('failed')}", flush=True)
+                why = runs[0].get("refused") or runs[0].get("failed")
+                print(f"  gamma {gamma}, {n}x{n}: {why}", flush=True)
                 continue
             res = dict(ok[0])
             times = [r["time_s"] for r in ok]
@@ -140,20 +142,23 @@ def main() -> None:
                        build_s=float(np.median([r["build_s"] for r in ok])),
                        load=os.getloadavg()[0])
             rows.append(res)
-            print(f"  gamma {gamma}, {n}x{n}: {res['time_s']:.2f} s (runs {', '.join(f'{t:.2f}' for t in times)}), "
-                  f"iterations {res['iterations']}, {res['peak_rss_gb']:.2f} GB, load {res['load']:.2f}", flush=True)
+            print(f"  gamma {gamma}, {n}x{n}: {res['time_s']:.2f} s (runs "
+                  f"{', '.join(f'{t:.2f}' for t in times)}), iterations {res['iterations']}, "
+                  f"{res['peak_rss_gb']:.2f} GB, load {res['load']:.2f}", flush=True)
 
-    print("\n| γ | states | nnz(P) | ∇J time (s) median [min, max] (runs) | build (s) | Krylov iterations v, η "
-          "| peak RSS (GB) | rel. residual v | rel. residual η | load (1 min) |")
+    print("\n| γ | states | nnz(P) | ∇J time (s) median [min, max] (runs) | build (s) "
+          "| Krylov iterations v, η | peak RSS (GB) | rel. residual v | rel. residual η | load (1 min) |")
     print("|---|---:|---:|---|---:|---|---:|---:|---:|---:|")
     for r in rows:
         if "time_s" not in r:
-            print(f"| {r['gamma']} | {r['n'] ** 2:,} | | {r.get('refused') or r.get('failed')} | | | | | | |")
+            why = r.get("refused") or r.get("failed")
+            print(f"| {r['gamma']} | {r['n'] ** 2:,} | | {why} | | | | | | |")
             continue
         t = r["times"]
         print(f"| {r['gamma']} | {r['n_states']:,} | {r['nnz_P']:,} | {r['time_s']:.2f} [{min(t):.2f}, "
-              f"{max(t):.2f}] ({len(t)}) | {r['build_s']:.1f} | {', '.join(map(str, r['iterations']))} | "
-              f"{r['peak_rss_gb']:.2f} | {r['residual_v']:.1e} | {r['residual_eta']:.1e} | {r['load']:.2f} |")
+              f"{max(t):.2f}] ({len(t)}) | {r['build_s']:.1f} | {', '.join(map(str, r['iterations']))} "
+              f"| {r['peak_rss_gb']:.2f} | {r['residual_v']:.1e} | {r['residual_eta']:.1e} "
+              f"| {r['load']:.2f} |")
     print()
     fits = {}
     for gamma in args.gammas:
@@ -162,7 +167,8 @@ def main() -> None:
             fits[gamma] = fit_exponent([r["n_states"] for r in ok], [r["time_s"] for r in ok])
             print(f"γ = {gamma}: time ∝ S^{fits[gamma]:.2f} (least squares on log-log, "
                   f"{ok[0]['n_states']:,} … {ok[-1]['n_states']:,} states)")
-    worst = max((max(r["residual_v"], r["residual_eta"]) for r in rows if "time_s" in r), default=float("nan"))
+    worst = max((max(r["residual_v"], r["residual_eta"]) for r in rows if "time_s" in r),
+                default=float("nan"))
     print(f"largest relative residual: {worst:.1e} (goal <= 1e-10)")
     for r in rows:
         if r.get("n_states", 0) >= 9_990_000 and "time_s" in r:

@@ -60,7 +60,8 @@ except ImportError:  # pragma: no cover - depends on the scipy version
 
 _BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
-__all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "KRYLOV_THREAD_MIN_NNZ", "REFINED_MIN_STATES",
+__all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "KRYLOV_THREAD_MIN_NNZ",
+           "REFINED_MIN_STATES",
            "REFINE_MAX_STEPS", "REFINE_TOL", "SINGULAR_RCOND", "DenseLU", "KrylovSolver", "RefinedLU",
            "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize",
            "validate_solver_method"]
@@ -140,7 +141,7 @@ class _SplitCSR:
         k = pool._max_workers
         cuts = np.searchsorted(B.indptr, np.linspace(0, B.nnz, k + 1)[1:-1]).tolist()
         edges = [0, *cuts, n_rows]
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             if hi > lo:
                 a, b = int(B.indptr[lo]), int(B.indptr[hi])
                 self.blocks.append((lo, hi, B.indptr[lo:hi + 1] - B.indptr[lo], B.indices[a:b], B.data[a:b]))
