@@ -95,8 +95,9 @@ def fit_exponent(S: list[int], t: list[float]) -> float:
 def blas_info() -> str:
     try:
         from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
+    except ImportError:                         # the BLAS numpy was built against
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')} (numpy build; threadpoolctl not installed)"
     return "; ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
                      for i in threadpool_info())
 
