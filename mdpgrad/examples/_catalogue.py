@@ -403,7 +403,11 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
     number of steps to the goal.
 
     The (S·A, S) matrix has at most 3 non-zeros per row and is assembled
-    directly in CSR form, so 10⁶ states take a few seconds.
+    directly in CSR form, so 10⁶ states take a few seconds.  The assembly
+    holds about three copies of the 3·S·A entries (value and column index),
+    432 bytes a state with int32 indices: 4.3 GB for 10⁷ states, above the
+    default memory limit of 4 GiB (raise it with :func:`mdpgrad.set_memory_limit`);
+    the estimate is checked before anything is allocated.
 
     Parameters
     ----------
@@ -415,6 +419,11 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
         Discount (default 0.99).
     sparse : bool, optional
         Store P as a csr_array of shape (S·A, S) (default) or densely.
+
+    Raises
+    ------
+    ValidationError
+        (argument ``"n_rows"``) if the assembly would exceed the memory limit.
 
     Examples
     --------
