@@ -424,3 +424,25 @@ def test_a_wrong_grid_shape_is_refused(bad, where):
     with pytest.raises(ValidationError) as info:
         gridworld_example_3_5().replace(grid_shape=bad)
     assert info.value.argument == where
+
+
+def test_slippery_gridworld_memory_estimate_is_checked_at_its_boundary():
+    # 3·(3·S·A) entries of 8 + 4 bytes: 432 bytes a state for int32 indices
+    from mdpgrad import set_memory_limit
+
+    S = 3 * 4
+    old = set_memory_limit(432 * S - 1)
+    try:
+        with pytest.raises(ValidationError, match="3x4 slippery gridworld") as info:
+            slippery_gridworld(3, 4)
+        assert info.value.argument == "n_rows"
+        set_memory_limit(432 * S)
+        assert slippery_gridworld(3, 4).n_states == S
+    finally:
+        set_memory_limit(old)
+
+
+def test_slippery_gridworld_refuses_1e8_states_under_the_default_limit_with_the_estimate():
+    with pytest.raises(ValidationError, match=r"10000x10000 slippery gridworld .* about 43\.2 GB") as info:
+        slippery_gridworld(10_000, 10_000)
+    assert info.value.argument == "n_rows"

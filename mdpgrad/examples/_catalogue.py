@@ -403,7 +403,11 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
     number of steps to the goal.
 
     The (S·A, S) matrix has at most 3 non-zeros per row and is assembled
-    directly in CSR form, so 10⁶ states take a few seconds.
+    directly in CSR form, so 10⁶ states take a few seconds.  The assembly
+    holds about three copies of the 3·S·A entries (value and column index),
+    432 bytes a state with int32 indices: 4.3 GB for 10⁷ states, above the
+    default memory limit of 4 GiB (raise it with :func:`mdpgrad.set_memory_limit`);
+    the estimate is checked before anything is allocated.
 
     Parameters
     ----------
@@ -415,6 +419,11 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
         Discount (default 0.99).
     sparse : bool, optional
         Store P as a csr_array of shape (S·A, S) (default) or densely.
+
+    Raises
+    ------
+    ValidationError
+        (argument ``"n_rows"``) if the assembly would exceed the memory limit.
 
     Examples
     --------
@@ -429,9 +438,11 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
                               argument="n_rows", value=(R, C))
     slip_f = check_real(slip, "slip", min_value=0.0, max_value=1.0)
     S, A = R * C, 4
-    check_memory(S * A * 3 * 16, f"a {R}x{C} slippery gridworld (3 successors per state-action pair)",
-                 "n_rows")
-    idx = np.int32 if S < 2**31 - 1 else np.int64
+    idx = np.int32 if 3 * S * A < 2**31 - 1 else np.int64
+    # peak of the assembly: the 3·S·A entries (float64 value + column index) live in about three
+    # copies at once (the arrays built below, and the canonical copy sum_duplicates makes)
+    check_memory(3 * (3 * S * A) * (8 + np.dtype(idx).itemsize),
+                 f"a {R}x{C} slippery gridworld ({S} states, 3 successors per state-action pair)", "n_rows")
     row, col = np.divmod(np.arange(S, dtype=idx), idx(C))
     # neighbour[d]: the cell reached by move d from every cell (bounce at walls)
     neighbour = np.empty((4, S), dtype=idx)
