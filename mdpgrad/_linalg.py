@@ -119,58 +119,6 @@ KRYLOV_THREAD_MIN_NNZ = 500_000
 
 _POOL: list[ThreadPoolExecutor] = []
 
-#: (get, set) thread-count functions of the OpenBLAS libraries loaded in this process, found once
-_OPENBLAS: list[tuple[Callable[[], int], Callable[[int], None]]] | None = None
-
-
-def _openblas_controls() -> list[tuple[Callable[[], int], Callable[[int], None]]]:
-    """The thread-count controls of every OpenBLAS loaded (Linux: from /proc/self/maps; else none)."""
-    global _OPENBLAS
-    if _OPENBLAS is None:
-        import ctypes
-
-        found: list[tuple[Callable[[], int], Callable[[int], None]]] = []
-        try:
-            with open("/proc/self/maps") as maps:
-                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-        except OSError:
-            paths = []
-        for path in paths:
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for prefix, suffix in (("scipy_openblas", ""), ("scipy_openblas", "64_"), ("openblas", ""),
-                                   ("openblas", "64_")):
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    put.argtypes = [ctypes.c_int]
-                    found.append((get, put))
-                    break
-        _OPENBLAS = found
-    return _OPENBLAS
-
-
-class _OneBLASThread:
-    """Run the level-1 BLAS of one Krylov solve on one thread, restoring the thread counts after.
-
-    OpenBLAS threads daxpy and ddot above 10⁴ entries; on vectors of 10⁵–10⁷ entries those calls
-    are bound by memory bandwidth, and when another process holds a core the second BLAS thread
-    spin-waits: measured on a 10⁵-state slippery gridworld on a loaded 2-core machine, the whole
-    gradient took 3.7–4.1 s with two BLAS threads and 0.33 s with one.
-    """
-
-    def __enter__(self) -> None:
-        self._saved = [(get(), put) for get, put in _openblas_controls()]
-        for _, put in self._saved:
-            put(1)
-
-    def __exit__(self, *exc: object) -> None:
-        for n, put in self._saved:
-            put(n)
-
-
 def _pool() -> ThreadPoolExecutor | None:
     """The shared pool of product threads, or None on a one-core machine."""
     n = min(4, os.cpu_count() or 1)
@@ -572,8 +520,7 @@ class KrylovSolver:
         b = np.array(b, dtype=float)
         if b.ndim == 2:
             return np.stack([self._apply(b[:, j], transposed) for j in range(b.shape[1])], axis=1)
-        with _OneBLASThread():
-            x = self._bicgstab(self._GT if transposed else self._G, b)
+        x = self._bicgstab(self._GT if transposed else self._G, b)
         if x is None:                           # no convergence: exact sparse LU instead
             if self._fallback is None:
                 self._fallback = SparseLU(self._M)

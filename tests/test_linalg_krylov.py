@@ -74,21 +74,3 @@ def test_krylov_refuses_above_the_memory_limit_and_accepts_at_it():
         KrylovSolver(M)
     finally:
         mg.set_memory_limit(old)
-
-
-def test_krylov_runs_its_level1_blas_on_one_thread_and_restores_the_count():
-    import scipy
-
-    controls = _linalg._openblas_controls()
-    if "openblas" in scipy.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]:
-        assert controls                      # scipy's OpenBLAS must be found, or the guard does nothing
-    before = [get() for get, _ in controls]
-    for _, put in controls:
-        put(2)
-    try:
-        with _linalg._OneBLASThread():
-            assert all(get() == 1 for get, _ in controls)
-        assert all(get() == 2 for get, _ in controls)
-    finally:
-        for n, (_, put) in zip(before, controls, strict=True):
-            put(n)
