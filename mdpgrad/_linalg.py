@@ -250,10 +250,14 @@ class RefinedLU:
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
         self._lu32: tuple[np.ndarray, np.ndarray] | None
-        norm32 = 0.0 if known_conditioned else float(np.abs(M32).sum(axis=0).max(initial=0.0))
+        # LAPACK works on column-major arrays: a row-major M32 is factorised as its transpose, which is
+        # column-major without a copy (in place); solves then swap "N" and "T".
+        self._flip = bool(M32.flags.c_contiguous and not M32.flags.f_contiguous)
+        F = M32.T if self._flip else M32
+        norm32 = 0.0 if known_conditioned else float(np.abs(F).sum(axis=0).max(initial=0.0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
-            self._lu32 = sla.lu_factor(M32, overwrite_a=True, check_finite=False)
+            self._lu32 = sla.lu_factor(F, overwrite_a=True, check_finite=False)
         lu32 = self._lu32[0]
         pivots = np.abs(np.diagonal(lu32))
         usable = bool(np.all(np.isfinite(pivots)) and pivots.min(initial=1.0) > 0.0)
@@ -287,10 +291,11 @@ class RefinedLU:
             self.history.append(-1)
             return self._lu64().solve_transposed(b) if trans else self._lu64().solve(b)
         lu32 = self._lu32
-        x = sla.lu_solve(lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
+        t32 = 1 - trans if self._flip else trans         # the factors are of Mᵀ when _flip
+        x = sla.lu_solve(lu32, b.astype(np.float32), trans=t32, check_finite=False).astype(float)
         previous = float(np.max(np.abs(x))) if x.size else 0.0
         for step in range(1, REFINE_MAX_STEPS + 1):
-            dx = sla.lu_solve(lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=trans,
+            dx = sla.lu_solve(lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=t32,
                               check_finite=False).astype(float)
             x += dx
             size = float(np.max(np.abs(dx))) if dx.size else 0.0
