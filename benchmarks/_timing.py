@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Summary", "alternating_runs", "blas_description", "child_main", "fresh_process_runs",
+__all__ = ["Summary", "alternating_runs", "blas_description", "child_env", "child_main", "fresh_process_runs",
            "load_average", "machine_header", "print_comparison", "ratio_of_medians", "summarise"]
 
 
@@ -136,6 +136,18 @@ def child_main(setup: Callable[[], Callable[[], object]], *, warmup: int = 1,
     if info is not None:
         out.update(info())
     print(json.dumps(out))
+
+
+def child_env(blas_threads: int | None) -> dict[str, str] | None:
+    """Environment for child processes with the BLAS limited to ``blas_threads`` threads (None: as is).
+
+    On a shared 2-core machine a 2-thread BLAS whose second thread is descheduled by another process
+    waits for it at every synchronisation point; one thread per process is the robust setting then.
+    """
+    if blas_threads is None:
+        return None
+    n = str(int(blas_threads))
+    return dict(os.environ, OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
 
 
 def _run_child(argv: list[str], env: dict[str, str] | None) -> dict:

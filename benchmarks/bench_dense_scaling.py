@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _timing import fresh_process_runs, load_average, machine_header, summarise, times_of
+from _timing import child_env, fresh_process_runs, load_average, machine_header, summarise, times_of
 from bench_gradient import dense_accuracy, dense_sides
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,18 +39,21 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 3000, 4000])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--blas-threads", type=int, default=None, help="BLAS threads in every child (both sides)")
     args = ap.parse_args()
     machine_header()
+    threads = "default" if args.blas_threads is None else str(args.blas_threads)
+    env = child_env(args.blas_threads)
     print(f"\nDense scaling: exact grad J (ours) vs one float64 scipy.linalg.lu_factor of I - gamma P_pi; "
           f"A = 4, gamma = 0.9; each call in a fresh process after one warm-up call, sides alternating, "
-          f"{args.repeats} runs each; times in seconds, median (min-max)\n")
+          f"{args.repeats} runs each; BLAS threads {threads}; times in seconds, median (min-max)\n")
     print("| S | solver | exact grad J (ours) | lu_factor (float64) | ratio of medians | load (1 min) |")
     print("|---:|:---|---:|---:|---:|---:|")
     med_ours: list[float] = []
     med_lu: list[float] = []
     for S in args.sizes:
         acc = dense_accuracy(S)
-        runs = fresh_process_runs(dense_sides(S, with_jax=False), args.repeats)
+        runs = fresh_process_runs(dense_sides(S, with_jax=False), args.repeats, env=env)
         o, u = summarise(times_of(runs["ours"])), summarise(times_of(runs["lu_factor"]))
         med_ours.append(o.median)
         med_lu.append(u.median)

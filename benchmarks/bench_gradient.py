@@ -43,7 +43,15 @@ import scipy.sparse.linalg as spla
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _timing import child_main, fresh_process_runs, load_average, machine_header, print_comparison, times_of
+from _timing import (
+    child_env,
+    child_main,
+    fresh_process_runs,
+    load_average,
+    machine_header,
+    print_comparison,
+    times_of,
+)
 
 from mdpgrad import MDP, TabularSoftmax, evaluate, policy_gradient
 from mdpgrad._chains import bellman_matrix, chain_and_reward
@@ -132,16 +140,16 @@ def dense_sides(S: int, *, with_jax: bool = HAVE_JAX, extra: tuple[str, ...] = (
     return sides
 
 
-def bench_dense(repeats: int, S: int = 2000) -> None:
+def bench_dense(repeats: int, S: int = 2000, blas_threads: int | None = None) -> None:
     acc = dense_accuracy(S)
-    runs = fresh_process_runs(dense_sides(S, extra=("ours-lu",)), repeats)
+    runs = fresh_process_runs(dense_sides(S, extra=("ours-lu",)), repeats, env=child_env(blas_threads))
     t = {k: times_of(v) for k, v in runs.items()}
     print_comparison(f"1. dense S={S}, A=4, gamma 0.9, tabular softmax: exact grad J vs one float64 LU",
                      (f"exact grad J (ours, {acc['solver']})", t["ours"]),
                      [("scipy.linalg.lu_factor(I - gamma P_pi)", t["lu_factor"]),
                       ("jax.jit(jax.grad(J)), compile excluded", t.get("jax"))],
                      method=f"each call in a fresh process after one warm-up call, sides alternating, "
-                            f"{repeats} runs each", goal=1.0)
+                            f"{repeats} runs each; {_threads(blas_threads)}", goal=1.0)
     print_comparison("   the same gradient with the float64 LU solver (solver='lu')",
                      ("exact grad J (ours, float64 LU)", t["ours-lu"]),
                      [("scipy.linalg.lu_factor(I - gamma P_pi)", t["lu_factor"])],
@@ -185,17 +193,21 @@ def batch_setup(which: str, n_points: int) -> Callable[[], object]:
     raise ValueError(which)
 
 
-def bench_batch(repeats: int, n_points: int = 10_000) -> None:
+def _threads(blas_threads: int | None) -> str:
+    return "BLAS threads: default" if blas_threads is None else f"BLAS threads: {blas_threads} (both sides)"
+
+
+def bench_batch(repeats: int, n_points: int = 10_000, blas_threads: int | None = None) -> None:
     sides = {k: [HERE, "--batch-child", k, "--points", str(n_points)] for k in ("ours", "solve")}
     if HAVE_JAX:
         sides["jax"] = [HERE, "--batch-child", "jax", "--points", str(n_points)]
-    t = {k: times_of(v) for k, v in fresh_process_runs(sides, repeats).items()}
+    t = {k: times_of(v) for k, v in fresh_process_runs(sides, repeats, env=child_env(blas_threads)).items()}
     print_comparison(f"2. batch: {n_points} parameter points, 2 states x 2 actions, one call",
                      ("exact grad J, batched (ours)", t["ours"]),
                      [("numpy.linalg.solve, v only (stacked 2x2)", t["solve"]),
                       ("jax.jit(jax.vmap(jax.grad(J))), compile excl.", t.get("jax"))],
                      method=f"each call in a fresh process after one warm-up call, sides alternating, "
-                            f"{repeats} runs each", scale=1e3, unit="ms", digits=2)
+                            f"{repeats} runs each; {_threads(blas_threads)}", scale=1e3, unit="ms", digits=2)
 
 
 def jax_compile_seconds(kind: str, size: int) -> float:
@@ -295,6 +307,8 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=1000, help="side of the slippery gridworld (default 1000)")
     ap.add_argument("--states", type=int, default=2000, help="states of the dense MDP (default 2000)")
     ap.add_argument("--points", type=int, default=10_000, help="parameter points of the batch")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="dense and batch: BLAS threads in every child, both sides (default: BLAS default)")
     ap.add_argument("--child", choices=["ours", "splu"], help=argparse.SUPPRESS)
     ap.add_argument("--dense-child", help=argparse.SUPPRESS)
     ap.add_argument("--batch-child", help=argparse.SUPPRESS)
@@ -312,12 +326,12 @@ def main() -> None:
     jax_note = "installed (own processes)" if HAVE_JAX else "not installed (baseline absent)"
     machine_header(f", jax {jax_note}")
     if "dense" in todo:
-        bench_dense(args.repeats or 11, args.states)
+        bench_dense(args.repeats or 11, args.states, args.blas_threads)
         if HAVE_JAX:
             row("jax compile time (first call, own process)",
                 f"{jax_compile_seconds('dense', args.states):.2f} s")
     if "batch" in todo:
-        bench_batch(args.repeats or 21, args.points)
+        bench_batch(args.repeats or 21, args.points, args.blas_threads)
         if HAVE_JAX:
             row("jax compile time (first call, own process)",
                 f"{jax_compile_seconds('batch', args.points) * 1e3:.0f} ms")
