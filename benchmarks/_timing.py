@@ -202,11 +202,12 @@ def alternating_runs(a: Callable[[], object], b: Callable[[], object], repeats: 
 
 def print_comparison(title: str, ours: tuple[str, Sequence[float]] | None,
                      baselines: Sequence[tuple[str, Sequence[float] | None]], *, method: str,
-                     goal: float | None = None, scale: float = 1.0, unit: str = "s",
+                     goals: dict[str, float] | None = None, scale: float = 1.0, unit: str = "s",
                      digits: int = 4) -> dict[str, float]:
     """Print min/median/max of each side and the ratio of medians ours / baseline; return the ratios.
 
-    A baseline given as None is reported absent (an optional library not installed).
+    A baseline given as None is reported absent (an optional library not installed).  ``goals`` maps
+    a baseline's label to the ratio of medians the benchmark aims at.
     """
     print(f"\n{title}\n  timing: {method}")
     ratios: dict[str, float] = {}
@@ -220,6 +221,7 @@ def print_comparison(title: str, ours: tuple[str, Sequence[float]] | None,
         if ours is not None:
             r = ratio_of_medians(ours[1], times)
             ratios[label] = r
+            goal = (goals or {}).get(label)
             verdict = "" if goal is None else f"  (goal <= {goal:g}: {'met' if r <= goal else 'MISSED'})"
             print(f"  {'  ratio of medians: first row / this row':<46} {r:.2f}{verdict}")
     return ratios
