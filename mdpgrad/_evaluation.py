@@ -41,7 +41,15 @@ from ._chains import (
     validate_termination,
 )
 from ._errors import NonTerminatingPolicyError, ValidationError
-from ._linalg import REFINED_MIN_STATES, RefinedLU, Solver, SolverMethod, factorize, validate_solver_method
+from ._linalg import (
+    REFINED_MIN_STATES,
+    RefinedLU,
+    Solver,
+    SolverMethod,
+    blas_gemv,
+    factorize,
+    validate_solver_method,
+)
 from ._model import MDP, validate_mdp
 from ._policies import validate_policy
 from ._validation import as_real_array, check_bool, check_finite, check_memory, format_index
@@ -252,7 +260,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     if batched:
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        Pv = (mdp.P_flat @ v).reshape(S, A)
+        Pv = blas_gemv(mdp.P_flat, v).reshape(S, A) if not mdp.is_sparse else (mdp.P_flat @ v).reshape(S, A)
     q = mdp.r + mdp.gamma * Pv
     d = eta / eta.sum(axis=-1, keepdims=True)
     J = v @ mdp.rho0

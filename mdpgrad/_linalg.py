@@ -61,7 +61,8 @@ _BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "REFINED_MIN_STATES",
            "REFINE_MAX_STEPS", "REFINE_TOL", "SINGULAR_RCOND", "DenseLU", "KrylovSolver", "RefinedLU",
-           "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize",
+           "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "blas_gemv",
+           "factorize",
            "validate_solver_method"]
 
 #: How M = I − γP̃^π is solved: "auto" chooses by size and storage (module docstring); "lu" and
@@ -112,7 +113,7 @@ KRYLOV_RTOL = 1e-11
 SINGULAR_RCOND = float(np.finfo(float).eps)
 
 
-def _gemv(A: np.ndarray, x: np.ndarray) -> np.ndarray:
+def blas_gemv(A: np.ndarray, x: np.ndarray) -> np.ndarray:
     """A @ x, through scipy's BLAS (dgemv) for a float64 matrix and vector.
 
     numpy and scipy may link different OpenBLAS builds, each with its own thread pool whose threads
@@ -257,7 +258,7 @@ class RefinedLU:
         S = P_tilde.shape[0]
         known_conditioned = False
         if nonnegative and S:
-            rows = _gemv(np.asarray(P_tilde, dtype=float), np.ones(S))
+            rows = blas_gemv(np.asarray(P_tilde, dtype=float), np.ones(S))
             q = abs(self._gamma) * float(np.max(rows)) * (1.0 + 4 * S * np.finfo(float).eps)
             known_conditioned = q < 1.0 and S * (1.0 + q) <= 2.0**23 * (1.0 - q)
         M32 = np.multiply(P_tilde, np.float32(-gamma), dtype=np.float32)
@@ -292,7 +293,7 @@ class RefinedLU:
     def _matvec(self, x: np.ndarray, trans: int) -> np.ndarray:
         """M x (or Mᵀ x) in float64."""
         B = self._source.T if trans else self._source
-        Bx = _gemv(B, x)
+        Bx = blas_gemv(B, x)
         return Bx if self._gamma is None else x - self._gamma * Bx
 
     def _lu64(self) -> DenseLU:

@@ -89,3 +89,22 @@ def test_evaluate_asserts_nonnegativity_only_for_a_nonnegative_policy(sgecon_cal
         ref = evaluate(mdp, pi, validate=False, solver="lu")
         np.testing.assert_allclose(e.v, ref.v, rtol=RTOL)
         np.testing.assert_allclose(e.eta, ref.eta, rtol=RTOL)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "complex"])
+def test_blas_gemv_is_the_matrix_vector_product(layout):
+    from mdpgrad._linalg import blas_gemv
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((30, 20))
+    x = rng.standard_normal(20)
+    if layout == "F":
+        A = np.asfortranarray(A)
+    elif layout == "strided":
+        A = rng.standard_normal((30, 40))[:, ::2]
+    elif layout == "complex":
+        x = x + 1j * rng.standard_normal(20)
+    exact = np.array([sum(a * b for a, b in zip(row, x, strict=True)) for row in A.tolist()])
+    # any summation order errs by at most n·ε·Σ|a_ij x_j| (Higham 2002, §3.1), the loop and the BLAS each
+    bound = 2 * 20 * np.finfo(float).eps * (np.abs(A) @ np.abs(x))
+    assert np.all(np.abs(blas_gemv(A, x) - exact) <= bound)
