@@ -41,7 +41,15 @@ from ._chains import (
     validate_termination,
 )
 from ._errors import NonTerminatingPolicyError, ValidationError
-from ._linalg import REFINED_MIN_STATES, RefinedLU, Solver, SolverMethod, factorize, validate_solver_method
+from ._linalg import (
+    REFINED_MIN_STATES,
+    RefinedLU,
+    Solver,
+    SolverMethod,
+    blas_gemv,
+    factorize,
+    validate_solver_method,
+)
 from ._model import MDP, validate_mdp
 from ._policies import validate_policy
 from ._validation import as_real_array, check_bool, check_finite, check_memory, format_index
@@ -172,12 +180,17 @@ def _validate_termination(mdp: MDP, pi: np.ndarray, P_pi: Matrix) -> None:
         validate_termination(mdp, P_pi.real if np.iscomplexobj(P_pi) else P_pi)
 
 
-def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "auto") -> Solver:
-    """One factorisation of I − c·P̃^π (c = ``discount``) for a single policy or a stack."""
+def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "auto",
+               table: np.ndarray | None = None) -> Solver:
+    """One factorisation of I − c·P̃^π (c = ``discount``) for a single policy or a stack.
+
+    ``table`` (the policy) lets the dense refined solver know P̃^π ≥ 0 (P ≥ 0 is an MDP invariant).
+    """
     if P_pi.ndim == 2 and not mdp.is_sparse and not np.iscomplexobj(P_pi) and (
             method == "refined" or (method == "auto" and mdp.n_states >= REFINED_MIN_STATES)):
         # the float32 factor straight from P̃^π: the float64 matrix M is never formed
-        return RefinedLU.from_chain(masked_chain(mdp, P_pi), discount)
+        nonnegative = table is not None and not np.iscomplexobj(table) and bool(np.all(table >= 0))
+        return RefinedLU.from_chain(masked_chain(mdp, P_pi), discount, nonnegative=nonnegative)
     return factorize(bellman_matrix(mdp, P_pi, discount), overwrite=True, method=method)
 
 
@@ -241,13 +254,13 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     if mdp.gamma == 1.0:
         _validate_termination(mdp, table, P_pi)
     with _explained(mdp.gamma):
-        factors = _factorize(mdp, P_pi, mdp.gamma, method)
+        factors = _factorize(mdp, P_pi, mdp.gamma, method, table)
     v = _finite_result(factors.solve(r_pi), "v")
     eta = _finite_result(_visits(mdp, factors), "eta")
     if batched:
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        Pv = (mdp.P_flat @ v).reshape(S, A)
+        Pv = blas_gemv(mdp.P_flat, v).reshape(S, A) if not mdp.is_sparse else (mdp.P_flat @ v).reshape(S, A)
     q = mdp.r + mdp.gamma * Pv
     d = eta / eta.sum(axis=-1, keepdims=True)
     J = v @ mdp.rho0
@@ -313,5 +326,5 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     if discount == 1.0:
         _validate_termination(mdp, table, P_pi)
     with _explained(discount):
-        factors = _factorize(mdp, P_pi, discount)
+        factors = _factorize(mdp, P_pi, discount, table=table)
     return _finite_result(_visits(mdp, factors), "eta")

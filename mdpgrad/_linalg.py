@@ -13,9 +13,10 @@ Which solver (``factorize(M, method="auto")``, or ``evaluate(..., solver=...)``)
 
 * dense, S < REFINED_MIN_STATES: LAPACK LU in float64 (:class:`DenseLU`);
 * dense, larger: LU in float32 refined in float64 (:class:`RefinedLU`), the
-  LAPACK dsgesv scheme; the float32 factorisation is ~3× faster and two
-  refinement steps (one matrix-vector product each) restore double
-  precision, with a float64 fallback when κ(M) is too large for float32;
+  LAPACK dsgesv scheme; the float32 factorisation is 1.4–2× faster (OpenBLAS,
+  2-core AVX-512 machine, S = 2000) and two refinement steps (one
+  matrix-vector product each) restore double precision, with a float64
+  fallback when κ(M) is too large for float32;
 * sparse, S < KRYLOV_MIN_STATES: SuperLU (:class:`SparseLU`), one factor for v and η;
 * sparse, larger: preconditioned BiCGSTAB (:class:`KrylovSolver`).  Sparse LU
   fill grows faster than S on grid-like chains (1.45·10⁸ factor entries for a
@@ -66,7 +67,8 @@ _BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "KRYLOV_THREAD_MIN_NNZ",
            "REFINED_MIN_STATES",
            "REFINE_MAX_STEPS", "REFINE_TOL", "SINGULAR_RCOND", "DenseLU", "KrylovSolver", "RefinedLU",
-           "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "factorize",
+           "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu", "batched_lu_solve", "blas_gemv",
+           "factorize",
            "validate_solver_method"]
 
 #: How M = I − γP̃^π is solved: "auto" chooses by size and storage (module docstring); "lu" and
@@ -179,6 +181,23 @@ class _SplitCSR:
 SINGULAR_RCOND = float(np.finfo(float).eps)
 
 
+def blas_gemv(A: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A @ x, through scipy's BLAS (dgemv) for a float64 matrix and vector.
+
+    numpy and scipy may link different OpenBLAS builds, each with its own thread pool whose threads
+    spin for a while after a call; a numpy product right before a scipy LAPACK call leaves those
+    threads competing with LAPACK's for the cores (a float32 LU of order 2000 measured 30 ms alone,
+    58 ms right after a numpy matrix-vector product, 37 ms after scipy's, on 2 cores).  The solvers
+    here call LAPACK through scipy, so their products go through scipy's BLAS too.
+    """
+    if A.dtype == np.float64 and x.dtype == np.float64 and A.ndim == 2 and x.ndim == 1:
+        if A.flags.f_contiguous:
+            return _blas.dgemv(1.0, A, x)
+        if A.flags.c_contiguous:
+            return _blas.dgemv(1.0, A.T, x, trans=1)
+    return A @ x
+
+
 def _refuse_singular(rcond: float, index: tuple[int, ...] | None = None) -> None:
     """Raise the error of a singular (rcond = 0) or numerically singular M (argument ``"M"``)."""
     where = "" if index is None else f" (batch index {', '.join(map(str, index))})"
@@ -271,8 +290,9 @@ class DenseLU:
 class RefinedLU:
     """Dense solves by a single-precision LU refined in double precision.
 
-    M is factorised in float32 (LAPACK sgetrf, about three times faster than
-    dgetrf), and each solve is refined in float64 until the correction is
+    M is factorised in float32 (LAPACK sgetrf, 1.4–2× faster than dgetrf
+    on a 2-core machine; a row-major M is factorised as Mᵀ, which LAPACK reads
+    column-major in place), and each solve is refined in float64 until the correction is
     below ``REFINE_TOL``·‖x‖ (mixed-precision iterative refinement, as in
     LAPACK's dsgesv: Langou et al. 2006; Higham 2002, §12.1).  Each step
     multiplies the error by about κ(M)·2⁻²⁴ with κ(M) ≤ (1+γ)/(1−γ), so for
@@ -287,34 +307,52 @@ class RefinedLU:
         self._setup(M.astype(np.float32))
 
     @classmethod
-    def from_chain(cls, P_tilde: np.ndarray, gamma: float) -> RefinedLU:
+    def from_chain(cls, P_tilde: np.ndarray, gamma: float, *, nonnegative: bool = False) -> RefinedLU:
         """Solver for M = I − γP̃ without forming M in float64.
 
         ``P_tilde`` is the masked chain P̃^π (:func:`mdpgrad._chains.masked_chain`).
         The float32 matrix is built in one pass from it, and residuals use
         M x = x − γP̃ x, so the float64 S×S matrix M is never stored.
+
+        ``nonnegative=True`` asserts P̃ ≥ 0 entrywise (π on the simplex; the
+        caller checks).  Then q = ‖γP̃‖∞ = γ·max row sum (one matrix-vector
+        product).  The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1−q), so κ∞(M) ≤ (1+q)/(1−q)
+        (Higham 2002, §6.2); when S·(1+q)/(1−q), which also covers the growth of
+        the float32 LU's backward error with S, is at most 2²³ the float32 condition
+        estimate (sgecon) is skipped: refinement then contracts by at least ½ per
+        step.  Every solve still checks its refinement and falls back to float64 LU.
         """
         self = cls.__new__(cls)
         self._source = P_tilde
         self._gamma = float(gamma)
+        S = P_tilde.shape[0]
+        known_conditioned = False
+        if nonnegative and S:
+            rows = blas_gemv(np.asarray(P_tilde, dtype=float), np.ones(S))
+            q = abs(self._gamma) * float(np.max(rows)) * (1.0 + 4 * S * np.finfo(float).eps)
+            known_conditioned = q < 1.0 and S * (1.0 + q) <= 2.0**23 * (1.0 - q)
         M32 = np.multiply(P_tilde, np.float32(-gamma), dtype=np.float32)
-        M32[np.arange(M32.shape[0]), np.arange(M32.shape[0])] += np.float32(1.0)
-        self._setup(M32)
+        M32[np.arange(S), np.arange(S)] += np.float32(1.0)
+        self._setup(M32, known_conditioned=known_conditioned)
         return self
 
-    def _setup(self, M32: np.ndarray) -> None:
+    def _setup(self, M32: np.ndarray, *, known_conditioned: bool = False) -> None:
         self._fallback: DenseLU | None = None
         #: number of refinement steps of every solve (−1: fell back to float64 LU)
         self.history: list[int] = []
         self._lu32: tuple[np.ndarray, np.ndarray] | None
-        norm32 = float(np.abs(M32).sum(axis=0).max(initial=0.0))
+        # LAPACK works on column-major arrays: a row-major M32 is factorised as its transpose, which is
+        # column-major without a copy (in place); solves then swap "N" and "T".
+        self._flip = bool(M32.flags.c_contiguous and not M32.flags.f_contiguous)
+        F = M32.T if self._flip else M32
+        norm32 = 0.0 if known_conditioned else float(np.abs(F).sum(axis=0).max(initial=0.0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sla.LinAlgWarning)   # singular in float32: handled below
-            self._lu32 = sla.lu_factor(M32, overwrite_a=True, check_finite=False)
+            self._lu32 = sla.lu_factor(F, overwrite_a=True, check_finite=False)
         lu32 = self._lu32[0]
         pivots = np.abs(np.diagonal(lu32))
         usable = bool(np.all(np.isfinite(pivots)) and pivots.min(initial=1.0) > 0.0)
-        if usable and lu32.shape[0]:
+        if usable and lu32.shape[0] and not known_conditioned:
             # refinement contracts the error by about κ(M)·2⁻²⁴ per step: useless once κ ≥ 2²³
             rcond32, info = sla.lapack.sgecon(lu32, norm32, norm="1")
             usable = info == 0 and float(rcond32) >= 2.0**-23
@@ -325,7 +363,8 @@ class RefinedLU:
     def _matvec(self, x: np.ndarray, trans: int) -> np.ndarray:
         """M x (or Mᵀ x) in float64."""
         B = self._source.T if trans else self._source
-        return B @ x if self._gamma is None else x - self._gamma * (B @ x)
+        Bx = blas_gemv(B, x)
+        return Bx if self._gamma is None else x - self._gamma * Bx
 
     def _lu64(self) -> DenseLU:
         if self._fallback is None:
@@ -344,10 +383,11 @@ class RefinedLU:
             self.history.append(-1)
             return self._lu64().solve_transposed(b) if trans else self._lu64().solve(b)
         lu32 = self._lu32
-        x = sla.lu_solve(lu32, b.astype(np.float32), trans=trans, check_finite=False).astype(float)
+        t32 = 1 - trans if self._flip else trans         # the factors are of Mᵀ when _flip
+        x = sla.lu_solve(lu32, b.astype(np.float32), trans=t32, check_finite=False).astype(float)
         previous = float(np.max(np.abs(x))) if x.size else 0.0
         for step in range(1, REFINE_MAX_STEPS + 1):
-            dx = sla.lu_solve(lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=trans,
+            dx = sla.lu_solve(lu32, (b - self._matvec(x, trans)).astype(np.float32), trans=t32,
                               check_finite=False).astype(float)
             x += dx
             size = float(np.max(np.abs(dx))) if dx.size else 0.0
