@@ -104,10 +104,10 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP, validate_mdp
-from .._policies import Policy, validate_parameterisation, validate_theta
+from .._model import MDP
+from .._policies import Policy, validate_theta
 from .._validation import as_real_array, check_choice, check_integer, check_real, check_rng
-from ..gradients._theorem import policy_gradient
+from ..gradients._theorem import model_and_policy, policy_gradient
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, group_start_states, resolve_protocol, sample
 from ..variance import advantage_draws_covariance, score_matrix
 from ..variance import ess_or_inf as effective_sample_size
@@ -659,12 +659,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     >>> check.test, check.holds, check.target.tolist()
     ('hotelling', True, [[-0.25, 0.25], [0.0, 0.0]])
     """
-    mdp = validate_mdp(mdp)
-    policy = validate_parameterisation(policy)
-    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
-        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
-                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
-                              value=(policy.n_states, policy.n_actions))
+    mdp, policy = model_and_policy(mdp, policy)
     auto_n = isinstance(n_episodes, str)
     if auto_n:
         check_choice(n_episodes, "n_episodes", ("auto",))
@@ -716,7 +711,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
                                   "n_episodes",
                                   argument="detect", value=needed)
         n_episodes = max(2, needed)
-    assert isinstance(n_episodes, int)
+    n_episodes = int(n_episodes)           # an int by now: "auto" was replaced above
     if n_episodes % group_size:
         raise ValidationError(f"n_episodes is {n_episodes}; expected a multiple of the estimator's "
                               f"group_size {group_size}", argument="n_episodes", value=n_episodes)

@@ -74,6 +74,7 @@ LU factorisations and products of n × n matrices, O(n³).  Above
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from math import comb
 
@@ -82,9 +83,10 @@ import scipy.linalg as sla
 from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
-from .._model import MDP, validate_mdp
-from .._policies import Policy, validate_parameterisation, validate_theta
+from .._model import MDP
+from .._policies import Policy, validate_theta
 from .._validation import as_real_array, check_instance, check_integer, check_memory, check_real, format_count
+from ..gradients._theorem import model_and_policy
 from ..sampling._sampler import ProtocolOption
 from ..variance import score_matrix
 from ._contract import Estimator, ExactModel, exact_model
@@ -192,6 +194,7 @@ class _Resolvents:
     def __init__(self, K: np.ndarray) -> None:
         self.K = K
         self._lu: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._inverse: dict[float, np.ndarray] = {}
 
     def _factor(self, delta: float) -> tuple[np.ndarray, np.ndarray]:
         if delta not in self._lu:
@@ -209,8 +212,16 @@ class _Resolvents:
                                                           check_finite=False)
 
     def matrix(self, delta: float) -> np.ndarray:
-        """R_δ itself."""
-        return self.left(delta, np.eye(self.K.shape[0]))
+        """R_δ itself (computed once per δ; callers do not modify it)."""
+        if delta not in self._inverse:
+            self._inverse[delta] = self.left(delta, np.eye(self.K.shape[0]))
+        return self._inverse[delta]
+
+
+def _return_moments(R: _Resolvents, chain: PairChain, kappa: float) -> tuple[np.ndarray, np.ndarray]:
+    """m₁ = E[Y | x] = R_κ ρ̄ and m₂ = E[Y² | x] = R_{κ²}(ρ̄₂ + 2κ K_ρ m₁) for Y = ρ + κY' (module notes)."""
+    m1 = R.left(kappa, chain.rho1)
+    return m1, R.left(kappa * kappa, chain.rho2 + 2.0 * kappa * (chain.K_rho @ m1))
 
 
 def _fold(chain: PairChain, mean: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,8 +244,7 @@ def to_go_moments(chain: PairChain, *, w: float, kappa: float, b: np.ndarray,
     R = _Resolvents(chain.K)
     H = chain.layers
     bb = np.tile(b, H)
-    m1 = R.left(kappa, chain.rho1)
-    m2 = R.left(kappa * kappa, chain.rho2 + 2.0 * kappa * (chain.K_rho @ m1))
+    m1, m2 = _return_moments(R, chain, kappa)
     nu = R.left_t(w * w, chain.mu0)
     nu1 = R.left_t(w, chain.mu0)
     future = m1 - bb
@@ -258,8 +268,7 @@ def whole_moments(chain: PairChain, *, w: float, d: float, b: np.ndarray) -> tup
     bb = np.tile(b, chain.layers)
     I = np.eye(n)
     K_pow = {1: chain.K_rho, 2: chain.K_rho2}
-    E = {0: np.ones(n), 1: R.left(d, chain.rho1)}
-    E[2] = R.left(d * d, chain.rho2 + 2.0 * d * (chain.K_rho @ E[1]))
+    E = dict(enumerate((np.ones(n), *_return_moments(R, chain, d))))
 
     cache: dict[tuple[int, int, float], np.ndarray] = {}
 
@@ -276,6 +285,7 @@ def whole_moments(chain: PairChain, *, w: float, d: float, b: np.ndarray) -> tup
             cache[key] = R.left_t(step, rhs)
         return cache[key]
 
+    @functools.cache
     def middle(bm: int, c: int) -> np.ndarray:
         """T_{b,c}: Σ_{L≥1} over the steps between two events, per-step w·d^c, b-th moment of V/dᵗ."""
         s = w * d ** c
@@ -407,14 +417,9 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
     >>> mom.mean[0].tolist(), mom.covariance[:2, :2].tolist()
     ([-0.25, 0.25], [[0.0625, -0.0625], [-0.0625, 0.0625]])
     """
-    mdp = validate_mdp(mdp)
-    policy = validate_parameterisation(policy)
+    mdp, policy = model_and_policy(mdp, policy)
     th = validate_theta(theta, policy, batch=False)
     check_instance(estimator, Estimator, "estimator", "an mdpgrad Estimator")
-    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
-        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
-                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
-                              value=(policy.n_states, policy.n_actions))
     if estimator.second_moment is None:
         raise ValidationError(
             f"estimator {estimator.name!r} has no closed-form second moment (hand-written estimators, "
@@ -516,13 +521,8 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     >>> round(bv.none, 12), round(bv.constant_baseline, 12), round(bv.constant, 12)
     (0.125, 0.5, 0.0)
     """
-    mdp = validate_mdp(mdp)
-    policy = validate_parameterisation(policy)
+    mdp, policy = model_and_policy(mdp, policy)
     th = validate_theta(theta, policy, batch=False)
-    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
-        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
-                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
-                              value=(policy.n_states, policy.n_actions))
     m = exact_model(mdp, policy, th, protocol, horizon)
     S, A = mdp.n_states, mdp.n_actions
     chain = pair_chain(m, reward_values(m))
@@ -533,8 +533,7 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     G = np.tile(Psi @ Psi.T, (H, H))
     R = _Resolvents(chain.K)
     I = np.eye(chain.n)
-    m1 = R.left(kappa, chain.rho1)
-    m2 = R.left(kappa * kappa, chain.rho2 + 2.0 * kappa * (chain.K_rho @ m1))
+    m1, m2 = _return_moments(R, chain, kappa)
     nu = R.left_t(w * w, chain.mu0)
     mean = Psi.T @ _fold(chain, R.left_t(w, chain.mu0) * m1, np.zeros((chain.n, chain.n)))[0]
     X = R.left(w * kappa, w * chain.K_rho) @ R.matrix(w)

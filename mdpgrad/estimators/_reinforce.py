@@ -13,11 +13,11 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._errors import ValidationError
 from .._evaluation import evaluate
-from .._model import MDP, validate_mdp
-from .._policies import Policy, validate_parameterisation, validate_theta
+from .._model import MDP
+from .._policies import Policy, validate_theta
 from .._validation import check_real
+from ..gradients._theorem import model_and_policy
 from ..sampling._sampler import ProtocolOption, Trajectories
 from ._contract import (
     Estimator,
@@ -158,13 +158,8 @@ def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     >>> value_baseline(MDP(P, [[1.0], [0.0]], 0.5), TabularSoftmax(2, 1), np.zeros((2, 1))).tolist()
     [2.0, 0.0]
     """
-    mdp = validate_mdp(mdp)
-    policy = validate_parameterisation(policy)
+    mdp, policy = model_and_policy(mdp, policy)
     th = validate_theta(theta, policy, batch=False)
-    if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
-        raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
-                              f"has {mdp.n_states} and {mdp.n_actions}", argument="policy",
-                              value=(policy.n_states, policy.n_actions))
     return evaluate(mdp, policy.probabilities(th), validate=False).v
 
 

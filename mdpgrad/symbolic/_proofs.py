@@ -682,16 +682,16 @@ def _first_difference(items: list) -> tuple[str, Fraction, Fraction] | None:
     return None
 
 
-def _identity_test(spec: _Spec, rng: random.Random, error_bits: int, sample_bits: int) -> ProofResult:
-    """Schwartz–Zippel: t uniform points of {1, …, 2^sample_bits}^n, evaluated exactly."""
-    assert spec.degree is not None
+def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int,
+                   sample_bits: int) -> ProofResult:
+    """Schwartz–Zippel: t uniform points of {1, …, 2^sample_bits}^n, evaluated exactly (deg ≤ ``degree``)."""
     mdp = spec.mdp
     rps = [validate_symbolic_policy(pol).rational(th) for pol, th in spec.pairs]
     model_syms = sorted(mdp.free_symbols, key=sympy.default_sort_key)
     zs = [z for rp in rps for z in rp.variables]
     gens = model_syms + [x for x in spec.extra if x not in mdp.free_symbols] + zs
     size = 2 ** check_integer(sample_bits, "sample_bits", min_value=1)
-    t = points_needed(spec.degree, size, check_integer(error_bits, "error_bits", min_value=1))
+    t = points_needed(degree, size, check_integer(error_bits, "error_bits", min_value=1))
     statement = ""
     for _ in range(t):
         for _ in range(MAX_REDRAWS):
@@ -707,7 +707,7 @@ def _identity_test(spec: _Spec, rng: random.Random, error_bits: int, sample_bits
         if found is not None:
             return _counterexample(spec, rps, gens, point, found, statement, len(items), rng)
     return ProofResult(statement, "probable", len(items), method="identity test",
-                       error_probability=error_probability(spec.degree, size, t), degree_bound=spec.degree,
+                       error_probability=error_probability(degree, size, t), degree_bound=degree,
                        n_points=t)
 
 
@@ -765,7 +765,7 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             raise ValidationError("the identity test needs a tabular softmax policy, a model whose entries "
                                   "are polynomials in its symbols, and visits 'discounted' or 'normalised'",
                                   argument="method", value=method)
-        return _identity_test(spec, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
     exact_rng = _rng(rng, fresh=False)
     if precheck and syms:
         scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
@@ -793,7 +793,7 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
         if method == "exact" or spec.degree is None:
             raise ValidationError(f"the exact proof ran past exact_budget={exact_budget} s",
                                   argument="exact_budget", value=exact_budget) from None
-    return _identity_test(spec, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
 
 
 def _softmax_degree(mdp: MDP, policy: Any, identity: str, extra_exprs: Sequence[Any] = (),
