@@ -42,7 +42,9 @@ from ._chains import (
 )
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._linalg import (
+    KRYLOV_MIN_STATES,
     REFINED_MIN_STATES,
+    KrylovSolver,
     RefinedLU,
     Solver,
     SolverMethod,
@@ -191,6 +193,11 @@ def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "
         # the float32 factor straight from P̃^π: the float64 matrix M is never formed
         nonnegative = table is not None and not np.iscomplexobj(table) and bool(np.all(table >= 0))
         return RefinedLU.from_chain(masked_chain(mdp, P_pi), discount, nonnegative=nonnegative)
+    if mdp.is_sparse and not np.iscomplexobj(P_pi.data) and (
+            method == "krylov" or (method == "auto" and mdp.n_states >= KRYLOV_MIN_STATES)):
+        # G = c·P̃^π straight from the chain: the Krylov solver multiplies with G and Gᵀ only
+        nonnegative = table is not None and not np.iscomplexobj(table) and bool(np.all(table >= 0))
+        return KrylovSolver.from_chain(masked_chain(mdp, P_pi), discount, nonnegative=nonnegative)
     return factorize(bellman_matrix(mdp, P_pi, discount), overwrite=True, method=method)
 
 

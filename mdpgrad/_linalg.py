@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Protocol, get_args
 
@@ -61,8 +61,6 @@ try:  # scipy's CSR kernel y += A x, used to multiply without allocating; A @ x 
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
 except ImportError:  # pragma: no cover - depends on the scipy version
     _csr_matvec = None
-
-_BLAS = (_blas.daxpy, _blas.ddot, _blas.dnrm2, _blas.dscal)
 
 __all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "KRYLOV_THREAD_MIN_NNZ",
            "REFINED_MIN_STATES",
@@ -122,13 +120,42 @@ KRYLOV_THREAD_MIN_NNZ = 500_000
 _POOL: list[ThreadPoolExecutor] = []
 
 def _pool() -> ThreadPoolExecutor | None:
-    """The shared pool of product threads, or None on a one-core machine."""
+    """The shared pool of helper threads for products and vector passes, or None on one core."""
     n = min(4, os.cpu_count() or 1)
     if n < 2:
         return None
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="mdpgrad-csr"))
+    if not _POOL:     # the calling thread works too: n − 1 helpers
+        _POOL.append(ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="mdpgrad-csr"))
     return _POOL[0]
+
+
+def _parts_count() -> int:
+    """How many threads share a product or a vector pass (the caller and the pool's helpers)."""
+    pool = _pool()
+    return 1 if pool is None else pool._max_workers + 1
+
+
+#: Vector passes of the Krylov solver work through their range in blocks of this many entries, so
+#: that the few temporaries stay in cache (256 KB per array) while numpy's loops stream the vectors.
+KRYLOV_BLOCK = 32_768
+
+
+def _in_parts(f: Callable[[int, int], np.ndarray], n: int) -> np.ndarray:
+    """Σ over parts of f(lo, hi): the range 0..n cut into one part per thread (the caller takes the first).
+
+    numpy's loops release the GIL, so the parts run at once; below KRYLOV_THREAD_MIN_NNZ entries
+    the whole range is one part.
+    """
+    pool = _pool()
+    k = _parts_count() if n >= KRYLOV_THREAD_MIN_NNZ else 1
+    if pool is None or k == 1:
+        return f(0, n)
+    edges = [n * i // k for i in range(k + 1)]
+    futures = [pool.submit(f, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:], strict=True)]
+    total = f(edges[0], edges[1])
+    for fut in futures:
+        total = total + fut.result()
+    return total
 
 
 class _SplitCSR:
@@ -142,7 +169,7 @@ class _SplitCSR:
         if (pool is None or _csr_matvec is None or B.nnz < KRYLOV_THREAD_MIN_NNZ
                 or B.indices.dtype != B.indptr.dtype):
             return
-        k = pool._max_workers
+        k = _parts_count()
         cuts = np.searchsorted(B.indptr, np.linspace(0, B.nnz, k + 1)[1:-1]).tolist()
         edges = [0, *cuts, n_rows]
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
@@ -163,7 +190,9 @@ class _SplitCSR:
                 y.fill(0.0)
                 _csr_matvec(hi - lo, n_cols, indptr, indices, data, x, y)
 
-            for f in [self.pool.submit(part, blk) for blk in self.blocks]:
+            futures = [self.pool.submit(part, blk) for blk in self.blocks[1:]]
+            part(self.blocks[0])                 # the calling thread takes the first block
+            for f in futures:
                 f.result()
             return out
         out.fill(0.0)
@@ -468,88 +497,177 @@ class KrylovSolver:
 
     def __init__(self, M: sp.sparray, *, rtol: float = KRYLOV_RTOL, maxiter: int = 2_000) -> None:
         M = sp.csr_array(M)
-        S = M.shape[0]
+        self._setup(M, is_chain=False, rtol=rtol, maxiter=maxiter, bounded=None)
+
+    @classmethod
+    def from_chain(cls, P_tilde: sp.sparray, gamma: float, *, nonnegative: bool = False,
+                   rtol: float = KRYLOV_RTOL, maxiter: int = 2_000) -> KrylovSolver:
+        """Solver for M = I − γP̃ that never forms M (it is built only if a solve falls back to LU).
+
+        ``P_tilde`` is the masked chain P̃^π (:func:`mdpgrad._chains.masked_chain`); G = γP̃ is one
+        scaled copy of it, and residuals use M x = x − G x.  ``nonnegative=True`` asserts P̃ ≥ 0
+        (π on the simplex; the caller checks): then ‖G‖∞ = |γ|·(largest row sum of P̃).
+        """
+        self = cls.__new__(cls)
+        P_tilde = sp.csr_array(P_tilde)
+        G = sp.csr_array(P_tilde * float(gamma))            # new entries and indices: P̃ stays as it is
+        bounded = None
+        if nonnegative:
+            rows = P_tilde @ np.ones(P_tilde.shape[1]) if P_tilde.shape[0] else np.zeros(0)
+            q = abs(float(gamma)) * float(np.max(rows, initial=0.0))
+            bounded = bool((1.0 - q) >= P_tilde.shape[0] * SINGULAR_RCOND * (1.0 + q))
+        self._setup(G, is_chain=True, rtol=rtol, maxiter=maxiter, bounded=bounded)
+        return self
+
+    def _setup(self, B: sp.csr_array, *, is_chain: bool, rtol: float, maxiter: int,
+               bounded: bool | None) -> None:
+        """Store G (B itself, or I − B when B is M) and Gᵀ split for threads; check memory and κ(M)."""
+        S = B.shape[0]
         # G and Gᵀ (entries, column indices, row pointers) and the ten work vectors of BiCGSTAB
-        check_memory(2 * (M.nnz + S) * (M.data.itemsize + M.indices.itemsize) + 16 * 8 * S,
-                     f"the Krylov solver of a {S}-state chain with {M.nnz} transitions", "M")
-        self._M = M
-        G = sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M)   # γP̃^π
+        check_memory(2 * (B.nnz + S) * (B.data.itemsize + B.indices.itemsize) + 16 * 8 * S,
+                     f"the Krylov solver of a {S}-state chain with {B.nnz} transitions", "M")
+        G = B if is_chain else sp.csr_array(sp.eye_array(S, format="csr", dtype=B.dtype) - B)
+        M: sp.csr_array | None = None if is_chain else B
+        self._M_stored = M
         self._G = G
         self._GT = sp.csr_array(G.T)
-        for B in (self._G, self._GT):
-            B.sort_indices()
+        for part in (self._G, self._GT):
+            part.sort_indices()
         self._split = {id(self._G): _SplitCSR(self._G), id(self._GT): _SplitCSR(self._GT)}
         self.rtol = float(rtol)
         self.maxiter = int(maxiter)
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order
         self.history: list[tuple[int, float]] = []
-        if not _neumann_bound_holds(M):
+        if bounded is None:
+            bounded = bool(_neumann_bound_holds(self._M))
+        if not bounded:
             # no a-priori bound on κ(M) (γ = 1, or π off the simplex): estimate it from a few solves
             # (a solve that does not converge falls back to the sparse LU, which checks M itself)
-            _refuse_if_ill_conditioned(M, self.solve, self.solve_transposed)
+            _refuse_if_ill_conditioned(self._M, self.solve, self.solve_transposed)
             self.history.clear()
+
+    @property
+    def _M(self) -> sp.csr_array:
+        """M = I − G, formed on first use (the LU fallback and the condition estimate need it)."""
+        if self._M_stored is None:
+            S = self._G.shape[0]
+            self._M_stored = sp.csr_array(sp.eye_array(S, format="csr", dtype=self._G.dtype) - self._G)
+        return self._M_stored
 
     def _matvec(self, B: sp.csr_array, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = B x (B is G or Gᵀ) without allocating."""
         return self._split[id(B)].matvec(x, out)
 
-    def _operator(self, G: sp.csr_array, y: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-        """out = (I − G²) y."""
-        self._matvec(G, y, tmp)
-        self._matvec(G, tmp, out)
-        np.subtract(y, out, out=out)
-        return out
-
     def _bicgstab(self, G: sp.csr_array, b: np.ndarray) -> np.ndarray | None:
-        axpy, dot, nrm2, scal = _BLAS
-        bnorm = float(nrm2(b))
+        """BiCGSTAB on (I − G²) y = b, x = (I + G) y.
+
+        The vector updates and inner products of each half step are fused into one pass over
+        the vectors (``_in_parts``: blocks of KRYLOV_BLOCK entries, one part per thread), so each
+        vector is read once per pass instead of once per update.
+        """
+        n = b.size
+        bnorm = float(np.linalg.norm(b))
         if bnorm == 0.0:
             self.history.append((0, 0.0))
             return np.zeros_like(b)
-        n = b.size
         y = np.zeros(n)                          # iterate of (I − G²) y = b; x = (I + G) y
-        r = b.copy()
-        rhat = b.copy()
-        p = np.zeros(n)
-        v = np.zeros(n)
-        t = np.zeros(n)
-        tmp = np.zeros(n)
-        rho = alpha = omega = 1.0
+        r = b.copy()                             # residual b − (I − G²) y
+        rhat = b.copy()                          # shadow residual
+        p, v, t, tmp = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        goal = (self.rtol * bnorm) ** 2
         tiny = 1e-290 * float(np.max(np.abs(b)))
-        goal = self.rtol * bnorm
+        c = {"alpha": 1.0, "omega": 1.0, "beta": 0.0}   # the scalars the passes read
+
+        def blocks(lo: int, hi: int) -> Iterator[tuple[slice, np.ndarray]]:
+            work = np.empty(min(KRYLOV_BLOCK, hi - lo))
+            for a in range(lo, hi, KRYLOV_BLOCK):
+                e = min(a + KRYLOV_BLOCK, hi)
+                yield slice(a, e), work[:e - a]
+
+        def new_direction(lo: int, hi: int) -> np.ndarray:       # p = r + β (p − ω v)
+            for i, w in blocks(lo, hi):
+                P = p[i]
+                np.multiply(v[i], c["omega"], out=w)
+                np.subtract(P, w, out=P)
+                P *= c["beta"]
+                P += r[i]
+            return np.zeros(1)
+
+        def finish_v(lo: int, hi: int) -> np.ndarray:            # v = p − G²p (v held G²p); r̂·v
+            acc = 0.0
+            for i, w in blocks(lo, hi):
+                V = v[i]
+                np.subtract(p[i], V, out=V)
+                acc += float(np.add.reduce(np.multiply(rhat[i], V, out=w)))
+            return np.array([acc])
+
+        def half_step(lo: int, hi: int) -> np.ndarray:           # r ← s = r − α v, y += α p; ‖s‖²
+            acc = 0.0
+            for i, w in blocks(lo, hi):
+                R, Y = r[i], y[i]
+                np.multiply(v[i], c["alpha"], out=w)
+                R -= w
+                np.multiply(p[i], c["alpha"], out=w)
+                Y += w
+                acc += float(np.add.reduce(np.multiply(R, R, out=w)))
+            return np.array([acc])
+
+        def finish_t(lo: int, hi: int) -> np.ndarray:            # t = s − G²s; t·t, t·s
+            tt = ts = 0.0
+            for i, w in blocks(lo, hi):
+                T, R = t[i], r[i]
+                np.subtract(R, T, out=T)
+                tt += float(np.add.reduce(np.multiply(T, T, out=w)))
+                ts += float(np.add.reduce(np.multiply(T, R, out=w)))
+            return np.array([tt, ts])
+
+        def full_step(lo: int, hi: int) -> np.ndarray:           # y += ω s, r = s − ω t; r̂·r, ‖r‖²
+            rr = ss = 0.0
+            for i, w in blocks(lo, hi):
+                R, Y = r[i], y[i]
+                np.multiply(R, c["omega"], out=w)
+                Y += w
+                np.multiply(t[i], c["omega"], out=w)
+                R -= w
+                rr += float(np.add.reduce(np.multiply(rhat[i], R, out=w)))
+                ss += float(np.add.reduce(np.multiply(R, R, out=w)))
+            return np.array([rr, ss])
+
+        def square(x: np.ndarray, out: np.ndarray) -> None:      # out = G²x
+            self._matvec(G, x, tmp)
+            self._matvec(G, tmp, out)
+
+        rho = 1.0
+        rho_new = float(rhat @ r)
         it = 0
         for it in range(1, self.maxiter + 1):
-            rho_new = dot(rhat, r)
-            if rho_new == 0.0 or omega == 0.0:
+            if rho_new == 0.0 or c["omega"] == 0.0:
                 break
-            beta = (rho_new / rho) * (alpha / omega)
-            axpy(v, p, a=-omega)                 # p = r + β (p − ω v)
-            scal(beta, p)
-            axpy(r, p)
-            self._operator(G, p, v, tmp)
-            denom = dot(rhat, v)
+            c["beta"] = (rho_new / rho) * (c["alpha"] / c["omega"])
+            _in_parts(new_direction, n)
+            square(p, v)
+            denom = float(_in_parts(finish_v, n)[0])
             if denom == 0.0:
                 break
-            alpha = rho_new / denom
-            axpy(v, r, a=-alpha)                 # r ← s = r − α v
-            axpy(p, y, a=alpha)
-            if nrm2(r) <= goal:
+            c["alpha"] = rho_new / denom
+            if _in_parts(half_step, n)[0] <= goal:
                 break
-            self._operator(G, r, t, tmp)
-            tt = dot(t, t)
-            omega = dot(t, r) / tt if tt > 0 else 0.0
-            axpy(r, y, a=omega)
-            axpy(t, r, a=-omega)
+            square(r, t)
+            tt, ts = _in_parts(finish_t, n)
+            c["omega"] = ts / tt if tt > 0 else 0.0
             rho = rho_new
+            rho_new, rr = (float(z) for z in _in_parts(full_step, n))
             if it % 16 == 0:
                 for w in (r, p, v, y):
                     w[np.abs(w) < tiny] = 0.0
-            if nrm2(r) <= goal:
+            if rr <= goal:
                 break
         x = y + self._matvec(G, y, tmp)
-        Mx = self._M @ x if G is self._G else self._M.T @ x
-        resid = float(np.linalg.norm(b - Mx)) / bnorm
+        self._matvec(G, x, tmp)                  # b − M x = b − x + G x, from scratch
+        tmp += b
+        tmp -= x
+        resid = float(np.linalg.norm(tmp)) / bnorm
         self.history.append((it, resid))
         return x if resid <= 10 * self.rtol else None
 

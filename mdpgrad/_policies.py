@@ -126,10 +126,37 @@ def validate_theta(theta: ArrayLike, policy: Policy, name: str = "theta", *,
     return th
 
 
+#: Up to this many actions, reductions over the action axis combine its columns one by one:
+#: numpy's reduction over a short contiguous last axis is several times slower (the max of a
+#: (10⁷, 4) array: 0.43 s against 0.06 s).
+SHORT_AXIS = 16
+
+
+def _reduce_actions(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(x, axis=-1)``, for a short last axis column by column (left to right)."""
+    n = x.shape[-1]
+    if n == 0 or n > SHORT_AXIS:
+        return ufunc.reduce(x, axis=-1)
+    out = x[..., 0].copy()
+    for j in range(1, n):
+        ufunc(out, x[..., j], out=out)
+    return out
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    e = np.subtract(logits, _reduce_actions(np.maximum, logits)[..., None],
+                    dtype=np.result_type(logits.dtype, np.float64))
+    np.exp(e, out=e)
+    e /= _reduce_actions(np.add, e)[..., None]
+    return e
+
+
+def softmax_vjp(pi: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ_{s,a} w[s,a] ∇_θ π(a|s) for π = softmax(θ) given π itself: π(b|s)(w[s,b] − Σ_a π(a|s) w[s,a]).
+
+    From ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s)).
+    """
+    return pi * (w - _reduce_actions(np.add, pi * w)[..., None])
 
 
 def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -173,13 +200,12 @@ class TabularSoftmax(TableShaped):
 
     def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         # ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s))  ⇒  vjp[s,b] = π(b|s)(w[s,b] − Σ_a π(a|s) w[s,a])
-        pi = self.probabilities(theta)
-        return pi * (w - np.sum(pi * w, axis=-1, keepdims=True))
+        return softmax_vjp(self.probabilities(theta), w)
 
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         # vjp[s,b] = w[s,b] − π(b|s) Σ_a w[s,a]
         pi = self.probabilities(theta)
-        return w - pi * np.sum(w, axis=-1, keepdims=True)
+        return w - pi * _reduce_actions(np.add, np.asarray(w))[..., None]
 
     def theta_from(self, pi: Any) -> np.ndarray:
         """Logits θ = log π for a strictly positive table π (one preimage of π)."""
