@@ -33,6 +33,7 @@ from scipy.sparse import csgraph
 
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._model import MDP
+from ._policies import reduce_actions
 from ._validation import as_real_array, check_memory, format_index, format_number
 
 __all__ = ["STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix",
@@ -73,7 +74,7 @@ def chain_and_reward(mdp: MDP, pi: np.ndarray) -> tuple[Matrix, np.ndarray]:
         Terminal rows stay absorbing, as in P.
     r_pi : ndarray, shape (..., S)
     """
-    r_pi = np.sum(pi * mdp.r, axis=-1)
+    r_pi = reduce_actions(np.add, pi * mdp.r)
     if mdp.is_sparse:
         # Row s of Π P is Σ_a π(a|s) P[s·A + a, :]: scale P's entries by π and read the A rows of
         # each state as one row (the same result as the product Π @ P, without a sparse matmul).

@@ -50,6 +50,7 @@ from ._linalg import (
     SolverMethod,
     blas_gemv,
     factorize,
+    sparse_matvec,
     validate_solver_method,
 )
 from ._model import MDP, validate_mdp
@@ -267,7 +268,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     if batched:
         Pv = np.einsum("sat,...t->...sa", mdp.P, v, optimize=True)
     else:
-        Pv = blas_gemv(mdp.P_flat, v).reshape(S, A) if not mdp.is_sparse else (mdp.P_flat @ v).reshape(S, A)
+        Pv = (sparse_matvec(mdp.P_flat, v) if mdp.is_sparse else blas_gemv(mdp.P_flat, v)).reshape(S, A)
     q = mdp.r + mdp.gamma * Pv
     d = eta / eta.sum(axis=-1, keepdims=True)
     J = v @ mdp.rho0

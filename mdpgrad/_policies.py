@@ -90,7 +90,7 @@ def validate_policy(pi: ArrayLike, n_states: int, n_actions: int, *, atol: float
     if idx is not None:
         raise ValidationError(f"{format_index(name, idx)} is {format_number(arr[idx])}; expected a "
                               "probability >= 0", argument=name, index=idx, value=float(arr[idx]))
-    sums = arr.sum(axis=-1)
+    sums = reduce_actions(np.add, arr)
     idx = first_index(np.abs(sums - 1.0) > atol)
     if idx is not None:
         raise ValidationError(f"{format_index(name, idx, True)} sums to {format_number(sums[idx])}; "
@@ -132,7 +132,7 @@ def validate_theta(theta: ArrayLike, policy: Policy, name: str = "theta", *,
 SHORT_AXIS = 16
 
 
-def _reduce_actions(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+def reduce_actions(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
     """``ufunc.reduce(x, axis=-1)``, for a short last axis column by column (left to right)."""
     n = x.shape[-1]
     if n == 0 or n > SHORT_AXIS:
@@ -144,10 +144,10 @@ def _reduce_actions(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.subtract(logits, _reduce_actions(np.maximum, logits)[..., None],
+    e = np.subtract(logits, reduce_actions(np.maximum, logits)[..., None],
                     dtype=np.result_type(logits.dtype, np.float64))
     np.exp(e, out=e)
-    e /= _reduce_actions(np.add, e)[..., None]
+    e /= reduce_actions(np.add, e)[..., None]
     return e
 
 
@@ -156,7 +156,7 @@ def softmax_vjp(pi: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     From ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s)).
     """
-    return pi * (w - _reduce_actions(np.add, pi * w)[..., None])
+    return pi * (w - reduce_actions(np.add, pi * w)[..., None])
 
 
 def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -205,7 +205,7 @@ class TabularSoftmax(TableShaped):
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         # vjp[s,b] = w[s,b] − π(b|s) Σ_a w[s,a]
         pi = self.probabilities(theta)
-        return w - pi * _reduce_actions(np.add, np.asarray(w))[..., None]
+        return w - pi * reduce_actions(np.add, np.asarray(w))[..., None]
 
     def theta_from(self, pi: Any) -> np.ndarray:
         """Logits θ = log π for a strictly positive table π (one preimage of π)."""

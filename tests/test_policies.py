@@ -139,3 +139,45 @@ def test_table_helpers():
 def test_sizes_are_positive_integers(make):
     with pytest.raises(ValidationError):
         make()
+
+
+@pytest.mark.parametrize("n_actions", [1, 2, 4, 16, 17, 40])
+def test_softmax_reductions_over_the_action_axis(n_actions):
+    # Up to SHORT_AXIS actions the reductions combine columns one by one; above, numpy reduces.
+    # Either way: the maximum is exact, the sum agrees with numpy's to a few ulps of its size
+    # (n_actions·eps relative bounds any two summation orders of non-negative terms).
+    from mdpgrad._policies import SHORT_AXIS, _softmax, reduce_actions
+
+    rng = np.random.default_rng(n_actions)
+    x = rng.standard_normal((3, 5, n_actions)) * 10
+    np.testing.assert_array_equal(reduce_actions(np.maximum, x), x.max(axis=-1))
+    e = np.exp(x)
+    np.testing.assert_allclose(reduce_actions(np.add, e), e.sum(axis=-1), rtol=n_actions * 2.3e-16)
+    pi = _softmax(x)
+    np.testing.assert_allclose(pi.sum(axis=-1), 1.0, rtol=0, atol=n_actions * 2.3e-16)
+    reference = np.exp(x - x.max(axis=-1, keepdims=True))
+    reference /= reference.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(pi, reference, rtol=4 * n_actions * 2.3e-16, atol=0)
+    assert (n_actions <= SHORT_AXIS) == (n_actions in (1, 2, 4, 16))
+
+
+def test_softmax_of_integer_and_single_precision_logits_is_float64():
+    pol = TabularSoftmax(2, 3)
+    for theta in (np.array([[0, 1, 2], [3, 3, 3]]), np.array([[0, 1, 2], [3, 3, 3]], dtype=np.float32)):
+        pi = pol.probabilities(theta)
+        assert pi.dtype == np.float64
+        np.testing.assert_allclose(pi[1], 1 / 3, rtol=1e-15)
+        # e⁰ : e¹ : e² normalised
+        np.testing.assert_allclose(pi[0], np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum(), rtol=1e-15)
+
+
+def test_softmax_of_complex_logits_keeps_the_complex_step():
+    # the complex step Im f(θ + ih)/h = f'(θ) needs the softmax to carry the imaginary part
+    pol, h = TabularSoftmax(1, 3), 1e-30
+    theta = np.array([[0.3, -1.0, 2.0]])
+    w = np.array([[1.0, -2.0, 0.5]])
+    for b in range(3):
+        step = np.zeros((1, 3), complex)
+        step[0, b] = 1j * h
+        directional = np.imag(np.sum(w * pol.probabilities(theta + step))) / h
+        assert abs(directional - pol.prob_vjp(theta, w)[0, b]) <= 1e-15
