@@ -254,12 +254,17 @@ def _neumann_bound_holds(M: np.ndarray | sp.sparray) -> np.ndarray | bool:
     """
     S = M.shape[-1]
     if sp.issparse(M):
-        G = sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M)
-        q = float(np.max(abs(G).sum(axis=1), initial=0.0))
-        return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+        return _neumann_bound_holds_for(sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M))
     d = np.diagonal(M, axis1=-2, axis2=-1)
     q = (np.abs(M).sum(axis=-1) - np.abs(d) + np.abs(1.0 - d)).max(axis=-1, initial=0.0)
     return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+
+
+def _neumann_bound_holds_for(G: sp.csr_array, q: float | None = None) -> bool:
+    """The bound of :func:`_neumann_bound_holds` for M = I − G, from G (q = ‖G‖∞ when known)."""
+    if q is None:
+        q = float(np.max(abs(G).sum(axis=1), initial=0.0))
+    return bool((1.0 - q) >= G.shape[0] * SINGULAR_RCOND * (1.0 + q))
 
 
 def _refuse_if_ill_conditioned(M: sp.sparray, solve: Callable[[np.ndarray], np.ndarray],
@@ -510,7 +515,7 @@ class KrylovSolver:
 
     def __init__(self, M: sp.sparray, *, rtol: float = KRYLOV_RTOL, maxiter: int = 2_000) -> None:
         M = sp.csr_array(M)
-        self._setup(M, is_chain=False, rtol=rtol, maxiter=maxiter, bounded=None)
+        self._setup(M, is_chain=False, rtol=rtol, maxiter=maxiter, q=None)
 
     @classmethod
     def from_chain(cls, P_tilde: sp.sparray, gamma: float, *, nonnegative: bool = False,
@@ -524,16 +529,14 @@ class KrylovSolver:
         self = cls.__new__(cls)
         P_tilde = sp.csr_array(P_tilde)
         G = sp.csr_array(P_tilde * float(gamma))            # new entries and indices: P̃ stays as it is
-        bounded = None
-        if nonnegative:
-            rows = P_tilde @ np.ones(P_tilde.shape[1]) if P_tilde.shape[0] else np.zeros(0)
-            q = abs(float(gamma)) * float(np.max(rows, initial=0.0))
-            bounded = bool((1.0 - q) >= P_tilde.shape[0] * SINGULAR_RCOND * (1.0 + q))
-        self._setup(G, is_chain=True, rtol=rtol, maxiter=maxiter, bounded=bounded)
+        q = None
+        if nonnegative:            # ‖G‖∞ is |γ| times the largest row sum of P̃ ≥ 0
+            q = abs(float(gamma)) * float(np.max(P_tilde @ np.ones(P_tilde.shape[1]), initial=0.0))
+        self._setup(G, is_chain=True, rtol=rtol, maxiter=maxiter, q=q)
         return self
 
     def _setup(self, B: sp.csr_array, *, is_chain: bool, rtol: float, maxiter: int,
-               bounded: bool | None) -> None:
+               q: float | None) -> None:
         """Store G (B itself, or I − B when B is M) and Gᵀ split for threads; check memory and κ(M)."""
         S = B.shape[0]
         # G and Gᵀ (entries, column indices, row pointers) and the ten work vectors of BiCGSTAB
@@ -552,9 +555,7 @@ class KrylovSolver:
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order
         self.history: list[tuple[int, float]] = []
-        if bounded is None:
-            bounded = bool(_neumann_bound_holds(self._M))
-        if not bounded:
+        if not _neumann_bound_holds_for(self._G, q):
             # no a-priori bound on κ(M) (γ = 1, or π off the simplex): estimate it from a few solves
             # (a solve that does not converge falls back to the sparse LU, which checks M itself)
             _refuse_if_ill_conditioned(self._M, self.solve, self.solve_transposed)
@@ -590,7 +591,7 @@ class KrylovSolver:
         p, v, t, tmp = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         goal = (self.rtol * bnorm) ** 2
         tiny = 1e-290 * float(np.max(np.abs(b)))
-        c = {"alpha": 1.0, "omega": 1.0, "beta": 0.0}   # the scalars the passes read
+        alpha = omega = beta = 1.0               # read by the passes when they run
 
         def blocks(lo: int, hi: int) -> Iterator[tuple[slice, np.ndarray]]:
             work = np.empty(min(KRYLOV_BLOCK, hi - lo))
@@ -601,9 +602,9 @@ class KrylovSolver:
         def new_direction(lo: int, hi: int) -> np.ndarray:       # p = r + β (p − ω v)
             for i, w in blocks(lo, hi):
                 P = p[i]
-                np.multiply(v[i], c["omega"], out=w)
+                np.multiply(v[i], omega, out=w)
                 np.subtract(P, w, out=P)
-                P *= c["beta"]
+                P *= beta
                 P += r[i]
             return np.zeros(1)
 
@@ -619,9 +620,9 @@ class KrylovSolver:
             acc = 0.0
             for i, w in blocks(lo, hi):
                 R, Y = r[i], y[i]
-                np.multiply(v[i], c["alpha"], out=w)
+                np.multiply(v[i], alpha, out=w)
                 R -= w
-                np.multiply(p[i], c["alpha"], out=w)
+                np.multiply(p[i], alpha, out=w)
                 Y += w
                 acc += float(np.add.reduce(np.multiply(R, R, out=w)))
             return np.array([acc])
@@ -639,9 +640,9 @@ class KrylovSolver:
             rr = ss = 0.0
             for i, w in blocks(lo, hi):
                 R, Y = r[i], y[i]
-                np.multiply(R, c["omega"], out=w)
+                np.multiply(R, omega, out=w)
                 Y += w
-                np.multiply(t[i], c["omega"], out=w)
+                np.multiply(t[i], omega, out=w)
                 R -= w
                 rr += float(np.add.reduce(np.multiply(rhat[i], R, out=w)))
                 ss += float(np.add.reduce(np.multiply(R, R, out=w)))
@@ -655,20 +656,20 @@ class KrylovSolver:
         rho_new = float(rhat @ r)
         it = 0
         for it in range(1, self.maxiter + 1):
-            if rho_new == 0.0 or c["omega"] == 0.0:
+            if rho_new == 0.0 or omega == 0.0:
                 break
-            c["beta"] = (rho_new / rho) * (c["alpha"] / c["omega"])
+            beta = (rho_new / rho) * (alpha / omega)
             _in_parts(new_direction, n)
             square(p, v)
             denom = float(_in_parts(finish_v, n)[0])
             if denom == 0.0:
                 break
-            c["alpha"] = rho_new / denom
+            alpha = rho_new / denom
             if _in_parts(half_step, n)[0] <= goal:
                 break
             square(r, t)
             tt, ts = _in_parts(finish_t, n)
-            c["omega"] = ts / tt if tt > 0 else 0.0
+            omega = ts / tt if tt > 0 else 0.0
             rho = rho_new
             rho_new, rr = (float(z) for z in _in_parts(full_step, n))
             if it % 16 == 0:

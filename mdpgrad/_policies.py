@@ -151,14 +151,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e
 
 
-def softmax_vjp(pi: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Σ_{s,a} w[s,a] ∇_θ π(a|s) for π = softmax(θ) given π itself: π(b|s)(w[s,b] − Σ_a π(a|s) w[s,a]).
-
-    From ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s)).
-    """
-    return pi * (w - reduce_actions(np.add, pi * w)[..., None])
-
-
 def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
     th = np.asarray(theta)
     if th.shape[th.ndim - len(shape):] != shape or th.ndim < len(shape):
@@ -200,7 +192,8 @@ class TabularSoftmax(TableShaped):
 
     def prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         # ∂π(a|s)/∂θ[s,b] = π(a|s)(1[a=b] − π(b|s))  ⇒  vjp[s,b] = π(b|s)(w[s,b] − Σ_a π(a|s) w[s,a])
-        return softmax_vjp(self.probabilities(theta), w)
+        pi = self.probabilities(theta)
+        return pi * (w - reduce_actions(np.add, pi * w)[..., None])
 
     def log_prob_vjp(self, theta: np.ndarray, w: np.ndarray) -> np.ndarray:
         # vjp[s,b] = w[s,b] − π(b|s) Σ_a w[s,a]

@@ -42,7 +42,7 @@ from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
 from .._evaluation import Evaluation, evaluate, visit_counts
 from .._model import MDP, validate_mdp
-from .._policies import Policy, TabularSoftmax, softmax_vjp, validate_parameterisation, validate_theta
+from .._policies import Policy, validate_parameterisation, validate_theta
 from .._validation import as_real_array, check_choice
 
 __all__ = ["direct_gradient", "expected_update_without_discount", "gradient_at", "loglinear_gradient",
@@ -105,8 +105,6 @@ def gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray,
     ev = evaluation if evaluation is not None else evaluate(
         mdp, policy.probabilities(theta), validate=False)
     w = ev.eta[..., None] * ev.q
-    if type(policy) is TabularSoftmax:      # the evaluated table is π_θ: no second softmax
-        return softmax_vjp(ev.pi, w)
     return policy.prob_vjp(theta, w)
 
 
