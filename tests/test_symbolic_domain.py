@@ -137,3 +137,24 @@ def test_in_domain_refuses_a_missing_symbol_and_gamma_one_without_terminal_state
     assert not in_domain(mdp, {k: v for k, v in point.items() if k != GAMMA})
     with pytest.raises(ValidationError):
         sym.prove_equal(GAMMA, 1, mdp="not a model")
+
+
+def test_every_identity_test_point_is_a_valid_model(monkeypatch):
+    import mdpgrad.symbolic._proofs as proofs
+
+    seen = []
+    original = proofs._jet_items
+
+    def spy(spec, rps, point):
+        seen.append(point)
+        return original(spec, rps, point)
+
+    monkeypatch.setattr(proofs, "_jet_items", spy)
+    mdp = sym.general_mdp(3, 2)
+    res = sym.prove_recursion_form(mdp, sym.TabularSoftmax(3, 2), rng=11)
+    assert res.status == "probable" and len(seen) == res.n_points == 2
+    for point in seen:
+        assert in_domain(mdp, point)
+        exact = {k: sympy.Rational(v.numerator, v.denominator) for k, v in point.items()}
+        _assert_valid_model_point(mdp, exact)
+        assert all(v.denominator > 2**64 for k, v in point.items() if k in constrained_symbols(mdp))

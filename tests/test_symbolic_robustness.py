@@ -143,3 +143,12 @@ def test_evaluation_and_moments_text_starts_with_their_class():
                                                   "2 states, 1 actions; J = 2")
     mom = sym.estimator_moments(mdp, sym.TabularSoftmax(2, 1), sympy.zeros(2, 1))
     assert str(mom).startswith("EstimatorMoments: ") and len(str(mom).splitlines()) == 1
+
+
+def test_the_report_skips_the_exact_section_instead_of_changing_the_support():
+    from mdpgrad._report.base import build_context
+    from mdpgrad._report.symbolic import symbolic_section
+
+    P = np.array([[[0.5, 0.5], [0.2, 0.8]], [[0.3, 0.7], [1.0, 1e-300]]])  # a valid float model
+    section = symbolic_section(build_context("tiny", mg.MDP(P, np.eye(2), 0.9)))
+    assert section.ok and section.data["skipped"] and "P[1, 1, 1] = 1e-300" in section.data["reason"]
