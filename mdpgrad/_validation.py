@@ -52,13 +52,30 @@ _S = TypeVar("_S", bound=str)
 def format_number(x: Any) -> str:
     """A number as people write it: 0.97, nan, -0.25 (no numpy type wrappers)."""
     if isinstance(x, (numbers.Integral, Fraction)) and not isinstance(x, bool):
-        return str(x)
+        try:
+            return str(x)
+        except ValueError:  # more digits than sys.get_int_max_str_digits() (4300) allows
+            if isinstance(x, Fraction):
+                return f"{_format_huge(x.numerator)}/{_format_huge(x.denominator)}"
+            return _format_huge(int(x))
     if isinstance(x, (complex, np.complexfloating)):
         return repr(complex(x))
     try:
         return f"{float(x):.12g}"
     except (TypeError, ValueError, OverflowError):
         return repr(x)
+
+
+def _format_huge(n: int) -> str:
+    """A huge integer as 13 leading digits and its exponent: ``-1.234567890123e+5000 (5001 digits)``."""
+    m = abs(n)
+    digits = int(m.bit_length() * 0.30102999566398120) + 1  # an over-estimate by at most 1
+    if m < 10 ** (digits - 1):
+        digits -= 1
+    if digits <= 13:
+        return str(n)
+    lead = str(m // 10 ** (digits - 13))
+    return f"{'-' if n < 0 else ''}{lead[0]}.{lead[1:]}e+{digits - 1} ({digits} digits)"
 
 
 def format_count(n: int) -> str:

@@ -34,8 +34,9 @@ Example: the policy gradient theorem for every 2-state, 2-action MDP.
 >>> import sympy
 >>> from mdpgrad import symbolic as sy
 >>> mdp = sy.general_mdp(2, 2)              # every P entry, r, ρ₀ and γ a symbol
->>> print(sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2)))
-proved: ∇J = Σ_s,a η(s) π(a|s) adv(s,a) ∇log π(a|s) (4 identities, for all values of the symbols)
+>>> print(sy.prove_policy_gradient_theorem(mdp, sy.TabularSoftmax(2, 2)))  # doctest: +NORMALIZE_WHITESPACE
+ProofResult: proved exactly — ∇J = Σ_s,a η(s) π(a|s) adv(s,a) ∇log π(a|s)
+(4 identities, for all values of the symbols)
 
 A deliberately wrong formula (the 1/(1−γ) factor dropped: d instead of η) gets
 an exact counterexample point, θ given as logs of rationals:

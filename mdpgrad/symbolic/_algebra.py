@@ -18,6 +18,7 @@ an expression is unchanged (``cancel(expr − back) = 0``).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,10 @@ import sympy
 from sympy.polys.fields import FracElement, FracField
 
 from .._errors import ValidationError
-from .._validation import check_integer
+from .._validation import check_integer, format_number
 
-__all__ = ["Counterexample", "RationalSpace", "find_nonzero_point", "space_for"]
+__all__ = ["Counterexample", "RationalSpace", "dataclass_repr", "find_nonzero_point", "printable", "show",
+           "space_for"]
 
 #: Attempts at drawing a point where a non-zero function and all denominators
 #: are non-zero.  Each draw fails with probability ≤ degree/|T| (Schwartz–Zippel)
@@ -55,6 +57,44 @@ def as_expression(x: Any) -> sympy.Expr:
                           value=type(x).__name__)
 
 
+def _prints(n: int) -> bool:
+    try:
+        str(n)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        return False
+    return True
+
+
+def printable(x: Any) -> Any:
+    """``x`` with every exact number too long for ``str`` (over 4300 digits by default) replaced by a
+    symbol named like ``1.000000000000e+5000 (5001 digits)``, so that str and sympy.latex work."""
+    if isinstance(x, dict):
+        return {printable(k): printable(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(printable(v) for v in x)
+    if isinstance(x, (int, Fraction)) and not isinstance(x, bool):
+        x = as_expression(x)
+    if not isinstance(x, sympy.Basic):
+        return x
+    big = {q: sympy.Symbol(format_number(Fraction(int(q.p), int(q.q))))
+           for q in x.atoms(sympy.Rational) if not (_prints(int(q.p)) and _prints(int(q.q)))}
+    return x.xreplace(big) if big else x
+
+
+def dataclass_repr(obj: Any) -> str:
+    """The dataclass repr, with numbers too long for ``str`` written as by :func:`show`."""
+    inner = ", ".join(f"{f.name}={printable(getattr(obj, f.name))!r}" for f in dataclasses.fields(obj))
+    return f"{type(obj).__name__}({inner})"
+
+
+def show(x: Any) -> str:
+    """``str(x)`` for messages and reports, never failing on a number of thousands of digits."""
+    try:
+        return str(x)
+    except ValueError:
+        return str(printable(x))
+
+
 @dataclass(frozen=True)
 class Counterexample:
     """A point where a rational function is non-zero, and its exact value there."""
@@ -62,6 +102,11 @@ class Counterexample:
     point: dict  # user symbol -> exact value (Rational, or log of a Rational for θ)
     value: sympy.Expr
     raw: dict  # generator -> Fraction
+    #: True: ``accept`` took the point (inside the model's domain); False: no accepted point refuted
+    #: and the point lies outside; None: nothing to accept against.
+    in_domain: bool | None = None
+    #: Accepted points where f was defined and zero before the result (all draws when in_domain is False).
+    domain_zeros: int = 0
 
 
 class RationalSpace:
@@ -97,7 +142,7 @@ class RationalSpace:
             return self.field.from_expr(e)
         except ValueError:
             raise ValidationError(
-                f"{e} is not a rational function of the symbols {list(self.gens)} "
+                f"{show(e)} is not a rational function of the symbols {list(self.gens)} "
                 "(write exp(θ) as a symbol, and use sympy.Rational for numbers)",
                 argument="expr", value=e) from None
 
@@ -166,11 +211,13 @@ class RationalSpace:
 
 def find_nonzero_point(space: RationalSpace, f: FracElement, *, guards: Iterable[FracElement] = (),
                        accept: Callable[[dict], bool] | None = None,
-                       rng: int | random.Random = 0) -> Counterexample:
+                       rng: int | random.Random = 0, fallback: bool = False) -> Counterexample:
     """A random exact point where f ≠ 0 and no guard denominator vanishes.
 
     ``accept(point)`` may veto a point (e.g. one where the model is not a valid
-    MDP); the point maps generators to Fractions.
+    MDP); the point maps generators to Fractions.  With ``fallback``, when no accepted
+    point among ``MAX_ATTEMPTS`` draws has f ≠ 0, an unrestricted point is returned with
+    ``in_domain=False`` and the number of accepted points where f was zero.
 
     Raises
     ------
@@ -182,17 +229,20 @@ def find_nonzero_point(space: RationalSpace, f: FracElement, *, guards: Iterable
                               argument="f", value=0)
     guards = list(guards)
     rng = rng if isinstance(rng, random.Random) else random.Random(check_integer(rng, "rng", min_value=0))
-    for attempt in range(MAX_ATTEMPTS):
-        point = space._draw(rng, attempt)
-        if any(space.evaluate(g, point) is None for g in guards):
-            continue
-        if accept is not None and not accept(point):
-            continue
-        val = space.evaluate(f, point)
-        if val is None or val == 0:
-            continue
-        return Counterexample(space.report_point(point), sympy.Rational(val.numerator, val.denominator),
-                              point)
+    zeros = 0
+    for restricted in ((True, False) if accept is not None and fallback else (accept is not None,)):
+        for attempt in range(MAX_ATTEMPTS):
+            point = space._draw(rng, attempt)
+            if any(space.evaluate(g, point) is None for g in guards):
+                continue
+            if restricted and accept is not None and not accept(point):
+                continue
+            val = space.evaluate(f, point)
+            if val is None or val == 0:
+                zeros += int(restricted and val == 0)
+                continue
+            return Counterexample(space.report_point(point), sympy.Rational(val.numerator, val.denominator),
+                                  point, None if accept is None else restricted, zeros)
     raise RuntimeError("no counterexample point found; increase MAX_ATTEMPTS")  # pragma: no cover
 
 

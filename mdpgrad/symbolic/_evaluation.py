@@ -27,7 +27,7 @@ from sympy.polys.matrices import DomainMatrix
 from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from .._errors import NonTerminatingPolicyError, ValidationError
-from ._algebra import RationalSpace, space_for
+from ._algebra import RationalSpace, dataclass_repr, show, space_for
 from ._model import MDP, exact_matrix, validate_symbolic_mdp
 
 __all__ = ["Evaluation", "evaluate", "stationary_distribution", "visit_counts"]
@@ -56,6 +56,16 @@ class Evaluation:
     d: ImmutableMatrix
     mu: ImmutableMatrix
     J: sympy.Expr
+
+    __repr__ = dataclass_repr
+
+    def __str__(self) -> str:
+        """One line: the size and J (or how many symbols J has, when it is long)."""
+        S, A = self.q.shape
+        J = show(self.J)
+        if len(J) > 80:
+            J = f"an expression in {len(self.J.free_symbols)} symbols (print .J)"
+        return f"Evaluation: exact v, q, adv, η, d, μ of a policy on {S} states, {A} actions; J = {J}"
 
     def latex(self, name: str = "v") -> str:
         """LaTeX of one attribute, e.g. ``ev.latex("J")``."""
@@ -170,12 +180,12 @@ def validate_table(pi: Any, S: int, A: int, validate: bool) -> ImmutableMatrix:
         for s in range(S):
             total = sympy.cancel(sum(M.row(s)) - 1)
             if total != 0 and sympy.simplify(total) != 0:
-                raise ValidationError(f"pi[{s}, :] sums to {sum(M.row(s))}; expected exactly 1",
+                raise ValidationError(f"pi[{s}, :] sums to {show(sum(M.row(s)))}; expected exactly 1",
                                       argument="pi", index=(s,), value=sum(M.row(s)))
             for a in range(A):
                 e = M[s, a]
                 if e.is_number and e.is_negative:
-                    raise ValidationError(f"pi[{s}, {a}] is {e}; expected a probability >= 0",
+                    raise ValidationError(f"pi[{s}, {a}] is {show(e)}; expected a probability >= 0",
                                           argument="pi", index=(s, a), value=e)
     return M
 

@@ -74,12 +74,18 @@ def lift_policies(mdp: MDP, pairs: Sequence[tuple[Any, Any]], *,
     variables = [z for rp in rps for z in rp.variables]
     # θ's own symbols (behind z = exp θ) must not be model symbols either: a θ entry named like a
     # transition probability would make ∂/∂θ differentiate the model too.
-    theta_syms = set(variables).union(*[as_expression(th).free_symbols
-                                        for rp in rps for th in rp.exp_of.values()])
+    exp_names = {z: th for rp in rps for z, th in rp.exp_of.items()}
+    theta_syms = {v for v in variables if v not in exp_names}.union(
+        *[as_expression(th).free_symbols for th in exp_names.values()])
     clash = set(model_syms) & theta_syms
     if clash:
         raise ValidationError(f"the symbols {sorted(map(str, clash))} appear both in the model and in theta",
                               argument="theta", value=sorted(map(str, clash)))
+    reserved = sorted((z for z in exp_names if z in set(model_syms)), key=sympy.default_sort_key)
+    if reserved:  # an internal z = exp θ symbol: it appears in the model, not in theta
+        z = reserved[0]
+        raise ValidationError(f"the model uses the symbol {z}, the name the policy reserves for "
+                              f"exp({exp_names[z]}); rename the model's symbol", argument="mdp", value=str(z))
     exp_of = {z: th for rp in rps for z, th in rp.exp_of.items()}
     S = mdp.n_states
 

@@ -36,6 +36,7 @@ from .._errors import ValidationError
 from .._model import MDP as NumericMDP
 from .._model import RewardShaped
 from .._validation import check_instance, check_integer, format_count
+from ._algebra import show
 
 __all__ = ["MDP", "exact", "general_mdp", "rationalize"]
 
@@ -74,14 +75,14 @@ def exact(x: Any, name: str, index: tuple[int, ...] | None = None) -> sympy.Expr
                               argument=name, index=index, value=x)
     if x.has(sympy.Float):
         raise ValidationError(
-            f"{where} is {x} and contains a float; pass sympy.Rational or fractions.Fraction instead",
+            f"{where} is {show(x)} and contains a float; pass sympy.Rational or fractions.Fraction instead",
             argument=name, index=index, value=x)
     if not isinstance(x, sympy.Expr):
         raise ValidationError(f"{where} is {x!r}; expected a sympy expression",
                               argument=name, index=index, value=x)
     non_real = x.has(sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
     if non_real or x.is_real is False or x.is_finite is False:
-        raise ValidationError(f"{where} is {x}; expected a finite real number or a real expression",
+        raise ValidationError(f"{where} is {show(x)}; expected a finite real number or a real expression",
                               argument=name, index=index, value=x)
     return x
 
@@ -150,11 +151,28 @@ def _nested(x: Any, name: str, shape_len: int | None) -> np.ndarray:
 
 def _check_probability(e: sympy.Expr, name: str, idx: tuple[int, ...]) -> None:
     if e.is_number and (e.is_negative or (e - 1).is_positive):
-        raise ValidationError(f"{name}{list(idx)} is {e}; expected a probability in [0, 1]",
+        raise ValidationError(f"{name}{list(idx)} is {show(e)}; expected a probability in [0, 1]",
                               argument=name, index=idx, value=e)
     if e.is_nonnegative is False and not e.is_number:
-        raise ValidationError(f"{name}{list(idx)} is {e}, which is negative by its assumptions",
+        raise ValidationError(f"{name}{list(idx)} is {show(e)}, which is negative by its assumptions",
                               argument=name, index=idx, value=e)
+
+
+def _check_gamma_assumptions(g: sympy.Expr) -> None:
+    """Refuse a symbolic γ whose sympy assumptions contradict 0 ≤ γ ≤ 1 (or leave only γ = 0)."""
+    if g.is_number:
+        return
+    if g.is_nonnegative is False or g.is_negative:
+        why = "is negative" if g.is_negative else "is not nonnegative"
+        raise ValidationError(f"gamma is {show(g)}, which {why} by its assumptions; "
+                              "expected 0 <= gamma <= 1", argument="gamma", value=g)
+    if g.is_positive is False:
+        raise ValidationError(f"gamma is {show(g)}, which is not positive by its assumptions: its only "
+                              "value in [0, 1] is 0; pass 0, or a symbol without positive=False",
+                              argument="gamma", value=g)
+    if (g - 1).is_positive:
+        raise ValidationError(f"gamma is {show(g)}, which exceeds 1 by its assumptions; expected "
+                              "0 <= gamma <= 1", argument="gamma", value=g)
 
 
 def _is_exactly(e: sympy.Expr, target: int) -> bool:
@@ -217,7 +235,7 @@ class MDP(RewardShaped):
             for a in range(A):
                 total = sum(Parr[s, a], sympy.Integer(0))
                 if not _is_exactly(total, 1):
-                    raise ValidationError(f"P[{s}, {a}, :] sums to {total}; expected exactly 1",
+                    raise ValidationError(f"P[{s}, {a}, :] sums to {show(total)}; expected exactly 1",
                                           argument="P", index=(s, a), value=total)
         rarr = _nested(r, "r", None)
         if rarr.shape == (S, A, S):
@@ -228,7 +246,9 @@ class MDP(RewardShaped):
                                   argument="r", value=rarr.shape)
         g = exact(gamma, "gamma")
         if g.is_number and not (g.is_real and 0 <= g <= 1):
-            raise ValidationError(f"gamma is {g}; expected a number in [0, 1]", argument="gamma", value=g)
+            raise ValidationError(f"gamma is {show(g)}; expected a number in [0, 1]", argument="gamma",
+                                  value=g)
+        _check_gamma_assumptions(g)
         term = self._validate_terminal(terminal, Parr, rarr, S, A)
         if rho0 is None:
             n = S - sum(term)
@@ -245,7 +265,7 @@ class MDP(RewardShaped):
                 _check_probability(rho_arr[i], "rho0", (i,))
             total = sum(rho_arr, sympy.Integer(0))
             if not _is_exactly(total, 1):
-                raise ValidationError(f"rho0 sums to {total}; expected exactly 1", argument="rho0",
+                raise ValidationError(f"rho0 sums to {show(total)}; expected exactly 1", argument="rho0",
                                       value=total)
             if any(term) and all(rho_arr[s] == 0 for s in range(S) if not term[s]):
                 raise ValidationError("rho0 puts all its mass on terminal states", argument="rho0")
@@ -271,10 +291,10 @@ class MDP(RewardShaped):
             for a in range(A):
                 if not _is_exactly(P[s, a, s], 1):
                     raise ValidationError(f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is "
-                                          f"{P[s, a, s]}; expected 1", argument="terminal",
+                                          f"{show(P[s, a, s])}; expected 1", argument="terminal",
                                           index=(int(s), a), value=P[s, a, s])
                 if not _is_exactly(r[s, a], 0):
-                    raise ValidationError(f"terminal state {s} pays reward: r[{s}, {a}] is {r[s, a]}; "
+                    raise ValidationError(f"terminal state {s} pays reward: r[{s}, {a}] is {show(r[s, a])}; "
                                           "expected 0", argument="terminal", index=(int(s), a),
                                           value=r[s, a])
         return tuple(bool(x) for x in t)
@@ -311,12 +331,18 @@ class MDP(RewardShaped):
                           np.array(self.terminal) if any(self.terminal) else None)
 
     def __repr__(self) -> str:
-        return (f"symbolic MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma}, "
+        return (f"symbolic MDP(n_states={self.n_states}, n_actions={self.n_actions}, "
+                f"gamma={show(self.gamma)}, "
                 f"symbols={sorted(map(str, self.free_symbols))}, n_terminal={sum(self.terminal)})")
 
 
 def _to_rational(x: float, name: str, idx: tuple[int, ...], max_denominator: int) -> sympy.Rational:
     fr = Fraction(x).limit_denominator(max_denominator)
+    if fr == 0 and x != 0:  # an absolute miss of 1e-300 passes the tolerance, but the support changes
+        raise ValidationError(f"{name}{list(idx)} = {x!r} is not zero, but its nearest fraction with "
+                              f"denominator <= {max_denominator} is 0: rationalize does not change which "
+                              "entries are zero (pass a larger max_denominator, or build the exact model)",
+                              argument=name, index=idx, value=x)
     if abs(float(fr) - x) > RATIONALIZE_TOL * max(1.0, abs(x)):
         raise ValidationError(f"{name}{list(idx)} = {x!r} has no fraction with denominator <= "
                               f"{max_denominator} within {RATIONALIZE_TOL:g}", argument=name, index=idx,
@@ -344,13 +370,16 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
 
     Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
     x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-15·max(1, |x|);
-    the exact row sums are then checked again.  Sparse models are densified, so
+    the exact row sums are then checked again.  The support is never changed: a non-zero x
+    whose nearest short fraction is 0 (1e-300, within the tolerance of 0 in absolute terms) is
+    refused, as is any x without a short fraction (0 stays 0).  Sparse models are densified, so
     call this on small models only.
 
     Raises
     ------
     ValidationError
-        If a number has no short fraction, or the fractions of a row do not sum to 1.
+        If a number has no short fraction, a non-zero number's is 0, or the fractions of a row do
+        not sum to 1.
 
     Examples
     --------

@@ -62,7 +62,7 @@ from sympy.polys.matrices.exceptions import DMNonInvertibleMatrixError
 
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._validation import check_choice, check_integer
-from ._algebra import RationalSpace, as_expression
+from ._algebra import RationalSpace, as_expression, dataclass_repr
 from ._evaluation import model_exprs
 from ._model import MDP, check_symbolic_size, exact_matrix, validate_symbolic_mdp
 from ._policies import validate_symbolic_policy
@@ -96,6 +96,15 @@ class EstimatorMoments:
     kind: str
     protocol: str
     horizon: int | None
+
+    __repr__ = dataclass_repr
+
+    def __str__(self) -> str:
+        """One line: what the moments are of."""
+        d = self.second_moment.shape[0]
+        h = f", horizon {self.horizon}" if self.horizon is not None else ""
+        return (f"EstimatorMoments: exact E[ĝ] and Cov[ĝ] of one episode's {self.kind!r} estimate "
+                f"({d} parameters, protocol {self.protocol!r}{h})")
 
     @property
     def total_variance(self) -> sympy.Expr:

@@ -27,6 +27,7 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from .._policies import FeatureShaped, TableShaped
+from ._algebra import show
 from ._model import check_symbolic_size, exact, exact_matrix, indexed_name
 
 __all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
@@ -155,8 +156,9 @@ class LogLinear(FeatureShaped):
             else:
                 e = exact(v, "phi", tuple(int(i) for i in idx))
                 if not e.is_integer:
-                    raise ValidationError(f"phi{list(idx)} is {e}; symbolic log-linear policies need integer "
-                                          "features", argument="phi", index=tuple(map(int, idx)), value=e)
+                    raise ValidationError(f"phi{list(idx)} is {show(e)}; symbolic log-linear policies need "
+                                          "integer features", argument="phi", index=tuple(map(int, idx)),
+                                          value=e)
                 out[idx] = e
         object.__setattr__(self, "phi", out)
 

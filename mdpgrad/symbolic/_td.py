@@ -30,8 +30,15 @@ from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
 from .._validation import check_integer
-from ._algebra import find_nonzero_point, small_positive_sampler, space_for
-from ._evaluation import validate_table
+from ._algebra import (
+    as_expression,
+    dataclass_repr,
+    find_nonzero_point,
+    show,
+    small_positive_sampler,
+    space_for,
+)
+from ._evaluation import model_exprs, validate_table
 from ._model import MDP, check_symbolic_size, exact, exact_matrix, indexed_name, validate_symbolic_mdp
 
 __all__ = [
@@ -77,13 +84,26 @@ def _diag(D: Any, n: int) -> list:
     out = [exact(v, "D", (i,)) for i, v in enumerate(vals)]
     for i, v in enumerate(out):
         if v.is_number and v.is_negative:
-            raise ValidationError(f"D[{i}] is {v}; a weighting must be >= 0", argument="D", index=(i,),
+            raise ValidationError(f"D[{i}] is {show(v)}; a weighting must be >= 0", argument="D", index=(i,),
                                   value=v)
     return out
 
 
 def _values(X: Any, shape: tuple[int, int], name: str) -> ImmutableMatrix:
     return exact_matrix(X, name, shape)
+
+
+def _refuse_clash(default: ImmutableMatrix, argument: str, *sources: tuple[str, Any]) -> None:
+    """Default value symbols (Q00, V0, ...) must not be named like a symbol of the model, π or D:
+    sympy would merge the two and u(Q) would silently lose a term."""
+    mine = {str(x) for x in default.free_symbols}
+    for where, exprs in sources:
+        for e in exprs:
+            taken = sorted(str(x) for x in as_expression(e).free_symbols if str(x) in mine)
+            if taken:
+                raise ValidationError(f"the {where} uses the symbol {taken[0]}, a name of the default "
+                                      f"{argument} symbols; pass {argument}= explicitly with other symbols "
+                                      "(or rename the model's symbol)", argument=argument, value=taken[0])
 
 
 def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
@@ -112,6 +132,8 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
     table = validate_table(pi, S, A, validate)
     Qm = q_symbols(S, A) if Q is None else _values(Q, (S, A), "Q")
     d = _diag(D, S * A)
+    if Q is None:
+        _refuse_clash(Qm, "Q", ("model", model_exprs(mdp)), ("policy", list(table)), ("weighting D", d))
     keep = [0 if t else 1 for t in mdp.terminal]
     Vn = [keep[t] * sum(table[t, b] * Qm[t, b] for b in range(A)) for t in range(S)]
     return ImmutableMatrix(S, A, lambda s, a: d[s * A + a] * (
@@ -150,6 +172,8 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
     else:
         Vm = _values(v, (S, 1), "v")
     d = _diag(D, S)
+    if v is None:
+        _refuse_clash(Vm, "v", ("model", model_exprs(mdp)), ("policy", list(table)), ("weighting D", d))
     P_pi = [[sum(table[s, a] * mdp.P[s, a, t] for a in range(A)) for t in range(S)] for s in range(S)]
     r_pi = [sum(table[s, a] * mdp.r[s, a] for a in range(A)) for s in range(S)]
     keep = [0 if t else 1 for t in mdp.terminal]
@@ -207,13 +231,18 @@ class SymmetryVerdict:
     point: dict | None
     max_asymmetry: sympy.Expr | None
 
+    __repr__ = dataclass_repr
+
     def __str__(self) -> str:
+        """One line when symmetric, two when not; the verdict comes first."""
         if self.holds or self.witness is None:
-            return "symmetric for all values of the symbols"
+            return "SymmetryVerdict: symmetric — M[i, j] = M[j, i] for all values of the symbols"
         i, j = self.witness
-        pt = ", ".join(f"{k} = {v}" for k, v in (self.point or {}).items())
-        return (f"not symmetric: M[{i}, {j}] = {self.entry} but M[{j}, {i}] = {self.mirror}; "
-                f"they differ by {self.max_asymmetry} at {pt}")
+        pt = ", ".join(f"{show(k)} = {show(v)}" for k, v in (self.point or {}).items()) or "every point"
+        n = len(self.conditions)
+        return (f"SymmetryVerdict: NOT symmetric — M[{i}, {j}] = {show(self.entry)} but M[{j}, {i}] = "
+                f"{show(self.mirror)} ({n} pair{'s' if n != 1 else ''} differ)\n"
+                f"  they differ by {show(self.max_asymmetry)} at {pt}")
 
     def latex(self) -> str:
         """LaTeX of the witness pair (or 'symmetric')."""
