@@ -161,7 +161,7 @@ class MDP(RewardShaped):
     (2, 2, [0.5, 0.5])
     """
 
-    P: np.ndarray | sp.csr_array
+    _P: np.ndarray | sp.csr_array
     r: np.ndarray
     gamma: float
     rho0: np.ndarray
@@ -190,7 +190,7 @@ class MDP(RewardShaped):
             raise ValidationError(
                 "gamma=1 needs terminal states: without them no policy terminates "
                 "and the undiscounted values do not exist", argument="gamma", value=gamma)
-        object.__setattr__(self, "P", P_store)
+        object.__setattr__(self, "_P", P_store)
         object.__setattr__(self, "r", _readonly(r_store))
         object.__setattr__(self, "gamma", gamma_f)
         object.__setattr__(self, "rho0", _readonly(rho0_arr))
@@ -310,9 +310,29 @@ class MDP(RewardShaped):
 
     # -- views ------------------------------------------------------------
     @property
+    def P(self) -> np.ndarray | sp.csr_array:
+        """P: the read-only (S, A, S) array, or a new (S·A, S) ``csr_array`` over the model's read-only
+        data, indices and indptr.
+
+        A sparse matrix object can be changed in place (``resize``, assigning ``.data``), so the
+        model keeps its own and hands out a fresh one at each access: changing that one leaves the
+        model as it was.
+        """
+        P = self._P
+        if isinstance(P, np.ndarray):
+            return P
+        view = sp.csr_array((P.data, P.indices, P.indptr), shape=P.shape, copy=False)
+        view.has_canonical_format = True           # sorted, no duplicates: checked when built
+        return view
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle and copy support: the restored model's arrays are read-only again."""
+        return (_restore_mdp, (self._P, self.r, self.gamma, self.rho0, self.terminal, self.grid_shape))
+
+    @property
     def is_sparse(self) -> bool:
         """True when P is stored as a sparse (S·A, S) matrix."""
-        return sp.issparse(self.P)
+        return sp.issparse(self._P)
 
     @property
     def P_flat(self) -> np.ndarray | sp.csr_array:
@@ -336,8 +356,37 @@ class MDP(RewardShaped):
 
     def __repr__(self) -> str:
         kind = "dense" if isinstance(self.P, np.ndarray) else f"sparse, nnz={self.P.nnz}"
-        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma:g}, "
+        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma!r}, "
                 f"{kind}, n_terminal={int(self.terminal.sum())})")
+
+
+def _frozen(a: Any) -> np.ndarray:
+    """``a`` as a read-only array that nobody else can write through (copied if it is someone's view)."""
+    arr = np.asarray(a)
+    if arr.flags.writeable and arr.base is not None:
+        arr = arr.copy()
+    arr.flags.writeable = False
+    return arr
+
+
+def _restore_mdp(P: Any, r: Any, gamma: float, rho0: Any, terminal: Any,
+                 grid_shape: tuple[int, int] | None) -> MDP:
+    """An MDP rebuilt from pickled (or deep-copied) fields, which were validated when first built.
+
+    Unpickled arrays come back writable; they are made read-only again (and sparse P's parts too),
+    so a copy is as immutable as the original.
+    """
+    if sp.issparse(P):
+        P = sp.csr_array((_frozen(P.data), _frozen(P.indices), _frozen(P.indptr)), shape=P.shape,
+                         copy=False)
+        P.has_canonical_format = True
+    else:
+        P = _frozen(P)
+    mdp = object.__new__(MDP)
+    for name, value in (("_P", P), ("r", _frozen(r)), ("gamma", float(gamma)), ("rho0", _frozen(rho0)),
+                        ("terminal", _frozen(terminal)), ("grid_shape", grid_shape)):
+        object.__setattr__(mdp, name, value)
+    return mdp
 
 
 def validate_mdp(mdp: Any, name: str = "mdp") -> MDP:
