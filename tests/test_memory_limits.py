@@ -249,7 +249,7 @@ def test_invalid_environment_limit_neither_breaks_import_nor_prints_a_traceback(
 
 def test_memory_limit_scope_is_local_to_its_thread():
     n_calls = 50
-    inside_ready = threading.Barrier(2)
+    inside_ready = threading.Barrier(2, timeout=20)
     results = {"refused_inside": 0, "refused_outside": 0}
 
     def inside():
@@ -271,7 +271,7 @@ def test_memory_limit_scope_is_local_to_its_thread():
                 results["refused_outside"] += 1
         inside_ready.wait()
 
-    threads = [threading.Thread(target=inside), threading.Thread(target=outside)]
+    threads = [threading.Thread(target=inside, daemon=True), threading.Thread(target=outside, daemon=True)]
     for t in threads:
         t.start()
     for t in threads:
