@@ -40,6 +40,7 @@ from ._validation import (
     check_instance,
     check_integer,
     check_nonnegative,
+    check_plain_array,
     check_real,
     check_tolerance,
     first_index,
@@ -281,6 +282,7 @@ class MDP(RewardShaped):
     def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
         if terminal is None:
             return np.zeros(S, dtype=bool)
+        check_plain_array(terminal, "terminal")
         t = np.asarray(terminal)
         if t.shape != (S,) or t.dtype != bool:
             raise ValidationError(

@@ -348,3 +348,21 @@ def test_continuing_models_at_the_largest_gamma_are_evaluated(data):
                                     mg.greedy_policy(np.eye(S, mdp.n_actions))]))
     ev = mg.evaluate(mdp, pi)
     assert np.isfinite(ev.v).all()
+
+
+@pytest.mark.parametrize("cls", [mg.ValidationError, mg.NonTerminatingPolicyError])
+def test_validation_errors_pickle_with_their_fields(cls):
+    err = cls("pi[1, :] sums to 0.9", argument="pi", index=(1,), value=0.9)
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is cls and str(back) == str(err)
+    assert (back.argument, back.index, back.value) == ("pi", (1,), 0.9)
+
+
+@pytest.mark.parametrize("field", ["P", "r", "rho0", "terminal"])
+def test_masked_model_arrays_are_refused(field):
+    m = two_state()
+    value = {"P": m.P, "r": m.r, "rho0": m.rho0, "terminal": m.terminal}[field]
+    masked = np.ma.masked_array(value, mask=np.zeros(value.shape, dtype=bool))
+    with pytest.raises(mg.ValidationError, match="masked array") as info:
+        m.replace(**{field: masked})
+    assert info.value.argument == field
