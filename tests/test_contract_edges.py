@@ -366,3 +366,17 @@ def test_masked_model_arrays_are_refused(field):
     with pytest.raises(mg.ValidationError, match="masked array") as info:
         m.replace(**{field: masked})
     assert info.value.argument == field
+
+
+def test_npz_members_that_fit_alone_but_not_together_are_refused(tmp_path):
+    S, A = 40, 2
+    P = np.zeros((S, A, S))
+    P[:, :, 0] = 1.0
+    path = tmp_path / "m.npz"
+    mg.save(mg.MDP(P, np.zeros((S, A)), 0.5), path)
+    p_bytes = 8 * S * A * S                           # the largest member; the others add 1 kB or so
+    with mg.memory_limit_scope(p_bytes + 100):
+        with pytest.raises(mg.ValidationError, match="together"):
+            mg.load(path)
+    with mg.memory_limit_scope(2 * p_bytes):
+        assert mg.load(path).n_states == S

@@ -27,7 +27,8 @@ bit for bit, dense or sparse:
   ``0.3333333333333333``, ``1e-300``, ``5e-324``), so the round trip is exact.
 
 Loading never executes code and never repairs anything: a wrong format tag,
-a missing or unknown key, a wrong shape or type, or a non-numeric entry raises
+a missing or unknown key, a key (JSON) or member (.npz) given twice, a wrong
+shape or type, or a non-numeric entry raises
 :class:`~mdpgrad.ValidationError` naming the field; the model itself is
 then validated by :class:`~mdpgrad.MDP`.
 
@@ -342,6 +343,11 @@ def _load_npz(path: Any) -> MDP:
             if shape != w_shape:
                 raise ValidationError(f"field {key!r} has shape {shape}; expected {w_shape}", argument=key,
                                       value=shape)
+            check_memory(float(np.prod(shape, dtype=float)) * dtype.itemsize,
+                         f"field {key!r} (shape {shape}, dtype {dtype})", key)
+        claimed = sum(float(np.prod(shape, dtype=float)) * dtype.itemsize for shape, dtype in
+                      headers.values())
+        check_memory(claimed, f"the arrays of {os.fspath(path)!r} together", "path")   # all held at once
         S, A = want["r"][0]
         r = _field(_npz_get(f, "r"), "r", (S, A), "float")
         gamma = _field(_npz_get(f, "gamma"), "gamma", (), "float")
@@ -495,7 +501,9 @@ def load(path: str | os.PathLike[str]) -> MDP:
     """Read an MDP written by :func:`save`; the suffix (.npz or .json) chooses the format.
 
     Nothing in the file is executed: .npz files are read with
-    ``allow_pickle=False`` and JSON is parsed as data.
+    ``allow_pickle=False``, every member's shape and dtype checked from its .npy header before
+    any data is decompressed; JSON is read in chunks up to the size ``stat`` gave and parsed as
+    data.  Only regular files are read (a FIFO or a device is refused).
 
     Raises
     ------
