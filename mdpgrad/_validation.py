@@ -363,8 +363,8 @@ def rlimit_headroom() -> tuple[int, str] | None:
             continue
         room = max(soft - _status_bytes(field), 0)
         if best is None or room < best[0]:
-            best = (room, f"the process's {rname} headroom ({rname} {_bytes(soft)} minus "
-                          f"{_bytes(_status_bytes(field))} in use)")
+            best = (room, f"the process's {rname} headroom, {rname} {_bytes(soft)} minus "
+                          f"{_bytes(_status_bytes(field))} in use")
     return best
 
 
@@ -377,10 +377,10 @@ def automatic_memory_limit() -> tuple[int, str]:
         bounds.append(rl)
     cg = cgroup_memory_headroom()
     if cg is not None:
-        bounds.append((cg, "the memory cgroup's headroom (memory.max minus memory.current)"))
+        bounds.append((cg, "the memory cgroup's headroom, memory.max minus memory.current"))
     avail = meminfo_available()
     if avail is not None:
-        bounds.append((avail, "the memory available on this machine (MemAvailable in /proc/meminfo)"))
+        bounds.append((avail, "the memory available on this machine, MemAvailable in /proc/meminfo"))
     n, source = min(bounds, key=lambda b: b[0])
     return max(n, 1), source
 
@@ -478,8 +478,9 @@ def check_memory(n_bytes: float, what: str, argument: str) -> None:
     limit, source = memory_limit_source()
     if n_bytes > limit:
         raise ValidationError(f"{what} would need about {_bytes(n_bytes)}, above the memory limit of "
-                              f"{_bytes(limit)} set by {source} (mdpgrad.set_memory_limit or "
-                              "MDPGRAD_MEMORY_LIMIT raise it)", argument=argument,
+                              f"{_bytes(limit)} set by {source}; mdpgrad.set_memory_limit, "
+                              "mdpgrad.memory_limit_scope or MDPGRAD_MEMORY_LIMIT raise it",
+                              argument=argument,
                               value=min(int(n_bytes), 2**63 - 1))
 
 

@@ -196,8 +196,8 @@ def test_the_automatic_limit_takes_the_cgroup_when_it_is_smallest(fake_proc):
 
 def test_the_automatic_limit_takes_memavailable_when_it_is_smallest(fake_proc):
     (fake_proc / "meminfo").write_text("MemAvailable: 1000 kB\n")
-    assert val.automatic_memory_limit() == (1_024_000, "the memory available on this machine "
-                                                       "(MemAvailable in /proc/meminfo)")
+    assert val.automatic_memory_limit() == (1_024_000, "the memory available on this machine, "
+                                                       "MemAvailable in /proc/meminfo")
     val.check_memory(1_024_000, "at the limit", "x")
     with pytest.raises(mg.ValidationError, match="MemAvailable"):
         val.check_memory(1_024_001, "one byte above", "x")
