@@ -99,9 +99,14 @@ def validate_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_AT
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
+    """A read-only view of ``a`` (an array the model owns) that cannot be made writable again.
+
+    numpy lets the owner of a buffer set ``flags.writeable = True`` back, but not a view of a
+    read-only base; so the model keeps the base out of reach and hands out the view.
+    """
+    base = a if a.base is None and a.flags.c_contiguous else np.array(a, order="C", copy=True)
+    base.flags.writeable = False
+    return base.view()
 
 
 class RewardShaped:
@@ -229,8 +234,8 @@ class MDP(RewardShaped):
                     "expected a finite probability >= 0",
                     argument="P", index=idx, value=float(data[k]))
             _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
-            for part in (csr.data, csr.indices, csr.indptr):
-                part.flags.writeable = False
+            csr.data, csr.indices, csr.indptr = (_readonly(part) for part in (csr.data, csr.indices,
+                                                                               csr.indptr))
             return csr, S, A
         arr = as_real_array(P, "P", finite=False)
         raw = np.asarray(P)
@@ -363,12 +368,11 @@ class MDP(RewardShaped):
 
 
 def _frozen(a: Any) -> np.ndarray:
-    """``a`` as a read-only array that nobody else can write through (copied if it is someone's view)."""
+    """``a`` read-only for good: already such a view, or a private copy behind a read-only view."""
     arr = np.asarray(a)
-    if arr.flags.writeable and arr.base is not None:
-        arr = arr.copy()
-    arr.flags.writeable = False
-    return arr
+    if not arr.flags.writeable and isinstance(arr.base, np.ndarray) and not arr.base.flags.writeable:
+        return arr                      # copy.copy: the original's views, shared
+    return _readonly(np.array(arr, copy=True))
 
 
 def _restore_mdp(P: Any, r: Any, gamma: float, rho0: Any, terminal: Any,

@@ -264,7 +264,7 @@ class LogLinear(FeatureShaped):
             raise ValidationError(f"phi has shape {phi.shape}; expected (S, A, k) with S, A, k >= 1",
                                   argument="phi", value=phi.shape)
         phi.flags.writeable = False
-        object.__setattr__(self, "phi", phi)
+        object.__setattr__(self, "phi", phi.view())    # a view of a read-only base stays read-only
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle and copy support: rebuilt through the constructor, so ``phi`` is read-only again."""

@@ -380,3 +380,18 @@ def test_npz_members_that_fit_alone_but_not_together_are_refused(tmp_path):
             mg.load(path)
     with mg.memory_limit_scope(2 * p_bytes):
         assert mg.load(path).n_states == S
+
+
+@pytest.mark.parametrize("how", [None, *COPIES])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_model_arrays_cannot_be_made_writable_again(how, sparse):
+    m = two_state(sparse)
+    c = m if how is None else COPIES[how](m)
+    arrays = [c.r, c.rho0, c.terminal] + ([c.P.data, c.P.indices, c.P.indptr] if sparse else [c.P])
+    for a in arrays:
+        with pytest.raises(ValueError):
+            a.flags.writeable = True
+    pol = mg.LogLinear(np.ones((2, 2, 1)))
+    phi = (pol if how is None else COPIES[how](pol)).phi
+    with pytest.raises(ValueError):
+        phi.flags.writeable = True
