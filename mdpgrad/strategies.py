@@ -29,7 +29,9 @@ a state of index > s with probability at least p_min = 1 / (1 + w_max·S)
 Hence under *every* policy the terminal state is reached within S − 1 steps with
 probability ≥ p_min^(S−1) > 0, episodes end with probability 1, and γ = 1 is
 valid for every policy (``evaluate`` never raises NonTerminatingPolicyError).
-**Continuing MDPs** have no terminal state and need γ < 1; they may be
+**Continuing MDPs** have no terminal state and need γ < 1, at most
+:func:`max_continuing_gamma` (S) so that ``evaluate`` accepts every policy on
+them (a drawn γ above it is an InvalidArgument, not a model); they may be
 reducible (several recurrent classes).
 
 With ``integer_weights=True`` every probability is k/m with integers k ≤ m and
