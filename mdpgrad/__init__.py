@@ -43,7 +43,7 @@ from ._policies import (
     greedy_policy,
     uniform_policy,
 )
-from ._validation import set_memory_limit
+from ._validation import memory_limit_scope, set_memory_limit
 from .estimators._harness import assert_unbiased, check_estimator
 from .examples._catalogue import get_example
 from .fields._checker import is_gradient_field
@@ -90,6 +90,7 @@ __all__ = [
     "greedy_policy",
     "is_gradient_field",
     "load",
+    "memory_limit_scope",
     "natural_gradient",
     "objective",
     "policy_gradient",

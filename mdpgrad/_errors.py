@@ -31,6 +31,10 @@ class ValidationError(ValueError):
         self.index = index
         self.value = value
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle support (multiprocessing sends errors between processes): message and attributes."""
+        return (_rebuild, (type(self), str(self), self.argument, self.index, self.value))
+
 
 class NonTerminatingPolicyError(ValidationError):
     """γ = 1 and the policy does not reach a terminal state with probability 1.
@@ -39,6 +43,12 @@ class NonTerminatingPolicyError(ValidationError):
     to the non-terminal states is invertible, i.e. when every non-terminal state
     can reach a terminal one under π.
     """
+
+
+def _rebuild(cls: type[ValidationError], message: str, argument: str, index: tuple | None,
+             value: object) -> ValidationError:
+    """An unpickled ValidationError (or subclass): the keyword-only fields are passed by name."""
+    return cls(message, argument=argument, index=index, value=value)
 
 
 # Both are documented at the top level; tracebacks name them as ``mdpgrad.ValidationError``.

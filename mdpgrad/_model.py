@@ -40,6 +40,7 @@ from ._validation import (
     check_instance,
     check_integer,
     check_nonnegative,
+    check_plain_array,
     check_real,
     check_tolerance,
     first_index,
@@ -98,9 +99,14 @@ def validate_distribution(x: Any, name: str, size: int, atol: float = DEFAULT_AT
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
+    """A read-only view of ``a`` (an array the model owns) that cannot be made writable again.
+
+    numpy lets the owner of a buffer set ``flags.writeable = True`` back, but not a view of a
+    read-only base; so the model keeps the base out of reach and hands out the view.
+    """
+    base = a if a.base is None and a.flags.c_contiguous else np.array(a, order="C", copy=True)
+    base.flags.writeable = False
+    return base.view()
 
 
 class RewardShaped:
@@ -161,7 +167,7 @@ class MDP(RewardShaped):
     (2, 2, [0.5, 0.5])
     """
 
-    P: np.ndarray | sp.csr_array
+    _P: np.ndarray | sp.csr_array
     r: np.ndarray
     gamma: float
     rho0: np.ndarray
@@ -190,7 +196,7 @@ class MDP(RewardShaped):
             raise ValidationError(
                 "gamma=1 needs terminal states: without them no policy terminates "
                 "and the undiscounted values do not exist", argument="gamma", value=gamma)
-        object.__setattr__(self, "P", P_store)
+        object.__setattr__(self, "_P", P_store)
         object.__setattr__(self, "r", _readonly(r_store))
         object.__setattr__(self, "gamma", gamma_f)
         object.__setattr__(self, "rho0", _readonly(rho0_arr))
@@ -228,8 +234,8 @@ class MDP(RewardShaped):
                     "expected a finite probability >= 0",
                     argument="P", index=idx, value=float(data[k]))
             _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
-            for part in (csr.data, csr.indices, csr.indptr):
-                part.flags.writeable = False
+            csr.data, csr.indices, csr.indptr = (_readonly(part) for part in (csr.data, csr.indices,
+                                                                               csr.indptr))
             return csr, S, A
         arr = as_real_array(P, "P", finite=False)
         raw = np.asarray(P)
@@ -281,6 +287,7 @@ class MDP(RewardShaped):
     def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
         if terminal is None:
             return np.zeros(S, dtype=bool)
+        check_plain_array(terminal, "terminal")
         t = np.asarray(terminal)
         if t.shape != (S,) or t.dtype != bool:
             raise ValidationError(
@@ -310,9 +317,29 @@ class MDP(RewardShaped):
 
     # -- views ------------------------------------------------------------
     @property
+    def P(self) -> np.ndarray | sp.csr_array:
+        """P: the read-only (S, A, S) array, or a new (S·A, S) ``csr_array`` over the model's read-only
+        data, indices and indptr.
+
+        A sparse matrix object can be changed in place (``resize``, assigning ``.data``), so the
+        model keeps its own and hands out a fresh one at each access: changing that one leaves the
+        model as it was.
+        """
+        P = self._P
+        if isinstance(P, np.ndarray):
+            return P
+        view = sp.csr_array((P.data, P.indices, P.indptr), shape=P.shape, copy=False)
+        view.has_canonical_format = True           # sorted, no duplicates: checked when built
+        return view
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle and copy support: the restored model's arrays are read-only again."""
+        return (_restore_mdp, (self._P, self.r, self.gamma, self.rho0, self.terminal, self.grid_shape))
+
+    @property
     def is_sparse(self) -> bool:
         """True when P is stored as a sparse (S·A, S) matrix."""
-        return sp.issparse(self.P)
+        return sp.issparse(self._P)
 
     @property
     def P_flat(self) -> np.ndarray | sp.csr_array:
@@ -336,8 +363,36 @@ class MDP(RewardShaped):
 
     def __repr__(self) -> str:
         kind = "dense" if isinstance(self.P, np.ndarray) else f"sparse, nnz={self.P.nnz}"
-        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma:g}, "
+        return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma!r}, "
                 f"{kind}, n_terminal={int(self.terminal.sum())})")
+
+
+def _frozen(a: Any) -> np.ndarray:
+    """``a`` read-only for good: already such a view, or a private copy behind a read-only view."""
+    arr = np.asarray(a)
+    if not arr.flags.writeable and isinstance(arr.base, np.ndarray) and not arr.base.flags.writeable:
+        return arr                      # copy.copy: the original's views, shared
+    return _readonly(np.array(arr, copy=True))
+
+
+def _restore_mdp(P: Any, r: Any, gamma: float, rho0: Any, terminal: Any,
+                 grid_shape: tuple[int, int] | None) -> MDP:
+    """An MDP rebuilt from pickled (or deep-copied) fields, which were validated when first built.
+
+    Unpickled arrays come back writable; they are made read-only again (and sparse P's parts too),
+    so a copy is as immutable as the original.
+    """
+    if sp.issparse(P):
+        P = sp.csr_array((_frozen(P.data), _frozen(P.indices), _frozen(P.indptr)), shape=P.shape,
+                         copy=False)
+        P.has_canonical_format = True
+    else:
+        P = _frozen(P)
+    mdp = object.__new__(MDP)
+    for name, value in (("_P", P), ("r", _frozen(r)), ("gamma", float(gamma)), ("rho0", _frozen(rho0)),
+                        ("terminal", _frozen(terminal)), ("grid_shape", grid_shape)):
+        object.__setattr__(mdp, name, value)
+    return mdp
 
 
 def validate_mdp(mdp: Any, name: str = "mdp") -> MDP:

@@ -33,6 +33,7 @@ from ._validation import (
     as_real_array,
     check_integer,
     check_memory,
+    check_plain_array,
     check_real,
     first_index,
     format_count,
@@ -81,7 +82,9 @@ def validate_policy(pi: ArrayLike, n_states: int, n_actions: int, *, atol: float
     Raises :class:`ValidationError` naming the first bad row, e.g.
     ``pi[2, :] sums to 0.9; expected 1 within atol=1e-10``.
     """
-    arr = pi.astype(float, copy=False) if isinstance(pi, np.ndarray) and pi.dtype.kind in "biuf" \
+    # the fast path only for a plain ndarray: np.matrix would keep matrix semantics (``*`` a matrix
+    # product) and a masked array would lose its mask; as_real_array converts or refuses them
+    arr = pi.astype(float, copy=False) if type(pi) is np.ndarray and pi.dtype.kind in "biuf" \
         else as_real_array(pi, name, finite=False)
     if arr.ndim < 2 or arr.shape[-2:] != (n_states, n_actions):
         raise ValidationError(f"{name} has shape {arr.shape}; expected (..., {n_states}, {n_actions})",
@@ -90,7 +93,7 @@ def validate_policy(pi: ArrayLike, n_states: int, n_actions: int, *, atol: float
     if idx is not None:
         raise ValidationError(f"{format_index(name, idx)} is {format_number(arr[idx])}; expected a "
                               "probability >= 0", argument=name, index=idx, value=float(arr[idx]))
-    sums = reduce_actions(np.add, arr)
+    sums = row_sums(arr)
     idx = first_index(np.abs(sums - 1.0) > atol)
     if idx is not None:
         raise ValidationError(f"{format_index(name, idx, True)} sums to {format_number(sums[idx])}; "
@@ -143,6 +146,20 @@ def reduce_actions(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """Σ_a x[..., a], added left to right whatever the length of the axis and the memory layout.
+
+    numpy's reduction adds a contiguous row pairwise but a strided one sequentially, so the same
+    row could sum to different last bits alone and inside a batch (or a transposed stack); a
+    tolerance decision on the sum then depended on the batch.  Adding the columns one by one is
+    the same sequence of roundings for every row.
+    """
+    out = np.array(x[..., 0], dtype=np.result_type(x.dtype, np.float64))
+    for j in range(1, x.shape[-1]):
+        out += x[..., j]
+    return out
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.subtract(logits, reduce_actions(np.maximum, logits)[..., None],
                     dtype=np.result_type(logits.dtype, np.float64))
@@ -152,6 +169,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
+    check_plain_array(theta, "theta")
     th = np.asarray(theta)
     if th.shape[th.ndim - len(shape):] != shape or th.ndim < len(shape):
         raise ValidationError(f"theta has shape {th.shape}; expected (..., {', '.join(map(str, shape))})",
@@ -246,7 +264,11 @@ class LogLinear(FeatureShaped):
             raise ValidationError(f"phi has shape {phi.shape}; expected (S, A, k) with S, A, k >= 1",
                                   argument="phi", value=phi.shape)
         phi.flags.writeable = False
-        object.__setattr__(self, "phi", phi)
+        object.__setattr__(self, "phi", phi.view())    # a view of a read-only base stays read-only
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle and copy support: rebuilt through the constructor, so ``phi`` is read-only again."""
+        return (LogLinear, (self.phi,))
 
     @property
     def param_shape(self) -> tuple[int, ...]:

@@ -13,9 +13,12 @@ arguments once, at its boundary, and internal code trusts them.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
-from collections.abc import Iterable
+import re
+import threading
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -33,6 +36,7 @@ __all__ = [
     "check_finite",
     "check_integer",
     "check_nonnegative",
+    "check_plain_array",
     "check_real",
     "check_rng",
     "check_tolerance",
@@ -43,6 +47,8 @@ __all__ = [
     "is_exact",
     "is_integer",
     "memory_limit",
+    "memory_limit_scope",
+    "memory_limit_source",
     "set_memory_limit",
 ]
 
@@ -222,6 +228,19 @@ def check_nonnegative(arr: np.ndarray, name: str, what: str = "a number") -> Non
                               argument=name, index=idx, value=arr[idx].item())
 
 
+def check_plain_array(x: Any, name: str) -> None:
+    """Refuse a masked array: converting it to a plain array would silently drop its mask.
+
+    ``np.matrix`` is accepted and converted (by the caller's ``np.asarray``) to a plain 2-D ndarray,
+    so that no computation downstream uses matrix semantics (``*`` as a matrix product, reductions
+    that stay 2-D).
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise ValidationError(f"{name} is a numpy masked array; expected a plain array (the mask would "
+                              "be silently dropped: fill or compress it first, e.g. x.filled(value))",
+                              argument=name, value=type(x).__name__)
+
+
 def as_real_array(x: Any, name: str, *, shape: tuple[int, ...] | None = None,
                   finite: bool = True) -> np.ndarray:
     """``x`` as a float64 array, refusing what is not a real number.
@@ -234,6 +253,7 @@ def as_real_array(x: Any, name: str, *, shape: tuple[int, ...] | None = None,
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise ValidationError(f"{name} is {x!r}; expected an array of real numbers", argument=name, value=x)
+    check_plain_array(x, name)
     try:
         raw = np.asarray(x)
     except (ValueError, TypeError) as exc:
@@ -266,57 +286,219 @@ def as_real_array(x: Any, name: str, *, shape: tuple[int, ...] | None = None,
 
 # -- memory ----------------------------------------------------------------------------------------
 
-#: Default cap, in bytes, on any one array (or file content) mdpgrad is asked to allocate: 4 GiB,
-#: a sixth of a 24 GiB machine, so that the largest object and its few temporaries fit.  The
-#: environment variable ``MDPGRAD_MEMORY_LIMIT`` (bytes) overrides it at import;
-#: :func:`set_memory_limit` at run time.
+#: Cap, in bytes, on any one array (or file content) mdpgrad is asked to allocate when the process
+#: may use more: 4 GiB, a sixth of a 24 GiB machine, so that the largest object and its few
+#: temporaries fit.  The automatic limit is the smallest of this and what the process may really
+#: allocate (see :func:`memory_limit`).
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 
-_memory_limit = [DEFAULT_MEMORY_LIMIT]
+#: Where the automatic limit looks for the process's real limits (arguments of the readers, so that
+#: tests can point them at fake files).
+PROC_MEMINFO = "/proc/meminfo"
+PROC_STATUS = "/proc/self/status"
+PROC_CGROUP = "/proc/self/cgroup"
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+#: cgroup v1 writes "no limit" as the largest page-aligned signed 64-bit value; anything at or above
+#: 2⁶² bytes (4 EiB) is treated as unlimited.
+_UNLIMITED = 2**62
+
+_explicit_limit: list[int | None] = [None]          # set_memory_limit (process-wide)
+_scoped = threading.local()                           # memory_limit_scope (per thread): .stack
 
 
-def _limit_from_environment() -> None:
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read(1 << 16)
+    except OSError:
+        return None
+
+
+def meminfo_available(path: str | None = None) -> int | None:
+    """``MemAvailable`` of ``path`` (default ``/proc/meminfo``) in bytes; None without that file or line."""
+    text = _read_text(PROC_MEMINFO if path is None else path)
+    m = re.search(r"^MemAvailable:\s*(\d+)\s*kB", text or "", re.MULTILINE)
+    return int(m.group(1)) * 1024 if m else None
+
+
+def _status_bytes(field: str) -> int:
+    """A ``/proc/self/status`` size such as VmSize or VmData in bytes (0 when unreadable)."""
+    m = re.search(rf"^{field}:\s*(\d+)\s*kB", _read_text(PROC_STATUS) or "", re.MULTILINE)
+    return int(m.group(1)) * 1024 if m else 0
+
+
+def cgroup_memory_headroom(directory: str | None = None, *, proc_cgroup: str | None = None,
+                           root: str | None = None) -> int | None:
+    """Bytes the process's memory cgroup still allows: its limit minus its current usage.
+
+    cgroup v2 files ``memory.max`` and ``memory.current``, else v1 ``memory.limit_in_bytes`` and
+    ``memory.usage_in_bytes``, read in ``directory`` (default: the process's own cgroup, found
+    in ``/proc/self/cgroup`` under ``root``).  None when there is no limit ("max", or v1's
+    "unlimited" 2⁶³ − 4096) or no readable file.
+    """
+    dirs = [directory] if directory is not None else _own_cgroup_dirs(
+        PROC_CGROUP if proc_cgroup is None else proc_cgroup, CGROUP_ROOT if root is None else root)
+    for d in dirs:
+        for limit_name, usage_name in (("memory.max", "memory.current"),
+                                       ("memory.limit_in_bytes", "memory.usage_in_bytes")):
+            raw = _read_text(os.path.join(d, limit_name))
+            if raw is None:
+                continue
+            raw = raw.strip()
+            if raw == "max" or not raw.isdigit() or int(raw) >= _UNLIMITED:
+                return None
+            used = (_read_text(os.path.join(d, usage_name)) or "0").strip()
+            return max(int(raw) - (int(used) if used.isdigit() else 0), 0)
+    return None
+
+
+def _own_cgroup_dirs(proc_cgroup: str, root: str) -> list[str]:
+    out = []
+    for line in (_read_text(proc_cgroup) or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, rel = parts
+        if hid == "0" and controllers == "":                       # v2 unified hierarchy
+            out.append(os.path.join(root, rel.lstrip("/")))
+        elif "memory" in controllers.split(","):                   # v1 memory controller
+            out.append(os.path.join(root, "memory", rel.lstrip("/")))
+    return out
+
+
+def rlimit_headroom() -> tuple[int, str] | None:
+    """The smaller of RLIMIT_AS − VmSize and RLIMIT_DATA − VmData in bytes, and which; None if unlimited."""
+    try:
+        import resource
+    except ImportError:                                            # not a Unix system
+        return None
+    best: tuple[int, str] | None = None
+    for rname, field in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+        soft = resource.getrlimit(getattr(resource, rname))[0]
+        if soft == resource.RLIM_INFINITY or soft < 0:
+            continue
+        room = max(soft - _status_bytes(field), 0)
+        if best is None or room < best[0]:
+            best = (room, f"the process's {rname} headroom, {rname} {_bytes(soft)} minus "
+                          f"{_bytes(_status_bytes(field))} in use")
+    return best
+
+
+def automatic_memory_limit() -> tuple[int, str]:
+    """The default cap and where it comes from: the smallest of 4 GiB, the RLIMIT_AS / RLIMIT_DATA
+    headroom, the memory cgroup's headroom and /proc/meminfo's MemAvailable."""
+    bounds: list[tuple[int, str]] = [(DEFAULT_MEMORY_LIMIT, "mdpgrad's default of 4 GiB")]
+    rl = rlimit_headroom()
+    if rl is not None:
+        bounds.append(rl)
+    cg = cgroup_memory_headroom()
+    if cg is not None:
+        bounds.append((cg, "the memory cgroup's headroom, memory.max minus memory.current"))
+    avail = meminfo_available()
+    if avail is not None:
+        bounds.append((avail, "the memory available on this machine, MemAvailable in /proc/meminfo"))
+    n, source = min(bounds, key=lambda b: b[0])
+    return max(n, 1), source
+
+
+def _limit_from_environment() -> int | None:
     raw = os.environ.get("MDPGRAD_MEMORY_LIMIT")
     if raw is None:
-        return
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"MDPGRAD_MEMORY_LIMIT is {raw!r}; expected a number of bytes",
-                              argument="MDPGRAD_MEMORY_LIMIT", value=raw) from None
-    set_memory_limit(value)
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValidationError(f"the environment variable MDPGRAD_MEMORY_LIMIT is {raw!r}; expected a whole "
+                              "number of bytes >= 1 written with digits only (e.g. 8000000000)",
+                              argument="MDPGRAD_MEMORY_LIMIT", value=raw)
+    return int(text)
+
+
+def memory_limit_source() -> tuple[int, str]:
+    """The cap in force in this thread and what set it (scope, set_memory_limit, environment, automatic)."""
+    stack = getattr(_scoped, "stack", None)
+    if stack:
+        return stack[-1], "mdpgrad.memory_limit_scope"
+    if _explicit_limit[0] is not None:
+        return _explicit_limit[0], "mdpgrad.set_memory_limit"
+    env = _limit_from_environment()
+    if env is not None:
+        return env, "MDPGRAD_MEMORY_LIMIT"
+    return automatic_memory_limit()
 
 
 def memory_limit() -> int:
-    """The current cap in bytes on one allocation requested of mdpgrad."""
-    return _memory_limit[0]
+    """The current cap in bytes on one allocation requested of mdpgrad (see :func:`set_memory_limit`)."""
+    return memory_limit_source()[0]
 
 
-def set_memory_limit(n_bytes: int | None) -> int:
-    """Set the cap in bytes on one allocation (None restores the default); return the old cap.
+def set_memory_limit(n_bytes: int | None) -> int | None:
+    """Set the process-wide cap in bytes on one allocation; return the previous setting.
 
-    Requests whose estimated size exceeds it (a dense S·A × S·A Jacobian, an n × n Fisher matrix,
-    sampling buffers, the arrays a file claims to hold) are refused with a
-    :class:`~mdpgrad.ValidationError` that states the estimate and the cap, before anything is
-    allocated.
+    Requests whose estimated size exceeds the cap (a dense S·A × S·A Jacobian, an n × n Fisher
+    matrix, sampling buffers, the arrays a file claims to hold) are refused with a
+    :class:`~mdpgrad.ValidationError` that states the estimate, the cap and where the cap comes
+    from, before anything is allocated.
+
+    The cap in force is, in order of precedence: the innermost :func:`memory_limit_scope` of the
+    calling thread; the value set here; the environment variable ``MDPGRAD_MEMORY_LIMIT`` (a whole
+    number of bytes, read when a cap is needed); otherwise the automatic limit, the smallest of
+    4 GiB, the process's RLIMIT_AS and RLIMIT_DATA headroom (limit minus current use), its memory
+    cgroup's headroom and the machine's MemAvailable.  An explicit cap (here, in a scope or in the
+    environment) is taken as given, even above those process limits: it is how a caller who knows
+    better (memory that the kernel overcommits, a cache that will be freed) raises the cap, and
+    an allocation beyond the real limit then fails with numpy's MemoryError.
+
+    ``None`` returns to the environment variable or the automatic limit.  The return value is the
+    previous explicit setting (None when there was none), so ``old = set_memory_limit(n); ...;
+    set_memory_limit(old)`` restores it.
     """
-    old = _memory_limit[0]
-    _memory_limit[0] = DEFAULT_MEMORY_LIMIT if n_bytes is None else check_integer(
-        n_bytes, "n_bytes", min_value=1)
+    old = _explicit_limit[0]
+    _explicit_limit[0] = None if n_bytes is None else check_integer(n_bytes, "n_bytes", min_value=1)
     return old
+
+
+@contextlib.contextmanager
+def memory_limit_scope(n_bytes: int) -> Iterator[int]:
+    """Within the ``with`` block, and in the calling thread only, cap one allocation at ``n_bytes``.
+
+    Other threads keep their own cap; scopes nest (the innermost applies) and take precedence over
+    :func:`set_memory_limit`.
+
+    Examples
+    --------
+    >>> import mdpgrad as mg
+    >>> with mg.memory_limit_scope(10**6):  # doctest: +ELLIPSIS
+    ...     mg.uniform_policy(10**6, 4)
+    Traceback (most recent call last):
+    ...
+    mdpgrad.ValidationError: a (1000000, 4) policy table would need about 32 MB, above ... of 1 MB set by ...
+    """
+    n = check_integer(n_bytes, "n_bytes", min_value=1)
+    stack = getattr(_scoped, "stack", None)
+    if stack is None:
+        stack = _scoped.stack = []
+    stack.append(n)
+    try:
+        yield n
+    finally:
+        stack.pop()
 
 
 def check_memory(n_bytes: float, what: str, argument: str) -> None:
     """Refuse a request whose estimated size ``n_bytes`` exceeds :func:`memory_limit`.
 
     ``n_bytes`` may be a Python int of any size (sizes multiplied out exactly), so that a request
-    for 10⁴⁰ states is refused with its size rather than overflowing a float.
+    for 10⁴⁰ states is refused with its size rather than overflowing a float.  The message names
+    the bound that applied.
     """
-    limit = memory_limit()
+    limit, source = memory_limit_source()
     if n_bytes > limit:
         raise ValidationError(f"{what} would need about {_bytes(n_bytes)}, above the memory limit of "
-                              f"{_bytes(limit)} (mdpgrad.set_memory_limit or MDPGRAD_MEMORY_LIMIT "
-                              "raise it)", argument=argument, value=min(int(n_bytes), 2**63 - 1))
+                              f"{_bytes(limit)} set by {source}; mdpgrad.set_memory_limit, "
+                              "mdpgrad.memory_limit_scope or MDPGRAD_MEMORY_LIMIT raise it",
+                              argument=argument,
+                              value=min(int(n_bytes), 2**63 - 1))
 
 
 def _bytes(n: float) -> str:
@@ -326,6 +508,3 @@ def _bytes(n: float) -> str:
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{int(n)} bytes"
-
-
-_limit_from_environment()

@@ -8,13 +8,18 @@ confirmation, return variance and sampled estimators, then a verdict line.
 ``--seed`` seeds both the random policy and the sampled estimator checks.
 ``mdpgrad examples`` lists the built-in examples.
 
-Exit status: 0 when every check in the report passes, 1 when one fails, 2 for
-unusable input (bad arguments, unknown example, missing or unreadable file, a
-directory, a malformed model, a model too big for the memory limit), reported
-without a traceback.  Errors go to stderr as one line ``mdpgrad: error: …``;
-with ``--json`` they go to stdout as one JSON object
-``{"error": {"type": …, "message": …, "argument": …}}`` (``argument`` is null
-when no single argument is at fault), so stdout is JSON whatever happens.
+Exit status: 0 when every check in the report passes, 1 when one fails, and 2
+when no report can be produced: unusable input (bad arguments, unknown example,
+missing or unreadable file, a directory, a malformed model, a model too big for
+the memory limit, an invalid ``MDPGRAD_MEMORY_LIMIT``), a model whose numbers
+cannot be computed in floating point (an ArithmeticError or LinAlgError), or
+any other failure, each reported without a traceback.  Errors go to stderr as
+one line ``mdpgrad: error: …``; with ``--json`` they go to stdout as one JSON
+object ``{"error": {"type": …, "message": …, "argument": …}}`` (``argument``
+is null when no single argument is at fault), so stdout is JSON whatever
+happens.  Options are never abbreviated (``--js`` is not ``--json``).  When
+stdout is closed or its reader goes away (``mdpgrad check | head -0``) the
+command stops quietly with status 2.
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import numpy as np
+
 from ._errors import ValidationError
 from ._model import MDP
+from ._validation import memory_limit
 
 __all__ = ["main"]
 
@@ -46,7 +55,7 @@ def _load(target: str) -> tuple[str, MDP, dict[str, Any]]:
     if os.path.isdir(target):
         raise ValidationError(f"{target!r} is a directory; expected an example name or a .npz/.json file",
                               argument="target", value=target)
-    if os.path.exists(target):
+    if os.path.lexists(target):     # a symlink loop or a dangling link: load says which (OSError)
         return os.path.basename(target), io.load(target), {}
     if target.endswith((".npz", ".json")) or os.sep in target:
         raise FileNotFoundError(f"no such file: {target!r}")
@@ -61,7 +70,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     name, mdp, extras = _load(args.target)
     ctx = build_context(name, mdp, args.policy, args.seed, extras)
     sections = build_report(ctx)
-    sys.stdout.write(render_json(sections) + "\n" if args.json else render_text(sections))
+    _write_stdout(render_json(sections) + "\n" if args.json else render_text(sections))
     return 0 if all(s.ok for s in sections) else 1
 
 
@@ -70,8 +79,42 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 
     width = max(map(len, examples.EXAMPLES))
     for name, (_, description) in sorted(examples.EXAMPLES.items()):
-        sys.stdout.write(f"{name.ljust(width)}  {description}\n")
+        _write_stdout(f"{name.ljust(width)}  {description}\n")
     return 0
+
+
+class _StdoutClosed(Exception):
+    """stdout is closed or its reader has gone: nothing more can be reported."""
+
+
+def _write_stdout(text: str) -> None:
+    out = sys.stdout
+    if out is None:                              # started with fd 1 closed
+        raise _StdoutClosed
+    try:
+        out.write(text)
+        out.flush()
+    except (BrokenPipeError, ValueError, OSError):   # ValueError: "I/O operation on closed file"
+        raise _StdoutClosed from None
+
+
+def _write_stderr(text: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+    except (ValueError, OSError):
+        pass                                     # nowhere left to report to
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's final flush of stdout cannot fail noisily."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 class _UsageError(Exception):
@@ -84,9 +127,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="mdpgrad", description="Exact analysis of finite MDPs.")
+    p = _Parser(prog="mdpgrad", description="Exact analysis of finite MDPs.", allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    c = sub.add_parser("check", help="evaluate a policy exactly on an example or MDP file and report")
+    c = sub.add_parser("check", help="evaluate a policy exactly on an example or MDP file and report",
+                       allow_abbrev=False)
     c.add_argument("target", nargs="?", default=DEFAULT_EXAMPLE,
                    help=f"example name or .npz/.json file (default: {DEFAULT_EXAMPLE})")
     c.add_argument("--policy", choices=["uniform", "random"], default="uniform",
@@ -96,22 +140,38 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true",
                    help="print the report as JSON (errors too, as {\"error\": ...} on stdout)")
     c.set_defaults(func=_cmd_check)
-    e = sub.add_parser("examples", help="list the built-in examples")
+    e = sub.add_parser("examples", help="list the built-in examples", allow_abbrev=False)
     e.set_defaults(func=_cmd_examples)
     return p
 
 
+#: Failures that mean "this input cannot be analysed", reported by their message alone.
+_INPUT_ERRORS = (_UsageError, ValidationError, LookupError, OSError, MemoryError, ArithmeticError,
+                 np.linalg.LinAlgError)
+
+
 def _error(exc: BaseException, as_json: bool) -> int:
+    argument = getattr(exc, "argument", None)
     if isinstance(exc, MemoryError):
         message = f"out of memory: the model is too large for this machine ({exc or 'MemoryError'})"
+    elif isinstance(exc, (ArithmeticError, np.linalg.LinAlgError)) and not isinstance(exc, ValidationError):
+        message = (f"the model's numbers cannot be computed in floating point "
+                   f"({type(exc).__name__}: {exc or 'no detail'})")
+    elif isinstance(exc, _INPUT_ERRORS):
+        message = str(exc) or type(exc).__name__
     else:
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = f"internal error ({type(exc).__name__}: {exc or 'no detail'})"
+    message = " ".join(message.split())
     if as_json:
         kind = "usage" if isinstance(exc, _UsageError) else type(exc).__name__
-        sys.stdout.write(json.dumps({"error": {"type": kind, "message": message,
-                                               "argument": getattr(exc, "argument", None)}}) + "\n")
+        try:
+            _write_stdout(json.dumps({"error": {"type": kind, "message": message,
+                                                "argument": argument if isinstance(argument, str)
+                                                else None}}) + "\n")
+        except _StdoutClosed:
+            _silence_stdout()
     else:
-        sys.stderr.write(f"mdpgrad: error: {message}\n")
+        _write_stderr(f"mdpgrad: error: {message}\n")
     return 2
 
 
@@ -120,9 +180,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv
     try:
+        memory_limit()              # an invalid MDPGRAD_MEMORY_LIMIT is reported before any work
         args = _parser().parse_args(argv)
-        return int(args.func(args))
-    except (_UsageError, ValidationError, LookupError, OSError, MemoryError) as exc:
+        with warnings.catch_warnings():     # floating-point warnings would break the one-line contract;
+            warnings.simplefilter("ignore", RuntimeWarning)   # the report's own checks judge results
+            return int(args.func(args))
+    except _StdoutClosed:
+        _silence_stdout()
+        return 2
+    except KeyboardInterrupt:
+        _write_stderr("mdpgrad: interrupted\n")
+        return 130
+    except Exception as exc:        # never a traceback: every failure is one line (JSON with --json)
         return _error(exc, as_json)
 
 

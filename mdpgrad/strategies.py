@@ -29,7 +29,9 @@ a state of index > s with probability at least p_min = 1 / (1 + w_max·S)
 Hence under *every* policy the terminal state is reached within S − 1 steps with
 probability ≥ p_min^(S−1) > 0, episodes end with probability 1, and γ = 1 is
 valid for every policy (``evaluate`` never raises NonTerminatingPolicyError).
-**Continuing MDPs** have no terminal state and need γ < 1; they may be
+**Continuing MDPs** have no terminal state and need γ < 1, at most
+:func:`max_continuing_gamma` (S) so that ``evaluate`` accepts every policy on
+them (a drawn γ above it is an InvalidArgument, not a model); they may be
 reducible (several recurrent classes).
 
 With ``integer_weights=True`` every probability is k/m with integers k ≤ m and
@@ -67,7 +69,7 @@ from ._model import MDP
 from ._policies import Direct, Policy
 from ._validation import check_integer
 
-__all__ = ["INTEGER_WEIGHT_MAX", "as_fractions", "mdps", "policies", "thetas"]
+__all__ = ["INTEGER_WEIGHT_MAX", "as_fractions", "max_continuing_gamma", "mdps", "policies", "thetas"]
 
 #: Largest extra integer weight when ``integer_weights=True``: keeps every
 #: denominator small (≤ 1 + 3·S), so exact rational computations stay cheap.
@@ -86,6 +88,30 @@ _FLOAT_REWARDS = st.floats(-1.0, 1.0, allow_subnormal=False)
 _INT_WEIGHTS = st.integers(0, INTEGER_WEIGHT_MAX)
 _INT_REWARDS = st.integers(-3, 3)
 _BOOLEANS = st.booleans()
+
+
+#: Safety factor between the bound on the condition number of I − γP^π used by
+#: :func:`max_continuing_gamma` and the reciprocal condition number ε below which ``evaluate``
+#: refuses a system: the library's 1-norm estimate may differ from the bound by small factors.
+CONDITION_MARGIN = 2.0**10
+
+
+def max_continuing_gamma(n_states: int) -> float:
+    """Largest γ :func:`mdps` draws for a continuing MDP with ``n_states`` states.
+
+    For a stochastic S × S matrix P, ‖I − γP‖₁ ≤ 1 + γS and ‖(I − γP)⁻¹‖₁ ≤ S‖(I − γP)⁻¹‖_∞ =
+    S/(1 − γ) (the Neumann series has row sums Σ γᵗ), so κ₁ ≤ S(1 + S)/(1 − γ) for every policy.
+    Requiring κ₁ ≤ 1/(ε·CONDITION_MARGIN) keeps every generated continuing model well inside what
+    ``evaluate`` accepts (it refuses reciprocal condition numbers below ε).
+
+    Examples
+    --------
+    >>> 1 - max_continuing_gamma(5) > 1e-12
+    True
+    """
+    S = _check_int("n_states", n_states, 1)
+    gap = CONDITION_MARGIN * float(np.finfo(float).eps) * S * (S + 1)
+    return float(np.nextafter(1.0 - gap, 0.0))
 
 
 # -- argument validation ---------------------------------------------------
@@ -135,9 +161,10 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
         Bounds on A.
     gammas : strategy of float, optional
         Discounts.  Default: floats in [0, 0.95] (multiples of 1/20 with
-        integer weights).  A drawn γ outside [0, 1], or γ = 1 for a continuing
-        MDP, raises InvalidArgument: pair ``st.just(1.0)`` with
-        ``episodic=st.just(True)``.
+        integer weights).  A drawn γ outside [0, 1], or above
+        :func:`max_continuing_gamma` (S) for a continuing MDP (γ = 1 included:
+        ``evaluate`` would refuse the model), raises InvalidArgument: pair
+        ``st.just(1.0)`` with ``episodic=st.just(True)``.
     sparse : strategy of bool
         Store P as a scipy.sparse (S·A, S) matrix when True.
     episodic : strategy of bool
@@ -158,7 +185,7 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
     --------
     >>> from hypothesis import find
     >>> find(mdps(), lambda m: True)
-    MDP(n_states=1, n_actions=1, gamma=0, dense, n_terminal=0)
+    MDP(n_states=1, n_actions=1, gamma=0.0, dense, n_terminal=0)
     """
     min_states, max_states = _check_bounds("min_states", min_states, "max_states", max_states, 1)
     min_actions, max_actions = _check_bounds("min_actions", min_actions, "max_actions", max_actions, 1)
@@ -191,9 +218,10 @@ def _mdps(draw: Any, min_states: int, max_states: int, min_actions: int, max_act
     gamma = draw(gammas)
     if not (0.0 <= gamma <= 1.0):
         raise InvalidArgument(f"gammas drew {gamma!r}; expected a value in [0, 1]")
-    if gamma == 1.0 and not is_episodic:
-        raise InvalidArgument("gammas drew 1.0 for a continuing MDP; use gammas that exclude 1 "
-                              "or episodic=st.just(True)")
+    if not is_episodic and gamma > max_continuing_gamma(S):
+        raise InvalidArgument(f"gammas drew {gamma!r} for a continuing MDP with {S} states; expected at "
+                              f"most {max_continuing_gamma(S)!r} (max_continuing_gamma: closer to 1, "
+                              "I − γP^π is too ill-conditioned for evaluate), or use episodic=st.just(True)")
     n_live = S - 1 if is_episodic else S
     weight_elements = _INT_WEIGHTS if integer_weights else _FLOAT_WEIGHTS
     dtype = np.int64 if integer_weights else np.float64

@@ -27,7 +27,8 @@ bit for bit, dense or sparse:
   ``0.3333333333333333``, ``1e-300``, ``5e-324``), so the round trip is exact.
 
 Loading never executes code and never repairs anything: a wrong format tag,
-a missing or unknown key, a wrong shape or type, or a non-numeric entry raises
+a missing or unknown key, a key (JSON) or member (.npz) given twice, a wrong
+shape or type, or a non-numeric entry raises
 :class:`~mdpgrad.ValidationError` naming the field; the model itself is
 then validated by :class:`~mdpgrad.MDP`.
 
@@ -50,7 +51,7 @@ import scipy.sparse as sp
 
 from .._errors import ValidationError
 from .._model import MDP, validate_mdp
-from .._validation import check_memory, check_real, memory_limit
+from .._validation import check_memory, check_real
 
 __all__ = [
     "FORMAT",
@@ -128,12 +129,20 @@ def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
     Raises
     ------
     ValidationError
-        For any other suffix (argument ``"path"``).
+        For any other suffix, or when ``path`` exists and is not a regular file (a directory, a
+        FIFO, a device), argument ``"path"``.
     """
     if not isinstance(mdp, MDP):
         raise ValidationError(f"mdp is a {type(mdp).__name__}; expected an MDP", argument="mdp",
                               value=type(mdp).__name__)
-    if _suffix(path) == ".json":
+    suffix = _suffix(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        pass                                 # a new file (a dangling symlink fails in open, below)
+    else:
+        _check_regular(st, path)             # a FIFO would block forever, a device would be written to
+    if suffix == ".json":
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(mdp_to_dict(mdp), fh, allow_nan=False)
             fh.write("\n")
@@ -255,11 +264,32 @@ def _npz_get(f: Any, key: str) -> np.ndarray:
         raise ValidationError(f"field {key!r} is corrupt: {exc}", argument=key) from None
 
 
-def _npz_str(f: Any, key: str) -> Any:
-    arr = _npz_get(f, key)
-    if arr.shape != () or arr.dtype.kind != "U":
-        return f"<array of dtype {arr.dtype}, shape {arr.shape}>"
-    return str(arr[()])
+def _npz_str(f: Any, key: str, header: tuple[tuple[int, ...], np.dtype]) -> Any:
+    shape, dtype = header
+    if shape != () or dtype.kind != "U":          # described from its header, never read
+        return f"<array of dtype {dtype}, shape {shape}>"
+    return str(_npz_get(f, key)[()])
+
+
+def _npz_expected(layout: str, headers: dict[str, tuple[tuple[int, ...], np.dtype]]
+                  ) -> dict[str, tuple[tuple[int, ...], str]]:
+    """The shape and kind every field must have, from the headers of 'r' (S, A) and 'P_data' (nnz,)."""
+    r_shape = headers["r"][0]
+    if len(r_shape) != 2:
+        raise ValidationError(f"field 'r' has shape {r_shape}; expected (S, A)", argument="r", value=r_shape)
+    S, A = r_shape
+    expected = {"r": ((S, A), "float"), "gamma": ((), "float"), "rho0": ((S,), "float"),
+                "terminal": ((S,), "bool"), "grid_shape": ((2,), "int")}
+    if layout == "dense":
+        expected["P"] = ((S, A, S), "float")
+    else:
+        data_shape = headers["P_data"][0]
+        if len(data_shape) != 1:
+            raise ValidationError(f"field 'P_data' has shape {data_shape}; expected (nnz,)",
+                                  argument="P_data", value=data_shape)
+        expected.update(P_data=(data_shape, "float"), P_indices=(data_shape, "int"),
+                        P_indptr=((S * A + 1,), "int"))
+    return expected
 
 
 def _load_npz(path: Any) -> MDP:
@@ -275,53 +305,96 @@ def _load_npz(path: Any) -> MDP:
         raise ValidationError(f"{os.fspath(path)!r} holds a single array, not an .npz archive",
                               argument="path", value=os.fspath(path))
     with f:
+        seen: set[str] = set()
+        archive: Any = f.zip
+        for member in archive.namelist():     # a zip may hold one name twice; np.load keeps the last
+            if member in seen:
+                key = member.removesuffix(".npy")
+                raise ValidationError(f"field {key!r} is stored more than once in the archive; refused "
+                                      "(which copy is meant is ambiguous)", argument=key, value=member)
+            seen.add(member)
         keys = set(f.files)
         for key in ("format", "version", "layout"):
             if key not in keys:
                 raise ValidationError(f"missing field {key!r}", argument=key)
-        version = _npz_get(f, "version")
-        version_v = (int(version[()]) if version.shape == () and version.dtype.kind in "iu"
-                     else f"<array of dtype {version.dtype}, shape {version.shape}>")
-        layout = _check_tags(_npz_str(f, "format"), version_v, _npz_str(f, "layout"))
+        # every header first (a few hundred bytes each): no data is decompressed before every
+        # member's shape and dtype agree with the others
+        headers = {key: _npz_header(f, key) for key in sorted(keys)}
+        v_shape, v_dtype = headers["version"]
+        version_v = (int(_npz_get(f, "version")[()]) if v_shape == () and v_dtype.kind in "iu"
+                     else f"<array of dtype {v_dtype}, shape {v_shape}>")
+        layout = _check_tags(_npz_str(f, "format", headers["format"]), version_v,
+                             _npz_str(f, "layout", headers["layout"]))
         expected = _NPZ_KEYS[layout]
         for key in sorted(expected - keys):
             raise ValidationError(f"missing field {key!r} (layout {layout!r})", argument=key)
         for key in sorted(keys - expected - {"grid_shape"}):
             raise ValidationError(f"unknown field {key!r} (layout {layout!r})", argument=key)
-        r = _npz_get(f, "r")
-        if r.ndim != 2:
-            raise ValidationError(f"field 'r' has shape {r.shape}; expected (S, A)", argument="r",
-                                  value=r.shape)
-        S, A = r.shape
-        r = _field(r, "r", (S, A), "float")
+        want = _npz_expected(layout, headers)
+        for key in sorted(keys - {"format", "version", "layout"}):
+            shape, dtype = headers[key]
+            w_shape, kind = want[key]
+            if dtype.hasobject:
+                raise ValidationError(f"field {key!r} holds Python objects and cannot be read without "
+                                      "unpickling; refused", argument=key, value=str(dtype))
+            if dtype.kind not in _KINDS[kind]:
+                raise ValidationError(f"field {key!r} has dtype {dtype}; expected {kind} numbers",
+                                      argument=key, value=str(dtype))
+            if shape != w_shape:
+                raise ValidationError(f"field {key!r} has shape {shape}; expected {w_shape}", argument=key,
+                                      value=shape)
+            check_memory(float(np.prod(shape, dtype=float)) * dtype.itemsize,
+                         f"field {key!r} (shape {shape}, dtype {dtype})", key)
+        claimed = sum(float(np.prod(shape, dtype=float)) * dtype.itemsize for shape, dtype in
+                      headers.values())
+        check_memory(claimed, f"the arrays of {os.fspath(path)!r} together", "path")   # all held at once
+        S, A = want["r"][0]
+        r = _field(_npz_get(f, "r"), "r", (S, A), "float")
         gamma = _field(_npz_get(f, "gamma"), "gamma", (), "float")
         rho0 = _field(_npz_get(f, "rho0"), "rho0", (S,), "float")
         terminal = _field(_npz_get(f, "terminal"), "terminal", (S,), "bool")
         if layout == "dense":
             P: Any = _field(_npz_get(f, "P"), "P", (S, A, S), "float")
         else:
-            data = _field(_npz_get(f, "P_data"), "P_data", None, "float")
-            if data.ndim != 1:
-                raise ValidationError(f"field 'P_data' has shape {data.shape}; expected (nnz,)",
-                                      argument="P_data", value=data.shape)
-            P = _csr(data, _field(_npz_get(f, "P_indices"), "P_indices", None, "int"),
+            P = _csr(_field(_npz_get(f, "P_data"), "P_data", None, "float"),
+                     _field(_npz_get(f, "P_indices"), "P_indices", None, "int"),
                      _field(_npz_get(f, "P_indptr"), "P_indptr", None, "int"), S, A, "P_")
         grid = (tuple(int(n) for n in _field(_npz_get(f, "grid_shape"), "grid_shape", (2,), "int"))
                 if "grid_shape" in keys else None)
     return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid)
 
 
-def _read_limited(path: Any) -> bytes:
-    """The bytes of a regular file no larger than the memory limit (never a device or a pipe)."""
-    st = os.stat(path)
+def _check_regular(st: os.stat_result, path: Any) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise ValidationError(f"{os.fspath(path)!r} is not a regular file", argument="path",
                               value=os.fspath(path))
-    check_memory(st.st_size, f"the file {os.fspath(path)!r}", "path")
+
+
+#: Files are read in chunks of this size, so that reading reserves memory for what the file holds,
+#: not for the largest file the memory limit would allow.
+READ_CHUNK = 1 << 20
+
+
+def _read_limited(path: Any) -> bytes:
+    """The bytes of a regular file no larger than the memory limit (never a device or a pipe).
+
+    The size is taken from ``stat`` and checked first; the file is then read in chunks of
+    :data:`READ_CHUNK` bytes, and a file that grows while it is read is refused once it passes the
+    limit.
+    """
+    st = os.stat(path)
+    _check_regular(st, path)
+    what = f"the file {os.fspath(path)!r}"
+    check_memory(st.st_size, what, "path")
+    chunks: list[bytes] = []
+    total = 0
     with open(path, "rb") as fh:
-        raw = fh.read(memory_limit() + 1)
-    check_memory(len(raw), f"the file {os.fspath(path)!r}", "path")
-    return raw
+        while chunk := fh.read(READ_CHUNK):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > st.st_size:
+                check_memory(total, what, "path")
+    return b"".join(chunks)
 
 
 # -- reading .json -----------------------------------------------------------------
@@ -352,6 +425,17 @@ def _json_array(value: Any, name: str, shape: tuple[int, ...], kind: str) -> np.
                         ).reshape(shape)
     except OverflowError:
         raise ValidationError(f"field {name!r} holds an integer too large to store", argument=name) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a repeated key (a plain dict would keep its last value)."""
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise ValidationError(f"field {key!r} appears more than once in a JSON object; refused (which "
+                                  "value is meant is ambiguous)", argument=key, value=key)
+        doc[key] = value
+    return doc
 
 
 def mdp_from_dict(doc: Any) -> MDP:
@@ -417,7 +501,9 @@ def load(path: str | os.PathLike[str]) -> MDP:
     """Read an MDP written by :func:`save`; the suffix (.npz or .json) chooses the format.
 
     Nothing in the file is executed: .npz files are read with
-    ``allow_pickle=False`` and JSON is parsed as data.
+    ``allow_pickle=False``, every member's shape and dtype checked from its .npy header before
+    any data is decompressed; JSON is read in chunks up to the size ``stat`` gave and parsed as
+    data.  Only regular files are read (a FIFO or a device is refused).
 
     Raises
     ------
@@ -437,14 +523,13 @@ def load(path: str | os.PathLike[str]) -> MDP:
     [[1.0, 0.0], [0.0, 2.0]]
     """
     if _suffix(path) == ".npz":
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValidationError(f"{os.fspath(path)!r} is not a regular file", argument="path",
-                                  value=os.fspath(path))
+        _check_regular(os.stat(path), path)
         return _load_npz(path)
     raw = _read_limited(path)
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except ValidationError:
+        raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:   # JSONDecodeError is a ValueError,
         raise ValidationError(f"{os.fspath(path)!r} is not valid UTF-8 JSON: {exc}. {_WHAT_A_FILE_IS}",
                               argument="path", value=os.fspath(path)) from None   # as are 4301-digit ints
