@@ -21,9 +21,8 @@ by 100 (at most :data:`NOISE_ATTEMPTS` times); if still none qualifies the large
 last table is returned, an over-estimate, so a verdict built on it can only become more cautious.
 
 Identities checked by the tests: a field with added uniform noise of known standard deviation
-gets an estimate within a factor 2 of it; an exactly affine field in exact arithmetic (integer
-coefficients) gets σ = 0; the estimate of the policy gradient at γ near 1 grows like its
-condition number.
+gets an estimate within a factor 2 of it; a constant field gets σ = 0; the estimate for the
+policy gradient grows with the condition number 1/(1 − γ) of its solves.
 """
 
 from __future__ import annotations
