@@ -82,6 +82,14 @@ class SymmetryVerdict:
     scale: float
     tolerance: float
 
+    def __str__(self) -> str:
+        word = "symmetric" if self.holds else "NOT symmetric"
+        sign = "<=" if self.holds else ">"
+        where = "" if self.witness is None else \
+            f" at {self.witness_pairs if self.witness_pairs is not None else self.witness}"
+        return (f"SymmetryVerdict: {word} — max |M - M^T| {self.max_asymmetry:.3g} {sign} tolerance "
+                f"{self.tolerance:.2g}{where}")
+
     def describe(self) -> str:
         """One line for people."""
         if self.witness is None:
