@@ -244,11 +244,13 @@ def _complex_step_agrees(ccall: Callable[[np.ndarray], np.ndarray], call: Callab
     direction /= np.linalg.norm(direction)
     cs = complex_step_directional(ccall, x, direction)
     h = CENTRAL_RELATIVE_STEP * max(1.0, float(np.abs(x).max()))
-    fd, rounding = central_directional(call, x, direction, h)
-    fd2, _ = central_directional(call, x, direction, 2 * h)
-    slack = np.abs(fd2 - fd) + rounding
-    scale = max(1.0, float(np.abs(fd).max()))
-    return bool(np.all(np.abs(cs - fd) <= slack + COMPLEX_AGREEMENT_RTOL * scale))
+    # values near ±1e308 overflow to an infinite slack: no agreement is claimed from it
+    with np.errstate(over="ignore", invalid="ignore"):
+        fd, rounding = central_directional(call, x, direction, h)
+        fd2, _ = central_directional(call, x, direction, 2 * h)
+        slack = np.abs(fd2 - fd) + rounding
+        scale = max(1.0, float(np.abs(fd).max()))
+        return bool(np.all(np.abs(cs - fd) <= slack + COMPLEX_AGREEMENT_RTOL * scale))
 
 
 def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto",
@@ -493,7 +495,9 @@ def _loop(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, i: int, j: in
             z[i] += rho * math.cos(t)
             z[j] += rho * math.sin(t)
             y = call(z)
-            cache[t] = (rho * (-math.sin(t) * y[i] + math.cos(t) * y[j]), float(max(abs(y[i]), abs(y[j]))))
+            yi, yj = float(y[i]), float(y[j])       # Python floats overflow to inf without warnings
+            # ρ first: the two products may each be near 1e308 while their sum times ρ is not
+            cache[t] = ((-rho * math.sin(t)) * yi + (rho * math.cos(t)) * yj, max(abs(yi), abs(yj)))
         return cache[t]
 
     def rule(N: int) -> tuple[float, float]:
@@ -503,7 +507,7 @@ def _loop(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, i: int, j: in
     N = max(4, int(min_nodes))
     try:
         cur, bound, N, ferr, noise = _refine(rule, N, max_nodes, rho, f_error, estimate)
-    except OverflowError:
+    except (OverflowError, ValueError):     # math.fsum: intermediate overflow, or inf − inf
         cur = bound = math.inf
         ferr = noise = 0.0
     if not (math.isfinite(cur) and math.isfinite(bound) and math.isfinite(ferr)):
@@ -700,7 +704,15 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
     fj = field_jacobian(F, x, method=method, field_error=given)
     n = x.size
     floor = 2.0 * float(fj.error.max()) if n else 0.0
-    sym = symmetry_verdict(fj.jacobian, rtol=rtol, atol=floor)
+    if not math.isfinite(floor):
+        raise ValidationError(f"the error floor of F's Jacobian overflows float64 (max error "
+                              f"{format_number(float(fj.error.max()))}); expected a field whose derivatives "
+                              "stay finite (rescale F)", argument="F", value=float(fj.error.max()))
+    try:
+        sym = symmetry_verdict(fj.jacobian, rtol=rtol, atol=floor)
+    except ValidationError as exc:
+        raise ValidationError(f"the Jacobian of F: {exc}", argument="F", index=exc.index,
+                              value=exc.value) from None
     sigma = float(fj.field_error.max()) if n else 0.0
     pair = sym.witness if plane is None else (int(plane[0]), int(plane[1]))
     if n < 2 or pair is None:
