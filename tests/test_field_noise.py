@@ -15,7 +15,8 @@ import pytest
 
 import mdpgrad as mg
 from mdpgrad.fields import circulation, field_jacobian
-from mdpgrad.fields._checker import COMPLEX_NOISE_FACTOR, RADIUS_RTOL
+from mdpgrad.fields._circulation import RADIUS_RTOL
+from mdpgrad.fields._jacobian import COMPLEX_NOISE_FACTOR
 from mdpgrad.fields._noise import field_noise
 from mdpgrad.gradients._theorem import gradient_at
 

@@ -18,9 +18,12 @@ import numpy as np
 
 from .._chains import chain_and_reward, stationary_distribution
 from .._errors import ValidationError
-from ..fields._checker import FieldVerdict, SymmetryVerdict, circulation, is_gradient_field
+from ..fields._checker import FieldVerdict, is_gradient_field
+from ..fields._circulation import circulation
+from ..fields._symmetry import SymmetryVerdict
 from ..gradients._theorem import expected_update_without_discount, policy_gradient
-from ..td._linear import linear_td_jacobian, stability
+from ..td._linear import linear_td_jacobian
+from ..td._stability import stability
 from ..td._tabular import reversibility_verdict, td_symmetry, td_update
 from .base import CheckContext, Section
 

@@ -13,7 +13,9 @@
 * ``FieldVerdict``: the result of ``mg.is_gradient_field``.
 """
 
-from ._checker import Circulation, FieldJacobian, FieldVerdict, circulation, field_jacobian
+from ._checker import FieldVerdict
+from ._circulation import Circulation, circulation
+from ._jacobian import FieldJacobian, field_jacobian
 from ._symmetry import SymmetryVerdict, symmetry_verdict
 
 __all__ = [

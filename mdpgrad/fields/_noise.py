@@ -3,8 +3,8 @@
 A field given as a callable (a linear solve, an iterative method, a sampler with a fixed seed)
 returns F(θ) + e(θ), where the error e varies irregularly with θ.  Its size σ bounds what any
 numerical verdict built on F can resolve: a central difference carries ≈ σ/h, a loop integral
-≈ σ times the loop's length.  The checker of :mod:`mdpgrad.fields._checker` therefore needs σ, and
-an arbitrary callable does not state it.
+≈ σ times the loop's length.  The Jacobian (:mod:`mdpgrad.fields._jacobian`) and the loop
+(:mod:`mdpgrad.fields._circulation`) need σ, and an arbitrary callable does not state it.
 
 :func:`field_noise` estimates σ for every component of F by the method of Moré & Wild (2011,
 "Estimating computational noise", SIAM J. Sci. Comput. 33(3), §2–§4, algorithm ECnoise): evaluate
