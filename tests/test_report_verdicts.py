@@ -31,7 +31,7 @@ FIELD_PARAMS = 100
 
 def _report(name: str) -> tuple[mg.MDP, str, dict]:
     label, mdp, extras = _load(name)
-    sections = build_report(build_context(label, mdp, extras=extras))
+    sections = build_report(build_context(label, mdp, "uniform", 0, extras))     # the command line's defaults
     return mdp, render_text(sections), json.loads(render_json(sections))
 
 
@@ -120,3 +120,14 @@ def test_a_certificate_against_grad_j_fails_the_report(monkeypatch):
     assert _row(text, "grad J (contrast)").startswith("NOT a gradient;")
     assert not report["td"]["ok"] and report["verdict"]["failed"] == ["td"]
     assert text.splitlines()[-1] == "verdict: FAILED: TD semi-gradient"
+
+
+def test_the_command_line_prints_the_same_report(capsys):
+    """The checks above read build_report's sections; `mdpgrad check` (text, --json) prints exactly them."""
+    from mdpgrad.cli import main
+
+    _, text, report = _report("two-state-reversible")
+    assert main(["check", "two-state-reversible"]) == 0
+    assert capsys.readouterr().out == text
+    assert main(["check", "two-state-reversible", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == report
