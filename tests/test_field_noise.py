@@ -131,3 +131,17 @@ def test_a_noisy_gradient_is_never_certified_not_a_gradient(seed):
     assert not fv.certified_not_gradient
     c = circulation(F, np.array([0.2, -0.1, 0.4]), (0, 1))
     assert c.holds and c.f_error > 1e-10
+
+
+@pytest.mark.parametrize("factor, status", [(0.99, "gradient"), (1.01, "undecided")])
+def test_resolution_boundary_of_a_gradient_verdict(factor, status):
+    """F = 2θ at θ = (1, 1): floor 2·4σ against RESOLUTION_RTOL times the derivative scale 2."""
+    from mdpgrad.fields._checker import RESOLUTION_RTOL
+
+    sigma_star = RESOLUTION_RTOL * 2.0 / (2 * COMPLEX_NOISE_FACTOR)
+    fv = mg.is_gradient_field(lambda t: 2.0 * t, np.ones(2), field_error=factor * sigma_star)
+    assert fv.circulation.holds and fv.symmetry.holds
+    assert fv.status == status and fv.holds == (status == "gradient")
+    assert not fv.certified_not_gradient
+    if status == "undecided":
+        assert fv.verdict == "undecided: field error too large"

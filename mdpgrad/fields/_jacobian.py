@@ -86,6 +86,8 @@ class FieldJacobian:
     field_error : ndarray, shape (n,)
         The absolute error σ_i of one evaluation of each component of F the
         estimate used: given by the caller, or estimated from F (Moré & Wild 2011).
+    field_scale : float
+        max|F(θ)|, the size of the field at θ.
     """
 
     jacobian: np.ndarray
@@ -93,6 +95,7 @@ class FieldJacobian:
     method: Literal["complex-step", "central"]
     n_evaluations: int
     field_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    field_scale: float = 0.0
 
     def __str__(self) -> str:
         n = self.jacobian.shape[0]
@@ -246,7 +249,8 @@ def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto",
         try:
             if _complex_step_agrees(ccall, call, x):
                 J = approx_jacobian(ccall, x)
-                return FieldJacobian(J, _complex_step_error(J, f0, sigma, x), "complex-step", count[0], sigma)
+                return FieldJacobian(J, _complex_step_error(J, f0, sigma, x), "complex-step", count[0], sigma,
+                                     float(np.abs(f0).max()))
         except _NotAnalytic:
             pass
         if method == "complex-step":
@@ -261,7 +265,7 @@ def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto",
         err = (np.abs(d2.jacobian - d1.jacobian) + d1.rounding + d2.rounding
                + 2.0 * sigma[:, None] / d1.step[None, :])
     _check_finite_jacobian(d1.jacobian, err, f0)
-    return FieldJacobian(d1.jacobian, err, "central", count[0], sigma)
+    return FieldJacobian(d1.jacobian, err, "central", count[0], sigma, float(np.abs(f0).max()))
 
 
 def _noise(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarray,
