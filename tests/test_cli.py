@@ -216,11 +216,11 @@ def test_verdict_names_undecided_checks_after_the_failures():
 
     sections = [Section("a", "Alpha", [("x", "1")], {}, True, ("grad J",)),
                 Section("b", "Beta", [("y", "2")], {}, False)]
-    assert render_text(sections).splitlines()[-1] == "verdict: FAILED: Beta; undecided: grad J (Alpha)"
+    assert render_text(sections).splitlines()[-1] == "verdict: FAILED: Beta; undecided: grad J"
     report = json.loads(render_json(sections))["verdict"]
     assert report["undecided"] == ["a: grad J"] and not report["ok"]
     passing = [Section("a", "Alpha", [("x", "1")], {}, True, ("grad J",))]
-    assert render_text(passing).splitlines()[-1] == "verdict: all checks pass; undecided: grad J (Alpha)"
+    assert render_text(passing).splitlines()[-1] == "verdict: all checks pass; undecided: grad J"
 
 
 def test_variance_row_says_sd_not_an_interval(capsys):

@@ -94,11 +94,11 @@ def skipped_section(key: str, title: str, reason: str) -> Section:
 def verdict(sections: list[Section]) -> str:
     """The report's overall verdict: "all checks pass", or "FAILED: " and the failed sections.
 
-    Checks left undecided are named after it: "all checks pass; undecided: grad J (TD semi-gradient)".
+    Checks left undecided are named after it: "all checks pass; undecided: grad J".
     """
     failed = [s.title for s in sections if not s.ok]
     text = "all checks pass" if not failed else f"FAILED: {', '.join(failed)}"
-    open_ = [f"{u} ({s.title})" for s in sections for u in s.undecided]
+    open_ = [u for s in sections for u in s.undecided]
     return text if not open_ else f"{text}; undecided: {', '.join(open_)}"
 
 
