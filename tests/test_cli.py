@@ -207,8 +207,20 @@ def test_verdict_names_the_failed_section():
 
     sections = [Section("a", "Alpha", [("x", "1")], {}, True), Section("b", "Beta", [("y", "2")], {}, False)]
     assert render_text(sections).splitlines()[-1] == "verdict: FAILED: Beta"
-    assert json.loads(render_json(sections))["verdict"] == {"ok": False, "failed": ["b"],
+    assert json.loads(render_json(sections))["verdict"] == {"ok": False, "failed": ["b"], "undecided": [],
                                                             "text": "FAILED: Beta"}
+
+
+def test_verdict_names_undecided_checks_after_the_failures():
+    from mdpgrad._report import Section, render_json, render_text
+
+    sections = [Section("a", "Alpha", [("x", "1")], {}, True, ("grad J",)),
+                Section("b", "Beta", [("y", "2")], {}, False)]
+    assert render_text(sections).splitlines()[-1] == "verdict: FAILED: Beta; undecided: grad J"
+    report = json.loads(render_json(sections))["verdict"]
+    assert report["undecided"] == ["a: grad J"] and not report["ok"]
+    passing = [Section("a", "Alpha", [("x", "1")], {}, True, ("grad J",))]
+    assert render_text(passing).splitlines()[-1] == "verdict: all checks pass; undecided: grad J"
 
 
 def test_variance_row_says_sd_not_an_interval(capsys):

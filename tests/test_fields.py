@@ -250,3 +250,50 @@ def test_continuing_update_without_discount_is_not_a_gradient():
 def test_one_parameter_field_is_a_gradient():
     fv = is_gradient_field(lambda t: np.sin(t), np.array([0.3]))
     assert fv.holds and fv.circulation is None
+
+
+# -- values near the largest float64 ------------------------------------------
+@pytest.mark.parametrize("sparse", [False, True])
+def test_symmetry_norms_of_huge_finite_matrices_are_finite(sparse):
+    M = np.array([[1e308, 0.5e308], [-1e308, 1e308]])
+    v = symmetry_verdict(sp.csr_array(M) if sparse else M)
+    assert not v.holds and v.max_asymmetry == 1.5e308
+    # ‖(M − Mᵀ)/2‖_F = √2 · 0.75e308
+    assert math.isclose(v.antisymmetric_norm, math.sqrt(2.0) * 0.75e308, rel_tol=1e-15)
+    big = np.full((50, 50), 1e307)
+    big[0, 1] = -1e307
+    w = symmetry_verdict(sp.csr_array(big) if sparse else big)
+    assert math.isclose(w.antisymmetric_norm, math.sqrt(2.0) * 1e307, rel_tol=1e-15)
+
+
+def test_an_asymmetry_beyond_the_largest_float_is_refused_by_index():
+    with pytest.raises(ValidationError) as exc:
+        symmetry_verdict(np.array([[1e308, -1e308], [1e308, 1e308]]))
+    assert exc.value.argument == "M" and exc.value.index == (0, 1)
+
+
+_HUGE_FIELDS = {
+    "gradient": lambda t: 1e308 * np.tanh(t),
+    "rotation": lambda t: 0.5e308 * np.array([-t[1], t[0]]),
+    "overflowing rotation": lambda t: 1e308 * np.array([-t[1], t[0]]),
+    "near -max": lambda t: -1.7e308 + 1e300 * np.array([-t[1], t[0]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HUGE_FIELDS))
+@pytest.mark.parametrize("method", ["auto", "central"])
+@pytest.mark.parametrize("at", [0.0, 1.0])
+def test_fields_near_the_largest_float_are_refused_or_decided_finitely(name, method, at):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            fv = is_gradient_field(_HUGE_FIELDS[name], np.full(2, at), method=method)
+        except ValidationError as exc:
+            assert exc.argument == "F"
+            return
+    numbers = [fv.symmetry.max_asymmetry, fv.symmetry.antisymmetric_norm, fv.symmetry.tolerance,
+               fv.circulation.value, fv.circulation.bound, fv.stokes_estimate]
+    assert all(math.isfinite(x) for x in numbers)
+    assert fv.status == ("gradient" if name == "gradient" else "not a gradient")

@@ -71,13 +71,19 @@ def build_context(name: str, mdp: MDP, policy_name: PolicyName = "uniform",
 
 @dataclass(frozen=True)
 class Section:
-    """One titled block: ``rows`` of (label, text) for people, ``data`` for ``--json``."""
+    """One titled block: ``rows`` of (label, text) for people, ``data`` for ``--json``.
+
+    ``ok`` is False when one of the section's checks failed; ``undecided`` names
+    the checks whose answer the numbers could not settle (not a failure, but the
+    verdict line says so).
+    """
 
     key: str
     title: str
     rows: list[tuple[str, str]]
     data: dict[str, Any]
     ok: bool = True
+    undecided: tuple[str, ...] = ()
 
 
 def skipped_section(key: str, title: str, reason: str) -> Section:
@@ -86,9 +92,14 @@ def skipped_section(key: str, title: str, reason: str) -> Section:
 
 
 def verdict(sections: list[Section]) -> str:
-    """The report's overall verdict: "all checks pass", or the failed sections."""
+    """The report's overall verdict: "all checks pass", or "FAILED: " and the failed sections.
+
+    Checks left undecided are named after it: "all checks pass; undecided: grad J".
+    """
     failed = [s.title for s in sections if not s.ok]
-    return "all checks pass" if not failed else f"FAILED: {', '.join(failed)}"
+    text = "all checks pass" if not failed else f"FAILED: {', '.join(failed)}"
+    open_ = [u for s in sections for u in s.undecided]
+    return text if not open_ else f"{text}; undecided: {', '.join(open_)}"
 
 
 def _jsonable(x: Any) -> Any:
@@ -112,6 +123,7 @@ def render_json(sections: list[Section]) -> str:
     """All sections as one JSON object keyed by section key, plus "verdict" (ok, failed, text)."""
     report: dict[str, Any] = {s.key: _jsonable(s.data) | {"ok": s.ok} for s in sections}
     report["verdict"] = dict(ok=all(s.ok for s in sections), failed=[s.key for s in sections if not s.ok],
+                             undecided=[f"{s.key}: {u}" for s in sections for u in s.undecided],
                              text=verdict(sections))
     return json.dumps(report, indent=2)
 

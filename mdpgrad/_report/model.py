@@ -21,7 +21,7 @@ def model_section(ctx: CheckContext) -> Section:
         ("example", ctx.name),
         ("states x actions", f"{m.n_states} x {m.n_actions}"),
         ("storage", f"{'sparse' if m.is_sparse else 'dense'}, {nnz} non-zero transitions"),
-        ("gamma", f"{m.gamma:g}"),
+        ("gamma", f"{m.gamma:.15g}"),
         ("terminal states", f"{int(m.terminal.sum())}"),
         ("rewards", f"min {m.r.min():.6g}, max {m.r.max():.6g}"),
         ("policy", f"{ctx.policy_name} (tabular softmax"

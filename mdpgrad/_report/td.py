@@ -18,10 +18,12 @@ import numpy as np
 
 from .._chains import chain_and_reward, stationary_distribution
 from .._errors import ValidationError
-from ..fields._checker import FieldVerdict, SymmetryVerdict, circulation, is_gradient_field
-from ..gradients._theorem import expected_update_without_discount
-from ..gradients._theorem import gradient_at as policy_gradient
-from ..td._linear import linear_td_jacobian, stability
+from ..fields._checker import FieldVerdict, is_gradient_field
+from ..fields._circulation import circulation
+from ..fields._symmetry import SymmetryVerdict
+from ..gradients._theorem import expected_update_without_discount, policy_gradient
+from ..td._linear import linear_td_jacobian
+from ..td._stability import stability
 from ..td._tabular import reversibility_verdict, td_symmetry, td_update
 from .base import CheckContext, Section
 
@@ -47,17 +49,18 @@ def _fmt_pairs(ver: SymmetryVerdict) -> str:
 
 
 def _field_rows(label: str, fv: FieldVerdict) -> tuple[tuple[str, str], dict[str, Any]]:
+    """The row and data of one verdict of :func:`is_gradient_field`, printed as the verdict says."""
     c = fv.circulation
     if c is None or fv.plane_index is None:
-        return (label, "gradient (one parameter)"), dict(is_gradient=True)
-    word = "gradient" if fv.holds else (
-        "NOT a gradient" + (" (circulation beyond its bound)" if fv.certified_not_gradient else ""))
-    text = (f"{word}; max Jacobian asymmetry {fv.symmetry.max_asymmetry:.3g} at theta{fv.plane_index[0]} "
-            f"vs theta{fv.plane_index[1]}; circulation {c.value:.3g} (bound {c.bound:.2g})")
-    data = dict(is_gradient=fv.holds, certified_not_gradient=fv.certified_not_gradient,
-                max_asymmetry=fv.symmetry.max_asymmetry, relative_asymmetry=fv.symmetry.relative_asymmetry,
+        return (label, "gradient (one parameter)"), dict(is_gradient=True, status=fv.status)
+    text = (f"{fv.verdict}; max Jacobian asymmetry {fv.symmetry.max_asymmetry:.3g} (tolerance "
+            f"{fv.symmetry.tolerance:.2g}) at theta{fv.plane_index[0]} vs theta{fv.plane_index[1]}; "
+            f"circulation {c.value:.3g} (bound {c.bound:.2g}, field error {fv.field_error:.2g})")
+    data = dict(is_gradient=fv.holds, certified_not_gradient=fv.certified_not_gradient, status=fv.status,
+                verdict=fv.verdict, max_asymmetry=fv.symmetry.max_asymmetry,
+                relative_asymmetry=fv.symmetry.relative_asymmetry, tolerance=fv.symmetry.tolerance,
                 witness=[list(fv.plane_index[0]), list(fv.plane_index[1])], circulation=c.value,
-                circulation_bound=c.bound, jacobian_method=fv.jacobian.method)
+                circulation_bound=c.bound, field_error=fv.field_error, jacobian_method=fv.jacobian.method)
     return (label, text), data
 
 
@@ -168,18 +171,27 @@ def td_section(ctx: CheckContext) -> Section:
         data["without_discount"] = dict(skipped=True)
         return Section("td", "TD semi-gradient", rows, data, ok)
     kind = "episodic, undiscounted visits" if m.terminal.any() else "continuing, stationary weighting"
+    undecided: list[str] = []
     try:
         fv = is_gradient_field(lambda th: expected_update_without_discount(m, ctx.policy, th), ctx.theta)
         row, d = _field_rows(f"gamma^t-less ({kind})", fv)
         rows.append(row)
         if m.terminal.any() and m.gamma == 1.0:
+            # the update is ∇J itself: a certificate of "not a gradient" would be a false one
             rows.append(("", "gamma = 1: dropping gamma^t changes nothing, the update is grad J"))
+            ok = ok and not fv.certified_not_gradient
+        if fv.status == "undecided":
+            undecided.append("gamma^t-less update")
         data["without_discount"] = d | dict(weighting=kind)
     except ValidationError as exc:
         rows.append((f"gamma^t-less ({kind})", f"undefined: {exc}"))
         data["without_discount"] = dict(error=str(exc))
+    # ∇J is a gradient: a certificate of the contrary is a failed check
     gv = is_gradient_field(lambda th: policy_gradient(m, ctx.policy, th), ctx.theta)
     row, d = _field_rows("grad J (contrast)", gv)
     rows.append(row)
+    ok = ok and not gv.certified_not_gradient
+    if gv.status == "undecided":
+        undecided.append("grad J")
     data["policy_gradient"] = d
-    return Section("td", "TD semi-gradient", rows, data, ok)
+    return Section("td", "TD semi-gradient", rows, data, ok, tuple(undecided))

@@ -82,6 +82,14 @@ class SymmetryVerdict:
     scale: float
     tolerance: float
 
+    def __str__(self) -> str:
+        word = "symmetric" if self.holds else "NOT symmetric"
+        sign = "<=" if self.holds else ">"
+        where = "" if self.witness is None else \
+            f" at {self.witness_pairs if self.witness_pairs is not None else self.witness}"
+        return (f"SymmetryVerdict: {word} — max |M - M^T| {self.max_asymmetry:.3g} {sign} tolerance "
+                f"{self.tolerance:.2g}{where}")
+
     def describe(self) -> str:
         """One line for people."""
         if self.witness is None:
@@ -117,6 +125,11 @@ def _check_square(M: Any, name: str) -> Any:
         raise ValidationError(f"{format_index(name, idx)} is {format_number(data[k])}; expected a finite "
                               "number", argument=name, index=idx, value=float(data[k]))
     return M
+
+
+def _power_of_two_below(x: float) -> float:
+    """2ᵏ with x/2 < 2ᵏ ≤ x (1 for x ≤ 1): dividing by it is exact and leaves every |entry| < 2."""
+    return float(np.ldexp(1.0, int(np.frexp(x)[1]) - 1)) if x > 1.0 else 1.0
 
 
 def symmetry_verdict(M: ArrayLike | sp.sparray | sp.spmatrix, *, rtol: float = SYMMETRY_RTOL,
@@ -159,29 +172,41 @@ def symmetry_verdict(M: ArrayLike | sp.sparray | sp.spmatrix, *, rtol: float = S
     if n_actions is not None and check_integer(n_actions, "n_actions", min_value=1) and n % n_actions:
         raise ValidationError(f"n_actions is {n_actions!r}; expected a divisor of the size {n}",
                               argument="n_actions", value=n_actions)
+    # work on M / 2ᵏ ≥ max|M| (exact: a power of two), so M − Mᵀ and its norm cannot overflow
     if sp.issparse(M):
         scale = float(np.abs(M.data).max()) if M.nnz else 0.0
-        diff = sp.coo_array(M - M.T)
+        unit = _power_of_two_below(scale)
+        Ms = M / unit
+        diff = sp.coo_array(Ms - Ms.T)
         diff.sum_duplicates()
         rows, cols, vals = diff.row, diff.col, np.abs(diff.data)
         upper = rows < cols
         rows, cols, vals = rows[upper], cols[upper], vals[upper]
-        anti = float(np.sqrt(2.0 * np.sum(vals ** 2)) / 2.0)
+        anti_s = float(np.sqrt(2.0 * np.sum(vals ** 2)) / 2.0)
         if vals.size:
             k = int(np.argmax(vals))
-            i, j, max_asym = int(rows[k]), int(cols[k]), float(vals[k])
+            i, j, asym_s = int(rows[k]), int(cols[k]), float(vals[k])
         else:
-            i, j, max_asym = 0, 1, 0.0
+            i, j, asym_s = 0, 1, 0.0
         values = (float(M[i, j]), float(M[j, i])) if n > 1 else None
     else:
         scale = float(np.abs(M).max()) if M.size else 0.0
-        diff = np.abs(M - M.T)
-        anti = float(np.linalg.norm(diff) / 2.0)
+        unit = _power_of_two_below(scale)
+        Ms = M / unit
+        diff = np.abs(Ms - Ms.T)
+        anti_s = float(np.linalg.norm(diff) / 2.0)
         upper = np.triu(diff, 1)
         flat = int(np.argmax(upper)) if n > 1 else 0
-        max_asym = float(upper.flat[flat]) if n > 1 else 0.0
-        i, j = divmod(flat, n) if max_asym > 0 else (0, 1)
+        asym_s = float(upper.flat[flat]) if n > 1 else 0.0
+        i, j = divmod(flat, n) if asym_s > 0 else (0, 1)
         values = (float(M[i, j]), float(M[j, i])) if n > 1 else None
+    with np.errstate(over="ignore"):
+        max_asym, anti = float(np.float64(asym_s) * unit), float(np.float64(anti_s) * unit)
+    if not (np.isfinite(max_asym) and np.isfinite(anti)):
+        raise ValidationError(f"|M[{i}, {j}] - M[{j}, {i}]| (or the norm of M - M^T) exceeds the largest "
+                              f"float64 (max |M| = {format_number(scale)}); expected a matrix whose "
+                              "asymmetry is representable (rescale M)", argument="M", index=(i, j),
+                              value=scale)
     tol = rtol * scale + atol
     witness = (i, j) if n > 1 else None
     pairs = None

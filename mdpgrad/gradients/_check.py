@@ -74,6 +74,12 @@ class GradientCheck:
     tol: float
     holds: bool
 
+    def __str__(self) -> str:
+        word, sign = ("holds", "<=") if self.holds else ("FAILS", ">")
+        where = f" at theta[{', '.join(map(str, self.worst_index))}]" if self.worst_index else ""
+        return (f"GradientCheck: {word} — max error {self.max_error:.2g} {sign} {self.tol:.2g}{where} "
+                f"(central differences, {self.error.size} coordinates)")
+
 
 def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], Any] | ArrayLike,
                    theta: ArrayLike, *, tol: float = FD_TOL, batched: bool = False) -> GradientCheck:

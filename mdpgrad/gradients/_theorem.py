@@ -363,7 +363,19 @@ def expected_update_without_discount(
 
     with η̃ the undiscounted expected visits before termination
     (``visit_counts(mdp, π, discounted=False)``) and d_π the stationary
-    distribution of P^π.  It is not the gradient of any function.
+    distribution of P^π.
+
+    When it is a gradient (Nota & Thomas 2020, "Is the policy gradient a
+    gradient?", §4): on an episodic MDP with γ = 1, η̃ = η and the update *is*
+    ∇J, a gradient at every θ on every such model.
+    With γ < 1, or on a continuing MDP (stationary weighting), it is not the
+    gradient of any function in general: on ``get_example("two-state")`` at
+    θ = 0 its Jacobian is asymmetric (∂u[0,1]/∂θ[1,1] − ∂u[1,1]/∂θ[0,1] ≈
+    1.6e-3) and its circulation around a loop of radius 0.01 in that plane is
+    4.9e-7 against an error bound of 5e-14, which certifies it
+    (:func:`mdpgrad.is_gradient_field`).  "In general" is exact: particular
+    models can still make it symmetric at particular θ
+    (``get_example("two-state-reversible")`` at θ = 0).
 
     Parameters
     ----------
@@ -379,6 +391,13 @@ def expected_update_without_discount(
     Returns
     -------
     ndarray, same shape as theta
+
+    Examples
+    --------
+    >>> from mdpgrad import TabularSoftmax, get_example, is_gradient_field
+    >>> mdp, pol = get_example("two-state"), TabularSoftmax(2, 2)
+    >>> is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), np.zeros((2, 2))).verdict
+    'NOT a gradient'
     """
     mdp, policy = model_and_policy(mdp, policy)
     theta = validate_theta(theta, policy)

@@ -26,7 +26,6 @@ Tsitsiklis & Van Roy 1997; Ollivier 2018.
 
 from ._common import diagonal_weights
 from ._linear import (
-    Stability,
     iterate_expected_update,
     linear_td_jacobian,
     linear_td_update,
@@ -35,9 +34,9 @@ from ._linear import (
     regression_update,
     residual_gradient_jacobian,
     residual_gradient_update,
-    stability,
     td_fixed_point,
 )
+from ._stability import Stability, stability
 from ._tabular import (
     QLearningJacobian,
     TDSymmetry,

@@ -15,9 +15,9 @@ diagonal weighting over the n rows (see :func:`mdpgrad.td.diagonal_weights`).
 The last two are gradients (symmetric Jacobians); TD's is not in general.  The
 TD fixed point solves A w + b = 0 and differs from the regression solution
 argmin ‖Φw − q‖_D.  Expected TD converges for small steps iff every
-eigenvalue of A has negative real part (off the null space of Φ); Baird's
-counterexample (Sutton & Barto 2018, Example 11.1) has one with positive real
-part under its behaviour weighting.
+eigenvalue of A has negative real part (off the null space of Φ; decided by
+:func:`mdpgrad.td.stability`); Baird's counterexample (Sutton & Barto 2018,
+Example 11.1) has one with positive real part under its behaviour weighting.
 
 With ``phi=None`` the features are the identity (the tabular case).
 
@@ -29,7 +29,7 @@ with Φ = I is q^π (or v^π); the regression solution with Φ = I is q^π.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import get_args
 
 import numpy as np
 import scipy.linalg as sla
@@ -43,10 +43,10 @@ from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._validation import (
     as_real_array,
+    check_choice,
     check_integer,
     check_memory,
     check_real,
-    check_tolerance,
     format_number,
 )
 from ._common import (
@@ -54,16 +54,13 @@ from ._common import (
     Weighting,
     as_values,
     check_dense_square,
-    check_sparse_entries,
     policy_table,
     resolve_weights,
     value_chain,
 )
 
 __all__ = [
-    "EIGENVALUE_ATOL",
     "FIXED_POINT_RTOL",
-    "Stability",
     "iterate_expected_update",
     "linear_td_jacobian",
     "linear_td_update",
@@ -72,13 +69,8 @@ __all__ = [
     "regression_update",
     "residual_gradient_jacobian",
     "residual_gradient_update",
-    "stability",
     "td_fixed_point",
 ]
-
-#: Eigenvalues with |Re λ| below this (relative to max|λ|) count as zero: an
-#: eigen-solver returns them to ≈ n·ε·‖A‖, far below 1e-10 for the sizes here.
-EIGENVALUE_ATOL = 1e-10
 
 #: A fixed point must solve A w + b = 0 to this, relative to ‖A‖‖w‖ + ‖b‖
 #: (least-squares residuals of a consistent system are ≈ cond·ε).
@@ -97,9 +89,11 @@ class _Problem:
     gamma: float
     lam: float          # λ of TD(λ), in [0, 1]
     values: ValueKind
+    identity: bool = False   # phi=None: Φ = I over the n rows
 
 
-def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: float = 0.0) -> _Problem:
+def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: float = 0.0,
+             kind: ValueKind | None = None) -> _Problem:
     """Validate the public arguments of every linear field (once) and build its problem.
 
     Refuses, before allocating, the dense objects whose size the request fixes:
@@ -109,9 +103,12 @@ def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: 
     S, A = mdp.n_states, mdp.n_actions
     table = policy_table(mdp, pi)
     lam = check_real(lam, "lam", min_value=0.0, max_value=1.0)
+    if kind is not None:
+        kind = check_choice(kind, "values", get_args(ValueKind))
     values: ValueKind
     if phi is None:
-        values, n = "q", S * A
+        values = "q" if kind is None else kind
+        n = S * A if values == "q" else S
         check_dense_square(mdp, n, "the identity features phi=None")
         Phi: Matrix = sp.eye_array(n, format="csr") if mdp.is_sparse else np.eye(n)
     else:
@@ -123,6 +120,11 @@ def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: 
                                   f"or ({S}, {A}, k)", argument="phi", value=np.shape(phi))
         # with one action the pair chain and the state chain coincide
         values = "q" if Phi.shape[0] == S * A and A > 1 else "v"
+        if kind is not None and kind != values and A > 1:
+            raise ValidationError(f"values is {kind!r} but phi has {Phi.shape[0]} rows, one per "
+                                  f"{'state-action pair' if values == 'q' else 'state'}; expected "
+                                  f"values={values!r} or phi with {S * A if kind == 'q' else S} rows",
+                                  argument="values", value=kind)
         k = Phi.shape[1]
         check_memory(8.0 * k * k, f"the feature matrix Phi^T D Phi, a dense {k} x {k} float64 matrix,", "phi")
     weights = resolve_weights(mdp, table, D, values)
@@ -130,7 +132,7 @@ def _problem(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, D: Weighting, lam: 
     check_dense_square(mdp, n_rows, "the chain of the linear field")
     M, r = value_chain(mdp, table, values)
     return _Problem(table, Phi, M, r, np.ones(M.shape[0]) if weights is None else weights, mdp.gamma, lam,
-                    values)
+                    values, phi is None)
 
 
 def _solve_lambda(p: _Problem, X: np.ndarray) -> np.ndarray:
@@ -185,11 +187,25 @@ def _td_system(p: _Problem) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _weights_of(p: _Problem, w: ArrayLike, name: str = "w") -> np.ndarray:
-    return as_values(w, (p.Phi.shape[1],), name)
+    """w, one weight per feature; a mismatch names the weights, their count and what phi asks for."""
+    k = p.Phi.shape[1]
+    shape = np.shape(w)
+    if shape != (k,) and len(shape) == 1:
+        S, A = p.pi.shape
+        if not p.identity:
+            meaning = "one per column of phi"
+        elif p.values == "q":
+            meaning = (f"one action value per state-action pair ({S} x {A}, phi=None with values='q'); "
+                       f"pass values='v' for the {S} state values")
+        else:
+            meaning = "one state value per state (phi=None with values='v'); pass values='q' for q"
+        raise ValidationError(f"{name} has {shape[0]} entries; expected {k}, {meaning}", argument=name,
+                              value=shape)
+    return as_values(w, (k,), name)
 
 
 def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *, D: Weighting = None,
-                     lam: float = 0.0) -> np.ndarray:
+                     lam: float = 0.0, values: ValueKind | None = None) -> np.ndarray:
     """Expected linear TD(λ) update u(w) = Φᵀ D (I − γλM)⁻¹ (r + γMΦw − Φw), shape (k,).
 
     Parameters
@@ -205,6 +221,12 @@ def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLik
         Weighting over the rows of Φ.
     lam : float, optional
         λ ∈ [0, 1].
+    values : {"q", "v"}, optional
+        What Φw approximates: action values (rows x = s·A + a) or state values
+        (rows s).  With ``phi=None`` it picks the identity features: "q" (the
+        default: S·A weights, one per state-action pair) or "v" (S weights);
+        with ``phi`` given it is read from phi's rows and, when passed, must
+        agree with them.
 
     Returns
     -------
@@ -217,7 +239,7 @@ def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLik
     >>> linear_td_update(mdp, np.ones((2, 1)), np.ones((2, 1)), np.zeros(1)).tolist()  # Σ r
     [1.0]
     """
-    p = _problem(mdp, pi, phi, D, lam)
+    p = _problem(mdp, pi, phi, D, lam, values)
     w = _weights_of(p, w)
     with np.errstate(over="ignore", invalid="ignore"):
         Phiw = p.Phi @ w
@@ -232,14 +254,14 @@ def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLik
 
 
 def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
-                       lam: float = 0.0) -> np.ndarray:
+                       lam: float = 0.0, values: ValueKind | None = None) -> np.ndarray:
     """A = Φᵀ D (I − γλM)⁻¹ (γM − I) Φ, the Jacobian of :func:`linear_td_update`, shape (k, k).
 
     Sutton & Barto 2018, §9.4 (eq. 9.11 for λ = 0) and §12.2.
 
     Parameters
     ----------
-    mdp, pi, phi, D, lam
+    mdp, pi, phi, D, lam, values
         As in :func:`linear_td_update`.
 
     Examples
@@ -249,7 +271,7 @@ def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Wei
     >>> linear_td_jacobian(mdp, np.ones((2, 1)), np.ones((2, 1))).tolist()    # 2·(γ − 1)
     [[-1.0]]
     """
-    return _td_system(_problem(mdp, pi, phi, D, lam))[0]
+    return _td_system(_problem(mdp, pi, phi, D, lam, values))[0]
 
 
 def _consistent_solve(A: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
@@ -263,7 +285,7 @@ def _consistent_solve(A: np.ndarray, rhs: np.ndarray, what: str) -> np.ndarray:
 
 
 def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
-                   lam: float = 0.0) -> np.ndarray:
+                   lam: float = 0.0, values: ValueKind | None = None) -> np.ndarray:
     """The TD(λ) fixed point: w with A w + b = 0 (minimum-norm when A is singular), shape (k,).
 
     Tsitsiklis & Van Roy 1997, Theorem 1: on-policy it is the fixed point of
@@ -271,7 +293,7 @@ def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighti
 
     Parameters
     ----------
-    mdp, pi, phi, D, lam
+    mdp, pi, phi, D, lam, values
         As in :func:`linear_td_update`; on-policy means D = "occupancy" or
         "stationary" of the same π.
 
@@ -282,7 +304,7 @@ def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighti
     >>> td_fixed_point(mdp, np.ones((2, 1)), np.eye(2)).round(12).tolist()   # v^π = (4/3, 2/3)
     [1.333333333333, 0.666666666667]
     """
-    A, b = _td_system(_problem(mdp, pi, phi, D, lam))
+    A, b = _td_system(_problem(mdp, pi, phi, D, lam, values))
     return _consistent_solve(A, -b, "TD fixed point")
 
 
@@ -293,44 +315,46 @@ def _target_values(mdp: MDP, p: _Problem) -> np.ndarray:
 
 
 def regression_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *,
-                      D: Weighting = None) -> np.ndarray:
+                      D: Weighting = None, values: ValueKind | None = None) -> np.ndarray:
     """Monte Carlo regression field Φᵀ D (q^π − Φw) = −∇ ½‖Φw − q^π‖²_D, shape (k,).
 
     The expected gradient-MC update of Sutton & Barto 2018, §9.3 (v^π for state features).
 
     Parameters
     ----------
-    mdp, pi, phi, w, D
+    mdp, pi, phi, w, D, values
         As in :func:`linear_td_update`.
     """
-    p = _problem(mdp, pi, phi, D)
+    p = _problem(mdp, pi, phi, D, 0.0, values)
     w = _weights_of(p, w)
     with np.errstate(over="ignore", invalid="ignore"):
         u = np.asarray(_weighted_T(p, _target_values(mdp, p) - p.Phi @ w)).ravel()
     return _finite_result(u, "the regression update Phi^T D (q - Phi w)", "w")
 
 
-def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
+def regression_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
+                        values: ValueKind | None = None) -> np.ndarray:
     """−Φᵀ D Φ, the symmetric Jacobian of :func:`regression_update` (Sutton & Barto 2018, §9.3).
 
     Parameters
     ----------
-    mdp, pi, phi, D
+    mdp, pi, phi, D, values
         As in :func:`linear_td_update`.
     """
-    p = _problem(mdp, pi, phi, D)
+    p = _problem(mdp, pi, phi, D, 0.0, values)
     with np.errstate(over="ignore", invalid="ignore"):
         return _finite_result(-_dense(_weighted_T(p, p.Phi)), "the regression Jacobian -Phi^T D Phi")
 
 
-def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None) -> np.ndarray:
+def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighting = None,
+                        values: ValueKind | None = None) -> np.ndarray:
     """argmin_w ‖Φw − q^π‖_D (minimum-norm), shape (k,): solves ΦᵀDΦ w = ΦᵀD q^π.
 
     The fixed point of gradient Monte Carlo (Sutton & Barto 2018, §9.3, §9.4).
 
     Parameters
     ----------
-    mdp, pi, phi, D
+    mdp, pi, phi, D, values
         As in :func:`linear_td_update`.
 
     Examples
@@ -340,7 +364,7 @@ def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
     >>> regression_solution(mdp, np.ones((2, 1)), np.ones((2, 1))).round(12).tolist()  # mean of v^π
     [1.0]
     """
-    p = _problem(mdp, pi, phi, D)
+    p = _problem(mdp, pi, phi, D, 0.0, values)
     with np.errstate(over="ignore", invalid="ignore"):
         A = _finite_result(-_dense(_weighted_T(p, p.Phi)), "the normal matrix Phi^T D Phi")
         b = _finite_result(np.asarray(_weighted_T(p, _target_values(mdp, p))).ravel(),
@@ -349,18 +373,18 @@ def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
 
 
 def residual_gradient_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLike, *,
-                             D: Weighting = None) -> np.ndarray:
+                             D: Weighting = None, values: ValueKind | None = None) -> np.ndarray:
     """−∇ ½‖r + γMΦw − Φw‖²_D = −Bᵀ D δ(w), B = (γM − I)Φ, shape (k,).
 
     Baird 1995; Sutton & Barto 2018, §11.5 (the expected residual-gradient update).
 
     Parameters
     ----------
-    mdp, pi, phi, w, D
+    mdp, pi, phi, w, D, values
         As in :func:`linear_td_update`; δ(w) = r + (γM − I)Φw is the expected
         TD error of every row.
     """
-    p = _problem(mdp, pi, phi, D)
+    p = _problem(mdp, pi, phi, D, 0.0, values)
     w = _weights_of(p, w)
     with np.errstate(over="ignore", invalid="ignore"):
         B = _B(p)
@@ -370,17 +394,17 @@ def residual_gradient_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: 
 
 
 def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *,
-                               D: Weighting = None) -> np.ndarray:
+                               D: Weighting = None, values: ValueKind | None = None) -> np.ndarray:
     """−Bᵀ D B, B = (γM − I)Φ: the symmetric Jacobian of :func:`residual_gradient_update`.
 
     Baird 1995; Sutton & Barto 2018, §11.5.
 
     Parameters
     ----------
-    mdp, pi, phi, D
+    mdp, pi, phi, D, values
         As in :func:`linear_td_update`.
     """
-    p = _problem(mdp, pi, phi, D)
+    p = _problem(mdp, pi, phi, D, 0.0, values)
     with np.errstate(over="ignore", invalid="ignore"):
         B = _B(p)
         DB = (sp.diags_array(p.D) @ B) if sp.issparse(B) else p.D[:, None] * B
@@ -388,103 +412,16 @@ def residual_gradient_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *
     return _finite_result(J, "the residual-gradient Jacobian -B^T D B")
 
 
-@dataclass(frozen=True, eq=False)
-class Stability:
-    """Eigenvalues of an update's Jacobian and what they say about w ← w + α u(w).
-
-    Attributes
-    ----------
-    eigenvalues : ndarray, shape (k,)
-        Sorted by decreasing real part.
-    max_real : float
-    diverges : bool
-        Some eigenvalue has Re λ > 0: the expected iteration grows along it for
-        every step size α > 0.
-    converges : bool
-        Every eigenvalue has Re λ < 0: the iteration converges for small α.
-    n_neutral : int
-        Eigenvalues with Re λ = 0 (within tolerance), e.g. the null space of Φ.
-    """
-
-    eigenvalues: np.ndarray
-    max_real: float
-    diverges: bool
-    converges: bool
-    n_neutral: int
-
-
-def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) -> Stability:
-    """Eigenvalues of a square Jacobian; stable iff all real parts are negative.
-
-    The expected iteration w ← w + α(A w + b) converges for small α > 0 iff
-    every eigenvalue of A has Re λ < 0 (Sutton & Barto 2018, §9.4 and §11.2).
-
-    Parameters
-    ----------
-    jacobian : array_like or sparse, shape (k, k)
-        Real or complex, finite.
-    atol : float, optional
-        Relative tolerance: |Re λ| ≤ atol·max(1, max|λ|) counts as zero.
-
-    Returns
-    -------
-    Stability
-
-    Examples
-    --------
-    >>> s = stability(np.array([[-1.0, 2.0], [0.0, 0.5]]))
-    >>> s.eigenvalues.real.tolist(), s.diverges
-    ([0.5, -1.0], True)
-    """
-    atol = check_tolerance(atol, "atol")
-    if sp.issparse(jacobian):
-        sparse: Any = jacobian
-        shape = tuple(sparse.shape)
-        if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValidationError(f"jacobian has shape {shape}; expected a square matrix",
-                                  argument="jacobian", value=shape)
-        check_sparse_entries(sparse, "jacobian")
-        _check_eigen_memory(shape[0], np.dtype(sparse.dtype).kind == "c")
-    J = as_values(_dense(jacobian) if sp.issparse(jacobian) else jacobian, None, "jacobian")
-    if J.ndim != 2 or J.shape[0] != J.shape[1]:
-        raise ValidationError(f"jacobian has shape {J.shape}; expected a square matrix",
-                              argument="jacobian", value=J.shape)
-    _check_eigen_memory(J.shape[0], np.iscomplexobj(J))
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            ev = np.linalg.eigvals(J)
-    except np.linalg.LinAlgError as exc:
-        raise ValidationError(f"the eigenvalues of jacobian did not converge ({exc})", argument="jacobian",
-                              value=J.shape) from None
-    if not np.isfinite(ev).all():
-        raise ValidationError("the eigenvalues of jacobian overflow float64: its entries are too large "
-                              f"(max |J| = {format_number(np.abs(J).max())})", argument="jacobian",
-                              value=float(np.abs(J).max()))
-    ev = ev[np.argsort(-ev.real, kind="stable")]
-    tol = atol * max(1.0, float(np.abs(ev).max()) if ev.size else 0.0)
-    re = ev.real
-    return Stability(eigenvalues=ev, max_real=float(re.max()) if ev.size else 0.0,
-                     diverges=bool((re > tol).any()), converges=bool((re < -tol).all()),
-                     n_neutral=int((np.abs(re) <= tol).sum()))
-
-
-def _check_eigen_memory(k: int, complex_: bool) -> None:
-    """The eigen-solver works on a dense k × k copy (float64 or complex128) of the Jacobian."""
-    item = 16 if complex_ else 8
-    check_memory(float(item) * k * k, f"the eigenvalues of a {k} x {k} matrix (a dense working copy)",
-                 "jacobian")
-
-
 def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: ArrayLike, *,
                             step_size: float, n_steps: int, D: Weighting = None,
-                            lam: float = 0.0) -> np.ndarray:
+                            lam: float = 0.0, values: ValueKind | None = None) -> np.ndarray:
     """Iterates of expected linear TD(λ), w_{t+1} = w_t + α (A w_t + b), shape (n_steps + 1, k).
 
     The expected ("semi-gradient DP") version of Sutton & Barto 2018, Figure 11.2.
 
     Parameters
     ----------
-    mdp, pi, phi, D, lam
+    mdp, pi, phi, D, lam, values
         As in :func:`linear_td_update`.
     w0 : array_like, shape (k,)
         The first iterate.
@@ -508,7 +445,7 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
     """
     step_size = check_real(step_size, "step_size", min_value=0.0, min_open=True)
     n_steps = check_integer(n_steps, "n_steps", min_value=0)
-    p = _problem(mdp, pi, phi, D, lam)
+    p = _problem(mdp, pi, phi, D, lam, values)
     A, b = _td_system(p)
     w = _weights_of(p, w0, "w0")
     check_memory(float(min((n_steps + 1) * w.size * w.itemsize, 2**1000)),

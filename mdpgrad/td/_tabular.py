@@ -279,6 +279,13 @@ class QLearningJacobian:
         """No reachable ties: the field is differentiable at Q."""
         return not self.tied_states
 
+    def __str__(self) -> str:
+        n = self.jacobian.shape[0]
+        if self.differentiable:
+            return f"QLearningJacobian: differentiable — {n} x {n}, no reachable ties"
+        return (f"QLearningJacobian: NOT differentiable — {n} x {n}, ties at states {self.tied_states} "
+                "(one element of the Clarke Jacobian)")
+
 
 def q_learning_jacobian(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None,
                         tie_atol: float = 0.0) -> QLearningJacobian:
@@ -350,6 +357,17 @@ class TDSymmetry:
     def holds(self) -> bool:
         """The Jacobian is symmetric (the affine field is then a gradient)."""
         return self.symmetry.holds
+
+    def __str__(self) -> str:
+        v = self.symmetry
+        word = "gradient" if v.holds else "NOT a gradient"
+        if v.witness is None:
+            return f"TDSymmetry: {word} — a single value"
+        where = v.witness_pairs if v.witness_pairs is not None else v.witness
+        flows = "" if self.flows is None else \
+            f"; flows D_x M[x,y] = {self.flows[0]:.3g}, D_y M[y,x] = {self.flows[1]:.3g}"
+        return (f"TDSymmetry: {word} — max |J - J^T| {v.max_asymmetry:.3g} "
+                f"{'<=' if v.holds else '>'} tolerance {v.tolerance:.2g} at {where[0]} vs {where[1]}{flows}")
 
 
 def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKind = "q",
