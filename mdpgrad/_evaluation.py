@@ -380,7 +380,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     table = _policy_table(mdp, pi, check_bool(validate, "validate"))
     method = validate_solver_method(solver, sparse=mdp.is_sparse)
     policy = validate_accuracy(accuracy)
-    if table is pi:
+    if isinstance(pi, np.ndarray) and np.shares_memory(table, pi):
         table = table.copy()                  # the Evaluation owns its arrays (they are made read-only)
     P_pi, r_pi = chain_and_reward(mdp, table)
     if mdp.gamma == 1.0:
