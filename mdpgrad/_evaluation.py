@@ -411,7 +411,7 @@ def _deflation_pays(mdp: MDP) -> bool:
         return False
     horizon = 1.0 / (1.0 - mdp.gamma)
     size = float(np.max(np.abs(mdp.r), initial=0.0))
-    spread = float(np.max(mdp.r, initial=0.0) - np.min(mdp.r, initial=0.0))
+    spread = float(np.ptp(mdp.r)) if mdp.r.size else 0.0
     return horizon >= DEFLATE_RATIO or (size > 0.0 and horizon * size >= DEFLATE_RATIO * spread)
 
 
@@ -540,7 +540,7 @@ def _estimate(mdp: MDP, route: str, norm: Any, err_v: Any, err_q: Any, err_adv: 
 def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.ndarray) -> list[np.ndarray]:
     """The scale each quantity's error is judged against (the docstring of :class:`ErrorEstimate`)."""
     live = mdp.r[~mdp.terminal]
-    spread = float(np.max(live, initial=0.0) - np.min(live, initial=0.0)) if live.size else 0.0
+    spread = float(np.ptp(live)) if live.size else 0.0
     return [_states_of(v), _pairs_max(q), np.maximum(_pairs_max(adv), spread),
             np.sum(np.abs(eta), axis=-1), np.abs(v) @ mdp.rho0]
 
@@ -576,7 +576,8 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
     Py = _action_products(mdp, y)
     g = y @ u
     gc = g[..., None] if batched else g
-    v = _finite_result(y + k * gc, "v", source)
+    with np.errstate(over="ignore"):
+        v = _finite_result(y + k * gc, "v", source)
     adv = mdp.r + gamma * Py - y[..., None] - gamma * np.asarray(gc)[..., None]
     q = mdp.r + gamma * (Py + k * np.asarray(gc)[..., None])
     eta = _finite_result(z + k * w, "eta", source)

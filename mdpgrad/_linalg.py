@@ -1026,9 +1026,9 @@ def inverse_norm_inf(solve: Callable[[np.ndarray], np.ndarray],
         return np.zeros(batch)
     with np.errstate(all="ignore"):
         if S <= 4:
-            cols = [np.abs(solve(np.broadcast_to(np.eye(S)[j], (*batch, S)).copy())).sum(axis=-1)
-                    for j in range(S)]
-            return np.max(np.stack(cols, axis=-1), axis=-1)
+            rows = [np.abs(solve_transposed(np.broadcast_to(np.eye(S)[j], (*batch, S)).copy())).sum(axis=-1)
+                    for j in range(S)]                  # M⁻ᵀe_j is row j of M⁻¹
+            return np.max(np.stack(rows, axis=-1), axis=-1)
         x = np.full((*batch, S), 1.0 / S)
         best = np.zeros(batch)
         for _ in range(4):

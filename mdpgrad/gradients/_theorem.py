@@ -170,7 +170,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     E = eta * dx + deta * np.abs(x) + eps * eta * np.abs(x)
     error = _abs_vjp(policy, theta, pi, E)
     live = mdp.r[~mdp.terminal]
-    spread = float(np.max(live, initial=0.0) - np.min(live, initial=0.0)) if live.size else 0.0
+    spread = float(np.ptp(live)) if live.size else 0.0
     g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
     nd = np.ndim(theta) - (np.ndim(pi) - 2)
     axes = tuple(range(np.ndim(g) - nd, np.ndim(g)))
