@@ -36,8 +36,8 @@ from ._model import MDP
 from ._policies import reduce_actions
 from ._validation import as_real_array, check_memory, format_index, format_number
 
-__all__ = ["STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix",
-           "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
+__all__ = ["STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER",
+           "STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
            "pair_chain", "policy_matrix", "stationary_distribution", "stuck_states", "validate_termination"]
 
 #: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).

@@ -93,7 +93,7 @@ from ._model import MDP, validate_mdp
 from ._policies import validate_policy
 from ._validation import as_real_array, check_bool, check_finite, check_memory, format_index
 
-__all__ = ["DEFLATE_RATIO", "ErrorEstimate", "Evaluation", "evaluate", "visit_counts"]
+__all__ = ["DEFLATE_RATIO", "ErrorEstimate", "Evaluation", "advantage_floor", "evaluate", "visit_counts"]
 
 
 #: Take the deflated route (module docstring) when the horizon 1/(1 − γ) reaches this, or when
@@ -144,7 +144,7 @@ class ErrorEstimate:
     J : float or ndarray
     digits : float
         Significant digits left in the least accurate of v (relative to max|v|),
-        q (max|q|), advantage (max|adv| or the spread of the rewards, whichever
+        q (max|q|), advantage (max|adv| or :func:`advantage_floor`, whichever
         is larger), η (‖η‖₁) and J (ρ₀·|v|), over the whole batch.
     """
 
@@ -389,7 +389,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     if on_simplex and _deflation_pays(mdp):
         ev = _evaluate_deflated(mdp, table, P_pi, r_pi, method)
     else:
-        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, on_simplex)
+        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, on_simplex and not np.iscomplexobj(table))
     if ev.error is not None and policy != "ignore":
         _check_evaluation(mdp, ev, policy)
     for x in (ev.pi, ev.P_pi if not sp.issparse(ev.P_pi) else ev.P_pi.data, ev.r_pi, ev.v, ev.q, ev.advantage,
@@ -399,8 +399,13 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
 
 
 def _on_simplex(table: np.ndarray) -> bool:
-    """Real, nonnegative, every row summing to 1 within :data:`DEFLATE_ROW_TOL`."""
-    if np.iscomplexobj(table) or not bool(np.all(table >= 0)):
+    """Nonnegative (real part), every row summing to 1 within :data:`DEFLATE_ROW_TOL`.
+
+    A complex table (a complex step θ + ih e_j of a normalised policy) passes
+    when its rows sum to 1 in complex arithmetic: the deflated route needs
+    only P^π1 = 1, which then holds for the complex P^π too.
+    """
+    if not bool(np.all(table.real >= 0)):
         return False
     return bool(np.all(np.abs(table.sum(axis=-1) - 1.0) <= DEFLATE_ROW_TOL))
 
@@ -537,10 +542,21 @@ def _estimate(mdp: MDP, route: str, norm: Any, err_v: Any, err_q: Any, err_adv: 
                          digits)
 
 
-def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.ndarray) -> list[np.ndarray]:
-    """The scale each quantity's error is judged against (the docstring of :class:`ErrorEstimate`)."""
+def advantage_floor(mdp: MDP) -> float:
+    """The least scale an advantage is judged against: the spread max r − min r of the rewards of the
+    non-terminal states.  Inf (advantages never refused) with one action, where every advantage is 0,
+    and with constant rewards, where every advantage is 0 without terminal states (v is constant) and
+    is otherwise set by the termination probabilities alone, which the checks of v, q, η and J cover."""
     live = mdp.r[~mdp.terminal]
     spread = float(np.ptp(live)) if live.size else 0.0
+    if mdp.n_actions == 1 or spread == 0.0:
+        return float("inf")
+    return spread
+
+
+def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.ndarray) -> list[np.ndarray]:
+    """The scale each quantity's error is judged against (the docstring of :class:`ErrorEstimate`)."""
+    spread = advantage_floor(mdp)
     return [_states_of(v), _pairs_max(q), np.maximum(_pairs_max(adv), spread),
             np.sum(np.abs(eta), axis=-1), np.abs(v) @ mdp.rho0]
 
@@ -583,6 +599,10 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
     eta = _finite_result(z + k * w, "eta", source)
     d = eta / eta.sum(axis=-1, keepdims=True)
     J = y @ mdp.rho0 + k * g
+    if np.iscomplexobj(table):                          # a complex step: no error estimate
+        return Evaluation(pi=table, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=adv, eta=eta, d=d,
+                          mu=d[..., None] * table, J=J if batched else complex(J),
+                          solver=None if batched else DeflatedSolver(factors, u, gamma))
     # residuals of the three solves with B, and the error estimates
     Ppi_y = np.sum(table * Py, axis=-1)
     res_y = r_pi - (y - gamma * Ppi_y + gamma * gc)

@@ -969,8 +969,8 @@ def rounding_unit(terms: int) -> float:
 
 def digits_left(error: float, scale: float) -> float:
     """−log₁₀(error / scale) clipped to [0, DOUBLE_DIGITS]; DOUBLE_DIGITS for an error of 0."""
-    if not error > 0.0:
-        return DOUBLE_DIGITS if error == 0.0 else 0.0
+    if not error > 0.0 or scale == np.inf:
+        return DOUBLE_DIGITS if error == 0.0 or (scale == np.inf and np.isfinite(error)) else 0.0
     if not scale > 0.0 or not np.isfinite(error):
         return 0.0
     return float(np.clip(-np.log10(error / scale), 0.0, DOUBLE_DIGITS))

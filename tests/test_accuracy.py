@@ -12,6 +12,7 @@ import warnings
 import mpmath as mp
 import numpy as np
 import pytest
+from _models import random_mdp, random_pi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,8 +20,6 @@ import mdpgrad as mg
 from mdpgrad._evaluation import DEFLATE_RATIO
 from mdpgrad._linalg import ACCURACY_MIN_DIGITS, check_accuracy, digits_left, inverse_norm_inf
 from mdpgrad.gradients import gradient_error
-
-from _models import random_mdp, random_pi
 
 DIGITS = 80
 
@@ -287,7 +286,8 @@ GAMMAS = [0.9, 1 - 1e-6, 1 - 1e-9, 1 - 1e-12]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 4), A=st.integers(1, 3), gamma=st.sampled_from(GAMMAS),
+@given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 4), A=st.integers(1, 3),
+       gamma=st.sampled_from(GAMMAS),
        offset=st.sampled_from([0.0, 1.0, -1e4, 1e8]), noise=st.sampled_from([1.0, 1e-6]),
        sparse_rows=st.booleans())
 def test_every_returned_gradient_is_within_its_stated_error(seed, S, A, gamma, offset, noise, sparse_rows):

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 from .._chains import stationary_distribution
 from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
-from .._evaluation import Evaluation, evaluate, visit_counts
+from .._evaluation import Evaluation, advantage_floor, evaluate, visit_counts
 from .._linalg import Accuracy, check_accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
 from .._policies import Direct, LogLinear, Policy, TabularSoftmax, validate_parameterisation, validate_theta
@@ -154,7 +154,8 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     rounding adds ε·(S·A + 2) times the same map of |w|.  The scale is
     max|∇J|, or the gradient the spread of the rewards alone can give when
     larger (so that an exactly zero gradient, as with one action, is not
-    refused for rounding): the same map of η·(max r − min r).
+    refused for rounding): the same map of η·(max r − min r), infinite when every
+    advantage vanishes (:func:`mdpgrad._evaluation.advantage_floor`).
     """
     err = evaluation.error
     if err is None:
@@ -169,12 +170,13 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     eps = rounding_unit(mdp.n_states * mdp.n_actions)
     E = eta * dx + deta * np.abs(x) + eps * eta * np.abs(x)
     error = _abs_vjp(policy, theta, pi, E)
-    live = mdp.r[~mdp.terminal]
-    spread = float(np.ptp(live)) if live.size else 0.0
+    spread = advantage_floor(mdp)
     g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
     nd = np.ndim(theta) - (np.ndim(pi) - 2)
     axes = tuple(range(np.ndim(g) - nd, np.ndim(g)))
-    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi)))
+    with np.errstate(invalid="ignore"):                   # inf·0 where π(1 − π) = 0: no reach there
+        reach = np.nan_to_num(_abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi))),
+                              nan=0.0, posinf=np.inf)
     scale = np.maximum(np.max(np.abs(g), axis=axes, initial=0.0), np.max(reach, axis=axes, initial=0.0))
     return error, scale
 
