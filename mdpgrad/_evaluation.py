@@ -145,7 +145,8 @@ class ErrorEstimate:
     digits : float
         Significant digits left in the least accurate of v (relative to max|v|),
         q (max|q|), advantage (max|adv| or :func:`advantage_floor`, whichever
-        is larger), η (‖η‖₁) and J (ρ₀·|v|), over the whole batch.
+        is larger), η (‖η‖₁) and J (max|v|: J averages v, and may be 0 by symmetry), over the whole
+        batch.
     """
 
     route: str
@@ -558,7 +559,7 @@ def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.nda
     """The scale each quantity's error is judged against (the docstring of :class:`ErrorEstimate`)."""
     spread = advantage_floor(mdp)
     return [_states_of(v), _pairs_max(q), np.maximum(_pairs_max(adv), spread),
-            np.sum(np.abs(eta), axis=-1), np.abs(v) @ mdp.rho0]
+            np.sum(np.abs(eta), axis=-1), _states_of(v)]
 
 
 def _check_evaluation(mdp: MDP, ev: Evaluation, policy: Accuracy) -> None:
@@ -629,7 +630,8 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
                       solver=None if batched else DeflatedSolver(factors, u, gamma), error=error)
 
 
-def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: bool = True) -> np.ndarray:
+def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: bool = True,
+                 accuracy: Accuracy = "refuse") -> np.ndarray:
     """Expected visits before termination, η(s) = Σ_t γᵗ Pr(s_t = s, t < T).
 
     Solves only ηᵀ (I − γP̃^π) = ρ̃₀ᵀ (one factorisation, no values).  With
@@ -650,6 +652,10 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     validate : bool, optional
         Check that π is a distribution in every row (default); False evaluates
         the closed form off the simplex, as :func:`evaluate` does.
+    accuracy : {"refuse", "warn", "ignore"}
+        As for :func:`evaluate`, judged on the 1-norm error estimate of η
+        (the discounted counts of a continuing chain near γ = 1 come from
+        :func:`evaluate`'s deflated route).
 
     Returns
     -------
@@ -681,9 +687,22 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     mdp = validate_mdp(mdp)
     table = _policy_table(mdp, pi, check_bool(validate, "validate"))
     discount = mdp.gamma if check_bool(discounted, "discounted") else 1.0
+    policy = validate_accuracy(accuracy)
+    on_simplex = _on_simplex(table) and not np.iscomplexobj(table)
+    if discount == mdp.gamma and on_simplex and _deflation_pays(mdp):
+        return np.array(evaluate(mdp, table, validate=False, accuracy=policy).eta)
     P_pi = chain_and_reward(mdp, table)[0]
     if discount == 1.0:
         _validate_termination(mdp, table, P_pi)
     with _explained(discount):
         factors = _factorize(mdp, P_pi, discount, table=table)
-    return _finite_result(_visits(mdp, factors), "eta")
+    eta = _finite_result(_visits(mdp, factors), "eta")
+    if policy != "ignore" and not np.iscomplexobj(eta):
+        S = mdp.n_states
+        norm = _inverse_norm_direct(mdp, P_pi, factors, discount, on_simplex, table.shape[:-2] + (S, S))
+        start = masked_start(mdp)
+        res = np.where(mdp.terminal, 0.0, start - eta + discount * _transposed_product(P_pi, eta))
+        u = rounding_unit(_row_terms(mdp, P_pi))
+        err = norm * (_norm1(res) + u * ((1.0 + discount) * _norm1(eta) + np.sum(start)))
+        check_accuracy("eta", err, _norm1(eta), policy, _ADVICE)
+    return eta

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import mdpgrad as mg
 from mdpgrad._evaluation import DEFLATE_RATIO
 from mdpgrad._linalg import ACCURACY_MIN_DIGITS, check_accuracy, digits_left, inverse_norm_inf
-from mdpgrad.gradients import gradient_error
+from mdpgrad.gradients._theorem import gradient_error
 
 DIGITS = 80
 
@@ -321,3 +321,74 @@ def test_gradient_error_matches_policy_gradient_error():
     err2, scale = gradient_error(mdp, pol, theta, ev)
     np.testing.assert_array_equal(err, err2)
     assert scale >= np.max(np.abs(g))
+
+
+def test_visit_counts_near_gamma_one_match_the_reference_or_are_refused():
+    mdp = _offset_model()
+    pi = np.full((4, 2), 0.5)
+    eta = mg.visit_counts(mdp, pi)
+    ref = _reference(mdp.P, mdp.r, mdp.gamma, mdp.rho0, pi)["eta"]
+    np.testing.assert_allclose(eta, ref, rtol=1e-12)
+    with pytest.raises(mg.InaccurateResultError, match="eta"):
+        mg.visit_counts(_barely_terminating(), np.full((5, 2), 0.5), discounted=False)
+
+
+def _hessian_reference(mdp: mg.MDP, theta: np.ndarray, h: float = 1e-30) -> np.ndarray:
+    """∇²J of tabular softmax by central differences of the 80-digit gradient (h = 1e-30: O(h²) = 1e-60)."""
+    S, A = theta.shape
+    H = np.zeros((S * A, S * A))
+    with mp.workdps(DIGITS):
+        def grad(th):
+            z = [[mp.e ** th[s][a] for a in range(A)] for s in range(S)]
+            pi = [[x / mp.fsum(row) for x in row] for row in z]
+            return _reference_mp(mdp, pi)
+        base = [[mp.mpf(float(x)) for x in row] for row in theta]
+        for j in range(S * A):
+            plus = [row[:] for row in base]
+            minus = [row[:] for row in base]
+            plus[j // A][j % A] += mp.mpf(h)
+            minus[j // A][j % A] -= mp.mpf(h)
+            gp, gm = grad(plus), grad(minus)
+            H[:, j] = [float((gp[i] - gm[i]) / (2 * mp.mpf(h))) for i in range(S * A)]
+    return H
+
+
+def _reference_mp(mdp: mg.MDP, pi: list) -> list:
+    """The tabular-softmax gradient η π adv as a flat list of mpf, π given in mpf, rows of P normalised."""
+    S, A = mdp.n_states, mdp.n_actions
+    Pm = [[[mp.mpf(float(x)) for x in mdp.P[s, a]] for a in range(A)] for s in range(S)]
+    Pm = [[[x / mp.fsum(row) for x in row] for row in Ps] for Ps in Pm]
+    g = mp.mpf(mdp.gamma)
+    M = mp.eye(S)
+    rpi = mp.matrix(S, 1)
+    for s in range(S):
+        rpi[s] = mp.fsum(pi[s][a] * mp.mpf(float(mdp.r[s, a])) for a in range(A))
+        for t in range(S):
+            M[s, t] -= g * mp.fsum(pi[s][a] * Pm[s][a][t] for a in range(A))
+    v = mp.lu_solve(M, rpi)
+    eta = mp.lu_solve(M.T, mp.matrix([mp.mpf(float(x)) for x in mdp.rho0]))
+    out = []
+    for s in range(S):
+        for a in range(A):
+            q = mp.mpf(float(mdp.r[s, a])) + g * mp.fsum(Pm[s][a][t] * v[t] for t in range(S))
+            out.append(eta[s] * pi[s][a] * (q - v[s]))
+    return out
+
+
+def test_hessian_near_gamma_one_with_offset_rewards_is_within_its_error():
+    """The complex-step Hessian takes the deflated route too; its stated error covers the reference."""
+    rng = np.random.default_rng(21)
+    P = rng.random((3, 2, 3))
+    P /= P.sum(-1, keepdims=True)
+    mdp = mg.MDP(P, 1 + 1e-3 * rng.standard_normal((3, 2)), gamma=1 - 1e-9)
+    theta = rng.standard_normal((3, 2))
+    H, err = mg.policy_hessian(mdp, mg.TabularSoftmax(3, 2), theta, error=True)
+    ref = _hessian_reference(mdp, theta)
+    assert np.max(np.abs(H.reshape(6, 6) - ref)) <= max(err, 1e-12 * np.abs(ref).max())
+    assert err <= 1e-6 * np.abs(ref).max()
+
+
+def test_hessian_of_noise_is_refused():
+    mdp = _barely_terminating()
+    with pytest.raises(mg.InaccurateResultError, match="Hessian|eta|v |advantage"):
+        mg.policy_hessian(mdp, mg.TabularSoftmax(5, 2), np.zeros((5, 2)))

@@ -5,8 +5,6 @@ The gradient and its neighbours live at the top level: ``mg.objective``,
 ``mg.policy_hessian``, ``mg.fisher_information`` and ``mg.natural_gradient``.
 This namespace holds
 
-* ``gradient_error`` and ``hessian_error``: error estimates of ∇J (entrywise, with the scale
-  it is judged against) and of ∇²J;
 * closed forms of ∇J: ``softmax_gradient`` (η π adv), ``loglinear_gradient``
   (η π adv (φ − E_π φ)), ``direct_gradient`` (η q);
 * the recursion form ∇v = (I − γP̃^π)⁻¹ Σₐ ∇π(a|·) q(·, a): ``recursion_gradient``;
@@ -29,14 +27,8 @@ from ._identities import (
     occupancy_mass,
     performance_difference,
 )
-from ._second_order import fisher_vector_product, hessian_error, hessian_vector_product
-from ._theorem import (
-    direct_gradient,
-    gradient_error,
-    loglinear_gradient,
-    recursion_gradient,
-    softmax_gradient,
-)
+from ._second_order import fisher_vector_product, hessian_vector_product
+from ._theorem import direct_gradient, loglinear_gradient, recursion_gradient, softmax_gradient
 
 __all__ = [
     "GradientCheck",
@@ -46,8 +38,6 @@ __all__ = [
     "baseline_term",
     "direct_gradient",
     "fisher_vector_product",
-    "gradient_error",
-    "hessian_error",
     "hessian_vector_product",
     "loglinear_gradient",
     "naive_swap_gradient",

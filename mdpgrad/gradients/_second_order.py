@@ -88,8 +88,8 @@ def evaluation_jacobian(mdp: MDP, f: Callable[[np.ndarray], Any], theta: np.ndar
     return approx_jacobian(f, theta, batched=True, chunk=batch_size(per_point))
 
 
-def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *,
-                   accuracy: Accuracy = "refuse") -> np.ndarray:
+def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse",
+                   error: bool = False) -> Any:
     """The exact Hessian ∇²J(θ), shape theta.shape + theta.shape.
 
     Column j is the complex-step derivative of the policy gradient theorem,
@@ -105,10 +105,13 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     accuracy : {"refuse", "warn", "ignore"}
         What to do when :func:`hessian_error` leaves fewer than six significant
         digits relative to max|∇²J| (as for :func:`mdpgrad.policy_gradient`).
+    error : bool
+        Also return the error estimate (a float, :func:`hessian_error`).
 
     Returns
     -------
     ndarray, shape theta.shape + theta.shape
+        Or (Hessian, error) with ``error=True``.
 
     Examples
     --------
@@ -124,10 +127,12 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     theta = parameter_point(theta, policy, "policy_hessian")
     accuracy = validate_accuracy(accuracy)
     H = evaluation_jacobian(mdp, lambda th: gradient_at(mdp, policy, th), theta)
-    if accuracy != "ignore":
-        check_accuracy("the policy Hessian", hessian_error(mdp, policy, theta, H),
-                       float(np.max(np.abs(H), initial=0.0)), accuracy, GRADIENT_ADVICE)
-    return H
+    if accuracy == "ignore" and not error:
+        return H
+    err = hessian_error(mdp, policy, theta, H)
+    scale = float(np.max(np.abs(H), initial=0.0))
+    check_accuracy("the policy Hessian", err, scale, accuracy, GRADIENT_ADVICE)
+    return (H, err) if error else H
 
 
 def hessian_error(mdp: MDP, policy: Policy, theta: np.ndarray, H: np.ndarray) -> float:

@@ -174,10 +174,11 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
     nd = np.ndim(theta) - (np.ndim(pi) - 2)
     axes = tuple(range(np.ndim(g) - nd, np.ndim(g)))
-    with np.errstate(invalid="ignore"):                   # inf·0 where π(1 − π) = 0: no reach there
-        reach = np.nan_to_num(_abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi))),
-                              nan=0.0, posinf=np.inf)
-    scale = np.maximum(np.max(np.abs(g), axis=axes, initial=0.0), np.max(reach, axis=axes, initial=0.0))
+    gmax = np.max(np.abs(g), axis=axes, initial=0.0)
+    if spread == np.inf:             # every advantage vanishes (or only termination sets them): not judged
+        return error, np.full(np.shape(gmax), np.inf)
+    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi)))
+    scale = np.maximum(gmax, np.max(reach, axis=axes, initial=0.0))
     return error, scale
 
 
