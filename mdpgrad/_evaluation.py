@@ -79,6 +79,7 @@ from ._linalg import (
     RefinedLU,
     Solver,
     SolverMethod,
+    blas_gemm_columns,
     blas_gemv,
     check_accuracy,
     digits_left,
@@ -471,7 +472,14 @@ def _evaluate_direct(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, m
     source = ("r", float(np.max(np.abs(mdp.r), initial=0.0))) if on_simplex else None
     v = _finite_result(factors.solve(r_pi), "v", source)
     eta = _finite_result(_visits(mdp, factors), "eta", source)
-    Pv = _action_products(mdp, v)
+    rows = None
+    if not batched and not mdp.is_sparse and on_simplex and v.dtype == np.float64:
+        # P v and the row sums of P in one pass over P (the sums bound ‖P̃^π‖∞ for the error estimate)
+        both = blas_gemm_columns(mdp.P_flat, np.column_stack([v, np.ones(mdp.n_states)]))
+        Pv = both[:, 0].reshape(mdp.n_states, mdp.n_actions)
+        rows = np.sum(table * both[:, 1].reshape(mdp.n_states, mdp.n_actions), axis=-1)
+    else:
+        Pv = _action_products(mdp, v)
     q = mdp.r + gamma * Pv
     adv = q - v[..., None]
     d = eta / eta.sum(axis=-1, keepdims=True)
@@ -480,7 +488,7 @@ def _evaluate_direct(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, m
         J = complex(J) if np.iscomplexobj(J) else float(J)
     error = None
     if not np.iscomplexobj(table) and not np.iscomplexobj(v):
-        error = _direct_error(mdp, table, P_pi, r_pi, v, Pv, q, adv, eta, factors, gamma, on_simplex)
+        error = _direct_error(mdp, table, P_pi, r_pi, v, Pv, q, adv, eta, factors, gamma, on_simplex, rows)
     return Evaluation(pi=table, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=adv, eta=eta, d=d,
                       mu=d[..., None] * table, J=J, solver=None if batched else factors, error=error)
 
@@ -493,11 +501,15 @@ def _row_terms(mdp: MDP, P_pi: Any) -> int:
 
 
 def _inverse_norm_direct(mdp: MDP, P_pi: Any, factors: Solver, discount: float, on_simplex: bool,
-                         shape: tuple[int, ...]) -> Any:
-    """‖M⁻¹‖∞ for M = I − c·P̃^π: Neumann bound, M⁻¹1 (an M-matrix), or Hager's estimate."""
+                         shape: tuple[int, ...], rows: np.ndarray | None = None) -> Any:
+    """‖M⁻¹‖∞ for M = I − c·P̃^π: Neumann bound, M⁻¹1 (an M-matrix), or Hager's estimate.
+
+    ``rows``: the row sums of P^π when already known (they bound those of P̃^π).
+    """
     if on_simplex:
-        rows = (np.asarray(P_pi.sum(axis=1)).ravel() if sp.issparse(P_pi)
-                else blas_gemv(P_pi, np.ones(mdp.n_states)) if P_pi.ndim == 2 else P_pi.sum(axis=-1))
+        if rows is None:
+            rows = (np.asarray(P_pi.sum(axis=1)).ravel() if sp.issparse(P_pi)
+                    else blas_gemv(P_pi, np.ones(mdp.n_states)) if P_pi.ndim == 2 else P_pi.sum(axis=-1))
         q = discount * _states_of(rows)
         if np.all(q < 1.0) and np.all(1.0 / (1.0 - q) <= NEUMANN_MAX_HORIZON):
             return 1.0 / (1.0 - q)
@@ -509,11 +521,10 @@ def _inverse_norm_direct(mdp: MDP, P_pi: Any, factors: Solver, discount: float, 
 
 def _direct_error(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, v: np.ndarray, Pv: np.ndarray,
                   q: np.ndarray, adv: np.ndarray, eta: np.ndarray, factors: Solver, gamma: float,
-                  on_simplex: bool) -> ErrorEstimate:
+                  on_simplex: bool, rows: np.ndarray | None) -> ErrorEstimate:
+    """The :class:`ErrorEstimate` of the direct route (one more product, P^πᵀη, for η's residual)."""
     S = mdp.n_states
-    shape = P_pi.shape if not sp.issparse(P_pi) else (S, S)
-    shape = table.shape[:-2] + (S, S)
-    norm = _inverse_norm_direct(mdp, P_pi, factors, gamma, on_simplex, shape)
+    norm = _inverse_norm_direct(mdp, P_pi, factors, gamma, on_simplex, table.shape[:-2] + (S, S), rows)
     eps = float(np.finfo(float).eps)
     u = rounding_unit(_row_terms(mdp, P_pi))
     res_v = r_pi - v + gamma * np.sum(table * Pv, axis=-1)
