@@ -260,17 +260,21 @@ def _refuse_singular(rcond: float, index: tuple[int, ...] | None = None) -> None
 
 
 def _neumann_bound_holds(M: np.ndarray | sp.sparray) -> np.ndarray | bool:
-    """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
+    """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S²·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
 
-    The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and κ₁ ≤ S·κ∞.
-    Such an M is also strictly diagonally dominant by rows.
+    The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and
+    κ₁ ≤ S²·κ∞ (‖X‖₁ ≤ S‖X‖∞ for X = M and M⁻¹), so a dense matrix that passes
+    would pass LAPACK's check alone too (gecon's estimate of κ₁ is a lower bound):
+    the shortcut never accepts in a stack what :class:`DenseLU` refuses alone.
+    Such an M is also strictly diagonally dominant by rows.  (Sparse matrices
+    keep the factor S of :func:`_neumann_bound_holds_for`.)
     """
     S = M.shape[-1]
     if sp.issparse(M):
         return _neumann_bound_holds_for(sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M))
     d = np.diagonal(M, axis1=-2, axis2=-1)
     q = (np.abs(M).sum(axis=-1) - np.abs(d) + np.abs(1.0 - d)).max(axis=-1, initial=0.0)
-    return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+    return (1.0 - q) >= S * S * SINGULAR_RCOND * (1.0 + q)
 
 
 def _neumann_bound_holds_for(G: sp.csr_array, q: float | None = None) -> bool:

@@ -217,14 +217,17 @@ def test_overflowing_rewards_are_blamed_on_r():
     assert info.value.argument == "r" and "simplex" not in str(info.value)
 
 
-def test_evaluation_arrays_are_read_only_and_its_own():
-    mdp = random_mdp(12, n_states=4, n_actions=2, gamma=0.9)
-    pi = random_pi(13, 4, 2)
+@pytest.mark.parametrize("S", [4, 1000])
+def test_evaluation_arrays_are_read_only_and_its_own(S):
+    """Writing into ev.P_pi once changed later ev.solver.solve() results (S ≥ 1000: the refined solver
+    kept P^π itself); ev.pi was the caller's array."""
+    mdp = random_mdp(12, n_states=S, n_actions=2, gamma=0.9)
+    pi = random_pi(13, S, 2)
     ev = mg.evaluate(mdp, pi, validate=False)
     assert not np.shares_memory(ev.pi, pi)
     pi[:] = 0.5                                    # the caller's later writes do not reach ev
     assert not np.all(ev.pi == 0.5)
-    b = np.arange(4.0)
+    b = np.arange(float(S))
     before = ev.solver.solve(b)
     for name in ("pi", "P_pi", "r_pi", "v", "q", "advantage", "eta", "d", "mu"):
         with pytest.raises(ValueError, match="read-only"):
@@ -260,6 +263,30 @@ def test_hager_estimate_is_a_tight_lower_bound(S):
                            lambda b: np.linalg.solve(np.swapaxes(M, -1, -2), b[..., None])[..., 0], M.shape)
     exact = np.abs(np.linalg.inv(M)).sum(axis=-1).max(axis=-1)
     assert np.all(est <= exact * (1 + 1e-12)) and np.all(est >= exact / 3)
+
+
+def _near_singular_case() -> tuple[mg.MDP, np.ndarray]:
+    """A 6-state chain and a table c·1 off the simplex with γP^π's spectral radius 1 − 3e-15: the
+    reciprocal condition number of M is about 1.7e-16, just below SINGULAR_RCOND (found by a search;
+    an exact κ₁ of the stack accepted it in a batch while LAPACK's estimate refused it alone)."""
+    rng = np.random.default_rng(1)
+    for _ in range(21):
+        S = int(rng.choice([6, 12]))
+        P = rng.random((S, 1, S)) ** 8
+        P /= P.sum(-1, keepdims=True)
+        r = rng.standard_normal((S, 1))
+        lam = np.max(np.abs(np.linalg.eigvals(0.5 * P[:, 0, :])))
+        c = 1 / lam * (1 + 10 ** rng.uniform(-16.5, -13) * rng.choice([-1, 1]))
+    return mg.MDP(P, r, gamma=0.5), np.full((S, 1), c)
+
+
+def test_a_batch_refuses_what_is_refused_alone_at_the_threshold():
+    mdp, pi = _near_singular_case()
+    with pytest.raises(mg.ValidationError, match="numerically singular") as alone:
+        mg.evaluate(mdp, pi, validate=False, accuracy="ignore")
+    with pytest.raises(mg.ValidationError, match="numerically singular") as batch:
+        mg.evaluate(mdp, np.stack([np.ones_like(pi), pi]), validate=False, accuracy="ignore")
+    assert batch.value.index == (1,) and alone.value.argument == batch.value.argument == "pi"
 
 
 def test_a_batch_decides_singularity_matrix_by_matrix():
