@@ -419,3 +419,51 @@ def test_hessian_of_noise_is_refused():
     mdp = _barely_terminating()
     with pytest.raises(mg.InaccurateResultError, match="Hessian|eta|v |advantage"):
         mg.policy_hessian(mdp, mg.TabularSoftmax(5, 2), np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize("accuracy", ["refuse", "warn", "ignore"])
+def test_every_entry_point_takes_the_same_accuracy_keyword(accuracy):
+    """objective, evaluate, visit_counts, policy_gradient and policy_hessian: refuse raises, warn warns,
+    ignore is silent, all on the same noise."""
+    mdp = _barely_terminating()
+    pol, theta, pi = mg.TabularSoftmax(5, 2), np.zeros((5, 2)), np.full((5, 2), 0.5)
+    calls = [lambda: mg.objective(mdp, pol, theta, accuracy=accuracy),
+             lambda: mg.evaluate(mdp, pi, accuracy=accuracy),
+             lambda: mg.visit_counts(mdp, pi, accuracy=accuracy),
+             lambda: mg.policy_gradient(mdp, pol, theta, accuracy=accuracy),
+             lambda: mg.policy_hessian(mdp, pol, theta, accuracy=accuracy)]
+    for call in calls:
+        if accuracy == "refuse":
+            with pytest.raises(mg.InaccurateResultError):
+                call()
+        elif accuracy == "warn":
+            with pytest.warns(mg.InaccurateResultWarning):
+                call()
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                call()
+
+
+def test_a_batch_names_the_point_that_is_refused():
+    mdp = _offset_model()
+    thetas = np.zeros((3, 4, 2))
+    g, err = mg.policy_gradient(mdp, mg.TabularSoftmax(4, 2), thetas, error=True)
+    one = mg.policy_gradient(mdp, mg.TabularSoftmax(4, 2), thetas[0])
+    np.testing.assert_allclose(g[1], one, rtol=1e-9)
+    assert err.shape == thetas.shape
+    bad = _barely_terminating()
+    thetas = np.zeros((2, 5, 2))
+    with pytest.raises(mg.InaccurateResultError, match="batch index") as info:
+        mg.policy_gradient(bad, mg.TabularSoftmax(5, 2), thetas)
+    assert info.value.index in ((0,), (1,))
+
+
+def test_sparse_models_carry_error_estimates_too():
+    mdp = random_mdp(30, n_states=6, n_actions=2, gamma=0.95, sparse=True)
+    pol = mg.TabularSoftmax(6, 2)
+    theta = np.random.default_rng(31).standard_normal((2, 6, 2))
+    g, err = mg.policy_gradient(mdp, pol, theta, error=True)
+    dense = mg.policy_gradient(random_mdp(30, n_states=6, n_actions=2, gamma=0.95), pol, theta)
+    assert np.all(np.abs(g - dense) <= err + 1e-15)
+    assert mg.evaluate(mdp, pol.probabilities(theta[0])).error.digits >= 12

@@ -93,9 +93,9 @@ def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
     return out.reshape(batch + out.shape[1:])
 
 
-def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray) -> Any:
+def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray, accuracy: Accuracy = "refuse") -> Any:
     """J(θ) without validation, complex θ allowed (the complex-step machinery calls this)."""
-    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
+    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False, accuracy=accuracy).J
 
 
 GRADIENT_ADVICE = ("centre the rewards (subtract a constant: the gradient does not change), avoid γ so "
@@ -182,7 +182,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     return error, scale
 
 
-def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
+def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse") -> Any:
     """J(θ) = ρ₀ · v^{π_θ}; a float, or an array over θ's leading batch axes.
 
     Parameters
@@ -192,6 +192,9 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     theta : array_like, shape (..., *policy.param_shape)
         Real and finite (nan and ±inf are refused, also where the softmax has a
         limit).  Leading axes batch: the result is what a loop of single calls gives.
+    accuracy : {"refuse", "warn", "ignore"}
+        As for :func:`mdpgrad.evaluate` (J and the values it averages judged by
+        their error estimates).
 
     Returns
     -------
@@ -207,9 +210,10 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     mdp, policy = model_and_policy(mdp, policy)
     theta = validate_theta(theta, policy)
     nd = len(policy.param_shape)
+    accuracy = validate_accuracy(accuracy)
     if theta.ndim == nd:
-        return objective_at(mdp, policy, theta)
-    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th)))
+        return objective_at(mdp, policy, theta, accuracy)
+    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th, accuracy)))
 
 
 def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: Evaluation | None = None,
