@@ -130,7 +130,8 @@ class ErrorEstimate:
     including the rounding of the difference q − v.  ‖K⁻¹‖∞ is exact
     (Neumann bound, or M⁻¹1 for an M-matrix) or Hager's estimate (a lower
     bound, in practice within a factor 3).  The model is taken as given with
-    its rows of P and π summing to exactly 1 (they do to rounding).
+    its rows of P and π summing to exactly 1 (they do to rounding).  d = η/Ση
+    and μ carry about twice η's relative error; they are not judged separately.
 
     Attributes
     ----------
@@ -191,6 +192,10 @@ class Evaluation:
     error : ErrorEstimate or None
         Forward-error estimates of v, q, advantage, η and J (None for complex
         tables, which only the complex-step machinery passes).
+
+    Every array is read-only and owned by the evaluation (π is copied), so
+    nothing written later, by the caller or into these arrays, changes
+    ``solver``'s later solves.
     """
 
     pi: np.ndarray
