@@ -32,8 +32,10 @@ Two routes to the same numbers:
       v = y + γg/(1 − γ)·1,   adv = r + γPy − y − γg,   q = adv + v
       ηᵀ = zᵀ + γ/(1 − γ)·wᵀ,  J = ρ₀·y + γg/(1 − γ)
 
-  (P(s, a, ·)1 = 1 cancels the large term of q − v analytically), which
-  is accurate to the digits the data allow.  A chain that is not unichain
+  (P(s, a, ·)1 = 1 cancels the large term of q − v analytically).  The
+  rewards are first centred on c = (max r + min r)/2, which rounds each
+  r − c to ε|r − c|/2, and c/(1 − γ) is added back to v, q and J, so the
+  advantage is accurate to the spread of the rewards, not their offset.  A chain that is not unichain
   leaves B ill conditioned too, and the error estimate says so.
 
 Every evaluation with a real table carries an :class:`ErrorEstimate`
@@ -603,38 +605,45 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
                             method="lu" if method == "auto" and S < REFINED_MIN_STATES else method)
     u = np.full(S, 1.0 / S)
     source = ("r", float(np.max(np.abs(mdp.r), initial=0.0)))
-    y = _finite_result(factors.solve(r_pi), "v", source)
+    # centre the rewards on c: r − c rounds with an error below ε|r − c|/2 (one rounding of the exact
+    # difference), so y, Py and g are of the size of the spread, not of the offset; c/(1 − γ) is added
+    # back to v, q and J, and the advantage does not change (P^π1 = 1)
+    c = 0.5 * (float(np.max(mdp.r)) + float(np.min(mdp.r))) if mdp.r.size else 0.0
+    rc = mdp.r - c
+    r_pi_c = np.sum(table * rc, axis=-1)
+    shift = c / (1.0 - gamma)
+    y = _finite_result(factors.solve(r_pi_c), "v", source)
     z = factors.solve_transposed(mdp.rho0)
     w = factors.solve_transposed(u)
     Py = _action_products(mdp, y)
     g = y @ u
     gc = g[..., None] if batched else g
     with np.errstate(over="ignore"):
-        v = _finite_result(y + k * gc, "v", source)
-    adv = mdp.r + gamma * Py - y[..., None] - gamma * np.asarray(gc)[..., None]
-    q = mdp.r + gamma * (Py + k * np.asarray(gc)[..., None])
+        v = _finite_result(y + (k * gc + shift), "v", source)
+    adv = rc + gamma * Py - y[..., None] - gamma * np.asarray(gc)[..., None]
+    q = rc + gamma * (Py + k * np.asarray(gc)[..., None]) + shift
     eta = _finite_result(z + k * w, "eta", source)
     d = eta / eta.sum(axis=-1, keepdims=True)
-    J = y @ mdp.rho0 + k * g
+    J = y @ mdp.rho0 + (k * g + shift)
     if np.iscomplexobj(table):                          # a complex step: no error estimate
         return Evaluation(pi=table, P_pi=P_pi, r_pi=r_pi, v=v, q=q, advantage=adv, eta=eta, d=d,
                           mu=d[..., None] * table, J=J if batched else complex(J),
                           solver=None if batched else DeflatedSolver(factors, u, gamma))
     # residuals of the three solves with B, and the error estimates
     Ppi_y = np.sum(table * Py, axis=-1)
-    res_y = r_pi - (y - gamma * Ppi_y + gamma * gc)
+    res_y = r_pi_c - (y - gamma * Ppi_y + gamma * gc)
     res_z = mdp.rho0 - (z - gamma * _transposed_product(P_pi, z) + gamma * _total(z) * u)
     res_w = u - (w - gamma * _transposed_product(P_pi, w) + gamma * _total(w) * u)
     norm = inverse_norm_inf(factors.solve, factors.solve_transposed, table.shape[:-2] + (S, S))
     eps = float(np.finfo(float).eps)
     un = rounding_unit(S)
     ymax = _states_of(y)
-    err_y = norm * (_states_of(res_y) + un * ((1.0 + 2.0 * gamma) * ymax + _states_of(r_pi)))
+    err_y = norm * (_states_of(res_y) + un * ((1.0 + 2.0 * gamma) * ymax + _states_of(r_pi_c)))
     err_z = norm * (_norm1(res_z) + un * ((1.0 + 2.0 * gamma) * _norm1(z) + 1.0))
     err_w = norm * (_norm1(res_w) + un * ((1.0 + 2.0 * gamma) * _norm1(w) + 1.0))
     err_v = (1.0 + k) * err_y + eps * _states_of(v)
     err_q = gamma * (err_v + un * ymax) + eps * _pairs_max(q)
-    err_adv = (1.0 + 2.0 * gamma) * err_y + un * (float(np.max(np.abs(mdp.r))) + gamma * _pairs_max(Py) + ymax
+    err_adv = (1.0 + 2.0 * gamma) * err_y + un * (float(np.max(np.abs(rc))) + gamma * _pairs_max(Py) + ymax
                                                  + gamma * np.abs(g))
     err_eta = err_z + k * err_w + eps * np.sum(np.abs(eta), axis=-1)
     err_J = (1.0 + k) * err_y + un * (np.abs(v) @ mdp.rho0)

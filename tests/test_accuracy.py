@@ -316,14 +316,18 @@ GAMMAS = [0.9, 1 - 1e-6, 1 - 1e-9, 1 - 1e-12]
 @given(seed=st.integers(0, 2**32 - 1), S=st.integers(1, 4), A=st.integers(1, 3),
        gamma=st.sampled_from(GAMMAS),
        offset=st.sampled_from([0.0, 1.0, -1e4, 1e8]), noise=st.sampled_from([1.0, 1e-6]),
-       sparse_rows=st.booleans())
-def test_every_returned_gradient_is_within_its_stated_error(seed, S, A, gamma, offset, noise, sparse_rows):
+       sparse_rows=st.booleans(), absorbing=st.booleans())
+def test_every_returned_gradient_is_within_its_stated_error(seed, S, A, gamma, offset, noise, sparse_rows,
+                                                            absorbing):
     """Against 80 digits: ∇J is within its stated error of the reference, or refused."""
     rng = np.random.default_rng(seed)
     P = rng.random((S, A, S))
     if sparse_rows:                                  # structural zeros: possibly several recurrent classes
         P *= rng.random((S, A, S)) < 0.5
         P[np.arange(S)[:, None], np.arange(A)[None, :], rng.integers(0, S, (S, A))] += 1.0
+    if absorbing:                                    # states 0 and S − 1 absorbing: two recurrent classes
+        P[0] = P[-1] = 0.0
+        P[0, :, 0] = P[-1, :, -1] = 1.0
     P /= P.sum(-1, keepdims=True)
     r = offset + noise * rng.standard_normal((S, A))
     mdp = mg.MDP(P, r, gamma=gamma)
