@@ -32,7 +32,8 @@ A state-action pair is indexed x = s·A + a throughout.
 
 from ._chains import stationary_distribution
 from ._errors import NonTerminatingPolicyError, ValidationError
-from ._evaluation import Evaluation, evaluate, visit_counts
+from ._evaluation import ErrorEstimate, Evaluation, evaluate, visit_counts
+from ._linalg import InaccurateResultError, InaccurateResultWarning
 from ._model import MDP
 from ._policies import (
     Direct,
@@ -72,7 +73,10 @@ def __getattr__(name: str) -> object:  # PEP 562
 
 __all__ = [
     "Direct",
+    "ErrorEstimate",
     "Evaluation",
+    "InaccurateResultError",
+    "InaccurateResultWarning",
     "LogLinear",
     "MDP",
     "NonTerminatingPolicyError",

@@ -36,8 +36,8 @@ from ._model import MDP
 from ._policies import reduce_actions
 from ._validation import as_real_array, check_memory, format_index, format_number
 
-__all__ = ["STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix",
-           "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
+__all__ = ["STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER",
+           "STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
            "pair_chain", "policy_matrix", "stationary_distribution", "stuck_states", "validate_termination"]
 
 #: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).
@@ -276,6 +276,12 @@ STATIONARY_TOL = 1e-9
 #: (SuperLU).  Same threshold as the Krylov solver of policy evaluation.
 STATIONARY_ITERATIVE_MIN_STATES = 20_000
 
+#: Dense chains up to this many states are solved by GTH (:func:`_gth`), subtraction-free and
+#: accurate entry by entry whatever the coupling of the chain; its O(S³) elimination runs one numpy
+#: rank-one update per state (0.16 s at S = 500, 1.7 s at S = 1000 on a 2-core machine), so larger
+#: dense chains are solved by LU as sparse ones are.
+STATIONARY_GTH_MAX_STATES = 500
+
 #: Steps of restarted GMRES allowed for a large sparse chain before it is refused.
 STATIONARY_MAXITER = 300
 
@@ -306,7 +312,12 @@ def _validated_chain(P_pi: Any) -> Matrix:
 
 
 def _recurrent_state(chain: Matrix) -> int:
-    """A state of the only closed communicating class of the chain; refuse if there are several.
+    """A state of the only closed communicating class of the chain; refuse if there are several."""
+    return int(_closed_class(chain)[0])
+
+
+def _closed_class(chain: Matrix) -> np.ndarray:
+    """The states of the only closed communicating class of the chain; refuse if there are several.
 
     Exact and combinatorial, on the edges P(s, t) ≠ 0: the closed classes are the
     strongly connected components with no edge leaving them (Kemeny & Snell 1960, §2.4).
@@ -322,7 +333,30 @@ def _recurrent_state(chain: Matrix) -> int:
         raise ValidationError(f"P_pi has no unique stationary distribution: it has {closed.size} recurrent "
                               "classes (closed communicating classes), and uniqueness needs exactly one",
                               argument="P_pi", value=int(closed.size))
-    return int(np.flatnonzero(label == closed[0])[0]) if S else 0
+    return np.flatnonzero(label == closed[0]) if S else np.zeros(1, dtype=int)
+
+
+def _gth(chain: np.ndarray) -> np.ndarray:
+    """The stationary distribution of an irreducible dense chain by GTH elimination.
+
+    Grassmann, Taksar & Heyman (1985): state elimination (stochastic
+    complementation) from the last state down, where each pivot is the sum of
+    the off-diagonal probabilities of the eliminated row instead of 1 − p_kk,
+    so no subtraction is ever made and every entry comes out with a small
+    relative error, however weakly the chain is coupled (O'Cinneide 1993;
+    Stewart 1994, §2.7).  For an irreducible chain every pivot is positive.
+    """
+    A = np.array(chain, dtype=float, copy=True)
+    n = A.shape[0]
+    for k in range(n - 1, 0, -1):
+        s = A[k, :k].sum()
+        A[:k, k] /= s
+        A[:k, :k] += np.multiply.outer(A[:k, k], A[k, :k])
+    x = np.zeros(n)
+    x[0] = 1.0
+    for j in range(1, n):
+        x[j] = x[:j] @ A[:j, j]
+    return x / x.sum()
 
 
 def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
@@ -332,8 +366,13 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     edges of P^π (:func:`_recurrent_state`); with s* one of its states,
     d_π ∝ x, where x(s*) = 1 and the other entries solve (I − P^π)ᵀ x = 0
     without the equation of s*, a nonsingular system of S − 1 unknowns
-    (Stewart 1994, §2.3; Kemeny & Snell 1960, §5.1).  Dense chains are solved
-    by LU (the S×S matrix is checked against the memory limit first); sparse
+    (Stewart 1994, §2.3; Kemeny & Snell 1960, §5.1).  Dense chains of up to
+    :data:`STATIONARY_GTH_MAX_STATES` states are solved by GTH on the
+    recurrent class (0 elsewhere), without subtractions, so that a weakly
+    coupled chain keeps its digits (a small residual alone does not show
+    that: two blocks coupled with probability 1e-16 give a residual at
+    rounding for distributions far apart); larger dense chains by LU (the
+    S×S matrix is checked against the memory limit first); sparse
     ones by SuperLU below :data:`STATIONARY_ITERATIVE_MIN_STATES` states and
     above by GMRES preconditioned with an incomplete LU of bounded fill
     (Saad 2003, §10.4), at most :data:`STATIONARY_MAXITER` steps, so a sparse
@@ -365,7 +404,17 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     S = chain.shape[0]
     if not sp.issparse(chain):
         check_memory(8.0 * S * S, f"the {S}×{S} system of the stationary distribution", "P_pi")
-    star = _recurrent_state(chain)
+    closed = _closed_class(chain)
+    if not sp.issparse(chain) and S <= STATIONARY_GTH_MAX_STATES and bool(np.all(chain >= 0)):
+        d = np.zeros(S)
+        d[closed] = _gth(chain[np.ix_(closed, closed)])
+        resid = float(np.abs(chain.T @ d - d).max())
+        if not resid <= STATIONARY_TOL:           # not row-stochastic on the class
+            raise ValidationError(f"P_pi has no stationary distribution that can be computed reliably "
+                                  f"(relative residual {resid:.3g}); is it row-stochastic?", argument="P_pi",
+                                  value=resid)
+        return d
+    star = int(closed[0])
     keep = np.flatnonzero(np.arange(S) != star)
     x = np.zeros(S)
     x[star] = 1.0

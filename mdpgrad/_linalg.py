@@ -64,10 +64,14 @@ try:  # scipy's CSR kernel y += A x, used to multiply without allocating; A @ x 
 except ImportError:  # pragma: no cover - depends on the scipy version
     _csr_matvec = None
 
-__all__ = ["BATCH_ELIMINATION_MAX", "KRYLOV_MIN_STATES", "KRYLOV_RTOL", "KRYLOV_THREAD_MIN_NNZ",
+__all__ = ["ACCURACY_MIN_DIGITS", "BATCH_ELIMINATION_MAX", "DOUBLE_DIGITS", "Accuracy", "DeflatedSolver",
+           "InaccurateResultError", "InaccurateResultWarning", "check_accuracy", "digits_left",
+           "inverse_norm_inf", "rounding_unit", "validate_accuracy", "KRYLOV_MIN_STATES", "KRYLOV_RTOL",
+           "KRYLOV_THREAD_MIN_NNZ",
            "REFINED_MIN_STATES", "REFINE_MAX_STEPS", "REFINE_TOL", "SINGULAR_RCOND", "DenseLU",
            "KrylovSolver", "RefinedLU", "Solver", "SolverMethod", "SparseLU", "StackedLU", "batched_lu",
-           "batched_lu_solve", "blas_gemv", "factorize", "sparse_matvec", "validate_solver_method"]
+           "batched_lu_solve", "blas_gemm_columns", "blas_gemv", "factorize", "sparse_matvec",
+           "validate_solver_method"]
 
 #: How M = I − γP̃^π is solved: "auto" chooses by size and storage (module docstring); "lu" and
 #: "refined" are dense, "splu" and "krylov" sparse.
@@ -234,6 +238,15 @@ def blas_gemv(A: np.ndarray, x: np.ndarray) -> np.ndarray:
     return A @ x
 
 
+def blas_gemm_columns(A: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """A @ X for a float64 matrix and a few columns X (S, k), through scipy's BLAS (dgemm), for the
+    reason :func:`blas_gemv` gives: A is read once for all k columns (memory-bound, so k = 2 costs
+    about what one column does)."""
+    if A.dtype == np.float64 and X.dtype == np.float64 and A.ndim == 2 and A.flags.c_contiguous:
+        return _blas.dgemm(1.0, A.T, X, trans_a=1)
+    return A @ X
+
+
 def _refuse_singular(rcond: float, index: tuple[int, ...] | None = None) -> None:
     """Raise the error of a singular (rcond = 0) or numerically singular M (argument ``"M"``)."""
     where = "" if index is None else f" (batch index {', '.join(map(str, index))})"
@@ -247,17 +260,21 @@ def _refuse_singular(rcond: float, index: tuple[int, ...] | None = None) -> None
 
 
 def _neumann_bound_holds(M: np.ndarray | sp.sparray) -> np.ndarray | bool:
-    """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
+    """q = ‖I − M‖∞ < 1 with κ₁(M) ≤ S²·(1+q)/(1−q) ≤ 1/SINGULAR_RCOND, per matrix of a stack.
 
-    The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and κ₁ ≤ S·κ∞.
-    Such an M is also strictly diagonally dominant by rows.
+    The Neumann series gives ‖M⁻¹‖∞ ≤ 1/(1 − q) (Higham 2002, §6.2), and
+    κ₁ ≤ S²·κ∞ (‖X‖₁ ≤ S‖X‖∞ for X = M and M⁻¹), so a dense matrix that passes
+    would pass LAPACK's check alone too (gecon's estimate of κ₁ is a lower bound):
+    the shortcut never accepts in a stack what :class:`DenseLU` refuses alone.
+    Such an M is also strictly diagonally dominant by rows.  (Sparse matrices
+    keep the factor S of :func:`_neumann_bound_holds_for`.)
     """
     S = M.shape[-1]
     if sp.issparse(M):
         return _neumann_bound_holds_for(sp.csr_array(sp.eye_array(S, format="csr", dtype=M.dtype) - M))
     d = np.diagonal(M, axis1=-2, axis2=-1)
     q = (np.abs(M).sum(axis=-1) - np.abs(d) + np.abs(1.0 - d)).max(axis=-1, initial=0.0)
-    return (1.0 - q) >= S * SINGULAR_RCOND * (1.0 + q)
+    return (1.0 - q) >= S * S * SINGULAR_RCOND * (1.0 + q)
 
 
 def _neumann_bound_holds_for(G: sp.csr_array, q: float | None = None) -> bool:
@@ -291,6 +308,25 @@ def _estimate_rcond(M: sp.sparray, solve: Callable[[np.ndarray], np.ndarray],
     return 1.0 / (norm * inv_norm)
 
 
+def _lapack_rcond(lu: np.ndarray, norm: float) -> float:
+    """LAPACK's estimate of 1/κ₁(M) from M's LU factors and ‖M‖₁ (gecon; 0 when it fails)."""
+    (gecon,) = sla.get_lapack_funcs(("gecon",), (lu,))
+    rcond, info = gecon(lu, norm, norm="1")
+    return float(rcond) if info == 0 else 0.0
+
+
+def _rcond_alone(M: np.ndarray) -> float:
+    """The reciprocal condition number :class:`DenseLU` would decide on for M alone (getrf, gecon)."""
+    norm = float(np.abs(M).sum(axis=0).max(initial=0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sla.LinAlgWarning)
+        lu = sla.lu_factor(M, check_finite=False)[0]
+    pivots = np.abs(np.diagonal(lu))
+    if not np.all(np.isfinite(pivots)) or pivots.min(initial=1.0) == 0.0:
+        return 0.0
+    return _lapack_rcond(lu, norm) if M.shape[0] else 1.0
+
+
 class Solver(Protocol):
     """A factorised M = I − γP̃^π: solves M x = b and Mᵀ y = b."""
 
@@ -316,10 +352,9 @@ class DenseLU:
         if S and (not np.all(np.isfinite(pivots)) or pivots.min() == 0.0):
             _refuse_singular(0.0)
         if S:
-            (gecon,) = sla.get_lapack_funcs(("gecon",), (lu,))
-            rcond, info = gecon(lu, norm, norm="1")
-            if info != 0 or not rcond >= SINGULAR_RCOND:
-                _refuse_singular(float(rcond) if info == 0 else 0.0)
+            rcond = _lapack_rcond(lu, norm)
+            if not rcond >= SINGULAR_RCOND:
+                _refuse_singular(rcond)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         return sla.lu_solve(self._lu, b, check_finite=False)
@@ -808,16 +843,16 @@ def _check_stack(M: np.ndarray, doubtful: np.ndarray) -> None:
     """Refuse a stack with a singular or numerically singular matrix, naming the first one.
 
     Only the ``doubtful`` matrices are examined (the others satisfy the
-    Neumann bound): their κ₁ is computed exactly (numpy.linalg.cond, which
-    returns inf for a singular matrix).
+    Neumann bound, which a matrix alone would pass too).  Each is decided on
+    the quantity :class:`DenseLU` decides on for that matrix alone, LAPACK's
+    estimate of 1/κ₁ from its own LU factors (:func:`_rcond_alone`), so the
+    decision about one matrix never depends on the others in the stack.
     """
     where = np.argwhere(doubtful)
-    with np.errstate(all="ignore"):
-        cond = np.linalg.cond(M[doubtful], p=1)
-    rcond = np.where(np.isfinite(cond) & (cond > 0), 1.0 / np.where(cond > 0, cond, 1.0), 0.0)
-    bad = np.flatnonzero(~(rcond >= SINGULAR_RCOND))
-    if bad.size:
-        _refuse_singular(float(rcond[bad[0]]), tuple(int(i) for i in where[bad[0]]))
+    for index in where:
+        rcond = _rcond_alone(np.asarray(M[tuple(index)]))
+        if not rcond >= SINGULAR_RCOND:
+            _refuse_singular(rcond, tuple(int(i) for i in index))
 
 
 def batched_lu(M: np.ndarray, *, pivot: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -895,3 +930,162 @@ def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray | None], b: np.ndarra
         out = np.empty_like(x)
         np.put_along_axis(out, np.broadcast_to(perm, shape), x, axis=-1)
         return out
+
+
+# --- accuracy: forward-error estimates and the refusal of results that are noise -------------------------
+
+#: What a call does with a result whose estimated forward error leaves fewer than
+#: :data:`ACCURACY_MIN_DIGITS` significant digits: "refuse" raises
+#: :class:`InaccurateResultError` (the default everywhere), "warn" returns it with an
+#: :class:`InaccurateResultWarning`, "ignore" returns it silently.
+Accuracy = Literal["refuse", "warn", "ignore"]
+
+#: Significant decimal digits of a double, −log₁₀ ε.
+DOUBLE_DIGITS = float(-np.log10(np.finfo(float).eps))
+
+#: A result is refused when its estimated error leaves fewer than this many significant
+#: digits relative to its scale.  Six digits: well above the 1–3 digits that an error
+#: *estimate* may be off by (condition estimators are within a factor 3 or so, and the
+#: bounds used here are worst-case in the rounding constants; Higham 2002, §15.3), so a
+#: result that passes has at least 3 correct digits even when the estimate is
+#: optimistic, and well below the ≈ 15.6 digits of a double, so that an ordinary model
+#: (κ of M up to 10⁶, offsets up to 10⁴ times the spread of the rewards) is never refused.
+ACCURACY_MIN_DIGITS = 6.0
+
+
+class InaccurateResultError(ValidationError):
+    """A numeric result whose estimated forward error leaves too few significant digits.
+
+    Raised when fewer than :data:`ACCURACY_MIN_DIGITS` digits would remain; the
+    message gives the estimated relative error, the digits left and what to do.
+    ``argument`` names the call's input most responsible (``"mdp"`` for an
+    ill-conditioned model), ``value`` is the estimated relative error.
+    """
+
+
+class InaccurateResultWarning(UserWarning):
+    """``accuracy="warn"``: the result returned has fewer than ACCURACY_MIN_DIGITS digits."""
+
+
+InaccurateResultError.__module__ = InaccurateResultWarning.__module__ = "mdpgrad"
+
+
+def validate_accuracy(value: object) -> Accuracy:
+    """``value`` as one of "refuse", "warn", "ignore"; else a ValidationError naming ``accuracy``."""
+    return check_choice(value, "accuracy", get_args(Accuracy))
+
+
+def rounding_unit(terms: int) -> float:
+    """(terms + 2)·ε: the rounding error bound, relative to the sum of |terms|, of an inner product
+    of ``terms`` products followed by one addition (Higham 2002, §3.1, γ_n ≈ nε)."""
+    return (float(terms) + 2.0) * float(np.finfo(float).eps)
+
+
+def digits_left(error: float, scale: float) -> float:
+    """−log₁₀(error / scale) clipped to [0, DOUBLE_DIGITS]; DOUBLE_DIGITS for an error of 0."""
+    if not error > 0.0 or scale == np.inf:
+        return DOUBLE_DIGITS if error == 0.0 or (scale == np.inf and np.isfinite(error)) else 0.0
+    if not scale > 0.0 or not np.isfinite(error):
+        return 0.0
+    return float(np.clip(-np.log10(error / scale), 0.0, DOUBLE_DIGITS))
+
+
+def check_accuracy(what: str, error: np.ndarray | float, scale: np.ndarray | float, accuracy: Accuracy,
+                   advice: str, argument: str = "mdp") -> None:
+    """Refuse (or warn about) a result with fewer than :data:`ACCURACY_MIN_DIGITS` digits left.
+
+    ``error`` and ``scale`` are per result of a batch (same shape; scalars for one
+    result); the first result of the batch that fails is named.
+    """
+    if accuracy == "ignore":
+        return
+    err = np.atleast_1d(np.asarray(error, dtype=float))
+    sc = np.broadcast_to(np.atleast_1d(np.asarray(scale, dtype=float)), err.shape)
+    bad = ~(err <= 10.0 ** -ACCURACY_MIN_DIGITS * sc)
+    if not bad.any():
+        return
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    e, s = float(err[idx]), float(sc[idx])
+    digits = digits_left(e, s)
+    where = f" (batch index {', '.join(map(str, idx))})" if np.ndim(error) else ""
+    rel = e / s if s > 0 else np.inf
+    msg = (f"{what}{where} is not reliable: its estimated relative error is {rel:.2g}, so about "
+           f"{digits:.1f} significant digits are left (fewer than {ACCURACY_MIN_DIGITS:g}); {advice}; "
+           "accuracy='warn' or accuracy='ignore' returns it anyway")
+    if accuracy == "warn":
+        warnings.warn(msg, InaccurateResultWarning, stacklevel=3)
+        return
+    raise InaccurateResultError(msg, argument=argument, index=idx if np.ndim(error) else None, value=rel)
+
+
+def inverse_norm_inf(solve: Callable[[np.ndarray], np.ndarray],
+                     solve_transposed: Callable[[np.ndarray], np.ndarray],
+                     shape: tuple[int, ...]) -> np.ndarray:
+    """‖M⁻¹‖∞ = ‖M⁻ᵀ‖₁ for every matrix of a stack of shape (..., S, S), estimated from solves.
+
+    Hager's method in Higham's form (Hager 1984; Higham 1988; Higham 2002,
+    Algorithm 15.4) applied to B = M⁻ᵀ (B x = ``solve_transposed(x)``,
+    Bᵀ x = ``solve(x)``), vectorised over the stack with at most 4 rounds, and
+    Higham's extra vector bᵢ = (−1)ⁱ⁺¹(1 + (i−1)/(S−1)) guarding against the
+    rare cases where the iteration stops at a local maximum.  The estimate is a
+    lower bound and in practice within a factor 3 (usually exact).  For S ≤ 4
+    the norm is computed exactly from the inverse.
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    batch, S = tuple(shape[:-2]), int(shape[-1])
+    if S == 0:
+        return np.zeros(batch)
+    with np.errstate(all="ignore"):
+        if S <= 4:
+            rows = [np.abs(solve_transposed(np.broadcast_to(np.eye(S)[j], (*batch, S)).copy())).sum(axis=-1)
+                    for j in range(S)]                  # M⁻ᵀe_j is row j of M⁻¹
+            return np.max(np.stack(rows, axis=-1), axis=-1)
+        x = np.full((*batch, S), 1.0 / S)
+        best = np.zeros(batch)
+        for _ in range(4):
+            y = solve_transposed(x)
+            best = np.maximum(best, np.abs(y).sum(axis=-1))
+            z = solve(np.where(y >= 0, 1.0, -1.0))
+            j = np.argmax(np.abs(z), axis=-1)
+            x = (np.arange(S) == j[..., None]).astype(float)
+        alt = np.where(np.arange(S) % 2 == 0, 1.0, -1.0) * (1.0 + np.arange(S) / (S - 1))
+        extra = np.abs(solve_transposed(np.broadcast_to(alt, (*batch, S)).copy())).sum(axis=-1)
+        extra *= 2.0 / (3 * S)
+    est = np.maximum(best, extra)
+    return np.where(np.isfinite(est), est, np.inf)
+
+
+class DeflatedSolver:
+    """Solves with M = B − c·1uᵀ from the factors of B, where B1 = 1 and uᵀ1 = 1, 0 ≤ c < 1.
+
+    Sherman–Morrison with B⁻¹1 = 1 gives M⁻¹ = B⁻¹ + c/(1 − c)·1·uᵀB⁻¹, so
+    M⁻¹b = B⁻¹b + c/(1 − c)(uᵀB⁻¹b)·1 and M⁻ᵀb = B⁻ᵀb + c/(1 − c)(1ᵀb)·B⁻ᵀu
+    (Golub & Van Loan 2013, §2.1.4).  The nearly singular M = I − γP^π of a
+    continuing chain at γ → 1 is solved this way from the well-conditioned
+    B = I − γP^π + γ1uᵀ; its large part, along 1, is written analytically.
+    """
+
+    def __init__(self, B: Solver, u: np.ndarray, c: float) -> None:
+        self._B, self._u, self._c = B, u, float(c)
+        self._Bu: np.ndarray | None = None
+
+    @property
+    def base(self) -> Solver:
+        """The factors of B."""
+        return self._B
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        y = self._B.solve(b)
+        g = np.tensordot(self._u, y, axes=(0, 0)) if y.ndim == 2 else y @ self._u
+        return y + self._c / (1.0 - self._c) * (g[None] if y.ndim == 2 else g)
+
+    def solve_transposed(self, b: np.ndarray) -> np.ndarray:
+        if self._Bu is None:
+            self._Bu = self._B.solve_transposed(self._u)
+        z = self._B.solve_transposed(b)
+        s = np.sum(b, axis=0)
+        k = self._c / (1.0 - self._c)
+        return z + k * (np.multiply.outer(self._Bu, s) if np.ndim(b) == 2 else s * self._Bu)

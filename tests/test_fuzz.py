@@ -240,6 +240,7 @@ CALLS: dict[str, Call] = {
 
 #: Entries that are not callables of their own (results, protocols, errors) need no call.
 NOT_CALLED = {"Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
+              "ErrorEstimate", "InaccurateResultError", "InaccurateResultWarning",
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",
               "FieldJacobian", "FieldVerdict", "SymmetryVerdict", "QLearningJacobian", "Stability",
               "TDSymmetry", "Estimator", "EstimatorCheck", "EstimatorMoments", "BaselineVariances", "SGDStep",

@@ -40,13 +40,14 @@ from numpy.typing import ArrayLike
 from .._derivatives import approx_jacobian, batch_size, complex_step_directional
 from .._errors import ValidationError
 from .._evaluation import evaluate
+from .._linalg import Accuracy, check_accuracy, validate_accuracy
 from .._model import MDP
 from .._policies import Policy
 from .._validation import as_real_array, check_memory, check_real, first_index, format_index
-from ._theorem import gradient_at, model_and_policy, parameter_point
+from ._theorem import GRADIENT_ADVICE, gradient_at, gradient_error, model_and_policy, parameter_point
 
 __all__ = ["NATURAL_RCOND", "evaluation_jacobian", "fisher_information", "fisher_vector_product",
-           "hessian_vector_product", "natural_gradient", "policy_hessian"]
+           "hessian_error", "hessian_vector_product", "natural_gradient", "policy_hessian"]
 
 #: Eigenvalues of F below NATURAL_RCOND·max eig are treated as zero by
 #: :func:`natural_gradient`.  F's exact null directions (a constant added to a
@@ -87,7 +88,8 @@ def evaluation_jacobian(mdp: MDP, f: Callable[[np.ndarray], Any], theta: np.ndar
     return approx_jacobian(f, theta, batched=True, chunk=batch_size(per_point))
 
 
-def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
+def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse",
+                   error: bool = False) -> Any:
     """The exact Hessian ∇²J(θ), shape theta.shape + theta.shape.
 
     Column j is the complex-step derivative of the policy gradient theorem,
@@ -100,10 +102,16 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     mdp : MDP
     policy : Policy
     theta : ndarray, shape policy.param_shape
+    accuracy : {"refuse", "warn", "ignore"}
+        What to do when :func:`hessian_error` leaves fewer than six significant
+        digits relative to max|∇²J| (as for :func:`mdpgrad.policy_gradient`).
+    error : bool
+        Also return the error estimate (a float, :func:`hessian_error`).
 
     Returns
     -------
     ndarray, shape theta.shape + theta.shape
+        Or (Hessian, error) with ``error=True``.
 
     Examples
     --------
@@ -117,7 +125,35 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """
     mdp, policy = model_and_policy(mdp, policy)
     theta = parameter_point(theta, policy, "policy_hessian")
-    return evaluation_jacobian(mdp, lambda th: gradient_at(mdp, policy, th), theta)
+    accuracy = validate_accuracy(accuracy)
+    H = evaluation_jacobian(mdp, lambda th: gradient_at(mdp, policy, th), theta)
+    if accuracy == "ignore" and not error:
+        return H
+    err = hessian_error(mdp, policy, theta, H)
+    scale = float(np.max(np.abs(H), initial=0.0))
+    check_accuracy("the policy Hessian", err, scale, accuracy, GRADIENT_ADVICE)
+    return (H, err) if error else H
+
+
+def hessian_error(mdp: MDP, policy: Policy, theta: np.ndarray, H: np.ndarray) -> float:
+    """An estimate of max|∇²J computed − ∇²J exact| for H = :func:`policy_hessian` at θ.
+
+    The complex steps differentiate the gradient through the same systems, so
+    the derivative carries the relative error of the gradient it differentiates
+    (Martins et al. 2003, §3): max(gradient error)/scale (:func:`gradient_error`)
+    times max|H|.  The asymmetry max|H − Hᵀ|, zero in exact arithmetic, is a
+    second, a-posteriori witness; the larger of the two is returned.  A
+    first-order estimate, not a bound.
+    """
+    ev = evaluate(mdp, policy.probabilities(theta), validate=False, accuracy="ignore")
+    if ev.error is None:   # pragma: no cover - a real θ always gives a real table
+        return 0.0
+    err, scale = gradient_error(mdp, policy, theta, ev)
+    rel = float(np.max(err, initial=0.0)) / float(scale) if float(scale) > 0 else 0.0
+    n = theta.size
+    square = H.reshape(n, n)
+    return max(rel * float(np.max(np.abs(H), initial=0.0)),
+               float(np.max(np.abs(square - square.T), initial=0.0)))
 
 
 def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLike) -> np.ndarray:

@@ -40,14 +40,15 @@ from numpy.typing import ArrayLike
 from .._chains import stationary_distribution
 from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
-from .._evaluation import Evaluation, evaluate, visit_counts
+from .._evaluation import Evaluation, advantage_floor, evaluate, visit_counts
+from .._linalg import Accuracy, check_accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
-from .._policies import Policy, validate_parameterisation, validate_theta
+from .._policies import Direct, LogLinear, Policy, TabularSoftmax, validate_parameterisation, validate_theta
 from .._validation import as_real_array, check_choice
 
-__all__ = ["direct_gradient", "expected_update_without_discount", "gradient_at", "loglinear_gradient",
-           "model_and_policy", "objective", "objective_at", "parameter_point", "pointwise", "policy_gradient",
-           "recursion_gradient", "softmax_gradient"]
+__all__ = ["GRADIENT_ADVICE", "direct_gradient", "expected_update_without_discount", "gradient_at",
+           "gradient_error", "loglinear_gradient", "model_and_policy", "objective", "objective_at",
+           "parameter_point", "pointwise", "policy_gradient", "recursion_gradient", "softmax_gradient"]
 
 
 def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "theta") -> np.ndarray:
@@ -92,23 +93,96 @@ def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
     return out.reshape(batch + out.shape[1:])
 
 
-def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray) -> Any:
+def objective_at(mdp: MDP, policy: Policy, theta: np.ndarray, accuracy: Accuracy = "refuse") -> Any:
     """J(θ) without validation, complex θ allowed (the complex-step machinery calls this)."""
-    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False).J
+    return evaluate(mdp, policy.probabilities(np.asarray(theta)), validate=False, accuracy=accuracy).J
 
 
-def gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray,
-                evaluation: Evaluation | None = None) -> np.ndarray:
-    """∇J(θ) by the theorem without validation, complex θ allowed (for complex steps of ∇J)."""
+GRADIENT_ADVICE = ("centre the rewards (subtract a constant: the gradient does not change), avoid γ so "
+                   "close to 1 or termination probabilities so close to 0, or use exact rationals "
+                   "(mdpgrad.symbolic)")
+
+
+def _normalised(policy: Policy) -> bool:
+    """π_θ sums to 1 in every row for every θ by construction (Σ_a ∇π(a|s) = 0)."""
+    return isinstance(policy, (TabularSoftmax, LogLinear))
+
+
+def gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Evaluation | None = None,
+                accuracy: Accuracy = "ignore") -> np.ndarray:
+    """∇J(θ) by the theorem without validation, complex θ allowed (for complex steps of ∇J).
+
+    For a parameterisation normalised by construction (softmax, log-linear)
+    Σ_a ∇π(a|s) = 0, so the weight η·q may be replaced by η·adv, which is free
+    of the large common part of q and v (the cancellation happens
+    analytically instead of in the vector-Jacobian product); otherwise w = η·q.
+    """
     theta = np.asarray(theta)
     theta = theta.astype(np.result_type(theta.dtype, np.float64), copy=False)
     ev = evaluation if evaluation is not None else evaluate(
-        mdp, policy.probabilities(theta), validate=False)
-    w = ev.eta[..., None] * ev.q
+        mdp, policy.probabilities(theta), validate=False, accuracy=accuracy)
+    w = ev.eta[..., None] * (ev.advantage if _normalised(policy) else ev.q)
     return policy.prob_vjp(theta, w)
 
 
-def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
+def _abs_vjp(policy: Policy, theta: np.ndarray, pi: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """A bound on |Σ_x ∂π(x)/∂θ · δw(x)| for |δw| ≤ E entrywise, in θ's shape.
+
+    Tabular softmax: |π_b(δw_b − Σ_a π_a δw_a)| ≤ 2π_b(1 − π_b)·max_a E(s, a);
+    log-linear: Σ_{s,a} π |φ − E_π φ| (E + Σ_b π E); direct: E; another
+    parameterisation: |vjp(E)|, an estimate rather than a bound.
+    """
+    if isinstance(policy, TabularSoftmax):
+        return 2.0 * pi * (1.0 - pi) * np.max(E, axis=-1, keepdims=True)
+    if isinstance(policy, LogLinear):
+        phi = policy.phi
+        centred = np.abs(phi - np.einsum("...sb,sbk->...sk", pi, phi)[..., None, :])
+        return np.einsum("...sa,...sak->...k", pi * (E + np.sum(pi * E, axis=-1, keepdims=True)), centred)
+    if isinstance(policy, Direct):
+        return np.broadcast_to(E, np.shape(theta)).copy()
+    return np.abs(policy.prob_vjp(theta, E))
+
+
+def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Evaluation) -> tuple[Any, Any]:
+    """(error, scale): an entrywise bound on |∇J computed − ∇J exact| in θ's shape, and per point of a
+    batch the scale it is judged against.
+
+    First order in the errors of the evaluation (:class:`mdpgrad.ErrorEstimate`):
+    the weight w = η·adv (or η·q) has entrywise error at most
+    E = η·δadv + δη·|adv| + (rounding of the product), which the policy's
+    Jacobian maps as in :func:`_abs_vjp`; the vector-Jacobian product's own
+    rounding adds ε·(S·A + 2) times the same map of |w|.  The scale is
+    max|∇J|, or the gradient the spread of the rewards alone can give when
+    larger (so that an exactly zero gradient, as with one action, is not
+    refused for rounding): the same map of η·(max r − min r), infinite when every
+    advantage vanishes (:func:`mdpgrad._evaluation.advantage_floor`).
+    """
+    err = evaluation.error
+    if err is None:
+        raise ValidationError("the evaluation has no error estimate (complex tables carry none)",
+                              argument="evaluation")
+    pi = policy.probabilities(np.asarray(theta))
+    use_adv = _normalised(policy)
+    x = evaluation.advantage if use_adv else evaluation.q
+    dx = np.asarray(err.advantage if use_adv else err.q)[..., None, None]
+    deta = np.asarray(err.eta)[..., None, None]
+    eta = np.abs(evaluation.eta)[..., None]
+    eps = rounding_unit(mdp.n_states * mdp.n_actions)
+    E = eta * dx + deta * np.abs(x) + eps * eta * np.abs(x)
+    error = _abs_vjp(policy, theta, pi, E)
+    spread = advantage_floor(mdp)
+    g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
+    nd = np.ndim(theta) - (np.ndim(pi) - 2)
+    axes = tuple(range(np.ndim(g) - nd, np.ndim(g)))
+    gmax = np.max(np.abs(g), axis=axes, initial=0.0)
+    if spread == np.inf:             # every advantage vanishes (or only termination sets them): not judged
+        return error, np.full(np.shape(gmax), np.inf)
+    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi)))
+    scale = np.maximum(gmax, np.max(reach, axis=axes, initial=0.0))
+    return error, scale
+
+
+def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse") -> Any:
     """J(θ) = ρ₀ · v^{π_θ}; a float, or an array over θ's leading batch axes.
 
     Parameters
@@ -118,6 +192,9 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     theta : array_like, shape (..., *policy.param_shape)
         Real and finite (nan and ±inf are refused, also where the softmax has a
         limit).  Leading axes batch: the result is what a loop of single calls gives.
+    accuracy : {"refuse", "warn", "ignore"}
+        As for :func:`mdpgrad.evaluate` (J and the values it averages judged by
+        their error estimates).
 
     Returns
     -------
@@ -133,13 +210,14 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     mdp, policy = model_and_policy(mdp, policy)
     theta = validate_theta(theta, policy)
     nd = len(policy.param_shape)
+    accuracy = validate_accuracy(accuracy)
     if theta.ndim == nd:
-        return objective_at(mdp, policy, theta)
-    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th)))
+        return objective_at(mdp, policy, theta, accuracy)
+    return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th, accuracy)))
 
 
-def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
-                    evaluation: Evaluation | None = None) -> np.ndarray:
+def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: Evaluation | None = None,
+                    accuracy: Accuracy = "refuse", error: bool = False) -> Any:
     """Exact ∇_θ J by the policy gradient theorem, in θ's shape.
 
     Parameters
@@ -152,10 +230,18 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     evaluation : Evaluation, optional
         A precomputed ``evaluate(mdp, policy.probabilities(theta))`` to reuse
         (its table must have the shape of π_θ).
+    accuracy : {"refuse", "warn", "ignore"}
+        What to do when the estimated error of ∇J (or of the evaluation under it)
+        leaves fewer than :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` significant
+        digits relative to max|∇J|: raise :class:`~mdpgrad.InaccurateResultError`
+        (default), warn, or return it silently.
+    error : bool
+        Also return the entrywise error estimate (:func:`gradient_error`).
 
     Returns
     -------
     ndarray, same shape as theta
+        Or (gradient, error) with ``error=True``.
 
     Examples
     --------
@@ -178,8 +264,33 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
             raise ValidationError(f"evaluation has action values of shape {np.shape(evaluation.q)}; expected "
                                   f"{expected} for this theta", argument="evaluation",
                                   value=np.shape(evaluation.q))
-        return gradient_at(mdp, policy, theta, evaluation)
-    return pointwise(mdp, theta, nd, lambda th: gradient_at(mdp, policy, th))
+        return _checked(mdp, policy, theta, evaluation, validate_accuracy(accuracy), error)
+    policy_ = validate_accuracy(accuracy)
+    if not error and (not mdp.is_sparse or theta.ndim == nd):
+        return _checked(mdp, policy, theta, None, policy_, False)
+    if not mdp.is_sparse or theta.ndim == nd:
+        return _checked(mdp, policy, theta, None, policy_, True)
+    grads = pointwise(mdp, theta, nd, lambda th: np.asarray(_checked(mdp, policy, th, None, policy_, False)))
+    if not error:
+        return grads
+    errs = pointwise(mdp, theta, nd,
+                     lambda th: np.asarray(_checked(mdp, policy, th, None, "ignore", True)[1]))
+    return grads, errs
+
+
+def _checked(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Evaluation | None,
+             accuracy: Accuracy, with_error: bool) -> Any:
+    """∇J at θ (one point or a dense batch), refused or warned about per ``accuracy``."""
+    ev = evaluation if evaluation is not None else evaluate(
+        mdp, policy.probabilities(theta), validate=False, accuracy=accuracy)
+    g = gradient_at(mdp, policy, theta, ev)
+    if ev.error is None or (accuracy == "ignore" and not with_error):
+        return (g, None) if with_error else g
+    err, scale = gradient_error(mdp, policy, theta, ev)
+    nd = np.ndim(theta) - (np.ndim(ev.pi) - 2)
+    worst = np.max(err, axis=tuple(range(np.ndim(err) - nd, np.ndim(err))), initial=0.0)
+    check_accuracy("the policy gradient", worst, scale, accuracy, GRADIENT_ADVICE)
+    return (g, err) if with_error else g
 
 
 def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
