@@ -72,6 +72,7 @@ from ._chains import (
 )
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._linalg import (
+    ACCURACY_MIN_DIGITS,
     DOUBLE_DIGITS,
     KRYLOV_MIN_STATES,
     REFINED_MIN_STATES,
@@ -395,10 +396,17 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     if mdp.gamma == 1.0:
         _validate_termination(mdp, table, P_pi)
     on_simplex = _on_simplex(table)
+    direct = on_simplex and not np.iscomplexobj(table)
     if on_simplex and _deflation_pays(mdp):
         ev = _evaluate_deflated(mdp, table, P_pi, r_pi, method)
+        if not _within_tolerance(mdp, ev):
+            # A chain with more than one recurrent class keeps an eigenvalue near 1 − γ after
+            # deflation by one direction; the direct solve may then be the accurate one (P^π = I).
+            alternative = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct)
+            if _within_tolerance(mdp, alternative):
+                ev = alternative
     else:
-        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, on_simplex and not np.iscomplexobj(table))
+        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct)
     if ev.error is not None and policy != "ignore":
         _check_evaluation(mdp, ev, policy)
     for x in (ev.pi, ev.P_pi if not sp.issparse(ev.P_pi) else ev.P_pi.data, ev.r_pi, ev.v, ev.q, ev.advantage,
@@ -578,6 +586,17 @@ def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.nda
     spread = advantage_floor(mdp)
     return [_states_of(v), _pairs_max(q), np.maximum(_pairs_max(adv), spread),
             np.sum(np.abs(eta), axis=-1), _states_of(v)]
+
+
+def _within_tolerance(mdp: MDP, ev: Evaluation) -> bool:
+    """Whether every quantity of ``ev`` keeps :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits."""
+    err = ev.error
+    if err is None:
+        return True
+    scales = _scales(mdp, ev.v, ev.q, ev.advantage, ev.eta)
+    errors = (err.v, err.q, err.advantage, err.eta, err.J)
+    return all(bool(np.all(np.asarray(e) <= 10.0 ** -ACCURACY_MIN_DIGITS * np.asarray(sc)))
+               for e, sc in zip(errors, scales, strict=True))
 
 
 def _check_evaluation(mdp: MDP, ev: Evaluation, policy: Accuracy) -> None:
