@@ -112,11 +112,14 @@ def test_off_policy_ppo_uses_the_exact_covariance_of_the_behaviour_episodes():
     assert check.test == "chi2" and check.holds
 
 
-def test_hand_written_and_grouped_estimators_keep_the_sample_covariance():
+def test_hand_written_estimators_are_paired_unless_the_sample_covariance_is_asked_for():
     mdp, pol, theta = _uniform("two-state-episodic")
     est = reinforce_estimator()
     check = check_estimator(mdp, pol, theta, est.estimate, n_episodes=500, target="gradient")
-    assert check.covariance_source == "sample" and check.test in ("hotelling", "bonferroni")
+    assert check.covariance_source == "paired" and check.test == "paired" and check.reference == "reinforce"
+    sampled = check_estimator(mdp, pol, theta, est.estimate, n_episodes=500, target="gradient",
+                              covariance="sample")
+    assert sampled.covariance_source == "sample" and sampled.test in ("hotelling", "bonferroni")
     with pytest.raises(ValidationError) as info:
         check_estimator(mdp, pol, theta, est.estimate, n_episodes=500, target="gradient", covariance="exact")
     assert info.value.argument == "covariance"

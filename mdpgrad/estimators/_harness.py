@@ -113,13 +113,14 @@ from ..variance import advantage_draws_covariance, score_matrix
 from ..variance import ess_or_inf as effective_sample_size
 from ._contract import Estimator
 from ._moments import EstimatorMoments, estimator_moments
+from ._paired import paired_bound
 
 __all__ = ["EstimatorCheck", "assert_unbiased", "check_estimator", "sample_size"]
 
 #: What the sampled mean is tested against: the estimator's exact expectation, ∇J, or a given array.
 TargetKind = Literal["expectation", "gradient", "array"]
 #: The test that decided: Hotelling's T², Bonferroni-corrected t tests, or an exact comparison.
-TestKind = Literal["chi2", "hotelling", "bonferroni", "exact"]
+TestKind = Literal["chi2", "paired", "hotelling", "bonferroni", "exact"]
 #: Where the covariance of one unit comes from: "auto" (exact when the estimator has a closed form),
 #: "exact" (required) or "sample" (always the sample covariance).
 CovarianceOption = Literal["auto", "exact", "sample"]
@@ -240,6 +241,13 @@ class EstimatorCheck:
         :meth:`power_against` ``detect``: the probability the test had of
         rejecting if the true mean were target + detect (None when no
         ``detect`` was given).
+    reference, reference_spread : str or None, float or None
+        Test ``"paired"`` only: the library estimator run on the same
+        episodes and s, with Cov ĝ ≼ (1 + s)² Σ_ref the covariance used
+        (:mod:`mdpgrad.estimators._paired`).
+    varying : ndarray of bool or None, shape param_shape
+        The coordinates whose variance is above rounding (those
+        ``max_abs_standardized_bias`` ranges over).
     """
 
     estimator: str
@@ -267,11 +275,14 @@ class EstimatorCheck:
     kurtosis_ratio: float
     effective_sample_size: float
     seed: int | None
-    covariance_source: Literal["exact", "sample"] = "sample"
+    covariance_source: Literal["exact", "paired", "sample"] = "sample"
     unit_covariance: np.ndarray | None = None
     sampled_standard_error: np.ndarray | None = None
     detect: np.ndarray | None = None
     power: float | None = None
+    reference: str | None = None
+    reference_spread: float | None = None
+    varying: np.ndarray | None = None
 
     def power_against(self, bias: ArrayLike) -> float:
         """Probability that this test, with these n units, rejects when E[unit] = target + bias.
@@ -315,12 +326,13 @@ class EstimatorCheck:
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`assert_unbiased`)."""
         verdict = "not rejected" if self.holds else "REJECTED"
-        worst = int(np.argmax(np.abs(np.nan_to_num(self.standardized_bias.ravel(), posinf=1e300,
-                                                       neginf=-1e300))))
-        widx = np.unravel_index(worst, self.mean.shape)
+        z = np.abs(np.nan_to_num(self.standardized_bias.ravel(), nan=0.0, posinf=1e300, neginf=1e300))
+        if self.varying is not None and np.isfinite(self.max_abs_standardized_bias) and self.varying.any():
+            z = np.where(self.varying.ravel(), z, -1.0)      # the coordinate max |z| was taken over
+        widx = np.unravel_index(int(np.argmax(z)), self.mean.shape)
         lines = [
             f"estimator {self.estimator!r}: H0 mean = {self.target_kind} {verdict} at alpha={self.alpha:g}",
-            f"  test: {self.test} ({self.covariance_source} covariance), statistic={self.statistic:.4g}, "
+            f"  test: {self.test} ({self._covariance_text()}), statistic={self.statistic:.4g}, "
             f"dof={self.dof}, p={self.p_value:.3g} (kurtosis ratio {self.kurtosis_ratio:.3g})"
             + (f", power {self.power:.3g} against the bias to detect" if self.detect is not None else ""),
             f"  sampling: protocol={self.protocol}"
@@ -341,8 +353,26 @@ class EstimatorCheck:
                          "sample more episodes to cover rare events")
         return "\n".join(lines)
 
+    def _covariance_text(self) -> str:
+        if self.covariance_source == "paired":
+            return (f"covariance bounded by (1 + {self.reference_spread:.3g})² × the exact covariance of "
+                    f"{self.reference!r} on the same episodes")
+        return f"{self.covariance_source} covariance"
+
+    def verdict(self) -> str:
+        """The decision in words: "unbiased" / "BIASED" against ∇J, else whether the mean matches."""
+        if self.target_kind == "gradient":
+            return "unbiased" if self.holds else "BIASED"
+        what = "its exact expectation" if self.target_kind == "expectation" else "the target"
+        return f"mean matches {what}" if self.holds else f"mean DIFFERS from {what}"
+
     def __str__(self) -> str:
-        return self.report()
+        source = (f"paired with {self.reference!r}, s = {self.reference_spread:.2g}"
+                  if self.covariance_source == "paired"
+                  else f"{self.test}, {self.covariance_source} covariance")
+        return (f"EstimatorCheck: {self.verdict()} at alpha={self.alpha:g} — p = {self.p_value:.3g}, "
+                f"max |z| = {self.max_abs_standardized_bias:.2g}, {self.n_episodes} episodes\n"
+                f"  estimator {self.estimator!r}; {source}; .report() for details")
 
 
 def _mean_test(units: np.ndarray, target: np.ndarray, span: np.ndarray | None) -> dict[str, Any]:
@@ -573,6 +603,18 @@ def _sample_size(cov: np.ndarray, bias: np.ndarray, alpha: float, power: float) 
     return n
 
 
+#: Estimates and targets above 2**SCALE_EXPONENT in magnitude are divided by a power of two before the
+#: test squares them (exact; the statistics are scale-invariant); 2⁶⁴ leaves ≈ 10²⁶⁴ of headroom.
+SCALE_EXPONENT = 64
+
+
+def _scale_exponent(units: np.ndarray, target: np.ndarray) -> int:
+    """e ≥ 0 with max(|units|, |target|) / 2ᵉ ≤ 1 when that maximum exceeds 2**SCALE_EXPONENT, else 0."""
+    finite = np.concatenate([units.ravel(), target.ravel()])
+    top = float(np.max(np.abs(finite[np.isfinite(finite)]), initial=0.0))
+    return int(np.frexp(top)[1]) if top > 2.0 ** SCALE_EXPONENT else 0
+
+
 def _score_span(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Orthonormal basis (r, d) of span{∇log π(a|s) : mask[s, a]}."""
     G = score_matrix(policy, theta, mask)
@@ -656,8 +698,16 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     ...     return policy.log_prob_vjp(theta, w)
     >>> check = check_estimator(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), score_function,
     ...                         n_episodes=2000, target="gradient", rng=1)
-    >>> check.test, check.holds, check.target.tolist()
-    ('hotelling', True, [[-0.25, 0.25], [0.0, 0.0]])
+    >>> check.test, check.reference, check.holds, check.target.tolist()
+    ('paired', 'reinforce', True, [[-0.25, 0.25], [0.0, 0.0]])
+    >>> print(check)
+    EstimatorCheck: unbiased at alpha=0.01 — p = 0.561, max |z| = 0.58, 2000 episodes
+      estimator 'score_function'; paired with 'reinforce', s = 0; .report() for details
+
+    The hand-written function has no closed-form second moment; the harness
+    ran the library's REINFORCE on the same episodes, found the differences
+    zero (s = 0) and tested with REINFORCE's exact covariance (see
+    :mod:`mdpgrad.estimators._paired`).
     """
     mdp, policy = model_and_policy(mdp, policy)
     auto_n = isinstance(n_episodes, str)
@@ -739,6 +789,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         raise ValidationError(f"the estimator returned shape {est.shape}; expected ({n_episodes}, "
                               f"{', '.join(map(str, shape))})", argument="estimator", value=est.shape)
     units = est.reshape(n_units, group_size, -1).mean(axis=1)
+    est2 = est.reshape(n_episodes, -1)
 
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     kind: TargetKind
@@ -759,9 +810,29 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     pi_b = policy.probabilities(theta_b)
     possible = (ev.pi > 0) & (pi_b > 0) & ~mdp.terminal[:, None]
     span = _score_span(policy, theta, possible)
-    res = (_mean_test(units, target_arr.ravel(), span) if moments is None
-           else _exact_test(units, target_arr.ravel(), moments.covariance))
-    iid_trace = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
+    paired = None
+    if (moments is None and covariance == "auto" and group_size == 1 and behaviour is None
+            and not (isinstance(estimator, Estimator) and estimator.second_moment is not None)):
+        paired = paired_bound(mdp, policy, theta, traj, est2, protocol=resolved, horizon=horizon)
+    # the tests are invariant under a common scale: divide by a power of two (exact) so that squares of
+    # estimates up to the float64 maximum do not overflow, and multiply means and SEs back
+    e = _scale_exponent(units, target_arr)
+    units_s, target_s = np.ldexp(units, -e), np.ldexp(target_arr.ravel(), -e)
+    if moments is not None:
+        res = _exact_test(units_s, target_s, np.ldexp(moments.covariance, -2 * e))
+    elif paired is not None:
+        res = _exact_test(units_s, target_s, np.ldexp(paired.covariance, -2 * e))
+        res["test"] = "paired" if res["test"] == "chi2" else res["test"]
+    else:
+        res = _mean_test(units_s, target_s, span)
+    res["mean"], res["se"] = np.ldexp(units_s.mean(axis=0), e), np.ldexp(res["se"], e)
+    res["cov"] = np.ldexp(res["cov"], 2 * e)
+    res["untested_difference"] = float(np.ldexp(res["untested_difference"], e))
+    try:
+        iid_trace = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
+        ess = effective_sample_size(units_s, float(np.ldexp(iid_trace, -2 * e)))
+    except ValidationError:                           # Σ_μ overflows float64 (rewards near its maximum)
+        ess = float("nan")
     z = res["z"].reshape(shape)
     check = EstimatorCheck(
         estimator=name, target_kind=kind, protocol=resolved, horizon=traj.horizon,
@@ -774,11 +845,12 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
                                    if res["structural_ok"] else float("inf")),
         untested_dims=int(res["untested"]), untested_difference=float(res["untested_difference"]),
         kurtosis_ratio=float(res.get("kurtosis_ratio", np.nan)),
-        effective_sample_size=effective_sample_size(units, iid_trace), seed=seed,
-        covariance_source="sample" if moments is None else "exact", unit_covariance=res["cov"],
-        sampled_standard_error=(units.std(axis=0, ddof=1) / np.sqrt(units.shape[0])).reshape(shape)
-        if units.shape[0] > 1 else np.full(shape, np.nan),
-        detect=detect_arr)
+        effective_sample_size=ess, seed=seed,
+        covariance_source="exact" if moments is not None else "paired" if paired is not None else "sample",
+        unit_covariance=res["cov"],
+        sampled_standard_error=np.ldexp(units_s.std(axis=0, ddof=1) / np.sqrt(n_units), e).reshape(shape),
+        detect=detect_arr, reference=None if paired is None else paired.reference,
+        reference_spread=None if paired is None else paired.s, varying=res["varying"].reshape(shape))
     if detect_arr is not None:
         check = replace(check, power=check.power_against(detect_arr))
     return check
