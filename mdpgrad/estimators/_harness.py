@@ -230,8 +230,10 @@ class EstimatorCheck:
         Where the covariance of one unit came from: the estimator's exact
         second moment (:func:`mdpgrad.estimators.estimator_moments`; test
         ``"chi2"``) or the sampled units (tests ``"hotelling"``, ``"bonferroni"``).
-    unit_covariance : ndarray, shape (d, d)
-        That covariance Σ of one unit (d = prod(param_shape), C order).
+    unit_covariance : ndarray, shape (d, d), or None
+        That covariance Σ of one unit (d = prod(param_shape), C order); None
+        when it exceeds the float64 range (estimates near 1e154 and above,
+        tested after an exact rescaling by a power of two).
     sampled_standard_error : ndarray, shape param_shape
         The sample standard deviation of the units (ddof = 1) over √n, whichever
         covariance the test used (NaN with a single unit).
@@ -826,7 +828,9 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     else:
         res = _mean_test(units_s, target_s, span)
     res["mean"], res["se"] = np.ldexp(units_s.mean(axis=0), e), np.ldexp(res["se"], e)
-    res["cov"] = np.ldexp(res["cov"], 2 * e)
+    with np.errstate(over="ignore"):
+        cov_back = np.ldexp(res["cov"], 2 * e)
+    res["cov"] = cov_back if np.all(np.isfinite(cov_back)) else None    # beyond float64: not reported
     res["untested_difference"] = float(np.ldexp(res["untested_difference"], e))
     try:
         iid_trace = float(np.trace(advantage_draws_covariance(mdp, policy, theta, evaluation=ev)))
