@@ -87,6 +87,10 @@ class ReturnVariance:
     J: float
     variance_rho0: float
 
+    def __str__(self) -> str:
+        return (f"ReturnVariance: J = {self.J:.6g}, Var[G] from rho0 = {self.variance_rho0:.6g} "
+                f"(sd {np.sqrt(max(self.variance_rho0, 0.0)):.4g}), {self.v.size} states")
+
 
 def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     """Exact variance of the discounted return from every state (Sobel 1982).
@@ -392,6 +396,10 @@ class SampleEfficiency:
     iid_variance: float
     ratio: float
     effective_sample_size: float
+
+    def __str__(self) -> str:
+        return (f"SampleEfficiency: {self.n_episodes} episodes worth {self.effective_sample_size:.4g} i.i.d. "
+                f"draws from mu (variance ratio {self.ratio:.3g}, mean length {self.mean_length:.3g})")
 
 
 def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: object, *, n_episodes: int,

@@ -177,3 +177,23 @@ def test_str_states_the_verdict_of_holds(rng):
     else:
         assert "BIASED" in first or "DIFFERS" in first
     assert check.holds == (rng == 0) and len(text.splitlines()) <= 2
+
+
+def test_report_locates_max_abs_z_among_varying_coordinates():
+    # state 1 is reached w.p. 1e-9: its parameters never vary in 300 episodes, and a target that differs
+    # there (in the span of the scores, so untested rather than structural) gives them z = ±inf; the
+    # report must show the varying coordinate that max |z| was taken over
+    P = np.zeros((3, 2, 3))
+    P[0, :, 1], P[0, :, 2] = 1e-9, 1.0 - 1e-9
+    P[1, :, 2] = 1.0
+    P[2, :, 2] = 1.0
+    mdp = mg.MDP(P, [[0.0, 1.0], [0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0, 0],
+                 terminal=[False, False, True])
+    pol, theta = TabularSoftmax(3, 2), np.zeros((3, 2))
+    target = mg.policy_gradient(mdp, pol, theta) + np.array([[0.0, 0.0], [0.1, -0.1], [0.0, 0.0]])
+    check = check_estimator(mdp, pol, theta, reinforce_estimator(), n_episodes=300, target=target,
+                            covariance="sample", rng=0)
+    assert np.isfinite(check.max_abs_standardized_bias) and check.untested_dims == 1
+    assert np.isinf(check.standardized_bias[1]).all()
+    line = next(x for x in check.report().splitlines() if "max |standardized bias|" in x)
+    assert "at theta[0, " in line

@@ -177,3 +177,20 @@ def test_str_of_moment_results_start_with_the_class_name():
     assert str(mom).startswith("EstimatorMoments: exact") and f"{mom.total_variance:.4g}" in str(mom)
     assert str(bv).startswith("BaselineVariances: ") and f"{bv.none:.4g}" in str(bv)
     assert len(str(mom).splitlines()) == 1 and len(str(bv).splitlines()) == 1
+
+
+def test_str_of_the_other_results_start_with_the_class_name():
+    from mdpgrad.estimators import sgd_step
+    from mdpgrad.variance import sample_efficiency
+
+    mdp, pol = corridor()
+    th = np.array([0.0])
+    small = sgd_step(mdp, pol, th, reinforce_estimator(), 1e-4)     # α below α_c ≈ 1.8e-3: a gain
+    large = sgd_step(mdp, pol, th, reinforce_estimator(), 1e-2)     # beyond it: a loss
+    assert small.expected_change > 0 > large.expected_change
+    assert str(small).startswith("SGDStep: alpha=0.0001") and "(gain)" in str(small)
+    assert "(loss)" in str(large)
+    rv = return_variance(mdp, pol.probabilities(th))
+    assert str(rv).startswith(f"ReturnVariance: J = {rv.J:.6g}")
+    se = sample_efficiency(mdp, pol, th, reinforce_estimator(), n_episodes=200)
+    assert str(se).startswith(f"SampleEfficiency: 200 episodes worth {se.effective_sample_size:.4g}")

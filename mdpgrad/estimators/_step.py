@@ -150,6 +150,11 @@ class SGDStep:
         """∇Jᵀμ, the expected first-order gain per unit step size."""
         return float(np.dot(self.gradient.ravel(), self.estimate_mean.ravel()))
 
+    def __str__(self) -> str:
+        return (f"SGDStep: alpha={self.step_size:g}, {self.n_episodes} episode(s) — expected change of J "
+                f"{self.expected_change:.4g} to second order ({'gain' if self.expected_change > 0 else 'loss'}"
+                f"), second-order critical step {self.critical_step_size:.4g}")
+
     def change_at(self, step_size: float) -> float:
         """The second-order expected change α ∇Jᵀμ + (α²/2) c at another step size α ≥ 0 (same n)."""
         a = check_real(step_size, "step_size", min_value=0.0)
