@@ -151,9 +151,10 @@ class SGDStep:
         return float(np.dot(self.gradient.ravel(), self.estimate_mean.ravel()))
 
     def __str__(self) -> str:
+        sign = "gain" if self.expected_change > 0 else "loss"
         return (f"SGDStep: alpha={self.step_size:g}, {self.n_episodes} episode(s) — expected change of J "
-                f"{self.expected_change:.4g} to second order ({'gain' if self.expected_change > 0 else 'loss'}"
-                f"), second-order critical step {self.critical_step_size:.4g}")
+                f"{self.expected_change:.4g} to second order ({sign}), second-order critical step "
+                f"{self.critical_step_size:.4g}")
 
     def change_at(self, step_size: float) -> float:
         """The second-order expected change α ∇Jᵀμ + (α²/2) c at another step size α ≥ 0 (same n)."""
