@@ -157,11 +157,14 @@ def test_a_biased_hand_written_estimator_is_rejected():
     assert not check.holds and str(check).startswith("EstimatorCheck: BIASED")
 
 
-def test_off_policy_or_sample_requests_are_not_paired():
+def test_sample_requests_are_not_paired_and_say_so():
     mdp, pol = jackpot(), TabularSoftmax(3, 2)
     check = check_estimator(mdp, pol, THETA, my_reinforce, n_episodes=200, target="gradient",
                             covariance="sample")
     assert check.covariance_source == "sample" and check.reference is None
+    assert "anti-conservative" in check.report()
+    paired = check_estimator(mdp, pol, THETA, my_reinforce, n_episodes=200, target="gradient")
+    assert "anti-conservative" not in paired.report()
 
 
 @pytest.mark.parametrize("rng", [0, 1])

@@ -376,6 +376,9 @@ class EstimatorCheck:
             f"  effective sample size {self.effective_sample_size:.4g} i.i.d. draws from mu "
             f"(units: {self.n_units}, state-action pairs: {self.n_units * self.mean_length:.4g})",
         ]
+        if self.covariance_source == "sample":
+            lines.append("  sample covariance: anti-conservative when rare episodes carry much of the mean "
+                         "(they are missed and the SE is too small); the exact or paired covariance is not")
         scale = max(1.0, float(np.max(np.abs(self.target), initial=0.0)))
         if self.untested_dims and self.untested_difference > EXACT_RTOL * scale:
             lines.append(f"  {self.untested_dims} direction(s) never varied in the sample and were not "
