@@ -23,10 +23,10 @@ at α = 0.01 and target power 0.8, at n = sample_size(…) and at the n with the
 kurtosis correction (the mean sampled kurtosis ratio of the blocks).
 
 Measured (2 cores shared, one BLAS thread; 1000 seeds, n = 2000):
-α = 0.01: chi2 0.5 %, paired 0.5 %, sample 26.7 %;
-α = 0.05: chi2 3.3 %, paired 3.3 %, sample 31.7 %;
-power 0.8 asked at α = 0.01: 72.7 % at n = 5553 (plain), 83.7 % at n = 6200
-(kurtosis ratio ≈ 890), 600 blocks each.
+α = 0.01: chi2 0.5 %, paired 0.5 %, paired (baseline) 0.3 %, sample 26.7 %;
+α = 0.05: chi2 3.3 %, paired 3.3 %, paired (baseline) 1.9 %, sample 31.7 %;
+power 0.8 asked at α = 0.01: 72.7 % at n = 5553 (plain), 83.0 % at n = 6177
+(kurtosis ratio ≈ 850 from the blocks), 600 blocks each.
 
 Run: ``OPENBLAS_NUM_THREADS=1 python3 benchmarks/bench_harness_calibration.py [--seeds 1000] [--n 2000]``
 (≈ 15 ms per check, ≈ 1 min for the false alarms at 1000 seeds; the power part

@@ -91,9 +91,9 @@ by a term that itself carries the rare returns, s is underestimated in the
 same way.  :func:`sample_size` takes the noncentral χ² as the law of q under
 the alternative; with heavy tails the realised power falls short (72.7 %
 instead of 80 % at α = 0.01 on the jackpot model), and passing the episodes'
-kurtosis ratio restores it (83.7 % at the corrected n).  The covariance is
-d × d, so the harness is meant for parameters of dimension up to a few
-thousand.
+kurtosis ratio restores it (83.0 % at the corrected n;
+benchmarks/bench_harness_calibration.py).  The covariance is d × d, so the
+harness is meant for parameters of dimension up to a few thousand.
 
 Identities checked by the tests (tests/test_harness.py,
 tests/test_harness_calibration.py): in one dimension T² is the square of
