@@ -87,6 +87,10 @@ class ReturnVariance:
     J: float
     variance_rho0: float
 
+    def __str__(self) -> str:
+        return (f"ReturnVariance: J = {self.J:.6g}, Var[G] from rho0 = {self.variance_rho0:.6g} "
+                f"(sd {np.sqrt(max(self.variance_rho0, 0.0)):.4g}), {self.v.size} states")
+
 
 def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     """Exact variance of the discounted return from every state (Sobel 1982).
@@ -109,7 +113,10 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     Raises
     ------
     ValidationError
-        If π is not one valid (S, A) table.
+        If π is not one valid (S, A) table, or (argument ``"mdp"``) the second
+        moments exceed the float64 range.  Rewards above 2⁶⁴ are divided by a
+        power of two first and the results multiplied back exactly, so
+        squares of large finite rewards (1e155 and more) do not overflow.
     NonTerminatingPolicyError
         If γ = 1 and π does not terminate from some state.
 
@@ -138,6 +145,7 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     if not mdp.is_sparse:
         check_memory(8.0 * S * A * S, f"the temporal differences of every transition, a dense ({S}, {A}, "
                      f"{S}) float64 array,", "mdp")
+    original, (mdp, k) = mdp, reward_scaled(mdp)
     ev = evaluate(mdp, table, validate=False)
     Pv = np.asarray(mdp.P_flat @ ev.v).reshape(S, A)
     b = np.sum(ev.pi * (mdp.r ** 2 + 2.0 * mdp.gamma * mdp.r * Pv), axis=1)
@@ -146,7 +154,41 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     M = np.where(mdp.terminal, 0.0, lu.solve(b))
     var = np.where(mdp.terminal, 0.0, lu.solve(_one_step_variance(mdp, ev.v, ev.pi)))
     var_rho0 = float(mdp.rho0 @ var + mdp.rho0 @ (ev.v - ev.J) ** 2)
-    return ReturnVariance(v=ev.v, second_moment=M, variance=var, J=float(ev.J), variance_rho0=var_rho0)
+    with np.errstate(over="ignore"):
+        v, M, var = np.ldexp(ev.v, k), np.ldexp(M, 2 * k), np.ldexp(var, 2 * k)
+        J, var_rho0 = float(np.ldexp(ev.J, k)), float(np.ldexp(var_rho0, 2 * k))
+    finite_or_refuse(original, v, M, var, np.array([var_rho0]))
+    return ReturnVariance(v=v, second_moment=M, variance=var, J=J, variance_rho0=var_rho0)
+
+
+#: Rewards above 2**REWARD_SCALE_EXPONENT in magnitude are divided by a power of two before squaring
+#: (exact in binary floating point); 2⁶⁴ leaves a factor 10²⁶⁴ of headroom below the float64 overflow
+#: for sums of squares over long episodes, and no ordinary reward is touched.
+REWARD_SCALE_EXPONENT = 64
+
+
+def reward_scaled(mdp: MDP) -> tuple[MDP, int]:
+    """(mdp with r / 2ᵏ, k): k ≥ 0 chosen so that max |r| / 2ᵏ ≤ 1 when max |r| > 2**REWARD_SCALE_EXPONENT.
+
+    Values scale by 2ᵏ and second moments by 4ᵏ exactly (``np.ldexp``), so squares of rewards up to
+    the float64 maximum never overflow in between.
+    """
+    top = float(np.max(np.abs(mdp.r), initial=0.0))
+    if top <= 2.0 ** REWARD_SCALE_EXPONENT:
+        return mdp, 0
+    k = int(np.frexp(top)[1])
+    return mdp.replace(r=np.ldexp(mdp.r, -k)), k
+
+
+def finite_or_refuse(mdp: MDP, *arrays: np.ndarray) -> None:
+    """Refuse results that overflow float64 (rescaled second moments above ≈ 1.8e308), naming ``mdp``."""
+    if all(np.all(np.isfinite(a)) for a in arrays):
+        return
+    top = float(np.max(np.abs(mdp.r), initial=0.0))
+    raise ValidationError(f"with rewards up to |r| = {top:.3g} the second moments exceed the float64 range "
+                          "(about 1.8e308): divide the rewards (and any baseline or value table) by a power "
+                          "of two 2^k and read the means in units of 2^k, the second moments in units of 4^k",
+                          argument="mdp", value=top)
 
 
 def _one_step_variance(mdp: MDP, v: np.ndarray, pi: np.ndarray) -> np.ndarray:
@@ -233,6 +275,9 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
         raise ValidationError(f"evaluation is a {type(evaluation).__name__}; expected the mdpgrad.Evaluation "
                               "of this policy on this MDP (or None)", argument="evaluation",
                               value=type(evaluation).__name__)
+    original, (mdp, k) = mdp, reward_scaled(mdp)
+    if k:
+        ev = evaluate(mdp, policy.probabilities(theta), validate=False)
     mu = ev.mu
     Z = float(ev.eta.sum())
     G = score_matrix(policy, theta, mu > 0)                 # (S·A, d)
@@ -240,7 +285,10 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     m = mu.ravel()
     mean = (m * weights) @ G
     second = (G * (m * weights ** 2)[:, None]).T @ G
-    return second - np.outer(mean, mean)
+    with np.errstate(over="ignore"):
+        cov = np.ldexp(second - np.outer(mean, mean), 2 * k)
+    finite_or_refuse(original, cov)
+    return cov
 
 
 def _check_policy_fits(mdp: MDP, policy: Policy) -> None:
@@ -348,6 +396,10 @@ class SampleEfficiency:
     iid_variance: float
     ratio: float
     effective_sample_size: float
+
+    def __str__(self) -> str:
+        return (f"SampleEfficiency: {self.n_episodes} episodes worth {self.effective_sample_size:.4g} i.i.d. "
+                f"draws from mu (variance ratio {self.ratio:.3g}, mean length {self.mean_length:.3g})")
 
 
 def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: object, *, n_episodes: int,

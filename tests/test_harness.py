@@ -84,7 +84,8 @@ def test_hotelling_in_one_dimension_is_the_t_test():
     # p-value is the two-sided t test's: compare with scipy.stats.ttest_1samp on the same draws
     mdp, pol, theta = _bandit(), TabularSoftmax(2, 2), np.array([[0.4, -0.1], [0.0, 0.0]])
     target = np.array([[-0.2, 0.2], [0.0, 0.0]])
-    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=300, target=target, rng=3)
+    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=300, target=target, rng=3,
+                            covariance="sample")
     tr = sample(mdp, pol.probabilities(theta), 300, rng=np.random.default_rng(3))
     x = _bandit_score(tr, pol, theta)[:, 0, 1]
     ref = stats.ttest_1samp(x, 0.2)
@@ -103,10 +104,11 @@ def test_heavy_tails_send_hotelling_to_bonferroni():
     # kurtosis ≈ 1/π, so 1000 units for one dimension are not enough for T² (n < 10·k·b₂/(k(k+2)))
     mdp = _bandit().replace(r=np.array([[0.0, 100.0], [0.0, 0.0]]))
     pol, theta = TabularSoftmax(2, 2), np.array([[3.0, -3.0], [0.0, 0.0]])
-    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=1000, target="gradient", rng=0)
+    check = check_estimator(mdp, pol, theta, _bandit_score, n_episodes=1000, target="gradient", rng=0,
+                            covariance="sample")
     assert check.kurtosis_ratio > 10 and check.test == "bonferroni"
     light = check_estimator(_bandit(), pol, np.zeros((2, 2)), _bandit_score, n_episodes=1000,
-                            target="gradient", rng=0)
+                            target="gradient", rng=0, covariance="sample")
     assert light.kurtosis_ratio < 2 and light.test == "hotelling"
 
 
@@ -174,8 +176,9 @@ def test_constant_estimates_cannot_be_tested_and_say_so():
 
     # estimates that never vary leave nothing to test inside the span of the scores (a rare event may
     # be missing from the sample); the harness does not reject but reports the untested difference
-    ok = check_estimator(mdp, pol, theta, exact, n_episodes=10, target="gradient")
-    off = check_estimator(mdp, pol, theta, off_by_one_percent, n_episodes=10, target="gradient")
+    ok = check_estimator(mdp, pol, theta, exact, n_episodes=10, target="gradient", covariance="sample")
+    off = check_estimator(mdp, pol, theta, off_by_one_percent, n_episodes=10, target="gradient",
+                          covariance="sample")
     assert ok.test == "exact" and ok.p_value == 1.0 and ok.untested_difference == 0.0
     assert off.test == "exact" and off.holds and off.untested_dims == 1
     # x̄ − m = 0.01·∇J = 0.01·(−¼, ¼, 0, 0) lies in the span; its largest entry is 0.0025

@@ -239,3 +239,48 @@ def test_bad_estimator_theta_and_change_at() -> None:
     with pytest.raises(mg.ValidationError) as err:
         critical_step_size(float("nan"), 1.0)
     assert err.value.argument == "slope"
+
+
+# -- the exact expected change, by enumerating every episode under a horizon -----------------------------
+
+def _exact_change(theta: np.ndarray, alpha: float, H: int = 5) -> float:
+    """E[J(θ + αĝ)] − J(θ) for one REINFORCE episode under horizon H: every episode with its probability."""
+    mdp, pol = mg.get_example("two-state"), mg.TabularSoftmax(2, 2)
+    pi = pol.probabilities(theta)
+    J0 = mg.objective(mdp, pol, theta)
+    total = 0.0
+    stack = [(s0, 0, float(mdp.rho0[s0]), (), ()) for s0 in range(2) if mdp.rho0[s0] > 0]
+    while stack:
+        s, t, p, ss, aa = stack.pop()
+        if t == H:
+            r = np.array([mdp.r[x, a] for x, a in zip(ss, aa, strict=True)])
+            W = np.zeros((2, 2))
+            for k in range(H):                              # γᵏ Gₖ, Gₖ the truncated return from k
+                W[ss[k], aa[k]] += mdp.gamma ** k * np.sum(mdp.gamma ** np.arange(H - k) * r[k:])
+            g = pol.log_prob_vjp(theta, W)
+            total += p * (mg.objective(mdp, pol, theta + alpha * g) - J0)
+            continue
+        for a in range(2):
+            for s2 in range(2):
+                q = pi[s, a] * mdp.P[s, a, s2]
+                if q > 0:
+                    stack.append((s2, t + 1, p * q, ss + (s,), aa + (a,)))
+    return total
+
+
+def test_critical_step_size_is_the_root_of_the_model_not_of_the_exact_change() -> None:
+    mdp, pol = mg.get_example("two-state"), mg.TabularSoftmax(2, 2)
+    theta = np.array([[1.0, 0.0], [0.0, 1.0]])
+    step = sgd_step(mdp, pol, theta, reinforce_estimator(), 0.1, protocol="horizon", horizon=5)
+    a_c = step.critical_step_size
+    assert abs(a_c - 1.159009) <= 1e-5
+    # small steps: the second-order model is the exact change up to O(α³): relative 1.1e-3 at α_c/100
+    # (measured 1.06e-3), and halving α divides the remainder by ≈ 2³ = 8 (measured band 6–10)
+    small = a_c / 100
+    rem = _exact_change(theta, small) - step.change_at(small)
+    rem_half = _exact_change(theta, small / 2) - step.change_at(small / 2)
+    assert abs(rem) <= 2e-3 * abs(step.change_at(small))
+    assert 6.0 <= rem / rem_half <= 10.0
+    # at α_c the model says 0 and the exact expected change is +1.418: α_c is not the exact critical step
+    assert abs(step.change_at(a_c)) <= 1e-12
+    assert abs(_exact_change(theta, a_c) - 1.41846) <= 1e-4

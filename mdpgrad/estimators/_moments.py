@@ -75,6 +75,7 @@ LU factorisations and products of n × n matrices, O(n³).  Above
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from math import comb
 
@@ -88,12 +89,21 @@ from .._policies import Policy, validate_theta
 from .._validation import as_real_array, check_instance, check_integer, check_memory, check_real, format_count
 from ..gradients._theorem import model_and_policy
 from ..sampling._sampler import ProtocolOption
-from ..variance import score_matrix
+from ..variance import finite_or_refuse, score_matrix
 from ._contract import Estimator, ExactModel, exact_model
 
 __all__ = ["MAX_PAIRS", "BaselineVariances", "EstimatorMoments", "PairChain", "StepValues",
            "baseline_variances", "estimator_moments", "pair_chain", "reward_values", "step_discount_of",
            "to_go_moments", "whole_moments"]
+
+#: Largest condition number κ₁(I − δK) accepted for a resolvent: the moments are then accurate to about
+#: κ·u ≈ 1e9 · 1.1e-16 ≈ 1e-7 relative (measured on the corridor at γ = 1, where κ ≈ E[T]: relative error
+#: 6e-11 at E[T] = 4·10⁵, 4e-7 at 10⁹, 1e-2 at 4·10¹³), so every digit a test compares to 1e-6 is sound.
+MAX_RESOLVENT_CONDITION = 1e9
+
+#: A covariance whose smallest eigenvalue is below −PSD_RTOL·(largest) is not positive semidefinite
+#: beyond rounding (a d × d product of resolvents rounds at ≈ d·κ·u ≤ 1e-6 of its scale): refused.
+PSD_RTOL = 1e-6
 
 #: Largest pair chain (S·A, times H under "horizon") handled densely: about a dozen n × n float64
 #: matrices are alive at once, 12·8·n² bytes = 2.4 GB at n = 5000.
@@ -147,11 +157,12 @@ def pair_chain(m: ExactModel, values: StepValues) -> PairChain:
     H = m.H if m.protocol == "horizon" else 1
     n = n0 * H
     if n > MAX_PAIRS:
+        size = (f"{format_count(n)} (time step, state, action) triples ({H} time steps × {format_count(n0)} "
+                "state-action pairs)" if H > 1 else f"{format_count(n)} state-action pairs")
         raise ValidationError(
-            f"the exact second moment needs the chain of {format_count(n)} state-action pairs"
-            f"{f' × {H} time steps' if H > 1 else ''} as dense matrices (about {12 * 8 * n * n / 2**30:.1f} "
-            f"GiB); at most {MAX_PAIRS} pairs are handled: estimate the covariance by sampling instead",
-            argument="mdp", value=n)
+            f"the exact second moment needs the chain of {size} as dense matrices (about "
+            f"{12 * 8 * n * n / 2**30:.1f} GiB); at most {MAX_PAIRS} are handled: estimate the covariance "
+            "by sampling instead", argument="mdp", value=n)
     check_memory(12 * 8 * n * n, "the exact second moment of an estimator", "mdp")
     P = np.asarray(mdp.P_dense(), dtype=float).reshape(n0, S)
     keep = m.keep
@@ -189,7 +200,13 @@ def pair_chain(m: ExactModel, values: StepValues) -> PairChain:
 
 
 class _Resolvents:
-    """R_δ = (I − δK)⁻¹ applied to matrices and vectors, one LU factorisation per δ."""
+    """R_δ = (I − δK)⁻¹ applied to matrices and vectors, one LU factorisation per δ.
+
+    Each factorisation estimates its 1-norm condition number κ₁(I − δK) (LAPACK ``gecon``, O(n²)
+    on the LU factors; Higham 2002, §15.3) and refuses one above :data:`MAX_RESOLVENT_CONDITION`:
+    the solves then lose more than κ·u ≈ 2e-7 of relative accuracy and the moments, which subtract
+    products of them, can lose everything (γ = 1 with E[T] ≈ 10¹⁶ gives a negative variance).
+    """
 
     def __init__(self, K: np.ndarray) -> None:
         self.K = K
@@ -199,7 +216,21 @@ class _Resolvents:
     def _factor(self, delta: float) -> tuple[np.ndarray, np.ndarray]:
         if delta not in self._lu:
             M = np.eye(self.K.shape[0]) - delta * self.K
-            self._lu[delta] = sla.lu_factor(M, check_finite=False)
+            anorm = float(np.max(np.abs(M).sum(axis=0), initial=0.0))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sla.LinAlgWarning)     # a singular pivot: refused below
+                lu = sla.lu_factor(M, check_finite=False)
+            rcond = 0.0
+            if np.all(np.isfinite(lu[0])) and np.all(np.diag(lu[0]) != 0.0):
+                rcond = float(sla.lapack.dgecon(lu[0], anorm, norm="1")[0])
+            if not rcond * MAX_RESOLVENT_CONDITION >= 1.0:
+                cond = "inf" if rcond == 0.0 else f"{1.0 / rcond:.2g}"
+                raise ValidationError(
+                    f"I - {delta:g}·K over the state-action pairs has condition number {cond} > "
+                    f"{MAX_RESOLVENT_CONDITION:.0e}: episodes this long (expected length of the order of "
+                    "the condition number) leave the exact moments without a correct digit in float64",
+                    argument="theta", value=cond)
+            self._lu[delta] = lu
         return self._lu[delta]
 
     def left(self, delta: float, X: np.ndarray) -> np.ndarray:
@@ -365,6 +396,12 @@ class EstimatorMoments:
             return np.inf if signal > 0.0 else 0.0
         return signal / noise
 
+    def __str__(self) -> str:
+        return (f"EstimatorMoments: exact, {self.mean.size} parameter(s), protocol={self.protocol}"
+                + (f", horizon={self.horizon}" if self.horizon is not None else "")
+                + f" — |E g| = {np.linalg.norm(self.mean):.4g}, tr Cov = {self.total_variance:.4g}, "
+                  f"snr = {self.snr:.3g}")
+
     def standard_error(self, n_episodes: int) -> np.ndarray:
         """The exact standard error of the mean of n episodes, per parameter, shape param_shape."""
         n = check_integer(n_episodes, "n_episodes", min_value=1)
@@ -401,7 +438,16 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
         hand-written estimator, GRPO's group-normalised advantages, PPO-clip
         where the clip binds with sampled advantages), and for a model whose
         pair chain is larger than :data:`MAX_PAIRS` (argument ``"mdp"``, with
-        the memory it would need).
+        the memory it would need) or whose moments overflow float64 (rewards
+        of 1e155 and more; argument ``"mdp"``); for a resolvent whose
+        condition number exceeds :data:`MAX_RESOLVENT_CONDITION` (γ = 1 with
+        very long episodes) or a covariance that comes out negative beyond
+        rounding (:data:`PSD_RTOL`; argument ``"theta"``).  Every moment
+        returned is finite and its covariance positive semidefinite to
+        within PSD_RTOL of the largest second moment.
+    NonTerminatingPolicyError
+        Under ``"terminal"`` when π never terminates from a reachable state
+        (the check of :func:`mdpgrad.evaluate`).
 
     Examples
     --------
@@ -426,14 +472,43 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
             "GRPO's group-normalised advantages); estimate its covariance by sampling",
             argument="estimator", value=estimator.name)
     m = exact_model(mdp, policy, th, protocol, horizon)
-    EN, ENN = estimator.second_moment(m, policy, th)
-    Psi = score_matrix(policy, th, np.ones((mdp.n_states, mdp.n_actions), dtype=bool))
-    mean = Psi.T @ EN
-    second = Psi.T @ ENN @ Psi
-    second = 0.5 * (second + second.T)
-    cov = second - np.outer(mean, mean)
+    check_terminates(m)
+    with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused below, with its cause
+        EN, ENN = estimator.second_moment(m, policy, th)
+        Psi = score_matrix(policy, th, m.pi > 0)           # N is 0 on pairs π never takes: no score there
+        mean = Psi.T @ EN
+        second = Psi.T @ ENN @ Psi
+        second = 0.5 * (second + second.T)
+        cov = second - np.outer(mean, mean)
+    finite_or_refuse(mdp, cov, mean)
+    check_psd(cov, second)
     return EstimatorMoments(mean=mean.reshape(policy.param_shape), second_moment=second, covariance=cov,
                             protocol=m.protocol, horizon=m.horizon)
+
+
+def check_terminates(m: ExactModel) -> None:
+    """Under "terminal", π must reach a terminal state: the check (and error) of :func:`mdpgrad.evaluate`.
+
+    Raises
+    ------
+    NonTerminatingPolicyError
+        When some reachable state never terminates under π (γ = 1); the moments would be infinite.
+    """
+    if m.protocol == "terminal":
+        m.evaluation                                   # noqa: B018 - evaluating π runs the termination check
+
+
+def check_psd(cov: np.ndarray, second: np.ndarray) -> None:
+    """Refuse a covariance with an eigenvalue below −PSD_RTOL·λ_max(E[ĝĝᵀ]) (rounding scale)."""
+    if cov.size == 0:
+        return
+    scale = float(np.max(np.linalg.eigvalsh(second), initial=0.0))
+    low = float(np.linalg.eigvalsh(cov)[0])
+    if low < -PSD_RTOL * scale:
+        raise ValidationError(
+            f"the computed covariance has eigenvalue {low:.3g} < 0 (largest second moment {scale:.3g}): "
+            "the linear algebra lost its accuracy (episodes too long or probabilities too close to 0)",
+            argument="theta", value=low)
 
 
 def step_discount_of(m: ExactModel) -> float:
@@ -463,7 +538,10 @@ class BaselineVariances:
     none : float
         No baseline.
     value : float
-        b = v^π, the exact state values (:func:`value_baseline`).
+        b = v^π, the exact state values (:func:`value_baseline`) of the *infinite-horizon* objective,
+        whatever the protocol: under ``"horizon"`` they are not the values of the truncated returns
+        and can be worse than no baseline (two-state model, H = 5: 35.2 against 14.3); ``state``
+        is the best table for that protocol.
     constant : float
         The best constant baseline, ``constant_baseline``.
     constant_baseline : float
@@ -484,6 +562,11 @@ class BaselineVariances:
     linear: np.ndarray
     quadratic: np.ndarray
 
+    def __str__(self) -> str:
+        return (f"BaselineVariances: tr Cov with no baseline {self.none:.4g}, v {self.value:.4g}, "
+                f"best constant {self.constant:.4g} (b = {self.constant_baseline:.4g}), "
+                f"best state table {self.state:.4g}")
+
     def variance(self, b: ArrayLike) -> float:
         """tr Cov[ĝ] with the baseline ``b`` (a number or a table of shape (S,))."""
         S = self.linear.shape[0]
@@ -491,6 +574,7 @@ class BaselineVariances:
         return float(self.offset + self.linear @ arr + arr @ self.quadratic @ arr)
 
 
+@np.errstate(over="ignore", invalid="ignore")                 # an overflow is refused, with its cause
 def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: ProtocolOption = "auto",
                        horizon: int | None = None) -> BaselineVariances:
     """Exact tr Cov[ĝ] of REINFORCE with no baseline, with v, and with the best constant and state baselines.
@@ -524,12 +608,13 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     mdp, policy = model_and_policy(mdp, policy)
     th = validate_theta(theta, policy, batch=False)
     m = exact_model(mdp, policy, th, protocol, horizon)
+    check_terminates(m)
     S, A = mdp.n_states, mdp.n_actions
     chain = pair_chain(m, reward_values(m))
     H = chain.layers
     d = step_discount_of(m)
     w = kappa = d
-    Psi = score_matrix(policy, th, np.ones((S, A), dtype=bool))
+    Psi = score_matrix(policy, th, m.pi > 0)
     G = np.tile(Psi @ Psi.T, (H, H))
     R = _Resolvents(chain.K)
     I = np.eye(chain.n)
@@ -557,6 +642,7 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     ones = np.ones(S)
     denom = float(ones @ quad @ ones)
     c_star = -float(ones @ lin) / (2.0 * denom) if denom > 0 else 0.0
+    finite_or_refuse(mdp, np.array([offset]), lin, quad)
     b_star = -0.5 * (np.linalg.pinv(quad, rcond=1e-12, hermitian=True) @ lin)
     return BaselineVariances(none=f(np.zeros(S)), value=f(m.evaluation.v), constant=f(c_star * ones),
                              constant_baseline=c_star, state=f(b_star), state_baseline=b_star, offset=offset,

@@ -44,13 +44,28 @@ unbiased estimator μ = g and gᵀμ = ‖∇J‖² ≥ 0 (Williams 1992; Sutton
 2018, §13.3).
 
 This is a statement about the second-order (Taylor) model of J, exact in μ, Σ,
-g and H but not in J: the remainder is O(α³ E‖ḡ‖³).  The tests measure it: on a
-small model they sample 10⁵ episodes, evaluate J(θ + αĝᵢ) exactly for each
-sampled estimate (an unbiased estimate of the exact E[J(θ')]) and find the
-formula within the sampling error, with a remainder that shrinks like α³ when α
-is halved.  They also check E[θ'] and Cov[θ'] against sampled steps, the
-quadratic's expectation against the sample mean of α gᵀĝ + (α²/2) ĝᵀHĝ, and
-the sign cases of α_c at their boundaries.
+g and H but not in J.  α_c is the root of that model, *not* the step beyond
+which one noisy step loses J in expectation: the exact expected change
+E[J(θ + αḡ)] − J(θ) is not a polynomial in α, and no bound on the difference is
+claimed.  As α → 0 the difference is O(α³) when ĝ has a finite third moment and
+J's third derivatives are bounded along the step; at α_c it can have either
+sign and be as large as the change itself.  Enumerating every episode of the
+two-state model under horizon 5 (n = 1, θ = [[1, 0], [0, 1]]): α_c = 1.159,
+where the model says 0 and the exact expected change is +1.418 (J gains); the
+exact critical step can also lie below α_c, so read α_c as the scale at which
+the noise term matters, not as a safe step.  Where J is unbounded below the
+expansion says nothing: on the short corridor (γ = 1, J(p) → −∞ as p → 0 or 1)
+every α > 0 has E[J(θ + αḡ)] = −∞, because an episode of length m has
+probability of order 2^{−m} and an estimate of order m², so some estimates move
+p as close to 0 or 1 as one likes, while Δ₂(α) stays finite.
+
+The tests measure the remainder on a small model: they sample 10⁵ episodes,
+evaluate J(θ + αĝᵢ) exactly for each sampled estimate (an unbiased estimate of
+the exact E[J(θ')]) and find the formula within the sampling error, with a
+remainder that shrinks like α³ when α is halved; and they enumerate the 4⁵
+episodes of the two-state model under horizon 5 to compare the exact expected
+change with Δ₂ at α_c/100 (1e-3 relative, a remainder shrinking 8× when α is
+halved) and at α_c (the numbers above).
 """
 
 from __future__ import annotations
@@ -105,9 +120,10 @@ class SGDStep:
     curvature : float
         c = μᵀHμ + tr(HΣ)/n, the expected curvature of J along ḡ.
     critical_step_size : float
-        The α beyond which the second-order expected change turns negative
+        The α beyond which the *second-order* expected change turns negative
         (see :func:`critical_step_size`); ∞ when it never does, 0 when no
-        small step improves.
+        small step improves.  Not the exact critical step: the true expected
+        change can already be negative there (module docstring).
     protocol : str
     horizon : int or None
     """
@@ -134,6 +150,12 @@ class SGDStep:
         """∇Jᵀμ, the expected first-order gain per unit step size."""
         return float(np.dot(self.gradient.ravel(), self.estimate_mean.ravel()))
 
+    def __str__(self) -> str:
+        sign = "gain" if self.expected_change > 0 else "loss"
+        return (f"SGDStep: alpha={self.step_size:g}, {self.n_episodes} episode(s) — expected change of J "
+                f"{self.expected_change:.4g} to second order ({sign}), second-order critical step "
+                f"{self.critical_step_size:.4g}")
+
     def change_at(self, step_size: float) -> float:
         """The second-order expected change α ∇Jᵀμ + (α²/2) c at another step size α ≥ 0 (same n)."""
         a = check_real(step_size, "step_size", min_value=0.0)
@@ -142,6 +164,11 @@ class SGDStep:
 
 def critical_step_size(slope: float, curvature: float) -> float:
     """The end of the first interval (0, α_c) on which α·slope + (α²/2)·curvature > 0.
+
+    The root of the second-order model of the expected change, not of the
+    change itself: at α_c the exact expected change can be of either sign and
+    of the size of the change (module docstring), and on a model where J is
+    unbounded below (the short corridor) every step loses J in expectation.
 
     Parameters
     ----------
@@ -178,8 +205,9 @@ def sgd_step(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator, s
     ḡ is the mean of ``n_episodes`` independent episodes' estimates.  The
     moments of the step are exact; the change of J is its second-order
     (Taylor) expansion α ∇Jᵀμ + (α²/2)(μᵀHμ + tr(HΣ)/n), derived in the
-    module docstring; it is accurate for small α (remainder O(α³)), not a
-    bound.
+    module docstring; it is accurate for small α when ĝ has a finite third
+    moment, not a bound, and it can be far off at α_c or where J is
+    unbounded below.
 
     Parameters
     ----------
