@@ -101,7 +101,11 @@ def test_grad_j_near_gamma_one_is_never_certified_not_a_gradient(seed, gamma):
     fv = mg.is_gradient_field(lambda t: mg.policy_gradient(mdp, pol, t), np.zeros((4, 2)))
     assert not fv.certified_not_gradient
     assert fv.status != "not a gradient"
-    assert fv.field_error > 1e-13 * float(np.abs(mg.policy_gradient(mdp, pol, np.zeros((4, 2)))).max())
+    # ∇J now comes from the deflated route, accurate to its stated error: the checker decides
+    # "gradient", and the noise it measures in F stays below the error ∇J states for itself
+    assert fv.status == "gradient"
+    _, stated = mg.policy_gradient(mdp, pol, np.zeros((4, 2)), error=True)
+    assert fv.field_error <= float(np.abs(stated).max())
 
 
 def test_update_without_discount_near_gamma_one_is_still_certified_where_its_curl_is_resolvable():

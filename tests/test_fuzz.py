@@ -61,6 +61,11 @@ def _field4(th: np.ndarray) -> np.ndarray:
     return mg.policy_gradient(MDP2, POLICY, th.reshape(2, 2)).ravel()
 
 
+def _enter_and_leave(scope: Any) -> None:
+    with scope:
+        pass
+
+
 class Call:
     """One valid call: ``fn(*args, **kwargs)``; every argument slot can be corrupted."""
 
@@ -110,6 +115,7 @@ CALLS: dict[str, Call] = {
     "save": Call(lambda mdp, name: mg.save(mdp, name), MDP2, "/nonexistent-dir/m.txt"),
     "load": Call(mg.load, "/nonexistent-dir/m.zip"),
     "set_memory_limit": Call(lambda n: mg.set_memory_limit(mg.set_memory_limit(n)), 2**32),
+    "memory_limit_scope": Call(lambda n: _enter_and_leave(mg.memory_limit_scope(n)), 2**32),
     # gradients
     "recursion_gradient": Call(gradients.recursion_gradient, MDP2, POLICY, THETA),
     "softmax_gradient": Call(gradients.softmax_gradient, MDP2, THETA),
