@@ -35,7 +35,7 @@ sampled pairs when the episodes are on-policy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -45,7 +45,11 @@ from ._validation import as_real_array, check_integer
 from .estimators._contract import step_discount
 from .sampling._sampler import Trajectories
 
-__all__ = ["EPISODE_FIELDS", "MAX_COMPLEX_STEP", "episode_arrays", "split_complex_step", "validate_features"]
+__all__ = ["ACTIVATION_NAMES", "EPISODE_FIELDS", "MAX_COMPLEX_STEP", "Architecture", "architectures",
+           "episode_arrays", "mlp_weights", "split_complex_step", "validate_features"]
+
+#: The activations both frameworks' MLP builders know, by name.
+ACTIVATION_NAMES = ("elu", "relu", "sigmoid", "softplus", "tanh")
 
 #: The fields of a batch of episodes, in order (see the module docstring).
 EPISODE_FIELDS = ("obs", "states", "actions", "rewards", "mask", "behaviour_log_prob", "lengths", "gamma")
@@ -121,3 +125,49 @@ def episode_arrays(traj: Trajectories, X: np.ndarray, pi_b: np.ndarray) -> dict[
             "rewards": np.ascontiguousarray(traj.rewards, dtype=np.float64),
             "mask": mask.astype(np.float64), "behaviour_log_prob": np.where(mask, logp, 0.0),
             "lengths": np.asarray(traj.lengths, dtype=np.int64), "gamma": step_discount(traj)}
+
+
+def mlp_weights(sizes: Any, seed: int, scale: float = 1.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The layers (W of shape (in, out), b of shape (out,)) of an MLP with layer sizes ``sizes``.
+
+    W ~ N(0, scale²/fan_in), b ~ N(0, 0.1²), drawn in order from ``numpy.random.default_rng(seed)``:
+    the same seed gives the same network in :mod:`mdpgrad.torch` and :mod:`mdpgrad.jax`.
+    """
+    sizes = [check_integer(k, "sizes", min_value=1) for k in sizes]
+    if len(sizes) < 2:
+        raise ValidationError(f"sizes is {sizes}; expected at least an input and an output size",
+                              argument="sizes", value=sizes)
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(scale=scale / np.sqrt(a), size=(a, b)), rng.normal(scale=0.1, size=b))
+            for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+
+
+class Architecture(NamedTuple):
+    """Hidden layer widths, activation name and weight seed of a small MLP."""
+
+    hidden: tuple[int, ...]
+    activation: str
+    seed: int
+
+
+def architectures(*, min_depth: int, max_depth: int, min_width: int, max_width: int,
+                  activations: Any) -> Any:
+    """Hypothesis strategy of :class:`Architecture`; shrinks towards no hidden layer, seed 0.
+
+    Bad bounds raise ``hypothesis.errors.InvalidArgument`` (needs hypothesis, a test extra).
+    """
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
+    from hypothesis.strategies import SearchStrategy
+
+    for name, lo, hi, low in (("depth", min_depth, max_depth, 0), ("width", min_width, max_width, 1)):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or not low <= lo <= hi:
+            raise InvalidArgument(f"min_{name}={lo!r} and max_{name}={hi!r} must be integers with "
+                                  f"{low} <= min_{name} <= max_{name}")
+    if not isinstance(activations, SearchStrategy):
+        raise InvalidArgument(f"activations={activations!r} must be a Hypothesis strategy of names in "
+                              f"{ACTIVATION_NAMES} (e.g. st.just('tanh'))")
+    return st.builds(Architecture,
+                     st.lists(st.integers(min_width, max_width), min_size=min_depth,
+                              max_size=max_depth).map(tuple),
+                     activations, st.integers(0, 2 ** 16))

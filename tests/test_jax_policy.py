@@ -28,7 +28,7 @@ HESSIAN_RTOL = 1e-9
 
 
 def dense_J(mdp, pol: JaxPolicy, theta):
-    P = jnp.asarray(mdp.P)
+    P = jnp.asarray(mdp.P_dense())
     keep = jnp.asarray(~mdp.terminal, dtype=jnp.float64)
     pi = jax.nn.softmax(pol.logits(theta), -1)
     P_pi = jnp.einsum("sa,sat->st", pi, P) * keep[:, None]
@@ -97,22 +97,18 @@ def test_hessian_vector_product_equals_jax_forward_over_reverse():
     assert rel_err(hessian_vector_product(mdp, pol, pol.theta0, u), hvp_ref) <= HESSIAN_RTOL
 
 
-def test_the_same_network_in_torch_and_jax_has_the_same_gradient():
-    torch = pytest.importorskip("torch")
+def test_the_same_seed_is_the_same_network_in_torch_and_jax():
+    pytest.importorskip("torch")
     from mdpgrad.torch import TorchPolicy
+    from mdpgrad.torch import mlp as torch_mlp
 
     mdp = random_mdp(9, n_states=4, n_actions=2, episodic=True, gamma=0.9)
-    apply_fn, params = mlp([mdp.n_states, 5, 2], seed=9)
-    nn = torch.nn
-    net = nn.Sequential(nn.Linear(mdp.n_states, 5), nn.Tanh(), nn.Linear(5, 2)).double()
-    with torch.no_grad():            # torch stores W as (out, in); mlp's x @ w uses (in, out)
-        for layer, p in zip([net[0], net[2]], params, strict=True):
-            layer.weight.copy_(torch.tensor(np.asarray(p["w"]).T))
-            layer.bias.copy_(torch.tensor(np.asarray(p["b"])))
+    apply_fn, params = mlp([mdp.n_states, 5, 2], activation="softplus", seed=9)
     jp = JaxPolicy(apply_fn, params, n_states=mdp.n_states)
+    tp = TorchPolicy(torch_mlp([mdp.n_states, 5, 2], activation="softplus", seed=9), n_states=mdp.n_states)
+    np.testing.assert_allclose(jp.probabilities(jp.theta0), tp.probabilities(tp.theta0), rtol=0, atol=1e-15)
     gj = jp.unflatten(mg.policy_gradient(mdp, jp, jp.theta0))
-    tp = TorchPolicy(net, n_states=mdp.n_states)
-    gt = tp.unflatten(mg.policy_gradient(mdp, tp, tp.theta0))
+    gt = tp.unflatten(mg.policy_gradient(mdp, tp, tp.theta0))       # torch stores W as (out, in)
     np.testing.assert_allclose(np.asarray(gj[0]["w"]), gt["0.weight"].numpy().T, rtol=0, atol=1e-14)
     np.testing.assert_allclose(np.asarray(gj[1]["b"]), gt["2.bias"].numpy(), rtol=0, atol=1e-14)
 

@@ -40,7 +40,7 @@ def mlp(sizes: list[int], activation: type = torch.nn.Tanh, seed: int = 0, bias:
 
 def dense_J(mdp, pol: TorchPolicy, theta):
     """J(θ) by a dense torch solve, differentiable in θ (a (d,) tensor)."""
-    P = torch.tensor(mdp.P_dense() if callable(getattr(mdp, "P_dense", None)) else mdp.P)
+    P = torch.tensor(mdp.P_dense())
     r = torch.as_tensor(mdp.r)
     keep = torch.as_tensor(~mdp.terminal, dtype=torch.float64)
     pi = torch.softmax(pol.logits(theta), -1)

@@ -21,7 +21,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpy.typing import ArrayLike
 
-from .._adapters import split_complex_step, validate_features
+from .._adapters import mlp_weights, split_complex_step, validate_features
 from .._errors import ValidationError
 
 __all__ = ["ACTIVATIONS", "JaxPolicy", "check_x64", "mlp"]
@@ -44,17 +44,15 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
         scale: float = 1.0) -> tuple[Callable[[Any, Any], Any], list[dict[str, Any]]]:
     """A plain MLP ``apply_fn(params, x)`` and its float64 params (a list of {"w", "b"} layers).
 
-    Weights are N(0, scale²/fan_in) from ``numpy.random.default_rng(seed)``, biases N(0, 0.1²);
-    ``activation`` (a key of ACTIVATIONS) between layers, none after the last.
+    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²), the
+    same numbers as ``mdpgrad.torch.mlp`` for the same seed); ``activation`` (a key of ACTIVATIONS)
+    between layers, none after the last.
     """
     check_x64("mdpgrad.jax.mlp")
     if activation not in ACTIVATIONS:
         raise ValidationError(f"activation is {activation!r}; expected one of {sorted(ACTIVATIONS)}",
                               argument="activation", value=activation)
-    rng = np.random.default_rng(seed)
-    params = [{"w": jnp.asarray(rng.normal(scale=scale / np.sqrt(a), size=(a, b))),
-               "b": jnp.asarray(rng.normal(scale=0.1, size=b))}
-              for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    params = [{"w": jnp.asarray(w), "b": jnp.asarray(b)} for w, b in mlp_weights(sizes, seed, scale)]
     act = ACTIVATIONS[activation]
 
     def apply_fn(p: Any, x: Any) -> Any:

@@ -34,6 +34,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from ._loss import Episodes, LossEstimator, loss_estimator
 from ._objective import objective
-from ._policy import TorchPolicy
+from ._policy import TorchPolicy, mlp
 
-__all__ = ["Episodes", "LossEstimator", "TorchPolicy", "loss_estimator", "objective"]
+__all__ = ["Episodes", "LossEstimator", "TorchPolicy", "loss_estimator", "mlp", "objective"]

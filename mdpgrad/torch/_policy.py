@@ -15,7 +15,7 @@ equals autograd through a differentiable dense solve of (I − γP^π) v = r^π;
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,46 @@ from numpy.typing import ArrayLike
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
-from .._adapters import split_complex_step, validate_features
+from .._adapters import mlp_weights, split_complex_step, validate_features
 from .._errors import ValidationError
 
-__all__ = ["TorchPolicy"]
+__all__ = ["ACTIVATIONS", "TorchPolicy", "mlp"]
 
 F64 = torch.float64
 TensorFn = Callable[[torch.Tensor], torch.Tensor]
+
+#: Activations :func:`mlp` accepts, by name.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "elu": nn.ELU, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus, "tanh": nn.Tanh}
+
+
+def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
+        scale: float = 1.0) -> nn.Sequential:
+    """A float64 ``nn.Sequential`` of Linear layers with ``activation`` between them.
+
+    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²)): the
+    same network as ``mdpgrad.jax.mlp`` for the same seed.  No global random state is touched.
+
+    Examples
+    --------
+    >>> net = mlp([3, 4, 2], seed=1)
+    >>> [tuple(p.shape) for p in net.parameters()]
+    [(4, 3), (4,), (2, 4), (2,)]
+    """
+    if activation not in ACTIVATIONS:
+        raise ValidationError(f"activation is {activation!r}; expected one of {sorted(ACTIVATIONS)}",
+                              argument="activation", value=activation)
+    layers: list[nn.Module] = []
+    weights = mlp_weights(sizes, seed, scale)
+    for i, (w, b) in enumerate(weights):
+        lin = nn.Linear(w.shape[0], w.shape[1], dtype=F64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(w.T))
+            lin.bias.copy_(torch.tensor(b))
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
 
 
 class TorchPolicy:
