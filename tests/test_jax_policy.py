@@ -141,3 +141,11 @@ def test_bad_construction_is_refused(make, match):
     apply_fn, params = mlp([3, 2], seed=0)
     with pytest.raises(mg.ValidationError, match=match):
         make(apply_fn, params)
+
+
+def test_a_jax_tracer_in_the_numpy_api_names_the_adapter():
+    mdp = random_mdp(0, n_states=2, n_actions=2, gamma=0.9)
+    with pytest.raises(mg.ValidationError, match=r"theta is a JAX tracer.*mdpgrad\.jax"):
+        jax.grad(lambda th: mg.objective(mdp, mg.TabularSoftmax(2, 2), th))(jnp.zeros((2, 2)))
+    plain = mg.objective(mdp, mg.TabularSoftmax(2, 2), jnp.zeros((2, 2)))           # a plain array is fine
+    assert plain == mg.objective(mdp, mg.TabularSoftmax(2, 2), np.zeros((2, 2)))

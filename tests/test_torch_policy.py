@@ -211,3 +211,14 @@ def test_bad_theta_and_a_complex_step_too_large_are_refused():
     step[0] = 2e-8j
     with pytest.raises(mg.ValidationError, match="complex step"):
         pol.probabilities(pol.theta0 + step)
+
+
+def test_a_tensor_that_requires_grad_in_the_numpy_api_names_the_adapter():
+    mdp = random_mdp(0, n_states=2, n_actions=2, gamma=0.9)
+    theta = torch.zeros((2, 2), dtype=torch.float64, requires_grad=True)
+    with pytest.raises(mg.ValidationError, match=r"theta is a torch tensor that requires grad.*torch"):
+        mg.objective(mdp, mg.TabularSoftmax(2, 2), theta)
+    with pytest.raises(mg.ValidationError, match="pi is a torch tensor"):
+        mg.evaluate(mdp, torch.full((2, 2), 0.5, requires_grad=True))
+    plain = mg.objective(mdp, mg.TabularSoftmax(2, 2), theta.detach())           # a plain tensor is fine
+    assert plain == mg.objective(mdp, mg.TabularSoftmax(2, 2), np.zeros((2, 2)))
