@@ -21,7 +21,7 @@ from mdpgrad.strategies import mdps  # noqa: E402
 
 #: Property examples.  JAX compiles each operation once per shape, so the sizes are fixed here (the
 #: models, activations and weights vary); tests/test_torch_strategies.py varies the sizes too.
-EXAMPLES = 10
+EXAMPLES = 5
 
 
 @settings(max_examples=EXAMPLES)
