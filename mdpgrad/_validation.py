@@ -253,6 +253,14 @@ def as_real_array(x: Any, name: str, *, shape: tuple[int, ...] | None = None,
     """
     if isinstance(x, (str, bytes)) or x is None:
         raise ValidationError(f"{name} is {x!r}; expected an array of real numbers", argument=name, value=x)
+    framework = type(x).__module__.split(".")[0]      # read off the type: the core never imports them
+    if framework == "torch" and getattr(x, "requires_grad", False) or (
+            framework == "jax" and type(x).__name__.endswith("Tracer")):
+        what, adapter = (("a torch tensor that requires grad", "mdpgrad.torch") if framework == "torch"
+                         else ("a JAX tracer (inside jax.grad, jit or vmap)", "mdpgrad.jax"))
+        raise ValidationError(f"{name} is {what}; mdpgrad's numpy functions do not differentiate through it: "
+                              f"use {adapter} (its Policy, objective and loss_estimator), or pass a plain "
+                              "array", argument=name, value=type(x).__name__)
     check_plain_array(x, name)
     try:
         raw = np.asarray(x)

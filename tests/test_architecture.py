@@ -26,8 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("mdpgrad._chains", "mdpgrad._evaluation", "mdpgrad.examples", "mdpgrad.io", "mdpgrad.strategies",
      "mdpgrad.symbolic"),
     ("mdpgrad.gradients", "mdpgrad.fields", "mdpgrad.td", "mdpgrad.surrogates"),
-    ("mdpgrad.sampling", "mdpgrad.estimators", "mdpgrad.variance"),
-    ("mdpgrad._report", "mdpgrad.cli", "mdpgrad.__main__", "mdpgrad", "mdpgrad.plot"),
+    ("mdpgrad.sampling", "mdpgrad.estimators", "mdpgrad.variance", "mdpgrad._adapters"),
+    ("mdpgrad._report", "mdpgrad.cli", "mdpgrad.__main__", "mdpgrad", "mdpgrad.plot", "mdpgrad.torch",
+     "mdpgrad.jax"),
 ]
 
 
