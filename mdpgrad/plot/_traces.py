@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_integer
-from ._axes import axes_or_new
+from ._axes import axes_or_new, check_drawable
 
 __all__ = ["SamplePicture", "TracePicture", "estimator_histogram", "estimator_scatter", "trace"]
 
@@ -91,6 +91,8 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
         x = np.arange(y.size, dtype=float)
     else:
         x = as_real_array(steps, "steps", shape=y.shape)
+    check_drawable(y, "values")
+    check_drawable(x, "steps")
     note_gaps = check_bool(note_gaps, "note_gaps")
     label = _label(label, "label")
     ax = axes_or_new(ax)
@@ -119,13 +121,16 @@ def _samples(samples: ArrayLike, expectation: ArrayLike,
                               "per row)", argument="samples", value=s.shape)
     s = s.reshape(s.shape[0], -1)
     d = s.shape[1]
+    check_drawable(s, "samples")
     e = as_real_array(expectation, "expectation").reshape(-1)
+    check_drawable(e, "expectation")
     if e.size != d:
         raise ValidationError(f"expectation has {e.size} entries; expected {d}, one per coordinate of the "
                               "samples", argument="expectation", value=e.size)
     g = None
     if gradient is not None:
         g = as_real_array(gradient, "gradient").reshape(-1)
+        check_drawable(g, "gradient")
         if g.size != d:
             raise ValidationError(f"gradient has {g.size} entries; expected {d}, one per coordinate of the "
                                   "samples", argument="gradient", value=g.size)
