@@ -60,7 +60,10 @@ def execute(path: pathlib.Path, *, timeout: int = 300) -> tuple[object, float]:
     nb = nbformat.read(path, as_version=4)
     # the kernel's own log (e.g. its note on the local TCP transport) is not the lesson's output;
     # warnings raised by the lesson's code still appear in the notebook as stderr
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # coalesce_streams: one stream output per run of prints, however the kernel's flushes happened to
+    # split it (a line can otherwise arrive in two pieces, and the committed file would change from run
+    # to run)
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                                      extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
@@ -82,6 +85,10 @@ def _rounded(match: re.Match[str]) -> str:
     return f"{float(text):.{SIGNIFICANT_DIGITS}g}"
 
 
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
 def normalise(text: str) -> str:
     """``text`` with every number rounded to :data:`SIGNIFICANT_DIGITS` significant digits."""
     return _NUMBER.sub(_rounded, text)
@@ -98,7 +105,14 @@ def text_outputs(nb: Any) -> list[str]:
     for index, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
-        for out in cell.get("outputs", []):
+        outputs: list[Any] = []
+        for out in cell.get("outputs", []):            # consecutive prints: one text, however split
+            if (out["output_type"] == "stream" and outputs and outputs[-1]["output_type"] == "stream"
+                    and outputs[-1]["name"] == out["name"]):
+                outputs[-1] = {**outputs[-1], "text": _joined(outputs[-1]["text"]) + _joined(out["text"])}
+            else:
+                outputs.append(out)
+        for out in outputs:
             kind = out["output_type"]
             if kind == "stream":
                 text = out["text"]
@@ -111,7 +125,7 @@ def text_outputs(nb: Any) -> list[str]:
                 text = f"{out['ename']}: {out['evalue']}"
             else:
                 continue
-            text = "".join(text) if isinstance(text, list) else text
+            text = _joined(text)
             lines.extend(f"[cell {index}] {normalise(line)}" for line in text.splitlines())
     return lines
 

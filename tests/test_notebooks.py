@@ -87,6 +87,15 @@ def test_the_comparison_reads_text_not_figures_or_counts():
     assert "07 (committed)" in diff and "07 (fresh run)" in diff
 
 
+def test_a_line_printed_in_two_stream_pieces_is_the_same_text():
+    # the kernel may flush one print's output in two pieces (two stream outputs)
+    whole = _notebook(_stream("column sums: [ 0.1429 -0.8471]\neigenvalues: [-0.23]\n"))
+    split = _notebook(_stream("column sums:"), _stream(" [ 0.1429 -0.8471]\neigenvalues: [-0.23]\n"))
+    assert run.differences(whole, split) == ""
+    assert run.text_outputs(split) == ["[cell 1] column sums: [ 0.1429 -0.8471]",
+                                       "[cell 1] eigenvalues: [-0.23]"]
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_committed_copy_is_one_clean_run(path):
     assert path.stat().st_size <= MAX_BYTES
