@@ -15,6 +15,7 @@ import copy
 import importlib.util
 import json
 import pathlib
+import re
 
 import nbformat
 import pytest
@@ -115,3 +116,34 @@ def test_committed_copy_is_one_clean_run(path):
 def test_the_readme_lists_every_lesson():
     readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
     assert [p.stem for p in LESSONS if f"`{p.stem}`" not in readme] == []
+
+
+#: A subscript written as plain text (α_c, P_π, ‖v‖_D) is drawn with a literal underscore; in a figure's
+#: text it must be mathtext ($\alpha_c$).  Strings of labels, titles and texts in the lessons' code, with
+#: their $...$ parts removed, may not contain one (matplotlib's "_nolegend_" is not text).
+_FIGURE_TEXT = re.compile(r"(?:label|title|xlabel|ylabel|set_title|set_xlabel|set_ylabel|\.text)\b[^\n]*")
+_STRING = re.compile(r"""r?f?r?(["'])(.*?)(?<!\\)\1""")
+
+
+def _plain_subscripts(source):
+    found = []
+    for line in _FIGURE_TEXT.findall(source):
+        for _, text in _STRING.findall(line):
+            outside_math = re.sub(r"\$[^$]*\$|\{[^}]*\}", "", text).replace("_nolegend_", "")
+            # a one-letter base (α_c, P_π, ²_D), not an identifier such as my_reinforce
+            found += re.findall(r"(?<![A-Za-z])[^\W\d_]_[\w{]|²_\w", outside_math)
+    return found
+
+
+def test_plain_subscripts_are_found():
+    assert _plain_subscripts('ax.set(ylabel="critical step size α_c")') == ["α_c"]
+    assert _plain_subscripts('ax.set(ylabel=r"critical step size $\\alpha_c$", label="_nolegend_")') == []
+    assert _plain_subscripts('ax.set_title("my_reinforce", label=f"{slope_J[0]}")') == []
+    assert _plain_subscripts('ax.set(title="D(I − γP_π)", label="½‖Φw − v‖²_D")') == ["P_π", "²_D"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_figure_text_has_no_plain_subscripts(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert _plain_subscripts(code) == []

@@ -42,7 +42,7 @@ from .._errors import ValidationError
 from .._model import MDP, validate_mdp
 from .._policies import validate_policy
 from .._validation import as_real_array, check_bool, check_instance, check_memory
-from ._axes import axes_or_new, power_of_ten, scaled_label
+from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
 
 __all__ = ["GridPicture", "action_directions", "grid_values"]
 
@@ -265,7 +265,7 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
             drawn_cell = drawn_cell & (rows % stride == 0) & (cols % stride == 0)
             note = ax.text(0.0, -0.1, f"policy arrows in every {stride}th row and column "
                            f"({int(drawn_cell.sum())} of {int((~mdp.terminal).sum())} non-terminal cells)",
-                           transform=ax.transAxes, ha="left", va="top", fontsize="small")
+                           transform=ax.transAxes, ha="left", va="top", fontsize=TEXT_SIZE)
         s_idx, a_idx = np.nonzero((pi > 0) & drawn_cell[:, None] & (np.abs(dirs).sum(axis=1) > 0)[None, :])
         length = ARROW_LENGTH * pi[s_idx, a_idx]
         U = length * dirs[a_idx, 1]

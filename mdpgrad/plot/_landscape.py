@@ -42,7 +42,7 @@ from .._validation import (
 )
 from ..fields import circulation
 from ..gradients._theorem import objective, policy_gradient
-from ._axes import axes_or_new, power_of_ten, scaled_label
+from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
 
 __all__ = ["ContourPicture", "FieldPicture", "LandscapePicture", "LoopPicture", "landscape",
            "slice_contour", "slice_field", "slice_loop"]
@@ -168,7 +168,7 @@ def _components(F: Callable[[np.ndarray], np.ndarray], c: np.ndarray, u: np.ndar
 
 def _legend(ax: Axes) -> None:
     """A legend on a mid-grey frame: white streamlines (the default over contours) and dark ones both show."""
-    ax.legend(loc="upper right", facecolor="0.6", framealpha=0.9, fontsize=8)
+    ax.legend(loc="upper right", facecolor="0.6", framealpha=0.9, fontsize=TEXT_SIZE)
 
 
 def _labels(ax: Axes, xlabel: str, ylabel: str) -> None:
@@ -298,7 +298,7 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
     ax.set_aspect("equal", adjustable="box")      # a circle in the slice looks like one
     corner = (x0 + rho * np.cos(np.pi / 4), y0 - rho * np.sin(np.pi / 4))
     text = ax.annotate(f"∮ F·dθ = {result.value:.2e} ± {result.bound:.1e}", xy=corner,
-                       xytext=(0.5, 0.03), textcoords="axes fraction", color=color, fontsize=9,
+                       xytext=(0.5, 0.03), textcoords="axes fraction", color=color, fontsize=TEXT_SIZE,
                        va="bottom", ha="center",
                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
                              "edgecolor": color},

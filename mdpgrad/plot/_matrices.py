@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_finite, check_instance, check_real, is_integer
-from ._axes import axes_or_new, check_drawable, power_of_ten, scaled_label
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable, power_of_ten, scaled_label
 
 __all__ = ["EigenvaluePicture", "MatrixPicture", "eigenvalues", "matrix"]
 
@@ -280,5 +280,5 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=0)
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="best", fontsize=TEXT_SIZE)
     return EigenvaluePicture(ax=ax, values=values, points=points, boundaries=boundaries)

@@ -47,7 +47,7 @@ from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._validation import as_real_array, check_bool, check_instance, check_integer
-from ._axes import axes_or_new, check_drawable
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable
 
 __all__ = ["PolytopePicture", "trajectory", "value_polytope"]
 
@@ -241,7 +241,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
                                        xytext=(9 * d[0], 9 * d[1]), textcoords="offset points",
                                        ha="left" if d[0] > 0.3 else "right" if d[0] < -0.3 else "center",
                                        va="bottom" if d[1] > 0.3 else "top" if d[1] < -0.3 else "center",
-                                       fontsize=9, color=EDGE_COLOR, zorder=4))
+                                       fontsize=TEXT_SIZE, color=EDGE_COLOR, zorder=4))
 
     ax.update_datalim(pts)
     ax.margins(0.12)

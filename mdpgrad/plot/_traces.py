@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_integer
-from ._axes import axes_or_new, check_drawable
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable
 
 __all__ = ["SamplePicture", "TracePicture", "estimator_histogram", "estimator_scatter", "trace"]
 
@@ -102,7 +102,8 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
     if note_gaps and gaps.size:
         k = int(gaps.size)
         note = ax.text(0.02, 0.03, f"undefined at {k} step{'s' if k != 1 else ''} (gap)",
-                       transform=ax.transAxes, fontsize=8, color=line.get_color(), ha="left", va="bottom",
+                       transform=ax.transAxes, fontsize=TEXT_SIZE, color=line.get_color(), ha="left",
+                       va="bottom",
                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
                              "edgecolor": "none"})
     ax.set_xlabel(xlabel)
@@ -172,7 +173,7 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
         artists["gradient"] = ax.axvline(g[i], linewidth=2.0, label="∇J", **_GRADIENT)
     ax.set_xlabel(xlabel if xlabel is not None else f"ĝ[{i}]")
     ax.set_ylabel("count")
-    artists["legend"] = ax.legend(fontsize=8)
+    artists["legend"] = ax.legend(fontsize=TEXT_SIZE)
     return SamplePicture(ax=ax, samples=x, mean=mean, artists=artists)
 
 
@@ -214,5 +215,5 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
                                       label="∇J")[0]
     ax.set_xlabel(f"ĝ[{i}]")
     ax.set_ylabel(f"ĝ[{j}]")
-    artists["legend"] = ax.legend(fontsize=8)
+    artists["legend"] = ax.legend(fontsize=TEXT_SIZE)
     return SamplePicture(ax=ax, samples=shown, mean=mean, artists=artists)
