@@ -201,8 +201,9 @@ def test_grid_values_caps_the_arrows_on_a_large_grid_and_says_so():
     n_cells = len(pic.arrows.X) // 4
     assert n_cells == 50 * 50 <= mplot._grid.MAX_ARROW_CELLS
     assert set(pic.arrows.X.tolist()) == set(range(0, 1000, 20))
-    assert pic.note.get_text() == ("policy arrows in every 20th row and column "
-                                   f"(2500 of {S - 1} non-terminal cells)")
+    assert pic.note.get_text() == ("arrows in one cell of each 20 × 20 block only\n"
+                                   f"(2500 of {S - 1} non-terminal cells)\n"
+                                   "no numbers in the cells (more than 400)")
     assert pic.texts == []                                     # no numbers written on a million cells
 
 

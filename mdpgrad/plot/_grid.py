@@ -74,8 +74,9 @@ class GridPicture:
     non-terminal cells (row-major order).
 
     On a grid of more than 2500 cells the arrows are drawn only in the cells
-    whose row and column are multiples of ``arrow_stride`` (> 1), and ``note``
-    is the text under the axes that says so.  ``image`` shows ``values`` /
+    whose row and column are multiples of ``arrow_stride`` (> 1); ``note`` is
+    the text under the axes that says what was left out (those arrows, the
+    numbers of a grid of more than 400 cells), None when nothing was.  ``image`` shows ``values`` /
     10**``scale_exponent`` (0 unless a value exceeds 1e300 in size).
     """
 
@@ -255,7 +256,7 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
 
     arrows = None
     stride = 1
-    note = None
+    left_out: list[str] = []
     if pi is not None and dirs is not None:
         stride = max(1, int(np.ceil(np.sqrt(S / MAX_ARROW_CELLS))))
         while -(-n_rows // stride) * -(-n_cols // stride) > MAX_ARROW_CELLS:
@@ -263,9 +264,8 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
         drawn_cell = ~mdp.terminal
         if stride > 1:
             drawn_cell = drawn_cell & (rows % stride == 0) & (cols % stride == 0)
-            note = ax.text(0.0, -0.1, f"policy arrows in every {stride}th row and column "
-                           f"({int(drawn_cell.sum())} of {int((~mdp.terminal).sum())} non-terminal cells)",
-                           transform=ax.transAxes, ha="left", va="top", fontsize=TEXT_SIZE)
+            left_out.append(f"arrows in one cell of each {stride} × {stride} block only\n"
+                            f"({int(drawn_cell.sum())} of {int((~mdp.terminal).sum())} non-terminal cells)")
         s_idx, a_idx = np.nonzero((pi > 0) & drawn_cell[:, None] & (np.abs(dirs).sum(axis=1) > 0)[None, :])
         length = ARROW_LENGTH * pi[s_idx, a_idx]
         U = length * dirs[a_idx, 1]
@@ -276,6 +276,12 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
                            headaxislength=2.2, minshaft=1.0, minlength=0.5, zorder=4)
 
     texts: list[Any] = []
+    if annotate and S > MAX_ANNOTATED_CELLS:
+        left_out.append(f"no numbers in the cells (more than {MAX_ANNOTATED_CELLS})")
+    note = None
+    if left_out:                  # under the x-axis label, inside the figure's layout
+        note = ax.annotate("\n".join(left_out), xy=(0.0, 0.0), xycoords="axes fraction", xytext=(0, -36),
+                           textcoords="offset points", ha="left", va="top", fontsize=TEXT_SIZE)
     if annotate and S <= MAX_ANNOTATED_CELLS:
         colours = np.asarray(image.cmap(image.norm(shown)))
         # with arrows in the cell, the number moves to the cell's top-left corner
