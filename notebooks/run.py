@@ -1,21 +1,40 @@
-"""Run the lessons from a fresh kernel: ``python notebooks/run.py [--write] [NAME ...]``.
+"""Run the lessons from a fresh kernel: ``python notebooks/run.py [--write | --check] [NAME ...]``.
 
 Each notebook is executed top to bottom in a new Python kernel with the
 non-interactive Agg backend, from this folder; a failed assertion or any error
-stops it and the script exits non-zero.  With ``--write`` the outputs (figures
-included) are saved back into the ``.ipynb``, which is how the committed
-outputs are refreshed after a change.  NAME is a file name or a prefix
+stops it and the script exits non-zero.  NAME is a file name or a prefix
 (``03`` runs ``03_value_polytope.ipynb``); without one every lesson runs.
-The test suite runs the same function (``tests/test_notebooks.py``).
+
+``--check`` compares the text a fresh run prints (stdout and the plain-text
+results of cells; not figures, execution counts or metadata) with the
+committed outputs, every number rounded to 6 significant digits, and prints a
+diff of what moved.  ``--write`` saves the fresh outputs (figures included)
+back into the ``.ipynb``.  The test suite (``tests/test_notebooks.py``) runs
+each lesson once and makes the same comparison, so a committed lesson whose
+printed numbers no longer match the library fails there.
+
+After a change to the library, refresh the committed lessons with::
+
+    PYTHONPATH=$PWD python notebooks/run.py --check     # what moved, lesson by lesson
+    PYTHONPATH=$PWD python notebooks/run.py --write     # save the fresh outputs
+    PYTHONPATH=$PWD python notebooks/run.py --check     # now silent: the lessons are reproducible
+    git diff --stat notebooks                           # then commit them
+
+If a moved number is one the prose cites, the lesson's own assertion next to
+it fails first: update the number in the markdown and in the assertion
+together, never the assertion alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import pathlib
+import re
 import sys
 import time
+from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -41,7 +60,10 @@ def execute(path: pathlib.Path, *, timeout: int = 300) -> tuple[object, float]:
     nb = nbformat.read(path, as_version=4)
     # the kernel's own log (e.g. its note on the local TCP transport) is not the lesson's output;
     # warnings raised by the lesson's code still appear in the notebook as stderr
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # coalesce_streams: one stream output per run of prints, however the kernel's flushes happened to
+    # split it (a line can otherwise arrive in two pieces, and the committed file would change from run
+    # to run)
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                                      extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
@@ -49,10 +71,78 @@ def execute(path: pathlib.Path, *, timeout: int = 300) -> tuple[object, float]:
     return nb, time.perf_counter() - start
 
 
+#: Printed numbers are compared to this many significant digits: enough to see any change in a cited
+#: number (the lessons print at most 6), while the 7th digit of a float printed in full (e.g. a rounding
+#: residue such as 2.7755575615628914e-16) does not count.
+SIGNIFICANT_DIGITS = 6
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def _rounded(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if re.fullmatch(r"[-+]?\d+", text) and len(text.lstrip("+-")) <= SIGNIFICANT_DIGITS:
+        return text                       # a short integer (a count, an index) is kept as printed
+    return f"{float(text):.{SIGNIFICANT_DIGITS}g}"
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
+def normalise(text: str) -> str:
+    """``text`` with every number rounded to :data:`SIGNIFICANT_DIGITS` significant digits."""
+    return _NUMBER.sub(_rounded, text)
+
+
+def text_outputs(nb: Any) -> list[str]:
+    """The text a notebook shows, one line per entry, each prefixed by its cell number.
+
+    Streams (stdout, stderr) and the ``text/plain`` form of results are kept;
+    outputs that carry an image (a figure's ``<Figure size ...>``) and all
+    execution counts and metadata are left out.
+    """
+    lines: list[str] = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        outputs: list[Any] = []
+        for out in cell.get("outputs", []):            # consecutive prints: one text, however split
+            if (out["output_type"] == "stream" and outputs and outputs[-1]["output_type"] == "stream"
+                    and outputs[-1]["name"] == out["name"]):
+                outputs[-1] = {**outputs[-1], "text": _joined(outputs[-1]["text"]) + _joined(out["text"])}
+            else:
+                outputs.append(out)
+        for out in outputs:
+            kind = out["output_type"]
+            if kind == "stream":
+                text = out["text"]
+            elif kind in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                if "image/png" in data or "text/plain" not in data:
+                    continue
+                text = data["text/plain"]
+            elif kind == "error":
+                text = f"{out['ename']}: {out['evalue']}"
+            else:
+                continue
+            text = _joined(text)
+            lines.extend(f"[cell {index}] {normalise(line)}" for line in text.splitlines())
+    return lines
+
+
+def differences(committed: Any, fresh: Any, name: str = "lesson") -> str:
+    """A unified diff of the text outputs of two copies of a notebook ("" when they agree)."""
+    return "\n".join(difflib.unified_diff(text_outputs(committed), text_outputs(fresh),
+                                          f"{name} (committed)", f"{name} (fresh run)", lineterm=""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="lesson file names or prefixes (default: all)")
-    parser.add_argument("--write", action="store_true", help="save the outputs into the notebooks")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="save the outputs into the notebooks")
+    mode.add_argument("--check", action="store_true",
+                      help="compare the printed text with the committed outputs (6 significant digits)")
     args = parser.parse_args(argv)
     import nbformat
 
@@ -64,11 +154,18 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(f"FAILED  {path.name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1]}")
             continue
+        if args.check:
+            diff = differences(nbformat.read(path, as_version=4), nb, path.name)
+            if diff:
+                failed += 1
+                print(f"CHANGED {path.name}  {seconds:5.1f} s\n{diff}")
+                continue
         if args.write:
             for cell in nb.cells:         # no per-run noise in the committed file
                 cell.get("metadata", {}).pop("execution", None)
             nbformat.write(nb, path)
-        print(f"ok      {path.name}  {seconds:5.1f} s{'  (outputs saved)' if args.write else ''}")
+        print(f"ok      {path.name}  {seconds:5.1f} s{'  (outputs saved)' if args.write else ''}"
+              f"{'  (same text as committed)' if args.check else ''}")
     return 1 if failed else 0
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -143,3 +144,18 @@ def test_something_that_is_not_axes_is_refused(bad):
     with pytest.raises(mg.ValidationError) as info:
         mplot.trace([1.0, 2.0], ax=bad)
     assert info.value.argument == "ax"
+
+
+# -- figures a reader can read -------------------------------------------------------------------
+
+def test_a_figure_made_by_mdpgrad_plot_has_150_dpi_and_text_of_at_least_10_pt():
+    from mdpgrad.plot._axes import DPI, TEXT_SIZE
+    assert DPI >= 150 and TEXT_SIZE >= 10
+    pic = mplot.trace([1.0, np.nan, 2.0], label="J")
+    assert pic.ax.figure.get_dpi() == DPI
+    assert pic.note.get_fontsize() >= 10
+    assert all(t.get_fontsize() >= 10 for t in pic.ax.get_legend().get_texts())
+    hist = mplot.estimator_histogram(np.arange(12.0).reshape(6, 2), [1.0, 2.0], [1.0, 2.0])
+    assert all(t.get_fontsize() >= 10 for t in hist.artists["legend"].get_texts())
+    eig = mplot.eigenvalues([[-1.0, 0.0], [0.0, -2.0]], step_size=0.5)
+    assert all(t.get_fontsize() >= 10 for t in eig.ax.get_legend().get_texts())

@@ -9,6 +9,13 @@ every non-terminal cell, of length 0.4·π(a|s) cells.  :func:`action_directions
 reads the direction of each action off the transition model, so the built-in
 grids need no direction table.
 
+The drawing is bounded whatever the grid's size: numbers are written up to
+400 cells, arrows are drawn in at most about 2500 cells (on larger grids, in
+every k-th row and column, with a note under the axes saying so), terminal
+cells get a hatched patch each up to 400 of them and one grey overlay beyond,
+and values larger than 1e300 in size are shown divided by a power of ten (the
+colour bar's label says "÷ 1e…").
+
 The tests check that the image holds the reshaped array, that the arrows'
 tails, U and V are the cells and 0.4·π(a|s)·direction, that the built-in grids'
 actions come out as up, right, down, left, and that bad input is refused with
@@ -24,6 +31,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
+from matplotlib.colors import ListedColormap
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from matplotlib.quiver import Quiver
@@ -33,8 +41,8 @@ from numpy.typing import ArrayLike
 from .._errors import ValidationError
 from .._model import MDP, validate_mdp
 from .._policies import validate_policy
-from .._validation import as_real_array, check_bool, check_instance
-from ._axes import axes_or_new
+from .._validation import as_real_array, check_bool, check_instance, check_memory
+from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
 
 __all__ = ["GridPicture", "action_directions", "grid_values"]
 
@@ -44,6 +52,12 @@ ARROW_LENGTH = 0.4
 MAX_ANNOTATED_CELLS = 400
 #: Every row and column gets a tick up to this size; larger grids get matplotlib's integer ticks.
 MAX_TICKS = 30
+#: Arrows are drawn in at most about this many cells (50 × 50): beyond it they would be thinner than a
+#: pixel at any figure size, and each one costs a polygon (a 1000 × 1000 grid with one arrow per
+#: state-action took 11 minutes and 6.7 GB).  Larger grids get arrows in every k-th row and column.
+MAX_ARROW_CELLS = 2500
+#: Terminal cells get a hatched patch and a "T" each up to this many; more are greyed by one overlay image.
+MAX_TERMINAL_MARKS = 400
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,15 @@ class GridPicture:
     arrow for each non-terminal state s and action a with π(a|s) > 0 and a
     non-zero direction.  ``policy`` and ``directions`` are the (S, A) table and
     the (A, 2) unit (d_row, d_col) used.  ``terminal_marks`` holds a grey
-    hatched patch and a "T" per terminal cell; ``texts`` the numbers written in
-    the non-terminal cells (row-major order).
+    hatched patch and a "T" per terminal cell (one grey overlay image when
+    there are more than 400); ``texts`` the numbers written in the
+    non-terminal cells (row-major order).
+
+    On a grid of more than 2500 cells the arrows are drawn only in the cells
+    whose row and column are multiples of ``arrow_stride`` (> 1); ``note`` is
+    the text under the axes that says what was left out (those arrows, the
+    numbers of a grid of more than 400 cells), None when nothing was.  ``image`` shows ``values`` /
+    10**``scale_exponent`` (0 unless a value exceeds 1e300 in size).
     """
 
     ax: Axes
@@ -68,6 +89,9 @@ class GridPicture:
     texts: list[Any]
     policy: np.ndarray | None = None
     directions: np.ndarray | None = None
+    arrow_stride: int = 1
+    scale_exponent: int = 0
+    note: Any = None
 
 
 def _grid_shape(mdp: MDP) -> tuple[int, int]:
@@ -130,10 +154,15 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
     mdp : MDP
         With ``grid_shape`` (the built-in grids carry it).
     values : array_like, shape (S,)
-        Any finite per-state quantity: v, η, d, a return variance.
+        Any finite per-state quantity: v, η, d, a return variance.  Values
+        larger than 1e300 in size are shown divided by a power of ten (the
+        colour bar's label and the written numbers say so).
     policy : array_like, shape (S, A), optional
         A policy table, drawn as one arrow per action of length 0.4·π(a|s)
-        cells from each non-terminal cell.
+        cells from each non-terminal cell; on grids of more than 2500 cells
+        only from the cells of every k-th row and column, k the smallest
+        stride that leaves at most 2500 of them (a note under the axes says
+        which).
     ax : matplotlib Axes, optional
     label : str
         The colour bar's label.
@@ -189,11 +218,16 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
                 else as_real_array(directions, "directions", shape=(A, 2)))
     elif directions is not None:
         dirs = as_real_array(directions, "directions", shape=(A, 2))
+    if pi is not None:
+        # the masks and index arrays of the arrows: a few (S, A) arrays of bools and integers
+        check_memory(24.0 * S * A, f"the arrows of a ({S}, {A}) policy table", "policy")
     ax = axes_or_new(ax)
 
     grid = v.reshape(n_rows, n_cols)
-    image = ax.imshow(grid, cmap=cmap, origin="upper", interpolation="nearest")
-    colorbar = ax.figure.colorbar(image, ax=ax, label=label)
+    exponent = power_of_ten(grid)
+    shown = grid / 10.0 ** exponent if exponent else grid
+    image = ax.imshow(shown, cmap=cmap, origin="upper", interpolation="nearest")
+    colorbar = ax.figure.colorbar(image, ax=ax, label=scaled_label(label, exponent))
     for axis, n in ((ax.xaxis, n_cols), (ax.yaxis, n_rows)):
         if n <= MAX_TICKS:
             axis.set_ticks(np.arange(n))
@@ -206,7 +240,13 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
 
     rows, cols = np.divmod(np.arange(S), n_cols)
     terminal_marks: list[Any] = []
-    for s in np.flatnonzero(mdp.terminal):
+    terminal_states = np.flatnonzero(mdp.terminal)
+    if terminal_states.size > MAX_TERMINAL_MARKS:
+        overlay = np.ma.masked_array(np.ones(grid.shape), mask=~mdp.terminal.reshape(grid.shape))
+        terminal_marks.append(ax.imshow(overlay, cmap=ListedColormap(["0.75"]), origin="upper",
+                                        interpolation="nearest", zorder=2))
+        terminal_states = terminal_states[:0]
+    for s in terminal_states:
         patch = Rectangle((cols[s] - 0.5, rows[s] - 0.5), 1.0, 1.0, facecolor="0.75", edgecolor="0.35",
                           hatch="//", zorder=2)
         ax.add_patch(patch)
@@ -215,9 +255,18 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
                                       color="black", zorder=3))
 
     arrows = None
+    stride = 1
+    left_out: list[str] = []
     if pi is not None and dirs is not None:
-        s_idx, a_idx = np.nonzero((pi > 0) & ~mdp.terminal[:, None]
-                                  & (np.abs(dirs).sum(axis=1) > 0)[None, :])
+        stride = max(1, int(np.ceil(np.sqrt(S / MAX_ARROW_CELLS))))
+        while -(-n_rows // stride) * -(-n_cols // stride) > MAX_ARROW_CELLS:
+            stride += 1
+        drawn_cell = ~mdp.terminal
+        if stride > 1:
+            drawn_cell = drawn_cell & (rows % stride == 0) & (cols % stride == 0)
+            left_out.append(f"arrows in one cell of each {stride} × {stride} block only\n"
+                            f"({int(drawn_cell.sum())} of {int((~mdp.terminal).sum())} non-terminal cells)")
+        s_idx, a_idx = np.nonzero((pi > 0) & drawn_cell[:, None] & (np.abs(dirs).sum(axis=1) > 0)[None, :])
         length = ARROW_LENGTH * pi[s_idx, a_idx]
         U = length * dirs[a_idx, 1]
         V = length * dirs[a_idx, 0]
@@ -227,16 +276,23 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
                            headaxislength=2.2, minshaft=1.0, minlength=0.5, zorder=4)
 
     texts: list[Any] = []
+    if annotate and S > MAX_ANNOTATED_CELLS:
+        left_out.append(f"no numbers in the cells (more than {MAX_ANNOTATED_CELLS})")
+    note = None
+    if left_out:                  # under the x-axis label, inside the figure's layout
+        note = ax.annotate("\n".join(left_out), xy=(0.0, 0.0), xycoords="axes fraction", xytext=(0, -36),
+                           textcoords="offset points", ha="left", va="top", fontsize=TEXT_SIZE)
     if annotate and S <= MAX_ANNOTATED_CELLS:
-        colours = np.asarray(image.cmap(image.norm(grid)))
+        colours = np.asarray(image.cmap(image.norm(shown)))
         # with arrows in the cell, the number moves to the cell's top-left corner
         dx, dy, ha, va, size = ((-0.46, -0.46, "left", "top", "x-small") if arrows is not None
                                 else (0.0, 0.0, "center", "center", "small"))
         for s in np.flatnonzero(~mdp.terminal):
             i, j = rows[s], cols[s]
-            texts.append(ax.text(j + dx, i + dy, fmt.format(v[s]), ha=ha, va=va, fontsize=size,
+            texts.append(ax.text(j + dx, i + dy, fmt.format(shown[i, j]), ha=ha, va=va, fontsize=size,
                                  color=_readable_text_colour(colours[i, j]), zorder=5))
     ax.set_xlim(-0.5, n_cols - 0.5)
     ax.set_ylim(n_rows - 0.5, -0.5)
     return GridPicture(ax=ax, image=image, colorbar=colorbar, values=grid, arrows=arrows,
-                       terminal_marks=terminal_marks, texts=texts, policy=pi, directions=dirs)
+                       terminal_marks=terminal_marks, texts=texts, policy=pi, directions=dirs,
+                       arrow_stride=stride, scale_exponent=exponent, note=note)

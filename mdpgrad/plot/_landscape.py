@@ -42,7 +42,7 @@ from .._validation import (
 )
 from ..fields import circulation
 from ..gradients._theorem import objective, policy_gradient
-from ._axes import axes_or_new
+from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
 
 __all__ = ["ContourPicture", "FieldPicture", "LandscapePicture", "LoopPicture", "landscape",
            "slice_contour", "slice_field", "slice_loop"]
@@ -51,11 +51,20 @@ Extent = tuple[float, float, float, float]
 
 #: Most grid points per axis (a 400 × 400 grid is already finer than any figure shows).
 MAX_GRID = 400
+#: Largest field component handed to matplotlib as it is: streamplot squares the speeds and quiver
+#: divides lengths by a small data-space epsilon, both of which overflow long before 1e308; (1e100)² is
+#: far from overflow.  Larger fields are divided by a power of ten (the picture is scale-free).
+FIELD_LIMIT = 1e100
 
 
 @dataclass(frozen=True)
 class ContourPicture:
-    """What :func:`slice_contour` drew: f on the grid X, Y (Z[i, j] = f(θ₀ + X[i, j]·u + Y[i, j]·v))."""
+    """What :func:`slice_contour` drew: f on the grid X, Y (Z[i, j] = f(θ₀ + X[i, j]·u + Y[i, j]·v)).
+
+    The contours are of Z / 10**scale_exponent: ``scale_exponent`` is 0 unless
+    a value of f exceeds 1e300 in size, and the colour bar's label then says
+    "÷ 1e…".
+    """
 
     ax: Axes
     contour: Any
@@ -63,11 +72,17 @@ class ContourPicture:
     X: np.ndarray
     Y: np.ndarray
     Z: np.ndarray
+    scale_exponent: int = 0
 
 
 @dataclass(frozen=True)
 class FieldPicture:
-    """What :func:`slice_field` drew: (U, V) = (u·F, v·F) on the grid X, Y."""
+    """What :func:`slice_field` drew: (U, V) = (u·F, v·F) on the grid X, Y.
+
+    The artist holds (U, V) / 10**scale_exponent: ``scale_exponent`` is 0
+    unless an entry exceeds 1e100 in size (arrows and streamlines are scaled
+    to the axes, so the picture does not change).
+    """
 
     ax: Axes
     artist: Any
@@ -75,6 +90,7 @@ class FieldPicture:
     Y: np.ndarray
     U: np.ndarray
     V: np.ndarray
+    scale_exponent: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,7 +168,7 @@ def _components(F: Callable[[np.ndarray], np.ndarray], c: np.ndarray, u: np.ndar
 
 def _legend(ax: Axes) -> None:
     """A legend on a mid-grey frame: white streamlines (the default over contours) and dark ones both show."""
-    ax.legend(loc="upper right", facecolor="0.6", framealpha=0.9, fontsize=8)
+    ax.legend(loc="upper right", facecolor="0.6", framealpha=0.9, fontsize=TEXT_SIZE)
 
 
 def _labels(ax: Axes, xlabel: str, ylabel: str) -> None:
@@ -195,10 +211,11 @@ def slice_contour(f: Callable[[np.ndarray], float], center: ArrayLike, u: ArrayL
                                   f"{format_number(arr)}; expected a finite number", argument="f",
                                   value=(x, y))
         Z[idx] = float(arr)
-    contour = ax.contourf(X, Y, Z, levels=levels, cmap=cmap)
-    colorbar = ax.figure.colorbar(contour, ax=ax, label=label)
+    exponent = power_of_ten(Z)
+    contour = ax.contourf(X, Y, Z / 10.0 ** exponent if exponent else Z, levels=levels, cmap=cmap)
+    colorbar = ax.figure.colorbar(contour, ax=ax, label=scaled_label(label, exponent))
     _labels(ax, xlabel, ylabel)
-    return ContourPicture(ax=ax, contour=contour, colorbar=colorbar, X=X, Y=Y, Z=Z)
+    return ContourPicture(ax=ax, contour=contour, colorbar=colorbar, X=X, Y=Y, Z=Z, scale_exponent=exponent)
 
 
 def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: ArrayLike, v: ArrayLike, *,
@@ -229,18 +246,22 @@ def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arr
     U, V = np.empty_like(X), np.empty_like(X)
     for idx in np.ndindex(X.shape):
         U[idx], V[idx] = _components(F, c, uu, vv, float(X[idx]), float(Y[idx]), "F")
+    # arrows and streamlines are scaled to the axes, so dividing the field by a constant leaves the
+    # picture as it is; a large field is divided by a power of ten before matplotlib squares it
+    exponent = power_of_ten(np.concatenate([U.ravel(), V.ravel()]), FIELD_LIMIT)
+    dU, dV = (U / 10.0 ** exponent, V / 10.0 ** exponent) if exponent else (U, V)
     artist: Any
     if kind == "stream":
-        artist = ax.streamplot(X, Y, U, V, color=color, density=1.0, linewidth=0.9, arrowsize=1.0)
+        artist = ax.streamplot(X, Y, dU, dV, color=color, density=1.0, linewidth=0.9, arrowsize=1.0)
         if label is not None:
             ax.add_line(Line2D([], [], color=color, label=label))
             _legend(ax)
     else:
-        artist = ax.quiver(X, Y, U, V, color=color, label=label, angles="xy")
+        artist = ax.quiver(X, Y, dU, dV, color=color, label=label, angles="xy")
         if label is not None:
             _legend(ax)
     _labels(ax, xlabel, ylabel)
-    return FieldPicture(ax=ax, artist=artist, X=X, Y=Y, U=U, V=V)
+    return FieldPicture(ax=ax, artist=artist, X=X, Y=Y, U=U, V=V, scale_exponent=exponent)
 
 
 def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: ArrayLike, v: ArrayLike, *,
@@ -277,7 +298,7 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
     ax.set_aspect("equal", adjustable="box")      # a circle in the slice looks like one
     corner = (x0 + rho * np.cos(np.pi / 4), y0 - rho * np.sin(np.pi / 4))
     text = ax.annotate(f"∮ F·dθ = {result.value:.2e} ± {result.bound:.1e}", xy=corner,
-                       xytext=(0.5, 0.03), textcoords="axes fraction", color=color, fontsize=9,
+                       xytext=(0.5, 0.03), textcoords="axes fraction", color=color, fontsize=TEXT_SIZE,
                        va="bottom", ha="center",
                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
                              "edgecolor": color},

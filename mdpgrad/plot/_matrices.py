@@ -32,20 +32,29 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_finite, check_instance, check_real, is_integer
-from ._axes import axes_or_new
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable, power_of_ten, scaled_label
 
 __all__ = ["EigenvaluePicture", "MatrixPicture", "eigenvalues", "matrix"]
 
 #: Tick labels are written for every row and column up to this size; larger matrices get matplotlib's.
 MAX_TICKS = 30
 
+#: A stability circle at most this many times the view's span is drawn as a Circle patch; a larger one
+#: (a tiny step size) as the arc in view only: matplotlib's renderer slows down with the patch's size
+#: (a radius of 1e9 spans takes seconds, 1e300 does not finish), and at 1e6 spans the arc is already
+#: within 1e-6 spans of the line Re λ = 0.
+MAX_CIRCLE_TO_VIEW = 1e6
+
 
 @dataclass(frozen=True)
 class MatrixPicture:
-    """What :func:`matrix` drew: ``shown`` is the array in ``image`` (M, or (M − Mᵀ)/2).
+    """What :func:`matrix` drew: ``shown`` is M, or (M − Mᵀ)/2; ``image`` holds shown / 10**scale_exponent.
 
     ``witness`` is the (i, j) that was boxed (None when there is none);
     ``witness_marks`` the rectangles on (i, j) and (j, i) (one when i = j).
+    ``scale_exponent`` is 0 unless an entry exceeds 1e300 in size; then the
+    image and colour bar show the entries divided by 10**scale_exponent, and
+    the colour bar's label says so ("÷ 1e308").
     """
 
     ax: Axes
@@ -54,6 +63,7 @@ class MatrixPicture:
     shown: np.ndarray
     witness: tuple[int, int] | None
     witness_marks: list[Any]
+    scale_exponent: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,14 +167,16 @@ def matrix(M: ArrayLike, *, antisymmetric: bool = False, witness: Any = None,
             check_instance(text, str, name, "a string or None")
     ax = axes_or_new(ax)
 
-    shown = (arr - arr.T) / 2.0 if antisymmetric else arr
-    vmax = float(np.abs(shown).max())
+    shown = arr / 2.0 - arr.T / 2.0 if antisymmetric else arr     # halves first: no overflow near 1e308
+    exponent = power_of_ten(shown)
+    drawn = shown / 10.0 ** exponent if exponent else shown
+    vmax = float(np.abs(drawn).max())
     if vmax == 0.0:
         vmax = 1.0
-    image = ax.imshow(shown, cmap="RdBu_r", norm=Normalize(vmin=-vmax, vmax=vmax), interpolation="nearest")
+    image = ax.imshow(drawn, cmap="RdBu_r", norm=Normalize(vmin=-vmax, vmax=vmax), interpolation="nearest")
     if colorbar_label is None:
         colorbar_label = "(M − Mᵀ)/2 [i, j]" if antisymmetric else "M[i, j]"
-    colorbar = ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    colorbar = ax.figure.colorbar(image, ax=ax, label=scaled_label(colorbar_label, exponent))
     n_rows, n_cols = shown.shape
     if labels is not None:
         ax.set_xticks(np.arange(n_cols), labels=list(labels), rotation=90)
@@ -188,7 +200,7 @@ def matrix(M: ArrayLike, *, antisymmetric: bool = False, witness: Any = None,
             ax.add_patch(box)
             marks.append(box)
     return MatrixPicture(ax=ax, image=image, colorbar=colorbar, shown=shown, witness=pair,
-                         witness_marks=marks)
+                         witness_marks=marks, scale_exponent=exponent)
 
 
 def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None = None,
@@ -237,20 +249,30 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     ax = axes_or_new(ax)
 
     values = np.linalg.eigvals(arr)
+    check_drawable(values, "M", "an eigenvalue of M: λ")
     re, im = values.real, values.imag
-    boundaries: list[Any] = [ax.axvline(0.0, color="black", linestyle="--", linewidth=1.0, zorder=3,
-                                        label="Re λ = 0: ẇ = Mw stable iff all Re λ < 0")]
-    if alpha is not None:
-        circle = Circle((-1.0 / alpha, 0.0), 1.0 / alpha, fill=False, edgecolor="tab:orange", linewidth=1.5,
-                        linestyle="-", zorder=2, label=f"|1 + αλ| = 1 (α = {alpha:g}): stable inside")
-        ax.add_patch(circle)
-        boundaries.append(circle)
-    points = ax.scatter(re, im, s=40, color="tab:blue", edgecolor="black", zorder=4,
-                        label="eigenvalues" if label is None else label)
     x0, x1 = min(float(re.min()), 0.0), max(float(re.max()), 0.0)
     y0, y1 = min(float(im.min()), 0.0), max(float(im.max()), 0.0)
     span = max(x1 - x0, y1 - y0, 1e-3 * max(1.0, float(np.abs(values).max())))
     pad = 0.2 * span
+    boundaries: list[Any] = [ax.axvline(0.0, color="black", linestyle="--", linewidth=1.0, zorder=3,
+                                        label="Re λ = 0: ẇ = Mw stable iff all Re λ < 0")]
+    if alpha is not None:
+        style: dict[str, Any] = {"linewidth": 1.5, "linestyle": "-", "zorder": 2,
+                                 "label": f"|1 + αλ| = 1 (α = {alpha:g}): stable inside"}
+        if 1.0 / alpha <= MAX_CIRCLE_TO_VIEW * span:
+            circle: Any = Circle((-1.0 / alpha, 0.0), 1.0 / alpha, fill=False, edgecolor="tab:orange",
+                                 **style)
+            ax.add_patch(circle)
+        else:
+            # only the arc in view, x = −α y² / (1 + √(1 − (αy)²)) (the circle's right branch, without the
+            # cancellation of −1/α + √(1/α² − y²)); |αy| < 1e-6 here
+            ys = np.linspace(y0 - pad, y1 + pad, 201)
+            (circle,) = ax.plot(-alpha * ys ** 2 / (1.0 + np.sqrt(1.0 - (alpha * ys) ** 2)), ys,
+                                color="tab:orange", **style)
+        boundaries.append(circle)
+    points = ax.scatter(re, im, s=40, color="tab:blue", edgecolor="black", zorder=4,
+                        label="eigenvalues" if label is None else label)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
     ax.set_xlabel("Re λ")
@@ -258,5 +280,5 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=0)
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="best", fontsize=TEXT_SIZE)
     return EigenvaluePicture(ax=ax, values=values, points=points, boundaries=boundaries)

@@ -47,7 +47,7 @@ from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._validation import as_real_array, check_bool, check_instance, check_integer
-from ._axes import axes_or_new
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable
 
 __all__ = ["PolytopePicture", "trajectory", "value_polytope"]
 
@@ -188,6 +188,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     for a in itertools.product(range(n_actions), repeat=2):
         pi = eye[list(a)]                         # row s is the one-hot of a[s]
         vertices[a] = np.array(evaluate(mdp, pi).v, dtype=float)
+        check_drawable(vertices[a], "mdp", f"the value v of the deterministic policy {a}: v")
 
     segments: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     for a0, b0 in itertools.combinations(range(n_actions), 2):     # differ in state 0
@@ -240,7 +241,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
                                        xytext=(9 * d[0], 9 * d[1]), textcoords="offset points",
                                        ha="left" if d[0] > 0.3 else "right" if d[0] < -0.3 else "center",
                                        va="bottom" if d[1] > 0.3 else "top" if d[1] < -0.3 else "center",
-                                       fontsize=9, color=EDGE_COLOR, zorder=4))
+                                       fontsize=TEXT_SIZE, color=EDGE_COLOR, zorder=4))
 
     ax.update_datalim(pts)
     ax.margins(0.12)
@@ -290,6 +291,7 @@ def trajectory(points: ArrayLike, *, ax: Axes | None = None, label: str | None =
     [[0.0, 0.0], [1.0, 0.5], [2.0, 2.0]]
     """
     pts = as_real_array(points, "points")
+    check_drawable(pts, "points")
     if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 1:
         raise ValidationError(f"points has shape {pts.shape}; expected (n, 2) with n >= 1",
                               argument="points", value=pts.shape)

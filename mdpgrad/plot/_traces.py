@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_integer
-from ._axes import axes_or_new
+from ._axes import TEXT_SIZE, axes_or_new, check_drawable
 
 __all__ = ["SamplePicture", "TracePicture", "estimator_histogram", "estimator_scatter", "trace"]
 
@@ -91,6 +91,8 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
         x = np.arange(y.size, dtype=float)
     else:
         x = as_real_array(steps, "steps", shape=y.shape)
+    check_drawable(y, "values")
+    check_drawable(x, "steps")
     note_gaps = check_bool(note_gaps, "note_gaps")
     label = _label(label, "label")
     ax = axes_or_new(ax)
@@ -100,7 +102,8 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
     if note_gaps and gaps.size:
         k = int(gaps.size)
         note = ax.text(0.02, 0.03, f"undefined at {k} step{'s' if k != 1 else ''} (gap)",
-                       transform=ax.transAxes, fontsize=8, color=line.get_color(), ha="left", va="bottom",
+                       transform=ax.transAxes, fontsize=TEXT_SIZE, color=line.get_color(), ha="left",
+                       va="bottom",
                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
                              "edgecolor": "none"})
     ax.set_xlabel(xlabel)
@@ -119,13 +122,16 @@ def _samples(samples: ArrayLike, expectation: ArrayLike,
                               "per row)", argument="samples", value=s.shape)
     s = s.reshape(s.shape[0], -1)
     d = s.shape[1]
+    check_drawable(s, "samples")
     e = as_real_array(expectation, "expectation").reshape(-1)
+    check_drawable(e, "expectation")
     if e.size != d:
         raise ValidationError(f"expectation has {e.size} entries; expected {d}, one per coordinate of the "
                               "samples", argument="expectation", value=e.size)
     g = None
     if gradient is not None:
         g = as_real_array(gradient, "gradient").reshape(-1)
+        check_drawable(g, "gradient")
         if g.size != d:
             raise ValidationError(f"gradient has {g.size} entries; expected {d}, one per coordinate of the "
                                   "samples", argument="gradient", value=g.size)
@@ -167,7 +173,7 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
         artists["gradient"] = ax.axvline(g[i], linewidth=2.0, label="∇J", **_GRADIENT)
     ax.set_xlabel(xlabel if xlabel is not None else f"ĝ[{i}]")
     ax.set_ylabel("count")
-    artists["legend"] = ax.legend(fontsize=8)
+    artists["legend"] = ax.legend(fontsize=TEXT_SIZE)
     return SamplePicture(ax=ax, samples=x, mean=mean, artists=artists)
 
 
@@ -209,5 +215,5 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
                                       label="∇J")[0]
     ax.set_xlabel(f"ĝ[{i}]")
     ax.set_ylabel(f"ĝ[{j}]")
-    artists["legend"] = ax.legend(fontsize=8)
+    artists["legend"] = ax.legend(fontsize=TEXT_SIZE)
     return SamplePicture(ax=ax, samples=shown, mean=mean, artists=artists)
