@@ -70,7 +70,8 @@ from ._model import MDP
 from ._policies import Direct, Policy
 from ._validation import check_integer
 
-__all__ = ["INTEGER_WEIGHT_MAX", "REWARD_GRID", "REWARD_RATIO", "as_fractions", "max_continuing_gamma", "mdps", "policies", "thetas"]
+__all__ = ["INTEGER_WEIGHT_MAX", "REWARD_GRID", "REWARD_RATIO", "as_fractions", "max_continuing_gamma",
+           "mdps", "policies", "thetas"]
 
 #: Largest extra integer weight when ``integer_weights=True``: keeps every
 #: denominator small (≤ 1 + 3·S), so exact rational computations stay cheap.

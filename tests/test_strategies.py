@@ -29,8 +29,8 @@ from mdpgrad import (
     policy_gradient,
     uniform_policy,
 )
-from mdpgrad.gradients import recursion_gradient
 from mdpgrad._linalg import ACCURACY_MIN_DIGITS
+from mdpgrad.gradients import recursion_gradient
 from mdpgrad.strategies import (
     INTEGER_WEIGHT_MAX,
     REWARD_GRID,
