@@ -68,7 +68,9 @@ def gradient_section(ctx: CheckContext) -> Section:
     stated = np.asarray(gradient_error(m, pol, theta, ev)[0]).ravel()[idx]
     marks = stated + np.abs(fd2.jacobian - fd.jacobian) / 3.0 + fd.rounding
     gaps = np.abs(g.ravel()[idx] - fd.jacobian)
-    k = int(np.argmax(gaps / marks)) if idx.size else 0
+    # each gap relative to its mark; a zero mark (J ≡ 0, as with zero rewards) allows only a zero gap
+    ratio = np.where(marks > 0, gaps / np.where(marks > 0, marks, 1.0), np.where(gaps > 0, np.inf, 0.0))
+    k = int(np.argmax(ratio)) if idx.size else 0
     max_error, tol = (float(gaps[k]), float(marks[k])) if idx.size else (0.0, 0.0)
     holds = bool(np.all(gaps <= marks))
     worst_flat = int(idx[k]) if idx.size else 0
