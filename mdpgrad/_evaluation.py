@@ -537,23 +537,73 @@ def _inverse_norm_direct(mdp: MDP, P_pi: Any, factors: Solver, discount: float, 
 def _direct_error(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, v: np.ndarray, Pv: np.ndarray,
                   q: np.ndarray, adv: np.ndarray, eta: np.ndarray, factors: Solver, gamma: float,
                   on_simplex: bool, rows: np.ndarray | None) -> ErrorEstimate:
-    """The :class:`ErrorEstimate` of the direct route (one more product, P^πᵀη, for η's residual)."""
+    """The :class:`ErrorEstimate` of the direct route (one more product, P^πᵀη, for η's residual).
+
+    When it leaves fewer than :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits on a dense model,
+    the residuals are formed once more in extended precision (:func:`_extended_residuals`): the
+    rounding of the residual computation, u·(1 + γ)·max|v| in float64, is what dominates the bound
+    when v = M⁻¹r^π is large but accurate (P^π = I near γ = 1), and it drops by the ratio of the
+    two rounding units.  The cheap float64 estimate serves every other case.
+    """
     S = mdp.n_states
     norm = _inverse_norm_direct(mdp, P_pi, factors, gamma, on_simplex, table.shape[:-2] + (S, S), rows)
-    eps = float(np.finfo(float).eps)
     u = rounding_unit(_row_terms(mdp, P_pi))
     res_v = r_pi - v + gamma * np.sum(table * Pv, axis=-1)
     start = masked_start(mdp)
     res_eta = np.where(mdp.terminal, 0.0, start - eta + gamma * _transposed_product(P_pi, eta))
+    estimate = _direct_bounds(mdp, norm, u, u, res_v, res_eta, r_pi, v, q, adv, eta, gamma, table.ndim > 2)
+    if estimate.digits >= ACCURACY_MIN_DIGITS or mdp.is_sparse or not on_simplex:
+        return estimate
+    extended = _extended_residuals(mdp, table, v, eta)
+    if extended is None:
+        return estimate
+    u_ext, res_v, res_eta = extended
+    return _direct_bounds(mdp, norm, u, u_ext, res_v, res_eta, r_pi, v, q, adv, eta, gamma, table.ndim > 2)
+
+
+def _extended_residuals(mdp: MDP, table: np.ndarray, v: np.ndarray,
+                        eta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """r^π − Mv and ρ̃₀ − Mᵀη formed in np.longdouble from P, π, r and ρ₀ (dense), with their rounding unit.
+
+    As in :class:`ErrorEstimate`, the model is the one whose rows of P and π sum to exactly 1:
+    they are renormalised in extended precision (π = 1/3 rounded to float64 sums to 1 − 2⁻⁵⁴,
+    which, seen through ‖M⁻¹‖∞ ≈ 1/(1 − γ), would be read as an error of v and η).  Returns
+    (u, res_v, res_eta), u the rounding unit of the extended computation (P^π = ΠP is formed
+    in it too: A + S terms per entry), or None where np.longdouble is no wider than float64.
+    """
+    ext = np.longdouble
+    eps_ext = float(np.finfo(ext).eps)
+    if eps_ext >= float(np.finfo(float).eps):
+        return None
+    gamma = ext(mdp.gamma)
+    pi = table.astype(ext)
+    pi /= np.sum(pi, axis=-1, keepdims=True)
+    P = mdp.P_dense().astype(ext)
+    P /= np.sum(P, axis=-1, keepdims=True)
+    P_pi = np.einsum("...sa,sat->...st", pi, P)
+    r_pi = np.sum(pi * mdp.r.astype(ext), axis=-1)
+    v_ext, eta_ext = v.astype(ext), eta.astype(ext)
+    res_v = r_pi - v_ext + gamma * np.einsum("...st,...t->...s", P_pi, v_ext)
+    res_eta = np.where(mdp.terminal, ext(0), masked_start(mdp).astype(ext) - eta_ext
+                       + gamma * np.einsum("...st,...s->...t", P_pi, eta_ext))
+    u = rounding_unit(mdp.n_states + mdp.n_actions, eps_ext)
+    return u, res_v.astype(float), res_eta.astype(float)
+
+
+def _direct_bounds(mdp: MDP, norm: Any, u: float, u_res: float, res_v: np.ndarray, res_eta: np.ndarray,
+                   r_pi: np.ndarray, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.ndarray,
+                   gamma: float, batched: bool) -> ErrorEstimate:
+    """‖M⁻¹‖∞·(residual + u_res·its size), propagated to q, the advantage and J with the float64 unit u."""
+    eps = float(np.finfo(float).eps)
+    start = masked_start(mdp)
     vmax, qmax = _states_of(v), _pairs_max(q)
     eta1 = np.sum(np.abs(eta), axis=-1)
-    err_v = norm * (_states_of(res_v) + u * ((1.0 + gamma) * vmax + _states_of(r_pi)))
-    err_eta = norm * (np.sum(np.abs(res_eta), axis=-1) + u * ((1.0 + gamma) * eta1 + np.sum(start)))
+    err_v = norm * (_states_of(res_v) + u_res * ((1.0 + gamma) * vmax + _states_of(r_pi)))
+    err_eta = norm * (np.sum(np.abs(res_eta), axis=-1) + u_res * ((1.0 + gamma) * eta1 + np.sum(start)))
     err_q = gamma * (err_v + u * vmax) + eps * qmax
     err_adv = err_q + err_v + eps * (qmax + vmax)          # the rounding of the difference q − v
     err_J = float(np.sum(mdp.rho0)) * err_v + u * (np.abs(v) @ mdp.rho0)
-    return _estimate(mdp, "direct", norm, err_v, err_q, err_adv, err_eta, err_J, v, q, adv, eta,
-                     table.ndim > 2)
+    return _estimate(mdp, "direct", norm, err_v, err_q, err_adv, err_eta, err_J, v, q, adv, eta, batched)
 
 
 def _estimate(mdp: MDP, route: str, norm: Any, err_v: Any, err_q: Any, err_adv: Any, err_eta: Any,

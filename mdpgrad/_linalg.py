@@ -975,10 +975,13 @@ def validate_accuracy(value: object) -> Accuracy:
     return check_choice(value, "accuracy", get_args(Accuracy))
 
 
-def rounding_unit(terms: int) -> float:
+def rounding_unit(terms: int, eps: float | None = None) -> float:
     """(terms + 2)·ε: the rounding error bound, relative to the sum of |terms|, of an inner product
-    of ``terms`` products followed by one addition (Higham 2002, §3.1, γ_n ≈ nε)."""
-    return (float(terms) + 2.0) * float(np.finfo(float).eps)
+    of ``terms`` products followed by one addition (Higham 2002, §3.1, γ_n ≈ nε).
+
+    ``eps``: the machine epsilon of the arithmetic (default float64's; np.longdouble's for a
+    residual formed in extended precision)."""
+    return (float(terms) + 2.0) * (float(np.finfo(float).eps) if eps is None else float(eps))
 
 
 def digits_left(error: float, scale: float) -> float:

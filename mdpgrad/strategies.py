@@ -65,11 +65,13 @@ from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
 from ._errors import ValidationError
+from ._linalg import ACCURACY_MIN_DIGITS, rounding_unit
 from ._model import MDP
 from ._policies import Direct, Policy
 from ._validation import check_integer
 
-__all__ = ["INTEGER_WEIGHT_MAX", "as_fractions", "max_continuing_gamma", "mdps", "policies", "thetas"]
+__all__ = ["INTEGER_WEIGHT_MAX", "REWARD_GRID", "REWARD_RATIO", "as_fractions", "max_continuing_gamma",
+           "mdps", "policies", "thetas"]
 
 #: Largest extra integer weight when ``integer_weights=True``: keeps every
 #: denominator small (≤ 1 + 3·S), so exact rational computations stay cheap.
@@ -83,34 +85,62 @@ STRICT_MIN_WEIGHT = 0.125
 #: property tests stay meaningful.
 DEFAULT_MAX_GAMMA = 0.95
 
+#: Float rewards are drawn on the grid k/REWARD_GRID, |k| ≤ REWARD_GRID (so in [−1, 1]): their
+#: spread max r − min r is 0 or at least 1/REWARD_GRID, so max|r| ≤ REWARD_GRID × spread, the
+#: ratio :func:`max_continuing_gamma` needs.  (Unrestricted floats give rewards 1 and 1 − 2⁻⁵³,
+#: whose advantages no double-precision evaluation resolves to six digits of the spread.)
+REWARD_GRID = 2**10
+
+#: The largest max|r| / (max r − min r) of the default rewards: REWARD_GRID (floats on the grid
+#: in [−1, 1]); the integer rewards in [−3, 3] have at most 3.
+REWARD_RATIO = float(REWARD_GRID)
+
 _FLOAT_WEIGHTS = st.floats(0.0, 1.0, allow_subnormal=False)
-_FLOAT_REWARDS = st.floats(-1.0, 1.0, allow_subnormal=False)
+_FLOAT_REWARDS = st.integers(-REWARD_GRID, REWARD_GRID).map(lambda k: k / REWARD_GRID)
 _INT_WEIGHTS = st.integers(0, INTEGER_WEIGHT_MAX)
 _INT_REWARDS = st.integers(-3, 3)
 _BOOLEANS = st.booleans()
 
 
-#: Safety factor between the bound on the condition number of I − γP^π used by
-#: :func:`max_continuing_gamma` and the reciprocal condition number ε below which ``evaluate``
-#: refuses a system: the library's 1-norm estimate may differ from the bound by small factors.
-CONDITION_MARGIN = 2.0**10
+#: Safety factor on the error bound behind :func:`max_continuing_gamma`: the 8 of the bound on
+#: the advantage times 2 for the pivot growth of the LU factorisation and the row terms of the
+#: residual (Higham 2002, §9.3), which the bound takes as 1.
+CONDITION_MARGIN = 16.0
 
 
 def max_continuing_gamma(n_states: int) -> float:
     """Largest γ :func:`mdps` draws for a continuing MDP with ``n_states`` states.
 
-    For a stochastic S × S matrix P, ‖I − γP‖₁ ≤ 1 + γS and ‖(I − γP)⁻¹‖₁ ≤ S‖(I − γP)⁻¹‖_∞ =
-    S/(1 − γ) (the Neumann series has row sums Σ γᵗ), so κ₁ ≤ S(1 + S)/(1 − γ) for every policy.
-    Requiring κ₁ ≤ 1/(ε·CONDITION_MARGIN) keeps every generated continuing model well inside what
-    ``evaluate`` accepts (it refuses reciprocal condition numbers below ε).
+    Chosen so that ``evaluate`` (default ``accuracy="refuse"``) accepts every generated
+    continuing model under every policy.  With H = 1/(1 − γ), u = (S + 2)ε the rounding unit of
+    a row of M = I − γP^π, R = max|r| and σ = max r − min r:
+
+    * the direct route has ‖M⁻¹‖∞ = H exactly for a stochastic P^π, and a backward-stable solve
+      leaves a residual ≲ u‖M‖∞ max|v| ≤ 2u·max|v|, so the estimate of the error of v is about
+      H·(2u + 2u)·max|v| ≤ 4uH²R (max|v| ≤ RH); the advantage q − v carries two such errors
+      plus the rounding of q and v, ≲ 8uH²R;
+    * the accuracy rule (six digits, :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS`) judges the
+      advantage against σ at least, so it needs 8uH²R ≤ 10⁻⁶σ, i.e.
+      H ≤ √(10⁻⁶ / (8u·R/σ)); v, q, η and J, judged against their own size, need only
+      4uH ≤ 10⁻⁶, which this implies;
+    * the strategy's rewards have R/σ ≤ :data:`REWARD_RATIO` (the grid of :data:`REWARD_GRID`);
+      with :data:`CONDITION_MARGIN` in place of the 8, 1 − γ = √(CONDITION_MARGIN·u·REWARD_RATIO·10⁶).
+    * a dense chain with a long horizon or a large reward offset takes the deflated route, whose
+      error is relative to σ from the start (≈ 36uH² when P^π has several recurrent classes,
+      ‖B⁻¹‖∞ ≤ (1 + γ)H); when it fails its own estimate the direct route above is taken.
+
+    A ``rewards`` strategy of your own keeps the guarantee when its draws have
+    max|r| ≤ REWARD_RATIO·(max r − min r) or all equal (with one action, or equal rewards, the
+    advantage is not judged).
 
     Examples
     --------
-    >>> 1 - max_continuing_gamma(5) > 1e-12
-    True
+    >>> round(1 / (1 - max_continuing_gamma(2)))
+    262
     """
     S = _check_int("n_states", n_states, 1)
-    gap = CONDITION_MARGIN * float(np.finfo(float).eps) * S * (S + 1)
+    u = rounding_unit(S)
+    gap = np.sqrt(CONDITION_MARGIN * u * REWARD_RATIO * 10.0**ACCURACY_MIN_DIGITS)
     return float(np.nextafter(1.0 - gap, 0.0))
 
 
@@ -171,8 +201,9 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
         When True, state S − 1 is terminal and is reached under every policy
         (see the module docstring for the guarantee).
     rewards : strategy of float, optional
-        Entries of r(s, a).  Default: floats in [−1, 1], integers in [−3, 3]
-        with integer weights.
+        Entries of r(s, a).  Default: multiples of 1/:data:`REWARD_GRID` in
+        [−1, 1] (:func:`max_continuing_gamma` relies on their spread), integers
+        in [−3, 3] with integer weights.
     integer_weights : bool
         Build probabilities as small integer weights normalised (exact
         rationals exist; recover them with :func:`as_fractions`).

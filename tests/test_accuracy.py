@@ -471,3 +471,39 @@ def test_sparse_models_carry_error_estimates_too():
     dense = mg.policy_gradient(random_mdp(30, n_states=6, n_actions=2, gamma=0.95), pol, theta)
     assert np.all(np.abs(g - dense) <= err + 1e-15)
     assert mg.evaluate(mdp, pol.probabilities(theta[0])).error.digits >= 12
+
+
+# -- the direct route's second estimate: residuals in extended precision ---------------------------
+
+#: 1 − γ of the two-state identity chain below: 2¹⁰·ε·S(S + 1) for S = 2, where κ(M)·ε ≈ 1e-4, so the
+#: float64 rounding of the residual, (S + 2)ε·(1 + γ)·max|v| through ‖M⁻¹‖∞ = 1/(1 − γ), is ≈ 1e-3·|v|.
+IDENTITY_GAP = 2.0**10 * 2.0**-52 * 6
+
+
+def _identity_chain(rewards: list[float]) -> mg.MDP:
+    A = len(rewards)
+    P = np.zeros((2, A, 2))
+    P[0, :, 0] = P[1, :, 1] = 1.0
+    return mg.MDP(P, [rewards, rewards], 1.0 - IDENTITY_GAP, rho0=[0.5, 0.5])
+
+
+def test_an_exact_large_value_is_not_refused_for_the_rounding_of_its_residual():
+    mdp = _identity_chain([1.0])                       # P^π = I, v = 1/(1 − γ) exactly
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        # np.longdouble is float64 here: no wider residual, and the float64 bound (≈ 1e-3·|v|) refuses
+        with pytest.raises(mg.InaccurateResultError):
+            mg.evaluate(mdp, np.ones((2, 1)))
+        return
+    ev = mg.evaluate(mdp, np.ones((2, 1)))
+    exact = 1.0 / IDENTITY_GAP
+    assert ev.error.route == "direct" and ev.error.digits >= ACCURACY_MIN_DIGITS
+    assert np.allclose(ev.v, exact, rtol=1e-14, atol=0) and abs(ev.J - exact) <= 1e-14 * exact
+    assert abs(ev.eta.sum() - exact) <= ev.error.eta    # the bound holds (Σ η = 1/(1 − γ))
+    assert ev.error.v <= 1e-6 * exact                   # the float64 estimate alone says ≈ 1e-3·|v|
+
+
+def test_the_advantage_of_a_large_offset_on_the_direct_route_stays_refused():
+    # q − v in float64 loses ε·|v|/(spread) ≈ 2e-16·7e11/0.5 of the advantage: no wider residual saves it
+    mdp = _identity_chain([1.0, 0.5])
+    with pytest.raises(mg.InaccurateResultError, match="advantage"):
+        mg.evaluate(mdp, np.full((2, 2), 0.5))

@@ -131,3 +131,36 @@ def test_the_command_line_prints_the_same_report(capsys):
     assert capsys.readouterr().out == text
     assert main(["check", "two-state-reversible", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == report
+
+
+# -- the finite-difference check of ∇J: a pass mark made of the errors in play ---------------------
+
+#: 1 − γ of the check below: a horizon of 1e9, where the former pass mark 1e-6·Σ η = 1e3 passed anything.
+LONG_HORIZON_GAP = 1e-9
+
+
+@pytest.mark.parametrize("factor, passes", [(1.01, False), (0.99, True)])
+def test_a_gradient_off_by_its_pass_mark_is_judged_at_the_boundary(monkeypatch, factor, passes):
+    import mdpgrad._report.gradient as rg
+    from mdpgrad.examples import two_state
+
+    mdp = two_state().replace(gamma=1.0 - LONG_HORIZON_GAP)         # continuing: no terminal state
+    assert not mdp.terminal.any()
+    honest = rg.gradient_section(build_context("two-state", mdp))
+    gap, mark = honest.data["fd_max_error"], honest.data["fd_tol"]
+    assert honest.ok and gap <= 0.2 * mark                          # the exact ∇J is well inside
+    assert mark < 1.0                                               # not vacuous: |∇J| is ≈ 1e8 here
+    s, a = honest.data["fd_worst_index"]
+    # shift the worst coordinate so that |g − g_fd| lands within 1 % + 2·gap/mark of factor·mark
+    shift = factor * mark + (gap if factor > 1 else -gap)
+    exact = mg.policy_gradient
+
+    def shifted(*args, **kwargs):
+        g = np.array(exact(*args, **kwargs))
+        g[s, a] += shift
+        return g
+
+    monkeypatch.setattr(rg, "policy_gradient", shifted)
+    sec = rg.gradient_section(build_context("two-state", mdp))
+    assert sec.ok is passes
+    assert (sec.data["fd_max_error"] <= sec.data["fd_tol"]) is passes

@@ -25,10 +25,21 @@ from mdpgrad import (
     TabularSoftmax,
     evaluate,
     expected_update_without_discount,
+    greedy_policy,
     policy_gradient,
+    uniform_policy,
 )
+from mdpgrad._linalg import ACCURACY_MIN_DIGITS
 from mdpgrad.gradients import recursion_gradient
-from mdpgrad.strategies import INTEGER_WEIGHT_MAX, as_fractions, mdps, policies, thetas
+from mdpgrad.strategies import (
+    INTEGER_WEIGHT_MAX,
+    REWARD_GRID,
+    as_fractions,
+    max_continuing_gamma,
+    mdps,
+    policies,
+    thetas,
+)
 
 #: Relative tolerance of identities between two float computations of one
 #: quantity: LU solves of I − γP̃^π on ≤ 5 states have backward error ≈ cond·ε
@@ -274,3 +285,34 @@ def test_update_without_discount_is_the_gradient_when_gamma_is_one(mdp, data):
     g = policy_gradient(mdp, policy, theta)
     scale = _scale(g, evaluate(mdp, policy.probabilities(theta)).v)
     assert np.max(np.abs(expected_update_without_discount(mdp, policy, theta) - g)) <= RTOL * scale
+
+
+# -- the cap on γ: every generated continuing model evaluates at the default accuracy -------------
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_models_at_the_gamma_cap_evaluate_and_differentiate_without_refusal(data):
+    S = data.draw(st.integers(1, 5))
+    gamma = max_continuing_gamma(S)
+    mdp = data.draw(mdps(min_states=S, max_states=S, episodic=st.just(False), gammas=st.just(gamma)))
+    A = mdp.n_actions
+    pi = data.draw(st.one_of(st.just(uniform_policy(S, A)),
+                             st.just(greedy_policy(np.eye(S, A))),
+                             policies(S, A)))
+    ev = evaluate(mdp, pi)                            # refuses below six digits
+    assert ev.error is not None and ev.error.digits >= ACCURACY_MIN_DIGITS
+    assert np.isfinite(policy_gradient(mdp, Direct(S, A), pi, evaluation=ev)).all()
+    theta = data.draw(thetas(TabularSoftmax(S, A)))
+    assert np.isfinite(policy_gradient(mdp, TabularSoftmax(S, A), theta)).all()
+
+
+def test_the_gamma_cap_follows_from_the_accuracy_rule():
+    # 1 − γ = √(16·u·REWARD_RATIO·10⁶), u = (S + 2)ε: for S = 2, √(16·4ε·1024·10⁶) ≈ 3.82e-3
+    assert 1.0 - max_continuing_gamma(2) == pytest.approx(np.sqrt(16 * 4 * 2.0**-52 * 1024 * 1e6), rel=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(mdp=mdps())
+def test_default_rewards_lie_on_the_grid(mdp):
+    k = mdp.r * REWARD_GRID
+    assert np.array_equal(k, np.round(k)) and np.abs(mdp.r).max() <= 1.0
