@@ -96,7 +96,10 @@ def test_rlax_policy_gradient_loss_estimates_the_update_without_discount_over_H(
     truncated = reinforce_estimator().expectation(mdp, pol, th, protocol="horizon", horizon=H)
     est = loss_estimator(lambda p, b: rlax_loss(p, b, discounted=True), name="rlax with gamma^t")
     assert mg.check_estimator(mdp, pol, th, est, target=truncated / H, rng=7, **opts).holds
-    assert not mg.check_estimator(mdp, pol, th, est, target=no_disc / H, rng=8, **opts).holds
+    # the two targets are close here: telling them apart takes more episodes (the paired test bounds
+    # the covariance conservatively, by (1 + s)² times the reference's)
+    assert not mg.check_estimator(mdp, pol, th, est, target=no_disc / H, rng=8,
+                                  **{**opts, "n_episodes": 4 * N}).holds
 
 
 def test_a_non_scalar_loss_and_a_foreign_policy_are_refused(episodic):

@@ -132,9 +132,9 @@ def test_the_correct_losses_are_unbiased(setup):
     assert mg.assert_unbiased(mdp, pol, th, loss_estimator(whole_return), n_episodes=N, rng=11).holds
 
 
-def _caught_and_explained(mdp, pol, th, loss, exact, seed, **options):
+def _caught_and_explained(mdp, pol, th, loss, exact, seed, n_caught=N, **options):
     est = loss_estimator(loss, **options)
-    caught = mg.check_estimator(mdp, pol, th, est, n_episodes=N, target="gradient", rng=seed)
+    caught = mg.check_estimator(mdp, pol, th, est, n_episodes=n_caught, target="gradient", rng=seed)
     assert not caught.holds, caught.report()
     if exact is not None:
         explained = mg.check_estimator(mdp, pol, th, est, n_episodes=N, target=exact, rng=seed + 1)
@@ -152,7 +152,10 @@ def test_forward_returns_estimate_the_immediate_reward_gradient(setup):
     """Rewards before t are independent of the score at t: only E[γᵗ rₜ ∇log π] = Σ η ∇π r survives."""
     mdp, pol, th = setup
     eta = mg.evaluate(mdp, pol.probabilities(th)).eta
-    _caught_and_explained(mdp, pol, th, forward_returns, pol.prob_vjp(th, eta[:, None] * mdp.r), 30)
+    # its bias is small next to its spread here (max |z| ≈ 1.6 at 3000 episodes under the paired
+    # test's covariance bound): catching it takes more episodes
+    _caught_and_explained(mdp, pol, th, forward_returns, pol.prob_vjp(th, eta[:, None] * mdp.r), 30,
+                          n_caught=6 * N)
 
 
 def test_a_flipped_sign_estimates_minus_the_gradient(setup):
@@ -163,7 +166,7 @@ def test_a_flipped_sign_estimates_minus_the_gradient(setup):
 def test_an_action_value_baseline_cancels_the_gradient(setup):
     """b(s, a) = q(s, a): E[γᵗ q(sₜ, aₜ) ∇log π] = Σ η ∇π q = ∇J, so the expectation is 0."""
     mdp, pol, th = setup
-    q = torch.as_tensor(mg.evaluate(mdp, pol.probabilities(th)).q)
+    q = torch.tensor(mg.evaluate(mdp, pol.probabilities(th)).q)
 
     def action_baseline(net, batch):
         b = q[batch.states[:, :-1], batch.actions]
