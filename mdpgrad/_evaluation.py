@@ -164,6 +164,11 @@ class ErrorEstimate:
     digits: float
 
 
+    def __str__(self) -> str:
+        return (f"ErrorEstimate: {self.digits:.1f} significant digits left ({self.route} route, "
+                f"‖K⁻¹‖∞ ≈ {float(np.max(self.inverse_norm)):.3g}); error of J ≤ "
+                f"{float(np.max(self.J)):.2g}, of the advantage ≤ {float(np.max(self.advantage)):.2g}")
+
 @dataclass(frozen=True, eq=False)
 class Evaluation:
     """Everything exact about one policy (or a batch of policies) on one MDP.
@@ -213,6 +218,17 @@ class Evaluation:
     J: Any
     solver: Solver | None = field(default=None, repr=False)
     error: ErrorEstimate | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        S = self.v.shape[-1]
+        A = self.q.shape[-1]
+        batch = self.v.shape[:-1]
+        size = f"{S} states x {A} actions" + (f", batch {batch}" if batch else "")
+        J = float(np.max(self.J)) if batch else float(self.J)
+        digits = "" if self.error is None else f"; {self.error.digits:.1f} significant digits"
+        return (f"Evaluation: J = {J:.6g}{' (largest in the batch)' if batch else ''} ({size}); "
+                f"v in [{float(np.min(self.v)):.6g}, {float(np.max(self.v)):.6g}], "
+                f"sum eta = {float(np.max(np.sum(self.eta, axis=-1))):.6g}{digits}")
 
     def bellman_residual(self, mdp: MDP) -> float:
         """max_s |v − r^π − γP^π v|, the check that v solves the Bellman equation."""

@@ -96,6 +96,10 @@ class FrozenBatch:
     advantage: np.ndarray
     J: float
 
+    def __str__(self) -> str:
+        return (f"FrozenBatch: J(θ₀) = {self.J:.10g}, {self.pi.shape[0]} states x {self.pi.shape[1]} actions "
+                f"frozen (η₀, π₀, adv₀)")
+
     @property
     def weights(self) -> np.ndarray:
         """η₀(s) π₀(a|s) adv₀(s, a), shape (S, A): the frozen weight of log π_θ(a|s)."""
@@ -409,6 +413,14 @@ class ReuseTrace:
     surrogate_directions: np.ndarray
     true_gradients: np.ndarray
     cosine: np.ndarray
+
+    def __str__(self) -> str:
+        k = len(self.J) - 1
+        with np.errstate(invalid="ignore"):
+            worst = float(np.nanmin(self.cosine)) if np.any(np.isfinite(self.cosine)) else float("nan")
+        return (f"ReuseTrace: {k} {self.surrogate} step(s) on one batch: J {float(self.J[0]):.6g} → "
+                f"{float(self.J[-1]):.6g}; cosine with ∇J {float(self.cosine[-1]):.3g} at the last step "
+                f"(lowest {worst:.3g})")
 
 
 def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: int, step_size: float,

@@ -94,3 +94,33 @@ def test_q_learning_jacobian(Q, differentiable):
     assert qj.differentiable == differentiable
     assert _short(str(qj), "QLearningJacobian").startswith("differentiable —" if differentiable
                                                           else "NOT differentiable —")
+
+
+def test_evaluation_and_its_error_estimate():
+    ev = mg.evaluate(mg.get_example("two-state"), mg.uniform_policy(2, 2))
+    rest = _short(str(ev), "Evaluation")
+    assert f"J = {float(ev.J):.6g}" in rest and "2 states x 2 actions" in rest
+    assert f"{ev.error.digits:.1f} significant digits" in rest
+    rest = _short(str(ev.error), "ErrorEstimate")
+    assert rest.startswith(f"{ev.error.digits:.1f} significant digits left")
+
+
+def test_identity_results_print_both_sides():
+    mdp, pol = mg.get_example("two-state"), mg.TabularSoftmax(2, 2)
+    pd = mg.gradients.performance_difference(mdp, pol, np.ones((2, 2)), np.zeros((2, 2)))
+    rest = _short(str(pd), "PerformanceDifference")
+    assert f"{pd.lhs:.10g}" in rest and f"{pd.rhs:.10g}" in rest
+    om = mg.gradients.occupancy_mass(mdp, mg.uniform_policy(2, 2))
+    assert f"1/(1 − γ) = {1 / (1 - mdp.gamma):.10g}" in _short(str(om), "OccupancyMass")
+
+
+def test_surrogate_and_sampling_results():
+    mdp, pol = mg.get_example("two-state"), mg.TabularSoftmax(2, 2)
+    trace = mg.surrogates.reuse_frozen_batch(mdp, pol, np.zeros((2, 2)), n_steps=3, step_size=1.0)
+    rest = _short(str(trace), "ReuseTrace")
+    assert rest.startswith("3 stop_gradient step(s)") and f"{trace.cosine[-1]:.3g}" in rest
+    batch = mg.surrogates.freeze(mdp, pol, np.zeros((2, 2)))
+    assert f"J(θ₀) = {batch.J:.10g}" in _short(str(batch), "FrozenBatch")
+    traj = mg.sample(mg.get_example("short-corridor"), mg.uniform_policy(4, 2), 50, rng=0)
+    rest = _short(str(traj), "Trajectories")
+    assert rest.startswith(f"50 episodes, {traj.n_transitions} transitions")

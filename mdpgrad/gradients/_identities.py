@@ -196,6 +196,10 @@ class PerformanceDifference:
     gap: float
 
 
+    def __str__(self) -> str:
+        return (f"PerformanceDifference: J(θ) − J(θ₀) = {self.lhs:.10g}, Σ η_θ π_θ adv₀ = {self.rhs:.10g} "
+                f"(|difference| {self.gap:.2g})")
+
 def performance_difference(mdp: MDP, policy: Policy, theta: ArrayLike,
                            theta0: ArrayLike) -> PerformanceDifference:
     """The performance difference lemma, both sides (Kakade & Langford 2002, Lemma 6.1).
@@ -244,6 +248,12 @@ class OccupancyMass:
     total: float
     expected: float | None
     gap: float | None
+
+    def __str__(self) -> str:
+        if self.expected is None:
+            return f"OccupancyMass: Σ η = {self.total:.10g} (terminal states: no closed form to compare)"
+        return (f"OccupancyMass: Σ η = {self.total:.10g} against 1/(1 − γ) = {self.expected:.10g} "
+                f"(relative gap {self.gap:.2g})")
 
 
 def occupancy_mass(mdp: MDP, pi: ArrayLike) -> OccupancyMass:

@@ -169,6 +169,13 @@ class Trajectories:
         """Total number of actions taken, Σᵢ Lᵢ."""
         return int(self.lengths.sum())
 
+    def __str__(self) -> str:
+        n = self.n_episodes
+        mean = self.n_transitions / n if n else 0.0
+        how = f"horizon {self.horizon}" if self.protocol == "horizon" else self.protocol
+        return (f"Trajectories: {n} episodes, {self.n_transitions} transitions (mean length {mean:.4g}), "
+                f"protocol {how}, gamma {self.gamma!r}")
+
 
 def _integer_table(x: object, name: str) -> np.ndarray:
     if isinstance(x, (str, bytes)) or x is None:

@@ -197,8 +197,10 @@ def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without
     """Jacobian ∂uₖ/∂θₗ of an expected update u(θ), shape (n_params, n_params), θ flattened.
 
     ``update="without_discount"`` differentiates :func:`expected_update_without_discount`
-    (not symmetric in general: not the gradient of any function, Nota & Thomas
-    2020); ``update="gradient"`` differentiates ∇J (the Hessian of J, symmetric).
+    (not symmetric in general, so then not the gradient of any function, Nota &
+    Thomas 2020; on an episodic model with γ = 1 it is ∇J itself, and its Jacobian
+    the Hessian of J); ``update="gradient"`` differentiates ∇J (the Hessian of J,
+    symmetric).
     Derivatives are taken in the field of rational functions of z = exp θ.
 
     Examples
