@@ -188,7 +188,7 @@ def test_ppo_ratio_against_the_current_policy_and_attached_old_log_probs(setup):
     mdp, pol, th = setup
     th_old = th + np.random.default_rng(3).normal(scale=0.3, size=th.shape)
     ev_old = mg.evaluate(mdp, pol.probabilities(th_old))
-    adv = torch.as_tensor(ev_old.advantage)
+    adv = torch.tensor(ev_old.advantage)
     eps = 0.2
 
     def surrogate(net, batch, old_logp):
@@ -230,7 +230,7 @@ def test_an_entropy_bonus_is_the_gradient_of_an_objective_with_frozen_visits(set
         entropy = -(logp_all.exp() * logp_all).sum(-1)
         return reinforce(net, batch) - beta * (entropy * batch.mask).sum()
 
-    visits = torch.as_tensor(mg.visit_counts(mdp, pol.probabilities(th), discounted=False))
+    visits = torch.tensor(mg.visit_counts(mdp, pol.probabilities(th), discounted=False))
     t = torch.tensor(th, requires_grad=True)
     logp = torch.log_softmax(pol.logits(t), -1)
     (dH,) = torch.autograd.grad((visits * -(logp.exp() * logp).sum(-1)).sum(), t)

@@ -41,13 +41,13 @@ def mlp(sizes: list[int], activation: type = torch.nn.Tanh, seed: int = 0, bias:
 def dense_J(mdp, pol: TorchPolicy, theta):
     """J(θ) by a dense torch solve, differentiable in θ (a (d,) tensor)."""
     P = torch.tensor(mdp.P_dense())
-    r = torch.as_tensor(mdp.r)
-    keep = torch.as_tensor(~mdp.terminal, dtype=torch.float64)
+    r = torch.tensor(mdp.r)
+    keep = torch.tensor(~mdp.terminal, dtype=torch.float64)
     pi = torch.softmax(pol.logits(theta), -1)
     P_pi = torch.einsum("sa,sat->st", pi, P) * keep[:, None]
     r_pi = (pi * r).sum(-1) * keep
     v = torch.linalg.solve(torch.eye(mdp.n_states, dtype=torch.float64) - mdp.gamma * P_pi, r_pi)
-    return torch.as_tensor(mdp.rho0) @ v
+    return torch.tensor(mdp.rho0) @ v
 
 
 def autograd_gradient(mdp, pol, theta):

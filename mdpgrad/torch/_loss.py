@@ -107,7 +107,7 @@ class LossEstimator:
         if n % m:
             raise ValidationError(f"{n} episodes do not split into units of {m}", argument="traj", value=n)
         gamma = float(arrays.pop("gamma"))
-        tensors = [torch.as_tensor(arrays[f]).reshape((n // m, m) + arrays[f].shape[1:])
+        tensors = [torch.tensor(arrays[f]).reshape((n // m, m) + arrays[f].shape[1:])
                    for f in EPISODE_FIELDS[:-1]]
         wrapper = _LossModule(policy.module, self.loss_fn)
         params = {"net." + k: v for k, v in policy.unflatten(theta).items()}
