@@ -131,3 +131,84 @@ def test_refusal_boundary(monkeypatch: pytest.MonkeyPatch, route: str, helper: s
 def test_accuracy_keyword_is_validated() -> None:
     with pytest.raises(mg.ValidationError, match="accuracy"):
         mg.stationary_distribution(np.eye(1), accuracy="loose")  # type: ignore[call-overload]
+
+
+# ---------------------------------------------------------------------------
+# TD Jacobians: the accuracy of the weighting D
+# ---------------------------------------------------------------------------
+#: A 3-state, 2-action model with dyadic entries: every row of P and π sums to exactly 1 in floats,
+#: so the exact-rational reference answers for the very model the library computes with.
+P3 = np.array([[[0.5, 0.25, 0.25], [0.125, 0.375, 0.5]],
+               [[0.25, 0.5, 0.25], [0.75, 0.125, 0.125]],
+               [[0.625, 0.125, 0.25], [0.0, 0.5, 0.5]]])
+R3 = np.array([[1.0, 0.0], [0.5, -1.0], [0.0, 2.0]])
+PI3 = np.array([[0.75, 0.25], [0.5, 0.5], [0.125, 0.875]])
+RHO3 = np.array([0.5, 0.25, 0.25])
+
+
+def _exact_td_jacobian(gamma: float, kind: str, values: str) -> np.ndarray:
+    """D(γM − I) in exact rationals, M = PΠ (pairs) or P^π (states), D the named weighting."""
+    S, A = PI3.shape
+    g = sympy.Rational(Fraction(gamma))
+    P = [[[sympy.Rational(Fraction(float(p))) for p in P3[s, a]] for a in range(A)] for s in range(S)]
+    pi = [[sympy.Rational(Fraction(float(PI3[s, a]))) for a in range(A)] for s in range(S)]
+    Ppi = sympy.Matrix(S, S, lambda s, t: sum(pi[s][a] * P[s][a][t] for a in range(A)))
+    if kind == "occupancy":
+        rho = sympy.Matrix([sympy.Rational(Fraction(float(x))) for x in RHO3])
+        eta = (sympy.eye(S) - g * Ppi.T).LUsolve(rho)
+    elif kind == "stationary":
+        M = Ppi.T - sympy.eye(S)
+        M[S - 1, :] = sympy.ones(1, S)
+        rhs = sympy.zeros(S, 1)
+        rhs[S - 1] = 1
+        eta = M.LUsolve(rhs)
+    else:
+        eta = sympy.ones(S, 1)
+    d = eta / sum(eta) if kind != "identity" else eta
+    if values == "v":
+        w, M = [d[s] for s in range(S)], Ppi
+    else:
+        w = [d[s] * pi[s][a] if kind != "identity" else 1 for s in range(S) for a in range(A)]
+        M = sympy.Matrix(S * A, S * A, lambda x, y: P[x // A][x % A][y // A] * pi[y // A][y % A])
+    n = M.shape[0]
+    J = sympy.Matrix(n, n, lambda i, j: w[i] * (g * M[i, j] - (1 if i == j else 0)))
+    return np.array(J.evalf(30).tolist(), dtype=float)
+
+
+@pytest.mark.parametrize("gamma", [0.9, 1.0 - 1e-9])
+@pytest.mark.parametrize("kind", ["occupancy", "stationary", "identity"])
+@pytest.mark.parametrize("values", ["q", "v"])
+def test_td_jacobian_error_covers_the_exact_rational_reference(gamma: float, kind: str, values: str) -> None:
+    mdp = mg.MDP(P3, R3, gamma, rho0=RHO3)
+    f = mg.td.td_jacobian if values == "q" else mg.td.td_jacobian_v
+    J, err = f(mdp, PI3, D=kind, error=True)
+    exact = _exact_td_jacobian(gamma, kind, values)
+    assert np.all(np.abs(J - exact) <= err)
+    assert np.array_equal(f(mdp, PI3, D=kind), J)                    # error=False: the same J
+    if kind == "identity":
+        # exact up to the roundings of P·π, γ·, −1: 4ε relative to γ|M| + 1 ≤ 2, and max|J| ≥ 1/2 here
+        assert float(err.max()) <= 16 * EPS * float(np.abs(J).max())
+    else:
+        assert float(err.max()) > 0.0
+
+
+@pytest.mark.parametrize("kind", ["occupancy", "stationary"])
+def test_td_jacobian_error_of_a_sparse_mdp_is_sparse_and_covers_the_reference(kind: str) -> None:
+    mdp = mg.MDP(sp.csr_array(P3.reshape(-1, 3)), R3, 0.9, rho0=RHO3)    # sparse: SuperLU for d_π
+    J, err = mg.td.td_jacobian(mdp, PI3, D=kind, error=True)
+    assert sp.issparse(J) and sp.issparse(err)
+    assert np.all(np.abs(J.toarray() - _exact_td_jacobian(0.9, kind, "q")) <= err.toarray())
+
+
+def test_td_jacobian_passes_accuracy_to_the_weighting_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    mdp = mg.MDP(P3, R3, 0.9, rho0=RHO3)
+    monkeypatch.setattr(_chains, "_gth_error", lambda *args: 1.0)
+    with pytest.raises(mg.InaccurateResultError):
+        mg.td.td_jacobian_v(mdp, PI3, D="stationary")
+    with pytest.warns(mg.InaccurateResultWarning):
+        mg.td.td_jacobian_v(mdp, PI3, D="stationary", accuracy="warn")
+    J, err = mg.td.td_jacobian_v(mdp, PI3, D="stationary", error=True, accuracy="ignore")
+    # |δd(s)| ≤ 1 for every s, times |γP^π − I| whose diagonal entries are ≥ 1 − γ = 0.1
+    assert np.all(np.diagonal(err) >= 0.1)
+    with pytest.raises(mg.ValidationError, match="accuracy"):
+        mg.td.td_jacobian(mdp, PI3, D="stationary", accuracy="sometimes")  # type: ignore[arg-type]
