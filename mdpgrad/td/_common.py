@@ -112,7 +112,9 @@ def weights_and_error(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, 
             return np.ones(n), np.zeros(n)
         if kind == "occupancy":
             ev = evaluate(mdp, table, accuracy=accuracy)
-            err_d = 2.0 * float(ev.error.eta) / float(ev.eta.sum()) + rounding_unit(S)
+            # evaluate always attaches its estimate; without one nothing is claimed (an infinite bound)
+            err_eta = float(ev.error.eta) if ev.error is not None else np.inf
+            err_d = 2.0 * err_eta / float(ev.eta.sum()) + rounding_unit(S)
             # a linear solve leaves ≈ −1e-21 where the occupancy is exactly 0
             w = np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
         else:
