@@ -22,7 +22,8 @@ I − P̃^π; ξᵀ P Π = ξᵀ for ξ(s, a) = d_π(s) π(a|s).
 from __future__ import annotations
 
 import warnings
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
 import scipy.linalg as sla
@@ -32,13 +33,15 @@ from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
 from ._errors import NonTerminatingPolicyError, ValidationError
+from ._linalg import Accuracy, check_accuracy, inverse_norm_inf, rounding_unit, validate_accuracy
 from ._model import MDP
 from ._policies import reduce_actions
 from ._validation import as_real_array, check_memory, format_index, format_number
 
-__all__ = ["STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES", "STATIONARY_MAXITER",
-           "STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward", "masked_chain", "masked_start",
-           "pair_chain", "policy_matrix", "stationary_distribution", "stuck_states", "validate_termination"]
+__all__ = ["GTH_ERROR_FACTOR", "STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES",
+           "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward",
+           "masked_chain", "masked_start", "pair_chain", "policy_matrix", "stationary_distribution",
+           "stuck_states", "validate_termination"]
 
 #: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).
 Matrix: TypeAlias = Any
@@ -359,7 +362,32 @@ def _gth(chain: np.ndarray) -> np.ndarray:
     return x / x.sum()
 
 
-def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
+#: The entrywise relative error of GTH on an irreducible chain of n states is bounded a priori by
+#: a quantity of order n³ε whatever the coupling (O'Cinneide 1993, "Entrywise perturbation theory and
+#: error analysis for Markov chains", Numer. Math. 65, the error analysis of GTH); the estimate reported
+#: for the GTH route is this factor times n³ε in the 1-norm.  8: a generous constant for the a priori
+#: bound (observed errors are ≈ nε); at the largest GTH chain, n = 500, it is 2.2e-7, so a GTH result
+#: is never refused.
+GTH_ERROR_FACTOR = 8.0
+
+
+@overload
+def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: Literal[False] = ...,
+                            accuracy: Accuracy = ...) -> np.ndarray: ...
+
+
+@overload
+def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: Literal[True],
+                            accuracy: Accuracy = ...) -> tuple[np.ndarray, float]: ...
+
+
+@overload
+def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool,
+                            accuracy: Accuracy = ...) -> np.ndarray | tuple[np.ndarray, float]: ...
+
+
+def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
+                            accuracy: Accuracy = "refuse") -> np.ndarray | tuple[np.ndarray, float]:
     """The stationary distribution d_π of a state chain: d_πᵀ P^π = d_πᵀ, Σ d_π = 1.
 
     The chain must have exactly one recurrent class, found exactly on the
@@ -378,14 +406,37 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
     (Saad 2003, §10.4), at most :data:`STATIONARY_MAXITER` steps, so a sparse
     chain is never densified and a chain that mixes too slowly is refused.
 
+    The error estimate bounds ‖computed − exact‖₁.  On the GTH route it is
+    :data:`GTH_ERROR_FACTOR`·n³ε for a class of n states (GTH is stable
+    entry by entry: O'Cinneide 1993).  On the LU and GMRES routes, with A the
+    reduced (S−1)×(S−1) matrix and ρ = A x − b the residual of the computed x,
+    ‖δx‖₁ ≤ ‖A⁻¹‖₁ (‖ρ‖₁ + rounding of ρ) (Higham 2002, §7.2), and
+    d = x/Σx (Σx ≥ x(s*) = 1) carries ‖δd‖₁ ≤ 2‖δx‖₁/Σx plus the rounding of
+    the normalisation; ‖A⁻¹‖₁ is Hager's estimate from solves with the
+    factors already made (Higham 2002, Algorithm 15.4; a lower bound, in
+    practice within a factor 3).  A nearly uncoupled chain solved by LU has
+    ‖A⁻¹‖₁ of the order of the inverse coupling, and is refused.  The
+    estimate costs about ten more solves (loose GMRES solves on the largest
+    sparse chains, about twice the time of the solve itself); with
+    ``accuracy="ignore"`` and ``error=False`` it is skipped.
+
     Parameters
     ----------
     P_pi : array_like or sparse matrix, shape (S, S)
         Row-stochastic, real and finite.
+    error : bool
+        Also return the error estimate.
+    accuracy : {"refuse", "warn", "ignore"}
+        What to do when the estimate leaves fewer than
+        :data:`~mdpgrad.ACCURACY_MIN_DIGITS` significant digits (relative to
+        ‖d_π‖₁ = 1): raise :class:`~mdpgrad.InaccurateResultError`, warn, or
+        return the result silently.
 
     Returns
     -------
-    ndarray, shape (S,)
+    d : ndarray, shape (S,)
+    err : float
+        Only with ``error=True``: the bound on ‖δd‖₁ above.
 
     Raises
     ------
@@ -394,12 +445,18 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
         than one recurrent class (no unique d_π), if a dense chain exceeds the
         memory limit, or if the iterative solve of a large sparse chain does
         not reach a residual of :data:`STATIONARY_TOL`.
+    InaccurateResultError
+        With ``accuracy="refuse"``, if the estimate leaves too few digits.
 
     Examples
     --------
     >>> stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]])).round(12).tolist()
     [0.75, 0.25]
+    >>> d, err = stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]]), error=True)
+    >>> bool(err < 1e-13)             # GTH: 8·2³·ε
+    True
     """
+    accuracy = validate_accuracy(accuracy)
     chain = _validated_chain(P_pi)
     S = chain.shape[0]
     if not sp.issparse(chain):
@@ -413,45 +470,103 @@ def stationary_distribution(P_pi: ArrayLike | Matrix) -> np.ndarray:
             raise ValidationError(f"P_pi has no stationary distribution that can be computed reliably "
                                   f"(relative residual {resid:.3g}); is it row-stochastic?", argument="P_pi",
                                   value=resid)
-        return d
+        err = _gth_error(closed.size)
+        _check_stationary(err, accuracy)
+        return (d, err) if error else d
     star = int(closed[0])
     keep = np.flatnonzero(np.arange(S) != star)
     x = np.zeros(S)
     x[star] = 1.0
+    solves: tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None = None
     if S > 1:
         if sp.issparse(chain):
             A = sp.csc_array(sp.eye_array(S, format="csr") - chain.T)
             A_red = sp.csc_array(A[keep][:, keep])
             rhs = -A[keep][:, [star]].toarray().ravel()
-            x[keep] = _sparse_solve(A_red, rhs)
+            x[keep], solves = _sparse_solve(A_red, rhs)
         else:
             A = np.eye(S) - chain.T
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", sla.LinAlgWarning)
-                try:
-                    x[keep] = sla.solve(A[np.ix_(keep, keep)], -A[keep, star])
-                except np.linalg.LinAlgError:
+                warnings.simplefilter("ignore", RuntimeWarning)
+                factors = sla.lu_factor(A[np.ix_(keep, keep)], check_finite=False)
+                if np.all(np.diagonal(factors[0]) != 0):
+                    x[keep] = sla.lu_solve(factors, -A[keep, star], check_finite=False)
+                    solves = (lambda b: sla.lu_solve(factors, b, check_finite=False),
+                              lambda b: sla.lu_solve(factors, b, trans=1, check_finite=False))
+                else:                                 # exactly singular: refused by the residual check
                     x[keep] = np.nan
     # the reduced system is nonsingular for a stochastic chain with one recurrent class; a matrix
     # that is not stochastic can still make it singular or the solution meaningless
     resid = float(np.abs(chain.T @ x - x).max()) / max(float(np.abs(x).sum()), 1e-300) \
         if np.isfinite(x).all() else np.inf
-    if not resid <= STATIONARY_TOL or (x < -STATIONARY_TOL * np.abs(x).sum()).any():
+    negative = float(-x.min()) / float(np.abs(x).sum()) if np.isfinite(x).all() else np.inf
+    # the estimate costs a few more solves: skipped when nobody reads it
+    wanted = error or accuracy != "ignore" or negative > STATIONARY_TOL
+    err = _solve_error(chain, x, keep, solves) if resid <= STATIONARY_TOL and wanted else np.nan
+    if not resid <= STATIONARY_TOL or (negative > STATIONARY_TOL and not negative <= err):
         raise ValidationError(f"P_pi has no stationary distribution that can be computed reliably "
                               f"(relative residual {resid:.3g}); is it row-stochastic?", argument="P_pi",
                               value=float(resid))
+    _check_stationary(err, accuracy)
     d = np.clip(x, 0.0, None)
-    return d / d.sum()
+    d = d / d.sum()
+    return (d, err) if error else d
 
 
-def _sparse_solve(A: sp.csc_array, b: np.ndarray) -> np.ndarray:
-    """A x = b: SuperLU for small systems; ILU-preconditioned GMRES (bounded cost) for large ones."""
+def _gth_error(n: int) -> float:
+    """The 1-norm error bound of GTH on n states: :data:`GTH_ERROR_FACTOR`·n³ε (O'Cinneide 1993)."""
+    return GTH_ERROR_FACTOR * float(n) ** 3 * float(np.finfo(float).eps)
+
+
+def _solve_error(chain: Matrix, x: np.ndarray, keep: np.ndarray,
+                 solves: tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None
+                 ) -> float:
+    """The bound on ‖δd‖₁ of the LU/GMRES routes (see :func:`stationary_distribution`).
+
+    ``solves`` are x ↦ A⁻¹x and x ↦ A⁻ᵀx for the reduced matrix A = (I − P^π)ᵀ without row and
+    column s*; ‖A⁻¹‖₁ = ‖(Aᵀ)⁻¹‖∞ is estimated by :func:`inverse_norm_inf` applied to Aᵀ.
+    """
+    S = x.size
+    if solves is None:                                # one state: d = (1,) exactly
+        return 0.0
+    solve, solve_t = solves
+    ax = np.abs(x)
+    if sp.issparse(chain):
+        terms = int(np.diff(sp.csc_array(chain).indptr).max(initial=0)) + 1
+        pax = np.asarray(chain.T @ ax)
+    else:
+        terms = S + 1
+        pax = chain.T @ ax if bool(np.all(chain >= 0)) else np.abs(chain.T) @ ax
+    resid = float(np.abs(x - chain.T @ x)[keep].sum())
+    rounding = rounding_unit(terms) * float((ax + pax)[keep].sum())
+    inv_norm = float(inverse_norm_inf(solve_t, solve, (S - 1, S - 1)))
+    total = float(x.sum())
+    return 2.0 * inv_norm * (resid + rounding) / total + rounding_unit(S)
+
+
+def _check_stationary(err: float, accuracy: Accuracy) -> None:
+    check_accuracy("the stationary distribution", err, 1.0, accuracy,
+                   "the chain is nearly uncoupled or ill-conditioned for an LU solve: a dense chain of "
+                   f"at most {STATIONARY_GTH_MAX_STATES} states is solved by GTH, accurate whatever the "
+                   "coupling",
+                   argument="P_pi")
+
+
+def _sparse_solve(A: sp.csc_array, b: np.ndarray) -> tuple[
+        np.ndarray, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None]:
+    """A x = b: SuperLU for small systems; ILU-preconditioned GMRES (bounded cost) for large ones.
+
+    Also returns the solves x ↦ A⁻¹x and x ↦ A⁻ᵀx with the same factors (None when A is exactly
+    singular), for the error estimate.
+    """
     n = A.shape[0]
     if n + 1 < STATIONARY_ITERATIVE_MIN_STATES:
         try:
-            return spla.splu(A).solve(b)
+            lu = spla.splu(A)
         except RuntimeError:             # exactly singular: refused by the residual check
-            return np.full(n, np.nan)
+            return np.full(n, np.nan), None
+        return lu.solve(b), (lambda v: lu.solve(v), lambda v: lu.solve(v, trans="T"))
     ilu = spla.spilu(A, drop_tol=1e-6, fill_factor=5, permc_spec="NATURAL")
     M = spla.LinearOperator(A.shape, matvec=ilu.solve, dtype=float)
     x, info = spla.gmres(A, b, M=M, rtol=1e-12, atol=0.0, restart=30, maxiter=STATIONARY_MAXITER // 30)
@@ -461,4 +576,12 @@ def _sparse_solve(A: sp.csc_array, b: np.ndarray) -> np.ndarray:
                               f"found within {STATIONARY_MAXITER} GMRES steps (relative residual "
                               f"{resid:.3g}); the chain mixes too slowly for the bounded iterative solve",
                               argument="P_pi", value=resid)
-    return x
+    A_t = sp.csc_array(A.T)
+    M_t = spla.LinearOperator(A.shape, matvec=lambda v: ilu.solve(v, "T"), dtype=float)
+
+    def gmres_solve(op: Any, pre: Any, v: np.ndarray) -> np.ndarray:
+        # the norm estimate needs about one digit: a loose tolerance, the same bounded number of steps
+        y, _ = spla.gmres(op, v, M=pre, rtol=1e-3, atol=0.0, restart=30, maxiter=STATIONARY_MAXITER // 30)
+        return np.asarray(y)
+
+    return x, (lambda v: gmres_solve(A, M, v), lambda v: gmres_solve(A_t, M_t, v))

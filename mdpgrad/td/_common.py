@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from .._chains import Matrix, chain_and_reward, masked_chain, pair_chain, stationary_distribution
 from .._errors import ValidationError
 from .._evaluation import evaluate
+from .._linalg import Accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
 from .._policies import validate_policy
 from .._validation import (
@@ -33,9 +34,9 @@ from .._validation import (
     format_number,
 )
 
-__all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian", "check_dense_square",
-           "check_sparse_entries",
-           "diagonal_weights", "policy_table", "resolve_weights", "value_chain"]
+__all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jacobian",
+           "bellman_jacobian_error", "check_dense_square", "check_sparse_entries", "diagonal_weights",
+           "policy_table", "resolve_weights", "resolve_weights_and_error", "value_chain", "weights_and_error"]
 
 #: Action values Q(s, a) (rows x = s·A + a) or state values v(s).
 ValueKind = Literal["q", "v"]
@@ -48,7 +49,7 @@ Weighting = WeightingKind | ArrayLike | None
 
 
 def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *,
-                     values: ValueKind = "q") -> np.ndarray:
+                     values: ValueKind = "q", accuracy: Accuracy = "refuse") -> np.ndarray:
     """The diagonal of the weighting D, over state-action pairs or states.
 
     Parameters
@@ -66,6 +67,9 @@ def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *
         ``values="q"``, (S,) for ``values="v"``; finite and ≥ 0.
     values : {"q", "v"}
         Weight state-action pairs (x = s·A + a) or states.
+    accuracy : {"refuse", "warn", "ignore"}
+        Passed to the solve behind "occupancy" (:func:`~mdpgrad.evaluate`) or
+        "stationary" (:func:`~mdpgrad.stationary_distribution`).
 
     Returns
     -------
@@ -83,21 +87,44 @@ def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *
     >>> diagonal_weights(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)
     [0.75, 0.25]
     """
+    return weights_and_error(mdp, pi, kind, values=values, accuracy=accuracy)[0]
+
+
+def weights_and_error(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *, values: ValueKind = "q",
+                      accuracy: Accuracy = "refuse") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`diagonal_weights` and an entrywise bound on the error of each weight, shape like them.
+
+    "identity" and given arrays are exact (bound 0).  "occupancy" and "stationary" inherit the error
+    of the solve behind them: d = η/‖η‖₁ has ‖δd‖₁ ≤ 2‖δη‖₁/‖η‖₁ (first order) plus the rounding
+    of the normalisation, with ‖δη‖₁ from ``Evaluation.error.eta``; the stationary d its own
+    estimate (:func:`~mdpgrad.stationary_distribution`).  Each |δd(s)| ≤ ‖δd‖₁, and the weight
+    d(s)π(a|s) of a pair has |δ| ≤ π(a|s)‖δd‖₁ + ε·d(s)π(a|s) (the rounding of the product).
+    """
     mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
     values = check_choice(values, "values", get_args(ValueKind))
+    accuracy = validate_accuracy(accuracy)
     if isinstance(kind, str):
         kind = check_choice(kind, "kind", get_args(WeightingKind))
         table = policy_table(mdp, pi)
+        n = S * A if values == "q" else S
         if kind == "identity":
-            return np.ones(S * A if values == "q" else S)
+            return np.ones(n), np.zeros(n)
         if kind == "occupancy":
-            ev = evaluate(mdp, table)
+            ev = evaluate(mdp, table, accuracy=accuracy)
+            # evaluate always attaches its estimate; without one nothing is claimed (an infinite bound)
+            err_eta = float(ev.error.eta) if ev.error is not None else np.inf
+            err_d = 2.0 * err_eta / float(ev.eta.sum()) + rounding_unit(S)
             # a linear solve leaves ≈ −1e-21 where the occupancy is exactly 0
-            return np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
-        d = stationary_distribution(chain_and_reward(mdp, table)[0])
-        return (d[:, None] * table).ravel() if values == "q" else d
-    return _weight_array(mdp, kind, values)
+            w = np.clip(ev.mu.ravel() if values == "q" else ev.d, 0.0, None)
+        else:
+            d, err_d = stationary_distribution(chain_and_reward(mdp, table)[0], error=True, accuracy=accuracy)
+            w = (d[:, None] * table).ravel() if values == "q" else d
+        if values == "v":
+            return w, np.full(S, err_d)
+        return w, table.ravel() * err_d + float(np.finfo(float).eps) * w
+    w = _weight_array(mdp, kind, values)
+    return w, np.zeros_like(w)
 
 
 def _weight_array(mdp: MDP, D: ArrayLike, values: ValueKind) -> np.ndarray:
@@ -112,18 +139,53 @@ def _weight_array(mdp: MDP, D: ArrayLike, values: ValueKind) -> np.ndarray:
     return weights.ravel()
 
 
-def resolve_weights(mdp: MDP, pi: np.ndarray | None, D: Weighting, values: ValueKind) -> np.ndarray | None:
+def resolve_weights(mdp: MDP, pi: np.ndarray | None, D: Weighting, values: ValueKind,
+                    accuracy: Accuracy = "refuse") -> np.ndarray | None:
     """The diagonal of D for a field's ``D=`` argument; None (the identity) stays None.
 
     ``pi`` is None for fields without a policy (Q-learning): D must then be an array.
     """
+    return resolve_weights_and_error(mdp, pi, D, values, accuracy)[0]
+
+
+def resolve_weights_and_error(mdp: MDP, pi: np.ndarray | None, D: Weighting, values: ValueKind,
+                              accuracy: Accuracy = "refuse") -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`resolve_weights` and the entrywise error bound of :func:`weights_and_error` (None for None)."""
     if D is None:
-        return None
+        return None, None
     if pi is not None:
-        return diagonal_weights(mdp, pi, D, values=values)
+        return weights_and_error(mdp, pi, D, values=values, accuracy=accuracy)
     if isinstance(D, str):
         raise ValidationError(f"D={D!r} needs a policy; pass the weights as an array", argument="D", value=D)
-    return _weight_array(mdp, D, values)
+    w = _weight_array(mdp, D, values)
+    return w, np.zeros_like(w)
+
+
+def bellman_jacobian_error(M: Matrix, gamma: float, weights: np.ndarray | None,
+                           weight_error: np.ndarray | None) -> Matrix:
+    """An entrywise bound on the error of :func:`bellman_jacobian`: |δD|·|γM − I| + rounding.
+
+    M's entries are products of P and π entries (one rounding each), then γM, −I and the row
+    scaling by D add one rounding each: at most 4ε relative to |D|(γ|M| + I) (Higham 2002, §3.1).
+    The error of the weights, ``weight_error`` (:func:`weights_and_error`), multiplies |γM − I|.
+
+    Returns
+    -------
+    ndarray or csr_array, shape (n, n)
+        Dense or sparse like M.
+    """
+    n = M.shape[0]
+    w = np.ones(n) if weights is None else np.abs(weights)
+    dw = np.zeros(n) if weight_error is None else weight_error
+    unit = rounding_unit(2)
+    if sp.issparse(M):
+        absM = abs(sp.csr_array(M)) * gamma
+        eye = sp.eye_array(n, format="csr")
+        exact = abs(gamma * sp.csr_array(M) - eye)
+        return sp.csr_array(sp.diags_array(dw) @ exact + sp.diags_array(unit * w) @ (absM + eye))
+    absM = np.abs(M) * gamma
+    absM[np.diag_indices(n)] += 1.0
+    return dw[:, None] * np.abs(gamma * M - np.eye(n)) + (unit * w)[:, None] * absM
 
 
 def value_chain(mdp: MDP, pi: np.ndarray, values: ValueKind) -> tuple[Matrix, np.ndarray]:

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 
 from .._chains import Matrix, masked_chain, pair_chain, stationary_distribution
 from .._errors import ValidationError
+from .._linalg import Accuracy, validate_accuracy
 from .._model import MDP, validate_mdp
 from .._policies import greedy_policy
 from .._validation import (
@@ -52,10 +53,12 @@ from ._common import (
     Weighting,
     as_values,
     bellman_jacobian,
+    bellman_jacobian_error,
     check_dense_square,
     check_sparse_entries,
     policy_table,
     resolve_weights,
+    resolve_weights_and_error,
     value_chain,
 )
 
@@ -121,7 +124,8 @@ def td_update(mdp: MDP, pi: ArrayLike, Q: ArrayLike, *, D: Weighting = None) -> 
     return _pair_update(mdp, Q, np.sum(table * Q, axis=1), resolve_weights(mdp, table, D, "q"))
 
 
-def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
+def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool = False,
+                accuracy: Accuracy = "refuse") -> Matrix:
     """Jacobian of :func:`td_update`, ∂u/∂Q = D (γ P Π − I), shape (S·A, S·A).
 
     Rows and columns are state-action pairs x = s·A + a; P is P̃ (terminal
@@ -133,11 +137,24 @@ def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     pi : array_like, shape (S, A)
     D : None, str or array_like, optional
         Weighting (see :func:`diagonal_weights`); None is the identity.
+    error : bool
+        Also return an entrywise bound on the error of the Jacobian.
+    accuracy : {"refuse", "warn", "ignore"}
+        Passed to the solve behind D="occupancy" (:func:`~mdpgrad.evaluate`)
+        or D="stationary" (:func:`~mdpgrad.stationary_distribution`).
 
     Returns
     -------
-    ndarray or csr_array, shape (S·A, S·A)
+    J : ndarray or csr_array, shape (S·A, S·A)
         Dense for dense MDPs, sparse for sparse ones (never densified).
+    err : ndarray or csr_array, shape (S·A, S·A)
+        Only with ``error=True``: |J − exact| ≤ err entry by entry, up to the
+        factor-3 slack of the condition estimate behind D.  The accuracy is
+        that of D: err = |δD|·|γPΠ − I| + 4ε·|D|(γ|PΠ| + I) (the rest is a
+        product of P and π entries, one rounding each), with |δD| from the
+        error estimate of η (``Evaluation.error``; d = η/‖η‖₁ carries twice
+        its relative error) or of d_π; 0 for the identity and for given
+        weights, which leaves the rounding alone.
 
     Examples
     --------
@@ -148,9 +165,11 @@ def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     """
     mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
-    weights = resolve_weights(mdp, table, D, "q")
+    weights, weight_error = resolve_weights_and_error(mdp, table, D, "q", validate_accuracy(accuracy))
     check_dense_square(mdp, mdp.n_states * mdp.n_actions, "the TD Jacobian over state-action pairs")
-    return bellman_jacobian(pair_chain(mdp, table), mdp.gamma, weights)
+    M = pair_chain(mdp, table)
+    J = bellman_jacobian(M, mdp.gamma, weights)
+    return (J, bellman_jacobian_error(M, mdp.gamma, weights, weight_error)) if error else J
 
 
 def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -> np.ndarray:
@@ -189,7 +208,8 @@ def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -
     return u if weights is None else weights * u
 
 
-def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
+def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool = False,
+                  accuracy: Accuracy = "refuse") -> Matrix:
     """Jacobian of :func:`td_update_v`, D (γ P^π − I), with P^π masked at terminal states.
 
     Parameters
@@ -198,11 +218,18 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     pi : array_like, shape (S, A)
     D : None, str or array_like, optional
         Weighting over states (see :func:`diagonal_weights` with ``values="v"``).
+    error : bool
+        Also return an entrywise bound on the error of the Jacobian.
+    accuracy : {"refuse", "warn", "ignore"}
+        Passed to the solve behind a named weighting, as in :func:`td_jacobian`.
 
     Returns
     -------
-    ndarray or csr_array, shape (S, S)
+    J : ndarray or csr_array, shape (S, S)
         Sparse for sparse MDPs.
+    err : ndarray or csr_array, shape (S, S)
+        Only with ``error=True``: the entrywise bound of :func:`td_jacobian`,
+        |δD|·|γP^π − I| + 4ε·|D|(γ|P^π| + I).
 
     Examples
     --------
@@ -213,9 +240,11 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None) -> Matrix:
     """
     mdp = validate_mdp(mdp)
     table = policy_table(mdp, pi)
-    weights = resolve_weights(mdp, table, D, "v")
+    weights, weight_error = resolve_weights_and_error(mdp, table, D, "v", validate_accuracy(accuracy))
     check_dense_square(mdp, mdp.n_states, "the TD Jacobian over states")
-    return bellman_jacobian(value_chain(mdp, table, "v")[0], mdp.gamma, weights)
+    M = value_chain(mdp, table, "v")[0]
+    J = bellman_jacobian(M, mdp.gamma, weights)
+    return (J, bellman_jacobian_error(M, mdp.gamma, weights, weight_error)) if error else J
 
 
 # ---------------------------------------------------------------------------
