@@ -1,4 +1,4 @@
-"""The finite MDP: an immutable bundle of P, r, γ, ρ₀ and the terminal states.
+"""The finite MDP: an immutable bundle of P, r, γ, ρ₀, the terminal states and the action sets.
 
 What it holds
 -------------
@@ -12,6 +12,13 @@ Conventions
 * **Terminal states** are absorbing (P[t, a, t] = 1 for every a) and pay zero
   reward.  An episode ends on reaching one: it is not visited afterwards, so
   v(t) = q(t, ·) = 0 and η(t) = 0.
+* **Action sets.**  ``actions[s, a]`` is True when action a may be taken in
+  state s (default: every action everywhere); every state keeps at least one.
+  The row P[s, a, :] of an invalid action is either all zeros or a
+  distribution, and r[s, a] any finite number: both are stored as given and
+  never used, because every policy gives an invalid action probability 0
+  (its q(s, a) is therefore meaningless and the optimal-control routines
+  ignore it).  Terminal states are absorbing under their valid actions.
 * **ρ₀** defaults to the uniform distribution over the non-terminal states.  It
   may put mass on terminal states (zero-length episodes) but not all of it.
 * **γ = 1** is allowed.  The values then exist only for policies under which
@@ -19,7 +26,7 @@ Conventions
   depends on the policy and is checked when a policy is evaluated
   (:class:`~mdpgrad.NonTerminatingPolicyError`).
 
-Identity checked by the tests: every row of P sums to 1 (within ``atol``), and
+Identity checked by the tests: every row of P of a valid action sums to 1 (within ``atol``), and
 ``P_flat`` is the (S·A, S) view of the same numbers in both layouts.
 """
 
@@ -70,9 +77,15 @@ def _check_exact_rows(raw: np.ndarray, name: str) -> None:
                                   argument=name, index=idx, value=total)
 
 
-def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None) -> None:
-    """Row sums of P (flat index s·A+a decoded when n_actions is given)."""
+def _check_rows(sums: np.ndarray, name: str, atol: float, n_actions: int | None,
+                valid: np.ndarray | None = None) -> None:
+    """Row sums of P (flat index s·A+a decoded when n_actions is given).
+
+    ``valid`` (flat, bool) marks the rows of valid actions; the others may also sum to 0.
+    """
     bad = np.abs(sums - 1.0) > atol
+    if valid is not None:
+        bad &= valid | (np.abs(sums) > atol)
     if bad.any():
         i = int(np.argmax(bad))
         idx = (i // n_actions, i % n_actions) if n_actions else (i,)
@@ -144,6 +157,10 @@ class MDP(RewardShaped):
         Start-state distribution.  Default: uniform over non-terminal states.
     terminal : ndarray of bool, shape (S,), optional
         Absorbing zero-reward states where episodes end.  Default: none.
+    actions : ndarray of bool, shape (S, A), optional
+        ``actions[s, a]`` is True when action a is available in state s;
+        every state needs one.  Default: every action in every state.  The
+        rows P[s, a, :] of unavailable actions may be all zeros.
     atol : float, optional
         Tolerance on row sums of P and on the sum of ρ₀ (default 1e-10).
     grid_shape : (int, int), optional
@@ -172,15 +189,20 @@ class MDP(RewardShaped):
     gamma: float
     rho0: np.ndarray
     terminal: np.ndarray
+    actions: np.ndarray
     grid_shape: tuple[int, int] | None
 
     def __init__(self, P: Any, r: Any, gamma: float, rho0: Any = None, terminal: Any = None,
-                 *, atol: float = DEFAULT_ATOL, grid_shape: Any = None) -> None:
+                 *, atol: float = DEFAULT_ATOL, grid_shape: Any = None, actions: Any = None) -> None:
         atol = check_tolerance(atol, "atol")
-        P_store, S, A = self._validate_P(P, atol)
+        shape = self._shape_of_P(P)
+        actions_store = None if shape is None else self._validate_actions(actions, *shape)
+        P_store, S, A = self._validate_P(P, atol, actions_store)
+        if actions_store is None:
+            actions_store = self._validate_actions(actions, S, A)
         r_store = self._validate_r(r, P_store, S, A)
         gamma_f = self._validate_gamma(gamma)
-        terminal_store = self._validate_terminal(terminal, P_store, r_store, S, A)
+        terminal_store = self._validate_terminal(terminal, P_store, r_store, S, A, actions_store)
         if rho0 is None:
             nonterminal = ~terminal_store
             if not nonterminal.any():
@@ -201,11 +223,46 @@ class MDP(RewardShaped):
         object.__setattr__(self, "gamma", gamma_f)
         object.__setattr__(self, "rho0", _readonly(rho0_arr))
         object.__setattr__(self, "terminal", _readonly(terminal_store))
+        object.__setattr__(self, "actions", _readonly(actions_store))
         object.__setattr__(self, "grid_shape", self._validate_grid_shape(grid_shape, S))
 
     # -- validation -------------------------------------------------------
     @staticmethod
-    def _validate_P(P: Any, atol: float) -> tuple[Any, int, int]:
+    def _shape_of_P(P: Any) -> tuple[int, int] | None:
+        """(S, A) read off P's shape when it is well formed (checked in full by ``_validate_P``)."""
+        shape = getattr(P, "shape", None)
+        if shape is None:
+            try:
+                shape = np.shape(P)
+            except ValueError:          # ragged nesting: _validate_P names it
+                return None
+        if sp.issparse(P) and len(shape) == 2 and shape[1] and not shape[0] % shape[1]:
+            return int(shape[1]), int(shape[0] // shape[1])
+        if len(shape) == 3 and shape[0] == shape[2]:
+            return int(shape[0]), int(shape[1])
+        return None
+
+    @staticmethod
+    def _validate_actions(actions: Any, S: int, A: int) -> np.ndarray:
+        """The (S, A) bool mask of available actions."""
+        if actions is None:
+            return np.ones((S, A), dtype=bool)
+        check_plain_array(actions, "actions")
+        m = np.asarray(actions)
+        if m.shape != (S, A) or m.dtype != bool:
+            raise ValidationError(
+                f"actions has shape {m.shape} and dtype {m.dtype}; expected a bool array of shape ({S}, {A})",
+                argument="actions", value=(m.shape, str(m.dtype)))
+        empty = first_index(~np.asarray(m.any(axis=1)))
+        if empty is not None:
+            raise ValidationError(f"state {empty[0]} has no available action: actions[{empty[0]}, :] is all "
+                                  "False; expected at least one True", argument="actions", index=empty,
+                                  value=False)
+        return m.copy()
+
+    @staticmethod
+    def _validate_P(P: Any, atol: float, actions: np.ndarray | None = None) -> tuple[Any, int, int]:
+        valid = None if actions is None else actions.ravel()
         if sp.issparse(P):
             if P.ndim != 2 or P.shape[0] == 0 or P.shape[1] == 0 or P.shape[0] % P.shape[1]:
                 raise ValidationError(
@@ -233,7 +290,7 @@ class MDP(RewardShaped):
                     f"{format_index('P', idx)} is {format_number(data[k])}; "
                     "expected a finite probability >= 0",
                     argument="P", index=idx, value=float(data[k]))
-            _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A)
+            _check_rows(np.asarray(csr.sum(axis=1)).ravel(), "P", atol, A, valid)
             csr.data, csr.indices, csr.indptr = (_readonly(part) for part in (csr.data, csr.indices,
                                                                                csr.indptr))
             return csr, S, A
@@ -247,7 +304,7 @@ class MDP(RewardShaped):
         check_nonnegative(arr, "P", "a probability")
         _check_exact_rows(raw, "P")
         S, A = arr.shape[0], arr.shape[1]
-        _check_rows(arr.sum(axis=2).ravel(), "P", atol, A)
+        _check_rows(arr.sum(axis=2).ravel(), "P", atol, A, valid)
         return _readonly(arr), S, A
 
     @staticmethod
@@ -284,7 +341,8 @@ class MDP(RewardShaped):
         return (n_rows, n_cols)
 
     @staticmethod
-    def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int) -> np.ndarray:
+    def _validate_terminal(terminal: Any, P: Any, r: np.ndarray, S: int, A: int,
+                           actions: np.ndarray | None) -> np.ndarray:
         if terminal is None:
             return np.zeros(S, dtype=bool)
         check_plain_array(terminal, "terminal")
@@ -300,13 +358,16 @@ class MDP(RewardShaped):
         cols = np.repeat(term, A)
         stay = (np.asarray(P[rows, cols]).ravel() if sp.issparse(P)
                 else P.reshape(S * A, S)[rows, cols])
-        for k in np.flatnonzero(stay != 1.0)[:1]:
+        valid = np.ones(rows.size, dtype=bool) if actions is None else actions.ravel()[rows]
+        for k in np.flatnonzero((stay != 1.0) & valid)[:1]:
             s, a = int(cols[k]), int(rows[k] % A)
             raise ValidationError(
                 f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is {format_number(stay[k])}; "
                 "expected 1",
                 argument="terminal", index=(s, a), value=float(stay[k]))
         paid = r[term] != 0.0
+        if actions is not None:
+            paid &= actions[term]
         if paid.any():
             i, a = (int(x) for x in np.argwhere(paid)[0])
             s = int(term[i])
@@ -334,7 +395,8 @@ class MDP(RewardShaped):
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle and copy support: the restored model's arrays are read-only again."""
-        return (_restore_mdp, (self._P, self.r, self.gamma, self.rho0, self.terminal, self.grid_shape))
+        return (_restore_mdp, (self._P, self.r, self.gamma, self.rho0, self.terminal, self.grid_shape,
+                               self.actions))
 
     @property
     def is_sparse(self) -> bool:
@@ -354,17 +416,24 @@ class MDP(RewardShaped):
             return self.P
         return self.P.toarray().reshape(self.n_states, self.n_actions, self.n_states)
 
+    @property
+    def has_action_sets(self) -> bool:
+        """True when some action is unavailable in some state."""
+        return not bool(self.actions.all())
+
     def replace(self, **changes: Any) -> MDP:
-        """A new MDP with some of P, r, gamma, rho0, terminal, grid_shape replaced (validated again)."""
+        """A new MDP with some of P, r, gamma, rho0, terminal, grid_shape, actions replaced (validated
+        again)."""
         kw: dict[str, Any] = dict(P=self.P, r=self.r, gamma=self.gamma, rho0=self.rho0,
-                                  terminal=self.terminal, grid_shape=self.grid_shape)
+                                  terminal=self.terminal, grid_shape=self.grid_shape, actions=self.actions)
         kw.update(changes)
         return MDP(**kw)
 
     def __repr__(self) -> str:
         kind = "dense" if isinstance(self.P, np.ndarray) else f"sparse, nnz={self.P.nnz}"
         return (f"MDP(n_states={self.n_states}, n_actions={self.n_actions}, gamma={self.gamma!r}, "
-                f"{kind}, n_terminal={int(self.terminal.sum())})")
+                f"{kind}, n_terminal={int(self.terminal.sum())}"
+                + (f", n_unavailable={int((~self.actions).sum())})" if self.has_action_sets else ")"))
 
 
 def _frozen(a: Any) -> np.ndarray:
@@ -376,7 +445,7 @@ def _frozen(a: Any) -> np.ndarray:
 
 
 def _restore_mdp(P: Any, r: Any, gamma: float, rho0: Any, terminal: Any,
-                 grid_shape: tuple[int, int] | None) -> MDP:
+                 grid_shape: tuple[int, int] | None, actions: Any = None) -> MDP:
     """An MDP rebuilt from pickled (or deep-copied) fields, which were validated when first built.
 
     Unpickled arrays come back writable; they are made read-only again (and sparse P's parts too),
@@ -390,7 +459,9 @@ def _restore_mdp(P: Any, r: Any, gamma: float, rho0: Any, terminal: Any,
         P = _frozen(P)
     mdp = object.__new__(MDP)
     for name, value in (("_P", P), ("r", _frozen(r)), ("gamma", float(gamma)), ("rho0", _frozen(rho0)),
-                        ("terminal", _frozen(terminal)), ("grid_shape", grid_shape)):
+                        ("terminal", _frozen(terminal)), ("grid_shape", grid_shape),
+                        ("actions", _frozen(np.ones(np.shape(r), dtype=bool) if actions is None
+                                            else actions))):
         object.__setattr__(mdp, name, value)
     return mdp
 
