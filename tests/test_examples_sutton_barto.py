@@ -36,8 +36,14 @@ VALUE_TOL = 1e-12
 #: ~1e-12 relative on values ≤ 640 (~1e-10 absolute); the smallest real gap between a best and a
 #: second-best action is 6.8e-4 (Jack) and 2.3e-4 (gambler), so 1e-9 separates ties from choices.
 TIE_TOL = 1e-9
+#: ρ from relative value iteration (stopped at RVI_STOP) against μ·r_π from an eigenvector: both
+#: accurate to ~1e-12 on numbers ≈ 3; 1e-9 leaves room.
+GAIN_TOL = 1e-9
 #: Relative value iteration stops when the relative values change by less than this (they are ≤ 26).
 RVI_STOP = 1e-12
+#: Numbers quoted in the docstrings to one or four decimals: within half a unit of the last digit.
+HALF_UNIT = 0.05
+HALF_UNIT_4 = 0.00005
 #: Poisson sums cut here: Pr(X > 80) < 1e-40 for λ ≤ 4.
 POISSON_TERMS = 80
 
@@ -240,6 +246,9 @@ def test_jack_policy_iteration_reproduces_figure_4_2(jack):
     assert (np.diff(policy, axis=1) <= 0).all() and (np.diff(policy, axis=0) >= 0).all()
     # v₄'s surface in Figure 4.2 starts at 420 (its lowest tick), at (0, 0)
     assert int(np.argmin(v)) == 0 and 420.0 <= v.min() <= 425.0
+    # the docstring's range, 421.4 to 637.0 (one decimal), the top at (20, 20)
+    assert abs(v.min() - 421.4) <= HALF_UNIT and abs(v.max() - 637.0) <= HALF_UNIT
+    assert int(np.argmax(v)) == 440
 
 
 # -- Example 10.2: access control ---------------------------------------------------------
@@ -296,6 +305,8 @@ def test_access_control_policy_shape_of_figure_10_5():
     for row, t in zip(accept, thresholds, strict=True):
         assert row[t:].all() and not row[:t].any()
     assert thresholds == sorted(thresholds, reverse=True)
+    # the docstring's optimum: priorities 8 and 4 from 1 free server, 2 from 4, 1 never
+    assert thresholds == [11, 4, 1, 1]
     # the gain: ρ = μ·r_π for the stationary law μ of the greedy policy's chain, and above the
     # R̄ ≈ 2.31 the caption of Figure 10.5 reports for the learned ε-greedy policy
     pi = accept.ravel().astype(int)
@@ -303,8 +314,9 @@ def test_access_control_policy_shape_of_figure_10_5():
     w, V = np.linalg.eig(P_pi.T)
     mu = np.real(V[:, np.argmin(np.abs(w - 1))])
     mu /= mu.sum()
-    assert abs(mu @ mdp.r[np.arange(44), pi] - rho) <= 1e-9
+    assert abs(mu @ mdp.r[np.arange(44), pi] - rho) <= GAIN_TOL
     assert rho > 2.31
+    assert abs(rho - 2.7476) <= HALF_UNIT_4        # the docstring's ρ* ≈ 2.7476
 
 
 def test_access_control_discounted_stand_in_policy():
@@ -347,3 +359,17 @@ def test_bad_arguments_raise(call, argument):
         call()
     assert info.value.argument == argument
     assert argument in str(info.value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: gamblers_problem(p_heads=0.0, goal=2),          # the bounds just inside: p_h ∈ [0, 1], goal ≥ 2
+    lambda: gamblers_problem(p_heads=1.0, goal=3),
+    lambda: jacks_car_rental(max_cars=1, max_move=0),       # max_cars ≥ 1, max_move ≥ 0
+    lambda: jacks_car_rental(max_cars=2, request_rates=(0.0, 0.0), return_rates=(0.0, 0.0)),
+    lambda: access_control_queuing(n_servers=1, p_free=0.0),
+    lambda: access_control_queuing(n_servers=2, p_free=1.0, priorities=(5.0,)),
+])
+def test_smallest_and_extreme_arguments_build(call):
+    mdp = call()
+    _available_rows_sum_to_one(mdp)
+    assert mdp.actions.any(axis=1).all()
