@@ -34,6 +34,7 @@ A state-action pair is indexed x = s·A + a throughout.
 """
 
 from ._average import AverageReward, average_reward
+from ._average_control import relative_value_iteration
 from ._chains import stationary_distribution
 from ._errors import MultichainPolicyError, NonTerminatingPolicyError, ValidationError
 from ._evaluation import ErrorEstimate, Evaluation, evaluate, visit_counts
@@ -106,6 +107,7 @@ __all__ = [
     "objective",
     "policy_gradient",
     "policy_hessian",
+    "relative_value_iteration",
     "sample",
     "save",
     "set_memory_limit",
