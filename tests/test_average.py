@@ -229,3 +229,12 @@ def test_sparse_chain_stays_sparse():
     ar = average_reward(mdp, random_pi(1, 6, 2))
     assert sp.issparse(ar.P_pi)
     assert ar.bias == pytest.approx(ar.r_pi - ar.gain + ar.P_pi @ ar.bias, abs=TOL)
+
+
+def test_results_print_one_or_two_short_lines():
+    """As every result type: the class name first, at most two lines of at most 240 characters."""
+    ar = average_reward(_two_state(), np.ones((2, 1)))
+    opt = mg.relative_value_iteration(random_mdp(0, n_states=3, n_actions=2, mix=0.1))
+    for obj, cls in ((ar, "AverageReward"), (ar.error, "AverageRewardError"), (opt, "AverageOptimum")):
+        text = str(obj)
+        assert text.startswith(f"{cls}: ") and len(text) <= 240 and text.count("\n") <= 1
