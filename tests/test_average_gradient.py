@@ -128,6 +128,10 @@ def test_batch_is_the_loop_and_dense_equals_sparse():
             assert batch[i, j] == pytest.approx(one, abs=TOL)
     rho = mg.objective(mdp, policy, thetas, criterion="average")
     assert rho.shape == (2, 3)
+    g, err = mg.policy_gradient(mdp, policy, thetas, criterion="average", error=True)
+    g1, err1 = mg.policy_gradient(mdp, policy, thetas[1, 2], criterion="average", error=True)
+    assert g.shape == err.shape == thetas.shape
+    assert g[1, 2] == pytest.approx(g1, abs=0) and err[1, 2] == pytest.approx(err1, abs=0)
 
 
 @pytest.mark.parametrize("kind", ["softmax", "direct"])

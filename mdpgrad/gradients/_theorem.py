@@ -291,9 +291,9 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
         acc = validate_accuracy(accuracy)
         if not check_bool(error, "error"):
             return _each_point(theta, nd, lambda th: average_gradient_at(mdp, policy, th, acc))
-        grads = _each_point(theta, nd, lambda th: average_gradient_at(mdp, policy, th, acc))
-        errs = _each_point(theta, nd, lambda th: average_gradient_at(mdp, policy, th, acc, True)[1])
-        return grads, errs
+        both = _each_point(theta, nd, lambda th: np.stack(average_gradient_at(mdp, policy, th, acc, True)))
+        lead = theta.ndim - nd                     # (batch..., 2, *param_shape): gradient, error
+        return np.take(both, 0, axis=lead), np.take(both, 1, axis=lead)
     if evaluation is not None:
         if not isinstance(evaluation, Evaluation):
             raise ValidationError(f"evaluation is a {type(evaluation).__name__}; expected an "
