@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _models import random_mdp, random_pi
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import mdpgrad as mg
 from mdpgrad import MDP, MultichainPolicyError, ValidationError, average_reward
@@ -180,7 +182,8 @@ def _weakly_coupled(eps: float) -> MDP:
 
 
 def test_accuracy_refuses_warns_or_ignores_a_nearly_multichain_chain():
-    """eps = 1e-13 leaves ε/eps ≈ 1e-3 relative error in h (refused); eps = 1e-6 leaves ≈ 1e-10 (kept)."""
+    """The estimate of h is ≈ κ·ε·|h| with κ = ‖B⁻¹‖∞ ≈ 1/eps: eps = 1e-13 leaves a relative 1e-2
+    (refused), eps = 1e-6 about 1e-8 (kept)."""
     good = average_reward(_weakly_coupled(1e-6), np.ones((2, 1)))
     assert good.bias == pytest.approx([0.25e6, -0.25e6], rel=1e-8)
     with pytest.raises(mg.InaccurateResultError, match="bias"):
@@ -238,3 +241,47 @@ def test_results_print_one_or_two_short_lines():
     for obj, cls in ((ar, "AverageReward"), (ar.error, "AverageRewardError"), (opt, "AverageOptimum")):
         text = str(obj)
         assert text.startswith(f"{cls}: ") and len(text) <= 240 and text.count("\n") <= 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_unichain_or_refused(data):
+    """Over generated models and policies: either P^π has one recurrent class and the Poisson
+    equation, d·h = 0 and Σ_a π q̃ = h hold, or average_reward refuses naming exactly the classes
+    of :func:`recurrent_classes`."""
+    from mdpgrad._chains import chain_and_reward, recurrent_classes
+
+    mdp = data.draw(mg.strategies.mdps(max_states=4, episodic=st.booleans(), integer_weights=True))
+    pi = data.draw(mg.strategies.policies(mdp.n_states, mdp.n_actions))
+    classes = recurrent_classes(chain_and_reward(mdp, pi)[0])
+    if len(classes) > 1:
+        with pytest.raises(MultichainPolicyError) as info:
+            average_reward(mdp, pi)
+        assert info.value.value == tuple(tuple(int(s) for s in c) for c in classes)
+        return
+    ar = average_reward(mdp, pi)
+    P_pi = ar.P_pi.toarray() if sp.issparse(ar.P_pi) else ar.P_pi
+    assert ar.bias == pytest.approx(ar.r_pi - ar.gain + P_pi @ ar.bias, abs=1e-10)
+    assert abs(ar.stationary @ ar.bias) < 1e-10
+    assert np.sum(pi * ar.q, axis=1) == pytest.approx(ar.bias, abs=1e-10)
+
+
+def test_accuracy_rule_is_the_stated_threshold():
+    """Refused exactly when an estimated relative error exceeds 10⁻⁶ (ACCURACY_MIN_DIGITS = 6):
+    the estimate of h is ≈ κ·ε·|h| with κ ≈ 1/eps, so couplings from 1e-6 to 1e-9 put it on both
+    sides of the line (between 1e-7 and 1e-8)."""
+    from mdpgrad._linalg import ACCURACY_MIN_DIGITS
+
+    sides = set()
+    for eps in (1e-6, 1e-7, 1e-8, 1e-9):
+        ar = average_reward(_weakly_coupled(eps), np.ones((2, 1)), accuracy="ignore")
+        scale = max(float(np.max(np.abs(ar.bias))), 1.0)           # the spread of r is 1
+        worst = max(ar.error.bias, ar.error.q + ar.error.bias) / scale
+        refused = worst > 10.0 ** -ACCURACY_MIN_DIGITS
+        sides.add(refused)
+        if refused:
+            with pytest.raises(mg.InaccurateResultError):
+                average_reward(_weakly_coupled(eps), np.ones((2, 1)))
+        else:
+            average_reward(_weakly_coupled(eps), np.ones((2, 1)))
+    assert sides == {True, False}
