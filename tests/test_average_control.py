@@ -36,13 +36,15 @@ def lp_gain(mdp: MDP) -> float:
     return -float(res.fun)
 
 
-def best_by_enumeration(mdp: MDP) -> float:
+def best_by_enumeration(mdp: MDP) -> tuple[float, tuple[int, ...]]:
+    """The largest gain over the A^S deterministic policies, and the choice that attains it."""
     S, A = mdp.n_states, mdp.n_actions
-    best = -np.inf
+    best, arg = -np.inf, ()
     for choice in itertools.product(range(A), repeat=S):
-        pi = np.eye(A)[list(choice)]
-        best = max(best, mg.average_reward(mdp, pi).gain)
-    return best
+        gain = mg.average_reward(mdp, np.eye(A)[list(choice)]).gain
+        if gain > best:
+            best, arg = gain, choice
+    return best, arg
 
 
 def test_two_state_example_by_hand():
@@ -63,7 +65,9 @@ def test_agrees_with_the_linear_program_and_enumeration(seed, sparse):
     mdp = random_mdp(seed, n_states=4, n_actions=3, support=0.5, mix=0.05, sparse=sparse)
     opt = relative_value_iteration(mdp)
     assert opt.gain == pytest.approx(lp_gain(mdp), abs=LP_TOL)
-    assert opt.gain == pytest.approx(best_by_enumeration(mdp), abs=TOL)
+    best, choice = best_by_enumeration(mdp)
+    assert opt.gain == pytest.approx(best, abs=TOL)
+    assert np.all(opt.optimal_actions[np.arange(4), list(choice)])      # every state is recurrent here
     assert 0.0 <= opt.gap < 1e-12
     # the optimality equation ρ* + h = max_a (r + P h)
     backup = mdp.r + np.asarray(mdp.P_flat @ opt.bias).reshape(4, 3)
