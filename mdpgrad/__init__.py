@@ -25,13 +25,18 @@ adv   advantage    (S, A)                q − v
 d     d            (S,)                  η / Σ η
 μ     mu           (S, A)                d(s) π(a|s)
 J     J            float                 ρ₀ · v
+ρ     gain         float                 average reward d_π · r^π (unichain π)
+h     bias         (S,)                  differential values, d_π · h = 0
+q̃     q            (S, A)                differential action values r − ρ + P h
 ====  ===========  ====================  =========================================
 
 A state-action pair is indexed x = s·A + a throughout.
 """
 
+from ._average import AverageReward, average_reward
+from ._average_control import relative_value_iteration
 from ._chains import stationary_distribution
-from ._errors import NonTerminatingPolicyError, ValidationError
+from ._errors import MultichainPolicyError, NonTerminatingPolicyError, ValidationError
 from ._evaluation import ErrorEstimate, Evaluation, evaluate, visit_counts
 from ._linalg import InaccurateResultError, InaccurateResultWarning
 from ._model import MDP
@@ -72,6 +77,7 @@ def __getattr__(name: str) -> object:  # PEP 562
 
 
 __all__ = [
+    "AverageReward",
     "Direct",
     "ErrorEstimate",
     "Evaluation",
@@ -79,11 +85,13 @@ __all__ = [
     "InaccurateResultWarning",
     "LogLinear",
     "MDP",
+    "MultichainPolicyError",
     "NonTerminatingPolicyError",
     "Policy",
     "TabularSoftmax",
     "ValidationError",
     "assert_unbiased",
+    "average_reward",
     "check_estimator",
     "check_gradient",
     "epsilon_greedy_policy",
@@ -99,6 +107,7 @@ __all__ = [
     "objective",
     "policy_gradient",
     "policy_hessian",
+    "relative_value_iteration",
     "sample",
     "save",
     "set_memory_limit",

@@ -32,7 +32,7 @@ import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
-from ._errors import NonTerminatingPolicyError, ValidationError
+from ._errors import MultichainPolicyError, NonTerminatingPolicyError, ValidationError
 from ._linalg import Accuracy, check_accuracy, inverse_norm_inf, rounding_unit, validate_accuracy
 from ._model import MDP
 from ._policies import reduce_actions
@@ -40,7 +40,9 @@ from ._validation import as_real_array, check_memory, format_index, format_numbe
 
 __all__ = ["GTH_ERROR_FACTOR", "STATIONARY_GTH_MAX_STATES", "STATIONARY_ITERATIVE_MIN_STATES",
            "STATIONARY_MAXITER", "STATIONARY_TOL", "Matrix", "bellman_matrix", "chain_and_reward",
-           "masked_chain", "masked_start", "pair_chain", "policy_matrix", "stationary_distribution",
+           "describe_classes", "masked_chain", "masked_start", "pair_chain", "policy_matrix",
+           "recurrent_classes",
+           "stationary_distribution",
            "stuck_states", "validate_termination"]
 
 #: A dense ndarray or a scipy.sparse ``csr_array`` (scipy ships no type information, hence Any).
@@ -319,24 +321,55 @@ def _recurrent_state(chain: Matrix) -> int:
     return int(_closed_class(chain)[0])
 
 
-def _closed_class(chain: Matrix) -> np.ndarray:
-    """The states of the only closed communicating class of the chain; refuse if there are several.
+def recurrent_classes(chain: Matrix) -> list[np.ndarray]:
+    """The recurrent classes of a chain: its closed communicating classes, in order of their first state.
 
     Exact and combinatorial, on the edges P(s, t) ≠ 0: the closed classes are the
     strongly connected components with no edge leaving them (Kemeny & Snell 1960, §2.4).
+
+    Parameters
+    ----------
+    chain : ndarray or sparse matrix, shape (S, S)
+        Trusted (square, finite).
+
+    Returns
+    -------
+    list of ndarray of int
+        The states of each class, in increasing order.
+
+    Examples
+    --------
+    >>> [c.tolist() for c in recurrent_classes(np.array([[1.0, 0, 0], [0.5, 0, 0.5], [0, 0, 1.0]]))]
+    [[0], [2]]
     """
-    S = chain.shape[0]
-    edges = sp.csr_array(chain) if sp.issparse(chain) else sp.csr_array(chain != 0)
+    edges = sp.csr_array(chain) if sp.issparse(chain) else sp.csr_array(np.asarray(chain) != 0)
     n, label = csgraph.connected_components(edges, directed=True, connection="strong")
     src, dst = edges.nonzero()
     leaving = np.zeros(n, dtype=bool)
     leaving[label[src][label[src] != label[dst]]] = True
-    closed = np.flatnonzero(~leaving)
-    if closed.size != 1:
-        raise ValidationError(f"P_pi has no unique stationary distribution: it has {closed.size} recurrent "
-                              "classes (closed communicating classes), and uniqueness needs exactly one",
-                              argument="P_pi", value=int(closed.size))
-    return np.flatnonzero(label == closed[0]) if S else np.zeros(1, dtype=int)
+    classes = [np.flatnonzero(label == c) for c in np.flatnonzero(~leaving)]
+    return sorted(classes, key=lambda c: int(c[0]))
+
+
+def describe_classes(classes: list[np.ndarray], limit: int = 5) -> str:
+    """The recurrent classes as text, e.g. ``{0}, {2, 3}``, at most ``limit`` classes of ``limit`` states."""
+    def one(c: np.ndarray) -> str:
+        states = ", ".join(str(int(s)) for s in c[:limit])
+        return "{" + states + (f", … ({c.size} states)" if c.size > limit else "") + "}"
+    more = f" and {len(classes) - limit} more" if len(classes) > limit else ""
+    return ", ".join(one(c) for c in classes[:limit]) + more
+
+
+def _closed_class(chain: Matrix) -> np.ndarray:
+    """The states of the only closed communicating class of the chain; refuse if there are several."""
+    S = chain.shape[0]
+    classes = recurrent_classes(chain)
+    if len(classes) != 1:
+        raise MultichainPolicyError(
+            f"P_pi has no unique stationary distribution: it has {len(classes)} recurrent classes (closed "
+            f"communicating classes: {describe_classes(classes)}), and uniqueness needs exactly one",
+            argument="P_pi", value=tuple(tuple(int(s) for s in c) for c in classes))
+    return classes[0] if S else np.zeros(1, dtype=int)
 
 
 def _gth(chain: np.ndarray) -> np.ndarray:

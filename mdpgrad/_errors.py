@@ -8,7 +8,7 @@ atol=1e-10``.  Nothing is ever silently repaired.
 
 from __future__ import annotations
 
-__all__ = ["NonTerminatingPolicyError", "ValidationError"]
+__all__ = ["MultichainPolicyError", "NonTerminatingPolicyError", "ValidationError"]
 
 
 class ValidationError(ValueError):
@@ -45,6 +45,16 @@ class NonTerminatingPolicyError(ValidationError):
     """
 
 
+class MultichainPolicyError(ValidationError):
+    """The chain P^π has more than one recurrent class (closed communicating class).
+
+    The stationary distribution, the gain ρ and the bias h of the average-reward
+    criterion are then not unique (Puterman 1994, §8.3: a multichain policy has a
+    gain that depends on the start state).  ``value`` holds the recurrent
+    classes, each a tuple of states in increasing order.
+    """
+
+
 def _rebuild(cls: type[ValidationError], message: str, argument: str, index: tuple | None,
              value: object) -> ValidationError:
     """An unpickled ValidationError (or subclass): the keyword-only fields are passed by name."""
@@ -52,4 +62,5 @@ def _rebuild(cls: type[ValidationError], message: str, argument: str, index: tup
 
 
 # Both are documented at the top level; tracebacks name them as ``mdpgrad.ValidationError``.
-ValidationError.__module__ = NonTerminatingPolicyError.__module__ = "mdpgrad"
+for _cls in (ValidationError, NonTerminatingPolicyError, MultichainPolicyError):
+    _cls.__module__ = "mdpgrad"

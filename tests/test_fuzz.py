@@ -95,6 +95,11 @@ CALLS: dict[str, Call] = {
     "stationary_distribution": Call(mg.stationary_distribution, np.array([[0.9, 0.1], [0.3, 0.7]])),
     "objective": Call(mg.objective, MDP2, POLICY, THETA),
     "policy_gradient": Call(mg.policy_gradient, MDP2, POLICY, THETA),
+    "policy_gradient_average": Call(mg.policy_gradient, MDP2, POLICY, THETA, criterion="average"),
+    "objective_average": Call(mg.objective, MDP2, POLICY, THETA, criterion="average"),
+    "average_reward": Call(mg.average_reward, MDP2, PI),
+    "relative_value_iteration": Call(mg.relative_value_iteration, MDP2, tau=0.5, tol=1e-10, tie_tol=1e-9,
+                                     reference=0),
     "check_gradient": Call(mg.check_gradient, lambda th: float(np.sum(th ** 2)), lambda th: 2 * th, THETA,
                            tol=1e-6),
     "policy_hessian": Call(mg.policy_hessian, MDP2, POLICY, THETA),
@@ -153,6 +158,10 @@ CALLS: dict[str, Call] = {
     "td_jacobian": Call(td.td_jacobian, MDP2, PI, D=[1.0, 1.0, 1.0, 1.0]),
     "td_update_v": Call(td.td_update_v, MDP2, PI, [1.0, 2.0]),
     "td_jacobian_v": Call(td.td_jacobian_v, MDP2, PI),
+    "differential_td_update": Call(td.differential_td_update, MDP2, PI, [0.5, -0.5], 0.2, phi=None,
+                                   D="stationary", beta=0.5),
+    "differential_td_jacobian": Call(td.differential_td_jacobian, MDP2, PI, phi=np.eye(2)[:, :1], beta=0.5),
+    "differential_td_symmetry": Call(td.differential_td_symmetry, MDP2, PI, D="identity"),
     "q_learning_update": Call(td.q_learning_update, MDP2, Q),
     "q_learning_jacobian": Call(td.q_learning_jacobian, MDP2, Q, tie_atol=0.0),
     "reversibility_verdict": Call(td.reversibility_verdict, np.array([[0.5, 0.5], [0.5, 0.5]]), rtol=1e-9),
@@ -245,7 +254,8 @@ CALLS: dict[str, Call] = {
 }
 
 #: Entries that are not callables of their own (results, protocols, errors) need no call.
-NOT_CALLED = {"Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
+NOT_CALLED = {"AverageReward", "MultichainPolicyError",
+              "Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
               "ErrorEstimate", "InaccurateResultError", "InaccurateResultWarning",
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",
               "FieldJacobian", "FieldVerdict", "SymmetryVerdict", "QLearningJacobian", "Stability",

@@ -196,6 +196,8 @@ SYMBOLIC_CALLS = {
     "rationalize": (sym.rationalize, [mg_two_state := __import__("mdpgrad").get_example("two-state")]),
     "prove_equal": (sym.prove_equal, [HALF, HALF]),
     "prove_policy_gradient_theorem": (sym.prove_policy_gradient_theorem, [SMDP, SPOL]),
+    "average_reward": (sym.average_reward, [SMDP, SPI]),
+    "prove_average_policy_gradient": (sym.prove_average_policy_gradient, [SMDP, SPOL]),
     "TabularSoftmax": (sym.TabularSoftmax, [2, 2]),
     "Direct": (sym.Direct, [2, 2]),
     "estimator_moments": (lambda m, pol, th, kind, b: sym.estimator_moments(m, pol, th, kind, baseline=b),
@@ -228,7 +230,7 @@ def test_every_symbolic_entry_point_is_in_the_table():
 
     callables = {n for n in sym.__all__ if callable(getattr(sym, n))}
     results = {"Evaluation", "EstimatorMoments", "ProofResult", "RationalPolicy", "SymmetryVerdict",
-               "LogLinear",
+               "LogLinear", "AverageReward",
                "prove_baseline_identity", "prove_performance_difference", "prove_recursion_form",
                "update_jacobian"}
     assert sorted(callables - set(SYMBOLIC_CALLS) - results) == []

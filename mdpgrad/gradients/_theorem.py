@@ -24,6 +24,12 @@ Beside them, :func:`expected_update_without_discount`: the expectation of the
 update with γᵗ dropped, Σ_s η̃(s) Σ_a ∇π(a|s) q(s, a), which is not a gradient
 (Nota & Thomas 2020).
 
+The average-reward criterion (``criterion="average"``; Sutton & Barto 2018,
+§13.6): ρ(θ) = d_π · r^π and, for a unichain π_θ,
+∇ρ = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s, a) with q̃ the differential action values
+(:func:`mdpgrad.average_reward`); the same vector-Jacobian product with the
+weight d_π·q̃ (or d_π·(q̃ − h) for a normalised parameterisation).
+
 Identities checked by the tests: all of the above agree on dense, sparse,
 episodic (γ = 1), γ = 0 and γ near 1 MDPs for all three parameterisations;
 without discount (γ = 1) the update without γᵗ is ∇J.
@@ -37,6 +43,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._average import AverageReward, average_reward
 from .._chains import stationary_distribution
 from .._derivatives import BATCH_ENTRIES, batch_size, complex_step_blocks
 from .._errors import ValidationError
@@ -44,11 +51,16 @@ from .._evaluation import Evaluation, advantage_floor, evaluate, visit_counts
 from .._linalg import Accuracy, check_accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
 from .._policies import Direct, LogLinear, Policy, TabularSoftmax, validate_parameterisation, validate_theta
-from .._validation import as_real_array, check_choice
+from .._validation import as_real_array, check_bool, check_choice
 
-__all__ = ["GRADIENT_ADVICE", "direct_gradient", "expected_update_without_discount", "gradient_at",
+__all__ = ["GRADIENT_ADVICE", "Criterion", "average_gradient_at", "direct_gradient",
+           "expected_update_without_discount", "gradient_at",
            "gradient_error", "loglinear_gradient", "model_and_policy", "objective", "objective_at",
            "parameter_point", "pointwise", "policy_gradient", "recursion_gradient", "softmax_gradient"]
+
+
+#: The objective: the discounted (or episodic) J = ρ₀·v, or the average reward ρ = d_π·r^π.
+Criterion = Literal["discounted", "average"]
 
 
 def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "theta") -> np.ndarray:
@@ -182,8 +194,9 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     return error, scale
 
 
-def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse") -> Any:
-    """J(θ) = ρ₀ · v^{π_θ}; a float, or an array over θ's leading batch axes.
+def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy = "refuse",
+              criterion: Criterion = "discounted") -> Any:
+    """J(θ) = ρ₀ · v^{π_θ}, or the gain ρ(θ); a float, or an array over θ's leading batch axes.
 
     Parameters
     ----------
@@ -195,6 +208,10 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy 
     accuracy : {"refuse", "warn", "ignore"}
         As for :func:`mdpgrad.evaluate` (J and the values it averages judged by
         their error estimates).
+    criterion : {"discounted", "average"}
+        "discounted" (default): J = ρ₀ · v with the model's γ (episodic when
+        γ = 1).  "average": the gain ρ = d_π · r^π of the unichain policy π_θ
+        (:func:`mdpgrad.average_reward`; γ and ρ₀ are not used).
 
     Returns
     -------
@@ -211,14 +228,18 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy 
     theta = validate_theta(theta, policy)
     nd = len(policy.param_shape)
     accuracy = validate_accuracy(accuracy)
+    if _criterion(criterion) == "average":
+        return _each_point(theta, nd, lambda th: np.asarray(
+            average_reward(mdp, policy.probabilities(th), accuracy=accuracy).gain))
     if theta.ndim == nd:
         return objective_at(mdp, policy, theta, accuracy)
     return pointwise(mdp, theta, nd, lambda th: np.asarray(objective_at(mdp, policy, th, accuracy)))
 
 
 def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: Evaluation | None = None,
-                    accuracy: Accuracy = "refuse", error: bool = False) -> Any:
-    """Exact ∇_θ J by the policy gradient theorem, in θ's shape.
+                    accuracy: Accuracy = "refuse", error: bool = False,
+                    criterion: Criterion = "discounted") -> Any:
+    """Exact ∇_θ J (or ∇_θ ρ) by the policy gradient theorem, in θ's shape.
 
     Parameters
     ----------
@@ -237,6 +258,14 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
         (default), warn, or return it silently.
     error : bool
         Also return the entrywise error estimate (:func:`gradient_error`).
+    criterion : {"discounted", "average"}
+        "discounted" (default): ∇J = Σ_s η(s) Σ_a ∇π(a|s) q(s, a).  "average":
+        the continuing-case theorem ∇ρ = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s, a)
+        (Sutton & Barto 2018, §13.6) for a unichain π_θ, with d_π and the
+        differential q̃ of :func:`mdpgrad.average_reward` (γ and ρ₀ are not
+        used; a multichain π_θ raises :class:`~mdpgrad.MultichainPolicyError`);
+        ``evaluation`` does not apply, and the error estimate propagates
+        that of :class:`~mdpgrad.AverageReward`.
 
     Returns
     -------
@@ -254,6 +283,17 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
     mdp, policy = model_and_policy(mdp, policy)
     theta = validate_theta(theta, policy)
     nd = len(policy.param_shape)
+    if _criterion(criterion) == "average":
+        if evaluation is not None:
+            raise ValidationError("evaluation is a discounted Evaluation; criterion='average' computes the "
+                                  "stationary distribution and bias itself (pass evaluation=None)",
+                                  argument="evaluation", value=type(evaluation).__name__)
+        acc = validate_accuracy(accuracy)
+        if not check_bool(error, "error"):
+            return _each_point(theta, nd, lambda th: average_gradient_at(mdp, policy, th, acc))
+        both = _each_point(theta, nd, lambda th: np.stack(average_gradient_at(mdp, policy, th, acc, True)))
+        lead = theta.ndim - nd                     # (batch..., 2, *param_shape): gradient, error
+        return np.take(both, 0, axis=lead), np.take(both, 1, axis=lead)
     if evaluation is not None:
         if not isinstance(evaluation, Evaluation):
             raise ValidationError(f"evaluation is a {type(evaluation).__name__}; expected an "
@@ -276,6 +316,47 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
     errs = pointwise(mdp, theta, nd,
                      lambda th: np.asarray(_checked(mdp, policy, th, None, "ignore", True)[1]))
     return grads, errs
+
+
+def _criterion(criterion: object) -> Criterion:
+    return check_choice(criterion, "criterion", ("discounted", "average"))
+
+
+def _each_point(theta: np.ndarray, point_ndim: int, f: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """f at each point of θ's leading batch axes (a loop: the chains differ in their classes)."""
+    batch = theta.shape[:theta.ndim - point_ndim]
+    if not batch:
+        out = f(theta)
+        return float(out) if np.ndim(out) == 0 else out
+    flat = theta.reshape((-1, *theta.shape[theta.ndim - point_ndim:]))
+    if len(flat) == 0:
+        one = np.asarray(f(np.zeros(theta.shape[theta.ndim - point_ndim:])))
+        return np.zeros(batch + one.shape)
+    out = np.stack([np.asarray(f(th)) for th in flat])
+    return out.reshape(batch + out.shape[1:])
+
+
+def average_gradient_at(mdp: MDP, policy: Policy, theta: np.ndarray, accuracy: Accuracy = "refuse",
+                        with_error: bool = False, average: AverageReward | None = None) -> Any:
+    """∇ρ(θ) = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s, a) at one point θ, without validation of θ.
+
+    The weight is d_π·(q̃ − h) for a parameterisation normalised by construction
+    (Σ_a ∇π(a|s) = 0), d_π·q̃ otherwise.  With ``with_error``, also an entrywise
+    bound: E = d·δq̃ + δd·|q̃| + rounding, mapped by the policy's Jacobian as
+    in :func:`gradient_error`.
+    """
+    theta = np.asarray(theta, dtype=float)
+    pi = policy.probabilities(theta)
+    ar = average if average is not None else average_reward(mdp, pi, accuracy=accuracy)
+    x = ar.advantage if _normalised(policy) else ar.q
+    d = ar.stationary[:, None]
+    g = policy.prob_vjp(theta, d * x)
+    if not with_error:
+        return g
+    err = ar.error
+    dx = err.q + (err.bias if _normalised(policy) else 0.0)
+    E = d * dx + err.stationary * np.abs(x) + rounding_unit(mdp.n_states * mdp.n_actions) * d * np.abs(x)
+    return g, _abs_vjp(policy, theta, pi, E)
 
 
 def _checked(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Evaluation | None,

@@ -19,7 +19,9 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``LogLinear`` and ``Direct`` over symbol vectors; ``evaluate``, ``visit_counts``,
 ``stationary_distribution``, ``objective``, ``policy_gradient``,
 ``expected_update_without_discount`` and ``update_jacobian``; the TD fields, Jacobians,
-``symmetry_verdict`` and ``detailed_balance_conditions``; the ``prove_*`` functions and
+``symmetry_verdict`` and ``detailed_balance_conditions``; the average-reward criterion
+(``average_reward``: exact gain, bias, q̃, d_π; ``prove_average_policy_gradient``: the
+continuing-case theorem ∇ρ = Σ_s d_π Σ_a ∇π q̃); the ``prove_*`` functions and
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
 analysis on the states, independent of the numeric route.  Proofs of correct identities
@@ -53,6 +55,7 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 (((0, 0), (1, 1)), gamma*(1 - p000)*(1 - w1), gamma*p110*w0)
 """
 
+from ._average import AverageReward, average_reward, prove_average_policy_gradient
 from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
 from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
 from ._model import MDP, general_mdp, rationalize
@@ -78,6 +81,7 @@ from ._td import (
 )
 
 __all__ = [
+    "AverageReward",
     "Direct",
     "EstimatorMoments",
     "Evaluation",
@@ -87,6 +91,7 @@ __all__ = [
     "RationalPolicy",
     "SymmetryVerdict",
     "TabularSoftmax",
+    "average_reward",
     "detailed_balance_conditions",
     "estimator_moments",
     "evaluate",
@@ -94,6 +99,7 @@ __all__ = [
     "general_mdp",
     "objective",
     "policy_gradient",
+    "prove_average_policy_gradient",
     "prove_baseline_identity",
     "prove_equal",
     "prove_performance_difference",

@@ -16,6 +16,9 @@ namespace holds what it is made of and its relatives:
   regression loss (:func:`regression_update`, :func:`regression_jacobian`,
   :func:`regression_solution`) and the residual-gradient loss
   (:func:`residual_gradient_update`, :func:`residual_gradient_jacobian`);
+* the average-reward (differential) TD(0) field of (w, R̄), δ = r − R̄ + v(s') − v(s):
+  :func:`differential_td_update`, :func:`differential_td_jacobian`,
+  :func:`differential_td_symmetry` (never a gradient on-policy);
 * stability of the expected iteration w ← w + α u(w): :func:`stability`
   (eigenvalues → :class:`Stability`; Baird's counterexample diverges) and
   :func:`iterate_expected_update`.
@@ -25,6 +28,7 @@ Tsitsiklis & Van Roy 1997; Ollivier 2018.
 """
 
 from ._common import diagonal_weights
+from ._differential import differential_td_jacobian, differential_td_symmetry, differential_td_update
 from ._linear import (
     iterate_expected_update,
     linear_td_jacobian,
@@ -54,6 +58,9 @@ __all__ = [
     "Stability",
     "TDSymmetry",
     "diagonal_weights",
+    "differential_td_jacobian",
+    "differential_td_symmetry",
+    "differential_td_update",
     "iterate_expected_update",
     "linear_td_jacobian",
     "linear_td_update",
