@@ -132,7 +132,11 @@ def hidden_mean(mdp: MDP, policy: Policy, theta: np.ndarray, ev: Evaluation, pi_
     ``ev`` is the evaluation of the target policy π = policy(θ) on ``mdp``.
     """
     S, A = mdp.n_states, mdp.n_actions
-    per_state = expected_counts(mdp, pi_b, protocol, horizon)
+    on_policy = pi_b is ev.pi or np.array_equal(pi_b, ev.pi)
+    if on_policy and (protocol == "geometric" or (protocol == "terminal" and mdp.gamma == 1.0)):
+        per_state = ev.eta                  # the visits η of the evaluation are the sampled counts
+    else:
+        per_state = expected_counts(mdp, pi_b, protocol, horizon)
     live = ~mdp.terminal
     action_count = n_episodes * per_state[:, None] * pi_b                    # (S, A)
     P = sp.csr_array(mdp.P_flat)
@@ -150,9 +154,11 @@ def hidden_mean(mdp: MDP, policy: Policy, theta: np.ndarray, ev: Evaluation, pi_
     r_f = np.bincount(rows, weights=part_trans, minlength=S * A).reshape(S, A)
     r_f = r_f + np.where(rare_action, ev.advantage, 0.0)
     q_f = np.zeros((S, A))
-    if np.any(r_f):
-        stream = MDP(mdp.P, r_f, mdp.gamma, mdp.rho0, mdp.terminal, actions=mdp.actions)
-        q_f = evaluate(stream, ev.pi, validate=False, accuracy="ignore").q
+    if np.any(r_f):       # q_f = r_f + γ P v_f, v_f = (I − γP̃^π)⁻¹ r_f^π with the evaluation's factorisation
+        v_f = np.asarray(ev.solver.solve(np.sum(ev.pi * r_f, axis=1))) if ev.solver is not None else \
+            evaluate(MDP(mdp.P, r_f, mdp.gamma, mdp.rho0, mdp.terminal, actions=mdp.actions), ev.pi,
+                     validate=False, accuracy="ignore").v
+        q_f = r_f + mdp.gamma * np.asarray(mdp.P_flat @ v_f).reshape(S, A)
     W = ev.eta[:, None] * ev.pi * np.where(rare_state[:, None], ev.advantage, q_f)
     hidden = policy.log_prob_vjp(theta, W) if np.any(W) else np.zeros(policy.param_shape)
     W = np.where(rare_state[:, None], W, 0.0)         # the states' own share, for the largest part below
