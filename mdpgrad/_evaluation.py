@@ -247,7 +247,7 @@ def _policy_table(mdp: MDP, pi: ArrayLike, validate: bool) -> np.ndarray:
     """
     S, A = mdp.n_states, mdp.n_actions
     if validate:
-        table = validate_policy(pi, S, A)
+        table = validate_policy(pi, S, A, actions=mdp.actions)
     else:
         raw = pi if isinstance(pi, np.ndarray) else None
         if raw is not None and raw.dtype.kind == "c":

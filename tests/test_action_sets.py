@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import mdpgrad as mg
 
@@ -49,3 +50,268 @@ def test_malformed_masks_are_refused_naming_the_state():
         mg.MDP(P, r, 0.9, actions=np.ones((3, 3), dtype=bool))
     with pytest.raises(mg.ValidationError, match="expected a bool array"):
         mg.MDP(P, r, 0.9, actions=np.ones((3, 2)))
+
+
+# ---------------------------------------------------------------------------
+# a masked model against the same model with the unavailable actions deleted
+# ---------------------------------------------------------------------------
+#: Available actions of the 4 × 3 model below: two per state, a different pair in each
+#: state, so the model without the others is a 4 × 2 model with actions renumbered per state.
+AVAILABLE = ((0, 1), (0, 2), (1, 2), (0, 1))
+
+
+def _masked_and_deleted(seed=0, sparse=False):
+    """(masked 4×3 model, 4×2 model built by hand without the unavailable actions).
+
+    The unavailable rows are traps: a distribution with a large reward, an all-zero row, another
+    distribution; the terminal state 3's unavailable action has a zero row and a reward.
+    """
+    rng = np.random.default_rng(seed)
+    S, A = 4, 3
+    P = np.zeros((S, A, S))
+    r = rng.standard_normal((S, A))
+    for s in range(3):
+        for a in AVAILABLE[s]:
+            P[s, a, :] = rng.dirichlet(np.ones(S))
+    P[3, :2, 3] = 1.0
+    r[3, :2] = 0.0
+    P[0, 2, :] = [0.0, 0.0, 1.0, 0.0]                   # trap: a valid row paying 100
+    r[0, 2] = 100.0
+    r[1, 1] = -50.0                                     # P[1, 1] stays all zero
+    P[2, 0, :] = [1.0, 0.0, 0.0, 0.0]
+    r[2, 0] = 30.0
+    r[3, 2] = 7.0                                       # P[3, 2] all zero, the terminal pays nothing
+    mask = np.zeros((S, A), dtype=bool)
+    for s, acts in enumerate(AVAILABLE):
+        mask[s, list(acts)] = True
+    terminal = np.array([False, False, False, True])
+    rho0 = np.array([0.5, 0.3, 0.2, 0.0])
+    Pm = sp.csr_array(P.reshape(S * A, S)) if sparse else P
+    masked = mg.MDP(Pm, r, 0.9, rho0=rho0, terminal=terminal, actions=mask)
+    idx = np.array(AVAILABLE)
+    small = mg.MDP(P[np.arange(S)[:, None], idx], r[np.arange(S)[:, None], idx], 0.9, rho0=rho0,
+                   terminal=terminal)
+    return masked, small, mask, idx
+
+
+def _restrict(x, idx):
+    """x[s, a] over the available actions, renumbered: shape (S, 2)."""
+    return np.asarray(x)[np.arange(len(idx))[:, None], idx]
+
+
+def _expand(x_small, idx, A=3):
+    """A (S, 2) table of the small model back to (S, A), 0 on the unavailable actions."""
+    out = np.zeros((len(idx), A))
+    out[np.arange(len(idx))[:, None], idx] = x_small
+    return out
+
+
+#: The two models' numbers come from the same float operations on permuted rows; differences
+#: are rounding of solves with condition number ≈ 1/(1 − γ) = 10: 1e-10 leaves ≈ 10⁵ ulps.
+SAME = 1e-10
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_evaluation_on_a_masked_model_equals_the_model_without_those_actions(sparse):
+    masked, small, mask, idx = _masked_and_deleted(sparse=sparse)
+    pi_small = np.random.default_rng(1).dirichlet(np.ones(2), size=4)
+    ev, ev_small = mg.evaluate(masked, _expand(pi_small, idx)), mg.evaluate(small, pi_small)
+    np.testing.assert_allclose(ev.v, ev_small.v, atol=SAME)
+    np.testing.assert_allclose(ev.eta, ev_small.eta, atol=SAME)
+    np.testing.assert_allclose(_restrict(ev.q, idx), ev_small.q, atol=SAME)
+    assert abs(ev.J - ev_small.J) < SAME
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_softmax_gradient_and_hessian_on_a_masked_model_equal_the_deleted_model(sparse):
+    masked, small, mask, idx = _masked_and_deleted(sparse=sparse)
+    theta = np.random.default_rng(2).standard_normal((4, 3))       # logits of unavailable actions too
+    pol, pol_small = mg.TabularSoftmax(4, 3, actions=mask), mg.TabularSoftmax(4, 2)
+    pi = pol.probabilities(theta)
+    assert (pi[~mask] == 0.0).all()
+    np.testing.assert_allclose(_restrict(pi, idx), pol_small.probabilities(_restrict(theta, idx)), atol=1e-15)
+    g = mg.policy_gradient(masked, pol, theta)
+    g_small = mg.policy_gradient(small, pol_small, _restrict(theta, idx))
+    assert (g[~mask] == 0.0).all()                                  # exactly: π(b|s) = 0 multiplies them
+    np.testing.assert_allclose(_restrict(g, idx), g_small, atol=SAME)
+    np.testing.assert_allclose(mg.gradients.softmax_gradient(masked, theta), g, atol=SAME)
+    H = mg.policy_hessian(masked, pol, theta).reshape(12, 12)
+    H_small = mg.policy_hessian(small, pol_small, _restrict(theta, idx)).reshape(8, 8)
+    flat = (np.arange(4)[:, None] * 3 + idx).ravel()
+    np.testing.assert_allclose(H[np.ix_(flat, flat)], H_small, atol=1e-8)
+    assert (H[~mask.ravel()] == 0.0).all() and (H[:, ~mask.ravel()] == 0.0).all()
+
+
+def test_loglinear_and_direct_gradients_on_a_masked_model_equal_the_deleted_model():
+    masked, small, mask, idx = _masked_and_deleted()
+    rng = np.random.default_rng(3)
+    phi = rng.standard_normal((4, 3, 2))
+    theta = rng.standard_normal(2)
+    g = mg.policy_gradient(masked, mg.LogLinear(phi, actions=mask), theta)
+    g_small = mg.policy_gradient(small, mg.LogLinear(_restrict(phi, idx)), theta)
+    np.testing.assert_allclose(g, g_small, atol=SAME)
+    np.testing.assert_allclose(mg.gradients.loglinear_gradient(masked, phi, theta), g, atol=SAME)
+    pi_small = rng.dirichlet(np.ones(2), size=4)
+    gd = mg.policy_gradient(masked, mg.Direct(4, 3), _expand(pi_small, idx))
+    assert (gd[~mask] == 0.0).all()
+    np.testing.assert_allclose(_restrict(gd, idx), mg.policy_gradient(small, mg.Direct(4, 2), pi_small),
+                               atol=SAME)
+    np.testing.assert_allclose(mg.gradients.direct_gradient(masked, _expand(pi_small, idx)), gd, atol=SAME)
+
+
+def test_fisher_information_on_a_masked_model_equals_the_deleted_model():
+    masked, small, mask, idx = _masked_and_deleted()
+    theta = np.random.default_rng(4).standard_normal((4, 3))
+    F = mg.fisher_information(masked, mg.TabularSoftmax(4, 3, actions=mask), theta).reshape(12, 12)
+    F_small = mg.fisher_information(small, mg.TabularSoftmax(4, 2), _restrict(theta, idx)).reshape(8, 8)
+    flat = (np.arange(4)[:, None] * 3 + idx).ravel()
+    np.testing.assert_allclose(F[np.ix_(flat, flat)], F_small, atol=1e-9)
+    assert (F[~mask.ravel()] == 0.0).all()
+
+
+def test_td_jacobian_on_a_masked_model_equals_the_deleted_model():
+    masked, small, mask, idx = _masked_and_deleted()
+    pi_small = np.random.default_rng(5).dirichlet(np.ones(2), size=4)
+    J = mg.td.td_jacobian(masked, _expand(pi_small, idx))
+    J_small = mg.td.td_jacobian(small, pi_small)
+    J = J.toarray() if hasattr(J, "toarray") else np.asarray(J)
+    J_small = J_small.toarray() if hasattr(J_small, "toarray") else np.asarray(J_small)
+    flat = (np.arange(4)[:, None] * 3 + idx).ravel()
+    np.testing.assert_allclose(J[np.ix_(flat, flat)], J_small, atol=SAME)
+    assert (J[~mask.ravel()] == 0.0).all()               # an unavailable pair has occupancy 0
+    Jv = mg.td.td_jacobian_v(masked, _expand(pi_small, idx))
+    np.testing.assert_allclose(np.asarray(getattr(Jv, "toarray", lambda: Jv)()),
+                               np.asarray(getattr(mg.td.td_jacobian_v(small, pi_small), "toarray",
+                                                  lambda: mg.td.td_jacobian_v(small, pi_small))()),
+                               atol=SAME)
+
+
+def test_estimator_moments_on_a_masked_model_equal_the_deleted_model():
+    masked, small, mask, idx = _masked_and_deleted()
+    theta = np.random.default_rng(6).standard_normal((4, 3))
+    est = mg.estimators.reinforce_estimator()
+    m = mg.estimators.estimator_moments(masked, mg.TabularSoftmax(4, 3, actions=mask), theta, est)
+    m_small = mg.estimators.estimator_moments(small, mg.TabularSoftmax(4, 2), _restrict(theta, idx), est)
+    flat = (np.arange(4)[:, None] * 3 + idx).ravel()
+    np.testing.assert_allclose(_restrict(m.mean, idx), m_small.mean, atol=SAME)
+    assert (m.mean[~mask] == 0.0).all()
+    np.testing.assert_allclose(m.covariance[np.ix_(flat, flat)], m_small.covariance, atol=1e-9)
+    assert (m.covariance[~mask.ravel()] == 0.0).all()
+
+
+# ---------------------------------------------------------------------------
+# policies and tables on a masked model
+# ---------------------------------------------------------------------------
+def test_masked_softmax_gives_exact_zeros_whatever_the_logits_and_loglinear_too():
+    mask = np.array([[True, False, True], [False, True, False]])
+    theta = np.array([[0.0, 800.0, np.log(3.0)], [-5.0, 1e3, 900.0]])      # huge unavailable logits
+    pi = mg.TabularSoftmax(2, 3, actions=mask).probabilities(theta)
+    np.testing.assert_allclose(pi, [[0.25, 0.0, 0.75], [0.0, 1.0, 0.0]], rtol=1e-15)
+    assert (pi[~mask] == 0.0).all()
+    phi = np.zeros((2, 3, 1))
+    phi[:, 1, 0] = 50.0
+    pi_ll = mg.LogLinear(phi, actions=mask).probabilities(np.array([10.0]))
+    np.testing.assert_array_equal(pi_ll, [[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])
+
+
+def test_log_prob_vjp_of_a_masked_softmax_matches_finite_differences_of_log_pi_on_available_actions():
+    mask = np.array([[True, False, True], [True, True, False]])
+    pol = mg.TabularSoftmax(2, 3, actions=mask)
+    rng = np.random.default_rng(0)
+    theta, w = rng.standard_normal((2, 3)), rng.standard_normal((2, 3)) * mask
+
+    def f(th):
+        return float(np.sum(w[mask] * np.log(pol.probabilities(th)[mask])))
+    h, fd = 1e-6, np.zeros((2, 3))
+    for i in np.ndindex(2, 3):
+        e = np.zeros((2, 3))
+        e[i] = h
+        fd[i] = (f(theta + e) - f(theta - e)) / (2 * h)
+    vjp = pol.log_prob_vjp(theta, w)
+    np.testing.assert_allclose(vjp, fd, atol=1e-8)       # central differences: O(h²) + 1e-16/h
+    assert (vjp[~mask] == 0.0).all()
+    np.testing.assert_allclose(pol.prob_vjp(theta, w / np.where(mask, pol.probabilities(theta), 1.0)), vjp,
+                               atol=1e-14)
+
+
+def test_tables_with_mass_on_an_unavailable_action_are_refused_naming_state_action_and_value():
+    masked, small, mask, idx = _masked_and_deleted()
+    pi = np.full((4, 3), 1 / 3)
+    for call in (lambda: mg.evaluate(masked, pi), lambda: mg.sample(masked, pi, 2, rng=0),
+                 lambda: mg.td_symmetry(masked, pi), lambda: mg.policy_gradient(masked, mg.Direct(4, 3), pi),
+                 lambda: mg.gradients.direct_gradient(masked, pi)):
+        with pytest.raises(mg.ValidationError, match=r"\[0, 2\] is 0.333333.*action 2 is unavailable in "
+                                                     r"state 0") as info:
+            call()
+        assert info.value.index[-2:] == (0, 2)
+    tiny = _expand(np.full((4, 2), 0.5), idx)
+    tiny[0, 2], tiny[0, 0] = 1e-300, 0.5 - 1e-300       # the smallest positive mass is refused too
+    with pytest.raises(mg.ValidationError, match=r"pi\[0, 2\] is 1e-300"):
+        mg.evaluate(masked, tiny)
+    mg.evaluate(masked, _expand(np.full((4, 2), 0.5), idx))      # exact zeros pass
+
+
+def test_a_policy_that_may_choose_an_unavailable_action_is_refused_where_it_meets_the_model():
+    masked, small, mask, idx = _masked_and_deleted()
+    theta = np.zeros((4, 3))
+    with pytest.raises(mg.ValidationError, match=r"policy has no mask.*action 2 is unavailable in state 0"):
+        mg.policy_gradient(masked, mg.TabularSoftmax(4, 3), theta)
+    loose = mask.copy()
+    loose[1, 1] = True
+    with pytest.raises(mg.ValidationError, match=r"allows action 1 in state 1") as info:
+        mg.objective(masked, mg.TabularSoftmax(4, 3, actions=loose), theta)
+    assert info.value.index == (1, 1)
+    strict = mask.copy()
+    strict[0, 1] = False                                 # a stricter mask is a legal policy
+    pol = mg.TabularSoftmax(4, 3, actions=strict)
+    assert mg.policy_gradient(masked, pol, theta)[0, 1] == 0.0
+    with pytest.raises(mg.ValidationError, match="state 1 has no available action"):
+        mg.TabularSoftmax(2, 2, actions=np.array([[True, True], [False, False]]))
+
+
+def test_masks_take_part_in_equality_and_hash_and_survive_pickle():
+    mask = np.array([[True, False], [True, True]])
+    assert mg.TabularSoftmax(2, 2, actions=mask) == mg.TabularSoftmax(2, 2, actions=mask.copy())
+    assert mg.TabularSoftmax(2, 2, actions=mask) != mg.TabularSoftmax(2, 2)
+    assert hash(mg.Direct(2, 2, actions=mask)) == hash(mg.Direct(2, 2, actions=mask))
+    ll = pickle.loads(pickle.dumps(mg.LogLinear(np.ones((2, 2, 1)), actions=mask)))
+    np.testing.assert_array_equal(ll.actions, mask)
+    assert not mg.TabularSoftmax(2, 2, actions=mask).actions.flags.writeable
+
+
+def test_uniform_and_epsilon_greedy_spread_over_available_actions_only():
+    mask = np.array([[True, False, True], [False, True, False]])
+    np.testing.assert_array_equal(mg.uniform_policy(2, 3, actions=mask), [[0.5, 0, 0.5], [0, 1, 0]])
+    q = np.array([[0.0, 9.0, 1.0], [5.0, -1.0, 7.0]])      # the best q of each state is unavailable
+    np.testing.assert_array_equal(mg.greedy_policy(q, actions=mask), [[0, 0, 1], [0, 1, 0]])
+    np.testing.assert_allclose(mg.epsilon_greedy_policy(q, 0.2, actions=mask), [[0.1, 0, 0.9], [0, 1, 0]])
+    np.testing.assert_allclose(mg.epsilon_greedy_policy(q, 0.3), [[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+
+
+#: The tie tolerance of the boundary test; the gap is placed a factor 2 either side of it.
+TIE = 1e-9
+
+
+def test_greedy_tie_rule_at_its_boundary():
+    """Every action within atol of the max ties; the lowest index among them wins."""
+    inside = np.array([[1.0, 1.0 + TIE / 2, 0.0]])
+    outside = np.array([[1.0, 1.0 + 2 * TIE, 0.0]])
+    np.testing.assert_array_equal(mg.greedy_policy(inside, atol=TIE), [[1, 0, 0]])
+    np.testing.assert_array_equal(mg.greedy_policy(outside, atol=TIE), [[0, 1, 0]])
+    np.testing.assert_array_equal(mg.greedy_policy(inside), [[0, 1, 0]])      # default: exact ties only
+    np.testing.assert_array_equal(mg.greedy_policy(np.array([[2.0, 2.0]])), [[1, 0]])
+    with pytest.raises(mg.ValidationError, match="atol"):
+        mg.greedy_policy(inside, atol=-1.0)
+
+
+def test_q_learning_maxes_over_available_actions_only():
+    masked, small, mask, idx = _masked_and_deleted()
+    Q_small = np.random.default_rng(7).standard_normal((4, 2))
+    Q = _expand(Q_small, idx)
+    Q[~mask] = 1e6                                        # unavailable actions would win any max
+    u = mg.td.q_learning_update(masked, Q)
+    np.testing.assert_allclose(_restrict(u, idx) if np.ndim(u) == 2 else _restrict(u.reshape(4, 3), idx),
+                               np.reshape(mg.td.q_learning_update(small, Q_small), (4, 2)), atol=SAME)
+    qj = mg.td.q_learning_jacobian(masked, Q)
+    assert (qj.greedy[~mask] == 0).all()
+    np.testing.assert_array_equal(_restrict(qj.greedy, idx), mg.td.q_learning_jacobian(small, Q_small).greedy)

@@ -43,7 +43,16 @@ from .._errors import ValidationError
 from .._evaluation import Evaluation, advantage_floor, evaluate, visit_counts
 from .._linalg import Accuracy, check_accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
-from .._policies import Direct, LogLinear, Policy, TabularSoftmax, validate_parameterisation, validate_theta
+from .._policies import (
+    Direct,
+    LogLinear,
+    Policy,
+    TabularSoftmax,
+    check_unavailable,
+    policy_on_model,
+    validate_parameterisation,
+    validate_theta,
+)
 from .._validation import as_real_array, check_choice
 
 __all__ = ["GRADIENT_ADVICE", "direct_gradient", "expected_update_without_discount", "gradient_at",
@@ -68,14 +77,15 @@ def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "
 
 
 def model_and_policy(mdp: Any, policy: Any) -> tuple[MDP, Policy]:
-    """The model and the parameterisation, validated, and their sizes checked against each other."""
+    """The model and the parameterisation, validated, and their sizes and action sets checked against each
+    other (:func:`mdpgrad._policies.policy_on_model`: a :class:`Direct` without a mask takes the model's)."""
     mdp = validate_mdp(mdp)
     policy = validate_parameterisation(policy)
     if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
         raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; the "
                               f"mdp has {mdp.n_states} and {mdp.n_actions}", argument="policy",
                               value=(policy.n_states, policy.n_actions))
-    return mdp, policy
+    return mdp, policy_on_model(policy, mdp.actions)
 
 
 def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
@@ -381,9 +391,15 @@ def _table_batch(x: ArrayLike, mdp: MDP, name: str) -> np.ndarray:
     return arr
 
 
+def _masked_softmax(logits: np.ndarray, avail: np.ndarray) -> np.ndarray:
+    """exp over the available actions ``avail`` (S, A), normalised per state; 0 elsewhere."""
+    top = np.where(avail, logits, -np.inf).max(axis=-1, keepdims=True)
+    z = np.where(avail, np.exp(np.where(avail, logits, top) - top), 0.0)
+    return z / z.sum(axis=-1, keepdims=True)
+
+
 def _softmax_gradient(mdp: MDP, theta: np.ndarray) -> np.ndarray:
-    z = np.exp(theta - theta.max(axis=-1, keepdims=True))
-    pi = z / z.sum(axis=-1, keepdims=True)
+    pi = _masked_softmax(theta, mdp.actions)
     ev = evaluate(mdp, pi, validate=False)
     return ev.eta[..., None] * pi * ev.advantage
 
@@ -421,9 +437,7 @@ def loglinear_gradient(mdp: MDP, phi: ArrayLike, theta: ArrayLike) -> np.ndarray
 
 
 def _loglinear_gradient(mdp: MDP, phi: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    logits = np.einsum("sak,...k->...sa", phi, theta)
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    pi = z / z.sum(axis=-1, keepdims=True)
+    pi = _masked_softmax(np.einsum("sak,...k->...sa", phi, theta), mdp.actions)
     ev = evaluate(mdp, pi, validate=False)
     score = phi - np.einsum("...sb,sbk->...sk", pi, phi)[..., None, :]   # (..., S, A, k)
     return np.einsum("...s,...sa,...sa,...sak->...k", ev.eta, pi, ev.advantage, score)
@@ -433,7 +447,9 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     """Closed form for the direct parameterisation: ∂J/∂π(a|s) = η(s) q(s,a).
 
     Derivatives are in the free entries of the table (off-simplex directions
-    included).  Reference: Agarwal et al. 2021, §4 (the direct parameterisation).
+    included); on a model with action sets the entries of unavailable actions
+    must be 0 and are not free (their derivatives are 0).  Reference: Agarwal
+    et al. 2021, §4 (the direct parameterisation).
 
     Parameters
     ----------
@@ -453,10 +469,11 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     """
     mdp = validate_mdp(mdp)
     pi = _table_batch(pi, mdp, "pi")
+    check_unavailable(pi, mdp.actions, "pi")
 
     def one(p: np.ndarray) -> np.ndarray:
         ev = evaluate(mdp, p, validate=False)
-        return ev.eta[..., None] * ev.q
+        return ev.eta[..., None] * ev.q * mdp.actions
     return pointwise(mdp, pi, 2, one)
 
 
