@@ -637,12 +637,14 @@ def _estimate(mdp: MDP, route: str, norm: Any, err_v: Any, err_q: Any, err_adv: 
 
 def advantage_floor(mdp: MDP) -> float:
     """The least scale an advantage is judged against: the spread max r − min r of the rewards of the
-    non-terminal states.  Inf (advantages never refused) with one action, where every advantage is 0,
-    and with constant rewards, where every advantage is 0 without terminal states (v is constant) and
-    is otherwise set by the termination probabilities alone, which the checks of v, q, η and J cover."""
-    live = mdp.r[~mdp.terminal]
-    spread = float(np.ptp(live)) if live.size else 0.0
-    if mdp.n_actions == 1 or spread == 0.0:
+    available actions of the non-terminal states.  Inf (advantages never refused) with one available
+    action per state, where every advantage is 0, and with constant rewards, where every advantage is 0
+    without terminal states (v is constant) and is otherwise set by the termination probabilities
+    alone, which the checks of v, q, η and J cover."""
+    live = ~mdp.terminal
+    rewards = mdp.r[live][mdp.actions[live]]
+    spread = float(np.ptp(rewards)) if rewards.size else 0.0
+    if not (mdp.actions[live].sum(axis=1) > 1).any() or spread == 0.0:
         return float("inf")
     return spread
 

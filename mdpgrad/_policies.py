@@ -251,9 +251,12 @@ def _masked(w: Any, actions: np.ndarray | None) -> np.ndarray:
     return w if actions is None else w * actions
 
 
-def _mask_key(actions: np.ndarray | None) -> bytes | None:
-    """A hashable form of a mask (for the equality and hash of frozen policies)."""
-    return None if actions is None else actions.tobytes()
+def set_actions(policy: Any, n_states: int, n_actions: int) -> None:
+    """Validate a frozen policy's ``actions`` field in place; its ``_key`` field (which takes part in
+    equality and hashing, the array itself cannot) becomes the mask's bytes."""
+    mask = validate_actions(policy.actions, n_states, n_actions)
+    object.__setattr__(policy, "actions", mask)
+    object.__setattr__(policy, "_key", None if mask is None else mask.tobytes())
 
 
 def _check_theta(theta: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -304,9 +307,7 @@ class TabularSoftmax(TableShaped):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        mask = validate_actions(self.actions, self.n_states, self.n_actions)
-        object.__setattr__(self, "actions", mask)
-        object.__setattr__(self, "_key", _mask_key(mask))
+        set_actions(self, self.n_states, self.n_actions)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         return _softmax(_check_theta(theta, self.param_shape), self.actions)
@@ -430,9 +431,7 @@ class Direct(TableShaped):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        mask = validate_actions(self.actions, self.n_states, self.n_actions)
-        object.__setattr__(self, "actions", mask)
-        object.__setattr__(self, "_key", _mask_key(mask))
+        set_actions(self, self.n_states, self.n_actions)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         th = _check_theta(theta, self.param_shape)

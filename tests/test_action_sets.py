@@ -315,3 +315,126 @@ def test_q_learning_maxes_over_available_actions_only():
     qj = mg.td.q_learning_jacobian(masked, Q)
     assert (qj.greedy[~mask] == 0).all()
     np.testing.assert_array_equal(_restrict(qj.greedy, idx), mg.td.q_learning_jacobian(small, Q_small).greedy)
+
+
+def test_sampling_never_takes_an_unavailable_action_and_matches_the_policy_on_the_others():
+    masked, small, mask, idx = _masked_and_deleted()
+    pi = mg.uniform_policy(4, 3, actions=mask)
+    tr = mg.sample(masked, pi, 4000, rng=np.random.default_rng(8))
+    steps = np.arange(tr.actions.shape[1])[None, :] < tr.lengths[:, None]
+    s, a = tr.states[:, :tr.actions.shape[1]][steps], tr.actions[steps]
+    assert s.size > 4000
+    assert mask[s, a].all()                                  # no step takes an unavailable action
+    assert not (tr.rewards[steps] == 100.0).any()            # nor pays its trap reward
+    for state in range(3):                                    # ½ per available action: 5 sigma of n
+        n = int((s == state).sum())
+        share = np.bincount(a[s == state], minlength=3) / n
+        assert np.all(np.abs(share[mask[state]] - 0.5) < 5 * 0.5 / np.sqrt(n))
+
+
+# ---------------------------------------------------------------------------
+# the symbolic mirror
+# ---------------------------------------------------------------------------
+def test_rationalize_and_to_numeric_keep_the_mask_and_the_symbolic_softmax_is_masked():
+    import sympy
+
+    from mdpgrad import symbolic as sym
+    P = np.zeros((2, 2, 2))
+    P[0, 0] = [0.5, 0.5]
+    P[1, :, 1] = 1.0                                    # state 1 terminal; P[0, 1] absent
+    m = mg.MDP(P, [[1.0, 9.0], [0.0, 0.0]], 0.5, terminal=np.array([False, True]),
+               actions=np.array([[True, False], [True, True]]))
+    exact = sym.rationalize(m)
+    np.testing.assert_array_equal(exact.actions, m.actions)
+    assert exact.has_action_sets
+    np.testing.assert_array_equal(exact.to_numeric().actions, m.actions)
+    pol = sym.TabularSoftmax(2, 2, actions=m.actions)
+    pi = pol.probabilities(pol.symbols())
+    assert pi[0, 1] == 0 and sympy.simplify(pi[0, 0] - 1) == 0
+    with pytest.raises(mg.ValidationError, match="allows action 1 in state 0"):
+        sym.policy_gradient(exact, sym.TabularSoftmax(2, 2), sym.TabularSoftmax(2, 2).symbols())
+    ev = sym.evaluate(exact, [[1, 0], [1, 0]])
+    assert ev.v[0] == sympy.Rational(4, 3)               # v(0) = 1 + ½·½·v(0)
+    with pytest.raises(mg.ValidationError, match=r"pi\[0, 1\] is 1/2, but action 1 is unavailable"):
+        sym.evaluate(exact, [[sympy.Rational(1, 2), sympy.Rational(1, 2)], [1, 0]])
+
+
+def test_symbolic_gradient_on_a_masked_model_matches_the_numeric_one():
+    from mdpgrad import symbolic as sym
+    P = np.zeros((3, 3, 3))
+    P[0, 0] = [0.0, 0.5, 0.5]
+    P[0, 2] = [0.5, 0.0, 0.5]
+    P[1, 1] = [0.5, 0.0, 0.5]
+    P[1, 2] = [0.0, 0.0, 1.0]
+    P[2, :, 2] = 1.0
+    mask = np.array([[True, False, True], [False, True, True], [True, True, True]])
+    m = mg.MDP(P, [[1.0, 7.0, 0.0], [5.0, 2.0, -1.0], [0.0, 0.0, 0.0]], 0.5,
+               terminal=np.array([False, False, True]), actions=mask)
+    theta = np.array([[0.0, 3.0, 1.0], [2.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
+    g_num = mg.policy_gradient(m, mg.TabularSoftmax(3, 3, actions=mask), theta)
+    pol = sym.TabularSoftmax(3, 3, actions=mask)
+    th = pol.symbols()
+    g_sym = sym.policy_gradient(sym.rationalize(m), pol, th)
+    values = {th[s, a]: float(theta[s, a]) for s in range(3) for a in range(3)}
+    g_at = np.array([[float(g_sym[s, a].subs(values)) for a in range(3)] for s in range(3)])
+    np.testing.assert_allclose(g_at, g_num, atol=1e-12)
+    assert (g_at[~mask] == 0).all()
+
+
+# ---------------------------------------------------------------------------
+# generated models with action sets
+# ---------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import mdpgrad.strategies as mst  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_policy_gradient_theorem_agrees_with_finite_differences_on_models_with_action_sets(data):
+    mdp = data.draw(mst.mdps(max_states=4, max_actions=3, action_sets=st.just(True)))
+    pol = mg.TabularSoftmax(mdp.n_states, mdp.n_actions, actions=mdp.actions)
+    theta = data.draw(mst.thetas(pol))
+    g = mg.policy_gradient(mdp, pol, theta)
+    assert (g[~mdp.actions] == 0.0).all()
+    check = mg.check_gradient(lambda th: mg.objective(mdp, pol, th), g, theta)
+    assert check.holds, check
+    pi = pol.probabilities(theta)
+    assert (pi[~mdp.actions] == 0.0).all()
+    table = data.draw(mst.policies(mdp.n_states, mdp.n_actions, actions=mdp.actions))
+    assert (table[~mdp.actions] == 0.0).all()
+    np.testing.assert_allclose(mg.gradients.direct_gradient(mdp, table),
+                               mg.policy_gradient(mdp, mg.Direct(mdp.n_states, mdp.n_actions), table),
+                               atol=1e-10)
+
+
+def test_the_strategy_draws_action_sets_with_all_zero_rows_and_never_by_default():
+    from hypothesis import find
+    masked = find(mst.mdps(action_sets=st.just(True), min_actions=2),
+                  lambda m: m.has_action_sets and (m.P_dense()[~m.actions].sum() == 0))
+    assert masked.has_action_sets
+    assert not find(mst.mdps(), lambda m: True).has_action_sets
+
+
+def test_an_exactly_zero_gradient_is_not_refused_when_every_visited_state_has_one_available_action():
+    """State 0 (visited) has one available action and state 1 (two actions) is never visited at γ = 0:
+    ∇J = 0 exactly, while the error bound of η (one number for all states) is ≈ 5e-19.  The floor the
+    error is judged against uses the largest visit count, so the zero gradient is returned."""
+    P = np.zeros((3, 2, 3))
+    P[0, :, 1] = P[1, :, 2] = P[2, :, 2] = 1.0
+    r = np.array([[0.0, 0.0], [0.0, 2.0 ** -10], [0.0, 0.0]])
+    mask = np.array([[True, False], [True, True], [True, True]])
+    mdp = mg.MDP(P, r, 0.0, rho0=[1.0, 0.0, 0.0], terminal=np.array([False, False, True]), actions=mask)
+    g = mg.policy_gradient(mdp, mg.TabularSoftmax(3, 2, actions=mask), np.zeros((3, 2)))
+    assert (g == 0.0).all()
+
+
+def test_the_advantage_floor_reads_the_rewards_of_available_actions_only():
+    from mdpgrad._evaluation import advantage_floor
+    masked, small, mask, idx = _masked_and_deleted()
+    assert advantage_floor(masked) == advantage_floor(small)          # the trap rewards 100, −50, 30 unread
+    first = np.zeros((4, 3), dtype=bool)
+    first[np.arange(4), idx[:, 0]] = True
+    one_each = masked.replace(actions=first)
+    assert advantage_floor(one_each) == np.inf                        # one action per state: adv ≡ 0

@@ -80,3 +80,22 @@ def test_gymnasium_dict_listing_some_actions_per_state_gives_action_sets():
     v = mg.evaluate(mdp, pi).v
     v0 = (0.5 + 0.45 * 1.0 + 2.5) / (1 - 0.45 * 0.45)
     np.testing.assert_allclose(v[:2], [v0, 0.45 * v0 + 1.0], rtol=1e-12)
+
+
+def test_the_report_on_a_model_with_action_sets_shows_them_and_passes(tmp_path, capsys):
+    """``mdpgrad check FILE``: the default policy is uniform over the available actions and the
+    finite-difference check runs over their logits only (the others are not parameters of π)."""
+    from mdpgrad.cli import main
+    path = tmp_path / "masked.json"
+    save(_masked(), path)
+    assert main(["check", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"]["ok"], report["verdict"]
+    assert report["model"]["action_sets"] and report["model"]["n_unavailable"] == 1
+    assert report["gradient"]["fd_coordinates"] == 5                    # 6 logits, 1 unavailable
+    assert report["symbolic"]["theorem"] == "proved"                    # on the exact masked model
+    assert main(["check", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "action sets       1 of 6 state-action pairs unavailable; 1 to 2 actions per state" in text
+    # J of the uniform policy over available actions, by hand: v(1) = 3, v(0) = ½(1 + 0.9·3) + ½·2
+    assert abs(report["evaluation"]["J"] - 0.5 * (0.5 * (1 + 2.7) + 1.0 + 3.0)) < 1e-12

@@ -41,14 +41,17 @@ FD_LARGE_STATES = 10_000
 FD_LARGE_COORDINATES = 8
 
 
-def _coordinates(g: np.ndarray, n_states: int) -> np.ndarray:
-    flat = np.abs(g.ravel())
+def _coordinates(g: np.ndarray, n_states: int, available: np.ndarray) -> np.ndarray:
+    """The flat indices of θ to check: the logits of available actions (the others are not parameters of
+    π: J does not depend on them), all of them or a budget of them."""
+    candidates = np.flatnonzero(available.ravel())
+    flat = np.abs(g.ravel()[candidates])
     n = flat.size
     budget = FD_MAX_COORDINATES if n_states <= FD_LARGE_STATES else FD_LARGE_COORDINATES
     if n <= budget:
-        return np.arange(n)
-    top = np.argsort(flat)[::-1][: budget // 2]
-    rest = np.setdiff1d(np.arange(n), top)
+        return candidates
+    top = candidates[np.argsort(flat)[::-1][: budget // 2]]
+    rest = np.setdiff1d(candidates, top)
     rnd = np.random.default_rng(0).choice(rest, budget - top.size, replace=False)
     return np.sort(np.concatenate([top, rnd]))
 
@@ -57,7 +60,7 @@ def gradient_section(ctx: CheckContext) -> Section:
     """J, ‖∇J‖, the finite-difference check and the best and worst state's gradient."""
     m, pol, theta, ev = ctx.mdp, ctx.policy, ctx.theta, ctx.evaluation
     g = policy_gradient(m, pol, theta, evaluation=ev)
-    idx = _coordinates(g, m.n_states)
+    idx = _coordinates(g, m.n_states, m.actions)
     base = theta.ravel().copy()
 
     def f_sub(x: np.ndarray) -> float:
@@ -84,7 +87,10 @@ def gradient_section(ctx: CheckContext) -> Section:
     s_best = int(live[np.argmax(norms[live])])
     s_worst = int(live[np.argmin(norms[live])])
     gnorm = float(np.linalg.norm(g))
-    checked = f"{idx.size} of {g.size}" if idx.size < g.size else f"all {g.size}"
+    n_free = int(m.actions.sum())           # the logits of unavailable actions are not parameters of π
+    checked = f"{idx.size} of {n_free}" if idx.size < n_free else f"all {n_free}"
+    if n_free < g.size:
+        checked += " available-action"
     rows = [
         ("J", f"{ev.J:.12g}"),
         ("|grad J|", f"{gnorm:.6g}  (policy gradient theorem, tabular softmax logits)"),

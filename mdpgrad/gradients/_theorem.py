@@ -164,7 +164,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     rounding adds ε·(S·A + 2) times the same map of |w|.  The scale is
     max|∇J|, or the gradient the spread of the rewards alone can give when
     larger (so that an exactly zero gradient, as with one action, is not
-    refused for rounding): the same map of η·(max r − min r), infinite when every
+    refused for rounding): the same map of max_s η(s)·(max r − min r), infinite when every
     advantage vanishes (:func:`mdpgrad._evaluation.advantage_floor`).
     """
     err = evaluation.error
@@ -187,7 +187,11 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     gmax = np.max(np.abs(g), axis=axes, initial=0.0)
     if spread == np.inf:             # every advantage vanishes (or only termination sets them): not judged
         return error, np.full(np.shape(gmax), np.inf)
-    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi)))
+    # the visits of the most visited state: the error bound δη is one number for every state, so an
+    # unvisited state (η = 0) has a non-zero error but its own η would give it no floor (with action
+    # sets every visited state may have a single action, and ∇J = 0 exactly)
+    top = np.max(eta, axis=-2, keepdims=True)
+    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(top * spread, np.shape(pi)))
     scale = np.maximum(gmax, np.max(reach, axis=axes, initial=0.0))
     return error, scale
 
