@@ -438,3 +438,26 @@ def test_the_advantage_floor_reads_the_rewards_of_available_actions_only():
     first[np.arange(4), idx[:, 0]] = True
     one_each = masked.replace(actions=first)
     assert advantage_floor(one_each) == np.inf                        # one action per state: adv ≡ 0
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.9999])        # the direct route; the deflated one
+def test_rewards_of_unavailable_actions_change_no_error_estimate(gamma):
+    """An unavailable action's reward is never paid: a trap of 1e13 there leaves every error estimate
+    (and the accuracy verdicts built on them) as it is."""
+    rng = np.random.default_rng(9)
+    P = rng.dirichlet(np.ones(3), size=(3, 2))
+    P[1, 1] = 0.0
+    r = rng.standard_normal((3, 2))
+    mask = np.array([[True, True], [True, False], [True, True]])
+    plain = mg.MDP(P, r, gamma, actions=mask)
+    trapped = plain.replace(r=np.where(mask, r, 1e13))
+    pol = mg.TabularSoftmax(3, 2, actions=mask)
+    theta = rng.standard_normal((3, 2))
+    ev, ev_t = mg.evaluate(plain, pol.probabilities(theta)), mg.evaluate(trapped, pol.probabilities(theta))
+    assert ev.error.route == ev_t.error.route == ("direct" if gamma == 0.9 else "deflated")
+    for name in ("v", "q", "advantage", "eta", "J"):
+        assert getattr(ev_t.error, name) == pytest.approx(getattr(ev.error, name), rel=1e-12), name
+    g, err = mg.policy_gradient(trapped, pol, theta, error=True)
+    g0, err0 = mg.policy_gradient(plain, pol, theta, error=True)
+    np.testing.assert_allclose(g, g0, atol=1e-9)
+    np.testing.assert_allclose(err, err0, rtol=1e-12)

@@ -179,6 +179,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     eta = np.abs(evaluation.eta)[..., None]
     eps = rounding_unit(mdp.n_states * mdp.n_actions)
     E = eta * dx + deta * np.abs(x) + eps * eta * np.abs(x)
+    E = np.where(mdp.actions, E, 0.0)     # π = 0 on unavailable actions: their weights reach no θ
     error = _abs_vjp(policy, theta, pi, E)
     spread = advantage_floor(mdp)
     g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
