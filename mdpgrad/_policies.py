@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._errors import ValidationError
-from ._model import DEFAULT_ATOL
+from ._model import DEFAULT_ATOL, MDP
 from ._validation import (
     as_real_array,
     check_integer,
@@ -136,8 +136,7 @@ def validate_actions(actions: Any, n_states: int, n_actions: int) -> np.ndarray 
     """A read-only copy of the bool (S, A) mask ``actions`` (every state keeping an action), or None."""
     if actions is None:
         return None
-    from ._model import MDP  # the model owns the rule for masks
-    mask = MDP._validate_actions(actions, n_states, n_actions)
+    mask = MDP._validate_actions(actions, n_states, n_actions)        # the model owns the rule for masks
     mask.flags.writeable = False
     return mask.view()
 
@@ -309,6 +308,10 @@ class TabularSoftmax(TableShaped):
         super().__post_init__()
         set_actions(self, self.n_states, self.n_actions)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle and copy support: rebuilt through the constructor, so the mask is read-only again."""
+        return (type(self), (self.n_states, self.n_actions, self.actions))
+
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         return _softmax(_check_theta(theta, self.param_shape), self.actions)
 
@@ -432,6 +435,10 @@ class Direct(TableShaped):
     def __post_init__(self) -> None:
         super().__post_init__()
         set_actions(self, self.n_states, self.n_actions)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle and copy support: rebuilt through the constructor, so the mask is read-only again."""
+        return (type(self), (self.n_states, self.n_actions, self.actions))
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         th = _check_theta(theta, self.param_shape)

@@ -277,6 +277,11 @@ def test_masks_take_part_in_equality_and_hash_and_survive_pickle():
     ll = pickle.loads(pickle.dumps(mg.LogLinear(np.ones((2, 2, 1)), actions=mask)))
     np.testing.assert_array_equal(ll.actions, mask)
     assert not mg.TabularSoftmax(2, 2, actions=mask).actions.flags.writeable
+    for pol in (mg.TabularSoftmax(2, 2, actions=mask), mg.Direct(2, 2, actions=mask),
+                mg.TabularSoftmax(2, 2)):
+        back = pickle.loads(pickle.dumps(pol))
+        assert back == pol and hash(back) == hash(pol)
+        assert back.actions is None or not back.actions.flags.writeable
 
 
 def test_uniform_and_epsilon_greedy_spread_over_available_actions_only():
@@ -461,3 +466,14 @@ def test_rewards_of_unavailable_actions_change_no_error_estimate(gamma):
     g0, err0 = mg.policy_gradient(plain, pol, theta, error=True)
     np.testing.assert_allclose(g, g0, atol=1e-9)
     np.testing.assert_allclose(err, err0, rtol=1e-12)
+
+
+def test_the_strategies_refuse_bad_action_set_arguments():
+    from hypothesis import find
+    from hypothesis.errors import InvalidArgument
+    with pytest.raises(InvalidArgument, match="action_sets drew 1"):
+        find(mst.mdps(action_sets=st.just(1)), lambda m: True)
+    with pytest.raises(InvalidArgument, match="action_sets"):
+        mst.mdps(action_sets=True)
+    with pytest.raises(InvalidArgument, match="available action in every state"):
+        mst.policies(2, 2, actions=np.array([[True, False], [False, False]]))
