@@ -477,3 +477,44 @@ def test_the_strategies_refuse_bad_action_set_arguments():
         mst.mdps(action_sets=True)
     with pytest.raises(InvalidArgument, match="available action in every state"):
         mst.policies(2, 2, actions=np.array([[True, False], [False, False]]))
+
+
+def test_symbolic_estimator_moments_on_a_masked_model_match_the_numeric_ones():
+    """Two derivations (first-step analysis in exact arithmetic; linear solves on the pair chain)."""
+    from mdpgrad import symbolic as sym
+    P = np.zeros((3, 3, 3))
+    P[0, 0] = [0.0, 0.5, 0.5]
+    P[0, 2] = [0.5, 0.0, 0.5]
+    P[1, 1] = [0.5, 0.0, 0.5]
+    P[1, 2] = [0.0, 0.0, 1.0]
+    P[2, :, 2] = 1.0
+    mask = np.array([[True, False, True], [False, True, True], [True, True, True]])
+    m = mg.MDP(P, [[1.0, 7.0, 0.0], [5.0, 2.0, -1.0], [0.0, 0.0, 0.0]], 0.5,
+               terminal=np.array([False, False, True]), actions=mask)
+    num = mg.estimators.estimator_moments(m, mg.TabularSoftmax(3, 3, actions=mask), np.zeros((3, 3)),
+                                          mg.estimators.reinforce_estimator())
+    exact = sym.estimator_moments(sym.rationalize(m), sym.TabularSoftmax(3, 3, actions=mask), [[0] * 3] * 3)
+    np.testing.assert_allclose(np.array(exact.mean.tolist(), dtype=float), num.mean, atol=1e-14)
+    np.testing.assert_allclose(np.array(exact.covariance.tolist(), dtype=float), num.covariance, atol=1e-14)
+    assert all(exact.covariance[i, j] == 0 for i in np.flatnonzero(~mask.ravel()) for j in range(9))
+
+
+def test_symbolic_loglinear_and_direct_with_a_mask_give_unavailable_actions_zero():
+    import sympy
+
+    from mdpgrad import symbolic as sym
+    mask = np.array([[True, False, True], [False, True, True]])
+    phi = np.zeros((2, 3, 1), dtype=int)
+    phi[:, 1, 0] = 1
+    phi[:, 2, 0] = 2
+    ll = sym.LogLinear(phi, actions=mask)
+    th = ll.symbols()
+    pi, rp = ll.probabilities(th), ll.rational(th)
+    back = rp.pi.subs({z: sympy.exp(t) for z, t in rp.exp_of.items()})
+    for s, a in np.ndindex(2, 3):
+        assert sympy.simplify(pi[s, a] - back[s, a]) == 0
+        assert (pi[s, a] == 0) == (not mask[s, a])
+    assert sympy.simplify(pi[1, 1] - 1 / (1 + sympy.exp(th[0]))) == 0
+    d = sym.Direct(2, 3, actions=mask)
+    table = d.probabilities(d.symbols())
+    assert [table[s, a] == 0 for s, a in np.ndindex(2, 3)] == list(~mask.ravel())
