@@ -53,17 +53,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_harness_paired import THETA, jackpot, my_reinforce, with_constant_baseline  # noqa: E402
 
 
-def false_alarms(estimator, covariance: str, n: int, seeds: int, alpha: float) -> tuple[int, set[str]]:
+def false_alarms(estimator, covariance: str, n: int, seeds: int,
+                 alpha: float) -> tuple[int, set[str], int, int]:
+    """Rejections, the tests used, inconclusive results, and raw p-values below α among ``seeds``."""
     mdp, pol = jackpot(), mg.TabularSoftmax(3, 2)
-    rejected, tests = 0, set()
+    rejected, tests, inconclusive, raw = 0, set(), 0, 0
     grouped = getattr(estimator, "group_size", 1) > 1      # GRPO: its own exact expectation, under a horizon
     for seed in range(seeds):
         kw = dict(protocol="horizon", horizon=4) if grouped else dict(target="gradient")
         c = mg.check_estimator(mdp, pol, THETA, estimator, n_episodes=n, alpha=alpha, rng=seed,
                                covariance=covariance, **kw)
         rejected += not c.holds
+        inconclusive += c.status == "inconclusive"
+        raw += c.p_value < alpha
         tests.add(c.test)
-    return rejected, tests
+    return rejected, tests, inconclusive, raw
 
 
 def power(blocks: int, alpha: float = 0.01, target: float = 0.8) -> None:
@@ -96,10 +100,11 @@ def main() -> None:
              ("grpo", grpo_estimator(4), "auto")]
     for alpha in (0.01, 0.05):
         for label, est, cov in cases:
-            r, tests = false_alarms(est, cov, args.n, args.seeds, alpha)
+            r, tests, inc, raw = false_alarms(est, cov, args.n, args.seeds, alpha)
             ci = stats.binomtest(r, args.seeds).proportion_ci(0.95, method="exact")
             print(f"alpha={alpha}: {label:18s} {r}/{args.seeds} = {r / args.seeds:.3f} "
-                  f"[{ci.low:.3f}, {ci.high:.3f}] tests={sorted(tests)}", flush=True)
+                  f"[{ci.low:.3f}, {ci.high:.3f}] tests={sorted(tests)}; inconclusive {inc}, "
+                  f"p < alpha {raw}", flush=True)
     power(args.blocks)
 
 

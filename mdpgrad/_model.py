@@ -64,14 +64,15 @@ __all__ = ["DEFAULT_ATOL", "MDP", "validate_mdp"]
 DEFAULT_ATOL = 1e-10
 
 
-def _check_exact_rows(raw: np.ndarray, name: str) -> None:
-    """Exact inputs (ints, Fractions, sympy Rationals) must sum to exactly 1."""
+def _check_exact_rows(raw: np.ndarray, name: str, valid: np.ndarray | None = None) -> None:
+    """Exact inputs (ints, Fractions, sympy Rationals) must sum to exactly 1 (or 0 where ``valid``,
+    flat, marks an unavailable action)."""
     if raw.dtype != object or not all(is_exact(e) for e in raw.ravel()):
         return
     rows = raw.reshape(-1, raw.shape[-1])
     for i, row in enumerate(rows):
         total = sum(row, Fraction(0))
-        if total != 1:
+        if total != 1 and not (valid is not None and not valid[i] and total == 0):
             idx = tuple(int(j) for j in np.unravel_index(i, raw.shape[:-1]))
             raise ValidationError(f"{format_index(name, idx, True)} sums to {total} exactly; expected 1",
                                   argument=name, index=idx, value=total)
@@ -302,7 +303,7 @@ class MDP(RewardShaped):
                 argument="P", value=arr.shape)
         check_finite(arr, "P")
         check_nonnegative(arr, "P", "a probability")
-        _check_exact_rows(raw, "P")
+        _check_exact_rows(raw, "P", valid)
         S, A = arr.shape[0], arr.shape[1]
         _check_rows(arr.sum(axis=2).ravel(), "P", atol, A, valid)
         return _readonly(arr), S, A

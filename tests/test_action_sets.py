@@ -52,6 +52,15 @@ def test_malformed_masks_are_refused_naming_the_state():
         mg.MDP(P, r, 0.9, actions=np.ones((3, 2)))
 
 
+def test_exact_rows_of_unavailable_actions_may_be_zero():
+    from fractions import Fraction
+    P, r, mask = _three_state()
+    exact = np.array([[[Fraction(int(x)) for x in row] for row in state] for state in P], dtype=object)
+    mg.MDP(exact, r, 0.9, actions=mask)
+    with pytest.raises(mg.ValidationError, match=r"P\[1, 1, :\] sums to 0 exactly"):
+        mg.MDP(exact, r, 0.9)
+
+
 # ---------------------------------------------------------------------------
 # a masked model against the same model with the unavailable actions deleted
 # ---------------------------------------------------------------------------

@@ -381,3 +381,16 @@ def test_update_without_discount_accepts_direct_parameters_off_the_simplex():
     theta = np.array([[0.6, 0.5], [0.5, 0.5]])
     u = expected_update_without_discount(mdp, Direct(2, 2), theta)
     assert np.isfinite(u).all() and u.shape == (2, 2)
+
+
+def test_coordinate_budget_drops_at_the_dense_size_boundary():
+    from mdpgrad._report.gradient import (
+        FD_DENSE_COORDINATES,
+        FD_DENSE_ENTRIES,
+        FD_MAX_COORDINATES,
+        _coordinates,
+    )
+
+    g = np.arange(1.0, 201.0)
+    assert _coordinates(g, 100, FD_DENSE_ENTRIES).size == FD_MAX_COORDINATES
+    assert _coordinates(g, 100, FD_DENSE_ENTRIES + 1).size == FD_DENSE_COORDINATES

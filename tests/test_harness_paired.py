@@ -93,11 +93,11 @@ def test_the_thresholds_are_the_stated_binomial_tails():
     assert stats.binom.sf(MAX_REJECTIONS, N_SEEDS, 2 * ALPHA) > 0.75
 
 
-def test_the_model_is_heavy_tailed_enough_to_break_the_sample_covariance():
-    # the reproduction: 100 seeds at α = 0.01 reject a correct REINFORCE ~27 times (measured 267/1000);
-    # more than 10 has probability 7.6e-8 for a calibrated test (Binomial(100, 0.01))
+def test_the_sample_covariance_path_does_not_reject_on_heavy_tails():
+    # the reproduction: the sample test's p-value falls below α = 0.01 in ~27 % of seeds (measured
+    # 267/1000; tests/test_harness_tail.py); the harness names the missed jackpot and does not reject
     rejected, tests = _rejections(my_reinforce, covariance="sample", seeds=100, alpha=0.01)
-    assert rejected > 10 and tests <= {"hotelling", "bonferroni"}
+    assert rejected == 0 and tests <= {"hotelling", "bonferroni"}
 
 
 def test_hand_written_reinforce_false_alarm_rate_on_heavy_tails():
@@ -162,9 +162,9 @@ def test_sample_requests_are_not_paired_and_say_so():
     check = check_estimator(mdp, pol, THETA, my_reinforce, n_episodes=200, target="gradient",
                             covariance="sample")
     assert check.covariance_source == "sample" and check.reference is None
-    assert "anti-conservative" in check.report()
+    assert "INCONCLUSIVE: the transition (0, 1, 1)" in check.report()
     paired = check_estimator(mdp, pol, THETA, my_reinforce, n_episodes=200, target="gradient")
-    assert "anti-conservative" not in paired.report()
+    assert paired.status != "inconclusive" and "INCONCLUSIVE" not in paired.report()
 
 
 @pytest.mark.parametrize("rng", [0, 1])

@@ -28,7 +28,8 @@ from .._derivatives import central_differences
 from ..gradients._theorem import gradient_error, objective, policy_gradient
 from .base import CheckContext, Section
 
-__all__ = ["FD_LARGE_COORDINATES", "FD_LARGE_STATES", "FD_MAX_COORDINATES", "gradient_section"]
+__all__ = ["FD_DENSE_COORDINATES", "FD_DENSE_ENTRIES", "FD_LARGE_COORDINATES", "FD_LARGE_STATES",
+           "FD_MAX_COORDINATES", "gradient_section"]
 
 #: Finite differences cost two solves per coordinate; models with more
 #: parameters than this are checked on this many coordinates: half the
@@ -40,14 +41,21 @@ FD_MAX_COORDINATES = 64
 FD_LARGE_STATES = 10_000
 FD_LARGE_COORDINATES = 8
 
+#: Dense models whose P has more entries than this (S·A·S; Jack's car rental has 2.1e6) get
+#: FD_DENSE_COORDINATES coordinates: each of the four solves per coordinate reduces all of P
+#: (≈ 0.1 s there), so 64 coordinates would take half a minute.
+FD_DENSE_ENTRIES = 1_000_000
+FD_DENSE_COORDINATES = 16
 
-def _coordinates(g: np.ndarray, n_states: int, available: np.ndarray) -> np.ndarray:
+
+def _coordinates(g: np.ndarray, n_states: int, available: np.ndarray, dense_entries: int = 0) -> np.ndarray:
     """The flat indices of θ to check: the logits of available actions (the others are not parameters of
     π: J does not depend on them), all of them or a budget of them."""
     candidates = np.flatnonzero(available.ravel())
     flat = np.abs(g.ravel()[candidates])
     n = flat.size
-    budget = FD_MAX_COORDINATES if n_states <= FD_LARGE_STATES else FD_LARGE_COORDINATES
+    budget = (FD_LARGE_COORDINATES if n_states > FD_LARGE_STATES
+              else FD_DENSE_COORDINATES if dense_entries > FD_DENSE_ENTRIES else FD_MAX_COORDINATES)
     if n <= budget:
         return candidates
     top = candidates[np.argsort(flat)[::-1][: budget // 2]]
@@ -60,7 +68,7 @@ def gradient_section(ctx: CheckContext) -> Section:
     """J, ‖∇J‖, the finite-difference check and the best and worst state's gradient."""
     m, pol, theta, ev = ctx.mdp, ctx.policy, ctx.theta, ctx.evaluation
     g = policy_gradient(m, pol, theta, evaluation=ev)
-    idx = _coordinates(g, m.n_states, m.actions)
+    idx = _coordinates(g, m.n_states, m.actions, 0 if m.is_sparse else m.n_states ** 2 * m.n_actions)
     base = theta.ravel().copy()
 
     def f_sub(x: np.ndarray) -> float:

@@ -75,7 +75,7 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 """
 
 from ._contract import Estimator
-from ._harness import EstimatorCheck, sample_size
+from ._harness import EstimatorCheck, InconclusiveTestWarning, sample_size
 from ._moments import BaselineVariances, EstimatorMoments, baseline_variances, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
@@ -93,6 +93,7 @@ __all__ = [
     "Estimator",
     "EstimatorCheck",
     "EstimatorMoments",
+    "InconclusiveTestWarning",
     "SGDStep",
     "baseline_estimator",
     "baseline_variances",

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from .._errors import ValidationError
 from .._model import MDP
 from .._validation import check_integer, check_memory, check_real, check_rng
+from ._sutton_barto import access_control_queuing, gamblers_problem, jacks_car_rental
 
 #: Grid moves (d_row, d_col) for the actions 0 = up, 1 = right, 2 = down, 3 = left.
 MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])
@@ -564,6 +565,12 @@ EXAMPLES: dict[str, tuple[Callable[[], MDP], str]] = {
     "slippery-gridworld": (lambda: slippery_gridworld(4, 4),
                            "4x4 slippery gridworld, slip 0.2, gamma 0.99, sparse"),
     "garnet": (lambda: garnet(10, 3, 2, rng=0), "Garnet MDP: 10 states, 3 actions, branching 2, seed 0"),
+    "gamblers-problem": (gamblers_problem,
+                         "Sutton & Barto Example 4.3: gambler's problem, p_h 0.4, goal 100, gamma 1"),
+    "jacks-car-rental": (jacks_car_rental,
+                         "Sutton & Barto Example 4.2: Jack's car rental, 441 states, 11 moves, gamma 0.9"),
+    "access-control": (access_control_queuing,
+                       "Sutton & Barto Example 10.2: access control, 10 servers, gamma 0.99 stand-in"),
 }
 
 
