@@ -97,5 +97,6 @@ def test_the_report_on_a_model_with_action_sets_shows_them_and_passes(tmp_path, 
     assert main(["check", str(path)]) == 0
     text = capsys.readouterr().out
     assert "action sets       1 of 6 state-action pairs unavailable; 1 to 2 actions per state" in text
+    assert "uniform (tabular softmax over the available actions, theta = 0)" in text
     # J of the uniform policy over available actions, by hand: v(1) = 3, v(0) = ½(1 + 0.9·3) + ½·2
     assert abs(report["evaluation"]["J"] - 0.5 * (0.5 * (1 + 2.7) + 1.0 + 3.0)) < 1e-12

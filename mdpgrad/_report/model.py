@@ -38,6 +38,7 @@ def model_section(ctx: CheckContext) -> Section:
         ("rewards", f"min {m.r[avail].min():.6g}, max {m.r[avail].max():.6g}"
                     + (" (available actions)" if m.has_action_sets else "")),
         ("policy", f"{ctx.policy_name} (tabular softmax"
+                   + (" over the available actions" if m.has_action_sets else "")
                    + (f", seed {ctx.seed})" if ctx.policy_name == "random" else ", theta = 0)")),
     ]
     data = dict(example=ctx.name, n_states=m.n_states, n_actions=m.n_actions, sparse=m.is_sparse,
