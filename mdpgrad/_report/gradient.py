@@ -48,10 +48,11 @@ FD_DENSE_ENTRIES = 1_000_000
 FD_DENSE_COORDINATES = 16
 
 
-def _coordinates(g: np.ndarray, n_states: int, available: np.ndarray, dense_entries: int = 0) -> np.ndarray:
+def _coordinates(g: np.ndarray, n_states: int, dense_entries: int = 0,
+                 available: np.ndarray | None = None) -> np.ndarray:
     """The flat indices of θ to check: the logits of available actions (the others are not parameters of
-    π: J does not depend on them), all of them or a budget of them."""
-    candidates = np.flatnonzero(available.ravel())
+    π: J does not depend on them; default every action available), all of them or a budget of them."""
+    candidates = np.arange(g.size) if available is None else np.flatnonzero(available.ravel())
     flat = np.abs(g.ravel()[candidates])
     n = flat.size
     budget = (FD_LARGE_COORDINATES if n_states > FD_LARGE_STATES
@@ -68,7 +69,7 @@ def gradient_section(ctx: CheckContext) -> Section:
     """J, ‖∇J‖, the finite-difference check and the best and worst state's gradient."""
     m, pol, theta, ev = ctx.mdp, ctx.policy, ctx.theta, ctx.evaluation
     g = policy_gradient(m, pol, theta, evaluation=ev)
-    idx = _coordinates(g, m.n_states, m.actions, 0 if m.is_sparse else m.n_states ** 2 * m.n_actions)
+    idx = _coordinates(g, m.n_states, 0 if m.is_sparse else m.n_states ** 2 * m.n_actions, m.actions)
     base = theta.ravel().copy()
 
     def f_sub(x: np.ndarray) -> float:
