@@ -143,7 +143,8 @@ class ErrorEstimate:
     inverse_norm : float or ndarray
         ‖K⁻¹‖∞ of that system; its condition number κ∞ ≤ (1 + 2γ)·inverse_norm.
     v, q, advantage : float or ndarray
-        Bounds on the max-norm errors.
+        Bounds on the max-norm errors (q and the advantage over the available
+        actions of a model with action sets).
     eta : float or ndarray
         Bound on the 1-norm error of η.
     J : float or ndarray
@@ -183,6 +184,8 @@ class Evaluation:
     r_pi : ndarray, shape (..., S)
     v : ndarray, shape (..., S)
     q, advantage : ndarray, shape (..., S, A)
+        On a model with action sets, the entries of unavailable actions are
+        computed from their stored rows and rewards and mean nothing.
     eta : ndarray, shape (..., S)
         Expected discounted visits before termination.
     d : ndarray, shape (..., S)
@@ -247,7 +250,7 @@ def _policy_table(mdp: MDP, pi: ArrayLike, validate: bool) -> np.ndarray:
     """
     S, A = mdp.n_states, mdp.n_actions
     if validate:
-        table = validate_policy(pi, S, A)
+        table = validate_policy(pi, S, A, actions=mdp.actions)
     else:
         raw = pi if isinstance(pi, np.ndarray) else None
         if raw is not None and raw.dtype.kind == "c":
@@ -448,8 +451,9 @@ def _deflation_pays(mdp: MDP) -> bool:
     if mdp.is_sparse or mdp.terminal.any() or not 0.0 < mdp.gamma < 1.0:
         return False
     horizon = 1.0 / (1.0 - mdp.gamma)
-    size = float(np.max(np.abs(mdp.r), initial=0.0))
-    spread = float(np.ptp(mdp.r)) if mdp.r.size else 0.0
+    rewards = mdp.r[mdp.actions]                       # the rewards of unavailable actions are never paid
+    size = float(np.max(np.abs(rewards), initial=0.0))
+    spread = float(np.ptp(rewards)) if rewards.size else 0.0
     return horizon >= DEFLATE_RATIO or (size > 0.0 and horizon * size >= DEFLATE_RATIO * spread)
 
 
@@ -468,8 +472,10 @@ def _norm1(x: np.ndarray) -> np.ndarray:
     return np.sum(np.abs(x), axis=-1)
 
 
-def _pairs_max(x: np.ndarray) -> np.ndarray:
-    return np.max(np.abs(x), axis=(-2, -1), initial=0.0)
+def _pairs_max(x: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """max |x(s, a)| over the available pairs (q and the advantage of an unavailable action are never used,
+    so their size sets no scale and their error is not estimated)."""
+    return np.max(np.abs(np.where(actions, x, 0.0)), axis=(-2, -1), initial=0.0)
 
 
 def _transposed_product(P_pi: Any, x: np.ndarray) -> np.ndarray:
@@ -612,7 +618,7 @@ def _direct_bounds(mdp: MDP, norm: Any, u: float, u_res: float, res_v: np.ndarra
     """‖M⁻¹‖∞·(residual + u_res·its size), propagated to q, the advantage and J with the float64 unit u."""
     eps = float(np.finfo(float).eps)
     start = masked_start(mdp)
-    vmax, qmax = _states_of(v), _pairs_max(q)
+    vmax, qmax = _states_of(v), _pairs_max(q, mdp.actions)
     eta1 = np.sum(np.abs(eta), axis=-1)
     err_v = norm * (_states_of(res_v) + u_res * ((1.0 + gamma) * vmax + _states_of(r_pi)))
     err_eta = norm * (np.sum(np.abs(res_eta), axis=-1) + u_res * ((1.0 + gamma) * eta1 + np.sum(start)))
@@ -637,12 +643,14 @@ def _estimate(mdp: MDP, route: str, norm: Any, err_v: Any, err_q: Any, err_adv: 
 
 def advantage_floor(mdp: MDP) -> float:
     """The least scale an advantage is judged against: the spread max r − min r of the rewards of the
-    non-terminal states.  Inf (advantages never refused) with one action, where every advantage is 0,
-    and with constant rewards, where every advantage is 0 without terminal states (v is constant) and
-    is otherwise set by the termination probabilities alone, which the checks of v, q, η and J cover."""
-    live = mdp.r[~mdp.terminal]
-    spread = float(np.ptp(live)) if live.size else 0.0
-    if mdp.n_actions == 1 or spread == 0.0:
+    available actions of the non-terminal states.  Inf (advantages never refused) with one available
+    action per state, where every advantage is 0, and with constant rewards, where every advantage is 0
+    without terminal states (v is constant) and is otherwise set by the termination probabilities
+    alone, which the checks of v, q, η and J cover."""
+    live = ~mdp.terminal
+    rewards = mdp.r[live][mdp.actions[live]]
+    spread = float(np.ptp(rewards)) if rewards.size else 0.0
+    if not (mdp.actions[live].sum(axis=1) > 1).any() or spread == 0.0:
         return float("inf")
     return spread
 
@@ -650,7 +658,7 @@ def advantage_floor(mdp: MDP) -> float:
 def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.ndarray) -> list[np.ndarray]:
     """The scale each quantity's error is judged against (the docstring of :class:`ErrorEstimate`)."""
     spread = advantage_floor(mdp)
-    return [_states_of(v), _pairs_max(q), np.maximum(_pairs_max(adv), spread),
+    return [_states_of(v), _pairs_max(q, mdp.actions), np.maximum(_pairs_max(adv, mdp.actions), spread),
             np.sum(np.abs(eta), axis=-1), _states_of(v)]
 
 
@@ -693,7 +701,8 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
     # centre the rewards on c: r − c rounds with an error below ε|r − c|/2 (one rounding of the exact
     # difference), so y, Py and g are of the size of the spread, not of the offset; c/(1 − γ) is added
     # back to v, q and J, and the advantage does not change (P^π1 = 1)
-    c = 0.5 * (float(np.max(mdp.r)) + float(np.min(mdp.r))) if mdp.r.size else 0.0
+    paid = mdp.r[mdp.actions]                          # the rewards of available actions
+    c = 0.5 * (float(np.max(paid)) + float(np.min(paid))) if paid.size else 0.0
     rc = mdp.r - c
     r_pi_c = np.sum(table * rc, axis=-1)
     shift = c / (1.0 - gamma)
@@ -727,8 +736,9 @@ def _evaluate_deflated(mdp: MDP, table: np.ndarray, P_pi: np.ndarray, r_pi: np.n
     err_z = norm * (_norm1(res_z) + un * ((1.0 + 2.0 * gamma) * _norm1(z) + 1.0))
     err_w = norm * (_norm1(res_w) + un * ((1.0 + 2.0 * gamma) * _norm1(w) + 1.0))
     err_v = (1.0 + k) * err_y + eps * _states_of(v)
-    err_q = gamma * (err_v + un * ymax) + eps * _pairs_max(q)
-    err_adv = (1.0 + 2.0 * gamma) * err_y + un * (float(np.max(np.abs(rc))) + gamma * _pairs_max(Py) + ymax
+    err_q = gamma * (err_v + un * ymax) + eps * _pairs_max(q, mdp.actions)
+    err_adv = (1.0 + 2.0 * gamma) * err_y + un * (float(np.max(np.abs(paid - c), initial=0.0))
+                                                 + gamma * _pairs_max(Py, mdp.actions) + ymax
                                                  + gamma * np.abs(g))
     err_eta = err_z + k * err_w + eps * np.sum(np.abs(eta), axis=-1)
     err_J = (1.0 + k) * err_y + un * (np.abs(v) @ mdp.rho0)

@@ -39,6 +39,12 @@ m ≤ 1 + INTEGER_WEIGHT_MAX·S (rows of P and ρ₀) or m ≤ 1 + INTEGER_WEIGH
 (policy rows), rewards are integers and γ is a multiple of 1/20, so the exact
 rational model exists and :func:`as_fractions` recovers it from the floats.
 
+**Action sets** (``action_sets=st.just(True)``): each state keeps a drawn
+action (shrinking to action 0) and any others not dropped (drops shrink to
+none: every action available); an unavailable action's row is either all
+zeros or its drawn distribution, and its drawn reward stays, so code that
+reads them is caught.  The guarantees above hold for every available action.
+
 Identities checked by the tests (tests/test_strategies.py), over generated
 MDPs: the Bellman equation, v = Σ_a π q, J = ρ₀·v = Σ η π r, Σ η = 1/(1−γ)
 without terminal states, dense = sparse; and that ``hypothesis.find`` shrinks to
@@ -100,6 +106,7 @@ _FLOAT_REWARDS = st.integers(-REWARD_GRID, REWARD_GRID).map(lambda k: k / REWARD
 _INT_WEIGHTS = st.integers(0, INTEGER_WEIGHT_MAX)
 _INT_REWARDS = st.integers(-3, 3)
 _BOOLEANS = st.booleans()
+_NEVER = st.just(False)
 
 
 #: Safety factor on the error bound behind :func:`max_continuing_gamma`: the 8 of the bound on
@@ -180,7 +187,8 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
          sparse: SearchStrategy[bool] = _BOOLEANS,
          episodic: SearchStrategy[bool] = _BOOLEANS,
          rewards: SearchStrategy[float] | None = None,
-         integer_weights: bool = False) -> SearchStrategy[MDP]:
+         integer_weights: bool = False,
+         action_sets: SearchStrategy[bool] = _NEVER) -> SearchStrategy[MDP]:
     """Strategy for valid finite MDPs.
 
     Parameters
@@ -207,6 +215,9 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
     integer_weights : bool
         Build probabilities as small integer weights normalised (exact
         rationals exist; recover them with :func:`as_fractions`).
+    action_sets : strategy of bool
+        When True, some actions may be unavailable in some states
+        (``mdp.actions``; see the module docstring).  Default: never.
 
     Returns
     -------
@@ -230,14 +241,15 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
     if rewards is None:
         rewards = _INT_REWARDS if integer_weights else _FLOAT_REWARDS
     _check_strategy("rewards", rewards)
+    _check_strategy("action_sets", action_sets)
     return _mdps(min_states, max_states, min_actions, max_actions, gammas, sparse, episodic, rewards,
-                 integer_weights)
+                 integer_weights, action_sets)
 
 
 @st.composite
 def _mdps(draw: Any, min_states: int, max_states: int, min_actions: int, max_actions: int,
           gammas: SearchStrategy, sparse: SearchStrategy, episodic: SearchStrategy,
-          rewards: SearchStrategy, integer_weights: bool) -> MDP:
+          rewards: SearchStrategy, integer_weights: bool, action_sets: SearchStrategy) -> MDP:
     is_episodic = draw(episodic)
     if not isinstance(is_episodic, (bool, np.bool_)):
         raise InvalidArgument(f"episodic drew {is_episodic!r}; expected a bool")
@@ -281,13 +293,29 @@ def _mdps(draw: Any, min_states: int, max_states: int, min_actions: int, max_act
     w0[0] += 1.0
     rho0 = np.zeros(S)
     rho0[:n_live] = w0 / w0.sum()
+    mask = _draw_action_sets(draw, action_sets, S, A)
+    if mask is not None and draw(st.booleans()):
+        P[~mask] = 0.0                      # absent rows rather than unused distributions
     is_sparse = draw(sparse)
     P_store = sp.csr_array(P.reshape(S * A, S)) if is_sparse else P
-    return MDP(P_store, r, float(gamma), rho0=rho0, terminal=terminal)
+    return MDP(P_store, r, float(gamma), rho0=rho0, terminal=terminal, actions=mask)
+
+
+def _draw_action_sets(draw: Any, action_sets: SearchStrategy, S: int, A: int) -> np.ndarray | None:
+    """A mask (S, A) keeping a drawn action per state, or None when ``action_sets`` draws False."""
+    wanted = draw(action_sets)
+    if not isinstance(wanted, (bool, np.bool_)):
+        raise InvalidArgument(f"action_sets drew {wanted!r}; expected a bool")
+    if not wanted:
+        return None
+    keep = draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1)))
+    mask = ~draw(hnp.arrays(np.bool_, (S, A), elements=st.booleans()))
+    mask[np.arange(S), keep] = True
+    return mask
 
 
 def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
-             integer_weights: bool = False) -> SearchStrategy[np.ndarray]:
+             integer_weights: bool = False, actions: Any = None) -> SearchStrategy[np.ndarray]:
     """Strategy for row-stochastic policy tables π of shape (S, A).
 
     Each row has one primary action (weight 1, shrinking to action 0) plus
@@ -303,6 +331,10 @@ def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
     integer_weights : bool
         Rows k/m with integers, m ≤ 1 + INTEGER_WEIGHT_MAX·A; see
         :func:`as_fractions`.
+    actions : ndarray of bool, shape (S, A), optional
+        Action sets (e.g. ``mdp.actions``): unavailable actions get
+        probability 0 (``strictly_positive`` then applies to the available
+        ones); the primary action of a row is an available one.
 
     Returns
     -------
@@ -318,16 +350,27 @@ def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
     A = _check_int("n_actions", n_actions, 1)
     strictly_positive = _check_bool("strictly_positive", strictly_positive)
     integer_weights = _check_bool("integer_weights", integer_weights)
+    mask = None
+    if actions is not None:
+        mask = np.asarray(actions)
+        if mask.shape != (S, A) or mask.dtype != bool or not mask.any(axis=1).all():
+            raise InvalidArgument(f"actions must be a bool ({S}, {A}) array with an available action in "
+                                  f"every state, got shape {mask.shape} and dtype {mask.dtype}")
     if integer_weights:
-        return _policies(S, A, st.integers(1 if strictly_positive else 0, INTEGER_WEIGHT_MAX), np.int64)
+        return _policies(S, A, st.integers(1 if strictly_positive else 0, INTEGER_WEIGHT_MAX), np.int64, mask)
     floats = st.floats(STRICT_MIN_WEIGHT if strictly_positive else 0.0, 1.0, allow_subnormal=False)
-    return _policies(S, A, floats, np.float64)
+    return _policies(S, A, floats, np.float64, mask)
 
 
 @st.composite
-def _policies(draw: Any, S: int, A: int, elements: SearchStrategy, dtype: Any) -> np.ndarray:
+def _policies(draw: Any, S: int, A: int, elements: SearchStrategy, dtype: Any,
+              mask: np.ndarray | None) -> np.ndarray:
     primary = draw(hnp.arrays(np.int64, (S,), elements=st.integers(0, A - 1)))
     W = draw(hnp.arrays(dtype, (S, A), elements=elements)).astype(float)
+    if mask is not None:                    # the primary action: the drawn one's k-th available action
+        counts = mask.sum(axis=1)
+        primary = np.array([np.flatnonzero(mask[s])[primary[s] % counts[s]] for s in range(S)])
+        W = W * mask
     W[np.arange(S), primary] += 1.0
     return W / W.sum(axis=1, keepdims=True)
 
@@ -337,7 +380,8 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
 
     Entries are floats in [min_value, max_value], shrinking to 0 (the uniform
     policy for softmax parameterisations).  For :class:`~mdpgrad.Direct`
-    θ is a table: strictly positive :func:`policies` (so log π is finite).
+    θ is a table: strictly positive :func:`policies` (so log π is finite) on
+    the available actions of its mask, 0 on the others.
 
     Parameters
     ----------
@@ -365,7 +409,7 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
     if min_value > max_value:
         raise InvalidArgument(f"min_value={min_value!r} must be at most max_value={max_value!r}")
     if isinstance(policy, Direct):
-        return policies(policy.n_states, policy.n_actions, strictly_positive=True)
+        return policies(policy.n_states, policy.n_actions, strictly_positive=True, actions=policy.actions)
     return hnp.arrays(np.float64, tuple(int(n) for n in shape),
                       elements=st.floats(float(min_value), float(max_value), allow_subnormal=False))
 

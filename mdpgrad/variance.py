@@ -53,7 +53,7 @@ from ._errors import ValidationError
 from ._evaluation import Evaluation, evaluate
 from ._linalg import factorize
 from ._model import MDP, validate_mdp
-from ._policies import Policy, validate_parameterisation, validate_policy, validate_theta
+from ._policies import Policy, policy_on_model, validate_parameterisation, validate_policy, validate_theta
 from ._validation import as_real_array, check_callable, check_integer, check_memory, check_real, check_rng
 from .sampling._sampler import ProtocolOption, sample
 
@@ -138,7 +138,7 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     """
     mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    table = validate_policy(pi, S, A)
+    table = validate_policy(pi, S, A, actions=mdp.actions)
     if table.ndim != 2:
         raise ValidationError(f"pi has shape {table.shape}; return_variance takes one ({S}, {A}) table",
                               argument="pi", value=table.shape)
@@ -265,7 +265,7 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     mdp = validate_mdp(mdp)
     policy = validate_parameterisation(policy)
     theta = validate_theta(theta, policy, batch=False)
-    _check_policy_fits(mdp, policy)
+    policy = _check_policy_fits(mdp, policy)
     _check_score_memory(mdp, policy)
     if evaluation is None:
         ev = evaluate(mdp, policy.probabilities(theta), validate=False)
@@ -291,11 +291,12 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     return cov
 
 
-def _check_policy_fits(mdp: MDP, policy: Policy) -> None:
+def _check_policy_fits(mdp: MDP, policy: Policy) -> Policy:
     if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
         raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; "
                               f"the MDP has {mdp.n_states} and {mdp.n_actions}", argument="policy",
                               value=(policy.n_states, policy.n_actions))
+    return policy_on_model(policy, mdp.actions)
 
 
 def _check_score_memory(mdp: MDP, policy: Policy) -> None:
@@ -469,7 +470,7 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: obj
     mdp = validate_mdp(mdp)
     policy = validate_parameterisation(policy)
     theta = validate_theta(theta, policy, batch=False)
-    _check_policy_fits(mdp, policy)
+    policy = _check_policy_fits(mdp, policy)
     n = check_integer(n_episodes, "n_episodes", min_value=2)
     gen = check_rng(rng)
     estimate = check_callable(getattr(estimator, "estimate", estimator), "estimator")

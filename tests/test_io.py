@@ -145,7 +145,7 @@ def _drop(key):
 JSON_CASES = [
     ("format tag", _set(["format"], "numpy.pickle"), "format"),
     ("no format", _drop("format"), "format"),
-    ("version 2", _set(["version"], 2), "version"),
+    ("version 3", _set(["version"], 3), "version"),
     ("version as string", _set(["version"], "1"), "version"),
     ("version as bool", _set(["version"], True), "version"),
     ("layout", _set(["layout"], "banded"), "layout"),
@@ -463,8 +463,8 @@ def test_gymnasium_duplicates_summed_and_mixed_rule_by_hand():
 GYM_BAD = [
     ("not a dict", [1, 2], (None,)),
     ("states not 0..S-1", {1: {0: [(1.0, 1, 0.0, False)]}}, (None,)),
-    ("actions differ", {0: {0: [(1.0, 0, 0.0, False)]},
-                        1: {0: [(1.0, 0, 0.0, False)], 1: [(1.0, 0, 0.0, False)]}}, (1,)),
+    ("action not an int", {0: {0: [(1.0, 0, 0.0, False)]},
+                           1: {0: [(1.0, 0, 0.0, False)], "up": [(1.0, 0, 0.0, False)]}}, (1,)),
     ("row sum", {0: {0: [(0.5, 0, 0.0, False)]}}, (0, 0)),
     ("negative prob", {0: {0: [(1.5, 0, 0.0, False), (-0.5, 0, 0.0, False)]}}, (0, 0)),
     ("next out of range", {0: {0: [(1.0, 3, 0.0, False)]}}, (0, 0, 0)),

@@ -55,8 +55,10 @@ def build_context(name: str, mdp: MDP, policy_name: PolicyName = "uniform",
     sampled sections draw their episodes from it too, so a report is
     reproducible from its seed.  ``extras`` carries what some examples bring
     besides the MDP (Baird's counterexample: its features and policies).
+    On a model with action sets the softmax runs over the available actions
+    (θ = 0 is then uniform over each state's available actions).
     """
-    pol = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    pol = TabularSoftmax(mdp.n_states, mdp.n_actions, actions=mdp.actions if mdp.has_action_sets else None)
     policy_name = check_choice(policy_name, "policy_name", get_args(PolicyName))
     if seed is not None:
         seed = check_integer(seed, "seed", min_value=0)

@@ -48,15 +48,19 @@ FD_DENSE_ENTRIES = 1_000_000
 FD_DENSE_COORDINATES = 16
 
 
-def _coordinates(g: np.ndarray, n_states: int, dense_entries: int = 0) -> np.ndarray:
-    flat = np.abs(g.ravel())
+def _coordinates(g: np.ndarray, n_states: int, dense_entries: int = 0,
+                 available: np.ndarray | None = None) -> np.ndarray:
+    """The flat indices of θ to check: the logits of available actions (the others are not parameters of
+    π: J does not depend on them; default every action available), all of them or a budget of them."""
+    candidates = np.arange(g.size) if available is None else np.flatnonzero(available.ravel())
+    flat = np.abs(g.ravel()[candidates])
     n = flat.size
     budget = (FD_LARGE_COORDINATES if n_states > FD_LARGE_STATES
               else FD_DENSE_COORDINATES if dense_entries > FD_DENSE_ENTRIES else FD_MAX_COORDINATES)
     if n <= budget:
-        return np.arange(n)
-    top = np.argsort(flat)[::-1][: budget // 2]
-    rest = np.setdiff1d(np.arange(n), top)
+        return candidates
+    top = candidates[np.argsort(flat)[::-1][: budget // 2]]
+    rest = np.setdiff1d(candidates, top)
     rnd = np.random.default_rng(0).choice(rest, budget - top.size, replace=False)
     return np.sort(np.concatenate([top, rnd]))
 
@@ -65,7 +69,7 @@ def gradient_section(ctx: CheckContext) -> Section:
     """J, ‖∇J‖, the finite-difference check and the best and worst state's gradient."""
     m, pol, theta, ev = ctx.mdp, ctx.policy, ctx.theta, ctx.evaluation
     g = policy_gradient(m, pol, theta, evaluation=ev)
-    idx = _coordinates(g, m.n_states, 0 if m.is_sparse else m.n_states ** 2 * m.n_actions)
+    idx = _coordinates(g, m.n_states, 0 if m.is_sparse else m.n_states ** 2 * m.n_actions, m.actions)
     base = theta.ravel().copy()
 
     def f_sub(x: np.ndarray) -> float:
@@ -92,7 +96,10 @@ def gradient_section(ctx: CheckContext) -> Section:
     s_best = int(live[np.argmax(norms[live])])
     s_worst = int(live[np.argmin(norms[live])])
     gnorm = float(np.linalg.norm(g))
-    checked = f"{idx.size} of {g.size}" if idx.size < g.size else f"all {g.size}"
+    n_free = int(m.actions.sum())           # the logits of unavailable actions are not parameters of π
+    checked = f"{idx.size} of {n_free}" if idx.size < n_free else f"all {n_free}"
+    if n_free < g.size:
+        checked += " available-action"
     rows = [
         ("J", f"{ev.J:.12g}"),
         ("|grad J|", f"{gnorm:.6g}  (policy gradient theorem, tabular softmax logits)"),

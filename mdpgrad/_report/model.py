@@ -14,22 +14,36 @@ __all__ = ["evaluation_section", "model_section"]
 RESIDUAL_TOL = 1e-9
 
 
+def _action_sets(avail: np.ndarray) -> str:
+    """The action-sets row: how many pairs are unavailable and how many actions each state keeps."""
+    if avail.all():
+        return "none (every action in every state)"
+    lo, hi = int(avail.sum(axis=1).min()), int(avail.sum(axis=1).max())
+    return (f"{int((~avail).sum())} of {avail.size} state-action pairs unavailable; "
+            f"{lo if lo == hi else f'{lo} to {hi}'} actions per state")
+
+
 def model_section(ctx: CheckContext) -> Section:
     m = ctx.mdp
     nnz = int(np.count_nonzero(m.P)) if not m.is_sparse else int(sp.csr_array(m.P).nnz)
+    avail = m.actions
+    n_unavailable = int((~avail).sum())
     rows = [
         ("example", ctx.name),
         ("states x actions", f"{m.n_states} x {m.n_actions}"),
+        ("action sets", _action_sets(m.actions)),
         ("storage", f"{'sparse' if m.is_sparse else 'dense'}, {nnz} non-zero transitions"),
         ("gamma", f"{m.gamma:.15g}"),
         ("terminal states", f"{int(m.terminal.sum())}"),
-        ("rewards", f"min {m.r.min():.6g}, max {m.r.max():.6g}"),
+        ("rewards", f"min {m.r[avail].min():.6g}, max {m.r[avail].max():.6g}"
+                    + (" (available actions)" if m.has_action_sets else "")),
         ("policy", f"{ctx.policy_name} (tabular softmax"
+                   + (" over the available actions" if m.has_action_sets else "")
                    + (f", seed {ctx.seed})" if ctx.policy_name == "random" else ", theta = 0)")),
     ]
     data = dict(example=ctx.name, n_states=m.n_states, n_actions=m.n_actions, sparse=m.is_sparse,
                 nnz=nnz, gamma=m.gamma, n_terminal=int(m.terminal.sum()), policy=ctx.policy_name,
-                seed=ctx.seed)
+                seed=ctx.seed, action_sets=m.has_action_sets, n_unavailable=n_unavailable)
     return Section("model", "Model", rows, data)
 
 

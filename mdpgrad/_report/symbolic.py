@@ -31,9 +31,11 @@ __all__ = ["symbolic_section"]
 WITNESS_RTOL = 1e-12
 
 
-def _policy_symbols(S: int, A: int) -> sympy.ImmutableMatrix:
-    """π(a|s) as independent symbols pi{s}{a} (the Jacobian is linear in π, rows need not be tied)."""
-    return sympy.ImmutableMatrix(S, A, lambda s, a: sympy.Symbol(f"pi{s}{a}"))
+def _policy_symbols(actions: np.ndarray) -> sympy.ImmutableMatrix:
+    """π(a|s) as independent symbols pi{s}{a} (the Jacobian is linear in π, rows need not be tied), 0 for
+    the unavailable actions of ``actions`` (S, A)."""
+    S, A = actions.shape
+    return sympy.ImmutableMatrix(S, A, lambda s, a: sympy.Symbol(f"pi{s}{a}") if actions[s, a] else 0)
 
 
 def symbolic_section(ctx: CheckContext) -> Section:
@@ -48,7 +50,7 @@ def symbolic_section(ctx: CheckContext) -> Section:
         exact = rationalize(m)
     except ValidationError as exc:
         return skipped_section("symbolic", title, f"the model cannot be read as exact fractions: {exc}")
-    pol = TabularSoftmax(S, A)
+    pol = TabularSoftmax(S, A, actions=m.actions if m.has_action_sets else None)
     proof = prove_policy_gradient_theorem(exact, pol)
     rows = [("exact model", f"P, r, rho0 as fractions, gamma = {exact.gamma}"),
             ("policy gradient", (f"theorem PROVED for all theta ({proof.n_identities} parameters): "
@@ -57,7 +59,7 @@ def symbolic_section(ctx: CheckContext) -> Section:
     data: dict[str, Any] = dict(theorem=proof.status, n_parameters=proof.n_identities, gamma=str(exact.gamma))
     ok = proof.holds
 
-    pi_sym = _policy_symbols(S, A)
+    pi_sym = _policy_symbols(m.actions)
     jac = td_jacobian(exact, pi_sym, validate=False)
     verdict = symmetry_verdict(jac, n_actions=A)
     if verdict.holds or verdict.witness_pairs is None or verdict.entry is None or verdict.mirror is None:
@@ -71,7 +73,7 @@ def symbolic_section(ctx: CheckContext) -> Section:
         rows.append((f"J[({t},{b}),({s},{a})]", f"{verdict.mirror}   (= gamma P({s}|{t},{b}) pi({a}|{s}))"))
         pi_num = ctx.evaluation.pi
         subs = {pi_sym[u, c]: sympy.Rational(repr(float(pi_num[u, c])))
-                for u in range(S) for c in range(A)}
+                for u in range(S) for c in range(A) if m.actions[u, c]}
         e_val, m_val = float(verdict.entry.subs(subs)), float(verdict.mirror.subs(subs))
         P = m.P_dense()
         e_num = m.gamma * P[s, a, t] * pi_num[t, b]

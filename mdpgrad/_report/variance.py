@@ -86,8 +86,7 @@ def condition_number(mdp: MDP, pi: np.ndarray) -> float:
     if not mdp.terminal.any():
         return (1.0 + mdp.gamma) / (1.0 - mdp.gamma)
     ones = np.repeat((~mdp.terminal).astype(float)[:, None], mdp.n_actions, axis=1)
-    lengths = evaluate(MDP(mdp.P, ones, mdp.gamma, rho0=mdp.rho0, terminal=mdp.terminal), pi,
-                       validate=False).v
+    lengths = evaluate(mdp.replace(r=ones), pi, validate=False).v
     return (1.0 + mdp.gamma) * max(1.0, float(np.max(lengths)))
 
 

@@ -22,7 +22,7 @@ from .._errors import ValidationError
 from .._evaluation import Evaluation, evaluate, visit_counts
 from .._linalg import factorize
 from .._model import MDP, validate_mdp
-from .._policies import Policy, validate_parameterisation, validate_theta
+from .._policies import Policy, policy_on_model, validate_parameterisation, validate_theta
 from .._validation import as_real_array
 from ..sampling._sampler import ProtocolOption, StoppingProtocol, Trajectories, resolve_protocol
 
@@ -87,7 +87,7 @@ def checked_estimator(name: str, estimate: Callable[[Trajectories, Policy, np.nd
             raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the "
                                   f"mdp has {mdp.n_states} and {mdp.n_actions}", argument="policy",
                                   value=(policy.n_states, policy.n_actions))
-        return expectation(mdp, policy, th, protocol, horizon)
+        return expectation(mdp, policy_on_model(policy, mdp.actions), th, protocol, horizon)
 
     return Estimator(name, checked_estimate, checked_expectation, **options)
 

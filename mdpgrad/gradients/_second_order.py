@@ -183,17 +183,23 @@ def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayL
     return complex_step_directional(lambda th: gradient_at(mdp, policy, th), theta, u)
 
 
-def _score_jacobian(policy: Policy, theta: np.ndarray) -> np.ndarray:
-    """∇_θ log π(a|s) for every (s, a), shape (S, A, n), by complex steps on log π."""
+def _log_available(policy: Policy, avail: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """θ ↦ log π_θ(a|s) on the available actions ``avail`` (S, A), 0 on the others (π = 0 there: they
+    carry no weight in F)."""
+    return lambda th: np.log(np.where(avail, policy.probabilities(th), 1.0))
+
+
+def _score_jacobian(policy: Policy, theta: np.ndarray, avail: np.ndarray) -> np.ndarray:
+    """∇_θ log π(a|s) for every available (s, a) (0 for the others), shape (S, A, n), by complex steps on
+    log π."""
     pi = policy.probabilities(theta)
-    idx = first_index(pi <= 0)
+    idx = first_index((pi <= 0) & avail)
     if idx is not None:
         raise ValidationError(f"{format_index('pi', idx)} is {float(pi[idx]):.12g}; the Fisher information "
-                              f"needs log pi, so every probability must be > 0", argument="theta", index=idx,
-                              value=float(pi[idx]))
+                              f"needs log pi, so every probability of an available action must be > 0",
+                              argument="theta", index=idx, value=float(pi[idx]))
     check_memory(16.0 * pi.size * theta.size, f"the ({pi.size} x {theta.size}) score Jacobian", "theta")
-    jac = approx_jacobian(lambda th: np.log(policy.probabilities(th)), theta, batched=True,
-                          chunk=batch_size(pi.size))
+    jac = approx_jacobian(_log_available(policy, avail), theta, batched=True, chunk=batch_size(pi.size))
     return jac.reshape(pi.shape + (theta.size,))
 
 
@@ -232,7 +238,7 @@ def _fisher(mdp: MDP, policy: Policy, theta: np.ndarray) -> np.ndarray:
     n = theta.size
     check_memory(8.0 * n * n, f"the {n} x {n} Fisher information", "theta")
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
-    score = _score_jacobian(policy, theta)                       # (S, A, n)
+    score = _score_jacobian(policy, theta, mdp.actions)                       # (S, A, n)
     weight = ev.eta[:, None] * ev.pi                             # (S, A)
     F = np.einsum("sa,sai,saj->ij", weight, score, score, optimize=True)
     return F.reshape(theta.shape + theta.shape)
@@ -258,7 +264,7 @@ def fisher_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayLi
     theta = parameter_point(theta, policy, "fisher_vector_product")
     u = as_real_array(u, "u", shape=theta.shape)
     ev = evaluate(mdp, policy.probabilities(theta), validate=False)
-    du = complex_step_directional(lambda th: np.log(policy.probabilities(th)), theta, u)   # (S, A)
+    du = complex_step_directional(_log_available(policy, mdp.actions), theta, u)   # (S, A)
     return policy.log_prob_vjp(theta, ev.eta[:, None] * ev.pi * du)
 
 

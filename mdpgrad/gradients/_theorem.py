@@ -50,7 +50,16 @@ from .._errors import ValidationError
 from .._evaluation import Evaluation, advantage_floor, evaluate, visit_counts
 from .._linalg import Accuracy, check_accuracy, rounding_unit, validate_accuracy
 from .._model import MDP, validate_mdp
-from .._policies import Direct, LogLinear, Policy, TabularSoftmax, validate_parameterisation, validate_theta
+from .._policies import (
+    Direct,
+    LogLinear,
+    Policy,
+    TabularSoftmax,
+    check_unavailable,
+    policy_on_model,
+    validate_parameterisation,
+    validate_theta,
+)
 from .._validation import as_real_array, check_bool, check_choice
 
 __all__ = ["GRADIENT_ADVICE", "Criterion", "average_gradient_at", "direct_gradient",
@@ -80,14 +89,15 @@ def parameter_point(theta: ArrayLike, policy: Policy, caller: str, name: str = "
 
 
 def model_and_policy(mdp: Any, policy: Any) -> tuple[MDP, Policy]:
-    """The model and the parameterisation, validated, and their sizes checked against each other."""
+    """The model and the parameterisation, validated, and their sizes and action sets checked against each
+    other (:func:`mdpgrad._policies.policy_on_model`: a :class:`Direct` without a mask takes the model's)."""
     mdp = validate_mdp(mdp)
     policy = validate_parameterisation(policy)
     if (policy.n_states, policy.n_actions) != (mdp.n_states, mdp.n_actions):
         raise ValidationError(f"policy is for {policy.n_states} states and {policy.n_actions} actions; the "
                               f"mdp has {mdp.n_states} and {mdp.n_actions}", argument="policy",
                               value=(policy.n_states, policy.n_actions))
-    return mdp, policy
+    return mdp, policy_on_model(policy, mdp.actions)
 
 
 def pointwise(mdp: MDP, theta: np.ndarray, point_ndim: int,
@@ -166,7 +176,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     rounding adds ε·(S·A + 2) times the same map of |w|.  The scale is
     max|∇J|, or the gradient the spread of the rewards alone can give when
     larger (so that an exactly zero gradient, as with one action, is not
-    refused for rounding): the same map of η·(max r − min r), infinite when every
+    refused for rounding): the same map of max_s η(s)·(max r − min r), infinite when every
     advantage vanishes (:func:`mdpgrad._evaluation.advantage_floor`).
     """
     err = evaluation.error
@@ -181,6 +191,7 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     eta = np.abs(evaluation.eta)[..., None]
     eps = rounding_unit(mdp.n_states * mdp.n_actions)
     E = eta * dx + deta * np.abs(x) + eps * eta * np.abs(x)
+    E = np.where(mdp.actions, E, 0.0)     # π = 0 on unavailable actions: their weights reach no θ
     error = _abs_vjp(policy, theta, pi, E)
     spread = advantage_floor(mdp)
     g = policy.prob_vjp(np.asarray(theta), np.asarray(evaluation.eta)[..., None] * x)
@@ -189,7 +200,11 @@ def gradient_error(mdp: MDP, policy: Policy, theta: np.ndarray, evaluation: Eval
     gmax = np.max(np.abs(g), axis=axes, initial=0.0)
     if spread == np.inf:             # every advantage vanishes (or only termination sets them): not judged
         return error, np.full(np.shape(gmax), np.inf)
-    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(eta * spread, np.shape(pi)))
+    # the visits of the most visited state: the error bound δη is one number for every state, so an
+    # unvisited state (η = 0) has a non-zero error but its own η would give it no floor (with action
+    # sets every visited state may have a single action, and ∇J = 0 exactly)
+    top = np.max(eta, axis=-2, keepdims=True)
+    reach = _abs_vjp(policy, theta, pi, np.broadcast_to(top * spread, np.shape(pi)))
     scale = np.maximum(gmax, np.max(reach, axis=axes, initial=0.0))
     return error, scale
 
@@ -462,9 +477,15 @@ def _table_batch(x: ArrayLike, mdp: MDP, name: str) -> np.ndarray:
     return arr
 
 
+def _masked_softmax(logits: np.ndarray, avail: np.ndarray) -> np.ndarray:
+    """exp over the available actions ``avail`` (S, A), normalised per state; 0 elsewhere."""
+    top = np.where(avail, logits, -np.inf).max(axis=-1, keepdims=True)
+    z = np.where(avail, np.exp(np.where(avail, logits, top) - top), 0.0)
+    return z / z.sum(axis=-1, keepdims=True)
+
+
 def _softmax_gradient(mdp: MDP, theta: np.ndarray) -> np.ndarray:
-    z = np.exp(theta - theta.max(axis=-1, keepdims=True))
-    pi = z / z.sum(axis=-1, keepdims=True)
+    pi = _masked_softmax(theta, mdp.actions)
     ev = evaluate(mdp, pi, validate=False)
     return ev.eta[..., None] * pi * ev.advantage
 
@@ -502,9 +523,7 @@ def loglinear_gradient(mdp: MDP, phi: ArrayLike, theta: ArrayLike) -> np.ndarray
 
 
 def _loglinear_gradient(mdp: MDP, phi: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    logits = np.einsum("sak,...k->...sa", phi, theta)
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    pi = z / z.sum(axis=-1, keepdims=True)
+    pi = _masked_softmax(np.einsum("sak,...k->...sa", phi, theta), mdp.actions)
     ev = evaluate(mdp, pi, validate=False)
     score = phi - np.einsum("...sb,sbk->...sk", pi, phi)[..., None, :]   # (..., S, A, k)
     return np.einsum("...s,...sa,...sa,...sak->...k", ev.eta, pi, ev.advantage, score)
@@ -514,7 +533,9 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     """Closed form for the direct parameterisation: ∂J/∂π(a|s) = η(s) q(s,a).
 
     Derivatives are in the free entries of the table (off-simplex directions
-    included).  Reference: Agarwal et al. 2021, §4 (the direct parameterisation).
+    included); on a model with action sets the entries of unavailable actions
+    must be 0 and are not free (their derivatives are 0).  Reference: Agarwal
+    et al. 2021, §4 (the direct parameterisation).
 
     Parameters
     ----------
@@ -534,10 +555,11 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     """
     mdp = validate_mdp(mdp)
     pi = _table_batch(pi, mdp, "pi")
+    check_unavailable(pi, mdp.actions, "pi")
 
     def one(p: np.ndarray) -> np.ndarray:
         ev = evaluate(mdp, p, validate=False)
-        return ev.eta[..., None] * ev.q
+        return ev.eta[..., None] * ev.q * mdp.actions
     return pointwise(mdp, pi, 2, one)
 
 

@@ -75,8 +75,27 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, (numbers.Real, np.floating, np.integer)) and not isinstance(x, (bool, np.bool_))
 
 
-def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flatten the dict to arrays (row x = s·A + a, next, prob, reward, terminated), checking every entry."""
+def _gym_actions(P: Mapping[Any, Any], S: int) -> np.ndarray:
+    """The (S, A) mask of the actions each state's dict lists, A = 1 + the largest action anywhere."""
+    for s in range(S):
+        acts = P[s]
+        if not isinstance(acts, Mapping) or not acts:
+            raise ValidationError(f"P[{s}] is not a non-empty dict of actions", argument="P", index=(s,))
+        for a in acts:
+            if not is_integer(a) or int(a) < 0:
+                raise ValidationError(f"P[{s}] has action {a!r}; expected integers >= 0", argument="P",
+                                      index=(s,), value=repr(a))
+    A = 1 + max(int(a) for s in range(S) for a in P[s])
+    avail = np.zeros((S, A), dtype=bool)
+    for s in range(S):
+        avail[s, [int(a) for a in P[s]]] = True
+    return avail
+
+
+def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray]:
+    """Flatten the dict to arrays (row x = s·A + a, next, prob, reward, terminated), checking every entry;
+    last, the (S, A) mask of the actions the dict lists per state."""
     if not isinstance(P, Mapping) or not P:
         raise ValidationError("P must be a non-empty dict {state: {action: [(prob, next, reward, "
                               "terminated), ...]}}", argument="P", value=type(P).__name__)
@@ -84,16 +103,12 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
     if set(P) != set(range(S)):
         raise ValidationError(f"the states of P are not 0..{S - 1}", argument="P",
                               value=sorted(P, key=str)[:5])
-    A = len(P[0]) if isinstance(P[0], Mapping) else 0
+    avail = _gym_actions(P, S)
+    A = avail.shape[1]
     rows, nxt, prob, rew, term = [], [], [], [], []
     for s in range(S):
-        acts = P[s]
-        if not isinstance(acts, Mapping) or not acts:
-            raise ValidationError(f"P[{s}] is not a non-empty dict of actions", argument="P", index=(s,))
-        if set(acts) != set(range(A)):
-            raise ValidationError(f"P[{s}] has actions {sorted(acts, key=str)}; expected 0..{A - 1} "
-                                  "like state 0", argument="P", index=(s,), value=len(acts))
-        for a in range(A):
+        acts = {int(a): t for a, t in P[s].items()}
+        for a in np.flatnonzero(avail[s]).tolist():
             trans = acts[a]
             if isinstance(trans, (str, bytes)) or not isinstance(trans, Sequence) or not trans:
                 raise ValidationError(f"P[{s}][{a}] is not a non-empty list of transitions",
@@ -131,13 +146,13 @@ def _gym_table(P: Any) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np
                                   argument="P", index=(rows[i] // A, rows[i] % A), value=float(arr[i]))
     rows_a = np.array(rows)
     sums = np.bincount(rows_a, weights=prob_a, minlength=S * A)
-    off = np.abs(sums - 1.0) > DEFAULT_ATOL
+    off = (np.abs(sums - 1.0) > DEFAULT_ATOL) & avail.ravel()
     if off.any():
         x = int(np.argmax(off))
         raise ValidationError(f"the probabilities of P[{x // A}][{x % A}] sum to {sums[x]!r}; expected 1 "
                               f"within atol={DEFAULT_ATOL:g}", argument="P", index=(x // A, x % A),
                               value=float(sums[x]))
-    return S, A, rows_a, np.array(nxt, dtype=np.int64), prob_a, rew_a, np.array(term, dtype=bool)
+    return S, A, rows_a, np.array(nxt, dtype=np.int64), prob_a, rew_a, np.array(term, dtype=bool), avail
 
 
 def _grid_of(env: Any) -> tuple[int, int] | None:
@@ -208,6 +223,10 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
          are redirected to one absorbing terminal state appended at index S
          (the MDP then has S + 1 states); the ``False`` ones are kept.
 
+    Action sets: a state whose dict lists only some of the actions 0..A−1
+    (A = 1 + the largest action listed anywhere) keeps those as its
+    available actions (``mdp.actions``); the others are unavailable.
+
     Nothing else is changed: a row whose probabilities do not sum to 1, a
     negative or non-finite number, or a malformed entry raises.  A grid
     environment's layout (FrozenLake's ``desc``, CliffWalking's ``shape``)
@@ -217,8 +236,8 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     ----------
     P : environment or dict
         A toy-text environment, or ``{s: {a: [(prob, next_state, reward,
-        terminated), ...]}}`` with states 0..S−1 and the same actions 0..A−1 in
-        every state.
+        terminated), ...]}}`` with states 0..S−1, each listing some of the
+        actions 0..A−1 (all of them, unless the model has action sets).
     gamma : float
         Discount (Gymnasium has none; γ = 1 is allowed for episodic tasks).
     rho0 : array_like, shape (S,), or "uniform", optional
@@ -247,7 +266,7 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     ((1,), [1.0, 0.0], 'states [1] entered only on termination made terminal')
     """
     P, rho0, rho0_source, grid = _gymnasium_source(P, rho0)
-    S, A, rows, nxt, prob, rew, term = _gym_table(P)
+    S, A, rows, nxt, prob, rew, term, avail = _gym_table(P)
     r = np.bincount(rows, weights=prob * rew, minlength=S * A).reshape(S, A)
     entered_term = np.zeros(S, dtype=bool)
     entered_cont = np.zeros(S, dtype=bool)
@@ -281,7 +300,10 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     P_out: Any = Pm if sparse else Pm.toarray().reshape(S_out, A, S_out)
     if grid is not None and grid[0] * grid[1] != S_out:
         grid = None                       # an appended terminal state has no cell
-    mdp = MDP(P_out, r_out, gamma, rho0=rho0, terminal=terminal, grid_shape=grid)
+    mask = np.ones((S_out, A), dtype=bool)
+    mask[:S] = avail
+    mdp = MDP(P_out, r_out, gamma, rho0=rho0, terminal=terminal, grid_shape=grid,
+              actions=None if mask.all() else mask)
     return GymnasiumConversion(mdp=mdp, terminal_states=tuple(int(s) for s in np.flatnonzero(only_term)),
                                redirected_states=tuple(int(s) for s in np.flatnonzero(mixed)),
                                extra_terminal=extra, rho0_source=rho0_source)

@@ -12,15 +12,23 @@ bit for bit, dense or sparse:
   (S·A, S) matrix, plus the string tags ``format`` = ``"mdpgrad.mdp"`` and
   ``layout`` (``"dense"`` or ``"sparse"``) and the integer ``version`` = 1.  It
   is read with ``allow_pickle=False``: an object array is refused.  An
-  optional integer array ``grid_shape`` (2,) holds a gridworld's layout.
-* ``.json``, schema version 1::
+  optional integer array ``grid_shape`` (2,) holds a gridworld's layout;
+  from version 2 an optional bool array ``actions`` (S, A) the action sets.
+* ``.json``, schema version 1 (2 with ``"actions"``)::
 
       {"format": "mdpgrad.mdp", "version": 1,
        "n_states": S, "n_actions": A, "gamma": γ, "layout": "dense" | "sparse",
        "P": [[[P(s'|s, a) for s'] for a] for s]            (dense)
           | {"data": [...], "indices": [...], "indptr": [...]}  (sparse: CSR of (S·A, S)),
        "r": [[r(s, a) for a] for s], "rho0": [ρ₀(s) for s], "terminal": [true/false for s],
-       "grid_shape": [n_rows, n_cols]}                       (optional)
+       "grid_shape": [n_rows, n_cols],                       (optional)
+       "actions": [[true/false for a] for s]}                (optional, version 2)
+
+  Versions.  A model with action sets (``mdp.has_action_sets``) is written
+  as version 2 with its mask; any other as version 1, which readers without
+  action sets also read.  Both versions load; a version-1 file has every
+  action available, and ``actions`` in a version-1 file is refused (a
+  reader of version 1 would drop it silently).
 
   Floats are written with Python's shortest round-trip representation
   (``repr``), which reads back as the same double (e.g. ``0.1``,
@@ -56,6 +64,7 @@ from .._validation import check_memory, check_real
 __all__ = [
     "FORMAT",
     "VERSION",
+    "VERSIONS",
     "load",
     "mdp_from_dict",
     "mdp_to_dict",
@@ -63,7 +72,10 @@ __all__ = [
 ]
 
 FORMAT = "mdpgrad.mdp"
-VERSION = 1
+#: The newest version written (a model with action sets); a model without them is written as 1.
+VERSION = 2
+#: Every version this reader loads.
+VERSIONS = (1, 2)
 
 _WHAT_A_FILE_IS = ("An mdpgrad file is an .npz or .json file written by mdpgrad.save(mdp, path); "
                    "see the mdpgrad.io documentation for its fields.")
@@ -90,7 +102,8 @@ def _suffix(path: Any) -> str:
 # -- writing --------------------------------------------------------------------
 
 def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
-    """The JSON document (schema version 1, see module notes) of an MDP, as plain Python objects.
+    """The JSON document (schema version 1, or 2 with action sets; see module notes) of an MDP, as plain
+    Python objects.
 
     Examples
     --------
@@ -100,7 +113,7 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     ('mdpgrad.mdp', 'dense', [0.0, 1.0])
     """
     mdp = validate_mdp(mdp)
-    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "n_states": mdp.n_states,
+    doc: dict[str, Any] = {"format": FORMAT, "version": _version_of(mdp), "n_states": mdp.n_states,
                            "n_actions": mdp.n_actions, "gamma": float(mdp.gamma)}
     P = mdp.P
     if isinstance(P, np.ndarray):
@@ -114,7 +127,14 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     doc["terminal"] = mdp.terminal.tolist()
     if mdp.grid_shape is not None:
         doc["grid_shape"] = list(mdp.grid_shape)
+    if mdp.has_action_sets:
+        doc["actions"] = mdp.actions.tolist()
     return doc
+
+
+def _version_of(mdp: MDP) -> int:
+    """2 for a model with action sets, else 1 (readable by readers that predate them)."""
+    return 2 if mdp.has_action_sets else 1
 
 
 def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
@@ -148,11 +168,13 @@ def save(mdp: MDP, path: str | os.PathLike[str]) -> None:
             fh.write("\n")
         return
     arrays: dict[str, Any] = {
-        "format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64),
+        "format": np.array(FORMAT), "version": np.array(_version_of(mdp), dtype=np.int64),
         "gamma": np.array(mdp.gamma, dtype=np.float64), "r": mdp.r, "rho0": mdp.rho0,
         "terminal": mdp.terminal}
     if mdp.grid_shape is not None:
         arrays["grid_shape"] = np.array(mdp.grid_shape, dtype=np.int64)
+    if mdp.has_action_sets:
+        arrays["actions"] = mdp.actions
     P = mdp.P
     if isinstance(P, np.ndarray):
         arrays.update(layout=np.array("dense"), P=P)
@@ -182,9 +204,9 @@ def _check_tags(fmt: Any, version: Any, layout: Any) -> str:
     if fmt != FORMAT:
         raise ValidationError(f"field 'format' is {fmt!r}; expected {FORMAT!r}. {_WHAT_A_FILE_IS}",
                               argument="format", value=fmt)
-    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version != VERSION:
-        raise ValidationError(f"field 'version' is {version!r}; this reader knows version {VERSION}",
-                              argument="version", value=version)
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version not in VERSIONS:
+        raise ValidationError(f"field 'version' is {version!r}; this reader knows versions "
+                              f"{', '.join(map(str, VERSIONS))}", argument="version", value=version)
     if layout not in ("dense", "sparse"):
         raise ValidationError(f"field 'layout' is {layout!r}; expected 'dense' or 'sparse'",
                               argument="layout", value=layout)
@@ -279,7 +301,7 @@ def _npz_expected(layout: str, headers: dict[str, tuple[tuple[int, ...], np.dtyp
         raise ValidationError(f"field 'r' has shape {r_shape}; expected (S, A)", argument="r", value=r_shape)
     S, A = r_shape
     expected = {"r": ((S, A), "float"), "gamma": ((), "float"), "rho0": ((S,), "float"),
-                "terminal": ((S,), "bool"), "grid_shape": ((2,), "int")}
+                "terminal": ((S,), "bool"), "grid_shape": ((2,), "int"), "actions": ((S, A), "bool")}
     if layout == "dense":
         expected["P"] = ((S, A, S), "float")
     else:
@@ -328,8 +350,9 @@ def _load_npz(path: Any) -> MDP:
         expected = _NPZ_KEYS[layout]
         for key in sorted(expected - keys):
             raise ValidationError(f"missing field {key!r} (layout {layout!r})", argument=key)
-        for key in sorted(keys - expected - {"grid_shape"}):
-            raise ValidationError(f"unknown field {key!r} (layout {layout!r})", argument=key)
+        for key in sorted(keys - expected - _optional_keys(int(version_v))):
+            raise ValidationError(f"unknown field {key!r} (layout {layout!r}, version {version_v})",
+                                  argument=key)
         want = _npz_expected(layout, headers)
         for key in sorted(keys - {"format", "version", "layout"}):
             shape, dtype = headers[key]
@@ -361,7 +384,13 @@ def _load_npz(path: Any) -> MDP:
                      _field(_npz_get(f, "P_indptr"), "P_indptr", None, "int"), S, A, "P_")
         grid = (tuple(int(n) for n in _field(_npz_get(f, "grid_shape"), "grid_shape", (2,), "int"))
                 if "grid_shape" in keys else None)
-    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid)
+        actions = _field(_npz_get(f, "actions"), "actions", (S, A), "bool") if "actions" in keys else None
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid, actions=actions)
+
+
+def _optional_keys(version: int) -> set[str]:
+    """The optional fields of a file of ``version``: the action sets came with version 2."""
+    return {"grid_shape", "actions"} if version >= 2 else {"grid_shape"}
 
 
 def _check_regular(st: os.stat_result, path: Any) -> None:
@@ -463,8 +492,8 @@ def mdp_from_dict(doc: Any) -> MDP:
     _check_tags(doc["format"], doc["version"], doc["layout"])
     for key in sorted(base - set(doc)):
         raise ValidationError(f"missing field {key!r}", argument=key)
-    for key in sorted(set(doc) - base - {"grid_shape"}, key=str):
-        raise ValidationError(f"unknown field {key!r}", argument=str(key))
+    for key in sorted(set(doc) - base - _optional_keys(int(doc["version"])), key=str):
+        raise ValidationError(f"unknown field {key!r} (version {doc['version']})", argument=str(key))
     S, A = doc["n_states"], doc["n_actions"]
     for name, n in (("n_states", S), ("n_actions", A)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -494,7 +523,8 @@ def mdp_from_dict(doc: Any) -> MDP:
                  _json_array(Pd["indptr"], "P.indptr", (S * A + 1,), "int"), S, A, "P.")
     grid = (tuple(int(n) for n in _json_array(doc["grid_shape"], "grid_shape", (2,), "int"))
             if "grid_shape" in doc else None)
-    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid)
+    actions = _json_array(doc["actions"], "actions", (S, A), "bool") if "actions" in doc else None
+    return MDP(P, r, float(gamma), rho0=rho0, terminal=terminal, grid_shape=grid, actions=actions)
 
 
 def load(path: str | os.PathLike[str]) -> MDP:

@@ -35,10 +35,11 @@ __all__ = ["exact_objective_of_logits", "objective"]
 
 
 def exact_objective_of_logits(mdp: MDP) -> Callable[[Any], Any]:
-    """L ↦ J(softmax(L)) for an (S, A) logits array, with the theorem as its custom vjp."""
+    """L ↦ J(softmax(L)) for an (S, A) logits array, with the theorem as its custom vjp (the softmax over
+    the available actions of a model with action sets)."""
     mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    table = TabularSoftmax(S, A)
+    table = TabularSoftmax(S, A, actions=mdp.actions if mdp.has_action_sets else None)   # available actions
 
     def host(L: Any) -> tuple[np.ndarray, np.ndarray]:
         L = np.asarray(L, dtype=np.float64)

@@ -247,7 +247,7 @@ def _validated_fields(tr: Trajectories) -> dict[str, object]:
 
 
 def truncation_bound(mdp: MDP, horizon: int) -> float:
-    """γᴴ · max|r| / (1 − γ): the most a horizon-H truncation can change J.
+    """γᴴ · max|r| / (1 − γ): the most a horizon-H truncation can change J (max over available actions).
 
     Examples
     --------
@@ -257,7 +257,7 @@ def truncation_bound(mdp: MDP, horizon: int) -> float:
     """
     mdp = validate_mdp(mdp)
     horizon = check_integer(horizon, "horizon", min_value=1)
-    rmax = float(np.max(np.abs(mdp.r)))
+    rmax = float(np.max(np.abs(mdp.r[mdp.actions])))
     if rmax == 0.0:
         return 0.0
     if mdp.gamma == 1.0:
@@ -586,7 +586,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
     """
     mdp = validate_mdp(mdp)
     S, A = mdp.n_states, mdp.n_actions
-    pi = validate_policy(pi, S, A)
+    pi = validate_policy(pi, S, A, actions=mdp.actions)
     if pi.ndim != 2:
         raise ValidationError(f"pi has shape {pi.shape}; sample takes one table of shape ({S}, {A})",
                               argument="pi", value=pi.shape)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sympy
 from sympy import ImmutableMatrix
 from sympy.polys.matrices import DomainMatrix
@@ -174,8 +175,17 @@ def stationary_fractions(F: FractionModel, P_pi: list) -> list:
 # -- public API ---------------------------------------------------------------------------------
 
 
-def validate_table(pi: Any, S: int, A: int, validate: bool) -> ImmutableMatrix:
+def validate_table(pi: Any, S: int, A: int, validate: bool,
+                   actions: np.ndarray | None = None) -> ImmutableMatrix:
+    """π as an exact (S, A) matrix; with ``validate`` its rows must sum to exactly 1, its entries be
+    >= 0 where they are numbers, and (with ``actions``) the entries of unavailable actions exactly 0."""
     M = exact_matrix(pi, "pi", (S, A))
+    if validate and actions is not None:
+        for s, a in np.argwhere(~actions).tolist():
+            if M[s, a] != 0:
+                raise ValidationError(f"pi[{s}, {a}] is {show(M[s, a])}, but action {a} is unavailable in "
+                                      f"state {s} (actions[{s}, {a}] is False); expected 0", argument="pi",
+                                      index=(s, a), value=M[s, a])
     if validate:
         for s in range(S):
             total = sympy.cancel(sum(M.row(s)) - 1)
@@ -237,7 +247,7 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     (-1/(gamma*p - 1), True)
     """
     S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
-    table = validate_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate, mdp.actions)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
     ev = evaluate_fractions(F)
@@ -287,7 +297,7 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
     [2, 0]
     """
     S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
-    table = validate_table(pi, S, A, True)
+    table = validate_table(pi, S, A, True, mdp.actions)
     space, _ = space_for(model_exprs(mdp) + list(table))
     F = lift(space, mdp, table)
     gamma = F.gamma if discounted else space.field.one

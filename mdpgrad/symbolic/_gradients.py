@@ -28,7 +28,7 @@ from .._errors import ValidationError
 from ._algebra import RationalSpace, as_expression
 from ._evaluation import FractionModel, evaluate_fractions, lift, model_exprs, stationary_fractions
 from ._model import MDP, validate_symbolic_mdp
-from ._policies import validate_symbolic_policy
+from ._policies import check_policy_actions, validate_symbolic_policy
 
 __all__ = ["expected_update_without_discount", "objective", "policy_gradient", "update_jacobian"]
 
@@ -64,6 +64,8 @@ def lift_policies(mdp: MDP, pairs: Sequence[tuple[Any, Any]], *,
     so that rows like (p, 1 − p) and (p, q, 1 − p − q) stay valid probabilities.
     """
     validate_symbolic_mdp(mdp)
+    for pol, _ in pairs:
+        check_policy_actions(validate_symbolic_policy(pol), mdp.actions)
     rps = [validate_symbolic_policy(pol).rational(theta) for pol, theta in pairs]
     for rp in rps:
         if rp.pi.shape != (mdp.n_states, mdp.n_actions):

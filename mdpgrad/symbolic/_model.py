@@ -199,6 +199,11 @@ class MDP(RewardShaped):
     rho0 : sequence, shape (S,), optional
         Start distribution (default uniform over non-terminal states).
     terminal : sequence of bool, shape (S,), optional
+    actions : array_like of bool, shape (S, A), optional
+        Action sets, as for :class:`mdpgrad.MDP`: ``actions[s, a]`` is True when
+        a is available in s (default: all); each state keeps one.  The row
+        P[s, a, :] of an unavailable action may be all zeros; the terminal
+        checks use the available actions only.
 
     Raises
     ------
@@ -222,18 +227,24 @@ class MDP(RewardShaped):
     gamma: sympy.Expr
     rho0: ImmutableMatrix
     terminal: tuple[bool, ...]
+    actions: np.ndarray
 
-    def __init__(self, P: Any, r: Any, gamma: Any, rho0: Any = None, terminal: Any = None) -> None:
+    def __init__(self, P: Any, r: Any, gamma: Any, rho0: Any = None, terminal: Any = None, *,
+                 actions: Any = None) -> None:
         Parr = _nested(P, "P", 3)
         S, A = Parr.shape[0], Parr.shape[1]
         if Parr.shape[2] != S or S == 0 or A == 0:
             raise ValidationError(f"P has shape {Parr.shape}; expected (S, A, S) with S, A >= 1",
                                   argument="P", value=Parr.shape)
+        mask = NumericMDP._validate_actions(actions, S, A)     # one rule for masks, numeric and exact
+        mask.flags.writeable = False
         for idx in np.ndindex(Parr.shape):
             _check_probability(Parr[idx], "P", idx)
         for s in range(S):
             for a in range(A):
                 total = sum(Parr[s, a], sympy.Integer(0))
+                if not mask[s, a] and _is_exactly(total, 0):
+                    continue                      # an unavailable action's row may be absent
                 if not _is_exactly(total, 1):
                     raise ValidationError(f"P[{s}, {a}, :] sums to {show(total)}; expected exactly 1",
                                           argument="P", index=(s, a), value=total)
@@ -249,7 +260,7 @@ class MDP(RewardShaped):
             raise ValidationError(f"gamma is {show(g)}; expected a number in [0, 1]", argument="gamma",
                                   value=g)
         _check_gamma_assumptions(g)
-        term = self._validate_terminal(terminal, Parr, rarr, S, A)
+        term = self._validate_terminal(terminal, Parr, rarr, S, A, mask)
         if rho0 is None:
             n = S - sum(term)
             if n == 0:
@@ -278,9 +289,20 @@ class MDP(RewardShaped):
         object.__setattr__(self, "gamma", g)
         object.__setattr__(self, "rho0", ImmutableMatrix(S, 1, rho))
         object.__setattr__(self, "terminal", term)
+        object.__setattr__(self, "actions", mask)
+
+    @property
+    def has_action_sets(self) -> bool:
+        """True when some action is unavailable in some state."""
+        return not bool(self.actions.all())
+
+    def _mask_argument(self) -> np.ndarray | None:
+        """The mask to pass on when building a related model (None without action sets)."""
+        return np.array(self.actions) if self.has_action_sets else None
 
     @staticmethod
-    def _validate_terminal(terminal: Any, P: np.ndarray, r: np.ndarray, S: int, A: int) -> tuple[bool, ...]:
+    def _validate_terminal(terminal: Any, P: np.ndarray, r: np.ndarray, S: int, A: int,
+                           mask: np.ndarray) -> tuple[bool, ...]:
         if terminal is None:
             return (False,) * S
         t = np.asarray(terminal)
@@ -288,7 +310,7 @@ class MDP(RewardShaped):
             raise ValidationError(f"terminal has shape {t.shape} and dtype {t.dtype}; expected ({S},) bool",
                                   argument="terminal", value=(t.shape, str(t.dtype)))
         for s in np.flatnonzero(t):
-            for a in range(A):
+            for a in np.flatnonzero(mask[s]).tolist():
                 if not _is_exactly(P[s, a, s], 1):
                     raise ValidationError(f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is "
                                           f"{show(P[s, a, s])}; expected 1", argument="terminal",
@@ -316,7 +338,7 @@ class MDP(RewardShaped):
         """A new MDP with symbols replaced by values (validated again)."""
         vals = {k: exact(v, f"values[{k}]") for k, v in dict(values).items()}
         return MDP(self.P.subs(vals), self.r.subs(vals), self.gamma.subs(vals), list(self.rho0.subs(vals)),
-                   list(self.terminal) if any(self.terminal) else None)
+                   list(self.terminal) if any(self.terminal) else None, actions=self._mask_argument())
 
     def to_numeric(self) -> NumericMDP:
         """The float :class:`mdpgrad.MDP` with the same numbers (no free symbols allowed)."""
@@ -328,7 +350,8 @@ class MDP(RewardShaped):
         P = np.array([[[float(self.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)])
         r = np.array(self.r.tolist(), dtype=float)
         return NumericMDP(P, r, float(self.gamma), np.array(list(self.rho0), dtype=float),
-                          np.array(self.terminal) if any(self.terminal) else None)
+                          np.array(self.terminal) if any(self.terminal) else None,
+                          actions=self._mask_argument())
 
     def __repr__(self) -> str:
         return (f"symbolic MDP(n_states={self.n_states}, n_actions={self.n_actions}, "
@@ -401,7 +424,7 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     g = _to_rational(float(mdp.gamma), "gamma", (), max_denominator)
     rho = [_to_rational(float(mdp.rho0[s]), "rho0", (s,), max_denominator) for s in range(S)]
     term = list(map(bool, mdp.terminal)) if mdp.terminal.any() else None
-    return MDP(P, r, g, rho, term)
+    return MDP(P, r, g, rho, term, actions=mdp.actions if mdp.has_action_sets else None)
 
 
 def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: Sequence[bool] | None = None,

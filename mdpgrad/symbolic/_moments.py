@@ -65,7 +65,7 @@ from .._validation import check_choice, check_integer
 from ._algebra import RationalSpace, as_expression, dataclass_repr
 from ._evaluation import model_exprs
 from ._model import MDP, check_symbolic_size, exact_matrix, validate_symbolic_mdp
-from ._policies import validate_symbolic_policy
+from ._policies import check_policy_actions, validate_symbolic_policy
 
 __all__ = ["EstimatorMoments", "estimator_moments"]
 
@@ -326,6 +326,7 @@ def estimator_moments(mdp: MDP, policy: Any, theta: Any, kind: str = "reinforce"
         raise ValidationError(f"policy has {policy.n_states} states and {policy.n_actions} actions; the mdp "
                               f"has {S} and {A}", argument="policy",
                               value=(policy.n_states, policy.n_actions))
+    check_policy_actions(policy, mdp.actions)
     theta_m = exact_matrix(theta, "theta", policy.param_shape)
     resolved = ("terminal" if any(mdp.terminal) else "geometric") if protocol == "auto" else protocol
     H: int | None = None

@@ -12,13 +12,19 @@ Sutton & Barto 2018, §13.2; Agarwal et al. 2021, §3), with the same names:
 a positive symbol, a softmax or integer-feature log-linear π is a *rational*
 function of z, and ∂/∂θₖ = zₖ ∂/∂zₖ.  This is what makes exact proofs fast.
 
+Action sets: each takes ``actions=`` (bool (S, A)) as the numeric ones do: the
+softmax runs over the available actions, an unavailable one gets π = 0 (for
+:class:`Direct` its entry of θ is replaced by 0).  A policy meeting a model with
+action sets must have a mask allowing only its available actions
+(:func:`check_policy_actions`).
+
 Identity checked by the tests: ``rational(θ).pi`` with z = exp θ substituted
 back equals ``probabilities(θ)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,11 +32,11 @@ import sympy
 from sympy import ImmutableMatrix
 
 from .._errors import ValidationError
-from .._policies import FeatureShaped, TableShaped
+from .._policies import FeatureShaped, TableShaped, set_actions, validate_actions
 from ._algebra import show
 from ._model import check_symbolic_size, exact, exact_matrix, indexed_name
 
-__all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax"]
+__all__ = ["Direct", "LogLinear", "RationalPolicy", "TabularSoftmax", "check_policy_actions"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,20 @@ class TabularSoftmax(TableShaped):
     exp(theta00)/(exp(theta00) + exp(theta01))
     >>> pol.rational(pol.symbols()).pi[0, 0]
     z_theta00/(z_theta00 + z_theta01)
+    >>> masked = TabularSoftmax(1, 3, actions=np.array([[True, False, True]]))
+    >>> masked.rational(masked.symbols("t")).pi
+    Matrix([[z_t00/(z_t00 + z_t02), 0, z_t02/(z_t00 + z_t02)]])
     """
 
+    actions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    _key: bytes | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        set_actions(self, self.n_states, self.n_actions)
+
+    def _available(self) -> np.ndarray:
+        return np.ones(self.param_shape, dtype=bool) if self.actions is None else self.actions
 
     def symbols(self, name: str = "theta") -> ImmutableMatrix:
         """θ as real symbols ``{name}{s}{a}``, shape (S, A)."""
@@ -112,8 +130,10 @@ class TabularSoftmax(TableShaped):
     def probabilities(self, theta: Any) -> ImmutableMatrix:
         th = _theta(theta, self.param_shape)
         S, A = self.param_shape
+        m = self._available()
         return ImmutableMatrix(S, A, lambda s, a: sympy.exp(th[s, a]) / sum(sympy.exp(th[s, b])
-                                                                              for b in range(A)))
+                                                                              for b in range(A) if m[s, b])
+                               if m[s, a] else sympy.Integer(0))
 
     def rational(self, theta: Any) -> RationalPolicy:
         th = _theta(theta, self.param_shape)
@@ -121,7 +141,9 @@ class TabularSoftmax(TableShaped):
         zs, exp_of = _exp_vars(params)
         S, A = self.param_shape
         Z = ImmutableMatrix(S, A, zs)
-        pi = ImmutableMatrix(S, A, lambda s, a: Z[s, a] / sum(Z[s, b] for b in range(A)))
+        m = self._available()
+        pi = ImmutableMatrix(S, A, lambda s, a: Z[s, a] / sum(Z[s, b] for b in range(A) if m[s, b])
+                             if m[s, a] else sympy.Integer(0))
         return RationalPolicy(params, zs, exp_of, pi, self.param_shape)
 
 
@@ -140,6 +162,7 @@ class LogLinear(FeatureShaped):
     """
 
     phi: Any
+    actions: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         arr = np.asarray(self.phi, dtype=object)
@@ -161,6 +184,7 @@ class LogLinear(FeatureShaped):
                                           value=e)
                 out[idx] = e
         object.__setattr__(self, "phi", out)
+        object.__setattr__(self, "actions", validate_actions(self.actions, arr.shape[0], arr.shape[1]))
 
     @property
     def param_shape(self) -> tuple[int, int]:
@@ -171,12 +195,14 @@ class LogLinear(FeatureShaped):
         return _symbols(name, self.param_shape[0], 1, row_col=False)
 
     def _weights(self, base: ImmutableMatrix, exponential: bool) -> list[list[sympy.Expr]]:
+        """exp(φ(s,a)·θ) (or Π zᵢ^φᵢ) for available actions, 0 for the others."""
         S, A, k = self.phi.shape
+        m = np.ones((S, A), dtype=bool) if self.actions is None else self.actions
         if exponential:
-            return [[sympy.exp(sum(self.phi[s, a, i] * base[i] for i in range(k))) for a in range(A)]
-                    for s in range(S)]
-        return [[sympy.Mul(*[base[i] ** self.phi[s, a, i] for i in range(k)]) for a in range(A)]
-                for s in range(S)]
+            return [[sympy.exp(sum(self.phi[s, a, i] * base[i] for i in range(k))) if m[s, a]
+                     else sympy.Integer(0) for a in range(A)] for s in range(S)]
+        return [[sympy.Mul(*[base[i] ** self.phi[s, a, i] for i in range(k)]) if m[s, a]
+                 else sympy.Integer(0) for a in range(A)] for s in range(S)]
 
     def probabilities(self, theta: Any) -> ImmutableMatrix:
         th = _theta(theta, self.param_shape)
@@ -206,18 +232,47 @@ class Direct(TableShaped):
     Matrix([[pi00, pi01]])
     """
 
+    actions: np.ndarray | None = field(default=None, compare=False, repr=False)
+    _key: bytes | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        set_actions(self, self.n_states, self.n_actions)
 
     def symbols(self, name: str = "pi") -> ImmutableMatrix:
         """π as real symbols ``{name}{s}{a}``, shape (S, A)."""
         return _symbols(name, self.n_states, self.n_actions)
 
+    def _masked(self, th: ImmutableMatrix) -> ImmutableMatrix:
+        """θ with the entries of unavailable actions replaced by 0 (they are not parameters of π)."""
+        if self.actions is None:
+            return th
+        m = self.actions
+        return ImmutableMatrix(*th.shape, lambda s, a: th[s, a] if m[s, a] else sympy.Integer(0))
+
     def probabilities(self, theta: Any) -> ImmutableMatrix:
-        return _theta(theta, self.param_shape)
+        return self._masked(_theta(theta, self.param_shape))
 
     def rational(self, theta: Any) -> RationalPolicy:
         th = _theta(theta, self.param_shape)
         params = _symbols_only(th)
-        return RationalPolicy(params, params, {}, th, self.param_shape)
+        return RationalPolicy(params, params, {}, self._masked(th), self.param_shape)
+
+
+def check_policy_actions(policy: TabularSoftmax | LogLinear | Direct, actions: np.ndarray,
+                         name: str = "policy") -> None:
+    """Refuse a symbolic policy that may give positive probability to an action the model's mask
+    ``actions`` (S, A) marks unavailable (a policy without a mask allows every action)."""
+    if actions.all():
+        return
+    own = policy.actions
+    allowed = np.ones(actions.shape, dtype=bool) if own is None else own
+    bad = np.argwhere(allowed & ~actions)
+    if bad.size:
+        s, a = (int(x) for x in bad[0])
+        raise ValidationError(f"{name} allows action {a} in state {s}, which the model marks unavailable "
+                              f"(mdp.actions[{s}, {a}] is False); build the policy with actions=mdp.actions",
+                              argument=name, index=(s, a), value=True)
 
 
 def validate_symbolic_policy(policy: Any, name: str = "policy") -> TabularSoftmax | LogLinear | Direct:

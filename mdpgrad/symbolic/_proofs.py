@@ -144,7 +144,7 @@ from ._domain import INSIDE, accept_for, certify_box, constrained_symbols, descr
 from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
 from ._model import MDP, exact, exact_matrix, validate_symbolic_mdp
-from ._policies import Direct, RationalPolicy, TabularSoftmax, validate_symbolic_policy
+from ._policies import Direct, RationalPolicy, TabularSoftmax, check_policy_actions, validate_symbolic_policy
 
 __all__ = [
     "ProofResult",
@@ -492,6 +492,12 @@ def _labels(rp: RationalPolicy) -> list[str]:
     return [f"∂/∂{t}" for t in rp.params]
 
 
+def _score(ctx: Any, pi: list, S: int, A: int) -> dict[tuple[int, int], list]:
+    """∇log π(a|s) = ∇π(a|s) / π(a|s) for every pair whose π is not identically 0."""
+    return {(s, a): [g / pi[s][a] for g in ctx.grad(pi[s][a])] for s in range(S) for a in range(A)
+            if pi[s][a] != ctx.zero}
+
+
 def _theorem_items(ctx: Any, labels: list[str], visits: str, values: str) -> tuple[list, str]:
     ev = ctx.evaluate()
     eta, zero = ev["eta"], ctx.zero
@@ -508,14 +514,16 @@ def _theorem_items(ctx: Any, labels: list[str], visits: str, values: str) -> tup
     pi = ctx.pis[0]
     val = ev["advantage"] if values == "advantage" else ev["q"]
     S, A = ctx.S, ctx.A
-    # π · adv · ∇log π with ∇log π = ∇π / π, kept in that form
-    glog = {(s, a): [g / pi[s][a] for g in ctx.grad(pi[s][a])] for s in range(S) for a in range(A)}
+    # π · adv · ∇log π with ∇log π = ∇π / π, kept in that form; over the actions with π ≠ 0 (an
+    # unavailable action has π = 0 identically and no log π: its term is 0)
+    glog = _score(ctx, pi, S, A)
     lhs = ctx.grad(ev["J"])
     items = []
     for k, label in enumerate(labels):
         rhs = zero
         for s in range(S):
-            rhs += w[s] * sum((pi[s][a] * val[s][a] * glog[s, a][k] for a in range(A)), zero)
+            rhs += w[s] * sum((pi[s][a] * val[s][a] * glog[s, a][k] for a in range(A) if (s, a) in glog),
+                              zero)
         items.append((label, lhs[k], rhs))
     name = {"advantage": "adv", "q": "q"}[values]
     wname = {"discounted": "η(s)", "normalised": "d(s)", "undiscounted": "η̃(s)",
@@ -548,15 +556,15 @@ def _baseline_items(ctx: Any, labels: list[str], b_exprs: list) -> tuple[list, s
     S, A, zero = ctx.S, ctx.A, ctx.zero
     b = [ctx.lift(e) for e in b_exprs]
     pi, q, eta = ctx.pis[0], ev["q"], ev["eta"]
-    glog = {(s, a): [g / pi[s][a] for g in ctx.grad(pi[s][a])] for s in range(S) for a in range(A)}
+    glog = _score(ctx, pi, S, A)
     dJ = ctx.grad(ev["J"])
     items = []
     for k, label in enumerate(labels):
         for s in range(S):
-            lhs = sum((pi[s][a] * glog[s, a][k] * b[s] for a in range(A)), zero)
+            lhs = sum((pi[s][a] * glog[s, a][k] * b[s] for a in range(A) if (s, a) in glog), zero)
             items.append((f"{label} state {s}", lhs, zero))
-        rhs = sum((eta[s] * pi[s][a] * (q[s][a] - b[s]) * glog[s, a][k] for s in range(S) for a in range(A)),
-                  zero)
+        rhs = sum((eta[s] * pi[s][a] * (q[s][a] - b[s]) * glog[s, a][k] for s in range(S) for a in range(A)
+                   if (s, a) in glog), zero)
         items.append((f"{label} J", dJ[k], rhs))
     return items, "Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π"
 
@@ -721,6 +729,8 @@ def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int
     and γ are drawn as h·k/(2^b + 1) (an affine image of the same grid: same degree, same bound)
     and every point is a valid model."""
     mdp = spec.mdp
+    for pol, _ in spec.pairs:
+        check_policy_actions(validate_symbolic_policy(pol), mdp.actions)
     rps = [validate_symbolic_policy(pol).rational(th) for pol, th in spec.pairs]
     model_syms = sorted(mdp.free_symbols, key=sympy.default_sort_key)
     zs = [z for rp in rps for z in rp.variables]

@@ -25,6 +25,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sympy
 from sympy import ImmutableMatrix
 
@@ -68,8 +69,11 @@ def q_symbols(n_states: int, n_actions: int, name: str = "Q") -> ImmutableMatrix
                            lambda s, a: sympy.Symbol(indexed_name(name, (s, a), (n_states, n_actions))))
 
 
-def _diag(D: Any, n: int) -> list:
+def _diag(D: Any, n: int, mask: np.ndarray | None = None) -> list:
+    """The diagonal of D; None or "identity" is 1, except 0 on the unavailable pairs ``mask`` marks."""
     if D is None or (isinstance(D, str) and D == "identity"):
+        if mask is not None:
+            return [sympy.Integer(int(x)) for x in mask.ravel()]
         return [sympy.Integer(1)] * n
     if isinstance(D, str):
         raise ValidationError(f"D is {D!r}; expected None, 'identity' or {n} diagonal entries",
@@ -129,9 +133,9 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
     [     Q00*gamma - Q10]])
     """
     S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
-    table = validate_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate, mdp.actions)
     Qm = q_symbols(S, A) if Q is None else _values(Q, (S, A), "Q")
-    d = _diag(D, S * A)
+    d = _diag(D, S * A, mdp.actions)
     if Q is None:
         _refuse_clash(Qm, "Q", ("model", model_exprs(mdp)), ("policy", list(table)), ("weighting D", d))
     keep = [0 if t else 1 for t in mdp.terminal]
@@ -166,7 +170,7 @@ def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bo
     [     V0*gamma - V1]])
     """
     S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
-    table = validate_table(pi, S, A, validate)
+    table = validate_table(pi, S, A, validate, mdp.actions)
     if v is None:
         Vm = ImmutableMatrix(S, 1, lambda s, _: sympy.Symbol(f"V{s}"))
     else:
@@ -319,8 +323,8 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     (Eq(1 - p, 1/2),)
     """
     S, A = validate_symbolic_mdp(mdp).n_states, mdp.n_actions
-    table = validate_table(pi, S, A, validate)
-    d = _diag(D, S * A)
+    table = validate_table(pi, S, A, validate, mdp.actions)
+    d = _diag(D, S * A, mdp.actions)
     n = S * A
     keep = [0 if t else 1 for t in mdp.terminal]
     entry = [[d[x] * keep[x // A] * keep[y // A] * mdp.P[x // A, x % A, y // A] * table[y // A, y % A]

@@ -57,14 +57,17 @@ def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *
     mdp : MDP
     pi : array_like, shape (S, A)
     kind : {"identity", "occupancy", "stationary"} or array_like
-        "identity": D = I (the unweighted field).
+        "identity": D = I (the unweighted field); on a model with action sets
+        and ``values="q"``, I on the available pairs and 0 on the others (an
+        unavailable pair has no value to update).
         "occupancy": the on-policy discounted occupancy, μ(s, a) = d(s) π(a|s)
         (d for state values).
         "stationary": d_π(s) π(a|s) with d_π the stationary distribution of P^π
         (d_π for state values); episodic chains put it on terminal states.
         Raises ValidationError when P^π has no unique stationary law.
         An array: the weights themselves, shape (S, A) or (S·A,) for
-        ``values="q"``, (S,) for ``values="v"``; finite and ≥ 0.
+        ``values="q"``, (S,) for ``values="v"``; finite and ≥ 0 (and 0 on the
+        unavailable pairs of a model with action sets).
     values : {"q", "v"}
         Weight state-action pairs (x = s·A + a) or states.
     accuracy : {"refuse", "warn", "ignore"}
@@ -109,7 +112,7 @@ def weights_and_error(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, 
         table = policy_table(mdp, pi)
         n = S * A if values == "q" else S
         if kind == "identity":
-            return np.ones(n), np.zeros(n)
+            return _identity_weights(mdp, values), np.zeros(n)
         if kind == "occupancy":
             ev = evaluate(mdp, table, accuracy=accuracy)
             # evaluate always attaches its estimate; without one nothing is claimed (an infinite bound)
@@ -136,7 +139,22 @@ def _weight_array(mdp: MDP, D: ArrayLike, values: ValueKind) -> np.ndarray:
         raise ValidationError(f"D has shape {weights.shape}; expected one of {shapes}",
                               argument="D", value=weights.shape)
     check_nonnegative(weights, "D", "a weight")
+    if values == "q" and mdp.has_action_sets:
+        bad = np.flatnonzero((weights.ravel() != 0) & ~mdp.actions.ravel())
+        if bad.size:
+            s, a = divmod(int(bad[0]), A)
+            w = float(weights.ravel()[bad[0]])
+            raise ValidationError(f"D weighs the pair (state {s}, action {a}) by {format_number(w)}, but "
+                                  f"action {a} is unavailable in state {s} (mdp.actions[{s}, {a}] is False); "
+                                  "expected 0", argument="D", index=(s, a), value=w)
     return weights.ravel()
+
+
+def _identity_weights(mdp: MDP, values: ValueKind) -> np.ndarray:
+    """D = I: ones, except 0 on the unavailable pairs of a model with action sets (``values="q"``)."""
+    if values == "q":
+        return mdp.actions.ravel().astype(float)
+    return np.ones(mdp.n_states)
 
 
 def resolve_weights(mdp: MDP, pi: np.ndarray | None, D: Weighting, values: ValueKind,
@@ -152,6 +170,8 @@ def resolve_weights_and_error(mdp: MDP, pi: np.ndarray | None, D: Weighting, val
                               accuracy: Accuracy = "refuse") -> tuple[np.ndarray | None, np.ndarray | None]:
     """:func:`resolve_weights` and the entrywise error bound of :func:`weights_and_error` (None for None)."""
     if D is None:
+        if values == "q" and mdp.has_action_sets:
+            return _identity_weights(mdp, values), np.zeros(mdp.n_states * mdp.n_actions)
         return None, None
     if pi is not None:
         return weights_and_error(mdp, pi, D, values=values, accuracy=accuracy)
@@ -242,7 +262,7 @@ def policy_table(mdp: MDP, pi: ArrayLike) -> np.ndarray:
     shape = np.shape(pi) if isinstance(pi, np.ndarray) else None
     if shape is not None and len(shape) > 2 and shape[-2:] == (mdp.n_states, mdp.n_actions):
         raise _batch_error(shape, mdp)
-    table = validate_policy(pi, mdp.n_states, mdp.n_actions)
+    table = validate_policy(pi, mdp.n_states, mdp.n_actions, actions=mdp.actions)
     if table.ndim != 2:
         raise _batch_error(table.shape, mdp)
     return table

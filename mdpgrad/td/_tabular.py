@@ -251,7 +251,7 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool =
 # Q-learning
 # ---------------------------------------------------------------------------
 def q_learning_update(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None) -> np.ndarray:
-    """Expected Q-learning update, u(Q) = D (r + γ P max_a' Q(·, a') − Q).
+    """Expected Q-learning update, u(Q) = D (r + γ P max_a' Q(·, a') − Q), the max over available a'.
 
     Watkins 1989; Sutton & Barto 2018, §6.5.  Terminal next states bootstrap zero.
 
@@ -279,7 +279,8 @@ def q_learning_update(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None) -> 
     Q = as_values(Q, (mdp.n_states, mdp.n_actions), "Q")
     if np.iscomplexobj(Q):
         raise ValidationError("Q is complex; max_a Q is not analytic, pass a real Q", argument="Q")
-    return _pair_update(mdp, Q, Q.max(axis=1), resolve_weights(mdp, None, D, "q"))
+    best = np.where(mdp.actions, Q, -np.inf).max(axis=1)          # over the available actions
+    return _pair_update(mdp, Q, best, resolve_weights(mdp, None, D, "q"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,10 +350,10 @@ def q_learning_jacobian(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None,
     if np.iscomplexobj(Q):
         raise ValidationError("Q is complex; max_a Q is not analytic, pass a real Q", argument="Q")
     tie_atol = check_tolerance(tie_atol, "tie_atol")
-    g = greedy_policy(Q)
+    g = greedy_policy(Q, actions=mdp.actions)
     weights = resolve_weights(mdp, None, D, "q")
     check_dense_square(mdp, S * A, "the Q-learning Jacobian over state-action pairs")
-    near = Q >= Q.max(axis=1, keepdims=True) - tie_atol
+    near = mdp.actions & (Q >= np.where(mdp.actions, Q, -np.inf).max(axis=1, keepdims=True) - tie_atol)
     reach = np.asarray(abs(mdp.P_flat).sum(axis=0)).ravel() > 0
     tied = tuple(int(s) for s in np.flatnonzero((near.sum(axis=1) > 1) & reach & ~mdp.terminal))
     return QLearningJacobian(bellman_jacobian(pair_chain(mdp, g), mdp.gamma, weights), g, tied)

@@ -38,7 +38,8 @@ class _ExactObjective(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, logits: torch.Tensor, mdp: MDP) -> torch.Tensor:
         L = logits.detach().cpu().numpy()
-        table = TabularSoftmax(mdp.n_states, mdp.n_actions)
+        table = TabularSoftmax(mdp.n_states, mdp.n_actions,   # over the available actions
+                               actions=mdp.actions if mdp.has_action_sets else None)
         ev = evaluate(mdp, table.probabilities(L))
         g = policy_gradient(mdp, table, L, evaluation=ev)
         ctx.save_for_backward(logits, torch.as_tensor(g, dtype=logits.dtype))
@@ -68,6 +69,9 @@ class _TheoremWeights(torch.autograd.Function):
 
 def objective(mdp: MDP, module: Any, features: ArrayLike | None = None) -> torch.Tensor:
     """J(θ) of the policy softmax(module(features)) as a 0-d float64 tensor with the exact backward.
+
+    On a model with action sets the softmax runs over each state's available actions (the logits
+    of the others do not change J and get zero gradient).
 
     Parameters
     ----------
