@@ -200,6 +200,8 @@ class TabularSoftmax(TableShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import TabularSoftmax
     >>> pol = TabularSoftmax(2, 2)
     >>> pol.probabilities(np.zeros((2, 2))).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
@@ -250,6 +252,8 @@ class LogLinear(FeatureShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import LogLinear
     >>> phi = np.zeros((2, 2, 1)); phi[:, 1, 0] = 1.0
     >>> pol = LogLinear(phi)
     >>> np.round(pol.probabilities(np.array([np.log(3.0)])), 3).tolist()
@@ -300,6 +304,8 @@ class Direct(TableShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import Direct
     >>> Direct(1, 2).log_prob_vjp(np.array([[0.25, 0.75]]), np.array([[1.0, 3.0]])).tolist()
     [[4.0, 4.0]]
     """

@@ -473,6 +473,16 @@ def memory_limit_scope(n_bytes: int) -> Iterator[int]:
     Other threads keep their own cap; scopes nest (the innermost applies) and take precedence over
     :func:`set_memory_limit`.
 
+    Parameters
+    ----------
+    n_bytes : int
+        The cap in bytes, at least 1.
+
+    Yields
+    ------
+    int
+        ``n_bytes``, the cap in force inside the block.
+
     Examples
     --------
     >>> import mdpgrad as mg

@@ -107,8 +107,9 @@ def reinforce_estimator() -> Estimator:
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
-    >>> from mdpgrad import sample
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, sample, TabularSoftmax
+    >>> from mdpgrad.estimators import reinforce_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> est, pol, th = reinforce_estimator(), TabularSoftmax(2, 2), np.zeros((2, 2))
@@ -153,7 +154,9 @@ def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import value_baseline
     >>> P = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
     >>> value_baseline(MDP(P, [[1.0], [0.0]], 0.5), TabularSoftmax(2, 1), np.zeros((2, 1))).tolist()
     [2.0, 0.0]
@@ -226,7 +229,9 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
     --------
     One decision, then the end: Â = r(a) − V(0), so any V gives ∇J = (−¼, ¼).
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import gae_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> gae_estimator([5.0, 0.0], 0.5).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).tolist()

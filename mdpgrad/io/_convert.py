@@ -240,6 +240,7 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     --------
     A one-step "bandit": action 0 ends the episode in state 1 with reward 1.
 
+    >>> from mdpgrad.io import convert_gymnasium
     >>> P = {0: {0: [(1.0, 1, 1.0, True)], 1: [(0.5, 0, 0.0, False), (0.5, 0, 0.0, False)]},
     ...      1: {0: [(1.0, 1, 0.0, True)], 1: [(1.0, 1, 0.0, True)]}}
     >>> c = convert_gymnasium(P, gamma=1.0, rho0=[1.0, 0.0])
@@ -292,6 +293,7 @@ def from_gymnasium(P: Any, *, gamma: float, rho0: Any = None, sparse: bool = Fal
 
     Examples
     --------
+    >>> from mdpgrad.io import from_gymnasium
     >>> P = {0: {0: [(1.0, 1, 1.0, True)]}, 1: {0: [(1.0, 1, 0.0, True)]}}
     >>> from_gymnasium(P, gamma=1.0, rho0="uniform").terminal.tolist()
     [False, True]
@@ -330,6 +332,8 @@ def from_mdptoolbox(P: Any, R: Any, gamma: float) -> MDP:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.io import from_mdptoolbox
     >>> P = np.array([[[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])
     >>> from_mdptoolbox(P, np.array([0.0, 1.0]), 0.9).r.tolist()
     [[0.0, 0.0], [1.0, 1.0]]

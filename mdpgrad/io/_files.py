@@ -94,6 +94,7 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
 
     Examples
     --------
+    >>> from mdpgrad.io import mdp_to_dict
     >>> from mdpgrad.examples import two_state
     >>> d = mdp_to_dict(two_state())
     >>> d["format"], d["layout"], d["P"][1][1]
@@ -448,6 +449,7 @@ def mdp_from_dict(doc: Any) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad.io import mdp_from_dict, mdp_to_dict
     >>> from mdpgrad.examples import two_state
     >>> mdp_from_dict(mdp_to_dict(two_state())).P.tolist() == two_state().P.tolist()
     True
@@ -514,6 +516,7 @@ def load(path: str | os.PathLike[str]) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad import load, save
     >>> import tempfile, pathlib
     >>> from mdpgrad.examples import two_state
     >>> with tempfile.TemporaryDirectory() as d:

@@ -3,7 +3,7 @@
 What it computes: ``probabilities``, ``prob_vjp`` and ``log_prob_vjp`` of the Policy protocol with
 ``jax.vjp`` (one reverse pass of the network over all states per weight table, ``jax.vmap`` over a
 batch of tables or of θ), jitted once per policy.  Complex θ = a + ib (mdpgrad's complex steps) is
-evaluated to first order, f(a) + i·jvp(f, a; b) (see :mod:`mdpgrad._adapters`).
+evaluated to first order, f(a) + i·jvp(f, a; b) (see ``mdpgrad._adapters``).
 
 Identities checked by the tests: ``log_prob_vjp(θ, w) = prob_vjp(θ, w/π)``; ``mg.policy_gradient``
 equals ``jax.grad`` of a differentiable dense solve of (I − γP^π) v = r^π to 1e-10; the same network
@@ -44,7 +44,7 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
         scale: float = 1.0) -> tuple[Callable[[Any, Any], Any], list[dict[str, Any]]]:
     """A plain MLP ``apply_fn(params, x)`` and its float64 params (a list of {"w", "b"} layers).
 
-    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²), the
+    Weights from ``mdpgrad._adapters.mlp_weights`` (N(0, scale²/fan_in), biases N(0, 0.1²), the
     same numbers as ``mdpgrad.torch.mlp`` for the same seed); ``activation`` (a key of ACTIVATIONS)
     between layers, none after the last.
     """

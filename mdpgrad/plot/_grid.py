@@ -121,6 +121,7 @@ def action_directions(mdp: MDP) -> np.ndarray:
 
     Examples
     --------
+    >>> from mdpgrad.plot import action_directions
     >>> import mdpgrad as mg
     >>> action_directions(mg.get_example("gridworld")).tolist()     # up, right, down, left
     [[-1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, -1.0]]

@@ -143,7 +143,7 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
                         xlabel: str | None = None) -> SamplePicture:
     """Histogram of one coordinate of the samples, with the sample mean, exact expectation and ∇J.
 
-    ``samples`` has one estimate per row, shape (n, d) (or (n, *param_shape),
+    ``samples`` has one estimate per row, shape (n, d) (or ``(n, *param_shape)``,
     flattened); ``coordinate`` is a flat index.  Vertical lines: the exact
     expectation (solid black, drawn first), the sample mean (dashed blue, on top) and ∇J (dotted
     red, when given).  The record's ``samples`` are the n values of the

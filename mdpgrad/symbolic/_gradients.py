@@ -122,7 +122,8 @@ def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, objective, TabularSoftmax
     >>> g = sympy.Symbol("gamma")
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], g, rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
@@ -139,7 +140,8 @@ def policy_gradient(mdp: MDP, policy: Any, theta: Any) -> ImmutableMatrix:
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, policy_gradient, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], sympy.Rational(9, 10),
     ...           rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
@@ -179,7 +181,8 @@ def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
     One decision state, then a terminal state; with one state the γᵗ are all 1
     at the only decision, so the update equals the gradient there.
 
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import expected_update_without_discount, MDP, policy_gradient, TabularSoftmax
     >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(1, 2),
     ...           rho0=[1, 0], terminal=[False, True])
     >>> pol = TabularSoftmax(2, 2)
@@ -205,7 +208,8 @@ def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, TabularSoftmax, update_jacobian
     >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(1, 2),
     ...           rho0=[1, 0], terminal=[False, True])
     >>> H = update_jacobian(mdp, TabularSoftmax(2, 2), TabularSoftmax(2, 2).symbols(), update="gradient")

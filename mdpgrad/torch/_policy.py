@@ -41,7 +41,7 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
         scale: float = 1.0) -> nn.Sequential:
     """A float64 ``nn.Sequential`` of Linear layers with ``activation`` between them.
 
-    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²)): the
+    Weights from ``mdpgrad._adapters.mlp_weights`` (N(0, scale²/fan_in), biases N(0, 0.1²)): the
     same network as ``mdpgrad.jax.mlp`` for the same seed.  No global random state is touched.
 
     Examples
