@@ -331,7 +331,13 @@ class Direct(TableShaped):
 
 
 def uniform_policy(n_states: int, n_actions: int) -> np.ndarray:
-    """The table π(a|s) = 1/A, shape (S, A)."""
+    """The table π(a|s) = 1/A, shape (S, A).
+
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    """
     n_states = check_integer(n_states, "n_states", min_value=1)
     n_actions = check_integer(n_actions, "n_actions", min_value=1)
     check_memory(8 * n_states * n_actions, f"a ({format_count(n_states)}, {format_count(n_actions)}) policy "
@@ -349,7 +355,13 @@ def _action_values(q: ArrayLike) -> np.ndarray:
 
 
 def greedy_policy(q: ArrayLike) -> np.ndarray:
-    """Deterministic table choosing argmax_a q(s, a) (lowest index on ties), shape (S, A)."""
+    """Deterministic table choosing argmax_a q(s, a) (lowest index on ties), shape (S, A).
+
+    Parameters
+    ----------
+    q : array_like, shape (S, A)
+        Action values.
+    """
     q = _action_values(q)
     pi = np.zeros_like(q)
     np.put_along_axis(pi, np.argmax(q, axis=-1)[..., None], 1.0, axis=-1)
@@ -357,7 +369,15 @@ def greedy_policy(q: ArrayLike) -> np.ndarray:
 
 
 def epsilon_greedy_policy(q: ArrayLike, epsilon: float) -> np.ndarray:
-    """π = (1 − ε)·greedy(q) + ε·uniform, shape (S, A)."""
+    """π = (1 − ε)·greedy(q) + ε·uniform, shape (S, A).
+
+    Parameters
+    ----------
+    q : array_like, shape (S, A)
+        Action values; the greedy action of each state is its argmax (lowest index on ties).
+    epsilon : float
+        Weight 0 ≤ ε ≤ 1 of the uniform policy.
+    """
     epsilon = check_real(epsilon, "epsilon", min_value=0.0, max_value=1.0)
     q = _action_values(q)
     return (1.0 - epsilon) * greedy_policy(q) + epsilon / q.shape[-1]

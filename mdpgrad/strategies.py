@@ -133,6 +133,11 @@ def max_continuing_gamma(n_states: int) -> float:
     max|r| ≤ REWARD_RATIO·(max r − min r) or all equal (with one action, or equal rewards, the
     advantage is not judged).
 
+    Parameters
+    ----------
+    n_states : int
+        S.
+
     Examples
     --------
     >>> from mdpgrad.strategies import max_continuing_gamma

@@ -193,6 +193,14 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
 
     At θ = θ₀ this is −∇J(θ₀) by the policy gradient theorem.
 
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+
     Returns
     -------
     ndarray, shape theta.shape
@@ -275,6 +283,14 @@ def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.nd
 def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
     """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J).
 
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+
     Returns
     -------
     float
@@ -286,6 +302,14 @@ def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -
 
 def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π.
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
 
     Returns
     -------
@@ -367,6 +391,16 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Array
     direction: ρ < 1 + ε where adv₀ > 0, ρ > 1 − ε where adv₀ < 0.  Outside
     (and on the boundary itself, where the one-sided derivative into the
     clipped region is 0) the term is constant in θ.
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+    clip : float, optional
+        The clipping range ε > 0.
 
     Returns
     -------

@@ -942,6 +942,13 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     against the estimator's own exact expectation instead.  The other
     arguments are those of :func:`~mdpgrad.check_estimator`.
 
+    Parameters
+    ----------
+    mdp, policy, theta, estimator, n_episodes, protocol, horizon
+        As in :func:`~mdpgrad.check_estimator`.
+    target, alpha, rng, covariance, detect, power
+        As in :func:`~mdpgrad.check_estimator`.
+
     Returns
     -------
     EstimatorCheck

@@ -588,6 +588,15 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     of Weaver & Tao (2001) and Greensmith, Bartlett & Baxter (2004, §4), for the whole
     episode's estimate and the total variance tr Cov.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like
+        The parameters, shape ``policy.param_shape``.
+    protocol, horizon
+        How episodes end, as in :func:`estimator_moments`.
+
     Raises
     ------
     ValidationError

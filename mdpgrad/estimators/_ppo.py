@@ -58,6 +58,17 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
     "geometric" it is only available when the clip cannot bind anywhere π_old
     goes (ValidationError otherwise).
 
+    Parameters
+    ----------
+    theta_old : array_like
+        The parameters θ_old that sample the episodes.
+    clip : float
+        The clipping range ε > 0.
+    advantages : array_like, shape (S, A), optional
+        A table of advantages Â(s, a) (e.g. the exact advantage of θ_old).
+    values : float or array_like, shape (S,), optional
+        Without ``advantages``: the baseline b of the sampled Âₜ = Gₜ − b(sₜ) (default 0).
+
     Examples
     --------
     A bandit with rewards (0, 1), π_old = (½, ½), exact advantages (−½, ½); at
@@ -194,6 +205,13 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
     then E[Â | R₁ = x] is averaged over all multisets of the other
     group_size − 1 returns (at most MAX_COMBOS).  Beyond these limits
     ValidationError.
+
+    Parameters
+    ----------
+    group_size : int
+        Episodes per group (at least 2), sharing one start state.
+    eps : float, optional
+        ε added to the group's standard deviation.
 
     Examples
     --------

@@ -152,6 +152,13 @@ def whole_return_estimator() -> Estimator:
 def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """The exact state values v^{π_θ}, shape (S,), to pass to :func:`baseline_estimator`.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like
+        The parameters, shape ``policy.param_shape``.
+
     Examples
     --------
     >>> import numpy as np
@@ -173,6 +180,11 @@ def baseline_estimator(b: ArrayLike) -> Estimator:
     Since Σ_a π(a|s) ∇log π(a|s) b(s) = 0 the expectation is REINFORCE's for
     every b (Sutton & Barto 2018, §13.4); it is computed with b kept in, so
     the tests check that identity.
+
+    Parameters
+    ----------
+    b : float or array_like, shape (S,)
+        The baseline b(s) (a constant, or one value per state, e.g. :func:`value_baseline`).
     """
     def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
         return step_weights(traj) * (returns(traj) - b[np.maximum(traj.states[:, :-1].T, 0)])
@@ -224,6 +236,13 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
     Exact expectation: with δ̄(s, a) = r + γPV − V(s) and δ̄^π = Σ_a π δ̄,
     E[Âₜ | s, a] = δ̄(s, a) + γλ P(I − γλP̃^π)⁻¹ δ̄^π (finite sums under "horizon"),
     weighted by η(s)π(a|s).  With V = v, or with λ = 1, it equals ∇J.
+
+    Parameters
+    ----------
+    values : array_like, shape (S,)
+        The state values V used in the TD errors δₜ = rₜ + γV(sₜ₊₁) − V(sₜ).
+    lam : float
+        λ in [0, 1].
 
     Examples
     --------

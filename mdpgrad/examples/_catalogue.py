@@ -129,6 +129,11 @@ def two_state_reversible(gamma: float = 0.9) -> MDP:
     identity (and the uniform stationary) weighting, the reversible case of
     Ollivier (2018) where a symmetry checker must answer "symmetric".
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
     >>> from mdpgrad.examples import two_state_reversible
@@ -150,6 +155,11 @@ def two_state_episodic(gamma: float = 1.0) -> MDP:
     State 1 is terminal.  γ = 1, ρ₀ = δ₀.  Every policy with π(quit|0) = p
     terminates, and v(0) = p / (p + (1 − p)/2) · 1 = 2p / (1 + p) (solve
     v = p + (1 − p)·½·v by hand); the optimum is p = 1 with v = 1.
+
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
 
     Examples
     --------
@@ -176,6 +186,11 @@ def gridworld_example_3_5(gamma: float = 0.9) -> MDP:
     pays −1; any other move pays 0.  γ = 0.9, ρ₀ uniform.  Under the
     equiprobable random policy the book prints v to one decimal, e.g.
     v(A) = 8.8 and v(B) = 5.3.
+
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
 
     Examples
     --------
@@ -308,6 +323,11 @@ def baird_counterexample(gamma: float = 0.99) -> BairdCounterexample:
     uniform over all seven; the target policy always takes solid.  Off-policy
     semi-gradient TD(0) diverges on this example.
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
     >>> from mdpgrad.examples import baird_counterexample
@@ -372,6 +392,11 @@ def cliff_walking(gamma: float = 1.0) -> MDP:
     The cliff cells are kept as states (so the indices match Gymnasium's
     CliffWalking) but are never entered; moves out of them follow the same
     rules.  The optimal path runs along the cliff edge in 13 steps, return −13.
+
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
 
     Examples
     --------
@@ -585,6 +610,11 @@ EXAMPLES: dict[str, tuple[Callable[[], MDP], str]] = {
 
 def get_example(name: str) -> MDP:
     """Build the named example (see ``EXAMPLES`` for the names).
+
+    Parameters
+    ----------
+    name : str
+        One of the names in ``EXAMPLES`` (``mdpgrad examples`` lists them).
 
     Raises
     ------

@@ -291,6 +291,19 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
 def from_gymnasium(P: Any, *, gamma: float, rho0: Any = None, sparse: bool = False) -> MDP:
     """An MDP from a Gymnasium toy-text environment or its ``P`` dict (rules: :func:`convert_gymnasium`).
 
+    Parameters
+    ----------
+    P : environment or dict
+        A toy-text environment (its ``env.unwrapped.P`` is read) or that dict,
+        ``P[s][a] = [(p, s', r, terminated), ...]``.
+    gamma : float
+        The discount γ.
+    rho0 : array_like or "uniform", optional
+        The start distribution; default the environment's own (required with a bare dict);
+        "uniform": uniform over the non-terminal states.
+    sparse : bool, optional
+        Build a sparse (S·A, S) transition matrix.
+
     Examples
     --------
     >>> from mdpgrad.io import from_gymnasium

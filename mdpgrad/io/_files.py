@@ -92,6 +92,10 @@ def _suffix(path: Any) -> str:
 def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     """The JSON document (schema version 1, see module notes) of an MDP, as plain Python objects.
 
+    Parameters
+    ----------
+    mdp : MDP
+
     Examples
     --------
     >>> from mdpgrad.io import mdp_to_dict
@@ -442,6 +446,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def mdp_from_dict(doc: Any) -> MDP:
     """Build an MDP from a JSON document (schema version 1, see module notes), checking every field.
 
+    Parameters
+    ----------
+    doc : dict
+        The JSON document, as loaded by ``json.load``.
+
     Raises
     ------
     ValidationError
@@ -506,6 +515,11 @@ def load(path: str | os.PathLike[str]) -> MDP:
     ``allow_pickle=False``, every member's shape and dtype checked from its .npy header before
     any data is decompressed; JSON is read in chunks up to the size ``stat`` gave and parsed as
     data.  Only regular files are read (a FIFO or a device is refused).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` or ``.json`` file written by :func:`save`.
 
     Raises
     ------

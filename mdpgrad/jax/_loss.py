@@ -138,7 +138,9 @@ def loss_estimator(loss_fn: Callable[..., Any], *, batch_size: int = 1,
 
     Examples
     --------
+    >>> import numpy as np
     >>> import jax, mdpgrad as mg
+    >>> from mdpgrad.jax import loss_estimator
     >>> jax.config.update("jax_enable_x64", True)
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = mg.MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])

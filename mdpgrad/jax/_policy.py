@@ -47,6 +47,17 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
     Weights from ``mdpgrad._adapters.mlp_weights`` (N(0, scale²/fan_in), biases N(0, 0.1²), the
     same numbers as ``mdpgrad.torch.mlp`` for the same seed); ``activation`` (a key of ACTIVATIONS)
     between layers, none after the last.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first (at least two).
+    activation : str, optional
+        A key of ``ACTIVATIONS``, applied between layers (none after the last).
+    seed : int, optional
+        Seed of the weights.
+    scale : float, optional
+        Weight scale: N(0, scale²/fan_in).
     """
     check_x64("mdpgrad.jax.mlp")
     if activation not in ACTIVATIONS:
@@ -89,6 +100,7 @@ class JaxPolicy:
     Examples
     --------
     >>> import jax
+    >>> from mdpgrad.jax import JaxPolicy, mlp
     >>> jax.config.update("jax_enable_x64", True)
     >>> apply_fn, params = mlp([2, 2], seed=0)
     >>> pol = JaxPolicy(apply_fn, params, n_states=2)

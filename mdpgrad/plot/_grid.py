@@ -114,6 +114,11 @@ def action_directions(mdp: MDP) -> np.ndarray:
     jumps four rows down, which would turn the mean of "right" by 18°; walls
     (no move) and the cliff's return to the start are outvoted the same way.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A gridworld (with ``grid_shape``).
+
     Raises
     ------
     ValidationError

@@ -249,6 +249,12 @@ def _validated_fields(tr: Trajectories) -> dict[str, object]:
 def truncation_bound(mdp: MDP, horizon: int) -> float:
     """γᴴ · max|r| / (1 − γ): the most a horizon-H truncation can change J.
 
+    Parameters
+    ----------
+    mdp : MDP
+    horizon : int
+        H, the number of actions after which an episode is cut.
+
     Examples
     --------
     >>> import numpy as np
@@ -661,6 +667,14 @@ def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
     Returns an int array of shape (n_groups · group_size,) to pass as
     ``sample(..., start_states=...)``; consecutive blocks of ``group_size``
     share a state (the GRPO setting, Shao et al. 2024, §4.1).
+
+    Parameters
+    ----------
+    mdp : MDP
+    n_groups, group_size : int
+        The number of groups and the episodes in each.
+    rng : int or numpy.random.Generator
+        The source of randomness (an integer seed ≥ 0).
 
     Examples
     --------

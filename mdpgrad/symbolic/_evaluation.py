@@ -263,6 +263,13 @@ def stationary_distribution(P_pi: Any) -> ImmutableMatrix:
     Solves (I − P^π)ᵀ d = 0 with the last equation replaced by Σ d = 1
     (Stewart 1994, §2.3).
 
+    Parameters
+    ----------
+    P_pi : Matrix, shape (S, S)
+        A row-stochastic state chain (exact entries).
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import stationary_distribution
     >>> a, b = sympy.symbols("a b")
@@ -285,6 +292,17 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
 
     With ``discounted=False`` the γᵗ are dropped (η̃ of an episodic MDP).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions).
+    discounted : bool, optional
+        η with γᵗ (True) or the undiscounted visits η̃.
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import MDP, visit_counts
     >>> mdp = MDP([[[sympy.Rational(1, 2), sympy.Rational(1, 2)]], [[0, 1]]], [[1], [0]], 1,

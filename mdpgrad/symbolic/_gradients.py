@@ -120,6 +120,14 @@ def theorem_gradient(pm: PolicyModel, ev: dict, weights: list, values: list, whi
 def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
     """J(θ) = ρ₀ · v^{π_θ} as an expression of θ.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+
     Examples
     --------
     >>> import sympy
@@ -137,6 +145,14 @@ def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
 
 def policy_gradient(mdp: MDP, policy: Any, theta: Any) -> ImmutableMatrix:
     """∇_θ J by the policy gradient theorem, Σ_s η(s) Σ_a ∇π(a|s) q(s, a), in θ's shape.
+
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
 
     Examples
     --------
@@ -176,6 +192,16 @@ def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
     ("undiscounted", episodic), or with the stationary d_π ("stationary", per step);
     "auto" picks "undiscounted" when the MDP has terminal states (Nota & Thomas 2020).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+    visits : str, optional
+        As in :func:`mdpgrad.expected_update_without_discount`.
+
     Examples
     --------
     One decision state, then a terminal state; with one state the γᵗ are all 1
@@ -205,6 +231,18 @@ def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without
     the Hessian of J); ``update="gradient"`` differentiates ∇J (the Hessian of J,
     symmetric).
     Derivatives are taken in the field of rational functions of z = exp θ.
+
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+    update : {"without_discount", "gradient"}, optional
+        The expected update differentiated.
+    visits : str, optional
+        As in :func:`expected_update_without_discount`.
 
     Examples
     --------

@@ -377,6 +377,13 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     refused, as is any x without a short fraction (0 stays 0).  Sparse models are densified, so
     call this on small models only.
 
+    Parameters
+    ----------
+    mdp : mdpgrad.MDP
+        A float model.
+    max_denominator : int, optional
+        The largest denominator of a fraction tried.
+
     Raises
     ------
     ValidationError
@@ -419,6 +426,21 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
     minus the rest) and γ the symbol ``gamma``.  Terminal states are absorbing
     with zero reward.
 
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    gamma : expression, optional
+        The discount; default the symbol ``gamma``.
+    terminal : sequence of bool, optional
+        Terminal states (absorbing, zero reward).
+    rewards : bool, optional
+        Rewards as symbols ``r{s}{a}`` (False: all zero).
+    rho0 : bool, optional
+        ρ₀ as symbols over the non-terminal states (False: the default uniform ρ₀).
+
+    Examples
+    --------
     >>> from mdpgrad.symbolic import general_mdp
     >>> m = general_mdp(2, 2)
     >>> m.P[1, 0, 0], m.P[1, 0, 1], m.rho0[1]

@@ -56,6 +56,15 @@ __all__ = [
 def q_symbols(n_states: int, n_actions: int, name: str = "Q") -> ImmutableMatrix:
     """Q as symbols ``{name}{s}{a}``, shape (S, A).
 
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    name : str, optional
+        The prefix of the symbols.
+
+    Examples
+    --------
     >>> from mdpgrad.symbolic import q_symbols
     >>> q_symbols(1, 2)
     Matrix([[Q00, Q01]])
@@ -119,6 +128,8 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
         Default: the symbols of :func:`q_symbols`.
     D : None, "identity", or sequence of S·A expressions
         Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
 
     Examples
     --------
@@ -146,6 +157,19 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
 def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
     """∂u/∂Q = D (γ P Π − I), shape (S·A, S·A), by sympy differentiation of :func:`td_update`.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S·A expressions
+        Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import MDP, td_jacobian
     >>> g = sympy.Symbol("gamma")
@@ -164,6 +188,21 @@ def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> I
 def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
     """u(v) = D (r^π + γ P^π v − v) for state values, shape (S, 1); v defaults to symbols ``V{s}``.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    v : Matrix, shape (S, 1), optional
+        Default: the symbols ``V{s}``.
+    D : None, "identity", or sequence of S expressions
+        Diagonal of the weighting over states.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import MDP, td_update_v
     >>> g = sympy.Symbol("gamma")
@@ -193,6 +232,19 @@ def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) ->
 
     Sutton & Barto 2018, §9.4 (the TD fixed point's matrix).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S expressions
+        Diagonal of the weighting over states.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import MDP, td_jacobian_v
     >>> p, g = sympy.symbols("p gamma")
@@ -323,6 +375,19 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     common factor γ divided out: detailed balance of the state-action chain PΠ
     with respect to the weighting D (Ollivier 2018).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S·A expressions
+        Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
     >>> import sympy
     >>> from mdpgrad.symbolic import MDP, detailed_balance_conditions
     >>> p = sympy.Symbol("p")

@@ -179,7 +179,9 @@ def loss_estimator(loss_fn: Callable[..., Any], *, batch_size: int = 1,
 
     Examples
     --------
+    >>> import numpy as np
     >>> import torch, mdpgrad as mg
+    >>> from mdpgrad.torch import TorchPolicy, loss_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = mg.MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> pol = TorchPolicy(torch.nn.Linear(2, 2), n_states=2)
