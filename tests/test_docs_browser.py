@@ -165,7 +165,8 @@ def test_page_renders(browser: Any, server: _Server, name: str) -> None:
     if name.startswith("lesson"):
         figures = [src for src, _ in images if "_images/" in src]
         assert len(figures) >= 2, f"{name}: expected the lesson's figures, found {figures}"
-        browser.execute_script("document.querySelector('img[src*=\"_images/\"]').scrollIntoView()")
+        browser.execute_script(
+            "document.querySelector('img[src*=\"_images/\"]').scrollIntoView({block: 'center'})")
         _screenshot(browser, f"{name}_figure")
     assert not server.failures, f"{name}: failed requests {server.failures}"
     assert not _console_errors(browser), f"{name}: console errors {_console_errors(browser)}"

@@ -175,3 +175,20 @@ def test_readme_links_to_the_site_with_relative_paths() -> None:
     for page in ("docs/getting_started.md", "docs/lessons.md", "docs/testing_your_estimator.md",
                  "docs/teachers.md", "docs/api/index.rst"):
         assert page in local, page
+
+
+@pytest.mark.parametrize("page", sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")
+                                        if "_build" not in p.parts and "lessons" not in p.parts))
+def test_page_examples_run(page: str) -> None:
+    """The ``>>>`` examples of each page run as written, from a fresh namespace, page by page."""
+    import doctest
+
+    from _pytest.doctest import _get_checker
+
+    text = (DOCS / page).read_text()
+    test = doctest.DocTestParser().get_doctest(text, {"__name__": "__main__"}, page, str(DOCS / page), 0)
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    runner = doctest.DocTestRunner(checker=_get_checker(), optionflags=flags)
+    messages: list[str] = []
+    runner.run(test, out=messages.append)
+    assert runner.failures == 0, "".join(messages)
