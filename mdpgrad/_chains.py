@@ -424,23 +424,23 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
     """The stationary distribution d_π of a state chain: d_πᵀ P^π = d_πᵀ, Σ d_π = 1.
 
     The chain must have exactly one recurrent class, found exactly on the
-    edges of P^π (:func:`_recurrent_state`); with s* one of its states,
+    edges of P^π (``_recurrent_state``); with s* one of its states,
     d_π ∝ x, where x(s*) = 1 and the other entries solve (I − P^π)ᵀ x = 0
     without the equation of s*, a nonsingular system of S − 1 unknowns
     (Stewart 1994, §2.3; Kemeny & Snell 1960, §5.1).  Dense chains of up to
-    :data:`STATIONARY_GTH_MAX_STATES` states are solved by GTH on the
+    ``STATIONARY_GTH_MAX_STATES`` states are solved by GTH on the
     recurrent class (0 elsewhere), without subtractions, so that a weakly
     coupled chain keeps its digits (a small residual alone does not show
     that: two blocks coupled with probability 1e-16 give a residual at
     rounding for distributions far apart); larger dense chains by LU (the
     S×S matrix is checked against the memory limit first); sparse
-    ones by SuperLU below :data:`STATIONARY_ITERATIVE_MIN_STATES` states and
+    ones by SuperLU below ``STATIONARY_ITERATIVE_MIN_STATES`` states and
     above by GMRES preconditioned with an incomplete LU of bounded fill
-    (Saad 2003, §10.4), at most :data:`STATIONARY_MAXITER` steps, so a sparse
+    (Saad 2003, §10.4), at most ``STATIONARY_MAXITER`` steps, so a sparse
     chain is never densified and a chain that mixes too slowly is refused.
 
     The error estimate bounds ‖computed − exact‖₁.  On the GTH route it is
-    :data:`GTH_ERROR_FACTOR`·n³ε for a class of n states (GTH is stable
+    ``GTH_ERROR_FACTOR``·n³ε for a class of n states (GTH is stable
     entry by entry: O'Cinneide 1993).  On the LU and GMRES routes, with A the
     reduced (S−1)×(S−1) matrix and ρ = A x − b the residual of the computed x,
     ‖δx‖₁ ≤ ‖A⁻¹‖₁ (‖ρ‖₁ + rounding of ρ) (Higham 2002, §7.2), and
@@ -461,7 +461,7 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
         Also return the error estimate.
     accuracy : {"refuse", "warn", "ignore"}
         What to do when the estimate leaves fewer than
-        :data:`~mdpgrad.ACCURACY_MIN_DIGITS` significant digits (relative to
+        ``ACCURACY_MIN_DIGITS`` significant digits (relative to
         ‖d_π‖₁ = 1): raise :class:`~mdpgrad.InaccurateResultError`, warn, or
         return the result silently.
 
@@ -477,12 +477,14 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
         If P_pi is not a finite real square matrix, if the chain has more
         than one recurrent class (no unique d_π), if a dense chain exceeds the
         memory limit, or if the iterative solve of a large sparse chain does
-        not reach a residual of :data:`STATIONARY_TOL`.
+        not reach a residual of ``STATIONARY_TOL``.
     InaccurateResultError
         With ``accuracy="refuse"``, if the estimate leaves too few digits.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import stationary_distribution
     >>> stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]])).round(12).tolist()
     [0.75, 0.25]
     >>> d, err = stationary_distribution(np.array([[0.9, 0.1], [0.3, 0.7]]), error=True)
@@ -548,7 +550,7 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
 
 
 def _gth_error(n: int) -> float:
-    """The 1-norm error bound of GTH on n states: :data:`GTH_ERROR_FACTOR`·n³ε (O'Cinneide 1993)."""
+    """The 1-norm error bound of GTH on n states: ``GTH_ERROR_FACTOR``·n³ε (O'Cinneide 1993)."""
     return GTH_ERROR_FACTOR * float(n) ** 3 * float(np.finfo(float).eps)
 
 

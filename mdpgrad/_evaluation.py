@@ -12,7 +12,7 @@ Formulas (Sutton & Barto 2018, §3.5 and §4.1; Puterman 1994, §6.1)::
 P̃^π and ρ̃₀ are P^π and ρ₀ with the terminal states masked
 (:func:`mdpgrad._chains.masked_chain`); terminal states pay no reward, so
 r^π needs no mask.  Without terminal states Σ η = 1/(1 − γ).  The matrix
-I − γP̃^π is factorised once (:func:`mdpgrad._linalg.factorize`) and the factors
+I − γP̃^π is factorised once (``mdpgrad._linalg.factorize``) and the factors
 serve v and η; :class:`Evaluation` keeps them for later solves.
 
 Two routes to the same numbers:
@@ -41,7 +41,7 @@ Two routes to the same numbers:
 Every evaluation with a real table carries an :class:`ErrorEstimate`
 (condition estimate × residual, propagated to q, the advantage, η and J), and
 is refused (:class:`~mdpgrad.InaccurateResultError`) when it leaves fewer than
-:data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` significant digits, unless the
+``ACCURACY_MIN_DIGITS`` significant digits, unless the
 caller passes ``accuracy="warn"`` or ``"ignore"``.  The arrays of an
 :class:`Evaluation` are read-only and its own (π is copied).
 
@@ -150,7 +150,7 @@ class ErrorEstimate:
     J : float or ndarray
     digits : float
         Significant digits left in the least accurate of v (relative to max|v|),
-        q (max|q|), advantage (max|adv| or :func:`advantage_floor`, whichever
+        q (max|q|), advantage (max|adv| or ``advantage_floor``, whichever
         is larger), η (‖η‖₁) and J (max|v|: J averages v, and may be 0 by symmetry), over the whole
         batch.
     """
@@ -199,7 +199,7 @@ class Evaluation:
         solves with the same matrix: ``solver.solve(b)`` = M⁻¹b,
         ``solver.solve_transposed(b)`` = M⁻ᵀb (b of shape (S,) or (S, k)).
         Set for every evaluation of a single policy; None for a batch.  On
-        the deflated route (module docstring) a :class:`~mdpgrad._linalg.DeflatedSolver`.
+        the deflated route (module docstring) a ``DeflatedSolver``.
     error : ErrorEstimate or None
         Forward-error estimates of v, q, advantage, η and J (None for complex
         tables, which only the complex-step machinery passes).
@@ -234,7 +234,7 @@ class Evaluation:
                 f"sum eta = {float(np.max(np.sum(self.eta, axis=-1))):.6g}{digits}")
 
     def bellman_residual(self, mdp: MDP) -> float:
-        """max_s |v − r^π − γP^π v|, the check that v solves the Bellman equation."""
+        """``max_s |v − r^π − γP^π v|``, the check that v solves the Bellman equation."""
         if sp.issparse(self.P_pi):
             resid = self.v - self.r_pi - mdp.gamma * (self.P_pi @ self.v)
         else:
@@ -365,11 +365,11 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
         evaluate the closed forms off the simplex (used for derivatives in the
         entries of π; complex tables pass through).
     solver : {"auto", "lu", "refined", "splu", "krylov"}
-        How I − γP̃^π is solved for one policy (see :func:`mdpgrad._linalg.factorize`):
+        How I − γP̃^π is solved for one policy (see ``mdpgrad._linalg.factorize``):
         "auto" chooses by size and storage; batches are always solved directly.
     accuracy : {"refuse", "warn", "ignore"}
         What to do when the estimated error (``Evaluation.error``) leaves fewer
-        than :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` significant digits in
+        than ``ACCURACY_MIN_DIGITS`` significant digits in
         v, q, the advantage, η or J: raise :class:`~mdpgrad.InaccurateResultError`
         (default), warn, or return the result silently.
 
@@ -398,6 +398,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     --------
     Two states, one action: state 0 pays 1 and stays with probability ½.
 
+    >>> from mdpgrad import MDP, evaluate
     >>> import numpy as np
     >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0])
@@ -561,7 +562,7 @@ def _direct_error(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, v: n
                   on_simplex: bool, rows: np.ndarray | None) -> ErrorEstimate:
     """The :class:`ErrorEstimate` of the direct route (one more product, P^πᵀη, for η's residual).
 
-    When it leaves fewer than :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits on a dense model,
+    When it leaves fewer than ``ACCURACY_MIN_DIGITS`` digits on a dense model,
     the residuals are formed once more in extended precision (:func:`_extended_residuals`): the
     rounding of the residual computation, u·(1 + γ)·max|v| in float64, is what dominates the bound
     when v = M⁻¹r^π is large but accurate (P^π = I near γ = 1), and it drops by the ratio of the
@@ -663,7 +664,7 @@ def _scales(mdp: MDP, v: np.ndarray, q: np.ndarray, adv: np.ndarray, eta: np.nda
 
 
 def _within_tolerance(mdp: MDP, ev: Evaluation) -> bool:
-    """Whether every quantity of ``ev`` keeps :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits."""
+    """Whether every quantity of ``ev`` keeps ``ACCURACY_MIN_DIGITS`` digits."""
     err = ev.error
     if err is None:
         return True
@@ -797,6 +798,8 @@ def visit_counts(mdp: MDP, pi: ArrayLike, *, discounted: bool = True, validate: 
     --------
     State 0 stays with probability ½, else ends: 2 visits expected, 4/3 discounted by γ = ½.
 
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, visit_counts
     >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5, rho0=[1.0, 0.0], terminal=[False, True])
     >>> visit_counts(mdp, np.ones((2, 1)), discounted=False).tolist()

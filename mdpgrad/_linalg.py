@@ -935,7 +935,7 @@ def batched_lu_solve(factors: tuple[np.ndarray, np.ndarray | None], b: np.ndarra
 # --- accuracy: forward-error estimates and the refusal of results that are noise -------------------------
 
 #: What a call does with a result whose estimated forward error leaves fewer than
-#: :data:`ACCURACY_MIN_DIGITS` significant digits: "refuse" raises
+#: ``ACCURACY_MIN_DIGITS`` significant digits: "refuse" raises
 #: :class:`InaccurateResultError` (the default everywhere), "warn" returns it with an
 #: :class:`InaccurateResultWarning`, "ignore" returns it silently.
 Accuracy = Literal["refuse", "warn", "ignore"]
@@ -956,7 +956,7 @@ ACCURACY_MIN_DIGITS = 6.0
 class InaccurateResultError(ValidationError):
     """A numeric result whose estimated forward error leaves too few significant digits.
 
-    Raised when fewer than :data:`ACCURACY_MIN_DIGITS` digits would remain; the
+    Raised when fewer than ``ACCURACY_MIN_DIGITS`` digits would remain; the
     message gives the estimated relative error, the digits left and what to do.
     ``argument`` names the call's input most responsible (``"mdp"`` for an
     ill-conditioned model), ``value`` is the estimated relative error.
@@ -995,7 +995,7 @@ def digits_left(error: float, scale: float) -> float:
 
 def check_accuracy(what: str, error: np.ndarray | float, scale: np.ndarray | float, accuracy: Accuracy,
                    advice: str, argument: str = "mdp") -> None:
-    """Refuse (or warn about) a result with fewer than :data:`ACCURACY_MIN_DIGITS` digits left.
+    """Refuse (or warn about) a result with fewer than ``ACCURACY_MIN_DIGITS`` digits left.
 
     ``error`` and ``scale`` are per result of a batch (same shape; scalars for one
     result); the first result of the batch that fails is named.

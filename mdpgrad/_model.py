@@ -151,23 +151,23 @@ class MDP(RewardShaped):
         stored as ``csr_array`` and stays sparse through every computation.
     r : ndarray, shape (S, A) or (S, A, S)
         Expected immediate reward r(s, a), or r(s, a, s') which is reduced to
-        r(s, a) = Σ_s' P(s'|s, a) r(s, a, s').
+        r(s, a) = Σ_s' P(s' | s, a) r(s, a, s').
     gamma : float
         Discount, 0 ≤ γ ≤ 1.  γ = 1 needs terminal states (see module notes).
     rho0 : ndarray, shape (S,), optional
         Start-state distribution.  Default: uniform over non-terminal states.
     terminal : ndarray of bool, shape (S,), optional
         Absorbing zero-reward states where episodes end.  Default: none.
-    actions : ndarray of bool, shape (S, A), optional
-        ``actions[s, a]`` is True when action a is available in state s;
-        every state needs one.  Default: every action in every state.  The
-        rows P[s, a, :] of unavailable actions may be all zeros.
     atol : float, optional
         Tolerance on row sums of P and on the sum of ρ₀ (default 1e-10).
     grid_shape : (int, int), optional
         For a gridworld, its (n_rows, n_cols), with n_rows·n_cols = S and
         state s in cell (s // n_cols, s % n_cols).  Only pictures use it
         (:mod:`mdpgrad.plot`); it changes no computation.
+    actions : ndarray of bool, shape (S, A), optional
+        ``actions[s, a]`` is True when action a is available in state s;
+        every state needs one.  Default: every action in every state.  The
+        rows P[s, a, :] of unavailable actions may be all zeros.
 
     Raises
     ------
@@ -176,6 +176,7 @@ class MDP(RewardShaped):
 
     Examples
     --------
+    >>> from mdpgrad import MDP
     >>> import numpy as np
     >>> P = np.array([[[0.9, 0.1], [0.1, 0.9]],
     ...               [[0.5, 0.5], [0.0, 1.0]]])

@@ -293,6 +293,8 @@ class TabularSoftmax(TableShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import TabularSoftmax
     >>> pol = TabularSoftmax(2, 2)
     >>> pol.probabilities(np.zeros((2, 2))).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
@@ -367,6 +369,8 @@ class LogLinear(FeatureShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import LogLinear
     >>> phi = np.zeros((2, 2, 1)); phi[:, 1, 0] = 1.0
     >>> pol = LogLinear(phi)
     >>> np.round(pol.probabilities(np.array([np.log(3.0)])), 3).tolist()
@@ -425,6 +429,8 @@ class Direct(TableShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import Direct
     >>> Direct(1, 2).log_prob_vjp(np.array([[0.25, 0.75]]), np.array([[1.0, 3.0]])).tolist()
     [[4.0, 4.0]]
     """
@@ -465,11 +471,20 @@ class Direct(TableShaped):
 
 
 def uniform_policy(n_states: int, n_actions: int, *, actions: Any = None) -> np.ndarray:
-    """The table π(a|s) = 1/A, shape (S, A); with ``actions`` (bool (S, A)) 1/|A(s)| over the
-    available actions of s and 0 elsewhere.
+    """The table π(a|s) = 1/A, shape (S, A); with ``actions`` 1/|A(s)| over the available actions of s
+    and 0 elsewhere.
+
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    actions : array_like of bool, shape (S, A), optional
+        The available actions (``mdp.actions``); default: every action.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import uniform_policy
     >>> uniform_policy(2, 2, actions=np.array([[True, True], [False, True]])).tolist()
     [[0.5, 0.5], [0.0, 1.0]]
     """
@@ -498,12 +513,21 @@ def greedy_policy(q: ArrayLike, *, actions: Any = None, atol: float = 0.0) -> np
     Tie rule: every action a with q(s, a) ≥ max_b q(s, b) − ``atol`` is tied with
     the maximum, and the lowest index among them is chosen.  The default
     ``atol=0`` ties only exact equals; a positive one makes the choice stable
-    under rounding (two values computed along different routes).  With
-    ``actions`` (bool (S, A)) the maximum and the choice run over the available
-    actions only (q of an unavailable action is ignored).
+    under rounding (two values computed along different routes).
+
+    Parameters
+    ----------
+    q : array_like, shape (..., S, A)
+        Action values.
+    actions : array_like of bool, shape (S, A), optional
+        The available actions; the maximum and the choice run over them only (q of an
+        unavailable action is ignored).  Default: every action.
+    atol : float, optional
+        The tie tolerance (default 0).
 
     Examples
     --------
+    >>> from mdpgrad import greedy_policy
     >>> greedy_policy([[1.0, 1.0 + 1e-12]]).tolist(), greedy_policy([[1.0, 1.0 + 1e-12]], atol=1e-9).tolist()
     ([[0.0, 1.0]], [[1.0, 0.0]])
     """
@@ -520,8 +544,19 @@ def greedy_policy(q: ArrayLike, *, actions: Any = None, atol: float = 0.0) -> np
 
 def epsilon_greedy_policy(q: ArrayLike, epsilon: float, *, actions: Any = None,
                           atol: float = 0.0) -> np.ndarray:
-    """π = (1 − ε)·greedy(q) + ε·uniform, shape (..., S, A), both over the available ``actions``
-    (see :func:`greedy_policy` for the tie rule and ``atol``)."""
+    """π = (1 − ε)·greedy(q) + ε·uniform, shape (..., S, A), both over the available ``actions``.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., S, A)
+        Action values; the greedy action of each state follows :func:`greedy_policy`'s tie rule.
+    epsilon : float
+        Weight 0 ≤ ε ≤ 1 of the uniform policy.
+    actions : array_like of bool, shape (S, A), optional
+        The available actions; default: every action.
+    atol : float, optional
+        The greedy choice's tie tolerance (default 0).
+    """
     epsilon = check_real(epsilon, "epsilon", min_value=0.0, max_value=1.0)
     q = _action_values(q)
     mask = validate_actions(actions, q.shape[-2], q.shape[-1])

@@ -460,6 +460,11 @@ def set_memory_limit(n_bytes: int | None) -> int | None:
     ``None`` returns to the environment variable or the automatic limit.  The return value is the
     previous explicit setting (None when there was none), so ``old = set_memory_limit(n); ...;
     set_memory_limit(old)`` restores it.
+
+    Parameters
+    ----------
+    n_bytes : int or None
+        The cap in bytes (at least 1); None returns to the environment variable or the automatic limit.
     """
     old = _explicit_limit[0]
     _explicit_limit[0] = None if n_bytes is None else check_integer(n_bytes, "n_bytes", min_value=1)
@@ -472,6 +477,16 @@ def memory_limit_scope(n_bytes: int) -> Iterator[int]:
 
     Other threads keep their own cap; scopes nest (the innermost applies) and take precedence over
     :func:`set_memory_limit`.
+
+    Parameters
+    ----------
+    n_bytes : int
+        The cap in bytes, at least 1.
+
+    Yields
+    ------
+    int
+        ``n_bytes``, the cap in force inside the block.
 
     Examples
     --------

@@ -176,7 +176,13 @@ def _error(exc: BaseException, as_json: bool) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mdpgrad`` script; returns the exit status (see the module docstring)."""
+    """Entry point of the ``mdpgrad`` script; returns the exit status (see the module docstring).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments; default ``sys.argv[1:]``.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in argv
     try:

@@ -11,11 +11,11 @@ They follow the conventions of Hypothesis's own strategies (its
 ``guides/api-style.rst``): plural names, keyword-only ``min_…``/``max_…``
 bounds, arguments that vary are given as strategies (never "a value or a
 strategy"), every value is valid by construction (no ``.filter``, no
-``assume``), and bad arguments raise :class:`hypothesis.errors.InvalidArgument`.
+``assume``), and bad arguments raise ``hypothesis.errors.InvalidArgument``.
 
 Construction and guarantees
 ---------------------------
-Each row P(·|s, a) is built from non-negative weights normalised to sum 1: one
+Each row P(· | s, a) is built from non-negative weights normalised to sum 1: one
 *primary* next state with weight 1, plus extra weights that Hypothesis shrinks
 towards 0.  The primary next state of a continuing MDP is s itself plus a drawn
 offset (shrinking to a self-loop); of an episodic MDP it is a state of larger
@@ -91,7 +91,7 @@ STRICT_MIN_WEIGHT = 0.125
 #: property tests stay meaningful.
 DEFAULT_MAX_GAMMA = 0.95
 
-#: Float rewards are drawn on the grid k/REWARD_GRID, |k| ≤ REWARD_GRID (so in [−1, 1]): their
+#: Float rewards are drawn on the grid k/REWARD_GRID, ``|k| ≤ REWARD_GRID`` (so in [−1, 1]): their
 #: spread max r − min r is 0 or at least 1/REWARD_GRID, so max|r| ≤ REWARD_GRID × spread, the
 #: ratio :func:`max_continuing_gamma` needs.  (Unrestricted floats give rewards 1 and 1 − 2⁻⁵³,
 #: whose advantages no double-precision evaluation resolves to six digits of the spread.)
@@ -126,12 +126,12 @@ def max_continuing_gamma(n_states: int) -> float:
       leaves a residual ≲ u‖M‖∞ max|v| ≤ 2u·max|v|, so the estimate of the error of v is about
       H·(2u + 2u)·max|v| ≤ 4uH²R (max|v| ≤ RH); the advantage q − v carries two such errors
       plus the rounding of q and v, ≲ 8uH²R;
-    * the accuracy rule (six digits, :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS`) judges the
+    * the accuracy rule (six digits, ``ACCURACY_MIN_DIGITS``) judges the
       advantage against σ at least, so it needs 8uH²R ≤ 10⁻⁶σ, i.e.
       H ≤ √(10⁻⁶ / (8u·R/σ)); v, q, η and J, judged against their own size, need only
       4uH ≤ 10⁻⁶, which this implies;
     * the strategy's rewards have R/σ ≤ :data:`REWARD_RATIO` (the grid of :data:`REWARD_GRID`);
-      with :data:`CONDITION_MARGIN` in place of the 8, 1 − γ = √(CONDITION_MARGIN·u·REWARD_RATIO·10⁶).
+      with ``CONDITION_MARGIN`` in place of the 8, 1 − γ = √(CONDITION_MARGIN·u·REWARD_RATIO·10⁶).
     * a dense chain with a long horizon or a large reward offset takes the deflated route, whose
       error is relative to σ from the start (≈ 36uH² when P^π has several recurrent classes,
       ‖B⁻¹‖∞ ≤ (1 + γ)H); when it fails its own estimate the direct route above is taken.
@@ -140,8 +140,14 @@ def max_continuing_gamma(n_states: int) -> float:
     max|r| ≤ REWARD_RATIO·(max r − min r) or all equal (with one action, or equal rewards, the
     advantage is not judged).
 
+    Parameters
+    ----------
+    n_states : int
+        S.
+
     Examples
     --------
+    >>> from mdpgrad.strategies import max_continuing_gamma
     >>> round(1 / (1 - max_continuing_gamma(2)))
     262
     """
@@ -225,6 +231,7 @@ def mdps(*, min_states: int = 1, max_states: int = 5, min_actions: int = 1, max_
 
     Examples
     --------
+    >>> from mdpgrad.strategies import mdps
     >>> from hypothesis import find
     >>> find(mdps(), lambda m: True)
     MDP(n_states=1, n_actions=1, gamma=0.0, dense, n_terminal=0)
@@ -342,6 +349,7 @@ def policies(n_states: int, n_actions: int, *, strictly_positive: bool = False,
 
     Examples
     --------
+    >>> from mdpgrad.strategies import policies
     >>> from hypothesis import find
     >>> find(policies(2, 3), lambda pi: True).tolist()
     [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
@@ -395,6 +403,7 @@ def thetas(policy: Policy, *, min_value: float = -3.0, max_value: float = 3.0) -
 
     Examples
     --------
+    >>> from mdpgrad.strategies import thetas
     >>> from hypothesis import find
     >>> from mdpgrad import TabularSoftmax
     >>> find(thetas(TabularSoftmax(2, 2)), lambda th: True).tolist()
@@ -435,6 +444,7 @@ def as_fractions(x: Any, max_denominator: int) -> np.ndarray:
 
     Examples
     --------
+    >>> from mdpgrad.strategies import as_fractions
     >>> as_fractions([1 / 3, 0.25, 1.0], 10).tolist()
     [Fraction(1, 3), Fraction(1, 4), Fraction(1, 1)]
     """

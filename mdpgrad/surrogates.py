@@ -122,7 +122,9 @@ def freeze(mdp: MDP, policy: Policy, theta0: ArrayLike) -> FrozenBatch:
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.surrogates import freeze
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> fb = freeze(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(fb.weights * 121, 9).tolist()        # η π adv = (20/11)(1/2)(∓1/11)
@@ -191,13 +193,23 @@ def stop_gradient_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: 
 
     At θ = θ₀ this is −∇J(θ₀) by the policy gradient theorem.
 
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+
     Returns
     -------
     ndarray, shape theta.shape
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.surrogates import freeze, stop_gradient_surrogate_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
     >>> fb = freeze(mdp, pol, np.zeros((2, 2)))
@@ -215,7 +227,7 @@ def live_surrogate(mdp: MDP, policy: Policy, theta: ArrayLike) -> Any:
     ----------
     mdp : MDP
     policy : Policy
-    theta : array_like, shape (..., *policy.param_shape)
+    theta : array_like, shape ``(..., *policy.param_shape)``
         Real and finite; leading axes batch, as a loop of single calls would.
 
     Returns
@@ -271,6 +283,14 @@ def live_surrogate_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.nd
 def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> float:
     """L_IS(θ) = J(θ₀) + Σ η₀(s) π_θ(a|s) adv₀(s,a): equals J and ∇J at θ₀ (first-order model of J).
 
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+
     Returns
     -------
     float
@@ -282,6 +302,14 @@ def importance_surrogate(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -
 
 def importance_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """∇L_IS(θ) = Σ η₀ adv₀ ∇π_θ, one vector-Jacobian product of π.
+
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
 
     Returns
     -------
@@ -364,6 +392,16 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Array
     (and on the boundary itself, where the one-sided derivative into the
     clipped region is 0) the term is constant in θ.
 
+    Parameters
+    ----------
+    batch : FrozenBatch
+        What the data collection at θ₀ fixed (:func:`freeze`).
+    policy : Policy
+    theta : array_like
+        The parameters θ, shape ``policy.param_shape``.
+    clip : float, optional
+        The clipping range ε > 0.
+
     Returns
     -------
     ndarray, shape theta.shape
@@ -373,7 +411,9 @@ def ppo_clip_surrogate_gradient(batch: FrozenBatch, policy: Policy, theta: Array
     One state, γ = 0: adv₀ = (−1, 1) at π₀ = (½, ½).  Once ρ(1) > 1.2 and
     ρ(0) < 0.8 both terms are clipped and the gradient vanishes.
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.surrogates import freeze, ppo_clip_surrogate_gradient
     >>> mdp = MDP(np.ones((1, 2, 1)), [[0.0, 2.0]], gamma=0.0)
     >>> pol = TabularSoftmax(1, 2)
     >>> fb = freeze(mdp, pol, np.zeros((1, 2)))
@@ -395,13 +435,13 @@ class ReuseTrace:
     Attributes
     ----------
     surrogate : {"stop_gradient", "importance", "ppo"}
-    thetas : ndarray, shape (k+1, *param_shape)
+    thetas : ndarray, shape ``(k+1, *param_shape)``
         θ₀ … θ_k.
     J : ndarray, shape (k+1,)
         J(θ_i), exact.
-    surrogate_directions : ndarray, shape (k+1, *param_shape)
+    surrogate_directions : ndarray, shape ``(k+1, *param_shape)``
         The ascent direction each step used (−∇L₀, ∇L_IS or ∇L_clip at θ_i).
-    true_gradients : ndarray, shape (k+1, *param_shape)
+    true_gradients : ndarray, shape ``(k+1, *param_shape)``
         ∇J(θ_i).
     cosine : ndarray, shape (k+1,)
         cos∠(surrogate direction, ∇J(θ_i)); 1 at θ₀ and NaN where a norm is 0.
@@ -436,7 +476,7 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
     policy : Policy
     theta0 : ndarray, shape policy.param_shape
     n_steps : int
-        0 ≤ k ≤ :data:`MAX_REUSE_STEPS`; the trace's memory, about 8(k + 1)(3n + 2) bytes
+        0 ≤ k ≤ ``MAX_REUSE_STEPS``; the trace's memory, about 8(k + 1)(3n + 2) bytes
         for n parameters, is also checked against the memory limit before the first step.
     step_size : float
         α > 0; a step that leaves the floats (θ overflows) is refused.
@@ -450,7 +490,9 @@ def reuse_frozen_batch(mdp: MDP, policy: Policy, theta0: ArrayLike, *, n_steps: 
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.surrogates import reuse_frozen_batch
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> tr = reuse_frozen_batch(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), n_steps=3, step_size=5.0)
     >>> np.round(tr.cosine, 6).tolist()      # one state moves: the direction stays aligned

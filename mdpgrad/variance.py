@@ -130,6 +130,9 @@ def return_variance(mdp: MDP, pi: ArrayLike) -> ReturnVariance:
     State 0 pays 1 per step and ends the episode w.p. ½ (γ = 1), so G is a
     geometric number of steps with mean 2 and variance (1 − ½)/½² = 2:
 
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.variance import return_variance
     >>> P = np.array([[[0.5, 0.5]], [[0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=[False, True])
     >>> rv = return_variance(mdp, np.ones((2, 1)))
@@ -257,7 +260,9 @@ def advantage_draws_covariance(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     One state, two actions paying 0 and 1, γ = 0, uniform softmax: adv = ∓½ and
     ∇log π(a) = e_a − (½, ½), so g = (−¼, ¼) for both actions and Σ_μ = 0.
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.variance import advantage_draws_covariance
     >>> mdp = MDP(np.ones((1, 2, 1)), [[0.0, 1.0]], gamma=0.0)
     >>> advantage_draws_covariance(mdp, TabularSoftmax(1, 2), np.zeros((1, 2))).tolist()
     [[0.0, 0.0], [0.0, 0.0]]
@@ -331,6 +336,8 @@ def effective_sample_size(estimates: ArrayLike, iid_trace: float) -> float:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.variance import effective_sample_size
     >>> x = np.array([[1.0], [3.0]])        # sample variance 2, variance of the mean 1
     >>> effective_sample_size(x, 5.0)
     5.0
@@ -429,7 +436,7 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: obj
     estimator : Estimator or callable
         ``estimator.estimate`` (or the callable itself) maps
         ``(trajectories, policy, theta)`` to per-episode estimates
-        (n, *param_shape).  Sampling is on-policy and ungrouped.
+        ``(n, *param_shape)``.  Sampling is on-policy and ungrouped.
     n_episodes : int
         At least 2.
     protocol : {"auto", "terminal", "horizon", "geometric"}
@@ -454,7 +461,9 @@ def sample_efficiency(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: obj
     A one-step bandit has k = 1: an episode weighting ∇log π by the exact
     advantage r − 4/3 *is* one i.i.d. draw from μ, so the ratio is ≈ 1.
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.variance import sample_efficiency
     >>> P = np.zeros((2, 3, 2)); P[:, :, 1] = 1.0
     >>> mdp = MDP(P, [[0.0, 1.0, 3.0], [0.0, 0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0],
     ...           terminal=[False, True])

@@ -7,7 +7,7 @@ An :class:`Estimator` bundles two pure functions and two facts:
 * ``estimate(traj, policy, theta)`` receives a batch of n sampled episodes
   (:class:`mdpgrad.sampling.Trajectories`), the :class:`mdpgrad.Policy` and
   θ, and returns one gradient estimate per episode, an array of shape
-  (n, *policy.param_shape);
+  ``(n, *policy.param_shape)``;
 * ``expectation(mdp, policy, theta, protocol="auto", horizon=None)`` returns
   the exact expectation of one episode's estimate under the same stopping
   protocol, shape policy.param_shape, computed from the model;
@@ -47,7 +47,7 @@ What lives here
   constant and state baselines; :func:`sgd_step`: the exact mean and covariance
   of one step θ + α·(mean of n estimates) and the expected change of J to
   second order, with :func:`critical_step_size`, the step beyond which that
-  change turns negative; :func:`sample_size`: the number of episodes at which
+  change turns negative; :func:`~mdpgrad.estimators.sample_size`: the number of episodes at which
   the harness detects a given bias with a given power.
 * :func:`ppo_estimator`: the gradient of the clipped surrogate at θ ≠ θ_old
   (Schulman et al. 2017); :func:`grpo_estimator`: group-normalised returns

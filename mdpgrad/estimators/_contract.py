@@ -41,7 +41,7 @@ class Estimator:
     Attributes
     ----------
     name : str
-    estimate : callable (Trajectories, Policy, ndarray) -> ndarray, shape (n, *param_shape)
+    estimate : callable (Trajectories, Policy, ndarray) -> ndarray, shape ``(n, *param_shape)``
         One estimate per episode.
     expectation : callable
         ``expectation(mdp, policy, theta, protocol="auto", horizon=None)`` → the

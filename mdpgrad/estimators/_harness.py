@@ -2,7 +2,7 @@
 
 What it computes
 ----------------
-:func:`check_estimator` samples episodes from the exact model, runs an
+:func:`~mdpgrad.check_estimator` samples episodes from the exact model, runs an
 estimator on them (one estimate per episode, or per group of episodes sharing
 a start state), and tests H₀: E[estimate] = target at level α, where the target
 is
@@ -35,7 +35,7 @@ the exact binomial interval of α (tests/test_harness_calibration.py).
 Directions outside the range of Σ are exact: the episodes do not vary there, so
 a mean that differs from the target by more than rounding (EXACT_RTOL) and
 CHEBYSHEV_FACTOR sampled standard deviations is rejected with p = 0, whatever
-the target (∇J included).  :func:`sample_size` inverts the power of this test,
+the target (∇J included).  :func:`~mdpgrad.estimators.sample_size` inverts the power of this test,
 Pr(χ'²(k, λ) > c·χ²_{1−α}(ν)) with λ = n·biasᵀ Σ⁺ bias and the test's own
 kurtosis-corrected critical value, to choose n (``n_episodes="auto",
 detect=bias``), and :meth:`EstimatorCheck.power_against` reports the power the
@@ -43,7 +43,7 @@ test had.
 
 A hand-written estimator (a plain function, sampled on-policy, one episode per
 unit) has no closed form, but it is *paired* with the library estimators run on
-the same episodes (test ``"paired"``, :mod:`mdpgrad.estimators._paired`): with
+the same episodes (test ``"paired"``, ``mdpgrad.estimators._paired``): with
 D = ĝ − ĝ_ref and s² the largest eigenvalue of the sampled Cov D relative to
 the exact Σ_ref, Cov ĝ ≼ (1 + s)² Σ_ref, and the χ² test above runs with that
 bound (the reference with the smallest s is used, and named in the result).
@@ -99,7 +99,7 @@ advantages are bounded (|Âᵢ| ≤ √(G − 1)), and its sample-covariance tes
 its level there (2.5 % at α = 0.05 over 1000 seeds).  The paired bound rests on the
 sampled spread s of D: when the user's estimator differs from every reference
 by a term that itself carries the rare returns, s is underestimated in the
-same way.  :func:`sample_size` takes the noncentral χ² as the law of q under
+same way.  :func:`~mdpgrad.estimators.sample_size` takes the noncentral χ² as the law of q under
 the alternative; with heavy tails the realised power falls short (72.7 %
 instead of 80 % at α = 0.01 on the jackpot model), and passing the episodes'
 kurtosis ratio restores it (83.0 % at the corrected n;
@@ -114,7 +114,7 @@ with numpy's pseudo-inverse of estimator_moments' covariance; calibration — a
 correct REINFORCE is rejected at a rate whose exact (Clopper–Pearson) 99%
 interval contains α, over 200–300 seeds on the example models — and power —
 REINFORCE without γᵗ is rejected against ∇J on at least 99% of 200 seeds of an
-MDP where its exact bias is large; :func:`sample_size` is the boundary of the
+MDP where its exact bias is large; :func:`~mdpgrad.estimators.sample_size` is the boundary of the
 power (n − 1 episodes fall short, n do not; in one dimension the closed-form
 normal power), and the rejection rate at that n matches the power over 300 seeds.
 
@@ -205,7 +205,7 @@ def _stats() -> ModuleType:  # scipy.stats takes ~0.5 s to import; only the test
 
 @dataclass(frozen=True, eq=False)
 class EstimatorCheck:
-    """Result of :func:`check_estimator`.
+    """Result of :func:`~mdpgrad.check_estimator`.
 
     Attributes
     ----------
@@ -231,7 +231,7 @@ class EstimatorCheck:
         (k, 0) for the χ² test (k = rank Σ); (k, n − k) for Hotelling's F;
         (m, n − 1) for the Bonferroni t tests; (0, 0) for exact.
     statistic : float
-        q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) for "chi2", Hotelling's T², or max |tᵢ| for
+        q = n (x̄ − m)ᵀ Σ⁺ (x̄ − m) for "chi2", Hotelling's T², or ``max |tᵢ|`` for
         Bonferroni (∞ when an exact direction disagrees).
     p_value, alpha : float
     holds : bool
@@ -248,7 +248,7 @@ class EstimatorCheck:
         varied (events too rare to be sampled, or an estimator that ignores
         them): no variance, so no test; a difference there does not reject.
     untested_difference : float
-        Largest |x̄ − m| component in those directions (0 when none).
+        Largest ``|x̄ − m|`` component in those directions (0 when none).
     kurtosis_ratio : float
         Mardia's b₂ / (k(k+2)) of the units (≈ 1 for normal data; NaN when
         nothing varied), whitened by the exact Σ for "chi2" (where it sets the
@@ -285,7 +285,7 @@ class EstimatorCheck:
     reference, reference_spread : str or None, float or None
         Test ``"paired"`` only: the library estimator run on the same
         episodes and s, with Cov ĝ ≼ (1 + s)² Σ_ref the covariance used
-        (:mod:`mdpgrad.estimators._paired`).
+        (``mdpgrad.estimators._paired``).
     varying : ndarray of bool or None, shape param_shape
         The coordinates whose variance is above rounding (those
         ``max_abs_standardized_bias`` ranges over).
@@ -344,9 +344,9 @@ class EstimatorCheck:
         With the exact covariance (test ``"chi2"``, or ``"paired"`` with its
         bound) it is Pr(χ'²(k, λ) > c·χ²_{1−α}(ν)), λ = n · biasᵀ Σ⁺ bias, with
         the test's own kurtosis-corrected critical value (c, ν from the sampled
-        :attr:`kurtosis_ratio`; see :func:`sample_size`); for Hotelling's T² the
+        ``kurtosis_ratio``; see :func:`~mdpgrad.estimators.sample_size`); for Hotelling's T² the
         noncentral F(k, n − k, λ) with Σ the sample covariance; for Bonferroni's
-        t tests the lower bound maxᵢ Pr(|N(√n biasᵢ/σᵢ, 1)| > z_{1−α/(2m)}) (normal
+        t tests the lower bound ``maxᵢ Pr(|N(√n biasᵢ/σᵢ, 1)| > z_{1−α/(2m)})`` (normal
         approximation).  A bias with a component outside the range of Σ is
         rejected by the exact check: power 1.
 
@@ -381,7 +381,7 @@ class EstimatorCheck:
         return _chi2_power(k, n * delta, self.alpha, n, kurt)
 
     def report(self) -> str:
-        """A readable multi-line summary (the message of :func:`assert_unbiased`)."""
+        """A readable multi-line summary (the message of :func:`~mdpgrad.assert_unbiased`)."""
         verdict = {"rejected": "REJECTED", "inconclusive": "INCONCLUSIVE (not rejected)"}.get(self.status,
                                                                                         "not rejected")
         z = np.abs(np.nan_to_num(self.standardized_bias.ravel(), nan=0.0, posinf=1e300, neginf=1e300))
@@ -599,7 +599,7 @@ def sample_size(moments: EstimatorMoments, bias: ArrayLike, *, alpha: float = 0.
     value for the kurtosis of one episode (it refers q to c·χ²(ν), c ≥ 1 when
     the episodes are heavier-tailed than normal); pass that kurtosis as
     ``kurtosis_ratio`` (β₂/(k(k+2)), reported by a previous check as
-    :attr:`EstimatorCheck.kurtosis_ratio`) to include the correction, which
+    ``EstimatorCheck.kurtosis_ratio``) to include the correction, which
     raises n.  The power is still asymptotic: the law of q under the
     alternative is taken as noncentral χ², which skewed, heavy-tailed episodes
     do not follow; measured on the jackpot model of
@@ -648,8 +648,9 @@ def sample_size(moments: EstimatorMoments, bias: ArrayLike, *, alpha: float = 0.
     at α = 0.05.  A bias (0.01, 0.01) leaves the span of the scores, where
     the estimate never varies: one episode shows it.
 
+    >>> import numpy as np
+    >>> from mdpgrad.estimators import estimator_moments, reinforce_estimator, sample_size
     >>> from mdpgrad import MDP, TabularSoftmax
-    >>> from mdpgrad.estimators import estimator_moments, reinforce_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> mom = estimator_moments(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), reinforce_estimator())
@@ -782,9 +783,9 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         function ``(trajectories, policy, theta) -> (n, *param_shape)``.
     n_episodes : int or "auto"
         Episodes to sample (a multiple of the group size); ``"auto"``: the
-        :func:`sample_size` at which the test detects ``detect`` with
+        :func:`~mdpgrad.estimators.sample_size` at which the test detects ``detect`` with
         probability ``power`` (needs the exact covariance; at least 2, at most
-        :data:`MAX_AUTO_EPISODES`).
+        ``MAX_AUTO_EPISODES``).
     protocol : {"auto", "terminal", "horizon", "geometric"}
         As in :func:`mdpgrad.sample`.
     horizon : int, optional
@@ -796,7 +797,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         Level of the test, 0 < α < 1.
     rng : numpy.random.Generator or int
         Source of all sampling; an int seeds ``numpy.random.default_rng`` and is
-        recorded as :attr:`EstimatorCheck.seed`.
+        recorded as ``EstimatorCheck.seed``.
     covariance : {"auto", "exact", "sample"}
         "auto": the exact covariance of one episode when the estimator has a
         closed-form second moment (:func:`mdpgrad.estimators.estimator_moments`
@@ -805,7 +806,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
         "sample": always the sample covariance (Hotelling's T² or Bonferroni).
     detect : array_like, shape param_shape, optional
         A bias the test should be able to see: the result reports its
-        :attr:`EstimatorCheck.power` against it, and ``n_episodes="auto"``
+        ``EstimatorCheck.power`` against it, and ``n_episodes="auto"``
         chooses n from it.
     power : float
         Power required by ``n_episodes="auto"``, α < power < 1.
@@ -826,7 +827,8 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     A one-step bandit: action 1 pays 1, action 0 pays 0, episodes end after one
     step.  The plain score-function estimate r·∇log π(a) has mean ∇J.
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import check_estimator, MDP, TabularSoftmax
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=[False, True])
     >>> def score_function(tr, policy, theta):
@@ -844,7 +846,7 @@ def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     The hand-written function has no closed-form second moment; the harness
     ran the library's REINFORCE on the same episodes, found the differences
     zero (s = 0) and tested with REINFORCE's exact covariance (see
-    :mod:`mdpgrad.estimators._paired`).
+    ``mdpgrad.estimators._paired``).
     """
     mdp, policy = model_and_policy(mdp, policy)
     auto_n = isinstance(n_episodes, str)
@@ -1011,12 +1013,19 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
                     alpha: float = 0.01, rng: np.random.Generator | int = 0,
                     covariance: CovarianceOption = "auto", detect: ArrayLike | None = None,
                     power: float = 0.9) -> EstimatorCheck:
-    """:func:`check_estimator` for tests: raise AssertionError with a report when rejected.
+    """:func:`~mdpgrad.check_estimator` for tests: raise AssertionError with a report when rejected.
 
     The default target is ``"gradient"`` (the exact ∇J): the assertion states
     that the estimator is unbiased.  Pass ``target=None`` to check the code
     against the estimator's own exact expectation instead.  The other
-    arguments are those of :func:`check_estimator`.
+    arguments are those of :func:`~mdpgrad.check_estimator`.
+
+    Parameters
+    ----------
+    mdp, policy, theta, estimator, n_episodes, protocol, horizon
+        As in :func:`~mdpgrad.check_estimator`.
+    target, alpha, rng, covariance, detect, power
+        As in :func:`~mdpgrad.check_estimator`.
 
     Returns
     -------
@@ -1026,11 +1035,12 @@ def assert_unbiased(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estim
     Raises
     ------
     AssertionError
-        With :meth:`EstimatorCheck.report` as the message.
+        With :meth:`~mdpgrad.estimators.EstimatorCheck.report` as the message.
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax, assert_unbiased
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1.0, 0.0], terminal=[False, True])
     >>> def reward_only(tr, policy, theta):          # forgets the score function: biased

@@ -69,7 +69,7 @@ exact expectation.
 
 Size: K is dense of side n = S·A (times H under "horizon"); the cost is a few
 LU factorisations and products of n × n matrices, O(n³).  Above
-:data:`MAX_PAIRS` the request is refused with the memory it would need.
+``MAX_PAIRS`` the request is refused with the memory it would need.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class _Resolvents:
     """R_δ = (I − δK)⁻¹ applied to matrices and vectors, one LU factorisation per δ.
 
     Each factorisation estimates its 1-norm condition number κ₁(I − δK) (LAPACK ``gecon``, O(n²)
-    on the LU factors; Higham 2002, §15.3) and refuses one above :data:`MAX_RESOLVENT_CONDITION`:
+    on the LU factors; Higham 2002, §15.3) and refuses one above ``MAX_RESOLVENT_CONDITION``:
     the solves then lose more than κ·u ≈ 2e-7 of relative accuracy and the moments, which subtract
     products of them, can lose everything (γ = 1 with E[T] ≈ 10¹⁶ gives a negative variance).
     """
@@ -437,12 +437,12 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
         For an estimator without a closed form (argument ``"estimator"``: a
         hand-written estimator, GRPO's group-normalised advantages, PPO-clip
         where the clip binds with sampled advantages), and for a model whose
-        pair chain is larger than :data:`MAX_PAIRS` (argument ``"mdp"``, with
+        pair chain is larger than ``MAX_PAIRS`` (argument ``"mdp"``, with
         the memory it would need) or whose moments overflow float64 (rewards
         of 1e155 and more; argument ``"mdp"``); for a resolvent whose
-        condition number exceeds :data:`MAX_RESOLVENT_CONDITION` (γ = 1 with
+        condition number exceeds ``MAX_RESOLVENT_CONDITION`` (γ = 1 with
         very long episodes) or a covariance that comes out negative beyond
-        rounding (:data:`PSD_RTOL`; argument ``"theta"``).  Every moment
+        rounding (``PSD_RTOL``; argument ``"theta"``).  Every moment
         returned is finite and its covariance positive semidefinite to
         within PSD_RTOL of the largest second moment.
     NonTerminatingPolicyError
@@ -455,8 +455,9 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
     the action is 1 and ĝ[0] = 1·(e₁ − π) = (−½, ½), otherwise ĝ = 0.  So
     E ĝ[0] = (−¼, ¼) and Var ĝ[0, 0] = ½·¼ − (¼)² = 1/16:
 
+    >>> import numpy as np
+    >>> from mdpgrad.estimators import estimator_moments, reinforce_estimator
     >>> from mdpgrad import MDP, TabularSoftmax
-    >>> from mdpgrad.estimators import reinforce_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> mom = estimator_moments(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), reinforce_estimator())
@@ -587,6 +588,15 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     of Weaver & Tao (2001) and Greensmith, Bartlett & Baxter (2004, §4), for the whole
     episode's estimate and the total variance tr Cov.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like
+        The parameters, shape ``policy.param_shape``.
+    protocol, horizon
+        How episodes end, as in :func:`estimator_moments`.
+
     Raises
     ------
     ValidationError
@@ -598,6 +608,8 @@ def baseline_variances(mdp: MDP, policy: Policy, theta: ArrayLike, *, protocol: 
     the mean reward ½, and it removes all the variance, since both actions then give the same
     estimate (G − ½)(e_a − π) = (−¼, ¼):
 
+    >>> import numpy as np
+    >>> from mdpgrad.estimators import baseline_variances
     >>> from mdpgrad import MDP, TabularSoftmax
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])

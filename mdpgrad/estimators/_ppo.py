@@ -58,12 +58,25 @@ def ppo_estimator(theta_old: ArrayLike, clip: float, *, advantages: ArrayLike | 
     "geometric" it is only available when the clip cannot bind anywhere π_old
     goes (ValidationError otherwise).
 
+    Parameters
+    ----------
+    theta_old : array_like
+        The parameters θ_old that sample the episodes.
+    clip : float
+        The clipping range ε > 0.
+    advantages : array_like, shape (S, A), optional
+        A table of advantages Â(s, a) (e.g. the exact advantage of θ_old).
+    values : float or array_like, shape (S,), optional
+        Without ``advantages``: the baseline b of the sampled Âₜ = Gₜ − b(sₜ) (default 0).
+
     Examples
     --------
     A bandit with rewards (0, 1), π_old = (½, ½), exact advantages (−½, ½); at
     π_θ = (0.2, 0.8) both ratios (0.4, 1.6) sit where the clip binds:
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import ppo_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> est = ppo_estimator(np.zeros((2, 2)), 0.2, advantages=[[-0.5, 0.5], [0.0, 0.0]])
@@ -193,12 +206,21 @@ def grpo_estimator(group_size: int, *, eps: float = 1e-8) -> Estimator:
     group_size − 1 returns (at most MAX_COMBOS).  Beyond these limits
     ValidationError.
 
+    Parameters
+    ----------
+    group_size : int
+        Episodes per group (at least 2), sharing one start state.
+    eps : float, optional
+        ε added to the group's standard deviation.
+
     Examples
     --------
     Pairs on a bandit with rewards (0, 1) at π = (½, ½): Â = ±1/(1 + 2ε) when
     the two returns differ, so the expectation is ∇J/(1 + 2ε) ≈ (−¼, ¼).
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import grpo_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> e = grpo_estimator(2).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))

@@ -107,8 +107,9 @@ def reinforce_estimator() -> Estimator:
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
-    >>> from mdpgrad import sample
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, sample, TabularSoftmax
+    >>> from mdpgrad.estimators import reinforce_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0, 0.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> est, pol, th = reinforce_estimator(), TabularSoftmax(2, 2), np.zeros((2, 2))
@@ -151,9 +152,18 @@ def whole_return_estimator() -> Estimator:
 def value_baseline(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray:
     """The exact state values v^{π_θ}, shape (S,), to pass to :func:`baseline_estimator`.
 
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta : array_like
+        The parameters, shape ``policy.param_shape``.
+
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import value_baseline
     >>> P = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
     >>> value_baseline(MDP(P, [[1.0], [0.0]], 0.5), TabularSoftmax(2, 1), np.zeros((2, 1))).tolist()
     [2.0, 0.0]
@@ -170,6 +180,11 @@ def baseline_estimator(b: ArrayLike) -> Estimator:
     Since Σ_a π(a|s) ∇log π(a|s) b(s) = 0 the expectation is REINFORCE's for
     every b (Sutton & Barto 2018, §13.4); it is computed with b kept in, so
     the tests check that identity.
+
+    Parameters
+    ----------
+    b : float or array_like, shape (S,)
+        The baseline b(s) (a constant, or one value per state, e.g. :func:`value_baseline`).
     """
     def coef(traj: Trajectories, b: np.ndarray) -> np.ndarray:
         return step_weights(traj) * (returns(traj) - b[np.maximum(traj.states[:, :-1].T, 0)])
@@ -222,11 +237,20 @@ def gae_estimator(values: ArrayLike, lam: float) -> Estimator:
     E[Âₜ | s, a] = δ̄(s, a) + γλ P(I − γλP̃^π)⁻¹ δ̄^π (finite sums under "horizon"),
     weighted by η(s)π(a|s).  With V = v, or with λ = 1, it equals ∇J.
 
+    Parameters
+    ----------
+    values : array_like, shape (S,)
+        The state values V used in the TD errors δₜ = rₜ + γV(sₜ₊₁) − V(sₜ).
+    lam : float
+        λ in [0, 1].
+
     Examples
     --------
     One decision, then the end: Â = r(a) − V(0), so any V gives ∇J = (−¼, ¼).
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.estimators import gae_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> gae_estimator([5.0, 0.0], 0.5).expectation(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).tolist()

@@ -186,6 +186,7 @@ def critical_step_size(slope: float, curvature: float) -> float:
 
     Examples
     --------
+    >>> from mdpgrad.estimators import critical_step_size
     >>> critical_step_size(1.0, -4.0), critical_step_size(1.0, 0.0), critical_step_size(-1.0, 3.0)
     (0.5, inf, 0.0)
     """
@@ -243,8 +244,9 @@ def sgd_step(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator, s
     One decision between rewards 0 and 1 under π = (½, ½), REINFORCE: μ = ∇J =
     (−¼, ¼) and Σ has tr 1/8 in that block.
 
+    >>> import numpy as np
+    >>> from mdpgrad.estimators import reinforce_estimator, sgd_step
     >>> from mdpgrad import MDP, TabularSoftmax
-    >>> from mdpgrad.estimators import reinforce_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> step = sgd_step(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), reinforce_estimator(), 0.5)

@@ -55,7 +55,7 @@ def _deterministic_P(next_state: np.ndarray) -> np.ndarray:
 # -- two-state teaching MDPs --------------------------------------------------
 
 def two_state_tables() -> dict[str, object]:
-    """The exact numbers of :func:`two_state`, as :class:`fractions.Fraction`.
+    """The exact numbers of :func:`two_state`, as ``fractions.Fraction``.
 
     Returns a dict with ``P`` (nested lists, shape (2, 2, 2)), ``r`` (shape
     (2, 2)), ``gamma`` = 9/10 and ``rho0`` = (1/2, 1/2), for symbolic work
@@ -65,6 +65,7 @@ def two_state_tables() -> dict[str, object]:
 
     Examples
     --------
+    >>> from mdpgrad.examples import two_state_tables
     >>> t = two_state_tables()
     >>> t["gamma"], t["P"][0][1]
     (Fraction(9, 10), [Fraction(1, 4), Fraction(3, 4)])
@@ -108,6 +109,7 @@ def two_state(gamma: float = 0.9) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad.examples import two_state
     >>> mdp = two_state()
     >>> mdp.P[1, 1].tolist(), mdp.r.tolist()
     ([0.0, 1.0], [[1.0, 0.0], [0.0, 2.0]])
@@ -124,12 +126,18 @@ def two_state_reversible(gamma: float = 0.9) -> MDP:
     w.p. 3/4; they differ only in reward: r(s, 0) = 1, r(s, 1) = 0 in state 0
     and r(1, 0) = 0, r(1, 1) = 2 in state 1.  γ = 0.9.  Under any policy that
     is the same in both states, PΠ is symmetric, since
-    P(s'|s, a) π(a'|s') = P(s|s', a') π(a|s): detailed balance with the
+    P(s' | s, a) π(a' | s') = P(s|s', a') π(a|s): detailed balance with the
     identity (and the uniform stationary) weighting, the reversible case of
     Ollivier (2018) where a symmetry checker must answer "symmetric".
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
+    >>> from mdpgrad.examples import two_state_reversible
     >>> mdp = two_state_reversible()
     >>> mdp.P[0].tolist()
     [[0.75, 0.25], [0.75, 0.25]]
@@ -149,8 +157,14 @@ def two_state_episodic(gamma: float = 1.0) -> MDP:
     terminates, and v(0) = p / (p + (1 − p)/2) · 1 = 2p / (1 + p) (solve
     v = p + (1 − p)·½·v by hand); the optimum is p = 1 with v = 1.
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
+    >>> from mdpgrad.examples import two_state_episodic
     >>> mdp = two_state_episodic()
     >>> mdp.terminal.tolist(), mdp.rho0.tolist()
     ([False, True], [1.0, 0.0])
@@ -174,8 +188,15 @@ def gridworld_example_3_5(gamma: float = 0.9) -> MDP:
     equiprobable random policy the book prints v to one decimal, e.g.
     v(A) = 8.8 and v(B) = 5.3.
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.examples import gridworld_example_3_5
     >>> mdp = gridworld_example_3_5()
     >>> int(np.argmax(mdp.P[1, 0])), float(mdp.r[1, 0]), float(mdp.r[0, 0])
     (21, 10.0, -1.0)
@@ -202,6 +223,7 @@ def gridworld_example_4_1() -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad.examples import gridworld_example_4_1
     >>> mdp = gridworld_example_4_1()
     >>> mdp.terminal.nonzero()[0].tolist(), float(mdp.r[5, 2])
     ([0, 15], -1.0)
@@ -243,6 +265,7 @@ def random_walk(n_states: int = 5, *, left_reward: float = 0.0, right_reward: fl
 
     Examples
     --------
+    >>> from mdpgrad.examples import random_walk
     >>> mdp = random_walk(5)
     >>> mdp.n_states, mdp.rho0.tolist()[3], float(mdp.r[5, 1])
     (7, 1.0, 1.0)
@@ -301,8 +324,14 @@ def baird_counterexample(gamma: float = 0.99) -> BairdCounterexample:
     uniform over all seven; the target policy always takes solid.  Off-policy
     semi-gradient TD(0) diverges on this example.
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
+    >>> from mdpgrad.examples import baird_counterexample
     >>> ex = baird_counterexample()
     >>> ex.mdp.P[6, 0].round(4).tolist(), ex.phi[6].tolist()
     ([0.1667, 0.1667, 0.1667, 0.1667, 0.1667, 0.1667, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0])
@@ -339,6 +368,8 @@ def short_corridor() -> MDP:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.examples import short_corridor
     >>> mdp = short_corridor()
     >>> int(np.argmax(mdp.P[1, 1])), int(np.argmax(mdp.P[1, 0])), mdp.terminal.tolist()
     (0, 2, [False, False, False, True])
@@ -363,8 +394,15 @@ def cliff_walking(gamma: float = 1.0) -> MDP:
     CliffWalking) but are never entered; moves out of them follow the same
     rules.  The optimal path runs along the cliff edge in 13 steps, return −13.
 
+    Parameters
+    ----------
+    gamma : float, optional
+        The discount γ.
+
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.examples import cliff_walking
     >>> mdp = cliff_walking()
     >>> mdp.n_states, float(mdp.r[36, 1]), int(np.argmax(mdp.P[36, 1]))
     (48, -100.0, 36)
@@ -428,6 +466,7 @@ def slippery_gridworld(n_rows: int, n_cols: int, *, slip: float = 0.2, gamma: fl
 
     Examples
     --------
+    >>> from mdpgrad.examples import slippery_gridworld
     >>> mdp = slippery_gridworld(2, 2, slip=0.5)
     >>> mdp.P_dense()[0, 1].tolist()     # right from (0, 0): right 1/2, up-bounce 1/4, down 1/4
     [0.25, 0.5, 0.25, 0.0]
@@ -521,6 +560,8 @@ def garnet(n_states: int, n_actions: int, branching: int, *, gamma: float = 0.9,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.examples import garnet
     >>> mdp = garnet(4, 2, 2, rng=1)
     >>> np.count_nonzero(mdp.P_dense(), axis=2).tolist()
     [[2, 2], [2, 2], [2, 2], [2, 2]]
@@ -577,6 +618,11 @@ EXAMPLES: dict[str, tuple[Callable[[], MDP], str]] = {
 def get_example(name: str) -> MDP:
     """Build the named example (see ``EXAMPLES`` for the names).
 
+    Parameters
+    ----------
+    name : str
+        One of the names in ``EXAMPLES`` (``mdpgrad examples`` lists them).
+
     Raises
     ------
     ValidationError
@@ -584,6 +630,7 @@ def get_example(name: str) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad import get_example
     >>> get_example("two-state")
     MDP(n_states=2, n_actions=2, gamma=0.9, dense, n_terminal=0)
     """

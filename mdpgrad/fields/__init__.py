@@ -7,7 +7,7 @@
   step where F carries complex input analytically, else central differences,
   with an error estimate;
 * ``symmetry_verdict`` → ``SymmetryVerdict``: is a square matrix (dense or
-  sparse) symmetric, and the witness pair of largest |J[x, y] − J[y, x]|;
+  sparse) symmetric, and the witness pair of largest ``|J[x, y] − J[y, x]|``;
 * ``circulation`` → ``Circulation``: the line integral of F around a small
   circle, with its error bound (quadrature plus F's own error; non-zero beyond
   it proves "not a gradient");

@@ -91,7 +91,7 @@ class FieldVerdict:
     ----------
     holds : bool
         Symmetric Jacobian (within its error, which resolves asymmetries of
-        :data:`RESOLUTION_RTOL` of the field's derivative scale) and a
+        ``RESOLUTION_RTOL`` of the field's derivative scale) and a
         circulation within its bound.
     certified_not_gradient : bool
         The Jacobian asymmetry exceeds its error floor AND the circulation
@@ -164,7 +164,7 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
 
     Steps: (1) the error σ of one evaluation of F (``field_error``, or
     estimated from F: Moré & Wild 2011); (2) the Jacobian J by
-    :func:`field_jacobian`, with error estimates that include σ; (3) its
+    :func:`~mdpgrad.fields.field_jacobian`, with error estimates that include σ; (3) its
     symmetry, tolerating rtol·max|J| plus twice the largest estimated entry
     error (the floor); (4) the circulation around a circle in the plane of the
     witness pair (or ``plane``), bounded by quadrature error plus σ times twice
@@ -172,7 +172,7 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
 
     * "gradient" (``holds``): symmetric Jacobian and circulation within its
       bound (a local statement at θ), with a floor below
-      :data:`RESOLUTION_RTOL` of the field's derivative scale;
+      ``RESOLUTION_RTOL`` of the field's derivative scale;
     * "not a gradient" (``certified_not_gradient``): asymmetry beyond the floor
       AND circulation beyond its bound (Green's theorem);
     * "undecided": anything else, with the reason.
@@ -186,12 +186,14 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
     plane : tuple of int, optional
         Flat indices of the loop plane; default the Jacobian's witness pair.
     radius : float, optional
-        Passed to :func:`circulation`.
-    f_error, field_error : float, optional
-        Absolute error of one evaluation of F (two names for one argument):
+        Passed to :func:`~mdpgrad.fields.circulation`.
+    f_error : float, optional
+        Absolute error of one evaluation of F (also named ``field_error``):
         for a caller who knows it; default estimated from F.
     rtol : float, optional
-        Passed to :func:`symmetry_verdict`.
+        Passed to :func:`~mdpgrad.fields.symmetry_verdict`.
+    field_error : float, optional
+        The same argument as ``f_error`` under its other name (give at most one).
 
     Returns
     -------
@@ -201,6 +203,8 @@ def is_gradient_field(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto
     --------
     A rotation is not a gradient; the gradient of ½θᵀAθ is:
 
+    >>> import numpy as np
+    >>> from mdpgrad import is_gradient_field
     >>> rot = is_gradient_field(lambda t: np.array([-t[1], t[0]]), np.zeros(2))
     >>> rot.holds, rot.certified_not_gradient, rot.symmetry.witness
     (False, True, (0, 1))

@@ -6,7 +6,7 @@ By Green's theorem in the plane of coordinates (i, j), a circle of radius ρ giv
 
 and a gradient field has zero circulation around every loop, so a circulation whose
 magnitude exceeds its error bound certifies "not a gradient" without trusting any
-derivative (Apostol 1969, §10.14–10.16).  :func:`circulation` integrates by the trapezoid
+derivative (Apostol 1969, §10.14–10.16).  :func:`~mdpgrad.fields.circulation` integrates by the trapezoid
 rule (spectrally accurate for smooth periodic integrands; Trefethen & Weideman 2014, §3);
 the bound is the a-posteriori quadrature gap plus 4πρ·σ, twice the loop's length times the
 error σ of one evaluation of F (given, or estimated from F: Moré & Wild 2011).
@@ -51,7 +51,7 @@ CIRCULATION_NOISE_RTOL = 1e-12
 #: circulation measures the local curl, large enough that πρ²·curl ≫ noise.
 RADIUS_RTOL = 1e-2
 
-#: Most nodes :func:`circulation` will place on one loop (one evaluation of F each): the
+#: Most nodes :func:`~mdpgrad.fields.circulation` will place on one loop (one evaluation of F each): the
 #: trapezoid rule converges geometrically for smooth fields, so a loop that has not settled
 #: after 65 536 nodes is not smooth at that radius, and more evaluations would not help.
 MAX_CIRCULATION_NODES = 2**16
@@ -68,7 +68,7 @@ class Circulation:
     value : float
         The trapezoid-rule integral with ``n_nodes`` nodes.
     bound : float
-        Error bound: |T_N − T_{N/2}| (a posteriori; the error of the N-node
+        Error bound: ``|T_N − T_{N/2}|`` (a posteriori; the error of the N-node
         rule is far smaller once convergence is geometric) plus 4πρ·f_error
         for the evaluation error of F.
     plane : tuple of int
@@ -78,7 +78,7 @@ class Circulation:
     f_error : float
         The absolute error assumed for each value of F: given, or estimated
         from F at the centre (Moré & Wild 2011), at least
-        :data:`CIRCULATION_NOISE_RTOL`·max|F|.
+        ``CIRCULATION_NOISE_RTOL``·max|F|.
     noise : float
         The part of ``bound`` due to F's error, 4πρ·(f_error + 2ε·max|F|):
         twice the loop length times the error of one value.
@@ -94,7 +94,7 @@ class Circulation:
 
     @property
     def holds(self) -> bool:
-        """|value| ≤ bound: the loop integral is zero within its error bound, as for a gradient.
+        """``|value| ≤ bound``: the loop integral is zero within its error bound, as for a gradient.
 
         False certifies that F is not a gradient.
         """
@@ -125,13 +125,15 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
     plane : tuple of int
         Flat indices (i, j), i ≠ j, into θ.
     radius : float, optional
-        ρ > 0; default :data:`RADIUS_RTOL`·max(1, max|θ|).
-    f_error, field_error : float, optional
-        Absolute error of one value of F (two names for one argument; give at
+        ρ > 0; default ``RADIUS_RTOL``·max(1, max|θ|).
+    f_error : float, optional
+        Absolute error of one value of F (also named ``field_error``; give at
         most one); default: estimated from F at θ (Moré & Wild 2011), at least
-        :data:`CIRCULATION_NOISE_RTOL`·max|F| over the nodes.
+        ``CIRCULATION_NOISE_RTOL``·max|F| over the nodes.
     min_nodes, max_nodes : int
-        4 ≤ min_nodes ≤ max_nodes ≤ :data:`MAX_CIRCULATION_NODES`.
+        4 ≤ min_nodes ≤ max_nodes ≤ ``MAX_CIRCULATION_NODES``.
+    field_error : float, optional
+        The same argument as ``f_error`` under its other name.
 
     Returns
     -------
@@ -144,6 +146,8 @@ def circulation(F: Field, theta: ArrayLike, plane: tuple[int, int], *,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.fields import circulation
     >>> c = circulation(lambda t: np.array([-t[1], t[0]]), np.zeros(2), (0, 1), radius=1.0)
     >>> round(c.value / np.pi, 12), not c.holds          # curl 2 over a disc of area π
     (2.0, True)
@@ -181,7 +185,7 @@ def error_argument(f_error: float | None, field_error: float | None) -> float | 
 
 def loop_circulation(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, i: int, j: int, rho: float,
           f_error: float | None, estimate: float | None, min_nodes: int, max_nodes: int) -> Circulation:
-    """The circulation of a validated flat field (see :func:`circulation`).
+    """The circulation of a validated flat field (see :func:`~mdpgrad.fields.circulation`).
 
     ``f_error``: the caller's error of F; ``estimate``: the error estimated from F.
     """
@@ -221,7 +225,7 @@ def _refine(rule: Callable[[int], tuple[float, float]], N: int, max_nodes: int, 
     """Double the trapezoid nodes from N until converged; the value, its bound, the nodes, F's error, noise.
 
     F's error is ``f_error`` when given, else the larger of the estimate and
-    :data:`CIRCULATION_NOISE_RTOL`·max|F|.
+    ``CIRCULATION_NOISE_RTOL``·max|F|.
     """
     prev, fmax = rule(N)
     while True:

@@ -1,6 +1,6 @@
 """The Jacobian of a vector field given as a callable, with an error estimate that includes F's own error.
 
-:func:`field_jacobian` differentiates F by the complex step when F carries complex input
+:func:`~mdpgrad.fields.field_jacobian` differentiates F by the complex step when F carries complex input
 through analytically (detected, and checked against central differences), otherwise by
 central differences with an error estimate from a second step (Richardson), using the
 derivatives of :mod:`mdpgrad._derivatives`.  The error of every entry includes σ, the
@@ -49,7 +49,7 @@ __all__ = ["COMPLEX_AGREEMENT_RTOL", "COMPLEX_NOISE_FACTOR", "Field", "FieldJaco
 #: A field θ ↦ F(θ), same shape as θ.
 Field = Callable[[np.ndarray], Any]
 
-#: How :func:`field_jacobian` differentiates: "auto" tries the complex step first.
+#: How :func:`~mdpgrad.fields.field_jacobian` differentiates: "auto" tries the complex step first.
 FieldMethod = Literal["auto", "complex-step", "central"]
 
 #: Complex step and central differences must agree to this, relative to
@@ -182,7 +182,7 @@ def _complex_step_agrees(ccall: Callable[[np.ndarray], np.ndarray], call: Callab
     """Does the complex step along a fixed direction agree with central differences?
 
     The direction touches every coordinate; agreement is within the central
-    error estimate |D_h − D_2h| + rounding plus :data:`COMPLEX_AGREEMENT_RTOL`·max(1, |D_h|).
+    error estimate |D_h − D_2h| + rounding plus ``COMPLEX_AGREEMENT_RTOL``·max(1, |D_h|).
     """
     direction = np.cos(np.arange(1, x.size + 1))
     direction /= np.linalg.norm(direction)
@@ -209,7 +209,7 @@ def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto",
     method : {"auto", "complex-step", "central"}
         "auto" probes F with a complex θ along a fixed direction; the complex
         step is used when F returns a complex array whose derivative agrees
-        with central differences to :data:`COMPLEX_AGREEMENT_RTOL`.
+        with central differences to ``COMPLEX_AGREEMENT_RTOL``.
     field_error : float, optional
         Absolute error σ of one evaluation of F (each component), when the
         caller knows it; default: estimated from F (Moré & Wild 2011), at the
@@ -219,13 +219,15 @@ def field_jacobian(F: Field, theta: ArrayLike, *, method: FieldMethod = "auto",
     -------
     FieldJacobian
         Complex step: J[:, k] = Im F(θ + i h e_k)/h, error
-        :data:`COMPLEX_NOISE_FACTOR`·σ/max(1, max|θ|) + 4ε·max|J|.
-        Central: h_k = ε^(1/3)·max(1, |θ_k|), error |D_h − D_2h| plus rounding
-        ε(|F(θ+h)| + |F(θ−h)|)/h plus noise 2σ_i/h_k (Squire & Trapp 1998;
+        ``COMPLEX_NOISE_FACTOR``·σ/max(1, max|θ|) + 4ε·max|J|.
+        Central: ``h_k = ε^(1/3)·max(1, |θ_k|)``, error ``|D_h − D_2h|`` plus rounding
+        ``ε(|F(θ+h)| + |F(θ−h)|)/h`` plus noise 2σ_i/h_k (Squire & Trapp 1998;
         Nocedal & Wright 2006, §8.1).
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.fields import field_jacobian
     >>> fj = field_jacobian(lambda t: np.array([t[1], -t[0]]), np.zeros(2))
     >>> fj.method, fj.jacobian.tolist()
     ('complex-step', [[0.0, 1.0], [-1.0, 0.0]])
@@ -280,7 +282,7 @@ def _noise(call: Callable[[np.ndarray], np.ndarray], x: np.ndarray, f0: np.ndarr
 
 
 def _complex_step_error(J: np.ndarray, f0: np.ndarray, sigma: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The error floor of complex-step entries (see :data:`COMPLEX_NOISE_FACTOR`), shape (n, n)."""
+    """The error floor of complex-step entries (see ``COMPLEX_NOISE_FACTOR``), shape (n, n)."""
     length = max(1.0, float(np.abs(x).max()))
     with np.errstate(over="ignore"):
         floor = COMPLEX_NOISE_FACTOR * float(sigma.max()) / length + 4.0 * _EPS * float(np.abs(J).max())

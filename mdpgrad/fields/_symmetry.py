@@ -6,7 +6,7 @@ the verdict on a Jacobian is the verdict on the field.  For the TD
 semi-gradient the Jacobian is D(γPΠ − I), symmetric exactly when the weighted
 state-action chain satisfies detailed balance (Ollivier 2018).
 
-:func:`symmetry_verdict` decides symmetry within a tolerance scaled to max|M|
+:func:`~mdpgrad.fields.symmetry_verdict` decides symmetry within a tolerance scaled to max|M|
 and names the witness pair (i, j) of largest |M[i, j] − M[j, i]|, decoded to
 state-action pairs x = s·A + a when asked; sparse matrices stay sparse.
 
@@ -37,7 +37,7 @@ from .._validation import (
 
 __all__ = ["SYMMETRY_RTOL", "SymmetryVerdict", "symmetry_verdict"]
 
-#: Relative tolerance of :func:`symmetry_verdict`, against max|M|.  Closed-form
+#: Relative tolerance of :func:`~mdpgrad.fields.symmetry_verdict`, against max|M|.  Closed-form
 #: Jacobians are exact up to rounding in one matrix product and in the weighting
 #: (a stationary or occupancy solve, relative error ≲ cond·ε ≈ 1e-13 for the
 #: chains handled here); 1e-9 leaves four orders of room above that, while the
@@ -54,7 +54,7 @@ class SymmetryVerdict:
     holds : bool
         max|M − Mᵀ| ≤ ``tolerance``.
     max_asymmetry : float
-        max_{i,j} |M[i, j] − M[j, i]|.
+        ``max_{i,j} |M[i, j] − M[j, i]|``.
     relative_asymmetry : float
         ``max_asymmetry / scale`` (0 for the zero matrix).
     witness : tuple of int or None
@@ -134,14 +134,14 @@ def _power_of_two_below(x: float) -> float:
 
 def symmetry_verdict(M: ArrayLike | sp.sparray | sp.spmatrix, *, rtol: float = SYMMETRY_RTOL,
                      atol: float = 0.0, n_actions: int | None = None) -> SymmetryVerdict:
-    """Is M symmetric within rtol·max|M| + atol?  Where is it least symmetric?
+    """Decide whether M is symmetric within rtol·max|M| + atol, and where it is least symmetric.
 
     Parameters
     ----------
     M : ndarray or scipy.sparse matrix, shape (n, n)
         Real.  Sparse input stays sparse (M − Mᵀ is formed sparse).
     rtol : float, optional
-        Relative tolerance against max|M| (default :data:`SYMMETRY_RTOL`).
+        Relative tolerance against max|M| (default ``SYMMETRY_RTOL``).
     atol : float, optional
         Additional absolute tolerance, e.g. the error bound of an estimated M.
     n_actions : int, optional
@@ -155,10 +155,12 @@ def symmetry_verdict(M: ArrayLike | sp.sparray | sp.spmatrix, *, rtol: float = S
     Notes
     -----
     A C¹ field is a gradient only if its Jacobian is symmetric (Schwarz); the
-    witness (i, j) maximises |M[i, j] − M[j, i]| = |∂F_i/∂θ_j − ∂F_j/∂θ_i|.
+    witness (i, j) maximises ``|M[i, j] − M[j, i]| = |∂F_i/∂θ_j − ∂F_j/∂θ_i|``.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.fields import symmetry_verdict
     >>> v = symmetry_verdict(np.array([[-1.0, 0.9], [0.0, -1.0]]), n_actions=1)
     >>> v.holds, v.witness, v.witness_pairs, round(v.max_asymmetry, 12)
     (False, (0, 1), ((0, 0), (1, 0)), 0.9)

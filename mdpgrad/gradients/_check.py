@@ -54,7 +54,7 @@ class GradientCheck:
     gradient, fd_gradient : ndarray, shape of theta
         The gradient under test and its finite-difference estimate.
     error : ndarray, shape of theta
-        Mixed error |g − g_fd| / max(1, |g_fd|), entry by entry.
+        Mixed error ``|g − g_fd| / max(1, |g_fd|)``, entry by entry.
     max_error : float
     worst_index : tuple of int
         Where ``error`` is largest.
@@ -86,11 +86,11 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     """Compare a gradient with central finite differences of ``f``.
 
     Step rule (as in scipy.optimize's numdiff for the 3-point scheme):
-    hᵢ = ε^(1/3)·max(1, |θᵢ|), ε the float64 machine epsilon, rounded so that
+    ``hᵢ = ε^(1/3)·max(1, |θᵢ|)``, ε the float64 machine epsilon, rounded so that
     θᵢ + hᵢ is exactly representable.  Then
 
         g_fd[i] = (f(θ + hᵢeᵢ) − f(θ − hᵢeᵢ)) / (2hᵢ),
-        error   = max_i |g[i] − g_fd[i]| / max(1, |g_fd[i]|).
+        error   = ``max_i |g[i] − g_fd[i]| / max(1, |g_fd[i]|)``.
 
     Reference: Nocedal & Wright 2006, §8.1.
 
@@ -98,13 +98,13 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
     ----------
     f : callable
         θ ↦ scalar.  With ``batched=True`` it must map a stack of points of
-        shape (m, *theta.shape) to an array of shape (m,) in one call.
+        shape ``(m, *theta.shape)`` to an array of shape (m,) in one call.
     grad : callable or array_like
         θ ↦ ∇f(θ), or the gradient itself; shape theta.shape.
     theta : array_like, shape (...)
         Real and finite.
     tol : float
-        Pass mark for ``max_error`` (default :data:`FD_TOL`): finite and > 0
+        Pass mark for ``max_error`` (default ``FD_TOL``): finite and > 0
         (an infinite tolerance would pass everything).
     batched : bool
         Evaluate all 2·θ.size points in one call of ``f``.
@@ -121,6 +121,8 @@ def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], 
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import check_gradient
     >>> chk = check_gradient(lambda x: float(np.sum(x ** 3)), lambda x: 3 * x ** 2, np.array([1.0, -2.0]))
     >>> chk.holds, chk.max_error < 1e-8
     (True, True)

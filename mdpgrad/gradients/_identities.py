@@ -81,12 +81,14 @@ def naive_swap_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, states: Arra
 
     Returns
     -------
-    ndarray, shape (n, *theta.shape)
+    ndarray, shape ``(n, *theta.shape)``
         All zeros.
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.gradients import naive_swap_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = naive_swap_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [[0, 0, 1]], [[0, 1]])
     >>> bool(np.all(g == 0.0)), g.shape
@@ -161,7 +163,9 @@ def baseline_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, b: ArrayLike) 
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.gradients import baseline_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = baseline_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), [5.0, -3.0])
     >>> np.round(g * 121, 9).tolist()
@@ -186,7 +190,7 @@ class PerformanceDifference:
     rhs : float
         Σ η_θ π_θ adv₀.
     gap : float
-        |lhs − rhs|.
+        ``|lhs − rhs|``.
     """
 
     J: float
@@ -216,7 +220,9 @@ def performance_difference(mdp: MDP, policy: Policy, theta: ArrayLike,
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.gradients import performance_difference
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> pd = performance_difference(mdp, TabularSoftmax(2, 2), np.array([[0.0, 1.0], [0.0, 0.0]]),
     ...                             np.zeros((2, 2)))
@@ -242,7 +248,7 @@ class OccupancyMass:
     total : float
     expected : float or None
     gap : float or None
-        |total − expected| / expected.
+        ``|total − expected| / expected``.
     """
 
     total: float
@@ -274,6 +280,9 @@ def occupancy_mass(mdp: MDP, pi: ArrayLike) -> OccupancyMass:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.gradients import occupancy_mass
     >>> P = np.array([[[0.5, 0.5]], [[0.25, 0.75]]])
     >>> occ = occupancy_mass(MDP(P, [[1.0], [0.0]], gamma=0.75), np.ones((2, 1)))
     >>> occ.expected, occ.gap < 1e-15

@@ -103,10 +103,10 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accu
     policy : Policy
     theta : ndarray, shape policy.param_shape
     accuracy : {"refuse", "warn", "ignore"}
-        What to do when :func:`hessian_error` leaves fewer than six significant
+        What to do when ``hessian_error`` leaves fewer than six significant
         digits relative to max|∇²J| (as for :func:`mdpgrad.policy_gradient`).
     error : bool
-        Also return the error estimate (a float, :func:`hessian_error`).
+        Also return the error estimate (a float, ``hessian_error``).
 
     Returns
     -------
@@ -117,7 +117,8 @@ def policy_hessian(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accu
     --------
     Two states, action 1 in state 0 pays 1 and ends in the absorbing state 1.
 
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, policy_hessian, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> H = policy_hessian(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(H[:2, :2] * 1331, 9).tolist()     # exact: ∓90/1331 (derived in the tests)
@@ -140,7 +141,7 @@ def hessian_error(mdp: MDP, policy: Policy, theta: np.ndarray, H: np.ndarray) ->
 
     The complex steps differentiate the gradient through the same systems, so
     the derivative carries the relative error of the gradient it differentiates
-    (Martins et al. 2003, §3): max(gradient error)/scale (:func:`gradient_error`)
+    (Martins et al. 2003, §3): max(gradient error)/scale (``gradient_error``)
     times max|H|.  The asymmetry max|H − Hᵀ|, zero in exact arithmetic, is a
     second, a-posteriori witness; the larger of the two is returned.  A
     first-order estimate, not a bound.
@@ -171,7 +172,9 @@ def hessian_vector_product(mdp: MDP, policy: Policy, theta: ArrayLike, u: ArrayL
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.gradients import hessian_vector_product
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> u = np.array([[1.0, 0.0], [0.0, 0.0]])
     >>> np.round(hessian_vector_product(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)), u) * 1331, 9).tolist()
@@ -223,7 +226,8 @@ def fisher_information(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import fisher_information, MDP, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> F = fisher_information(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))).reshape(4, 4)
     >>> np.round(F[:2, :2] * 11, 12).tolist()     # η(0)(diag π − ππᵀ) = (20/11)·(±1/4)
@@ -283,7 +287,7 @@ def natural_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
     policy : Policy
     theta : ndarray, shape policy.param_shape
     rcond : float
-        Relative eigenvalue cut-off (default :data:`NATURAL_RCOND`).
+        Relative eigenvalue cut-off (default ``NATURAL_RCOND``).
 
     Returns
     -------
@@ -291,7 +295,8 @@ def natural_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *,
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, natural_gradient, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(natural_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))) * 11, 12).tolist()
     [[-1.0, 1.0], [0.0, 0.0]]

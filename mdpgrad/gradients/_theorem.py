@@ -217,7 +217,7 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy 
     ----------
     mdp : MDP
     policy : Policy
-    theta : array_like, shape (..., *policy.param_shape)
+    theta : array_like, shape ``(..., *policy.param_shape)``
         Real and finite (nan and ±inf are refused, also where the softmax has a
         limit).  Leading axes batch: the result is what a loop of single calls gives.
     accuracy : {"refuse", "warn", "ignore"}
@@ -234,7 +234,8 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy 
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, objective, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> round(objective(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 12)  # 0.5 / (1 − 0.45)
     0.909090909091
@@ -254,13 +255,13 @@ def objective(mdp: MDP, policy: Policy, theta: ArrayLike, *, accuracy: Accuracy 
 def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: Evaluation | None = None,
                     accuracy: Accuracy = "refuse", error: bool = False,
                     criterion: Criterion = "discounted") -> Any:
-    """Exact ∇_θ J (or ∇_θ ρ) by the policy gradient theorem, in θ's shape.
+    r"""Exact ∇_θ J (or ∇_θ ρ) by the policy gradient theorem, in θ's shape.
 
     Parameters
     ----------
     mdp : MDP
     policy : Policy
-    theta : ndarray, shape (..., *policy.param_shape)
+    theta : ndarray, shape ``(..., *policy.param_shape)``
         Real and finite.  Leading axes form a batch (one vectorised call on
         dense MDPs, a loop on sparse ones); the result is what the loop gives.
     evaluation : Evaluation, optional
@@ -268,11 +269,11 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
         (its table must have the shape of π_θ).
     accuracy : {"refuse", "warn", "ignore"}
         What to do when the estimated error of ∇J (or of the evaluation under it)
-        leaves fewer than :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` significant
+        leaves fewer than ``ACCURACY_MIN_DIGITS`` significant
         digits relative to max|∇J|: raise :class:`~mdpgrad.InaccurateResultError`
         (default), warn, or return it silently.
     error : bool
-        Also return the entrywise error estimate (:func:`gradient_error`).
+        Also return the entrywise error estimate (``gradient_error``).
     criterion : {"discounted", "average"}
         "discounted" (default): ∇J = Σ_s η(s) Σ_a ∇π(a|s) q(s, a).  "average":
         the continuing-case theorem ∇ρ = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s, a)
@@ -287,9 +288,23 @@ def policy_gradient(mdp: MDP, policy: Policy, theta: ArrayLike, *, evaluation: E
     ndarray, same shape as theta
         Or (gradient, error) with ``error=True``.
 
+    Notes
+    -----
+    The policy gradient theorem (Sutton et al. 2000; Sutton & Barto 2018, §13.2), with the
+    discounted visits η(s) = Σ_t γᵗ Pr(s_t = s) from ρ₀:
+
+    .. math::
+
+        \nabla_\theta J(\theta) = \sum_{s, a} \eta(s)\, \pi_\theta(a \mid s)\,
+        \operatorname{adv}(s, a)\, \nabla_\theta \log \pi_\theta(a \mid s),
+
+    evaluated as one vector-Jacobian product of π_θ with the weights η(s)·adv(s, a), since
+    π ∇log π = ∇π; no Jacobian of the policy is formed.
+
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, policy_gradient, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> g = policy_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2)))
     >>> np.round(g, 6).tolist()     # η(0)·π·adv = (1/0.55)·(1/2)·(∓1/11)
@@ -399,7 +414,7 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
 
     This route never forms η: it solves with I − γP̃^π on the right instead of
     its transpose on the left, and takes each column ∂_j π by a complex step
-    ∂_j π = Im π(θ + ih e_j) / h (h = :data:`mdpgrad._derivatives.COMPLEX_STEP`).  It costs one solve
+    ∂_j π = Im π(θ + ih e_j) / h (h = ``mdpgrad._derivatives.COMPLEX_STEP``).  It costs one solve
     per parameter, so it is a check for small models, not the way to compute ∇J.
     Reference: Sutton & Barto 2018, §13.2 (proof of the theorem, unrolled).
 
@@ -416,7 +431,9 @@ def recursion_gradient(mdp: MDP, policy: Policy, theta: ArrayLike) -> np.ndarray
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, TabularSoftmax
+    >>> from mdpgrad.gradients import recursion_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(recursion_gradient(mdp, TabularSoftmax(2, 2), np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
@@ -458,6 +475,9 @@ def softmax_gradient(mdp: MDP, theta: ArrayLike) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.gradients import softmax_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(softmax_gradient(mdp, np.zeros((2, 2))), 6).tolist()
     [[-0.082645, 0.082645], [0.0, 0.0]]
@@ -549,6 +569,9 @@ def direct_gradient(mdp: MDP, pi: ArrayLike) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.gradients import direct_gradient
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> np.round(direct_gradient(mdp, np.full((2, 2), 0.5)), 6).tolist()   # η(0) = 1/0.55
     [[1.487603, 1.818182], [0.0, 0.0]]
@@ -595,7 +618,7 @@ def expected_update_without_discount(
     ----------
     mdp : MDP
     policy : Policy
-    theta : ndarray, shape (..., *policy.param_shape)
+    theta : ndarray, shape ``(..., *policy.param_shape)``
         Real and finite; leading axes batch, as a loop would.
     visits : {"auto", "undiscounted", "stationary"}
         The state weights: "undiscounted" visits η̃ for episodic MDPs (needs
@@ -608,7 +631,8 @@ def expected_update_without_discount(
 
     Examples
     --------
-    >>> from mdpgrad import TabularSoftmax, get_example, is_gradient_field
+    >>> import numpy as np
+    >>> from mdpgrad import expected_update_without_discount, get_example, is_gradient_field, TabularSoftmax
     >>> mdp, pol = get_example("two-state"), TabularSoftmax(2, 2)
     >>> is_gradient_field(lambda th: expected_update_without_discount(mdp, pol, th), np.zeros((2, 2))).verdict
     'NOT a gradient'

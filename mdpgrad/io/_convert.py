@@ -259,6 +259,7 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
     --------
     A one-step "bandit": action 0 ends the episode in state 1 with reward 1.
 
+    >>> from mdpgrad.io import convert_gymnasium
     >>> P = {0: {0: [(1.0, 1, 1.0, True)], 1: [(0.5, 0, 0.0, False), (0.5, 0, 0.0, False)]},
     ...      1: {0: [(1.0, 1, 0.0, True)], 1: [(1.0, 1, 0.0, True)]}}
     >>> c = convert_gymnasium(P, gamma=1.0, rho0=[1.0, 0.0])
@@ -312,8 +313,22 @@ def convert_gymnasium(P: Any, *, gamma: float, rho0: Any = None,
 def from_gymnasium(P: Any, *, gamma: float, rho0: Any = None, sparse: bool = False) -> MDP:
     """An MDP from a Gymnasium toy-text environment or its ``P`` dict (rules: :func:`convert_gymnasium`).
 
+    Parameters
+    ----------
+    P : environment or dict
+        A toy-text environment (its ``env.unwrapped.P`` is read) or that dict,
+        ``P[s][a] = [(p, s', r, terminated), ...]``.
+    gamma : float
+        The discount γ.
+    rho0 : array_like or "uniform", optional
+        The start distribution; default the environment's own (required with a bare dict);
+        "uniform": uniform over the non-terminal states.
+    sparse : bool, optional
+        Build a sparse (S·A, S) transition matrix.
+
     Examples
     --------
+    >>> from mdpgrad.io import from_gymnasium
     >>> P = {0: {0: [(1.0, 1, 1.0, True)]}, 1: {0: [(1.0, 1, 0.0, True)]}}
     >>> from_gymnasium(P, gamma=1.0, rho0="uniform").terminal.tolist()
     [False, True]
@@ -352,6 +367,8 @@ def from_mdptoolbox(P: Any, R: Any, gamma: float) -> MDP:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.io import from_mdptoolbox
     >>> P = np.array([[[0.5, 0.5], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])
     >>> from_mdptoolbox(P, np.array([0.0, 1.0]), 0.9).r.tolist()
     [[0.0, 0.0], [1.0, 1.0]]

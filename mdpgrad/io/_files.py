@@ -105,8 +105,13 @@ def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
     """The JSON document (schema version 1, or 2 with action sets; see module notes) of an MDP, as plain
     Python objects.
 
+    Parameters
+    ----------
+    mdp : MDP
+
     Examples
     --------
+    >>> from mdpgrad.io import mdp_to_dict
     >>> from mdpgrad.examples import two_state
     >>> d = mdp_to_dict(two_state())
     >>> d["format"], d["layout"], d["P"][1][1]
@@ -470,6 +475,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def mdp_from_dict(doc: Any) -> MDP:
     """Build an MDP from a JSON document (schema version 1, see module notes), checking every field.
 
+    Parameters
+    ----------
+    doc : dict
+        The JSON document, as loaded by ``json.load``.
+
     Raises
     ------
     ValidationError
@@ -477,6 +487,7 @@ def mdp_from_dict(doc: Any) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad.io import mdp_from_dict, mdp_to_dict
     >>> from mdpgrad.examples import two_state
     >>> mdp_from_dict(mdp_to_dict(two_state())).P.tolist() == two_state().P.tolist()
     True
@@ -535,6 +546,11 @@ def load(path: str | os.PathLike[str]) -> MDP:
     any data is decompressed; JSON is read in chunks up to the size ``stat`` gave and parsed as
     data.  Only regular files are read (a FIFO or a device is refused).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` or ``.json`` file written by :func:`save`.
+
     Raises
     ------
     ValidationError
@@ -544,6 +560,7 @@ def load(path: str | os.PathLike[str]) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad import load, save
     >>> import tempfile, pathlib
     >>> from mdpgrad.examples import two_state
     >>> with tempfile.TemporaryDirectory() as d:

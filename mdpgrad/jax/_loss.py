@@ -3,7 +3,7 @@
 What it computes: for each unit of ``batch_size`` consecutive sampled episodes,
 ĝ_unit = −∇_θ loss_fn(unflatten(θ), batch), by ``jax.vmap(jax.grad(...))`` over the units, or by a
 loop of ``jax.grad`` calls when the loss cannot be vmapped (Python control flow on values).  The
-batch is an :class:`Episodes` of ``jax.numpy`` arrays in the layout of :mod:`mdpgrad._adapters`
+batch is an :class:`Episodes` of ``jax.numpy`` arrays in the layout of ``mdpgrad._adapters``
 (leading axis: the unit's m episodes).  See :mod:`mdpgrad.torch` for the twin and for how
 units are grouped by :func:`mdpgrad.check_estimator`.
 
@@ -35,7 +35,7 @@ Method = Literal["auto", "vmap", "loop"]
 
 
 class Episodes(NamedTuple):
-    """A batch of m episodes padded to T steps (layout of :mod:`mdpgrad._adapters`), jax arrays.
+    """A batch of m episodes padded to T steps (layout of ``mdpgrad._adapters``), jax arrays.
 
     Attributes
     ----------
@@ -138,7 +138,9 @@ def loss_estimator(loss_fn: Callable[..., Any], *, batch_size: int = 1,
 
     Examples
     --------
+    >>> import numpy as np
     >>> import jax, mdpgrad as mg
+    >>> from mdpgrad.jax import loss_estimator
     >>> jax.config.update("jax_enable_x64", True)
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = mg.MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])

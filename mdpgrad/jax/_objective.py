@@ -87,6 +87,7 @@ def objective(mdp: MDP, apply_fn: Callable[[Any, Any], Any], params: Any,
     Examples
     --------
     >>> import jax, mdpgrad as mg
+    >>> from mdpgrad.jax import objective
     >>> jax.config.update("jax_enable_x64", True)
     >>> mdp = mg.MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> apply_fn = lambda p, x: x @ p

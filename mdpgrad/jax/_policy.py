@@ -3,7 +3,7 @@
 What it computes: ``probabilities``, ``prob_vjp`` and ``log_prob_vjp`` of the Policy protocol with
 ``jax.vjp`` (one reverse pass of the network over all states per weight table, ``jax.vmap`` over a
 batch of tables or of θ), jitted once per policy.  Complex θ = a + ib (mdpgrad's complex steps) is
-evaluated to first order, f(a) + i·jvp(f, a; b) (see :mod:`mdpgrad._adapters`).
+evaluated to first order, f(a) + i·jvp(f, a; b) (see ``mdpgrad._adapters``).
 
 Identities checked by the tests: ``log_prob_vjp(θ, w) = prob_vjp(θ, w/π)``; ``mg.policy_gradient``
 equals ``jax.grad`` of a differentiable dense solve of (I − γP^π) v = r^π to 1e-10; the same network
@@ -44,9 +44,20 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
         scale: float = 1.0) -> tuple[Callable[[Any, Any], Any], list[dict[str, Any]]]:
     """A plain MLP ``apply_fn(params, x)`` and its float64 params (a list of {"w", "b"} layers).
 
-    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²), the
+    Weights from ``mdpgrad._adapters.mlp_weights`` (N(0, scale²/fan_in), biases N(0, 0.1²), the
     same numbers as ``mdpgrad.torch.mlp`` for the same seed); ``activation`` (a key of ACTIVATIONS)
     between layers, none after the last.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first (at least two).
+    activation : str, optional
+        A key of ``ACTIVATIONS``, applied between layers (none after the last).
+    seed : int, optional
+        Seed of the weights.
+    scale : float, optional
+        Weight scale: N(0, scale²/fan_in).
     """
     check_x64("mdpgrad.jax.mlp")
     if activation not in ACTIVATIONS:
@@ -89,6 +100,7 @@ class JaxPolicy:
     Examples
     --------
     >>> import jax
+    >>> from mdpgrad.jax import JaxPolicy, mlp
     >>> jax.config.update("jax_enable_x64", True)
     >>> apply_fn, params = mlp([2, 2], seed=0)
     >>> pol = JaxPolicy(apply_fn, params, n_states=2)

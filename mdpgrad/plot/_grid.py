@@ -114,6 +114,11 @@ def action_directions(mdp: MDP) -> np.ndarray:
     jumps four rows down, which would turn the mean of "right" by 18°; walls
     (no move) and the cliff's return to the start are outvoted the same way.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A gridworld (with ``grid_shape``).
+
     Raises
     ------
     ValidationError
@@ -121,6 +126,7 @@ def action_directions(mdp: MDP) -> np.ndarray:
 
     Examples
     --------
+    >>> from mdpgrad.plot import action_directions
     >>> import mdpgrad as mg
     >>> action_directions(mg.get_example("gridworld")).tolist()     # up, right, down, left
     [[-1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, -1.0]]

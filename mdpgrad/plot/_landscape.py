@@ -188,6 +188,29 @@ def slice_contour(f: Callable[[np.ndarray], float], center: ArrayLike, u: ArrayL
     Z[i, j] = f(θ₀ + X[i, j]·u + Y[i, j]·v), one call of f per point; f must
     return a finite real number (a value that is not is refused, naming the
     point).  The colour bar carries ``label``.
+
+    Parameters
+    ----------
+    f : callable
+        θ ↦ a real number.
+    center : array_like
+        θ₀, the centre of the slice.
+    u, v : array_like
+        The directions of the slice, in θ's shape.
+    extent : (float, float, float, float), optional
+        (x0, x1, y0, y1).
+    n : int, optional
+        Grid points per axis.
+    levels : int, optional
+        Number of contour levels.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    label : str, optional
+        The colour bar's label.
+    cmap : str, optional
+        The colour map.
+    xlabel, ylabel : str, optional
+        The axis labels.
     """
     check_callable(f, "f")
     c, uu, vv = _slice(center, u, v)
@@ -233,6 +256,29 @@ def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arr
     calls ``ax.streamplot`` (an evenly spaced grid, hence ``linspace``),
     ``"quiver"`` calls ``ax.quiver``.  ``label`` adds a legend entry (a proxy
     line for streamlines, which take no label).
+
+    Parameters
+    ----------
+    F : callable
+        θ ↦ a vector in θ's shape.
+    center : array_like
+        θ₀, the centre of the slice.
+    u, v : array_like
+        The directions of the slice, in θ's shape.
+    extent : (float, float, float, float), optional
+        (x0, x1, y0, y1).
+    n : int, optional
+        Grid points per axis.
+    kind : {"stream", "quiver"}, optional
+        Streamlines or arrows.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    color : str, optional
+        The colour of the lines or arrows.
+    label : str, optional
+        A legend entry.
+    xlabel, ylabel : str, optional
+        The axis labels.
     """
     check_callable(F, "F")
     c, uu, vv = _slice(center, u, v)
@@ -278,6 +324,25 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
     "∮ F·dθ = value ± bound"; a value larger than its bound certifies that F
     is not a gradient on this slice (Green's theorem).  The axes get equal
     scales (``set_aspect("equal")``) so that the circle is drawn round.
+
+    Parameters
+    ----------
+    F : callable
+        θ ↦ a vector in θ's shape.
+    center : array_like
+        θ₀, the centre of the slice.
+    u, v : array_like
+        The directions of the slice, in θ's shape.
+    radius : float
+        The radius ρ > 0 of the circle, in slice coordinates.
+    at : (float, float), optional
+        The circle's centre (x, y) in the slice.
+    f_error : float, optional
+        Absolute error of one value of F, passed to :func:`mdpgrad.fields.circulation`.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    color : str, optional
+        The circle's colour.
     """
     check_callable(F, "F")
     c, uu, vv = _slice(center, u, v)
@@ -317,6 +382,25 @@ def landscape(mdp: MDP, policy: Policy, theta0: ArrayLike, u: ArrayLike | None =
     :func:`mdpgrad.policy_gradient`.  u and v default to the first two unit
     vectors of θ (flat indices 0 and 1).  The field is drawn on a grid half as
     fine as the contours (at least 2 points per axis).
+
+    Parameters
+    ----------
+    mdp : MDP
+    policy : Policy
+    theta0 : array_like
+        The centre of the slice, shape ``policy.param_shape``.
+    u, v : array_like, optional
+        The directions of the slice, in θ's shape.
+    field : callable, optional
+        θ ↦ a vector in θ's shape; default the exact ∇J.
+    extent : (float, float, float, float), optional
+        (x0, x1, y0, y1) of the slice.
+    n : int, optional
+        Grid points per axis of the contours.
+    kind : {"stream", "quiver"}, optional
+        Streamlines or arrows.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
     """
     validate_mdp(mdp)
     if not hasattr(policy, "param_shape"):

@@ -71,7 +71,7 @@ class EigenvaluePicture:
     """What :func:`eigenvalues` drew: the eigenvalues and the boundary artists.
 
     ``boundaries`` holds the line Re λ = 0 and, when a step size was given, the
-    circle |1 + αλ| = 1.
+    circle ``|1 + αλ| = 1``.
     """
 
     ax: Axes
@@ -212,7 +212,7 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     M : array_like, shape (k, k)
         Real or complex, finite (e.g. ``mg.td.linear_td_jacobian(...)``).
     step_size : float, optional
-        α > 0: also draw the circle |1 + αλ| = 1 (centre −1/α, radius 1/α),
+        α > 0: also draw the circle ``|1 + αλ| = 1`` (centre −1/α, radius 1/α),
         inside which the iteration w ← w + αMw contracts along that eigenvector.
     ax : matplotlib Axes, optional
     label : str, optional

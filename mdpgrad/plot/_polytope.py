@@ -138,7 +138,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
         Where to draw (a new figure when omitted).
     fill : bool
         Fill the region of all values (default True).  Refused for more than
-        :data:`MAX_FILL_POLYGONS` sub-polytopes (above 20 actions).
+        ``MAX_FILL_POLYGONS`` sub-polytopes (above 20 actions).
     label_vertices : bool
         Write ``"(a0, a1)"`` next to each deterministic policy's value.
     title : str, optional
@@ -151,7 +151,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
     ------
     ValidationError
         If ``mdp`` is not an MDP with exactly 2 states, if ``fill`` would need
-        more than :data:`MAX_FILL_POLYGONS` polygons, or another argument is
+        more than ``MAX_FILL_POLYGONS`` polygons, or another argument is
         malformed.
     NonTerminatingPolicyError
         If γ = 1 and some deterministic policy never terminates (its value
@@ -159,6 +159,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
 
     Examples
     --------
+    >>> from mdpgrad.plot import value_polytope
     >>> import mdpgrad as mg
     >>> from matplotlib.figure import Figure
     >>> mdp = mg.MDP([[[0.7, 0.3], [0.99, 0.01]], [[0.2, 0.8], [0.99, 0.01]]],
@@ -285,6 +286,7 @@ def trajectory(points: ArrayLike, *, ax: Axes | None = None, label: str | None =
 
     Examples
     --------
+    >>> from mdpgrad.plot import trajectory
     >>> from matplotlib.figure import Figure
     >>> line = trajectory([[0, 0], [1, 0.5], [2, 2]], ax=Figure().add_subplot(), label="iterates")
     >>> line.get_xydata().tolist()

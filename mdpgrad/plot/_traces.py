@@ -77,6 +77,23 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
     With ``note_gaps`` and at least one NaN, a text in the lower left corner
     of the axes reads "undefined at k steps (gap)".  ``label`` is the line's
     legend entry (a legend is drawn when it is given).
+
+    Parameters
+    ----------
+    values : array_like, shape (n,)
+        The quantity at each step (NaN where undefined).
+    steps : array_like, shape (n,), optional
+        The x coordinates; default 0 … n−1.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    label : str, optional
+        The line's legend entry.
+    xlabel, ylabel : str, optional
+        The axis labels.
+    note_gaps : bool, optional
+        Write how many steps are undefined.
+    **line_kwargs
+        Passed to matplotlib's ``Axes.plot``.
     """
     y = as_real_array(values, "values", finite=False)
     if y.ndim != 1 or y.size == 0:
@@ -143,11 +160,28 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
                         xlabel: str | None = None) -> SamplePicture:
     """Histogram of one coordinate of the samples, with the sample mean, exact expectation and ∇J.
 
-    ``samples`` has one estimate per row, shape (n, d) (or (n, *param_shape),
+    ``samples`` has one estimate per row, shape (n, d) (or ``(n, *param_shape)``,
     flattened); ``coordinate`` is a flat index.  Vertical lines: the exact
     expectation (solid black, drawn first), the sample mean (dashed blue, on top) and ∇J (dotted
     red, when given).  The record's ``samples`` are the n values of the
     coordinate and ``mean`` their mean (a 1-entry array).
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d) or ``(n, *param_shape)``
+        One estimate per row.
+    expectation : array_like
+        The estimator's exact expectation, one entry per coordinate.
+    gradient : array_like, optional
+        ∇J, one entry per coordinate.
+    coordinate : int, optional
+        The flat index of the coordinate drawn.
+    bins : int or str, optional
+        Passed to matplotlib's ``Axes.hist``.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    xlabel : str, optional
+        The x-axis label.
     """
     s, e, g = _samples(samples, expectation, gradient)
     i = check_integer(coordinate, "coordinate", min_value=0, max_value=s.shape[1] - 1)
@@ -186,6 +220,21 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
     (deterministic, so the picture is reproducible); the sample mean is that of
     all n rows.  Markers: the exact expectation (black +), the mean (blue ×, on top),
     ∇J (red star, when given).  Axis labels "ĝ[i]", "ĝ[j]".
+
+    Parameters
+    ----------
+    samples : array_like, shape (n, d) or ``(n, *param_shape)``
+        One estimate per row.
+    expectation : array_like
+        The estimator's exact expectation, one entry per coordinate.
+    gradient : array_like, optional
+        ∇J, one entry per coordinate.
+    coordinates : (int, int), optional
+        The flat indices of the two coordinates drawn.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; default a new figure of its own.
+    max_points : int, optional
+        At most this many samples are drawn.
     """
     s, e, g = _samples(samples, expectation, gradient)
     if not isinstance(coordinates, (tuple, list)) or len(coordinates) != 2:

@@ -1,7 +1,7 @@
 """mdpgrad.sampling: episodes drawn from the exact dynamics, many at once.
 
 :func:`mdpgrad.sample` (a top-level name) draws n episodes
-s₀ ∼ ρ₀, aₜ ∼ π(·|sₜ), sₜ₊₁ ∼ P(·|sₜ, aₜ), rₜ = r(sₜ, aₜ) with a
+s₀ ∼ ρ₀, aₜ ∼ π(· | sₜ), sₜ₊₁ ∼ P(· | sₜ, aₜ), rₜ = r(sₜ, aₜ) with a
 ``numpy.random.Generator`` (or an int seed, passed as ``rng``) and returns them
 as :class:`Trajectories`.  An episode stops under one of the ``PROTOCOLS``:
 
@@ -22,7 +22,7 @@ What lives here
 * :class:`Trajectories`: states, actions, rewards and lengths of n episodes,
   padded to a common length, with the protocol they were sampled under.
 * ``PROTOCOLS``: the three protocol names.
-* :func:`group_start_states`: start states for groups of episodes sharing one
+* :func:`~mdpgrad.sampling.group_start_states`: start states for groups of episodes sharing one
   start (group-normalised estimators, :func:`mdpgrad.estimators.grpo_estimator`).
 * :func:`truncation_bound`: γᴴ · max|r| / (1 − γ).
 """

@@ -249,8 +249,17 @@ def _validated_fields(tr: Trajectories) -> dict[str, object]:
 def truncation_bound(mdp: MDP, horizon: int) -> float:
     """γᴴ · max|r| / (1 − γ): the most a horizon-H truncation can change J (max over available actions).
 
+    Parameters
+    ----------
+    mdp : MDP
+    horizon : int
+        H, the number of actions after which an episode is cut.
+
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.sampling import truncation_bound
     >>> P = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
     >>> truncation_bound(MDP(P, [[1.0], [0.5]], gamma=0.5), 3)
     0.25
@@ -411,7 +420,7 @@ def _check_sample_memory(mdp: MDP, pi: np.ndarray, resolved: StoppingProtocol, c
 
     Without terminal states the padded length is known in advance (H, or the longest geometric
     stop).  With terminal states it is at least the expected length of the longest-lasting start,
-    max ℓ(s₀) (:func:`expected_lengths`), which is computed only when the cap-based bound is too big.
+    max ℓ(s₀) (``expected_lengths``), which is computed only when the cap-based bound is too big.
     """
     n = starts.size
     finite = caps[caps < never]
@@ -551,7 +560,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         H for ``"horizon"`` (required there, rejected elsewhere).
     start_states : int or ndarray of int, shape (n_episodes,), optional
         Fixed start states instead of s₀ ∼ ρ₀ (e.g. groups sharing a start, see
-        :func:`group_start_states`).
+        :func:`~mdpgrad.sampling.group_start_states`).
     max_steps : int, optional
         Safety cap for ``"terminal"``/``"geometric"``: an episode still running
         after this many steps raises :class:`ValidationError` (never truncated
@@ -572,12 +581,14 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         episode) are expected to exceed the memory limit (:func:`mdpgrad.set_memory_limit`), refused
         before sampling with the estimate (with terminal states the estimate
         is n · max ℓ(s₀), ℓ the expected episode length from
-        :func:`expected_lengths`), or episodes that outgrow it while running.
+        ``expected_lengths``), or episodes that outgrow it while running.
 
     Examples
     --------
     State 0 pays 1 and moves to the terminal state 1.
 
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, sample
     >>> P = np.array([[[0.0, 1.0]], [[0.0, 1.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9, rho0=[1.0, 0.0], terminal=[False, True])
     >>> tr = sample(mdp, np.ones((2, 1)), 2, rng=np.random.default_rng(0))
@@ -657,8 +668,19 @@ def group_start_states(mdp: MDP, n_groups: int, group_size: int, *,
     ``sample(..., start_states=...)``; consecutive blocks of ``group_size``
     share a state (the GRPO setting, Shao et al. 2024, §4.1).
 
+    Parameters
+    ----------
+    mdp : MDP
+    n_groups, group_size : int
+        The number of groups and the episodes in each.
+    rng : int or numpy.random.Generator
+        The source of randomness (an integer seed ≥ 0).
+
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.sampling import group_start_states
     >>> P = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
     >>> group_start_states(MDP(P, [[0.0], [0.0]], 0.5, rho0=[0, 1]), 2, 3, rng=0).tolist()
     [1, 1, 1, 1, 1, 1]

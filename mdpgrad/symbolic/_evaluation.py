@@ -240,6 +240,8 @@ def evaluate(mdp: MDP, pi: Any, *, validate: bool = True) -> Evaluation:
     --------
     State 0 pays 1 and stays with probability p; state 1 is absorbing.
 
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, evaluate
     >>> p, g = sympy.symbols("p gamma")
     >>> mdp = MDP([[[p, 1 - p]], [[0, 1]]], [[1], [0]], g, rho0=[1, 0])
     >>> ev = evaluate(mdp, [[1], [1]])
@@ -271,6 +273,15 @@ def stationary_distribution(P_pi: Any) -> ImmutableMatrix:
     Solves (I − P^π)ᵀ d = 0 with the last equation replaced by Σ d = 1
     (Stewart 1994, §2.3).
 
+    Parameters
+    ----------
+    P_pi : Matrix, shape (S, S)
+        A row-stochastic state chain (exact entries).
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import stationary_distribution
     >>> a, b = sympy.symbols("a b")
     >>> list(stationary_distribution([[1 - a, a], [b, 1 - b]]))
     [b/(a + b), a/(a + b)]
@@ -291,6 +302,19 @@ def visit_counts(mdp: MDP, pi: Any, *, discounted: bool = True) -> ImmutableMatr
 
     With ``discounted=False`` the γᵗ are dropped (η̃ of an episodic MDP).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions).
+    discounted : bool, optional
+        η with γᵗ (True) or the undiscounted visits η̃.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, visit_counts
     >>> mdp = MDP([[[sympy.Rational(1, 2), sympy.Rational(1, 2)]], [[0, 1]]], [[1], [0]], 1,
     ...           rho0=[1, 0], terminal=[False, True])
     >>> list(visit_counts(mdp, [[1], [1]]))

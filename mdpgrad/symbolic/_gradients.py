@@ -122,9 +122,18 @@ def theorem_gradient(pm: PolicyModel, ev: dict, weights: list, values: list, whi
 def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
     """J(θ) = ρ₀ · v^{π_θ} as an expression of θ.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, objective, TabularSoftmax
     >>> g = sympy.Symbol("gamma")
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], g, rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
@@ -139,9 +148,18 @@ def objective(mdp: MDP, policy: Any, theta: Any) -> sympy.Expr:
 def policy_gradient(mdp: MDP, policy: Any, theta: Any) -> ImmutableMatrix:
     """∇_θ J by the policy gradient theorem, Σ_s η(s) Σ_a ∇π(a|s) q(s, a), in θ's shape.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, policy_gradient, TabularSoftmax
     >>> mdp = MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], sympy.Rational(9, 10),
     ...           rho0=[1, 0])
     >>> pol = TabularSoftmax(2, 2)
@@ -176,12 +194,23 @@ def expected_update_without_discount(mdp: MDP, policy: Any, theta: Any, *,
     ("undiscounted", episodic), or with the stationary d_π ("stationary", per step);
     "auto" picks "undiscounted" when the MDP has terminal states (Nota & Thomas 2020).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+    visits : str, optional
+        As in :func:`mdpgrad.expected_update_without_discount`.
+
     Examples
     --------
     One decision state, then a terminal state; with one state the γᵗ are all 1
     at the only decision, so the update equals the gradient there.
 
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import expected_update_without_discount, MDP, policy_gradient, TabularSoftmax
     >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(1, 2),
     ...           rho0=[1, 0], terminal=[False, True])
     >>> pol = TabularSoftmax(2, 2)
@@ -205,9 +234,22 @@ def update_jacobian(mdp: MDP, policy: Any, theta: Any, *, update: str = "without
     symmetric).
     Derivatives are taken in the field of rational functions of z = exp θ.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols or expressions
+        The parameters, shape ``policy.param_shape``.
+    update : {"without_discount", "gradient"}, optional
+        The expected update differentiated.
+    visits : str, optional
+        As in :func:`expected_update_without_discount`.
+
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, TabularSoftmax, update_jacobian
     >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[1, 0], [0, 0]], sympy.Rational(1, 2),
     ...           rho0=[1, 0], terminal=[False, True])
     >>> H = update_jacobian(mdp, TabularSoftmax(2, 2), TabularSoftmax(2, 2).symbols(), update="gradient")

@@ -212,6 +212,8 @@ class MDP(RewardShaped):
 
     Examples
     --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP
     >>> p, g = sympy.symbols("p gamma")
     >>> mdp = MDP([[[p, 1 - p]], [[0, 1]]], [[1], [0]], g)
     >>> mdp.n_states, mdp.n_actions, list(mdp.rho0)
@@ -392,11 +394,18 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     """The exact model behind a float MDP: each number replaced by its closest short fraction.
 
     Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
-    x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-15·max(1, |x|);
+    x (continued fractions; Khinchin 1964), accepted only if ``|p/q − x| ≤ 1e-15·max(1, |x|)``;
     the exact row sums are then checked again.  The support is never changed: a non-zero x
     whose nearest short fraction is 0 (1e-300, within the tolerance of 0 in absolute terms) is
     refused, as is any x without a short fraction (0 stays 0).  Sparse models are densified, so
     call this on small models only.
+
+    Parameters
+    ----------
+    mdp : mdpgrad.MDP
+        A float model.
+    max_denominator : int, optional
+        The largest denominator of a fraction tried.
 
     Raises
     ------
@@ -406,8 +415,11 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
 
     Examples
     --------
+    >>> import mdpgrad as mg
+    >>> import numpy as np
+    >>> from mdpgrad.symbolic import rationalize
     >>> P = np.array([[[0.9, 0.1], [1/3, 2/3]], [[0.5, 0.5], [0.0, 1.0]]])
-    >>> m = rationalize(NumericMDP(P, np.eye(2), gamma=0.9))
+    >>> m = rationalize(mg.MDP(P, np.eye(2), gamma=0.9))
     >>> m.P[0, 1, 0], m.gamma
     (1/3, 9/10)
     """
@@ -433,10 +445,26 @@ def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: S
 
     P[s, a, s'] is the symbol ``p{s}{a}{s'}`` for s' < S−1 and one minus their
     sum for s' = S−1; r[s, a] is ``r{s}{a}`` (indices separated by ``_`` when a size
-    exceeds 10, see :func:`indexed_name`); ρ₀ is ``rho{s}`` (last entry one
+    exceeds 10, see ``indexed_name``); ρ₀ is ``rho{s}`` (last entry one
     minus the rest) and γ the symbol ``gamma``.  Terminal states are absorbing
     with zero reward.
 
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    gamma : expression, optional
+        The discount; default the symbol ``gamma``.
+    terminal : sequence of bool, optional
+        Terminal states (absorbing, zero reward).
+    rewards : bool, optional
+        Rewards as symbols ``r{s}{a}`` (False: all zero).
+    rho0 : bool, optional
+        ρ₀ as symbols over the non-terminal states (False: the default uniform ρ₀).
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic import general_mdp
     >>> m = general_mdp(2, 2)
     >>> m.P[1, 0, 0], m.P[1, 0, 1], m.rho0[1]
     (p100, 1 - p100, 1 - rho0)

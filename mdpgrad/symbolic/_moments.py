@@ -310,7 +310,7 @@ def estimator_moments(mdp: MDP, policy: Any, theta: Any, kind: str = "reinforce"
     One decision between rewards 0 and 1 under π = (½, ½): ĝ[0] = (−½, ½)
     with probability ½ and 0 otherwise, so Var ĝ[0, 0] = ½·¼ − (¼)² = 1/16.
 
-    >>> from mdpgrad.symbolic import MDP, TabularSoftmax
+    >>> from mdpgrad.symbolic import estimator_moments, MDP, TabularSoftmax
     >>> mdp = MDP([[[0, 1], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], 1, rho0=[1, 0],
     ...           terminal=[False, True])
     >>> mom = estimator_moments(mdp, TabularSoftmax(2, 2), [[0, 0], [0, 0]])

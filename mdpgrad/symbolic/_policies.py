@@ -103,6 +103,7 @@ class TabularSoftmax(TableShaped):
 
     Examples
     --------
+    >>> from mdpgrad.symbolic import TabularSoftmax
     >>> pol = TabularSoftmax(1, 2)
     >>> pol.probabilities(pol.symbols())[0, 0]
     exp(theta00)/(exp(theta00) + exp(theta01))
@@ -155,6 +156,8 @@ class LogLinear(FeatureShaped):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.symbolic import LogLinear
     >>> phi = np.zeros((1, 2, 1), dtype=int); phi[0, 1, 0] = 1
     >>> pol = LogLinear(phi)
     >>> pol.rational(pol.symbols()).pi[0, 1]
@@ -228,6 +231,7 @@ class Direct(TableShaped):
 
     Examples
     --------
+    >>> from mdpgrad.symbolic import Direct
     >>> Direct(1, 2).symbols("pi")
     Matrix([[pi00, pi01]])
     """

@@ -940,8 +940,8 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import general_mdp
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    >>> import sympy
+    >>> from mdpgrad.symbolic import general_mdp, prove_policy_gradient_theorem, TabularSoftmax
     >>> mdp, pol = general_mdp(2, 2), TabularSoftmax(2, 2)
     >>> prove_policy_gradient_theorem(mdp, pol).status
     'proved'
@@ -981,10 +981,21 @@ def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: st
 
     Parameters
     ----------
+    mdp : MDP
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols, optional
+        Default ``policy.symbols()``.
     {route}
 
-    >>> from mdpgrad.symbolic import general_mdp
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    Returns
+    -------
+    ProofResult
+        status "proved" (exact), "probable" (identity test, with ``error_probability``) or
+        "counterexample" (an exact point, either route).
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic import general_mdp, prove_recursion_form, TabularSoftmax
     >>> prove_recursion_form(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
@@ -1007,12 +1018,23 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
 
     Parameters
     ----------
+    mdp : MDP
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols, optional
+        Default ``policy.symbols()``.
     baseline : sequence of expressions, shape (S,), optional
         Default: one symbol ``b{s}`` per state (so the identity holds for every b).
     {route}
 
-    >>> from mdpgrad.symbolic import general_mdp
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    Returns
+    -------
+    ProofResult
+        status "proved" (exact), "probable" (identity test, with ``error_probability``) or
+        "counterexample" (an exact point, either route).
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic import general_mdp, prove_baseline_identity, TabularSoftmax
     >>> prove_baseline_identity(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
@@ -1046,10 +1068,23 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
 
     Parameters
     ----------
+    mdp : MDP
+    policy : TabularSoftmax, LogLinear or Direct (symbolic)
+    theta : Matrix of symbols, optional
+        Default ``policy.symbols()``.
+    theta0 : Matrix of symbols, optional
+        Default ``policy.symbols("vartheta")``.
     {route}
 
-    >>> from mdpgrad.symbolic import general_mdp
-    >>> from mdpgrad.symbolic import TabularSoftmax
+    Returns
+    -------
+    ProofResult
+        status "proved" (exact), "probable" (identity test, with ``error_probability``) or
+        "counterexample" (an exact point, either route).
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic import general_mdp, prove_performance_difference, TabularSoftmax
     >>> prove_performance_difference(general_mdp(2, 2), TabularSoftmax(2, 2)).status
     'proved'
     """
@@ -1084,6 +1119,8 @@ def prove_equal(lhs: Any, rhs: Any, *, mdp: MDP | None = None, statement: str = 
 
     Examples
     --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import prove_equal
     >>> x = sympy.Symbol("x")
     >>> prove_equal((x**2 - 1) / (x - 1), x + 1).status
     'proved'

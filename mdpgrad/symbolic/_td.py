@@ -12,7 +12,7 @@ differentiable field is a gradient only if its Jacobian is symmetric, which
 here is detailed balance of the state-action chain PΠ for the weighting D:
 D_x P(s_y|x) π(a_y|s_y) = D_y P(s_x|y) π(a_x|s_x) (Ollivier 2018).  The
 Jacobian is computed by sympy differentiation of u, and
-:func:`symmetry_verdict` decides each mirror pair exactly, returning the
+:func:`~mdpgrad.fields.symmetry_verdict` decides each mirror pair exactly, returning the
 asymmetric pair as expressions and the symmetry conditions as sympy ``Eq``.
 
 Identity checked by the tests: ``td_jacobian`` (by differentiation) equals
@@ -57,6 +57,16 @@ __all__ = [
 def q_symbols(n_states: int, n_actions: int, name: str = "Q") -> ImmutableMatrix:
     """Q as symbols ``{name}{s}{a}``, shape (S, A).
 
+    Parameters
+    ----------
+    n_states, n_actions : int
+        S and A.
+    name : str, optional
+        The prefix of the symbols.
+
+    Examples
+    --------
+    >>> from mdpgrad.symbolic import q_symbols
     >>> q_symbols(1, 2)
     Matrix([[Q00, Q01]])
     """
@@ -122,9 +132,13 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
         Default: the symbols of :func:`q_symbols`.
     D : None, "identity", or sequence of S·A expressions
         Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
 
     Examples
     --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, td_update
     >>> g = sympy.Symbol("gamma")
     >>> mdp = MDP([[[0, 1]], [[1, 0]]], [[1], [0]], g)
     >>> td_update(mdp, [[1], [1]])
@@ -147,6 +161,21 @@ def td_update(mdp: MDP, pi: Any, Q: Any = None, *, D: Any = None, validate: bool
 def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
     """∂u/∂Q = D (γ P Π − I), shape (S·A, S·A), by sympy differentiation of :func:`td_update`.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S·A expressions
+        Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, td_jacobian
     >>> g = sympy.Symbol("gamma")
     >>> mdp = MDP([[[0, 1]], [[1, 0]]], [[1], [0]], g)
     >>> td_jacobian(mdp, [[1], [1]])
@@ -163,6 +192,23 @@ def td_jacobian(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) -> I
 def td_update_v(mdp: MDP, pi: Any, v: Any = None, *, D: Any = None, validate: bool = True) -> ImmutableMatrix:
     """u(v) = D (r^π + γ P^π v − v) for state values, shape (S, 1); v defaults to symbols ``V{s}``.
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    v : Matrix, shape (S, 1), optional
+        Default: the symbols ``V{s}``.
+    D : None, "identity", or sequence of S expressions
+        Diagonal of the weighting over states.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, td_update_v
     >>> g = sympy.Symbol("gamma")
     >>> td_update_v(MDP([[[0, 1]], [[1, 0]]], [[1], [0]], g), [[1], [1]])
     Matrix([
@@ -190,6 +236,21 @@ def td_jacobian_v(mdp: MDP, pi: Any, *, D: Any = None, validate: bool = True) ->
 
     Sutton & Barto 2018, §9.4 (the TD fixed point's matrix).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S expressions
+        Diagonal of the weighting over states.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, td_jacobian_v
     >>> p, g = sympy.symbols("p gamma")
     >>> td_jacobian_v(MDP([[[p, 1 - p]], [[1, 0]]], [[1], [0]], g), [[1], [1]])
     Matrix([
@@ -212,7 +273,7 @@ class SymmetryVerdict:
         True when M[i, j] − M[j, i] cancels to zero for every pair (for all values
         of the symbols).
     witness : tuple (i, j) or None
-        The pair with the largest |M[i, j] − M[j, i]| at ``point``.
+        The pair with the largest ``|M[i, j] − M[j, i]|`` at ``point``.
     witness_pairs : ((s, a), (s', a')) or None
         ``witness`` decoded as state-action pairs when ``n_actions`` is given.
     entry, mirror : Expr or None
@@ -223,7 +284,7 @@ class SymmetryVerdict:
     point : dict or None
         Exact values of the symbols where every listed pair differs.
     max_asymmetry : Rational or None
-        |M[i, j] − M[j, i]| at the witness and ``point``.
+        ``|M[i, j] − M[j, i]|`` at the witness and ``point``.
     """
 
     holds: bool
@@ -276,6 +337,8 @@ def symmetry_verdict(M: Any, *, n_actions: int | None = None,
 
     Examples
     --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import symmetry_verdict
     >>> a, b = sympy.symbols("a b")
     >>> symmetry_verdict(sympy.Matrix([[0, a], [b, 0]])).conditions
     (Eq(a, b),)
@@ -316,6 +379,21 @@ def detailed_balance_conditions(mdp: MDP, pi: Any, *, D: Any = None,
     common factor γ divided out: detailed balance of the state-action chain PΠ
     with respect to the weighting D (Ollivier 2018).
 
+    Parameters
+    ----------
+    mdp : MDP
+        A symbolic model.
+    pi : Matrix, shape (S, A)
+        Policy table (expressions; rows sum to 1 when ``validate``).
+    D : None, "identity", or sequence of S·A expressions
+        Diagonal of the weighting, indexed x = s·A + a.
+    validate : bool, optional
+        Check the model and π (stochastic rows) first.
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, detailed_balance_conditions
     >>> p = sympy.Symbol("p")
     >>> mdp = MDP([[[p, 1 - p]], [[sympy.Rational(1, 2), sympy.Rational(1, 2)]]], [[0], [0]],
     ...           sympy.Rational(1, 2))

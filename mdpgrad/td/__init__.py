@@ -7,7 +7,7 @@ namespace holds what it is made of and its relatives:
   (:func:`td_update`, :func:`td_jacobian`), state values (:func:`td_update_v`,
   :func:`td_jacobian_v`), Q-learning (:func:`q_learning_update`,
   :func:`q_learning_jacobian` → :class:`QLearningJacobian`, with its ties);
-* the weighting D: :func:`diagonal_weights` ("identity", "occupancy",
+* the weighting D: :func:`~mdpgrad.td.diagonal_weights` ("identity", "occupancy",
   "stationary" or an array); detailed balance of a chain weighted by D,
   :func:`reversibility_verdict`, which decides the verdict
   (:class:`TDSymmetry`, what ``mg.td_symmetry`` returns);

@@ -41,7 +41,7 @@ __all__ = ["ValueKind", "Weighting", "WeightingKind", "as_values", "bellman_jaco
 #: Action values Q(s, a) (rows x = s·A + a) or state values v(s).
 ValueKind = Literal["q", "v"]
 
-#: The named weightings of :func:`diagonal_weights`.
+#: The named weightings of :func:`~mdpgrad.td.diagonal_weights`.
 WeightingKind = Literal["identity", "occupancy", "stationary"]
 
 #: A field's ``D=`` argument: None (the identity), a named weighting, or the weights themselves.
@@ -85,6 +85,9 @@ def diagonal_weights(mdp: MDP, pi: ArrayLike, kind: WeightingKind | ArrayLike, *
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import diagonal_weights
     >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
     >>> diagonal_weights(mdp, np.ones((2, 1)), "stationary").round(12).tolist()   # d_π = (3/4, 1/4)

@@ -234,6 +234,9 @@ def linear_td_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w: ArrayLik
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import linear_td_update
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> linear_td_update(mdp, np.ones((2, 1)), np.ones((2, 1)), np.zeros(1)).tolist()  # Σ r
@@ -266,6 +269,9 @@ def linear_td_jacobian(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Wei
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import linear_td_jacobian
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> linear_td_jacobian(mdp, np.ones((2, 1)), np.ones((2, 1))).tolist()    # 2·(γ − 1)
@@ -299,6 +305,9 @@ def td_fixed_point(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: Weighti
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import td_fixed_point
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> td_fixed_point(mdp, np.ones((2, 1)), np.eye(2)).round(12).tolist()   # v^π = (4/3, 2/3)
@@ -359,6 +368,9 @@ def regression_solution(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, *, D: We
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import regression_solution
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> regression_solution(mdp, np.ones((2, 1)), np.ones((2, 1))).round(12).tolist()  # mean of v^π
@@ -421,7 +433,7 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
 
     Parameters
     ----------
-    mdp, pi, phi, D, lam, values
+    mdp, pi, phi
         As in :func:`linear_td_update`.
     w0 : array_like, shape (k,)
         The first iterate.
@@ -429,6 +441,8 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
         α > 0.
     n_steps : int
         ≥ 0.
+    D, lam, values
+        As in :func:`linear_td_update`.
 
     Returns
     -------
@@ -437,6 +451,9 @@ def iterate_expected_update(mdp: MDP, pi: ArrayLike, phi: ArrayLike | None, w0: 
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import iterate_expected_update
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> ws = iterate_expected_update(mdp, np.ones((2, 1)), np.ones((2, 1)), [0.0], step_size=0.5, n_steps=60)

@@ -96,7 +96,7 @@ def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) ->
     jacobian : array_like or sparse, shape (k, k)
         Real or complex, finite.
     atol : float, optional
-        Relative tolerance: |Re λ| ≤ atol·max(1, max|λ|) counts as zero.
+        Relative tolerance: ``|Re λ| ≤ atol·max(1, max|λ|)`` counts as zero.
 
     Returns
     -------
@@ -104,6 +104,8 @@ def stability(jacobian: ArrayLike | Matrix, *, atol: float = EIGENVALUE_ATOL) ->
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.td import stability
     >>> s = stability(np.array([[-1.0, 2.0], [0.0, 0.5]]))
     >>> s.eigenvalues.real.tolist(), s.diverges
     ([0.5, -1.0], True)

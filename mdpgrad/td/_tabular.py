@@ -100,7 +100,7 @@ def td_update(mdp: MDP, pi: ArrayLike, Q: ArrayLike, *, D: Weighting = None) -> 
     Q : array_like, shape (S, A)
         Real or complex (complex input passes through, for complex-step tests).
     D : None, str or array_like, optional
-        Weighting (see :func:`diagonal_weights`); None is the identity.
+        Weighting (see :func:`~mdpgrad.td.diagonal_weights`); None is the identity.
 
     Returns
     -------
@@ -112,6 +112,9 @@ def td_update(mdp: MDP, pi: ArrayLike, Q: ArrayLike, *, D: Weighting = None) -> 
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import td_update
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])       # a 2-cycle, one action
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> td_update(mdp, np.ones((2, 1)), np.zeros((2, 1))).tolist()
@@ -136,7 +139,7 @@ def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool = F
     mdp : MDP
     pi : array_like, shape (S, A)
     D : None, str or array_like, optional
-        Weighting (see :func:`diagonal_weights`); None is the identity.
+        Weighting (see :func:`~mdpgrad.td.diagonal_weights`); None is the identity.
     error : bool
         Also return an entrywise bound on the error of the Jacobian.
     accuracy : {"refuse", "warn", "ignore"}
@@ -148,16 +151,19 @@ def td_jacobian(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool = F
     J : ndarray or csr_array, shape (S·A, S·A)
         Dense for dense MDPs, sparse for sparse ones (never densified).
     err : ndarray or csr_array, shape (S·A, S·A)
-        Only with ``error=True``: |J − exact| ≤ err entry by entry, up to the
+        Only with ``error=True``: ``|J − exact| ≤ err`` entry by entry, up to the
         factor-3 slack of the condition estimate behind D.  The accuracy is
-        that of D: err = |δD|·|γPΠ − I| + 4ε·|D|(γ|PΠ| + I) (the rest is a
-        product of P and π entries, one rounding each), with |δD| from the
+        that of D: err = ``|δD|·|γPΠ − I| + 4ε·|D|(γ|PΠ| + I)`` (the rest is a
+        product of P and π entries, one rounding each), with ``|δD|`` from the
         error estimate of η (``Evaluation.error``; d = η/‖η‖₁ carries twice
         its relative error) or of d_π; 0 for the identity and for given
         weights, which leaves the rounding alone.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import td_jacobian
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> td_jacobian(mdp, np.ones((2, 1))).tolist()
@@ -182,7 +188,7 @@ def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -
     v : array_like, shape (S,)
         Real or complex.
     D : None, str or array_like, optional
-        Weighting over states (see :func:`diagonal_weights` with ``values="v"``).
+        Weighting over states (see :func:`~mdpgrad.td.diagonal_weights` with ``values="v"``).
 
     Returns
     -------
@@ -194,6 +200,9 @@ def td_update_v(mdp: MDP, pi: ArrayLike, v: ArrayLike, *, D: Weighting = None) -
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import td_update_v
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.5)
     >>> td_update_v(mdp, np.ones((2, 1)), np.array([2.0, 0.0])).tolist()   # 1 + ½·0 − 2, 0 + ½·2 − 0
@@ -217,7 +226,7 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool =
     mdp : MDP
     pi : array_like, shape (S, A)
     D : None, str or array_like, optional
-        Weighting over states (see :func:`diagonal_weights` with ``values="v"``).
+        Weighting over states (see :func:`~mdpgrad.td.diagonal_weights` with ``values="v"``).
     error : bool
         Also return an entrywise bound on the error of the Jacobian.
     accuracy : {"refuse", "warn", "ignore"}
@@ -229,10 +238,13 @@ def td_jacobian_v(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, error: bool =
         Sparse for sparse MDPs.
     err : ndarray or csr_array, shape (S, S)
         Only with ``error=True``: the entrywise bound of :func:`td_jacobian`,
-        |δD|·|γP^π − I| + 4ε·|D|(γ|P^π| + I).
+        ``|δD|·|γP^π − I| + 4ε·|D|(γ|P^π| + I)``.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import td_jacobian_v
     >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=1.0 / 3.0)
     >>> td_jacobian_v(mdp, np.ones((2, 1)), D="stationary").round(12).tolist()
@@ -270,6 +282,9 @@ def q_learning_update(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None) -> 
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import q_learning_update
     >>> P = np.array([[[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.5)
     >>> q_learning_update(mdp, np.array([[0.0, 2.0], [4.0, 0.0]])).tolist()
@@ -338,6 +353,9 @@ def q_learning_jacobian(mdp: MDP, Q: ArrayLike, *, D: ArrayLike | None = None,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import q_learning_jacobian
     >>> P = np.array([[[0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=0.5)
     >>> qj = q_learning_jacobian(mdp, np.array([[0.0, 2.0], [4.0, 4.0]]))
@@ -411,7 +429,7 @@ def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKi
         One policy table.  A batch of tables (..., S, A) is refused with a
         ValidationError: call once per policy.
     D : None, str or array_like, optional
-        Weighting (:func:`diagonal_weights`); None is the identity.
+        Weighting (:func:`~mdpgrad.td.diagonal_weights`); None is the identity.
     values : {"q", "v"}
         Action-value field (pairs x = s·A + a) or state-value field.
     rtol : float, optional
@@ -431,6 +449,8 @@ def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKi
     The state-value field of any 2-state chain weighted by its stationary law
     is a gradient (d_0 P_01 = d_1 P_10 is stationarity itself):
 
+    >>> import numpy as np
+    >>> from mdpgrad import MDP, td_symmetry
     >>> P = np.array([[[0.9, 0.1]], [[0.3, 0.7]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
     >>> td_symmetry(mdp, np.ones((2, 1)), D="stationary", values="v").holds
@@ -468,7 +488,7 @@ def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKi
 
 def reversibility_verdict(P_chain: ArrayLike | Matrix, d: ArrayLike | None = None, *,
                           rtol: float = SYMMETRY_RTOL) -> SymmetryVerdict:
-    """Detailed balance of a Markov chain: is diag(d) P symmetric?
+    """Detailed balance of a Markov chain: whether diag(d) P is symmetric.
 
     Parameters
     ----------
@@ -487,6 +507,8 @@ def reversibility_verdict(P_chain: ArrayLike | Matrix, d: ArrayLike | None = Non
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad.td import reversibility_verdict
     >>> reversibility_verdict(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])).holds
     False
     """

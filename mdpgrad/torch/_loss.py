@@ -15,7 +15,7 @@ state that is i.i.d. batches.
 
 The loss is called as ``loss_fn(module, batch)`` with the policy's float64 module (its parameters
 swapped for θ by ``torch.func.functional_call``) and an :class:`Episodes` of tensors in the layout
-of :mod:`mdpgrad._adapters` (leading axis: the unit's m episodes).  Identity checked by the tests:
+of ``mdpgrad._adapters`` (leading axis: the unit's m episodes).  Identity checked by the tests:
 the REINFORCE loss gives the same per-episode gradients as ``mdpgrad.estimators.reinforce_estimator``
 to 1e-12, vmapped or looped.
 """
@@ -44,7 +44,7 @@ Method = Literal["auto", "vmap", "loop"]
 
 
 class Episodes(NamedTuple):
-    """A batch of m episodes padded to T steps (see :mod:`mdpgrad._adapters` for the layout).
+    """A batch of m episodes padded to T steps (see ``mdpgrad._adapters`` for the layout).
 
     Attributes
     ----------
@@ -179,7 +179,9 @@ def loss_estimator(loss_fn: Callable[..., Any], *, batch_size: int = 1,
 
     Examples
     --------
+    >>> import numpy as np
     >>> import torch, mdpgrad as mg
+    >>> from mdpgrad.torch import TorchPolicy, loss_estimator
     >>> P = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
     >>> mdp = mg.MDP(P, [[0.0, 1.0], [0.0, 0.0]], gamma=1.0, rho0=[1, 0], terminal=[False, True])
     >>> pol = TorchPolicy(torch.nn.Linear(2, 2), n_states=2)

@@ -90,6 +90,7 @@ def objective(mdp: MDP, module: Any, features: ArrayLike | None = None) -> torch
     Examples
     --------
     >>> import numpy as np, torch, mdpgrad as mg
+    >>> from mdpgrad.torch import objective
     >>> mdp = mg.MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [0, 0]], gamma=0.9, rho0=[1, 0])
     >>> net = torch.nn.Linear(2, 2, bias=False).double()
     >>> _ = torch.nn.init.zeros_(net.weight)

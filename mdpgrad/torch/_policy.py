@@ -41,11 +41,23 @@ def mlp(sizes: Sequence[int], *, activation: str = "tanh", seed: int = 0,
         scale: float = 1.0) -> nn.Sequential:
     """A float64 ``nn.Sequential`` of Linear layers with ``activation`` between them.
 
-    Weights from :func:`mdpgrad._adapters.mlp_weights` (N(0, scale²/fan_in), biases N(0, 0.1²)): the
+    Weights from ``mdpgrad._adapters.mlp_weights`` (N(0, scale²/fan_in), biases N(0, 0.1²)): the
     same network as ``mdpgrad.jax.mlp`` for the same seed.  No global random state is touched.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first (at least two).
+    activation : str, optional
+        A key of ``ACTIVATIONS``, applied between layers (none after the last).
+    seed : int, optional
+        Seed of the weights.
+    scale : float, optional
+        Weight scale: N(0, scale²/fan_in).
 
     Examples
     --------
+    >>> from mdpgrad.torch import mlp
     >>> net = mlp([3, 4, 2], seed=1)
     >>> [tuple(p.shape) for p in net.parameters()]
     [(4, 3), (4,), (2, 4), (2,)]
@@ -98,7 +110,9 @@ class TorchPolicy:
     --------
     A linear network on one-hot states is the tabular softmax policy with θ = the weight matrix.
 
+    >>> import numpy as np
     >>> import torch
+    >>> from mdpgrad.torch import TorchPolicy
     >>> net = torch.nn.Linear(2, 2, bias=False)
     >>> with torch.no_grad():
     ...     _ = net.weight.copy_(torch.tensor([[0.0, 1.0], [0.0, 2.0]]))
