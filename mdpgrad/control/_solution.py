@@ -33,9 +33,9 @@ class Solution:
         action left out is provably suboptimal.  Gaps in (0, ``tie_bound``] cannot be told from 0 at
         this accuracy: those actions are kept, and marked in ``undecided``.
     undecided : ndarray of bool, shape like ``optimal_actions``
-        The optimal actions of the non-terminal states with more than one: each is optimal, or suboptimal by at
-        most ``tie_bound``; floating point cannot decide exact ties (:func:`mdpgrad.symbolic.solve`
-        does).
+        The optimal actions of the non-terminal states with more than one: each is optimal, or
+        suboptimal by at most ``tie_bound``; floating point cannot decide exact ties
+        (:func:`mdpgrad.symbolic.solve` does).
     policy : ndarray, shape (S, A) or (H, S, A)
         A deterministic table.  Tie rule: the lowest-index action among ``optimal_actions``; with
         γ = 1, when that choice never terminates (a zero-reward loop that ties with ending), the

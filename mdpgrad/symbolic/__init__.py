@@ -53,9 +53,10 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 (((0, 0), (1, 1)), gamma*(1 - p000)*(1 - w1), gamma*p110*w0)
 """
 
+from ._control import Solution, solve
 from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
 from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
-from ._model import MDP, general_mdp, rationalize
+from ._model import MDP, general_mdp
 from ._moments import EstimatorMoments, estimator_moments
 from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
 from ._proofs import (
@@ -66,6 +67,7 @@ from ._proofs import (
     prove_policy_gradient_theorem,
     prove_recursion_form,
 )
+from ._rationalize import rationalize
 from ._td import (
     SymmetryVerdict,
     detailed_balance_conditions,
@@ -85,6 +87,7 @@ __all__ = [
     "MDP",
     "ProofResult",
     "RationalPolicy",
+    "Solution",
     "SymmetryVerdict",
     "TabularSoftmax",
     "detailed_balance_conditions",
@@ -101,6 +104,7 @@ __all__ = [
     "prove_recursion_form",
     "q_symbols",
     "rationalize",
+    "solve",
     "stationary_distribution",
     "symmetry_verdict",
     "td_jacobian",
