@@ -29,6 +29,8 @@ optimal sets equal the exact sets of :func:`mdpgrad.symbolic.solve`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._chains import chain_and_reward, stuck_states
@@ -54,8 +56,9 @@ def backup(mdp: MDP, v: np.ndarray) -> np.ndarray:
 
 def row_terms(mdp: MDP) -> int:
     """The longest inner product in one row of P (S dense; the most successors sparse)."""
+    P: Any = mdp.P_flat
     if mdp.is_sparse:
-        return int(np.max(np.diff(mdp.P_flat.indptr), initial=1))
+        return int(np.max(np.diff(P.indptr), initial=1))
     return mdp.n_states
 
 

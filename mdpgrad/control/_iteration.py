@@ -32,7 +32,14 @@ import numpy as np
 from .._chains import chain_and_reward
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._evaluation import evaluate
-from .._linalg import Accuracy, InaccurateResultWarning, SolverMethod, blas_gemv, sparse_matvec
+from .._linalg import (
+    Accuracy,
+    InaccurateResultWarning,
+    SolverMethod,
+    blas_gemv,
+    check_accuracy,
+    sparse_matvec,
+)
 from .._model import MDP
 from ._bellman import (
     backup,
@@ -50,10 +57,20 @@ from ._solution import Solution
 __all__ = ["finish", "modified_policy_iteration", "policy_iteration", "value_iteration"]
 
 _SPAN = "span bound of one backup (MacQueen 1966)"
+_ADVICE = ("the certified bound on ‖v − v*‖∞ is too large for the values: use policy iteration, a larger "
+           "tol is not the remedy; avoid γ so close to 1, or use exact rationals (mdpgrad.symbolic.solve)")
 
 
-def finish(mdp: MDP, v: np.ndarray, bound: float, method: str, iterations: int, certificate: str) -> Solution:
-    """The solution at certified values ``v`` (‖v − v*‖∞ ≤ ``bound``): q, the optimal sets, the policy."""
+def finish(mdp: MDP, v: np.ndarray, bound: float, method: str, iterations: int, certificate: str,
+           accuracy: Accuracy = "refuse") -> Solution:
+    """The solution at certified values ``v`` (‖v − v*‖∞ ≤ ``bound``): q, the optimal sets, the policy.
+
+    Refused (or warned about, by ``accuracy``) when ``bound`` leaves fewer than
+    :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits of ‖v‖∞ (or of max|r| when v is small).
+    """
+    r = mdp.r[mdp.actions] if mdp.has_action_sets else mdp.r
+    scale = max(float(np.max(np.abs(v), initial=0.0)), float(np.max(np.abs(r), initial=0.0)))
+    check_accuracy(f"v* ({method.replace('_', ' ')})", bound, scale, accuracy, _ADVICE)
     q = backup(mdp, v)
     err_q = mdp.gamma * bound + backup_rounding(mdp, v)
     optimal, gap = optimal_sets(mdp, q, err_q)
@@ -81,7 +98,9 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
     while True:
         k += 1
         try:
-            ev = evaluate(mdp, one_hot(index, mdp.n_actions), solver=solver, accuracy=accuracy)
+            # the evaluation's own check would judge the advantage, tiny at near ties: the certificate
+            # below judges v instead
+            ev = evaluate(mdp, one_hot(index, mdp.n_actions), solver=solver, accuracy="ignore")
         except NonTerminatingPolicyError as exc:
             raise NonTerminatingPolicyError(
                 f"gamma=1 and improvement step {k - 1} chose a policy that never terminates ({exc}): an "
@@ -102,15 +121,16 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
     stop = f"{prefix}policy iteration stopped when no gain exceeded 2·err_q"
     if mdp.gamma < 1.0:
         w, bound, _, _ = span_certificate(mdp, ev.v)
-        return finish(mdp, w, bound, method, steps + k, f"{stop}; {_SPAN} of v^π")
+        return finish(mdp, w, bound, method, steps + k, f"{stop}; {_SPAN} of v^π", accuracy)
     assert ev.error is not None                       # a real table always has its estimate
     bound = policy_certificate(mdp, ev.v, err_v, float(ev.error.inverse_norm))
     return finish(mdp, np.array(ev.v), bound, method, steps + k,
-                  f"{stop}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π")
+                  f"{stop}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π",
+                  accuracy)
 
 
 def _check_floor(rho: float, c: float, tol: float) -> None:
-    floor = rho * (1.0 + 4.0 * c)
+    floor = rho * (1.0 + 2.0 * c)         # the bound when the computed span of T v − v is 0
     if floor >= tol:
         raise ValidationError(
             f"tol={tol:g} is below what rounding allows here: one backup is exact only to {rho:.2g}, which "
@@ -147,13 +167,15 @@ def _iterate(mdp: MDP, method: str, tol: float, max_iter: int, sweeps: int, solv
         w, bound, Tv, rho = span_certificate(mdp, v)
         _check_floor(rho, c, tol)
         if bound <= tol:
-            return finish(mdp, w, bound, method, k, f"{name} stopped when the {_SPAN} reached tol={tol:g}")
+            # the accuracy asked for is tol itself
+            return finish(mdp, w, bound, method, k, f"{name} stopped when the {_SPAN} reached tol={tol:g}",
+                          "ignore")
         v = Tv
         if sweeps > 1:
             v = _sweeps(mdp, v, np.argmax(backup(mdp, v), axis=1), sweeps - 1)
     warnings.warn(f"{name} reached max_iter={max_iter} with ‖v − v*‖∞ ≤ {bound:.2g} > tol={tol:g}",
                   InaccurateResultWarning, stacklevel=3)
-    return finish(mdp, w, bound, method, max_iter, f"{name} stopped at max_iter; {_SPAN}")
+    return finish(mdp, w, bound, method, max_iter, f"{name} stopped at max_iter; {_SPAN}", "ignore")
 
 
 def _undiscounted(mdp: MDP, method: str, tol: float, max_iter: int, sweeps: int, solver: SolverMethod,

@@ -65,14 +65,15 @@ def linear_program(mdp: MDP, *, solver: SolverMethod = "auto", accuracy: Accurac
     scale = max(1.0, float(np.max(np.abs(q[np.isfinite(q)]), initial=0.0)))
     optimal, _ = optimal_sets(mdp, q, LP_TIE_TOL * scale / 2.0)
     index = choose_actions(mdp, optimal)
-    ev = evaluate(mdp, one_hot(index, A), solver=solver, accuracy=accuracy)
+    ev = evaluate(mdp, one_hot(index, A), solver=solver, accuracy="ignore")    # v is judged by finish
     iterations = int(getattr(res, "nit", 0))
     lead = "HiGHS solved the LP; its greedy policy was evaluated exactly"
     if mdp.gamma < 1.0:
         w, bound, _, _ = span_certificate(mdp, ev.v)
         return finish(mdp, w, bound, "linear_program", iterations,
-                      f"{lead}; span bound of one backup (MacQueen 1966)")
+                      f"{lead}; span bound of one backup (MacQueen 1966)", accuracy)
     assert ev.error is not None
     bound = policy_certificate(mdp, ev.v, float(ev.error.v), float(ev.error.inverse_norm))
     return finish(mdp, np.array(ev.v), bound, "linear_program", iterations,
-                  f"{lead}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π")
+                  f"{lead}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π",
+                  accuracy)

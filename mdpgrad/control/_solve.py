@@ -22,7 +22,7 @@ from ._solution import Solution
 __all__ = ["DEFAULT_SWEEPS", "DEFAULT_TOL", "METHODS", "Method", "solve"]
 
 Method = Literal["policy_iteration", "value_iteration", "modified_policy_iteration", "linear_program"]
-METHODS: tuple[str, ...] = ("policy_iteration", "value_iteration", "modified_policy_iteration",
+METHODS: tuple[Method, ...] = ("policy_iteration", "value_iteration", "modified_policy_iteration",
                             "linear_program")
 
 #: Default bound on ‖v − v*‖∞ for the iterative methods: six orders of magnitude above the rounding of a

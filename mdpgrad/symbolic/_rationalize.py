@@ -76,7 +76,7 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     S, A = mdp.n_states, mdp.n_actions
     P: Any
     if mdp.is_sparse:
-        csr = mdp.P_flat
+        csr: Any = mdp.P_flat
         check_symbolic_size(int(csr.nnz), f"the exact transition table of a {S}-state model", "mdp")
         entries = {}
         for x in range(S * A):
