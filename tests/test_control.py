@@ -309,3 +309,26 @@ def test_max_iter_reached_by_policy_iteration_is_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mg.solve(mdp, max_iter=50)
+
+
+# -- property: generated MDPs ---------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mdpgrad.strategies import mdps  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(mdps(max_states=5, max_actions=3), st.sampled_from(METHODS[1:]))
+def test_generated_mdps_every_method_agrees_with_policy_iteration(mdp, method):
+    pi = mg.solve(mdp)
+    sol = mg.solve(mdp, method)
+    assert np.abs(sol.v - pi.v).max() <= sol.error_bound + pi.error_bound
+    # each keeps every action the other cannot exclude: the sets agree up to undecided ties
+    assert np.all(sol.optimal_actions | ~pi.optimal_actions | pi.undecided)
+    assert np.all(pi.optimal_actions | ~sol.optimal_actions | sol.undecided)
+    # the tie-rule policy's own value is within the bound of v* (it is optimal when no tie is undecided)
+    value = mg.evaluate(mdp, pi.policy, accuracy="ignore").v
+    if not pi.undecided.any():
+        assert np.abs(value - pi.v).max() <= 10 * pi.error_bound + 1e-12

@@ -134,8 +134,12 @@ def test_discounted_random_rational_models_match_float_policy_iteration(seed):
     r = [[Rational(int(x), 4) for x in row] for row in rng.integers(-4, 5, size=(S, A))]
     exact = sy.MDP(P, r, Rational(3, 4))
     sol = sy.solve(exact)
+    v_star = np.array(sol.v.tolist(), dtype=float).ravel()
+    for method in ("value_iteration", "modified_policy_iteration", "linear_program"):
+        other = mg.solve(exact.to_numeric(), method)          # every certified bound holds against v*
+        assert np.abs(v_star - other.v).max() <= other.error_bound, method
     floats = mg.solve(exact.to_numeric())
-    assert np.abs(np.array(sol.v.tolist(), dtype=float).ravel() - floats.v).max() <= floats.error_bound
+    assert np.abs(v_star - floats.v).max() <= floats.error_bound
     # integer-quarter rewards make exact ties likely: the float sets must contain every exact optimum
     # and nothing the exact solve excludes, unless the gap is below the float tie bound
     gap = np.array([[float(max(sol.q.row(s)) - x) for x in sol.q.row(s)] for s in range(S)])
