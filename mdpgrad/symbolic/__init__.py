@@ -22,7 +22,8 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``symmetry_verdict`` and ``detailed_balance_conditions``; the ``prove_*`` functions and
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
-analysis on the states, independent of the numeric route.  Proofs of correct identities
+analysis on the states, independent of the numeric route; ``solve``, exact optimal control by policy
+iteration in rationals (every tie decided exactly; sparse models with action sets fit).  Proofs of correct identities
 are exact up to ``max_symbols`` model symbols (16 by default); above that (or past an
 ``exact_budget`` of seconds) the policy-gradient identities are checked by a
 Schwartz–Zippel identity test at random exact points, whose result has the status
