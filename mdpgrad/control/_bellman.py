@@ -29,6 +29,7 @@ optimal sets equal the exact sets of :func:`mdpgrad.symbolic.solve`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -54,12 +55,18 @@ def backup(mdp: MDP, v: np.ndarray) -> np.ndarray:
     return q
 
 
+#: The row length of each model seen, kept while the model lives (P is immutable, so it cannot change).
+_ROW_TERMS: weakref.WeakKeyDictionary[MDP, int] = weakref.WeakKeyDictionary()
+
+
 def row_terms(mdp: MDP) -> int:
     """The longest inner product in one row of P (S dense; the most successors sparse)."""
-    P: Any = mdp.P_flat
-    if mdp.is_sparse:
-        return int(np.max(np.diff(P.indptr), initial=1))
-    return mdp.n_states
+    if not mdp.is_sparse:
+        return mdp.n_states
+    if mdp not in _ROW_TERMS:
+        P: Any = mdp.P_flat
+        _ROW_TERMS[mdp] = int(np.max(np.diff(P.indptr), initial=1))
+    return _ROW_TERMS[mdp]
 
 
 def backup_rounding(mdp: MDP, v: np.ndarray) -> float:

@@ -23,9 +23,9 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
 analysis on the states, independent of the numeric route; ``solve``, exact optimal control by policy
-iteration in rationals (every tie decided exactly; sparse models with action sets fit).  Proofs of correct identities
-are exact up to ``max_symbols`` model symbols (16 by default); above that (or past an
-``exact_budget`` of seconds) the policy-gradient identities are checked by a
+iteration in rationals (every tie decided exactly; sparse models with action sets fit).
+Proofs of correct identities are exact up to ``max_symbols`` model symbols (16 by default); above
+that (or past an ``exact_budget`` of seconds) the policy-gradient identities are checked by a
 Schwartz–Zippel identity test at random exact points, whose result has the status
 ``"probable"`` and states its error probability (≤ 2⁻¹⁰⁰); wrong identities get an
 exact counterexample at any size.
