@@ -50,6 +50,7 @@ from ._policies import (
     uniform_policy,
 )
 from ._validation import memory_limit_scope, set_memory_limit
+from .control._solve import solve
 from .estimators._harness import assert_unbiased, check_estimator
 from .examples._catalogue import get_example
 from .fields._checker import is_gradient_field
@@ -64,8 +65,8 @@ __version__ = "0.1.0"
 
 #: Namespaces loaded on first use: ``mg.symbolic`` imports sympy, ``mg.strategies`` needs hypothesis
 #: (a test extra), the others keep ``import mdpgrad`` light.
-_NAMESPACES = frozenset({"estimators", "examples", "fields", "gradients", "io", "plot", "sampling",
-                         "strategies", "surrogates", "symbolic", "td", "variance"})
+_NAMESPACES = frozenset({"control", "estimators", "examples", "fields", "gradients", "io", "plot",
+                         "sampling", "strategies", "surrogates", "symbolic", "td", "variance"})
 
 
 def __getattr__(name: str) -> object:  # PEP 562
@@ -111,6 +112,7 @@ __all__ = [
     "sample",
     "save",
     "set_memory_limit",
+    "solve",
     "stationary_distribution",
     "td_symmetry",
     "uniform_policy",

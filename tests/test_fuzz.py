@@ -91,6 +91,8 @@ CALLS: dict[str, Call] = {
     "LogLinear": Call(mg.LogLinear, PHI3),
     "Direct": Call(mg.Direct, 2, 2),
     "evaluate": Call(mg.evaluate, MDP2, PI),
+    "solve": Call(mg.solve, EPISODIC, "modified_policy_iteration", tol=1e-9, max_iter=1000, sweeps=3,
+                  solver="lu", accuracy="refuse"),
     "visit_counts": Call(mg.visit_counts, EPISODIC, PI, discounted=False),
     "stationary_distribution": Call(mg.stationary_distribution, np.array([[0.9, 0.1], [0.3, 0.7]])),
     "objective": Call(mg.objective, MDP2, POLICY, THETA),
@@ -261,13 +263,13 @@ NOT_CALLED = {"AverageReward", "MultichainPolicyError",
               "FieldJacobian", "FieldVerdict", "SymmetryVerdict", "QLearningJacobian", "Stability",
               "TDSymmetry", "Estimator", "EstimatorCheck", "EstimatorMoments", "BaselineVariances", "SGDStep",
               "ReturnVariance", "SampleEfficiency", "BairdCounterexample", "GymnasiumConversion", "EXAMPLES",
-              "PROTOCOLS",
+              "PROTOCOLS", "Solution", "DEFAULT_SWEEPS", "DEFAULT_TOL", "LP_TIE_TOL",
               "ContourPicture", "EigenvaluePicture", "FieldPicture", "GridPicture", "LandscapePicture",
               "LoopPicture", "MatrixPicture", "PolytopePicture", "SamplePicture", "TracePicture"}
 
-NAMESPACES = ["mdpgrad", "mdpgrad.gradients", "mdpgrad.surrogates", "mdpgrad.fields", "mdpgrad.td",
-              "mdpgrad.sampling", "mdpgrad.estimators", "mdpgrad.variance", "mdpgrad.examples", "mdpgrad.io",
-              "mdpgrad.plot"]
+NAMESPACES = ["mdpgrad", "mdpgrad.control", "mdpgrad.gradients", "mdpgrad.surrogates", "mdpgrad.fields",
+              "mdpgrad.td", "mdpgrad.sampling", "mdpgrad.estimators", "mdpgrad.variance", "mdpgrad.examples",
+              "mdpgrad.io", "mdpgrad.plot"]
 
 
 def test_every_entry_point_is_fuzzed():

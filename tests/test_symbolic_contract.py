@@ -160,10 +160,15 @@ def test_rationalize_refuses_large_models_at_once():
     from mdpgrad.examples import slippery_gridworld
     from mdpgrad.symbolic._model import MAX_SYMBOLIC_ENTRIES
 
-    big = slippery_gridworld(30, 30, gamma=0.9)              # 900 states: 3.2 million entries
+    big = slippery_gridworld(45, 45, gamma=0.9)              # sparse: 24,286 non-zero probabilities
     with pytest.raises(ValidationError) as err:
         sym.rationalize(big)
     assert err.value.value > MAX_SYMBOLIC_ENTRIES
+    dense = slippery_gridworld(12, 12, gamma=0.9)
+    dense = dense.replace(P=dense.P_dense())                  # dense: 144·4·144 = 82,944 entries
+    with pytest.raises(ValidationError) as err:
+        sym.rationalize(dense)
+    assert err.value.value == 144 * 4 * 144
 
 
 # -- every symbolic entry point, one argument at a time -------------------------------------------
@@ -193,6 +198,7 @@ SYMBOLIC_CALLS = {
     "detailed_balance_conditions": (sym.detailed_balance_conditions, [SMDP, SPI]),
     "general_mdp": (sym.general_mdp, [2, 2]),
     "q_symbols": (sym.q_symbols, [2, 2]),
+    "solve": (sym.solve, [SMDP]),
     "rationalize": (sym.rationalize, [mg_two_state := __import__("mdpgrad").get_example("two-state")]),
     "prove_equal": (sym.prove_equal, [HALF, HALF]),
     "prove_policy_gradient_theorem": (sym.prove_policy_gradient_theorem, [SMDP, SPOL]),
@@ -230,7 +236,7 @@ def test_every_symbolic_entry_point_is_in_the_table():
 
     callables = {n for n in sym.__all__ if callable(getattr(sym, n))}
     results = {"Evaluation", "EstimatorMoments", "ProofResult", "RationalPolicy", "SymmetryVerdict",
-               "LogLinear", "AverageReward",
+               "LogLinear", "AverageReward", "Solution",
                "prove_baseline_identity", "prove_performance_difference", "prove_recursion_form",
                "update_jacobian"}
     assert sorted(callables - set(SYMBOLIC_CALLS) - results) == []

@@ -17,9 +17,9 @@ import numpy as np
 import sympy
 
 from .._errors import ValidationError
-from ..symbolic._model import rationalize
 from ..symbolic._policies import TabularSoftmax
 from ..symbolic._proofs import prove_policy_gradient_theorem
+from ..symbolic._rationalize import rationalize
 from ..symbolic._td import symmetry_verdict, td_jacobian
 from .base import CheckContext, Section, skipped_section
 

@@ -24,9 +24,10 @@ twin) and ``general_mdp`` (every entry a symbol); the parameterisations ``Tabula
 continuing-case theorem ∇ρ = Σ_s d_π Σ_a ∇π q̃); the ``prove_*`` functions and
 ``prove_equal``; ``estimator_moments``, the exact mean and covariance of one episode's
 REINFORCE estimate (with or without γᵗ, whole return, a state baseline), by first-step
-analysis on the states, independent of the numeric route.  Proofs of correct identities
-are exact up to ``max_symbols`` model symbols (16 by default); above that (or past an
-``exact_budget`` of seconds) the policy-gradient identities are checked by a
+analysis on the states, independent of the numeric route; ``solve``, exact optimal control by policy
+iteration in rationals (every tie decided exactly; sparse models with action sets fit).
+Proofs of correct identities are exact up to ``max_symbols`` model symbols (16 by default); above
+that (or past an ``exact_budget`` of seconds) the policy-gradient identities are checked by a
 Schwartz–Zippel identity test at random exact points, whose result has the status
 ``"probable"`` and states its error probability (≤ 2⁻¹⁰⁰); wrong identities get an
 exact counterexample at any size.
@@ -56,9 +57,10 @@ The footnote: the TD Jacobian's asymmetric pair, as expressions.
 """
 
 from ._average import AverageReward, average_reward, prove_average_policy_gradient
+from ._control import Solution, solve
 from ._evaluation import Evaluation, evaluate, stationary_distribution, visit_counts
 from ._gradients import expected_update_without_discount, objective, policy_gradient, update_jacobian
-from ._model import MDP, general_mdp, rationalize
+from ._model import MDP, general_mdp
 from ._moments import EstimatorMoments, estimator_moments
 from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
 from ._proofs import (
@@ -69,6 +71,7 @@ from ._proofs import (
     prove_policy_gradient_theorem,
     prove_recursion_form,
 )
+from ._rationalize import rationalize
 from ._td import (
     SymmetryVerdict,
     detailed_balance_conditions,
@@ -89,6 +92,7 @@ __all__ = [
     "MDP",
     "ProofResult",
     "RationalPolicy",
+    "Solution",
     "SymmetryVerdict",
     "TabularSoftmax",
     "average_reward",
@@ -107,6 +111,7 @@ __all__ = [
     "prove_recursion_form",
     "q_symbols",
     "rationalize",
+    "solve",
     "stationary_distribution",
     "symmetry_verdict",
     "td_jacobian",

@@ -29,8 +29,9 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import sympy
-from sympy import ImmutableDenseNDimArray, ImmutableMatrix
+from sympy import ImmutableDenseNDimArray, ImmutableMatrix, ImmutableSparseNDimArray
 
 from .._errors import ValidationError
 from .._model import MDP as NumericMDP
@@ -38,17 +39,8 @@ from .._model import RewardShaped
 from .._validation import check_instance, check_integer, format_count
 from ._algebra import show
 
-__all__ = ["MDP", "exact", "general_mdp", "rationalize"]
+__all__ = ["MAX_SYMBOLIC_ENTRIES", "MDP", "check_symbolic_size", "exact", "general_mdp", "row_entries"]
 
-#: Largest denominator tried by :func:`rationalize`.  Hand-written models use
-#: small denominators (tenths, thirds); 10⁶ recovers them from their floats
-#: while a float with no short fraction is caught by ``RATIONALIZE_TOL``.
-MAX_DENOMINATOR = 10**6
-#: A float and its rational stand-in must agree to this relative accuracy: a
-#: short fraction read into float64 is within one ulp (1.1e-16) and a sum of a
-#: few within a few ulps, while the best fraction with q ≤ 10⁶ of an arbitrary
-#: real misses it by ≈ 1/q² ≈ 1e-12 (π: 6e-13), so 1e-15 separates the two.
-RATIONALIZE_TOL = 1e-15
 
 
 def exact(x: Any, name: str, index: tuple[int, ...] | None = None) -> sympy.Expr:
@@ -150,6 +142,8 @@ def _nested(x: Any, name: str, shape_len: int | None) -> np.ndarray:
 
 
 def _check_probability(e: sympy.Expr, name: str, idx: tuple[int, ...]) -> None:
+    if e.is_Rational and 0 <= e <= 1:   # the common case, decided without the assumptions system
+        return
     if e.is_number and (e.is_negative or (e - 1).is_positive):
         raise ValidationError(f"{name}{list(idx)} is {show(e)}; expected a probability in [0, 1]",
                               argument=name, index=idx, value=e)
@@ -176,12 +170,45 @@ def _check_gamma_assumptions(g: sympy.Expr) -> None:
 
 
 def _is_exactly(e: sympy.Expr, target: int) -> bool:
+    if e.is_Rational:                   # a number: compared directly (cancel is slow on thousands of rows)
+        return bool(e == target)
     d = sympy.cancel(e - target)
     if d == 0:
         return True
     if d.is_number:
         return False
     return sympy.simplify(d) == 0
+
+
+def _sparse_P(P: Any) -> tuple[ImmutableSparseNDimArray, int, int]:
+    """A sparse (S, A, S) array checked entry by stored entry (the absent ones are 0)."""
+    shape = tuple(P.shape)
+    if len(shape) != 3 or shape[0] != shape[2] or 0 in shape:
+        raise ValidationError(f"P has shape {shape}; expected (S, A, S) with S, A >= 1", argument="P",
+                              value=shape)
+    check_symbolic_size(len(P._sparse_array), "the exact transition table", "P")
+    entries = {}
+    for k, x in dict(P._sparse_array).items():
+        idx = tuple(int(i) for i in np.unravel_index(int(k), shape))
+        e = exact(x, "P", idx)
+        _check_probability(e, "P", idx)
+        if e != 0:
+            entries[int(k)] = e
+    return ImmutableSparseNDimArray(entries, shape), int(shape[0]), int(shape[1])
+
+
+def row_entries(P: Any, S: int, A: int) -> dict[tuple[int, int], dict[int, sympy.Expr]]:
+    """{(s, a): {s': P[s, a, s']}} over the non-zero entries (of a sparse array, or of a dense table)."""
+    rows: dict[tuple[int, int], dict[int, sympy.Expr]] = {}
+    if isinstance(P, ImmutableSparseNDimArray):
+        for k, e in dict(P._sparse_array).items():
+            s, a, t = (int(i) for i in np.unravel_index(int(k), (S, A, S)))
+            rows.setdefault((s, a), {})[t] = e
+        return rows
+    for s in range(S):
+        for a in range(A):
+            rows[(s, a)] = {t: P[s, a, t] for t in range(S) if P[s, a, t] != 0}
+    return rows
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -204,6 +231,10 @@ class MDP(RewardShaped):
         a is available in s (default: all); each state keeps one.  The row
         P[s, a, :] of an unavailable action may be all zeros; the terminal
         checks use the available actions only.
+
+    A sparse P (a ``sympy.SparseNDimArray``, e.g. ``ImmutableSparseNDimArray(dict, (S, A, S))``) is
+    checked and stored entry by stored entry: a model with many states and few successors each, such
+    as the Gambler's problem (Sutton & Barto 2018, Example 4.3), fits within :data:`MAX_SYMBOLIC_ENTRIES`.
 
     Raises
     ------
@@ -233,26 +264,30 @@ class MDP(RewardShaped):
 
     def __init__(self, P: Any, r: Any, gamma: Any, rho0: Any = None, terminal: Any = None, *,
                  actions: Any = None) -> None:
-        Parr = _nested(P, "P", 3)
-        S, A = Parr.shape[0], Parr.shape[1]
-        if Parr.shape[2] != S or S == 0 or A == 0:
-            raise ValidationError(f"P has shape {Parr.shape}; expected (S, A, S) with S, A >= 1",
-                                  argument="P", value=Parr.shape)
-        mask = NumericMDP._validate_actions(actions, S, A)     # one rule for masks, numeric and exact
-        mask.flags.writeable = False
-        for idx in np.ndindex(Parr.shape):
-            _check_probability(Parr[idx], "P", idx)
+        if isinstance(P, sympy.SparseNDimArray):
+            Parr, S, A = _sparse_P(P)
+        else:
+            Parr = _nested(P, "P", 3)
+            S, A = Parr.shape[0], Parr.shape[1]
+            if Parr.shape[2] != S or S == 0 or A == 0:
+                raise ValidationError(f"P has shape {Parr.shape}; expected (S, A, S) with S, A >= 1",
+                                      argument="P", value=Parr.shape)
+            for idx in np.ndindex(Parr.shape):
+                _check_probability(Parr[idx], "P", idx)
+        acts = NumericMDP._validate_actions(actions, S, A)     # one rule for masks, numeric and exact
+        acts.flags.writeable = False
+        rows = row_entries(Parr, S, A)
         for s in range(S):
             for a in range(A):
-                total = sum(Parr[s, a], sympy.Integer(0))
-                if not mask[s, a] and _is_exactly(total, 0):
-                    continue                      # an unavailable action's row may be absent
-                if not _is_exactly(total, 1):
-                    raise ValidationError(f"P[{s}, {a}, :] sums to {show(total)}; expected exactly 1",
+                total = sum(rows.get((s, a), {}).values(), sympy.Integer(0))
+                if not _is_exactly(total, 1) and (acts[s][a] or total != 0):
+                    raise ValidationError(f"P[{s}, {a}, :] sums to {show(total)}; expected exactly 1"
+                                          + ("" if acts[s][a] else " or 0 (an unavailable action)"),
                                           argument="P", index=(s, a), value=total)
         rarr = _nested(r, "r", None)
         if rarr.shape == (S, A, S):
-            rarr = np.array([[sympy.expand(sum(Parr[s, a, t] * rarr[s, a, t] for t in range(S)))
+            rarr = np.array([[sympy.expand(sum((p * rarr[s, a, t] for t, p in rows.get((s, a), {}).items()),
+                                               sympy.Integer(0)))
                               for a in range(A)] for s in range(S)], dtype=object)
         if rarr.shape != (S, A):
             raise ValidationError(f"r has shape {rarr.shape}; expected ({S}, {A}) or ({S}, {A}, {S})",
@@ -262,7 +297,7 @@ class MDP(RewardShaped):
             raise ValidationError(f"gamma is {show(g)}; expected a number in [0, 1]", argument="gamma",
                                   value=g)
         _check_gamma_assumptions(g)
-        term = self._validate_terminal(terminal, Parr, rarr, S, A, mask)
+        term = self._validate_terminal(terminal, rows, rarr, S, A, acts)
         if rho0 is None:
             n = S - sum(term)
             if n == 0:
@@ -286,12 +321,13 @@ class MDP(RewardShaped):
         if g == 1 and not any(term):
             raise ValidationError("gamma=1 needs terminal states: without them no policy terminates",
                                   argument="gamma", value=g)
-        object.__setattr__(self, "P", ImmutableDenseNDimArray(Parr.tolist()))
+        object.__setattr__(self, "P", Parr if isinstance(Parr, ImmutableSparseNDimArray)
+                           else ImmutableDenseNDimArray(Parr.tolist()))
         object.__setattr__(self, "r", ImmutableMatrix(rarr.tolist()))
         object.__setattr__(self, "gamma", g)
         object.__setattr__(self, "rho0", ImmutableMatrix(S, 1, rho))
         object.__setattr__(self, "terminal", term)
-        object.__setattr__(self, "actions", mask)
+        object.__setattr__(self, "actions", acts)
 
     @property
     def has_action_sets(self) -> bool:
@@ -303,8 +339,8 @@ class MDP(RewardShaped):
         return np.array(self.actions) if self.has_action_sets else None
 
     @staticmethod
-    def _validate_terminal(terminal: Any, P: np.ndarray, r: np.ndarray, S: int, A: int,
-                           mask: np.ndarray) -> tuple[bool, ...]:
+    def _validate_terminal(terminal: Any, rows: dict, r: np.ndarray, S: int, A: int,
+                           acts: np.ndarray) -> tuple[bool, ...]:
         if terminal is None:
             return (False,) * S
         t = np.asarray(terminal)
@@ -312,11 +348,14 @@ class MDP(RewardShaped):
             raise ValidationError(f"terminal has shape {t.shape} and dtype {t.dtype}; expected ({S},) bool",
                                   argument="terminal", value=(t.shape, str(t.dtype)))
         for s in np.flatnonzero(t):
-            for a in np.flatnonzero(mask[s]).tolist():
-                if not _is_exactly(P[s, a, s], 1):
+            for a in range(A):
+                if not acts[s][a]:
+                    continue
+                stay = rows.get((int(s), a), {}).get(int(s), sympy.Integer(0))
+                if not _is_exactly(stay, 1):
                     raise ValidationError(f"terminal state {s} is not absorbing: P[{s}, {a}, {s}] is "
-                                          f"{show(P[s, a, s])}; expected 1", argument="terminal",
-                                          index=(int(s), a), value=P[s, a, s])
+                                          f"{show(stay)}; expected 1", argument="terminal",
+                                          index=(int(s), a), value=stay)
                 if not _is_exactly(r[s, a], 0):
                     raise ValidationError(f"terminal state {s} pays reward: r[{s}, {a}] is {show(r[s, a])}; "
                                           "expected 0", argument="terminal", index=(int(s), a),
@@ -349,7 +388,13 @@ class MDP(RewardShaped):
                                   "substitute values first with subs()", argument="mdp",
                                   value=sorted(map(str, self.free_symbols)))
         S, A = self.n_states, self.n_actions
-        P = np.array([[[float(self.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)])
+        P: Any
+        if isinstance(self.P, ImmutableSparseNDimArray):
+            flat = sorted((int(k), float(e)) for k, e in dict(self.P._sparse_array).items())
+            keys = np.array([k for k, _ in flat], dtype=np.int64)
+            P = sp.csr_array((np.array([e for _, e in flat]), (keys // S, keys % S)), shape=(S * A, S))
+        else:
+            P = np.array([[[float(self.P[s, a, t]) for t in range(S)] for a in range(A)] for s in range(S)])
         r = np.array(self.r.tolist(), dtype=float)
         return NumericMDP(P, r, float(self.gamma), np.array(list(self.rho0), dtype=float),
                           np.array(self.terminal) if any(self.terminal) else None,
@@ -361,24 +406,11 @@ class MDP(RewardShaped):
                 f"symbols={sorted(map(str, self.free_symbols))}, n_terminal={sum(self.terminal)})")
 
 
-def _to_rational(x: float, name: str, idx: tuple[int, ...], max_denominator: int) -> sympy.Rational:
-    fr = Fraction(x).limit_denominator(max_denominator)
-    if fr == 0 and x != 0:  # an absolute miss of 1e-300 passes the tolerance, but the support changes
-        raise ValidationError(f"{name}{list(idx)} = {x!r} is not zero, but its nearest fraction with "
-                              f"denominator <= {max_denominator} is 0: rationalize does not change which "
-                              "entries are zero (pass a larger max_denominator, or build the exact model)",
-                              argument=name, index=idx, value=x)
-    if abs(float(fr) - x) > RATIONALIZE_TOL * max(1.0, abs(x)):
-        raise ValidationError(f"{name}{list(idx)} = {x!r} has no fraction with denominator <= "
-                              f"{max_denominator} within {RATIONALIZE_TOL:g}", argument=name, index=idx,
-                              value=x)
-    return sympy.Rational(fr.numerator, fr.denominator)
-
-
-#: Largest number of entries of a symbolic table (S·A·S for P, S·A for θ or Q): an exact model
-#: holds one sympy object per entry (about 1 kB each with its bookkeeping), and the symbolic solvers
-#: are meant for models of a few states; 20,000 entries (a 100-state, 2-action P) is already far
-#: beyond what an exact proof finishes on.
+#: Largest number of stored entries of a symbolic table (S·A·S for a dense P, its non-zero entries for a
+#: sparse one; S·A for θ or Q): an exact model holds one sympy object per stored entry (about 1 kB each
+#: with its bookkeeping).  20,000 entries is far beyond what an exact proof over symbols finishes on,
+#: while a sparse rational model of a hundred states and fifty actions with two successors each (the
+#: Gambler's problem, about 5,000 non-zero probabilities) fits and is solved exactly.
 MAX_SYMBOLIC_ENTRIES = 20_000
 
 
@@ -388,55 +420,6 @@ def check_symbolic_size(n_entries: int, what: str, argument: str) -> None:
         raise ValidationError(f"{what} would have {format_count(n_entries)} entries, above the "
                               f"{MAX_SYMBOLIC_ENTRIES} an exact symbolic model is meant for",
                               argument=argument, value=min(n_entries, 2**63 - 1))
-
-
-def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> MDP:
-    """The exact model behind a float MDP: each number replaced by its closest short fraction.
-
-    Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
-    x (continued fractions; Khinchin 1964), accepted only if ``|p/q − x| ≤ 1e-15·max(1, |x|)``;
-    the exact row sums are then checked again.  The support is never changed: a non-zero x
-    whose nearest short fraction is 0 (1e-300, within the tolerance of 0 in absolute terms) is
-    refused, as is any x without a short fraction (0 stays 0).  Sparse models are densified, so
-    call this on small models only.
-
-    Parameters
-    ----------
-    mdp : mdpgrad.MDP
-        A float model.
-    max_denominator : int, optional
-        The largest denominator of a fraction tried.
-
-    Raises
-    ------
-    ValidationError
-        If a number has no short fraction, a non-zero number's is 0, or the fractions of a row do
-        not sum to 1.
-
-    Examples
-    --------
-    >>> import mdpgrad as mg
-    >>> import numpy as np
-    >>> from mdpgrad.symbolic import rationalize
-    >>> P = np.array([[[0.9, 0.1], [1/3, 2/3]], [[0.5, 0.5], [0.0, 1.0]]])
-    >>> m = rationalize(mg.MDP(P, np.eye(2), gamma=0.9))
-    >>> m.P[0, 1, 0], m.gamma
-    (1/3, 9/10)
-    """
-    if not isinstance(mdp, NumericMDP):
-        raise ValidationError(f"mdp is a {type(mdp).__name__}; expected an mdpgrad.MDP", argument="mdp",
-                              value=type(mdp).__name__)
-    max_denominator = check_integer(max_denominator, "max_denominator", min_value=1)
-    S, A = mdp.n_states, mdp.n_actions
-    check_symbolic_size(S * A * S, f"the exact transition table of a {S}-state model", "mdp")
-    Pd = mdp.P_dense()
-    P = [[[_to_rational(float(Pd[s, a, t]), "P", (s, a, t), max_denominator) for t in range(S)]
-          for a in range(A)] for s in range(S)]
-    r = [[_to_rational(float(mdp.r[s, a]), "r", (s, a), max_denominator) for a in range(A)] for s in range(S)]
-    g = _to_rational(float(mdp.gamma), "gamma", (), max_denominator)
-    rho = [_to_rational(float(mdp.rho0[s]), "rho0", (s,), max_denominator) for s in range(S)]
-    term = list(map(bool, mdp.terminal)) if mdp.terminal.any() else None
-    return MDP(P, r, g, rho, term, actions=mdp.actions if mdp.has_action_sets else None)
 
 
 def general_mdp(n_states: int, n_actions: int, *, gamma: Any = None, terminal: Sequence[bool] | None = None,
