@@ -198,7 +198,7 @@ def average_reward(mdp: MDP, pi: ArrayLike, *, accuracy: Accuracy = "refuse") ->
         One row-stochastic table.
     accuracy : {"refuse", "warn", "ignore"}
         What to do when an error estimate leaves fewer than
-        :data:`~mdpgrad._linalg.ACCURACY_MIN_DIGITS` digits (also passed to
+        ``ACCURACY_MIN_DIGITS`` digits (also passed to
         :func:`mdpgrad.stationary_distribution`).
 
     Returns

@@ -471,7 +471,7 @@ class Direct(TableShaped):
 
 
 def uniform_policy(n_states: int, n_actions: int, *, actions: Any = None) -> np.ndarray:
-    """The table π(a|s) = 1/A, shape (S, A); with ``actions`` 1/|A(s)| over the available actions of s
+    """The table π(a|s) = 1/A, shape (S, A); with ``actions`` one over the number of available actions of s
     and 0 elsewhere.
 
     Parameters

@@ -217,6 +217,9 @@ CALLS: dict[str, Call] = {
     "garnet": Call(ex.garnet, 4, 2, 2, gamma=0.9, rng=0),
     "gridworld_example_3_5": Call(ex.gridworld_example_3_5, 0.9),
     "gridworld_example_4_1": Call(ex.gridworld_example_4_1),
+    "gamblers_problem": Call(ex.gamblers_problem, 0.4, goal=8),
+    "jacks_car_rental": Call(ex.jacks_car_rental, max_cars=3, max_move=1),
+    "access_control_queuing": Call(ex.access_control_queuing, n_servers=2),
     "random_walk": Call(ex.random_walk, 5, left_reward=0.0, right_reward=1.0, gamma=1.0),
     "slippery_gridworld": Call(ex.slippery_gridworld, 3, 3, slip=0.2, gamma=0.9),
     "two_state": Call(ex.two_state, 0.9),
@@ -256,7 +259,7 @@ CALLS: dict[str, Call] = {
 }
 
 #: Entries that are not callables of their own (results, protocols, errors) need no call.
-NOT_CALLED = {"AverageReward", "MultichainPolicyError",
+NOT_CALLED = {"AverageReward", "MultichainPolicyError", "InconclusiveTestWarning",
               "Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
               "ErrorEstimate", "InaccurateResultError", "InaccurateResultWarning",
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",

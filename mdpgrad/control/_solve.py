@@ -39,7 +39,7 @@ def solve(mdp: MDP, method: Method = "policy_iteration", *, tol: float = DEFAULT
           solver: SolverMethod = "auto", accuracy: Accuracy = "refuse") -> Solution:
     """Solve an MDP for v*, q*, every optimal action and an optimal deterministic policy, certified.
 
-    v*(s) = max_a [r(s, a) + γ Σ_s' P(s'|s, a) v*(s')] (Bellman 1957; Sutton & Barto 2018, §3.6 and
+    ``v*(s) = max_a [r(s, a) + γ Σ_s' P(s'|s, a) v*(s')]`` (Bellman 1957; Sutton & Barto 2018, §3.6 and
     chapter 4; Puterman 1994, chapter 6).  Unavailable actions (``mdp.actions``) are never considered.
 
     Parameters

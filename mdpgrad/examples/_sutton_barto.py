@@ -177,7 +177,7 @@ def jacks_car_rental(*, max_cars: int = 20, max_move: int = 5, move_cost: float 
     Pr(Y ≥ max_cars − cars left)).  So every available row of P is a
     distribution to rounding, and
 
-        r(s, a) = rent · (E[min(X₁, c₁)] + E[min(X₂, c₂)]) − move_cost · |m|,
+        r(s, a) = rent · (E[min(X₁, c₁)] + E[min(X₂, c₂)]) − move_cost · abs(m),
 
     with c₁ = min(n₁ − m, max_cars), c₂ = min(n₂ + m, max_cars) the cars in
     the morning.  γ = 0.9; ρ₀ uniform; no terminal states.  Policy iteration

@@ -48,11 +48,11 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     """The exact model behind a float MDP: each number replaced by its closest short fraction.
 
     Each float x becomes the fraction p/q with q ≤ ``max_denominator`` nearest to
-    x (continued fractions; Khinchin 1964), accepted only if |p/q − x| ≤ 1e-15·max(1, |x|);
+    x (continued fractions; Khinchin 1964), accepted only if ``|p/q − x| ≤ 1e-15·max(1, |x|)``;
     the exact row sums are then checked again.  The support is never changed: a non-zero x
     whose nearest short fraction is 0 (1e-300, within the tolerance of 0 in absolute terms) is
     refused, as is any x without a short fraction (0 stays 0).  A sparse model gives a sparse exact P
-    (its stored entries counted against :data:`MAX_SYMBOLIC_ENTRIES`); a dense one a dense P, so call
+    (its stored entries counted against ``MAX_SYMBOLIC_ENTRIES``); a dense one a dense P, so call
     this on small dense models only.  Action sets are kept.
 
     Raises

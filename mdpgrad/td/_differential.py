@@ -167,7 +167,7 @@ def differential_td_symmetry(mdp: MDP, pi: ArrayLike, *, phi: ArrayLike | None =
 
     A C¹ field is a gradient only if its Jacobian is symmetric (module
     docstring); the witness is the pair of coordinates of x = (w, R̄) (the
-    last index is R̄) with the largest |J[i, j] − J[j, i]|.
+    last index is R̄) with the largest ``|J[i, j] − J[j, i]|``.
 
     Returns
     -------
