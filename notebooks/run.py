@@ -5,6 +5,11 @@ non-interactive Agg backend, from this folder; a failed assertion or any error
 stops it and the script exits non-zero.  NAME is a file name or a prefix
 (``03`` runs ``03_value_polytope.ipynb``); without one every lesson runs.
 
+Every figure a lesson shows is checked with
+:func:`mdpgrad.plot.figure_problems` (resolution, text sizes, subscripts,
+overlapping text); a figure with a problem is listed and the script exits
+non-zero.
+
 ``--check`` compares the text a fresh run prints (stdout and the plain-text
 results of cells; not figures, execution counts or metadata) with the
 committed outputs, every number rounded to 6 significant digits, and prints a
@@ -51,24 +56,83 @@ def lessons(names: list[str] | None = None) -> list[pathlib.Path]:
     return chosen
 
 
-def execute(path: pathlib.Path, *, timeout: int = 300) -> tuple[object, float]:
-    """Execute one notebook in a fresh kernel; returns (the executed notebook, seconds)."""
+def install_figure_audit(out: str) -> None:
+    """In a kernel: check every figure it shows with ``mdpgrad.plot.figure_problems``, one JSON line each.
+
+    The notebook's PNG formatter for Figures (registered by ``%matplotlib
+    inline``) is wrapped before each cell runs; the wrapper appends
+    ``{"cell": execution count, "dpi": ..., "problems": [...]}`` to the file
+    ``out`` and then renders the figure as before, so the outputs do not change.
+    """
+    import json
+
+    from IPython import get_ipython
+    from matplotlib.figure import Figure
+
+    import mdpgrad.plot as mplot
+
+    shell = get_ipython()
+    png = shell.display_formatter.formatters["image/png"]
+
+    def wrap(*_: Any) -> None:
+        try:
+            render = png.lookup_by_type(Figure)
+        except KeyError:
+            return
+        if getattr(render, "figure_audit", False):
+            return
+
+        def audited(fig: Figure) -> Any:
+            record = {"cell": shell.execution_count, "dpi": float(fig.dpi),
+                      "problems": mplot.figure_problems(fig)}
+            with open(out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            return render(fig)
+
+        audited.figure_audit = True        # type: ignore[attr-defined]
+        png.for_type(Figure, audited)
+
+    shell.events.register("pre_run_cell", wrap)
+
+
+def execute(path: pathlib.Path, *, timeout: int = 300,
+            figures: list[dict[str, Any]] | None = None) -> tuple[object, float]:
+    """Execute one notebook in a fresh kernel; returns (the executed notebook, seconds).
+
+    With a list ``figures``, every figure the notebook shows is also checked by
+    :func:`mdpgrad.plot.figure_problems` in the kernel, and one record per
+    figure (``cell``, ``dpi``, ``problems``) is appended to the list.
+    """
+    import json
+    import tempfile
+
     import nbclient
     import nbformat
 
     os.environ["MPLBACKEND"] = "Agg"        # inherited by the kernel: no window, same pictures
     nb = nbformat.read(path, as_version=4)
-    # the kernel's own log (e.g. its note on the local TCP transport) is not the lesson's output;
-    # warnings raised by the lesson's code still appear in the notebook as stderr
-    # coalesce_streams: one stream output per run of prints, however the kernel's flushes happened to
-    # split it (a line can otherwise arrive in two pieces, and the committed file would change from run
-    # to run)
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
-                                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                     resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    return nb, time.perf_counter() - start
+    arguments = ["--IPKernelApp.log_level=ERROR"]
+    with tempfile.TemporaryDirectory() as tmp:
+        audit = pathlib.Path(tmp) / "figures.jsonl"
+        if figures is not None:
+            # run at the kernel's start, in no name of the lesson's namespace (execution counts unchanged)
+            line = (f"__import__('runpy').run_path({str(pathlib.Path(__file__).resolve())!r}, "
+                    f"run_name='figure_audit')['install_figure_audit']({str(audit)!r})")
+            arguments.append(f"--IPKernelApp.exec_lines={[line]!r}")
+        # the kernel's own log (e.g. its note on the local TCP transport) is not the lesson's output;
+        # warnings raised by the lesson's code still appear in the notebook as stderr
+        # coalesce_streams: one stream output per run of prints, however the kernel's flushes happened
+        # to split it (a line can otherwise arrive in two pieces, and the committed file would change
+        # from run to run)
+        client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
+                                         extra_arguments=arguments,
+                                         resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
+        if figures is not None and audit.exists():
+            figures.extend(json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines())
+    return nb, seconds
 
 
 #: Printed numbers are compared to this many significant digits: enough to see any change in a cited
@@ -148,12 +212,18 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = 0
     for path in lessons(args.names):
+        figures: list[dict[str, Any]] = []
         try:
-            nb, seconds = execute(path)
+            nb, seconds = execute(path, figures=figures)
         except Exception as exc:          # report every lesson, then fail
             failed += 1
             print(f"FAILED  {path.name}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1]}")
             continue
+        problems = [f"  [cell {f['cell']}] {p}" for f in figures for p in f["problems"]]
+        if problems:                      # still saved with --write, so that the pictures can be looked at
+            failed += 1
+            print(f"FIGURES {path.name}: not slide-ready (mdpgrad.plot.figure_problems)")
+            print("\n".join(problems))
         if args.check:
             diff = differences(nbformat.read(path, as_version=4), nb, path.name)
             if diff:

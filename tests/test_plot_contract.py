@@ -23,7 +23,9 @@ from matplotlib.figure import Figure
 import mdpgrad as mg
 import mdpgrad.plot as mplot
 
-FUNCTIONS = sorted(name for name in mplot.__all__ if inspect.isfunction(getattr(mplot, name)))
+#: The functions that draw (style and figure_problems set up and check figures, they draw nothing).
+FUNCTIONS = sorted(name for name in mplot.__all__ if inspect.isfunction(getattr(mplot, name))
+                   and name not in ("figure_problems", "style"))
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,16 @@ traces and samples         :func:`trace` (a quantity over iterations, gaps where
                            is undefined), :func:`estimator_histogram`,
                            :func:`estimator_scatter` (samples against the exact
                            expectation and ∇J)
+style                      :data:`STYLE` (the rcParams of every picture: 150 dpi,
+                           text of at least 9 pt, mathtext), :func:`style`
+                           (a ``with`` block using them), :func:`figure_problems`
+                           (is a finished figure slide-ready: resolution, text
+                           sizes, subscripts, overlapping text)
 =========================  ===================================================
+
+Every function draws inside :func:`style`, so its text and new figures follow
+:data:`STYLE` whatever the caller's rcParams, and leaves those rcParams as they
+were.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "mdpgrad.plot needs matplotlib, which the core install leaves out; install it with "
         "pip install 'mdpgrad[plot]' (or 'mdpgrad[notebooks]' for the lessons too)") from exc
 
+from ._audit import figure_problems
 from ._grid import GridPicture, action_directions, grid_values
 from ._landscape import (
     ContourPicture,
@@ -49,6 +59,7 @@ from ._landscape import (
 )
 from ._matrices import EigenvaluePicture, MatrixPicture, eigenvalues, matrix
 from ._polytope import PolytopePicture, trajectory, value_polytope
+from ._style import MIN_DPI, MIN_TEXT_SIZE, STYLE, style
 from ._traces import SamplePicture, TracePicture, estimator_histogram, estimator_scatter, trace
 
 __all__ = [
@@ -58,20 +69,25 @@ __all__ = [
     "GridPicture",
     "LandscapePicture",
     "LoopPicture",
+    "MIN_DPI",
+    "MIN_TEXT_SIZE",
     "MatrixPicture",
     "PolytopePicture",
+    "STYLE",
     "SamplePicture",
     "TracePicture",
     "action_directions",
     "eigenvalues",
     "estimator_histogram",
     "estimator_scatter",
+    "figure_problems",
     "grid_values",
     "landscape",
     "matrix",
     "slice_contour",
     "slice_field",
     "slice_loop",
+    "style",
     "trace",
     "trajectory",
     "value_polytope",

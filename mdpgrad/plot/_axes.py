@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.transforms import ScaledTranslation
 
 from .._errors import ValidationError
 from .._validation import format_number
 
-__all__ = ["DPI", "DRAWABLE_LIMIT", "TEXT_SIZE", "axes_or_new", "check_drawable", "power_of_ten",
-           "scaled_label"]
+__all__ = ["BELOW_AXES", "DPI", "DRAWABLE_LIMIT", "TEXT_SIZE", "axes_or_new", "check_drawable",
+           "legend_below", "power_of_ten", "scaled_label"]
 
 
 #: Resolution of the figures mdpgrad.plot makes itself (``ax=None``): at 150 dots per inch a 5 × 4 inch
@@ -37,6 +39,23 @@ def axes_or_new(ax: Any, *, figsize: tuple[float, float] = (5.0, 4.0)) -> Axes:
         raise ValidationError(f"ax is a {type(ax).__name__}; expected a matplotlib Axes or None",
                               argument="ax", value=type(ax).__name__)
     return ax
+
+
+#: Gap in points between the bottom of the axes and a legend drawn under them: the tick labels (9.5 pt
+#: text, 1.2 line height), the axis label (10.5 pt) and matplotlib's pads (tick 3.5 + 3.5, label 4 pt)
+#: take about 34 pt.
+BELOW_AXES = 38.0
+
+
+def legend_below(ax: Axes, **kwargs: Any) -> Legend:
+    """A legend centred under the axes, below the x-axis label: it covers no line or point of the data.
+
+    Placed :data:`BELOW_AXES` points under the axes (a fixed distance, whatever
+    the axes' size); a constrained-layout figure makes room for it.
+    """
+    offset = ScaledTranslation(0.0, -BELOW_AXES / 72.0, ax.figure.dpi_scale_trans)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=ax.transAxes + offset,
+                     borderaxespad=0.0, fontsize=TEXT_SIZE, **kwargs)
 
 
 #: Largest magnitude a picture draws as it is.  matplotlib computes axis ranges, tick steps and colour

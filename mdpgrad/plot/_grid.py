@@ -13,8 +13,9 @@ The drawing is bounded whatever the grid's size: numbers are written up to
 400 cells, arrows are drawn in at most about 2500 cells (on larger grids, in
 every k-th row and column, with a note under the axes saying so), terminal
 cells get a hatched patch each up to 400 of them and one grey overlay beyond,
-and values larger than 1e300 in size are shown divided by a power of ten (the
-colour bar's label says "÷ 1e…").
+the numbers are 9 pt (the style's smallest text), and values larger than
+1e300 in size are shown divided by a power of ten (the colour bar's label
+says "÷ 1e…").
 
 The tests check that the image holds the reshaped array, that the arrows'
 tails, U and V are the cells and 0.4·π(a|s)·direction, that the built-in grids'
@@ -43,6 +44,7 @@ from .._model import MDP, validate_mdp
 from .._policies import validate_policy
 from .._validation import as_real_array, check_bool, check_instance, check_memory
 from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
+from ._style import styled
 
 __all__ = ["GridPicture", "action_directions", "grid_values"]
 
@@ -56,6 +58,9 @@ MAX_TICKS = 30
 #: pixel at any figure size, and each one costs a polygon (a 1000 × 1000 grid with one arrow per
 #: state-action took 11 minutes and 6.7 GB).  Larger grids get arrows in every k-th row and column.
 MAX_ARROW_CELLS = 2500
+#: Size in points of the numbers written in the cells: the smallest text of the style (9 pt), so that a
+#: 4-character number ("-1.2", "24.4") fits a cell of a 5 × 5 grid drawn 2 inches wide.
+CELL_TEXT_SIZE = 9.0
 #: Terminal cells get a hatched patch and a "T" each up to this many; more are greyed by one overlay image.
 MAX_TERMINAL_MARKS = 400
 
@@ -150,6 +155,7 @@ def _readable_text_colour(rgba: Any) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
+@styled
 def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None, ax: Axes | None = None,
                 label: str = "v(s)", cmap: str = "viridis", annotate: bool = True, fmt: str = "{:.1f}",
                 directions: ArrayLike | None = None, title: str | None = None) -> GridPicture:
@@ -291,12 +297,13 @@ def grid_values(mdp: MDP, values: ArrayLike, *, policy: ArrayLike | None = None,
     if annotate and S <= MAX_ANNOTATED_CELLS:
         colours = np.asarray(image.cmap(image.norm(shown)))
         # with arrows in the cell, the number moves to the cell's top-left corner
-        dx, dy, ha, va, size = ((-0.46, -0.46, "left", "top", "x-small") if arrows is not None
-                                else (0.0, 0.0, "center", "center", "small"))
+        dx, dy, ha, va = ((-0.46, -0.46, "left", "top") if arrows is not None
+                          else (0.0, 0.0, "center", "center"))
         for s in np.flatnonzero(~mdp.terminal):
             i, j = rows[s], cols[s]
-            texts.append(ax.text(j + dx, i + dy, fmt.format(shown[i, j]), ha=ha, va=va, fontsize=size,
-                                 color=_readable_text_colour(colours[i, j]), zorder=5))
+            texts.append(ax.text(j + dx, i + dy, fmt.format(shown[i, j]), ha=ha, va=va,
+                                 fontsize=CELL_TEXT_SIZE, color=_readable_text_colour(colours[i, j]),
+                                 zorder=5))
     ax.set_xlim(-0.5, n_cols - 0.5)
     ax.set_ylim(n_rows - 0.5, -0.5)
     return GridPicture(ax=ax, image=image, colorbar=colorbar, values=grid, arrows=arrows,

@@ -43,6 +43,7 @@ from .._validation import (
 from ..fields import circulation
 from ..gradients._theorem import objective, policy_gradient
 from ._axes import TEXT_SIZE, axes_or_new, power_of_ten, scaled_label
+from ._style import styled
 
 __all__ = ["ContourPicture", "FieldPicture", "LandscapePicture", "LoopPicture", "landscape",
            "slice_contour", "slice_field", "slice_loop"]
@@ -178,6 +179,7 @@ def _labels(ax: Axes, xlabel: str, ylabel: str) -> None:
 
 # -- pictures ----------------------------------------------------------------------------------------
 
+@styled
 def slice_contour(f: Callable[[np.ndarray], float], center: ArrayLike, u: ArrayLike, v: ArrayLike, *,
                   extent: Extent = (-1.0, 1.0, -1.0, 1.0), n: int = 41, levels: int = 20,
                   ax: Axes | None = None, label: str = "J(θ)", cmap: str = "viridis",
@@ -241,6 +243,7 @@ def slice_contour(f: Callable[[np.ndarray], float], center: ArrayLike, u: ArrayL
     return ContourPicture(ax=ax, contour=contour, colorbar=colorbar, X=X, Y=Y, Z=Z, scale_exponent=exponent)
 
 
+@styled
 def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: ArrayLike, v: ArrayLike, *,
                 extent: Extent = (-1.0, 1.0, -1.0, 1.0), n: int = 21,
                 kind: Literal["stream", "quiver"] = "stream", ax: Axes | None = None,
@@ -310,6 +313,7 @@ def slice_field(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arr
     return FieldPicture(ax=ax, artist=artist, X=X, Y=Y, U=U, V=V, scale_exponent=exponent)
 
 
+@styled
 def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: ArrayLike, v: ArrayLike, *,
                radius: float, at: tuple[float, float] = (0.0, 0.0), f_error: float | None = None,
                ax: Axes | None = None, color: str = "red") -> LoopPicture:
@@ -372,6 +376,7 @@ def slice_loop(F: Callable[[np.ndarray], np.ndarray], center: ArrayLike, u: Arra
                        error=float(result.bound))
 
 
+@styled
 def landscape(mdp: MDP, policy: Policy, theta0: ArrayLike, u: ArrayLike | None = None,
               v: ArrayLike | None = None, *, field: Callable[[np.ndarray], np.ndarray] | None = None,
               extent: Extent = (-1.0, 1.0, -1.0, 1.0), n: int = 41,

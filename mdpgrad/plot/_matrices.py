@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_finite, check_instance, check_real, is_integer
-from ._axes import TEXT_SIZE, axes_or_new, check_drawable, power_of_ten, scaled_label
+from ._axes import axes_or_new, check_drawable, legend_below, power_of_ten, scaled_label
+from ._style import styled
 
 __all__ = ["EigenvaluePicture", "MatrixPicture", "eigenvalues", "matrix"]
 
@@ -112,6 +113,7 @@ def _witness_pair(witness: Any, n: int) -> tuple[int, int] | None:
     return i, j
 
 
+@styled
 def matrix(M: ArrayLike, *, antisymmetric: bool = False, witness: Any = None,
            ax: Axes | None = None, labels: Sequence[str] | None = None, title: str | None = None,
            colorbar_label: str | None = None) -> MatrixPicture:
@@ -203,6 +205,7 @@ def matrix(M: ArrayLike, *, antisymmetric: bool = False, witness: Any = None,
                          witness_marks=marks, scale_exponent=exponent)
 
 
+@styled
 def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None = None,
                 label: str | None = None, title: str | None = None) -> EigenvaluePicture:
     """Eigenvalues of a square M in the complex plane, with the stability boundary.
@@ -227,7 +230,8 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     Notes
     -----
     The expected update ẇ = Mw is stable iff every Re λ < 0 (left of the dashed
-    line).  The view is fitted to the eigenvalues and 0, so a large circle
+    line).  The axes have equal scales (``set_aspect("equal")``), so the circle
+    is drawn as a circle.  The view is fitted to the eigenvalues and 0, so a large circle
     (small α) shows as the arc near the origin that matters.
     """
     try:
@@ -255,6 +259,10 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
     y0, y1 = min(float(im.min()), 0.0), max(float(im.max()), 0.0)
     span = max(x1 - x0, y1 - y0, 1e-3 * max(1.0, float(np.abs(values).max())))
     pad = 0.2 * span
+    # a square view, one unit of Re λ as long as one of Im λ, so that the circle |1 + αλ| = 1 is drawn
+    # round: the shorter of the two ranges is widened about its middle to the longer one's span
+    half = 0.5 * span + pad
+    xm, ym = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
     boundaries: list[Any] = [ax.axvline(0.0, color="black", linestyle="--", linewidth=1.0, zorder=3,
                                         label="Re λ = 0: ẇ = Mw stable iff all Re λ < 0")]
     if alpha is not None:
@@ -267,18 +275,19 @@ def eigenvalues(M: ArrayLike, *, step_size: float | None = None, ax: Axes | None
         else:
             # only the arc in view, x = −α y² / (1 + √(1 − (αy)²)) (the circle's right branch, without the
             # cancellation of −1/α + √(1/α² − y²)); |αy| < 1e-6 here
-            ys = np.linspace(y0 - pad, y1 + pad, 201)
+            ys = np.linspace(ym - half, ym + half, 201)
             (circle,) = ax.plot(-alpha * ys ** 2 / (1.0 + np.sqrt(1.0 - (alpha * ys) ** 2)), ys,
                                 color="tab:orange", **style)
         boundaries.append(circle)
     points = ax.scatter(re, im, s=40, color="tab:blue", edgecolor="black", zorder=4,
                         label="eigenvalues" if label is None else label)
-    ax.set_xlim(x0 - pad, x1 + pad)
-    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_xlim(xm - half, xm + half)
+    ax.set_ylim(ym - half, ym + half)
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
     ax.axhline(0.0, color="0.7", linewidth=0.8, zorder=0)
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize=TEXT_SIZE)
+    legend_below(ax)                      # the boundary lines cross the whole view: no room inside
     return EigenvaluePicture(ax=ax, values=values, points=points, boundaries=boundaries)

@@ -48,6 +48,7 @@ from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
 from .._validation import as_real_array, check_bool, check_instance, check_integer
 from ._axes import TEXT_SIZE, axes_or_new, check_drawable
+from ._style import styled
 
 __all__ = ["PolytopePicture", "trajectory", "value_polytope"]
 
@@ -98,6 +99,7 @@ def _polygons(n_actions: int) -> list[tuple[tuple[int, ...], ...]]:
     return [((a, c), (a, d), (b, d), (b, c)) for (a, b) in pairs for (c, d) in pairs]
 
 
+@styled
 def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label_vertices: bool = True,
                    title: str | None = None) -> PolytopePicture:
     """The set {v^π} of a 2-state MDP, bounded by its semi-deterministic policies' segments.
@@ -245,7 +247,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
                                        fontsize=TEXT_SIZE, color=EDGE_COLOR, zorder=4))
 
     ax.update_datalim(pts)
-    ax.margins(0.12)
+    ax.margins(0.2 if label_vertices else 0.12)      # room for the labels of the outermost vertices
     ax.autoscale_view()
     ax.set_xlabel("v(s₀)")
     ax.set_ylabel("v(s₁)")
@@ -255,6 +257,7 @@ def value_polytope(mdp: MDP, *, ax: Axes | None = None, fill: bool = True, label
                            polygons=polygons)
 
 
+@styled
 def trajectory(points: ArrayLike, *, ax: Axes | None = None, label: str | None = None,
                color: str | None = None, marker: str = "o", markevery: int | None = None) -> Line2D:
     """A path of iterates (n, 2) over any picture, its start and end marked.

@@ -29,7 +29,8 @@ from numpy.typing import ArrayLike
 
 from .._errors import ValidationError
 from .._validation import as_real_array, check_bool, check_integer
-from ._axes import TEXT_SIZE, axes_or_new, check_drawable
+from ._axes import BELOW_AXES, TEXT_SIZE, axes_or_new, check_drawable, legend_below
+from ._style import styled
 
 __all__ = ["SamplePicture", "TracePicture", "estimator_histogram", "estimator_scatter", "trace"]
 
@@ -67,6 +68,7 @@ def _label(value: Any, name: str) -> str | None:
     return value
 
 
+@styled
 def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None = None,
           label: str | None = None, xlabel: str = "step", ylabel: str = "", note_gaps: bool = True,
           **line_kwargs: Any) -> TracePicture:
@@ -74,8 +76,8 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
 
     ``values`` is 1-D and real; NaN marks an undefined step (±inf is refused).
     ``steps`` defaults to 0 … n−1 and must be finite and of the same length.
-    With ``note_gaps`` and at least one NaN, a text in the lower left corner
-    of the axes reads "undefined at k steps (gap)".  ``label`` is the line's
+    With ``note_gaps`` and at least one NaN, a note under the axes (below the
+    x-axis label, on the left) reads "undefined at k steps (gap)".  ``label`` is the line's
     legend entry (a legend is drawn when it is given).
 
     Parameters
@@ -118,11 +120,10 @@ def trace(values: ArrayLike, *, steps: ArrayLike | None = None, ax: Axes | None 
     note = None
     if note_gaps and gaps.size:
         k = int(gaps.size)
-        note = ax.text(0.02, 0.03, f"undefined at {k} step{'s' if k != 1 else ''} (gap)",
-                       transform=ax.transAxes, fontsize=TEXT_SIZE, color=line.get_color(), ha="left",
-                       va="bottom",
-                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
-                             "edgecolor": "none"})
+        # under the x-axis label (where a legend below the axes would go): the line may pass anywhere inside
+        note = ax.annotate(f"undefined at {k} step{'s' if k != 1 else ''} (gap)", xy=(0.0, 0.0),
+                           xycoords="axes fraction", xytext=(0.0, -BELOW_AXES), textcoords="offset points",
+                           fontsize=TEXT_SIZE, color=line.get_color(), ha="left", va="top")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if label is not None:
@@ -155,6 +156,7 @@ def _samples(samples: ArrayLike, expectation: ArrayLike,
     return s, e, g
 
 
+@styled
 def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: ArrayLike | None = None, *,
                         coordinate: int = 0, bins: int | str = "auto", ax: Axes | None = None,
                         xlabel: str | None = None) -> SamplePicture:
@@ -211,6 +213,7 @@ def estimator_histogram(samples: ArrayLike, expectation: ArrayLike, gradient: Ar
     return SamplePicture(ax=ax, samples=x, mean=mean, artists=artists)
 
 
+@styled
 def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: ArrayLike | None = None, *,
                       coordinates: tuple[int, int] = (0, 1), ax: Axes | None = None,
                       max_points: int = 5000) -> SamplePicture:
@@ -264,5 +267,5 @@ def estimator_scatter(samples: ArrayLike, expectation: ArrayLike, gradient: Arra
                                       label="∇J")[0]
     ax.set_xlabel(f"ĝ[{i}]")
     ax.set_ylabel(f"ĝ[{j}]")
-    artists["legend"] = ax.legend(fontsize=TEXT_SIZE)
+    artists["legend"] = legend_below(ax, ncols=2)          # the cloud of samples fills the view
     return SamplePicture(ax=ax, samples=shown, mean=mean, artists=artists)
