@@ -332,3 +332,38 @@ def test_generated_mdps_every_method_agrees_with_policy_iteration(mdp, method):
     value = mg.evaluate(mdp, pi.policy, accuracy="ignore").v
     if not pi.undecided.any():
         assert np.abs(value - pi.v).max() <= 10 * pi.error_bound + 1e-12
+
+
+def test_policy_iteration_from_a_given_start_records_every_policy_it_visits():
+    # Sutton & Barto 2018, §4.3: each improvement is at least as good in every state (policy
+    # improvement theorem), the last policy visited is the solution, and a start at the optimum is
+    # evaluated once
+    mdp = mg.get_example("gridworld")
+    best = mg.solve(mdp)
+    worst = np.argmin(best.q, axis=1)
+    sol = mg.solve(mdp, start=worst)
+    assert sol.path is not None and sol.path.shape[1] == mdp.n_states and len(sol.path) == sol.iterations
+    assert np.all(np.diff(sol.path, axis=0) >= -1e-12)
+    assert np.max(np.abs(sol.path[-1] - sol.v)) <= sol.error_bound   # v^π of the last policy visited
+    np.testing.assert_allclose(sol.v, best.v, atol=sol.error_bound + best.error_bound)
+    again = mg.solve(mdp, start=best.policy)
+    assert again.iterations == 1 and len(again.path) == 1
+    assert mg.solve(mdp, method="value_iteration").path is None
+
+
+@pytest.mark.parametrize("start, fragment", [
+    (np.full(25, 4), r"start\[0\] is 4; expected an action index in 0..3"),
+    (np.full((25, 4), 0.25), r"start\[0, :\] is \[0.25, 0.25, 0.25, 0.25\]; expected a deterministic row"),
+    (np.zeros(3), r"start has shape \(3,\)"),
+])
+def test_bad_starts_are_refused(start, fragment):
+    with pytest.raises(mg.ValidationError, match=fragment):
+        mg.solve(mg.get_example("gridworld"), start=start)
+
+
+def test_start_is_refused_for_other_methods_and_unavailable_actions():
+    with pytest.raises(mg.ValidationError, match="only policy iteration starts from a policy"):
+        mg.solve(mg.get_example("gridworld"), method="value_iteration", start=np.zeros(25))
+    gambler = mg.get_example("gamblers-problem")
+    with pytest.raises(mg.ValidationError, match="start chooses action 0 in state 1, which is unavailable"):
+        mg.solve(gambler, start=np.zeros(101))

@@ -62,7 +62,7 @@ _ADVICE = ("the certified bound on ‖v − v*‖∞ is too large for the values
 
 
 def finish(mdp: MDP, v: np.ndarray, bound: float, method: str, iterations: int, certificate: str,
-           accuracy: Accuracy = "refuse") -> Solution:
+           accuracy: Accuracy = "refuse", path: np.ndarray | None = None) -> Solution:
     """The solution at certified values ``v`` (‖v − v*‖∞ ≤ ``bound``): q, the optimal sets, the policy.
 
     Refused (or warned about, by ``accuracy``) when ``bound`` leaves fewer than
@@ -78,7 +78,7 @@ def finish(mdp: MDP, v: np.ndarray, bound: float, method: str, iterations: int, 
     undecided = optimal & ((optimal.sum(axis=1) > 1) & ~mdp.terminal)[:, None]
     return Solution(v=v, q=q, optimal_actions=optimal, undecided=undecided,
                     policy=one_hot(index, mdp.n_actions), gap=gap, method=method, iterations=iterations,
-                    error_bound=float(bound), tie_bound=2.0 * err_q, certificate=certificate)
+                    error_bound=float(bound), tie_bound=2.0 * err_q, certificate=certificate, path=path)
 
 
 def initial_policy(mdp: MDP) -> np.ndarray:
@@ -95,6 +95,7 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
     """Howard's policy iteration from ``start`` (default :func:`initial_policy`); see the module notes."""
     index = initial_policy(mdp) if start is None else start
     k = 0
+    visited: list[np.ndarray] = []
     while True:
         k += 1
         try:
@@ -107,6 +108,7 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
                 "endless loop earns at least as much as ending, so the optimal values are infinite or "
                 "attained only by never terminating; give the loop a cost or discount (gamma < 1)",
                 argument="mdp", index=exc.index, value=exc.value) from None
+        visited.append(np.array(ev.v))
         err_v = float(ev.error.v) if ev.error is not None else 0.0
         q = backup(mdp, ev.v)
         err_q = mdp.gamma * err_v + backup_rounding(mdp, ev.v)
@@ -121,12 +123,13 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
     stop = f"{prefix}policy iteration stopped when no gain exceeded 2·err_q"
     if mdp.gamma < 1.0:
         w, bound, _, _ = span_certificate(mdp, ev.v)
-        return finish(mdp, w, bound, method, steps + k, f"{stop}; {_SPAN} of v^π", accuracy)
+        return finish(mdp, w, bound, method, steps + k, f"{stop}; {_SPAN} of v^π", accuracy,
+                      np.array(visited) if method == "policy_iteration" else None)
     assert ev.error is not None                       # a real table always has its estimate
     bound = policy_certificate(mdp, ev.v, err_v, float(ev.error.inverse_norm))
     return finish(mdp, np.array(ev.v), bound, method, steps + k,
                   f"{stop}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π",
-                  accuracy)
+                  accuracy, np.array(visited) if method == "policy_iteration" else None)
 
 
 def _check_floor(rho: float, c: float, tol: float) -> None:

@@ -55,6 +55,10 @@ class Solution:
     certificate : str
         How ``error_bound`` was obtained, in one sentence.
     horizon : int or None
+    path : ndarray, shape (k, S), or None
+        Policy iteration only: the values v^π of the k policies it evaluated, in order (the last is
+        within ``error_bound`` of ``v``, which may carry the span bound's correction); None for the
+        other methods.
     """
 
     v: np.ndarray
@@ -69,10 +73,13 @@ class Solution:
     tie_bound: float | np.ndarray
     certificate: str
     horizon: int | None = None
+    path: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("v", "q", "optimal_actions", "undecided", "policy", "gap"):
             getattr(self, name).flags.writeable = False
+        if self.path is not None:
+            self.path.flags.writeable = False
         if isinstance(self.tie_bound, np.ndarray):
             self.tie_bound.flags.writeable = False
 

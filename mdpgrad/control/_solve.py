@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
+
+from .._errors import ValidationError
 from .._linalg import Accuracy, SolverMethod, validate_accuracy, validate_solver_method
 from .._model import MDP, validate_mdp
-from .._validation import check_choice, check_integer, check_real
+from .._validation import as_real_array, check_choice, check_integer, check_real, first_index, format_number
 from ._finite import backward_induction
 from ._iteration import modified_policy_iteration, policy_iteration, value_iteration
 from ._linear_program import linear_program
@@ -36,7 +39,7 @@ DEFAULT_SWEEPS = 10
 
 def solve(mdp: MDP, method: Method = "policy_iteration", *, tol: float = DEFAULT_TOL,
           horizon: int | None = None, max_iter: int | None = None, sweeps: int = DEFAULT_SWEEPS,
-          solver: SolverMethod = "auto", accuracy: Accuracy = "refuse") -> Solution:
+          solver: SolverMethod = "auto", accuracy: Accuracy = "refuse", start: Any = None) -> Solution:
     """Solve an MDP for v*, q*, every optimal action and an optimal deterministic policy, certified.
 
     ``v*(s) = max_a [r(s, a) + γ Σ_s' P(s'|s, a) v*(s')]`` (Bellman 1957; Sutton & Barto 2018, §3.6 and
@@ -62,6 +65,11 @@ def solve(mdp: MDP, method: Method = "policy_iteration", *, tol: float = DEFAULT
         How each exact evaluation is solved (:func:`mdpgrad.evaluate`).
     accuracy : {"refuse", "warn", "ignore"}
         Passed to each exact evaluation.
+    start : array_like, optional
+        Policy iteration only: the first policy to evaluate, an available action per state (ints,
+        shape (S,)) or a deterministic table (shape (S, A)).  Default: the one-step greedy policy
+        (with γ = 1 a terminating one).  ``Solution.path`` then holds the values of every policy
+        visited from it (Sutton & Barto 2018, §4.3).
 
     Returns
     -------
@@ -98,12 +106,17 @@ def solve(mdp: MDP, method: Method = "policy_iteration", *, tol: float = DEFAULT
     sweeps = check_integer(sweeps, "sweeps", min_value=1)
     solver = validate_solver_method(solver, sparse=mdp.is_sparse)
     accuracy = validate_accuracy(accuracy)
-    if horizon is not None:
+    if horizon is not None and start is None:
         return backward_induction(mdp, check_integer(horizon, "horizon", min_value=1))
     limit: Any = max_iter
+    if start is not None and (method != "policy_iteration" or horizon is not None):
+        raise ValidationError(f"start is given but method is {method!r}"
+                              + (" with a horizon" if horizon is not None else "")
+                              + "; only policy iteration starts from a policy", argument="start")
     if method == "policy_iteration":
         n = 10_000 if limit is None else check_integer(limit, "max_iter", min_value=1)
-        return policy_iteration(mdp, solver=solver, max_iter=n, accuracy=accuracy)
+        return policy_iteration(mdp, solver=solver, max_iter=n, accuracy=accuracy,
+                                start=None if start is None else _start_actions(mdp, start))
     if method == "linear_program":
         return linear_program(mdp, solver=solver, accuracy=accuracy)
     n = 100_000 if limit is None else check_integer(limit, "max_iter", min_value=1)
@@ -111,3 +124,33 @@ def solve(mdp: MDP, method: Method = "policy_iteration", *, tol: float = DEFAULT
         return value_iteration(mdp, tol=tol, max_iter=n, solver=solver, accuracy=accuracy)
     return modified_policy_iteration(mdp, tol=tol, max_iter=n, sweeps=sweeps, solver=solver,
                                      accuracy=accuracy)
+
+
+def _start_actions(mdp: MDP, start: Any) -> np.ndarray:
+    """An available action per state from ``start`` (ints (S,) or a deterministic (S, A) table)."""
+    S, A = mdp.n_states, mdp.n_actions
+    arr = as_real_array(start, "start")
+    if arr.shape == (S, A):
+        rows = first_index(~np.all((arr == 0.0) | (arr == 1.0), axis=1) | (arr.sum(axis=1) != 1.0))
+        if rows is not None:
+            s = rows[0]
+            raise ValidationError(f"start[{s}, :] is {arr[s].tolist()}; expected a deterministic row "
+                                  "(one 1, zeros elsewhere)", argument="start", index=(s,),
+                                  value=arr[s].tolist())
+        index = np.argmax(arr, axis=1)
+    elif arr.shape == (S,):
+        bad = first_index((arr != np.round(arr)) | (arr < 0) | (arr >= A))
+        if bad is not None:
+            raise ValidationError(f"start[{bad[0]}] is {format_number(arr[bad])}; expected an action index "
+                                  f"in 0..{A - 1}", argument="start", index=bad, value=float(arr[bad]))
+        index = arr.astype(np.intp)
+    else:
+        raise ValidationError(f"start has shape {arr.shape}; expected ({S},) action indices or a ({S}, {A}) "
+                              "deterministic table", argument="start", value=arr.shape)
+    unavailable = first_index(~mdp.actions[np.arange(S), index])
+    if unavailable is not None:
+        s = unavailable[0]
+        raise ValidationError(f"start chooses action {int(index[s])} in state {s}, which is unavailable "
+                              f"there (mdp.actions[{s}, {int(index[s])}] is False)", argument="start",
+                              index=(s, int(index[s])), value=int(index[s]))
+    return index
