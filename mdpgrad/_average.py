@@ -219,7 +219,7 @@ def average_reward(mdp: MDP, pi: ArrayLike, *, accuracy: Accuracy = "refuse") ->
     A 2-cycle paying 1 in state 0: ρ = ½, h = (¼, −¼).
 
     >>> import numpy as np
-    >>> from mdpgrad import MDP
+    >>> from mdpgrad import MDP, average_reward
     >>> mdp = MDP(np.array([[[0.0, 1.0]], [[1.0, 0.0]]]), [[1.0], [0.0]], gamma=0.9)
     >>> ar = average_reward(mdp, np.ones((2, 1)))
     >>> ar.gain, ar.bias.tolist(), ar.stationary.tolist()

@@ -183,7 +183,7 @@ def relative_value_iteration(mdp: MDP, *, tau: float = 0.5, tol: float = RVI_TOL
     pymdptoolbox's two-state example: ρ* = 35/9 with actions (1, 0).
 
     >>> import numpy as np
-    >>> from mdpgrad import MDP
+    >>> from mdpgrad import MDP, relative_value_iteration
     >>> P = np.array([[[0.5, 0.5], [0.0, 1.0]], [[0.8, 0.2], [0.1, 0.9]]])   # P[s, a, s']
     >>> opt = relative_value_iteration(MDP(P, [[5, 10], [-1, 2]], gamma=0.9))
     >>> round(opt.gain * 9, 10), np.argmax(opt.policy, axis=1).tolist(), opt.gap < 1e-12

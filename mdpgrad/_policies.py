@@ -471,7 +471,9 @@ class Direct(TableShaped):
 
 
 def uniform_policy(n_states: int, n_actions: int, *, actions: Any = None) -> np.ndarray:
-    """The table π(a|s) = 1/A, shape (S, A); with ``actions`` one over the number of available actions of s
+    """The uniform table π(a|s) = 1/A, shape (S, A), or uniform over each state's available actions.
+
+    With ``actions``, π(a|s) is one over the number of available actions of s for an available a,
     and 0 elsewhere.
 
     Parameters

@@ -93,6 +93,7 @@ def gamblers_problem(p_heads: Any = 0.4, goal: int = 100) -> MDP:
 
     Examples
     --------
+    >>> from mdpgrad.examples import gamblers_problem
     >>> mdp = gamblers_problem(goal=4)
     >>> mdp.actions.astype(int).tolist()      # stakes 0, 1, 2 in capitals 0..4
     [[1, 0, 0], [0, 1, 0], [0, 1, 1], [0, 1, 0], [1, 0, 0]]
@@ -206,6 +207,7 @@ def jacks_car_rental(*, max_cars: int = 20, max_move: int = 5, move_cost: float 
 
     Examples
     --------
+    >>> from mdpgrad.examples import jacks_car_rental
     >>> mdp = jacks_car_rental()
     >>> mdp.n_states, mdp.n_actions, mdp.actions[0].tolist().count(True)   # (0, 0): move nothing
     (441, 11, 1)
@@ -299,6 +301,7 @@ def access_control_queuing(*, n_servers: int = 10, priorities: tuple[float, ...]
 
     Examples
     --------
+    >>> from mdpgrad.examples import access_control_queuing
     >>> mdp = access_control_queuing()
     >>> mdp.n_states, bool(mdp.actions[0, 1]), float(mdp.r[3 * 11 + 5, 1])   # accept an 8 at 5 free
     (44, False, 8.0)

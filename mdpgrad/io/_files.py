@@ -102,12 +102,14 @@ def _suffix(path: Any) -> str:
 # -- writing --------------------------------------------------------------------
 
 def mdp_to_dict(mdp: MDP) -> dict[str, Any]:
-    """The JSON document (schema version 1, or 2 with action sets; see module notes) of an MDP, as plain
-    Python objects.
+    """The JSON document of an MDP, as plain Python objects.
+
+    The schema is version 1, or version 2 for a model with action sets (see the module notes).
 
     Parameters
     ----------
     mdp : MDP
+        The model to write.
 
     Examples
     --------

@@ -163,8 +163,9 @@ def average_reward(mdp: MDP, pi: Any, *, validate: bool = True) -> AverageReward
     --------
     Two states that swap with probabilities a and b, paying 1 in state 0.
 
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, average_reward
     >>> a, b = sympy.symbols("a b", positive=True)
-    >>> from mdpgrad.symbolic import MDP
     >>> mdp = MDP([[[1 - a, a]], [[b, 1 - b]]], [[1], [0]], sympy.Rational(1, 2))
     >>> ar = average_reward(mdp, [[1], [1]])
     >>> sympy.factor(ar.gain), [sympy.factor(x) for x in ar.bias]
@@ -223,7 +224,7 @@ def prove_average_policy_gradient(mdp: MDP, policy: Any, theta: Any = None, *, w
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax, general_mdp
+    >>> from mdpgrad.symbolic import TabularSoftmax, general_mdp, prove_average_policy_gradient
     >>> mdp = general_mdp(2, 2, rho0=False)
     >>> print(prove_average_policy_gradient(mdp, TabularSoftmax(2, 2)))  # doctest: +NORMALIZE_WHITESPACE
     ProofResult: proved exactly — ∇ρ = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s,a) (4 identities, for all values of

@@ -188,6 +188,7 @@ def solve(mdp: MDP, *, max_iter: int = 10_000) -> Solution:
     --------
     Staying in state 0 pays 1 per step; leaving pays 2 once; with γ = 1/2 both are worth 2 exactly.
 
+    >>> import sympy
     >>> from mdpgrad import symbolic as sy
     >>> half = sympy.Rational(1, 2)
     >>> mdp = sy.MDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[1, 2], [0, 0]], half)

@@ -226,20 +226,23 @@ class MDP(RewardShaped):
     rho0 : sequence, shape (S,), optional
         Start distribution (default uniform over non-terminal states).
     terminal : sequence of bool, shape (S,), optional
+        Absorbing states with zero reward (default: none).
     actions : array_like of bool, shape (S, A), optional
         Action sets, as for :class:`mdpgrad.MDP`: ``actions[s, a]`` is True when
         a is available in s (default: all); each state keeps one.  The row
         P[s, a, :] of an unavailable action may be all zeros; the terminal
         checks use the available actions only.
 
-    A sparse P (a ``sympy.SparseNDimArray``, e.g. ``ImmutableSparseNDimArray(dict, (S, A, S))``) is
-    checked and stored entry by stored entry: a model with many states and few successors each, such
-    as the Gambler's problem (Sutton & Barto 2018, Example 4.3), fits within :data:`MAX_SYMBOLIC_ENTRIES`.
-
     Raises
     ------
     ValidationError
         For floats, wrong shapes, rows that do not sum to exactly 1, ...
+
+    Notes
+    -----
+    A sparse P (a ``sympy.SparseNDimArray``, e.g. ``ImmutableSparseNDimArray(dict, (S, A, S))``) is
+    checked and stored entry by stored entry: a model with many states and few successors each, such
+    as the Gambler's problem (Sutton & Barto 2018, Example 4.3), fits within ``MAX_SYMBOLIC_ENTRIES`` entries.
 
     Examples
     --------

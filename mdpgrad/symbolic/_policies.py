@@ -103,6 +103,7 @@ class TabularSoftmax(TableShaped):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from mdpgrad.symbolic import TabularSoftmax
     >>> pol = TabularSoftmax(1, 2)
     >>> pol.probabilities(pol.symbols())[0, 0]

@@ -55,6 +55,18 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     (its stored entries counted against ``MAX_SYMBOLIC_ENTRIES``); a dense one a dense P, so call
     this on small dense models only.  Action sets are kept.
 
+    Parameters
+    ----------
+    mdp : mdpgrad.MDP
+        The float model, dense or sparse, with or without action sets.
+    max_denominator : int, optional
+        Largest denominator q tried for each number (default ``MAX_DENOMINATOR`` = 10⁶).
+
+    Returns
+    -------
+    mdpgrad.symbolic.MDP
+        The exact model: P, r, γ and ρ₀ as sympy Rationals, the same terminal states and action sets.
+
     Raises
     ------
     ValidationError
@@ -64,8 +76,10 @@ def rationalize(mdp: NumericMDP, *, max_denominator: int = MAX_DENOMINATOR) -> M
     Examples
     --------
     >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.symbolic import rationalize
     >>> P = np.array([[[0.9, 0.1], [1/3, 2/3]], [[0.5, 0.5], [0.0, 1.0]]])
-    >>> m = rationalize(NumericMDP(P, np.eye(2), gamma=0.9))
+    >>> m = rationalize(MDP(P, np.eye(2), gamma=0.9))
     >>> m.P[0, 1, 0], m.gamma
     (1/3, 9/10)
     """

@@ -79,7 +79,9 @@ def differential_td_update(mdp: MDP, pi: ArrayLike, w: ArrayLike, reward_rate: f
     Parameters
     ----------
     mdp : MDP
+        The model, read as a continuing chain (terminal states absorb and pay 0).
     pi : array_like, shape (S, A)
+        The policy table π(a|s).
     w : array_like, shape (k,)
         The value weights (k = S, the values themselves, when ``phi`` is None).
     reward_rate : float
@@ -97,10 +99,15 @@ def differential_td_update(mdp: MDP, pi: ArrayLike, w: ArrayLike, reward_rate: f
     Returns
     -------
     u_w : ndarray, shape (k,)
+        The expected update of the value weights, Φᵀ D δ̄.
     u_rate : float
+        The expected update of R̄, β 1ᵀ D δ̄.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import differential_td_update
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])        # a 2-cycle paying 1 in state 0
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
     >>> u, u_rate = differential_td_update(mdp, np.ones((2, 1)), [0.25, -0.25], 0.5)
@@ -123,8 +130,23 @@ def differential_td_jacobian(mdp: MDP, pi: ArrayLike, *, phi: ArrayLike | None =
     """Jacobian of :func:`differential_td_update` in x = (w, R̄), shape (k + 1, k + 1).
 
     [[Φᵀ D (P^π − I) Φ, −Φᵀ D 1], [β 1ᵀ D (P^π − I) Φ, −β 1ᵀ D 1]]; the last row and
-    column are R̄'s (Sutton & Barto 2018, §10.3 and §9.4).  Parameters as for
-    :func:`differential_td_update`.
+    column are R̄'s (Sutton & Barto 2018, §10.3 and §9.4).
+
+    Parameters
+    ----------
+    mdp : MDP
+        The model, read as a continuing chain (terminal states absorb and pay 0).
+    pi : array_like, shape (S, A)
+        The policy table π(a|s).
+    phi : array_like, shape (S, k), optional
+        State features; None for the tabular case Φ = I.
+    D : {"stationary", "identity", "occupancy"} or array_like, shape (S,)
+        Weighting of the states (:func:`~mdpgrad.td.diagonal_weights`); the
+        default is the on-policy stationary d_π.
+    beta : float
+        β ≥ 0, the step size of R̄ relative to that of w.
+    accuracy : {"refuse", "warn", "ignore"}
+        Passed to the solve behind D.
 
     Returns
     -------
@@ -133,6 +155,9 @@ def differential_td_jacobian(mdp: MDP, pi: ArrayLike, *, phi: ArrayLike | None =
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import differential_td_jacobian
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
     >>> differential_td_jacobian(mdp, np.ones((2, 1))).tolist()
@@ -169,14 +194,36 @@ def differential_td_symmetry(mdp: MDP, pi: ArrayLike, *, phi: ArrayLike | None =
     docstring); the witness is the pair of coordinates of x = (w, R̄) (the
     last index is R̄) with the largest ``|J[i, j] − J[j, i]|``.
 
+    Parameters
+    ----------
+    mdp : MDP
+        The model, read as a continuing chain (terminal states absorb and pay 0).
+    pi : array_like, shape (S, A)
+        The policy table π(a|s).
+    phi : array_like, shape (S, k), optional
+        State features; None for the tabular case Φ = I.
+    D : {"stationary", "identity", "occupancy"} or array_like, shape (S,)
+        Weighting of the states (:func:`~mdpgrad.td.diagonal_weights`); the
+        default is the on-policy stationary d_π.
+    beta : float
+        β ≥ 0, the step size of R̄ relative to that of w.
+    rtol : float
+        Relative tolerance of the symmetry test, times ``max|J|`` (default ``SYMMETRY_RTOL``,
+        as for :func:`mdpgrad.fields.symmetry_verdict`).
+    accuracy : {"refuse", "warn", "ignore"}
+        Passed to the solve behind D.
+
     Returns
     -------
     SymmetryVerdict
         As :func:`mdpgrad.fields.symmetry_verdict` gives it, tolerance ``rtol``
-        times max|J|.
+        times ``max|J|``.
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from mdpgrad import MDP
+    >>> from mdpgrad.td import differential_td_symmetry
     >>> P = np.array([[[0.0, 1.0]], [[1.0, 0.0]]])
     >>> mdp = MDP(P, [[1.0], [0.0]], gamma=0.9)
     >>> verdict = differential_td_symmetry(mdp, np.ones((2, 1)))
