@@ -36,7 +36,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .._errors import ValidationError
 from .._model import MDP
@@ -135,6 +134,8 @@ def _poisson_location(max_cars: int, request_rate: float,
     (c − k)).  Both tails come from ``scipy.stats.poisson.sf`` (no cancellation), so each row of T is a
     distribution to rounding.
     """
+    # scipy.stats takes ~0.5 s to import: only when a model is built
+    from scipy import stats
     m = max_cars
     k = np.arange(m + 1)
     req_pmf = stats.poisson.pmf(k, request_rate)
@@ -306,6 +307,8 @@ def access_control_queuing(*, n_servers: int = 10, priorities: tuple[float, ...]
     >>> mdp.n_states, bool(mdp.actions[0, 1]), float(mdp.r[3 * 11 + 5, 1])   # accept an 8 at 5 free
     (44, False, 8.0)
     """
+    # scipy.stats takes ~0.5 s to import: only when a model is built
+    from scipy import stats
     k = check_integer(n_servers, "n_servers", min_value=1)
     p = check_real(p_free, "p_free", min_value=0.0, max_value=1.0)
     if isinstance(priorities, (str, bytes)) or not hasattr(priorities, "__len__") or len(priorities) == 0:
