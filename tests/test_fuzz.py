@@ -22,6 +22,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from matplotlib.figure import Figure
 
 import mdpgrad as mg
 import mdpgrad.plot as mplot
@@ -252,6 +253,8 @@ CALLS: dict[str, Call] = {
     "matrix": Call(mplot.matrix, Q, antisymmetric=True, witness=(0, 1), labels=["a", "b"]),
     "eigenvalues": Call(mplot.eigenvalues, Q, step_size=0.1, label="λ"),
     "trace": Call(mplot.trace, [1.0, 2.0, 3.0], steps=[0, 1, 2], label="J", ylabel="J"),
+    "figure_problems": Call(mplot.figure_problems, Figure(dpi=150), min_dpi=150.0, min_text_size=9.0),
+    "style": Call(mplot.style),
     "estimator_histogram": Call(mplot.estimator_histogram, SAMPLES, [0.0, 0.0], [0.1, 0.1], coordinate=1,
                                 bins=5),
     "estimator_scatter": Call(mplot.estimator_scatter, SAMPLES, [0.0, 0.0], [0.1, 0.1], coordinates=(0, 1),
@@ -259,7 +262,8 @@ CALLS: dict[str, Call] = {
 }
 
 #: Entries that are not callables of their own (results, protocols, errors) need no call.
-NOT_CALLED = {"AverageReward", "MultichainPolicyError", "InconclusiveTestWarning",
+NOT_CALLED = {"AverageReward", "MultichainPolicyError", "InconclusiveTestWarning", "MIN_DPI", "MIN_TEXT_SIZE",
+              "STYLE",
               "Evaluation", "Policy", "ValidationError", "NonTerminatingPolicyError", "GradientCheck",
               "ErrorEstimate", "InaccurateResultError", "InaccurateResultWarning",
               "OccupancyMass", "PerformanceDifference", "FrozenBatch", "ReuseTrace", "Circulation",

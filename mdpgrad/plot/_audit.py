@@ -210,6 +210,7 @@ def figure_problems(fig: Figure, *, min_dpi: float = MIN_DPI, min_text_size: flo
     Examples
     --------
     >>> from matplotlib.figure import Figure
+    >>> from mdpgrad.plot import figure_problems
     >>> fig = Figure(dpi=80)
     >>> ax = fig.add_subplot()
     >>> _ = ax.plot([0, 1], [0, 1]); _ = ax.set_ylabel("α_c", fontsize=7)

@@ -73,6 +73,11 @@ R = TypeVar("R")
 def style() -> Iterator[None]:
     """Inside the block, matplotlib uses :data:`STYLE`; the caller's rcParams come back on leaving it.
 
+    Yields
+    ------
+    None
+        The style is in force until the ``with`` block ends.
+
     Examples
     --------
     >>> import matplotlib
