@@ -6,7 +6,7 @@ tabular softmax policy exactly and prints the report: model, exact evaluation,
 policy gradient and its finite-difference check, TD verdicts, symbolic
 confirmation, return variance and sampled estimators, then a verdict line.
 ``--seed`` seeds both the random policy and the sampled estimator checks.
-``mdpgrad examples`` lists the built-in examples.
+``mdpgrad examples`` lists the built-in examples; ``mdpgrad --version`` prints the version.
 
 Exit status: 0 when every check in the report passes, 1 when one fails, and 2
 when no report can be produced: unusable input (bad arguments, unknown example,
@@ -126,8 +126,15 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
+def _version() -> str:
+    import mdpgrad  # the package's own __version__, the one place the version is written
+
+    return mdpgrad.__version__
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mdpgrad", description="Exact analysis of finite MDPs.", allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="evaluate a policy exactly on an example or MDP file and report",
                        allow_abbrev=False)
@@ -181,7 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = "--json" in argv
     try:
         memory_limit()              # an invalid MDPGRAD_MEMORY_LIMIT is reported before any work
-        args = _parser().parse_args(argv)
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as stop:  # --help and --version have printed; only they exit from argparse
+            return stop.code if isinstance(stop.code, int) else 0
         with warnings.catch_warnings():     # floating-point warnings would break the one-line contract;
             warnings.simplefilter("ignore", RuntimeWarning)   # the report's own checks judge results
             return int(args.func(args))
