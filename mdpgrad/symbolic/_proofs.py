@@ -117,8 +117,6 @@ counterexamples whose two sides an independent exact computation reproduces.
 from __future__ import annotations
 
 import random
-import signal
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -145,6 +143,7 @@ from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
 from ._model import MDP, exact, exact_matrix, validate_symbolic_mdp
 from ._policies import Direct, RationalPolicy, TabularSoftmax, validate_symbolic_policy
+from ._timelimit import TimeLimitExceeded, run_within
 
 __all__ = [
     "ProofResult",
@@ -311,11 +310,6 @@ METHODS = ("auto", "exact", "identity test")
 
 class _Undefined(ArithmeticError):
     """A denominator vanishes at the drawn point."""
-
-
-class _BudgetExceeded(BaseException):
-    """The exact expansion ran past ``exact_budget`` seconds (a BaseException: no broad
-    ``except Exception`` inside sympy may swallow it)."""
 
 
 class _Jet:
@@ -649,24 +643,6 @@ def points_needed(degree: int, set_size: int, error_bits: int = ERROR_BITS) -> i
 # -- the two routes and the choice between them --------------------------------------------------
 
 
-def _within(seconds: float | None, fn: Callable[[], ProofResult]) -> ProofResult:
-    """fn(), interrupted after ``seconds`` (SIGALRM; main thread of a POSIX process only)."""
-    if seconds is None or not hasattr(signal, "setitimer") or \
-            threading.current_thread() is not threading.main_thread():
-        return fn()
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _BudgetExceeded
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _rng(source: int | random.Random | None, *, fresh: bool) -> random.Random:
     if isinstance(source, random.Random):
         return source
@@ -836,8 +812,8 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             "(mdp.subs), use method='identity test' (tabular softmax), or pass max_symbols=None to "
             "try anyway", argument="mdp", value=len(syms))
     try:
-        return _within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng))
-    except _BudgetExceeded:
+        return run_within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng))
+    except TimeLimitExceeded:
         if method == "exact" or spec.degree is None:
             raise ValidationError(f"the exact proof ran past exact_budget={exact_budget} s",
                                   argument="exact_budget", value=exact_budget) from None
@@ -867,8 +843,8 @@ _ROUTE_DOC = """
     max_symbols : int or None
         Size limit of the exact route (default ``MAX_PROOF_SYMBOLS`` = 16).
     exact_budget : float or None
-        Time limit of the exact route in seconds (SIGALRM, main thread only); past it "auto"
-        switches to the identity test. Default None: no time limit.
+        Time limit of the exact route in seconds, enforced in any thread and on any OS (see
+        ``_timelimit``); past it "auto" switches to the identity test. Default None: no time limit.
     error_bits : int
         The identity test accepts a false identity with probability ≤ 2^-error_bits (default 100).
     sample_bits : int
