@@ -70,6 +70,7 @@ from ._chains import (
     masked_start,
     validate_termination,
 )
+from ._display import compact_repr
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._linalg import (
     ACCURACY_MIN_DIGITS,
@@ -218,6 +219,8 @@ class Evaluation:
     J: Any
     solver: Solver | None = field(default=None, repr=False)
     error: ErrorEstimate | None = field(default=None, repr=False)
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         S = self.v.shape[-1]

@@ -83,6 +83,7 @@ import numpy as np
 import scipy.linalg as sla
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._model import MDP
 from .._policies import Policy, validate_theta
@@ -381,6 +382,8 @@ class EstimatorMoments:
     covariance: np.ndarray
     protocol: str
     horizon: int | None
+
+    __repr__ = compact_repr
 
     @property
     def total_variance(self) -> float:

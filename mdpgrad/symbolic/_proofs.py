@@ -125,13 +125,13 @@ from typing import Any
 import numpy as np
 import sympy
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import check_integer, check_real
 from ._algebra import (
     MAX_ATTEMPTS,
     RationalSpace,
     as_expression,
-    dataclass_repr,
     find_nonzero_point,
     printable,
     show,
@@ -221,7 +221,8 @@ class ProofResult:
     in_domain: bool | None = None
     domain: str = ""
 
-    __repr__ = dataclass_repr
+    def __repr__(self) -> str:
+        return compact_repr(self, text=show)
 
     @property
     def holds(self) -> bool:
@@ -253,6 +254,33 @@ class ProofResult:
         return (f"ProofResult: FALSE — counterexample {where} at {pt}\n"
                 f"  {self.label}: lhs = {show(self.lhs)}, rhs = {show(self.rhs)}, "
                 f"lhs − rhs = {show(self.value)} (statement: {self.statement})")
+
+    def describe(self) -> str:
+        """The verdict explained: what was decided, how, how sure, and what to do next."""
+        n = f"{self.n_identities} scalar identit{'y' if self.n_identities == 1 else 'ies'}"
+        if self.status == "proved":
+            return "\n".join([f"ProofResult: proved exactly — {self.statement}",
+                              f"  decided: {n}, each expanded in the field of rational functions of the "
+                              "symbols: the difference of the two sides is the zero function",
+                              "  sure: certain (exact arithmetic, no sampling, no tolerance)"])
+        if self.status == "probable":
+            return "\n".join([f"ProofResult: probably holds — {self.statement}",
+                              f"  decided: {n} by the Schwartz–Zippel identity test: both sides agreed "
+                              f"exactly at {self.n_points} random points {self.domain or 'drawn'}",
+                              f"  sure: a false identity of total degree ≤ {self.degree_bound} passes with "
+                              f"probability ≤ {float(self.error_probability or 0):.3g}; NOT a proof",
+                              "  next: for a proof, method='exact' on a model with fewer symbols "
+                              "(substitute some with mdp.subs)"])
+        pt = ", ".join(f"{show(k)} = {show(v)}" for k, v in (self.point or {}).items()) or "every point"
+        inside = {True: "the point lies inside the model's domain: false for a valid model",
+                  False: "the point lies OUTSIDE the model's domain: false as algebra; no valid model "
+                         "refuted it",
+                  None: "no model was given, so the domain was not checked"}[self.in_domain]
+        return "\n".join([f"ProofResult: FALSE — {self.statement}",
+                          f"  counterexample: {self.label} at {pt}",
+                          f"  lhs = {show(self.lhs)}, rhs = {show(self.rhs)}, lhs − rhs = {show(self.value)}",
+                          f"  sure: certain (exact rational arithmetic); {inside}",
+                          "  next: substitute the point into both sides to see which term differs"])
 
     def latex(self) -> str:
         """LaTeX of the verdict: the point and the non-zero difference, or 'proved' / 'probable'."""
