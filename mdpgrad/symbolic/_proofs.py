@@ -127,6 +127,7 @@ import sympy
 
 from .._display import compact_repr
 from .._errors import ValidationError
+from .._progress import Progress, check_progress, reporter
 from .._validation import check_integer, check_real
 from ._algebra import (
     MAX_ATTEMPTS,
@@ -690,10 +691,13 @@ class _Spec:
     extra: tuple = ()
 
 
-def _exact_route(spec: _Spec, mdp: MDP, rng: random.Random) -> ProofResult:
-    pm = lift_policies(mdp, spec.pairs, extra_symbols=list(spec.extra))
-    items, statement = spec.build(_ExactCtx(pm))
-    return decide(pm.space, items, statement, accept=accept_for(mdp), rng=rng)
+def _exact_route(spec: _Spec, mdp: MDP, rng: random.Random, progress: Progress = None) -> ProofResult:
+    with reporter(progress, 3, f"exact proof ({len(mdp.free_symbols)} model symbols)") as rep:
+        pm = lift_policies(mdp, spec.pairs, extra_symbols=list(spec.extra))
+        rep.update(1, "model and policy in the fraction field")
+        items, statement = spec.build(_ExactCtx(pm))
+        rep.update(2, f"{len(items)} identities expanded")
+        return decide(pm.space, items, statement, accept=accept_for(mdp), rng=rng)
 
 
 def _jet_items(spec: _Spec, rps: list, point: dict) -> tuple[list, str]:
@@ -718,7 +722,7 @@ def _first_difference(items: list) -> tuple[str, Fraction, Fraction] | None:
 
 
 def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int,
-                   sample_bits: int) -> ProofResult:
+                   sample_bits: int, progress: Progress = None) -> ProofResult:
     """Schwartz–Zippel: t uniform points of {1, …, 2^sample_bits}^n, evaluated exactly (deg ≤ ``degree``).
 
     When :func:`certify_box` finds a box (0, h)ⁿ inside the model's domain, the symbols of P, ρ₀
@@ -737,7 +741,9 @@ def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int
     where = (f"{INSIDE} (symbols of P, ρ₀, γ in (0, {h}))" if h is not None else
              "not restricted to the model's domain (no box inside it certified)")
     statement = ""
-    for _ in range(t):
+    rep = reporter(progress, t, f"identity test ({t} points)")
+    for done in range(t):
+        rep.update(done, "points agreed")
         for _ in range(MAX_REDRAWS):
             point = {}
             for g in gens:
@@ -752,7 +758,9 @@ def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int
             raise RuntimeError("a denominator vanished at every drawn point")
         found = _first_difference(items)
         if found is not None:
+            rep.finish(f"a difference at point {done + 1}")
             return _counterexample(spec, rps, gens, point, found, statement, len(items), rng)
+    rep.finish()
     return ProofResult(statement, "probable", len(items), method="identity test",
                        error_probability=error_probability(degree, size, t), degree_bound=degree,
                        n_points=t, domain=where)
@@ -801,8 +809,9 @@ def _counterexample(spec: _Spec, rps: list, gens: list, point: dict, found: tupl
 
 def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: float | None,
            error_bits: int, sample_bits: int, precheck: bool,
-           rng: int | random.Random | None) -> ProofResult:
+           rng: int | random.Random | None, progress: Progress = None) -> ProofResult:
     mdp = spec.mdp
+    progress = check_progress(progress)
     if method not in METHODS:
         raise ValidationError(f"method is {method!r}; expected one of {list(METHODS)}", argument="method",
                               value=method)
@@ -817,7 +826,7 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             raise ValidationError("the identity test needs a tabular softmax policy, a model whose entries "
                                   "are polynomials in its symbols, and visits 'discounted' or 'normalised'",
                                   argument="method", value=method)
-        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits, progress)
     exact_rng = _rng(rng, fresh=False)
     if precheck and syms:
         scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
@@ -840,12 +849,12 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             "(mdp.subs), use method='identity test' (tabular softmax), or pass max_symbols=None to "
             "try anyway", argument="mdp", value=len(syms))
     try:
-        return run_within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng))
+        return run_within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng, progress))
     except TimeLimitExceeded:
         if method == "exact" or spec.degree is None:
             raise ValidationError(f"the exact proof ran past exact_budget={exact_budget} s",
                                   argument="exact_budget", value=exact_budget) from None
-        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits, progress)
 
 
 def _softmax_degree(mdp: MDP, policy: Any, identity: str, extra_exprs: Sequence[Any] = (),
@@ -883,6 +892,10 @@ _ROUTE_DOC = """
     rng : int, random.Random or None
         Source of random points. None (default): seed 0 for the exact route's counterexample
         search, fresh system randomness for the identity test (its error bound is over that draw).
+    progress : None, bool or callable
+        Progress of the exact route (3 stages) or of the identity test (one step per point): True
+        for a bar (tqdm) or log messages, a callable (done, total, message), or None (default:
+        DEBUG messages on the ``"mdpgrad"`` logger); see :mod:`mdpgrad._progress`.
 """
 
 
@@ -906,7 +919,8 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
                                   method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                                   exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                                   sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                                  rng: int | random.Random | None = None) -> ProofResult:
+                                  rng: int | random.Random | None = None,
+                                  progress: Progress = None) -> ProofResult:
     """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k.
 
     The left side is the derivative of the closed form J(θ) = ρ₀ᵀ(I − γP^π)⁻¹r^π;
@@ -960,14 +974,16 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _theorem_items(ctx, labels, visits, values),
                  _softmax_degree(mdp, policy, "theorem", visits=visits))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
 def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: str = "auto",
                          max_symbols: int | None = MAX_PROOF_SYMBOLS, exact_budget: float | None = None,
                          error_bits: int = ERROR_BITS, sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                         rng: int | random.Random | None = None) -> ProofResult:
+                         rng: int | random.Random | None = None,
+                         progress: Progress = None) -> ProofResult:
     """Prove the recursion ∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q.
 
     ∇v is the derivative of the closed form v(θ); the second identity's right side is ηᵀ g
@@ -988,7 +1004,8 @@ def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: st
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _recursion_items(ctx, labels),
                  _softmax_degree(mdp, policy, "recursion"))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
@@ -996,7 +1013,8 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
                             method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                             exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                             sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                            rng: int | random.Random | None = None) -> ProofResult:
+                            rng: int | random.Random | None = None,
+                            progress: Progress = None) -> ProofResult:
     """Prove Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π for a symbolic baseline b.
 
     Parameters
@@ -1024,7 +1042,8 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _baseline_items(ctx, labels, b_exprs),
                  _softmax_degree(mdp, policy, "baseline", b_exprs, extra), extra)
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
@@ -1032,7 +1051,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
                                  method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                                  exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                                  sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                                 rng: int | random.Random | None = None) -> ProofResult:
+                                 rng: int | random.Random | None = None,
+                                 progress: Progress = None) -> ProofResult:
     """Prove J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a) for symbolic θ and θ₀.
 
     Kakade & Langford (2002), Lemma 6.1, in its unnormalised form (visits η, not d).
@@ -1053,7 +1073,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
     spec = _Spec(mdp, [(policy, th), (policy, th0)], _difference_items,
                  _softmax_degree(mdp, policy, "performance difference"))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 def prove_equal(lhs: Any, rhs: Any, *, mdp: MDP | None = None, statement: str = "lhs = rhs",
