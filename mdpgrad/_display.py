@@ -3,10 +3,10 @@
 The default dataclass ``repr`` prints every array in full, so a result of a 100-state model fills a
 screen.  :func:`compact_repr` writes one line instead::
 
-    GradientCheck(holds=True, gradient=<array (2, 2) float64>, ..., max_error=3.1e-10, tol=1e-06)
+    GradientCheck(holds=True, gradient=<array (2, 2)>, ..., max_error=3.1e-10, tol=1e-06)
 
-The verdict (``holds``, or ``status``) comes first; arrays, sparse and sympy matrices are shown
-by shape, nested results by class and verdict, mappings by size; fields declared with
+The verdict (``holds``, ``status``, ``converges`` or ``differentiable``) comes first; arrays, sparse
+and sympy matrices are shown by shape (and dtype when it is not float64), nested results by class and verdict, mappings by size; fields declared with
 ``repr=False`` and fields that are None are left out.  ``eval(repr(x))`` is not meant to work:
 the full numbers are the attributes.
 """
@@ -27,7 +27,7 @@ MAX_FIELD_CHARS = 60
 #: Significant digits of a float field: enough to tell two tolerances or errors apart at a glance.
 FLOAT_DIGITS = 4
 #: Attributes that carry a verdict, shown first when present.
-VERDICTS = ("holds", "status")
+VERDICTS = ("holds", "status", "converges", "differentiable")
 
 
 def _cut(text: str) -> str:
@@ -52,7 +52,8 @@ def _short(value: Any, text: Callable[[Any], str]) -> str:
     if isinstance(value, np.ndarray):
         if value.ndim == 0:
             return _short(value.item(), text)
-        return f"<array {_shape(value)} {value.dtype}>"
+        kind = "" if value.dtype == np.float64 else f" {value.dtype}"      # float64 goes without saying
+        return f"<array {_shape(value)}{kind}>"
     if (shape := _shape(value)) is not None:       # sparse arrays, sympy matrices, tensors
         return f"<{type(value).__name__} {shape}>"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -99,7 +100,7 @@ def compact_repr(obj: Any, text: Callable[[Any], str] = str, fields: Sequence[st
     ...     err: float
     ...     holds: bool
     >>> compact_repr(Result(np.zeros((100, 4)), 1.25e-9, True))
-    'Result(holds=True, x=<array (100, 4) float64>, err=1.25e-09)'
+    'Result(holds=True, x=<array (100, 4)>, err=1.25e-09)'
     """
     names = [f.name for f in dataclasses.fields(obj) if f.repr]
     verdict = [k for k in VERDICTS if hasattr(type(obj), k) or k in names][:1]

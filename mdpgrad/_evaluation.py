@@ -165,6 +165,8 @@ class ErrorEstimate:
     J: Any
     digits: float
 
+    __repr__ = compact_repr
+
 
     def __str__(self) -> str:
         return (f"ErrorEstimate: {self.digits:.1f} significant digits left ({self.route} route, "

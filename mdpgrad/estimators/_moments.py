@@ -575,6 +575,8 @@ class BaselineVariances:
     linear: np.ndarray
     quadratic: np.ndarray
 
+    __repr__ = compact_repr
+
     def __str__(self) -> str:
         return (f"BaselineVariances: tr Cov with no baseline {self.none:.4g}, v {self.value:.4g}, "
                 f"best constant {self.constant:.4g} (b = {self.constant_baseline:.4g}), "

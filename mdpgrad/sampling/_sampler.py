@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._chains import bellman_matrix, chain_and_reward, masked_chain, stuck_states, validate_termination
+from .._display import compact_repr
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._linalg import factorize
 from .._model import MDP, validate_mdp
@@ -143,6 +144,8 @@ class Trajectories:
     horizon: int | None = None
     truncation_bound: float = 0.0
     terminated: np.ndarray | None = None
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         for name, value in _validated_fields(self).items():

@@ -304,6 +304,8 @@ class QLearningJacobian:
     greedy: np.ndarray
     tied_states: tuple[int, ...]
 
+    __repr__ = compact_repr
+
     @property
     def differentiable(self) -> bool:
         """No reachable ties: the field is differentiable at Q."""
