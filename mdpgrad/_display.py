@@ -6,9 +6,9 @@ screen.  :func:`compact_repr` writes one line instead::
     GradientCheck(holds=True, gradient=<array (2, 2)>, ..., max_error=3.1e-10, tol=1e-06)
 
 The verdict (``holds``, ``status``, ``converges`` or ``differentiable``) comes first; arrays, sparse
-and sympy matrices are shown by shape (and dtype when it is not float64), nested results by class and verdict, mappings by size; fields declared with
-``repr=False`` and fields that are None are left out.  ``eval(repr(x))`` is not meant to work:
-the full numbers are the attributes.
+and sympy matrices are shown by shape (and dtype when it is not float64), nested results by class
+and verdict, long mappings by size; fields declared with ``repr=False`` and fields that are None
+are left out.  ``eval(repr(x))`` is not meant to work: the full numbers are the attributes.
 """
 
 from __future__ import annotations
