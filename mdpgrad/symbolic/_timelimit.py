@@ -13,7 +13,8 @@ without ``ctypes.pythonapi`` (not CPython) runs ``fn`` without a limit.
 
 Checked by the tests: a busy loop in a non-main thread is stopped near its limit and does not
 finish; a computation that finishes first returns its value and leaves no exception pending; an
-inner limit does not catch an outer one's exception.
+inner limit does not catch an outer one's exception; the tests that follow a fired limit in the
+same session run as they do alone.
 """
 
 from __future__ import annotations
