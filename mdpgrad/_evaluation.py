@@ -70,6 +70,7 @@ from ._chains import (
     masked_start,
     validate_termination,
 )
+from ._display import compact_repr
 from ._errors import NonTerminatingPolicyError, ValidationError
 from ._linalg import (
     ACCURACY_MIN_DIGITS,
@@ -95,6 +96,7 @@ from ._linalg import (
 )
 from ._model import MDP, validate_mdp
 from ._policies import validate_policy
+from ._progress import Progress, check_progress
 from ._validation import as_real_array, check_bool, check_finite, check_memory, format_index
 
 __all__ = ["DEFLATE_RATIO", "ErrorEstimate", "Evaluation", "advantage_floor", "evaluate", "visit_counts"]
@@ -164,6 +166,8 @@ class ErrorEstimate:
     J: Any
     digits: float
 
+    __repr__ = compact_repr
+
 
     def __str__(self) -> str:
         return (f"ErrorEstimate: {self.digits:.1f} significant digits left ({self.route} route, "
@@ -221,6 +225,8 @@ class Evaluation:
     J: Any
     solver: Solver | None = field(default=None, repr=False)
     error: ErrorEstimate | None = field(default=None, repr=False)
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         S = self.v.shape[-1]
@@ -327,7 +333,7 @@ def _validate_termination(mdp: MDP, pi: np.ndarray, P_pi: Matrix) -> None:
 
 
 def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "auto",
-               table: np.ndarray | None = None) -> Solver:
+               table: np.ndarray | None = None, progress: Progress = None) -> Solver:
     """One factorisation of I − c·P̃^π (c = ``discount``) for a single policy or a stack.
 
     ``table`` (the policy) lets the dense refined solver know P̃^π ≥ 0 (P ≥ 0 is an MDP invariant).
@@ -341,7 +347,8 @@ def _factorize(mdp: MDP, P_pi: Matrix, discount: float, method: SolverMethod = "
             method == "krylov" or (method == "auto" and mdp.n_states >= KRYLOV_MIN_STATES)):
         # G = c·P̃^π straight from the chain: the Krylov solver multiplies with G and Gᵀ only
         nonnegative = table is not None and not np.iscomplexobj(table) and bool(np.all(table >= 0))
-        return KrylovSolver.from_chain(masked_chain(mdp, P_pi), discount, nonnegative=nonnegative)
+        return KrylovSolver.from_chain(masked_chain(mdp, P_pi), discount, nonnegative=nonnegative,
+                                       progress=progress)
     return factorize(bellman_matrix(mdp, P_pi, discount), overwrite=True, method=method)
 
 
@@ -351,7 +358,7 @@ def _visits(mdp: MDP, solver: Solver) -> np.ndarray:
 
 
 def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMethod = "auto",
-             accuracy: Accuracy = "refuse") -> Evaluation:
+             accuracy: Accuracy = "refuse", progress: Progress = None) -> Evaluation:
     """Evaluate a policy table exactly.
 
     Parameters
@@ -372,6 +379,11 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
         than ``ACCURACY_MIN_DIGITS`` significant digits in
         v, q, the advantage, η or J: raise :class:`~mdpgrad.InaccurateResultError`
         (default), warn, or return the result silently.
+    progress : None, bool or callable
+        Progress of the Krylov iterations (sparse models, ``solver="krylov"``), here and in later
+        solves with ``Evaluation.solver``: True for a bar (tqdm) or log messages, a callable
+        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger);
+        see :mod:`mdpgrad._progress`.
 
     Returns
     -------
@@ -410,6 +422,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     table = _policy_table(mdp, pi, check_bool(validate, "validate"))
     method = validate_solver_method(solver, sparse=mdp.is_sparse)
     policy = validate_accuracy(accuracy)
+    progress = check_progress(progress)
     if isinstance(pi, np.ndarray) and np.shares_memory(table, pi):
         table = table.copy()                  # the Evaluation owns its arrays (they are made read-only)
     P_pi, r_pi = chain_and_reward(mdp, table)
@@ -422,11 +435,11 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
         if not _within_tolerance(mdp, ev):
             # A chain with more than one recurrent class keeps an eigenvalue near 1 − γ after
             # deflation by one direction; the direct solve may then be the accurate one (P^π = I).
-            alternative = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct)
+            alternative = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct, progress)
             if _within_tolerance(mdp, alternative):
                 ev = alternative
     else:
-        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct)
+        ev = _evaluate_direct(mdp, table, P_pi, r_pi, method, direct, progress)
     if ev.error is not None and policy != "ignore":
         _check_evaluation(mdp, ev, policy)
     for x in (ev.pi, ev.P_pi if not sp.issparse(ev.P_pi) else ev.P_pi.data, ev.r_pi, ev.v, ev.q, ev.advantage,
@@ -501,12 +514,12 @@ def _result(batched: bool, x: np.ndarray) -> Any:
 
 
 def _evaluate_direct(mdp: MDP, table: np.ndarray, P_pi: Any, r_pi: np.ndarray, method: SolverMethod,
-                     on_simplex: bool) -> Evaluation:
+                     on_simplex: bool, progress: Progress = None) -> Evaluation:
     """v = M⁻¹r^π, η = M⁻ᵀρ̃₀ from one factorisation of M = I − γP̃^π, with error estimates."""
     gamma = mdp.gamma
     batched = table.ndim > 2
     with _explained(gamma):
-        factors = _factorize(mdp, P_pi, gamma, method, table)
+        factors = _factorize(mdp, P_pi, gamma, method, table, progress)
     source = ("r", float(np.max(np.abs(mdp.r), initial=0.0))) if on_simplex else None
     v = _finite_result(factors.solve(r_pi), "v", source)
     eta = _finite_result(_visits(mdp, factors), "eta", source)

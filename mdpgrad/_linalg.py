@@ -57,6 +57,7 @@ import scipy.sparse.linalg as spla
 from scipy.linalg import blas as _blas
 
 from ._errors import ValidationError
+from ._progress import Progress, check_progress, reporter
 from ._validation import check_choice, check_memory
 
 try:  # scipy's CSR kernel y += A x, used to multiply without allocating; A @ x otherwise
@@ -548,18 +549,22 @@ class KrylovSolver:
         + index bytes) + 128·S bytes, would exceed :func:`mdpgrad.set_memory_limit`.
     """
 
-    def __init__(self, M: sp.sparray, *, rtol: float = KRYLOV_RTOL, maxiter: int = 2_000) -> None:
+    def __init__(self, M: sp.sparray, *, rtol: float = KRYLOV_RTOL, maxiter: int = 2_000,
+                 progress: Progress = None) -> None:
         M = sp.csr_array(M)
         self._setup(M, is_chain=False, rtol=rtol, maxiter=maxiter, q=None)
+        self.progress = check_progress(progress)
 
     @classmethod
     def from_chain(cls, P_tilde: sp.sparray, gamma: float, *, nonnegative: bool = False,
-                   rtol: float = KRYLOV_RTOL, maxiter: int = 2_000) -> KrylovSolver:
+                   rtol: float = KRYLOV_RTOL, maxiter: int = 2_000,
+                   progress: Progress = None) -> KrylovSolver:
         """Solver for M = I − γP̃ that never forms M (it is built only if a solve falls back to LU).
 
         ``P_tilde`` is the masked chain P̃^π (:func:`mdpgrad._chains.masked_chain`); G = γP̃ is one
         scaled copy of it, and residuals use M x = x − G x.  ``nonnegative=True`` asserts P̃ ≥ 0
         (π on the simplex; the caller checks): then ‖G‖∞ = |γ|·(largest row sum of P̃).
+        ``progress`` reports the iterations of every later solve (:mod:`mdpgrad._progress`).
         """
         self = cls.__new__(cls)
         P_tilde = sp.csr_array(P_tilde)
@@ -568,6 +573,7 @@ class KrylovSolver:
         if nonnegative:            # ‖G‖∞ is |γ| times the largest row sum of P̃ ≥ 0
             q = abs(float(gamma)) * float(np.max(P_tilde @ np.ones(P_tilde.shape[1]), initial=0.0))
         self._setup(G, is_chain=True, rtol=rtol, maxiter=maxiter, q=q)
+        self.progress = check_progress(progress)
         return self
 
     def _setup(self, B: sp.csr_array, *, is_chain: bool, rtol: float, maxiter: int,
@@ -587,6 +593,8 @@ class KrylovSolver:
         self._split = {id(self._G): _SplitCSR(self._G), id(self._GT): _SplitCSR(self._GT)}
         self.rtol = float(rtol)
         self.maxiter = int(maxiter)
+        #: Where the iterations of each solve are reported (:mod:`mdpgrad._progress`).
+        self.progress = None
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order
         self.history: list[tuple[int, float]] = []
@@ -690,7 +698,9 @@ class KrylovSolver:
         rho = 1.0
         rho_new = float(rhat @ r)
         it = 0
+        rep = reporter(self.progress, self.maxiter, f"Krylov solve ({n} states)")
         for it in range(1, self.maxiter + 1):
+            rep.update(it - 1)
             if rho_new == 0.0 or omega == 0.0:
                 break
             beta = (rho_new / rho) * (alpha / omega)
@@ -718,7 +728,10 @@ class KrylovSolver:
         tmp -= x
         resid = float(np.linalg.norm(tmp)) / bnorm
         self.history.append((it, resid))
-        return x if resid <= 10 * self.rtol else None
+        converged = resid <= 10 * self.rtol
+        rep.finish(f"{'converged' if converged else 'NOT converged (sparse LU next)'} after {it} iterations, "
+                   f"relative residual {resid:.2g}")
+        return x if converged else None
 
     def _apply(self, b: np.ndarray, transposed: bool) -> np.ndarray:
         b = np.asarray(b)

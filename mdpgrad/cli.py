@@ -6,7 +6,7 @@ tabular softmax policy exactly and prints the report: model, exact evaluation,
 policy gradient and its finite-difference check, TD verdicts, symbolic
 confirmation, return variance and sampled estimators, then a verdict line.
 ``--seed`` seeds both the random policy and the sampled estimator checks.
-``mdpgrad examples`` lists the built-in examples.
+``mdpgrad examples`` lists the built-in examples; ``mdpgrad --version`` prints the version.
 
 Exit status: 0 when every check in the report passes, 1 when one fails, and 2
 when no report can be produced: unusable input (bad arguments, unknown example,
@@ -19,17 +19,21 @@ object ``{"error": {"type": …, "message": …, "argument": …}}`` (``argument
 is null when no single argument is at fault), so stdout is JSON whatever
 happens.  Options are never abbreviated (``--js`` is not ``--json``).  When
 stdout is closed or its reader goes away (``mdpgrad check | head -0``) the
-command stops quietly with status 2.
+command stops quietly with status 2.  When stderr is a terminal, the progress of the long steps
+(sampling, proofs, large solves) is shown there on one line, erased before the report prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -68,8 +72,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from ._report import build_context, build_report, render_json, render_text
 
     name, mdp, extras = _load(args.target)
-    ctx = build_context(name, mdp, args.policy, args.seed, extras)
-    sections = build_report(ctx)
+    with _progress_on_terminal():
+        ctx = build_context(name, mdp, args.policy, args.seed, extras)
+        sections = build_report(ctx)
     _write_stdout(render_json(sections) + "\n" if args.json else render_text(sections))
     return 0 if all(s.ok for s in sections) else 1
 
@@ -81,6 +86,51 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     for name, (_, description) in sorted(examples.EXAMPLES.items()):
         _write_stdout(f"{name.ljust(width)}  {description}\n")
     return 0
+
+
+class _StatusLine(logging.Handler):
+    """Progress on a terminal: each message of the ``"mdpgrad"`` logger replaces the last, on one line."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(logging.DEBUG)
+        self.stream = stream
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        width = max(shutil.get_terminal_size().columns - 1, 20)
+        try:
+            self.stream.write("\r" + record.getMessage()[:width] + "\033[K")
+            self.stream.flush()
+            self.shown = True
+        except (ValueError, OSError):
+            pass
+
+    def clear(self) -> None:
+        if self.shown:
+            _write_stderr("\r\033[K")
+
+
+@contextlib.contextmanager
+def _progress_on_terminal() -> Iterator[None]:
+    """While the report is built, show the library's progress on stderr when stderr is a terminal."""
+    err = sys.stderr
+    try:
+        tty = err is not None and err.isatty()
+    except (ValueError, OSError):
+        tty = False
+    if not tty:
+        yield
+        return
+    logger, handler = logging.getLogger("mdpgrad"), _StatusLine(err)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.clear()
 
 
 class _StdoutClosed(Exception):
@@ -126,8 +176,15 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
+def _version() -> str:
+    import mdpgrad  # the package's own __version__, the one place the version is written
+
+    return mdpgrad.__version__
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mdpgrad", description="Exact analysis of finite MDPs.", allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="evaluate a policy exactly on an example or MDP file and report",
                        allow_abbrev=False)
@@ -187,7 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = "--json" in argv
     try:
         memory_limit()              # an invalid MDPGRAD_MEMORY_LIMIT is reported before any work
-        args = _parser().parse_args(argv)
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as stop:  # --help and --version have printed; only they exit from argparse
+            return stop.code if isinstance(stop.code, int) else 0
         with warnings.catch_warnings():     # floating-point warnings would break the one-line contract;
             warnings.simplefilter("ignore", RuntimeWarning)   # the report's own checks judge results
             return int(args.func(args))

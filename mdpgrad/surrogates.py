@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._display import compact_repr
 from ._errors import ValidationError
 from ._evaluation import evaluate
 from ._model import MDP
@@ -95,6 +96,8 @@ class FrozenBatch:
     pi: np.ndarray
     advantage: np.ndarray
     J: float
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         return (f"FrozenBatch: J(θ₀) = {self.J:.10g}, {self.pi.shape[0]} states x {self.pi.shape[1]} actions "
@@ -453,6 +456,8 @@ class ReuseTrace:
     surrogate_directions: np.ndarray
     true_gradients: np.ndarray
     cosine: np.ndarray
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         k = len(self.J) - 1

@@ -49,6 +49,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from ._chains import bellman_matrix
+from ._display import compact_repr
 from ._errors import ValidationError
 from ._evaluation import Evaluation, evaluate
 from ._linalg import factorize
@@ -86,6 +87,8 @@ class ReturnVariance:
     variance: np.ndarray
     J: float
     variance_rho0: float
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         return (f"ReturnVariance: J = {self.J:.6g}, Var[G] from rho0 = {self.variance_rho0:.6g} "
@@ -404,6 +407,8 @@ class SampleEfficiency:
     iid_variance: float
     ratio: float
     effective_sample_size: float
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         return (f"SampleEfficiency: {self.n_episodes} episodes worth {self.effective_sample_size:.4g} i.i.d. "

@@ -20,7 +20,7 @@ NAMESPACES = ["mdpgrad"] + [f"mdpgrad.{n}" for n in sorted(mdpgrad._NAMESPACES)]
 #: Layers, lowest first.  A module may import from its own layer or a lower one, never from a higher
 #: one: model → chains and evaluation → gradients, fields, TD → sampling, estimators → report and CLI.
 LAYERS: list[tuple[str, ...]] = [
-    ("mdpgrad._errors", "mdpgrad._validation"),
+    ("mdpgrad._errors", "mdpgrad._validation", "mdpgrad._display", "mdpgrad._progress"),
     ("mdpgrad._linalg", "mdpgrad._derivatives"),
     ("mdpgrad._model", "mdpgrad._policies"),
     ("mdpgrad._chains", "mdpgrad._evaluation", "mdpgrad._average", "mdpgrad.control", "mdpgrad.examples",

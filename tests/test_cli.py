@@ -182,6 +182,7 @@ def test_unparseable_arguments_with_json_give_a_json_error(capsys):
     assert json.loads(out)["error"]["type"] == "usage"
 
 
+@pytest.mark.slow
 def test_one_state_model_with_gamma_just_below_one_runs(tmp_path, capsys):
     import mdpgrad as mg
 
@@ -230,6 +231,7 @@ def test_variance_row_says_sd_not_an_interval(capsys):
     assert "mixed error" not in out and "witness plane" not in out and "Sobel M - v^2" not in out
 
 
+@pytest.mark.slow
 def test_skipped_sections_say_which_and_why(capsys):
     code, out, _ = run(capsys, "check", "gridworld")
     block = out.split("Symbolic confirmation")[1].split("\n\n")[0]
@@ -270,6 +272,7 @@ def test_zero_effective_sample_size_is_explained():
     assert row.startswith("0: the exact advantage is 0")
 
 
+@pytest.mark.slow
 def test_near_undiscounted_check_stays_under_500_mb(tmp_path):
     import mdpgrad as mg
 

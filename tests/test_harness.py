@@ -271,6 +271,7 @@ def test_bad_estimators():
 
 
 # -- calibration ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_unbiased_reinforce_is_rejected_at_rate_alpha():
     mdp, pol, est = _three_state(), TabularSoftmax(3, 2), reinforce_estimator()
     rejections = sum(not check_estimator(mdp, pol, THETA3, est, n_episodes=200, alpha=ALPHA, rng=seed).holds
@@ -279,6 +280,7 @@ def test_unbiased_reinforce_is_rejected_at_rate_alpha():
     assert low <= rejections <= high, (rejections, low, high)
 
 
+@pytest.mark.slow
 def test_reinforce_without_discount_is_rejected_with_high_power():
     mdp, pol = _three_state(), TabularSoftmax(3, 2)
     est = reinforce_without_discount_estimator()
@@ -338,6 +340,7 @@ def test_user_property_test_passes_a_correct_reinforce():
     property_test_for(my_reinforce)()
 
 
+@pytest.mark.slow
 def test_user_property_test_catches_a_reinforce_that_forgot_gamma_t():
     with pytest.raises(AssertionError, match="REJECTED"):
         property_test_for(my_reinforce_forgot_discount)()

@@ -146,7 +146,13 @@ CASES = [
 # suite) and baird, whose rewards are all 0 (below: every estimate is 0, so the test is exact).
 
 
-@pytest.mark.parametrize("name, n, seeds", CASES)
+#: The cases that take more than about 5 s alone (20–200 s in a full run on a busy 2-core machine);
+#: ``pytest -m "not slow"`` runs the others.
+SLOW_CASES = {"gridworld-episodic", "gridworld", "random-walk-19", "slippery-gridworld", "garnet"}
+
+
+@pytest.mark.parametrize("name, n, seeds", [pytest.param(*c, marks=pytest.mark.slow) if c[0] in SLOW_CASES
+                                            else c for c in CASES])
 def test_correct_reinforce_is_rejected_at_rate_alpha(name, n, seeds):
     mdp, pol, theta = _uniform(name)
     X, mom = _blocks(mdp, pol, theta, n, seeds)
@@ -228,6 +234,7 @@ def test_sample_size_rejects_a_negative_kurtosis_ratio():
     assert info.value.argument == "kurtosis_ratio"
 
 
+@pytest.mark.slow
 def test_sample_size_against_simulation_and_auto_n():
     # a target shifted by `bias` from the true mean must be rejected on ≈ power of the seeds at n =
     # sample_size; the rejection count is Binomial(seeds, p) with p in [power(n − 1), power(n)] ⊂

@@ -100,12 +100,14 @@ def test_the_sample_covariance_path_does_not_reject_on_heavy_tails():
     assert rejected == 0 and tests <= {"hotelling", "bonferroni"}
 
 
+@pytest.mark.slow
 def test_hand_written_reinforce_false_alarm_rate_on_heavy_tails():
     rejected, tests = _rejections(my_reinforce)
     assert tests == {"paired"}
     assert rejected <= MAX_REJECTIONS, rejected
 
 
+@pytest.mark.slow
 def test_hand_written_baseline_false_alarm_rate_on_heavy_tails():
     # D = −5 Σₜ γᵗ ∇log π does not carry the jackpot: s is read well from the sample
     rejected, tests = _rejections(with_constant_baseline)
@@ -202,6 +204,7 @@ def test_report_locates_max_abs_z_among_varying_coordinates():
     assert "at theta[0, " in line
 
 
+@pytest.mark.slow
 def test_hand_written_reinforce_false_alarm_rate_on_light_tails():
     # the same bound on a light-tailed model (two-state episodic, uniform policy): Binomial(400, 0.05)
     # thresholds as above (measured 11 of 400; ≈ 10 s)

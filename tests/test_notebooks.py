@@ -39,6 +39,7 @@ def test_there_are_lessons():
     assert len(LESSONS) >= 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_clean_and_prints_the_committed_text(path):
     if path.stem in EXTRAS:

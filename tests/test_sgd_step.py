@@ -127,6 +127,7 @@ def test_expected_quadratic_matches_samples_and_needs_the_noise_term() -> None:
     assert abs(q.mean() - without_noise) > Z * se
 
 
+@pytest.mark.slow
 def test_second_order_change_matches_exact_expected_objective() -> None:
     """Mean of J(θ + αĝᵢ) over 10⁵ sampled estimates (each J exact) vs the second-order formula.
 

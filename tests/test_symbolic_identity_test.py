@@ -58,6 +58,7 @@ def test_entry_degree_reads_the_model():
     assert proofs.entry_degree([1 / (1 + p)], [p]) is None  # not a polynomial: no bound
 
 
+@pytest.mark.slow
 def test_the_degree_bound_is_an_upper_bound_on_the_general_two_state_model():
     th = SOFT2.symbols()
     labels = proofs._labels(SOFT2.rational(th))

@@ -139,6 +139,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP
@@ -380,6 +381,11 @@ class EstimatorCheck:
         kurt = self.kurtosis_ratio if np.isfinite(self.kurtosis_ratio) else 1.0
         return _chi2_power(k, n * delta, self.alpha, n, kurt)
 
+    def __repr__(self) -> str:
+        return compact_repr(self, fields=("estimator", "target_kind", "test", "statistic", "p_value", "alpha",
+                                          "n_episodes", "max_abs_standardized_bias", "covariance_source",
+                                          "mean"))
+
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`~mdpgrad.assert_unbiased`)."""
         verdict = {"rejected": "REJECTED", "inconclusive": "INCONCLUSIVE (not rejected)"}.get(self.status,
@@ -417,6 +423,16 @@ class EstimatorCheck:
                          f"tested (mean - target there up to {self.untested_difference:.3g}); "
                          "sample more episodes to cover rare events")
         return "\n".join(lines)
+
+    def describe(self) -> str:
+        """The verdict explained: :meth:`report` and what to do next."""
+        if self.holds:
+            step = ("a test that does not reject is not a proof of unbiasedness: its power is set by "
+                    "n_episodes; pass detect= to learn which bias it could have seen")
+        else:
+            step = ("the mean differs beyond sampling error: compare .mean with .target coordinate by "
+                    "coordinate (.standardized_bias) to find the term the estimator gets wrong")
+        return f"{self.report()}\n  next: {step}"
 
     def _covariance_text(self) -> str:
         if self.covariance_source == "paired":

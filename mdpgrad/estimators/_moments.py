@@ -83,9 +83,11 @@ import numpy as np
 import scipy.linalg as sla
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._model import MDP
 from .._policies import Policy, validate_theta
+from .._progress import Progress, reporter
 from .._validation import as_real_array, check_instance, check_integer, check_memory, check_real, format_count
 from ..gradients._theorem import model_and_policy
 from ..sampling._sampler import ProtocolOption
@@ -382,6 +384,8 @@ class EstimatorMoments:
     protocol: str
     horizon: int | None
 
+    __repr__ = compact_repr
+
     @property
     def total_variance(self) -> float:
         """tr Cov[ĝ], the expected squared distance of one estimate from its mean."""
@@ -410,7 +414,8 @@ class EstimatorMoments:
 
 
 def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator, *,
-                      protocol: ProtocolOption = "auto", horizon: int | None = None) -> EstimatorMoments:
+                      protocol: ProtocolOption = "auto", horizon: int | None = None,
+                      progress: Progress = None) -> EstimatorMoments:
     """The exact mean and covariance of one episode's estimate, without sampling.
 
     Parameters
@@ -426,6 +431,10 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
         advantages where the clip cannot bind).
     protocol, horizon
         As for :func:`mdpgrad.sample`.
+    progress : None, bool or callable
+        Progress in 3 stages (the exact model, the estimator's moments, the covariance): True for a
+        bar (tqdm) or log messages, a callable (done, total, message), or None (default: DEBUG
+        messages on the ``"mdpgrad"`` logger); see :mod:`mdpgrad._progress`.
 
     Returns
     -------
@@ -472,10 +481,13 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
             f"estimator {estimator.name!r} has no closed-form second moment (hand-written estimators, "
             "GRPO's group-normalised advantages); estimate its covariance by sampling",
             argument="estimator", value=estimator.name)
+    rep = reporter(progress, 3, f"exact moments of {estimator.name!r}")
     m = exact_model(mdp, policy, th, protocol, horizon)
     check_terminates(m)
+    rep.update(1, f"exact model ({m.protocol})")
     with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused below, with its cause
         EN, ENN = estimator.second_moment(m, policy, th)
+        rep.update(2, "E[N] and E[N Nᵀ] over state-action pairs")
         Psi = score_matrix(policy, th, m.pi > 0)           # N is 0 on pairs π never takes: no score there
         mean = Psi.T @ EN
         second = Psi.T @ ENN @ Psi
@@ -483,6 +495,7 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
         cov = second - np.outer(mean, mean)
     finite_or_refuse(mdp, cov, mean)
     check_psd(cov, second)
+    rep.finish()
     return EstimatorMoments(mean=mean.reshape(policy.param_shape), second_moment=second, covariance=cov,
                             protocol=m.protocol, horizon=m.horizon)
 
@@ -562,6 +575,8 @@ class BaselineVariances:
     offset: float
     linear: np.ndarray
     quadratic: np.ndarray
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         return (f"BaselineVariances: tr Cov with no baseline {self.none:.4g}, v {self.value:.4g}, "

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._model import MDP
 from .._policies import Policy
 from .._validation import check_integer, check_real
@@ -144,6 +145,8 @@ class SGDStep:
     critical_step_size: float
     protocol: str
     horizon: int | None
+
+    __repr__ = compact_repr
 
     @property
     def slope(self) -> float:

@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import as_real_array, check_callable, check_real, check_tolerance, format_number
 from ._circulation import (
@@ -125,6 +126,8 @@ class FieldVerdict:
     status: FieldStatus = "gradient"
     reason: str = ""
     field_error: float = 0.0
+
+    __repr__ = compact_repr
 
     @property
     def verdict(self) -> str:

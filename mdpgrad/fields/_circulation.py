@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import (
     as_real_array,
@@ -91,6 +92,8 @@ class Circulation:
     n_nodes: int
     f_error: float
     noise: float = 0.0
+
+    __repr__ = compact_repr
 
     @property
     def holds(self) -> bool:

@@ -30,6 +30,7 @@ from .._derivatives import (
     central_directional,
     complex_step_directional,
 )
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import (
     as_real_array,
@@ -97,6 +98,8 @@ class FieldJacobian:
     n_evaluations: int
     field_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
     field_scale: float = 0.0
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         n = self.jacobian.shape[0]

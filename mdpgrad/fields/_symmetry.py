@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import (
     as_real_array,
@@ -81,6 +82,8 @@ class SymmetryVerdict:
     antisymmetric_norm: float
     scale: float
     tolerance: float
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         word = "symmetric" if self.holds else "NOT symmetric"

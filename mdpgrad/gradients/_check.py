@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._derivatives import central_differences
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import (
     as_real_array,
@@ -74,11 +75,39 @@ class GradientCheck:
     tol: float
     holds: bool
 
+    __repr__ = compact_repr
+
     def __str__(self) -> str:
         word, sign = ("holds", "<=") if self.holds else ("FAILS", ">")
         where = f" at theta[{', '.join(map(str, self.worst_index))}]" if self.worst_index else ""
         return (f"GradientCheck: {word} — max error {self.max_error:.2g} {sign} {self.tol:.2g}{where} "
                 f"(central differences, {self.error.size} coordinates)")
+
+    def describe(self) -> str:
+        """The verdict explained: what was compared, the tolerance, the margin and what to do next."""
+        if not self.worst_index and self.error.size == 0:
+            return "GradientCheck holds: theta has no coordinates, nothing was compared"
+        i = self.worst_index
+        where = f"theta[{', '.join(map(str, i))}]" if i else "theta"
+        g, g_fd = float(self.gradient[i]), float(self.fd_gradient[i])
+        ratio = self.max_error / self.tol
+        margin = (f"{1 / ratio:.3g} times below the tolerance" if self.holds and ratio > 0 else
+                  "exactly zero" if self.holds else f"{ratio:.3g} times the tolerance")
+        lines = [
+            f"GradientCheck {'holds' if self.holds else 'FAILS'}: the gradient "
+            f"{'agrees' if self.holds else 'disagrees'} with central finite differences of f",
+            f"  compared: {self.error.size} coordinates, g_fd[i] = (f(θ + hᵢeᵢ) − f(θ − hᵢeᵢ)) / 2hᵢ with "
+            f"hᵢ = ε^(1/3)·max(1, |θᵢ|) (steps {float(self.step.min()):.2g} to {float(self.step.max()):.2g})",
+            f"  error: max |g − g_fd| / max(1, |g_fd|) = {self.max_error:.3g} at {where} "
+            f"(g = {g:.10g}, g_fd = {g_fd:.10g})",
+            f"  tolerance: {self.tol:.3g}; the error is {margin}",
+        ]
+        if self.holds:
+            lines.append("  next: a pass at one theta is evidence, not proof: repeat at a few random theta")
+        else:
+            lines.append(f"  next: look at {where} of the gradient first; if f carries noise of its own (an "
+                         "iterative solve), g_fd has error ~ noise / h and may not resolve this tolerance")
+        return "\n".join(lines)
 
 
 def check_gradient(f: Callable[[np.ndarray], Any], grad: Callable[[np.ndarray], Any] | ArrayLike,

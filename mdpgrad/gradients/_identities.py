@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._derivatives import approx_jacobian
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._evaluation import evaluate
 from .._model import MDP, validate_mdp
@@ -199,6 +200,8 @@ class PerformanceDifference:
     rhs: float
     gap: float
 
+    __repr__ = compact_repr
+
 
     def __str__(self) -> str:
         return (f"PerformanceDifference: J(θ) − J(θ₀) = {self.lhs:.10g}, Σ η_θ π_θ adv₀ = {self.rhs:.10g} "
@@ -254,6 +257,8 @@ class OccupancyMass:
     total: float
     expected: float | None
     gap: float | None
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         if self.expected is None:

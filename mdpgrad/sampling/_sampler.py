@@ -47,6 +47,7 @@ geometric lengths follow Geometric(1 − γ); dense and sparse sampling agree.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,10 +56,12 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._chains import bellman_matrix, chain_and_reward, masked_chain, stuck_states, validate_termination
+from .._display import compact_repr
 from .._errors import NonTerminatingPolicyError, ValidationError
 from .._linalg import factorize
 from .._model import MDP, validate_mdp
 from .._policies import validate_policy
+from .._progress import Progress, check_progress, reporter
 from .._validation import (
     as_real_array,
     check_choice,
@@ -141,6 +144,8 @@ class Trajectories:
     horizon: int | None = None
     truncation_bound: float = 0.0
     terminated: np.ndarray | None = None
+
+    __repr__ = compact_repr
 
     def __post_init__(self) -> None:
         for name, value in _validated_fields(self).items():
@@ -484,11 +489,12 @@ class _Buffers:
 
 
 def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.random.Generator,
-               terminal: np.ndarray, max_steps: int | None, out: _Buffers
-               ) -> tuple[np.ndarray, np.ndarray]:
+               terminal: np.ndarray, max_steps: int | None, out: _Buffers,
+               finished: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Simulate one chunk of episodes, writing their steps into ``out``.
 
-    Returns the lengths and the final states of the chunk's episodes.
+    Returns the lengths and the final states of the chunk's episodes; ``finished(k)`` is told after
+    each time step how many of them have ended.
     """
     n = starts.size
     order = np.argsort(-caps, kind="stable")
@@ -526,6 +532,8 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
         rw[pos] = tab.rew[j]
         s = tab.nxt[j]
         t += 1
+        if finished is not None:
+            finished(n - pos.size)
         if has_terminal:
             e = tab.ends[j]
             if e.any():
@@ -540,7 +548,7 @@ def _run_chunk(tab: _Tables, starts: np.ndarray, caps: np.ndarray, rng: np.rando
 def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator | int,
            protocol: ProtocolOption = "auto", horizon: int | None = None,
            start_states: ArrayLike | None = None, max_steps: int | None = None,
-           chunk_size: int | None = None) -> Trajectories:
+           chunk_size: int | None = None, progress: Progress = None) -> Trajectories:
     """Sample ``n_episodes`` episodes of the MDP under the policy table π.
 
     Parameters
@@ -567,6 +575,10 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         silently).
     chunk_size : int, optional
         Episodes simulated together (default 65,536); bounds the working memory.
+    progress : None, bool or callable
+        Progress in finished episodes: True for a bar (tqdm) or log messages, a callable
+        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger);
+        see :mod:`mdpgrad._progress`.
 
     Returns
     -------
@@ -608,6 +620,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
     if max_steps is not None:
         max_steps = check_integer(max_steps, "max_steps", min_value=1)
     size = DEFAULT_CHUNK_SIZE if chunk_size is None else check_integer(chunk_size, "chunk_size", min_value=1)
+    progress = check_progress(progress)
     tab = _build_tables(mdp, pi)
     if resolved == "terminal" or (resolved == "geometric" and mdp.gamma == 1.0):
         _check_reaches_terminal(mdp, tab, resolved)
@@ -630,11 +643,17 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
     if mdp.terminal.any():
         rows = min(rows, 256)
     pieces = []
-    for c0 in range(0, n, size):
-        c1 = min(n, c0 + size)
-        out = _Buffers(rows, c1 - c0)
-        lengths_c, finals_c = _run_chunk(tab, starts[c0:c1], caps[c0:c1], gen, mdp.terminal, max_steps, out)
-        pieces.append((lengths_c, *out.finish(lengths_c, finals_c)))
+    with reporter(progress, n, f"sampling {n} episodes") as rep:
+        for c0 in range(0, n, size):
+            c1 = min(n, c0 + size)
+            out = _Buffers(rows, c1 - c0)
+
+            def finished(k: int, c0: int = c0) -> None:
+                rep.update(c0 + k, "episodes finished")
+
+            lengths_c, finals_c = _run_chunk(tab, starts[c0:c1], caps[c0:c1], gen, mdp.terminal, max_steps,
+                                             out, finished)
+            pieces.append((lengths_c, *out.finish(lengths_c, finals_c)))
     lengths = np.concatenate([p[0] for p in pieces])
     if len(pieces) == 1:
         states, actions, rewards = pieces[0][1:]

@@ -117,8 +117,6 @@ counterexamples whose two sides an independent exact computation reproduces.
 from __future__ import annotations
 
 import random
-import signal
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -127,13 +125,14 @@ from typing import Any
 import numpy as np
 import sympy
 
+from .._display import compact_repr
 from .._errors import ValidationError
+from .._progress import Progress, check_progress, reporter
 from .._validation import check_integer, check_real
 from ._algebra import (
     MAX_ATTEMPTS,
     RationalSpace,
     as_expression,
-    dataclass_repr,
     find_nonzero_point,
     printable,
     show,
@@ -145,6 +144,7 @@ from ._evaluation import evaluate_fractions
 from ._gradients import PolicyModel, lift_policies, undiscounted_weights
 from ._model import MDP, exact, exact_matrix, validate_symbolic_mdp
 from ._policies import Direct, RationalPolicy, TabularSoftmax, check_policy_actions, validate_symbolic_policy
+from ._timelimit import TimeLimitExceeded, run_within
 
 __all__ = [
     "ProofResult",
@@ -222,7 +222,8 @@ class ProofResult:
     in_domain: bool | None = None
     domain: str = ""
 
-    __repr__ = dataclass_repr
+    def __repr__(self) -> str:
+        return compact_repr(self, text=show)
 
     @property
     def holds(self) -> bool:
@@ -254,6 +255,33 @@ class ProofResult:
         return (f"ProofResult: FALSE — counterexample {where} at {pt}\n"
                 f"  {self.label}: lhs = {show(self.lhs)}, rhs = {show(self.rhs)}, "
                 f"lhs − rhs = {show(self.value)} (statement: {self.statement})")
+
+    def describe(self) -> str:
+        """The verdict explained: what was decided, how, how sure, and what to do next."""
+        n = f"{self.n_identities} scalar identit{'y' if self.n_identities == 1 else 'ies'}"
+        if self.status == "proved":
+            return "\n".join([f"ProofResult: proved exactly — {self.statement}",
+                              f"  decided: {n}, each expanded in the field of rational functions of the "
+                              "symbols: the difference of the two sides is the zero function",
+                              "  sure: certain (exact arithmetic, no sampling, no tolerance)"])
+        if self.status == "probable":
+            return "\n".join([f"ProofResult: probably holds — {self.statement}",
+                              f"  decided: {n} by the Schwartz–Zippel identity test: both sides agreed "
+                              f"exactly at {self.n_points} random points {self.domain or 'drawn'}",
+                              f"  sure: a false identity of total degree ≤ {self.degree_bound} passes with "
+                              f"probability ≤ {float(self.error_probability or 0):.3g}; NOT a proof",
+                              "  next: for a proof, method='exact' on a model with fewer symbols "
+                              "(substitute some with mdp.subs)"])
+        pt = ", ".join(f"{show(k)} = {show(v)}" for k, v in (self.point or {}).items()) or "every point"
+        inside = {True: "the point lies inside the model's domain: false for a valid model",
+                  False: "the point lies OUTSIDE the model's domain: false as algebra; no valid model "
+                         "refuted it",
+                  None: "no model was given, so the domain was not checked"}[self.in_domain]
+        return "\n".join([f"ProofResult: FALSE — {self.statement}",
+                          f"  counterexample: {self.label} at {pt}",
+                          f"  lhs = {show(self.lhs)}, rhs = {show(self.rhs)}, lhs − rhs = {show(self.value)}",
+                          f"  sure: certain (exact rational arithmetic); {inside}",
+                          "  next: substitute the point into both sides to see which term differs"])
 
     def latex(self) -> str:
         """LaTeX of the verdict: the point and the non-zero difference, or 'proved' / 'probable'."""
@@ -311,11 +339,6 @@ METHODS = ("auto", "exact", "identity test")
 
 class _Undefined(ArithmeticError):
     """A denominator vanishes at the drawn point."""
-
-
-class _BudgetExceeded(BaseException):
-    """The exact expansion ran past ``exact_budget`` seconds (a BaseException: no broad
-    ``except Exception`` inside sympy may swallow it)."""
 
 
 class _Jet:
@@ -657,24 +680,6 @@ def points_needed(degree: int, set_size: int, error_bits: int = ERROR_BITS) -> i
 # -- the two routes and the choice between them --------------------------------------------------
 
 
-def _within(seconds: float | None, fn: Callable[[], ProofResult]) -> ProofResult:
-    """fn(), interrupted after ``seconds`` (SIGALRM; main thread of a POSIX process only)."""
-    if seconds is None or not hasattr(signal, "setitimer") or \
-            threading.current_thread() is not threading.main_thread():
-        return fn()
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _BudgetExceeded
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _rng(source: int | random.Random | None, *, fresh: bool) -> random.Random:
     if isinstance(source, random.Random):
         return source
@@ -694,10 +699,13 @@ class _Spec:
     extra: tuple = ()
 
 
-def _exact_route(spec: _Spec, mdp: MDP, rng: random.Random) -> ProofResult:
-    pm = lift_policies(mdp, spec.pairs, extra_symbols=list(spec.extra))
-    items, statement = spec.build(_ExactCtx(pm))
-    return decide(pm.space, items, statement, accept=accept_for(mdp), rng=rng)
+def _exact_route(spec: _Spec, mdp: MDP, rng: random.Random, progress: Progress = None) -> ProofResult:
+    with reporter(progress, 3, f"exact proof ({len(mdp.free_symbols)} model symbols)") as rep:
+        pm = lift_policies(mdp, spec.pairs, extra_symbols=list(spec.extra))
+        rep.update(1, "model and policy in the fraction field")
+        items, statement = spec.build(_ExactCtx(pm))
+        rep.update(2, f"{len(items)} identities expanded")
+        return decide(pm.space, items, statement, accept=accept_for(mdp), rng=rng)
 
 
 def _jet_items(spec: _Spec, rps: list, point: dict) -> tuple[list, str]:
@@ -722,7 +730,7 @@ def _first_difference(items: list) -> tuple[str, Fraction, Fraction] | None:
 
 
 def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int,
-                   sample_bits: int) -> ProofResult:
+                   sample_bits: int, progress: Progress = None) -> ProofResult:
     """Schwartz–Zippel: t uniform points of {1, …, 2^sample_bits}^n, evaluated exactly (deg ≤ ``degree``).
 
     When :func:`certify_box` finds a box (0, h)ⁿ inside the model's domain, the symbols of P, ρ₀
@@ -743,7 +751,9 @@ def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int
     where = (f"{INSIDE} (symbols of P, ρ₀, γ in (0, {h}))" if h is not None else
              "not restricted to the model's domain (no box inside it certified)")
     statement = ""
-    for _ in range(t):
+    rep = reporter(progress, t, f"identity test ({t} points)")
+    for done in range(t):
+        rep.update(done, "points agreed")
         for _ in range(MAX_REDRAWS):
             point = {}
             for g in gens:
@@ -758,7 +768,9 @@ def _identity_test(spec: _Spec, degree: int, rng: random.Random, error_bits: int
             raise RuntimeError("a denominator vanished at every drawn point")
         found = _first_difference(items)
         if found is not None:
+            rep.finish(f"a difference at point {done + 1}")
             return _counterexample(spec, rps, gens, point, found, statement, len(items), rng)
+    rep.finish()
     return ProofResult(statement, "probable", len(items), method="identity test",
                        error_probability=error_probability(degree, size, t), degree_bound=degree,
                        n_points=t, domain=where)
@@ -807,8 +819,9 @@ def _counterexample(spec: _Spec, rps: list, gens: list, point: dict, found: tupl
 
 def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: float | None,
            error_bits: int, sample_bits: int, precheck: bool,
-           rng: int | random.Random | None) -> ProofResult:
+           rng: int | random.Random | None, progress: Progress = None) -> ProofResult:
     mdp = spec.mdp
+    progress = check_progress(progress)
     if method not in METHODS:
         raise ValidationError(f"method is {method!r}; expected one of {list(METHODS)}", argument="method",
                               value=method)
@@ -823,7 +836,7 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             raise ValidationError("the identity test needs a tabular softmax policy, a model whose entries "
                                   "are polynomials in its symbols, and visits 'discounted' or 'normalised'",
                                   argument="method", value=method)
-        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits, progress)
     exact_rng = _rng(rng, fresh=False)
     if precheck and syms:
         scale = (mdp.n_states + 1) * 10  # small denominators keep the reported point readable
@@ -846,12 +859,12 @@ def _prove(spec: _Spec, *, method: str, max_symbols: int | None, exact_budget: f
             "(mdp.subs), use method='identity test' (tabular softmax), or pass max_symbols=None to "
             "try anyway", argument="mdp", value=len(syms))
     try:
-        return _within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng))
-    except _BudgetExceeded:
+        return run_within(exact_budget, lambda: _exact_route(spec, mdp, exact_rng, progress))
+    except TimeLimitExceeded:
         if method == "exact" or spec.degree is None:
             raise ValidationError(f"the exact proof ran past exact_budget={exact_budget} s",
                                   argument="exact_budget", value=exact_budget) from None
-        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits)
+        return _identity_test(spec, spec.degree, _rng(rng, fresh=True), error_bits, sample_bits, progress)
 
 
 def _softmax_degree(mdp: MDP, policy: Any, identity: str, extra_exprs: Sequence[Any] = (),
@@ -877,8 +890,8 @@ _ROUTE_DOC = """
     max_symbols : int or None
         Size limit of the exact route (default ``MAX_PROOF_SYMBOLS`` = 16).
     exact_budget : float or None
-        Time limit of the exact route in seconds (SIGALRM, main thread only); past it "auto"
-        switches to the identity test. Default None: no time limit.
+        Time limit of the exact route in seconds, enforced in any thread and on any OS (see
+        ``_timelimit``); past it "auto" switches to the identity test. Default None: no time limit.
     error_bits : int
         The identity test accepts a false identity with probability ≤ 2^-error_bits (default 100).
     sample_bits : int
@@ -889,6 +902,10 @@ _ROUTE_DOC = """
     rng : int, random.Random or None
         Source of random points. None (default): seed 0 for the exact route's counterexample
         search, fresh system randomness for the identity test (its error bound is over that draw).
+    progress : None, bool or callable
+        Progress of the exact route (3 stages) or of the identity test (one step per point): True
+        for a bar (tqdm) or log messages, a callable (done, total, message), or None (default:
+        DEBUG messages on the ``"mdpgrad"`` logger); see :mod:`mdpgrad._progress`.
 """
 
 
@@ -912,7 +929,8 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
                                   method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                                   exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                                   sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                                  rng: int | random.Random | None = None) -> ProofResult:
+                                  rng: int | random.Random | None = None,
+                                  progress: Progress = None) -> ProofResult:
     """Prove ∂J/∂θₖ = Σ_{s,a} w(s) π(a|s) adv(s,a) ∂log π(a|s)/∂θₖ for every k.
 
     The left side is the derivative of the closed form J(θ) = ρ₀ᵀ(I − γP^π)⁻¹r^π;
@@ -966,14 +984,16 @@ def prove_policy_gradient_theorem(mdp: MDP, policy: Any, theta: Any = None, *,
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _theorem_items(ctx, labels, visits, values),
                  _softmax_degree(mdp, policy, "theorem", visits=visits))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
 def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: str = "auto",
                          max_symbols: int | None = MAX_PROOF_SYMBOLS, exact_budget: float | None = None,
                          error_bits: int = ERROR_BITS, sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                         rng: int | random.Random | None = None) -> ProofResult:
+                         rng: int | random.Random | None = None,
+                         progress: Progress = None) -> ProofResult:
     """Prove the recursion ∇v = Σ_a ∇π q + γ P^π ∇v and ∇J = ρ₀ᵀ(I − γP^π)⁻¹ Σ_a ∇π q.
 
     ∇v is the derivative of the closed form v(θ); the second identity's right side is ηᵀ g
@@ -1005,7 +1025,8 @@ def prove_recursion_form(mdp: MDP, policy: Any, theta: Any = None, *, method: st
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _recursion_items(ctx, labels),
                  _softmax_degree(mdp, policy, "recursion"))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
@@ -1013,7 +1034,8 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
                             method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                             exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                             sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                            rng: int | random.Random | None = None) -> ProofResult:
+                            rng: int | random.Random | None = None,
+                            progress: Progress = None) -> ProofResult:
     """Prove Σ_a π ∇log π b(s) = 0 and ∇J = Σ η π (q − b) ∇log π for a symbolic baseline b.
 
     Parameters
@@ -1052,7 +1074,8 @@ def prove_baseline_identity(mdp: MDP, policy: Any, theta: Any = None, baseline: 
     spec = _Spec(mdp, [(policy, th)], lambda ctx: _baseline_items(ctx, labels, b_exprs),
                  _softmax_degree(mdp, policy, "baseline", b_exprs, extra), extra)
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 @_doc
@@ -1060,7 +1083,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
                                  method: str = "auto", max_symbols: int | None = MAX_PROOF_SYMBOLS,
                                  exact_budget: float | None = None, error_bits: int = ERROR_BITS,
                                  sample_bits: int = SAMPLE_BITS, precheck: bool = True,
-                                 rng: int | random.Random | None = None) -> ProofResult:
+                                 rng: int | random.Random | None = None,
+                                 progress: Progress = None) -> ProofResult:
     """Prove J(θ) − J(θ₀) = Σ_s η_θ(s) Σ_a π_θ(a|s) adv_θ₀(s,a) for symbolic θ and θ₀.
 
     Kakade & Langford (2002), Lemma 6.1, in its unnormalised form (visits η, not d).
@@ -1094,7 +1118,8 @@ def prove_performance_difference(mdp: MDP, policy: Any, theta: Any = None, theta
     spec = _Spec(mdp, [(policy, th), (policy, th0)], _difference_items,
                  _softmax_degree(mdp, policy, "performance difference"))
     return _prove(spec, method=method, max_symbols=max_symbols, exact_budget=exact_budget,
-                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng)
+                  error_bits=error_bits, sample_bits=sample_bits, precheck=precheck, rng=rng,
+                  progress=progress)
 
 
 def prove_equal(lhs: Any, rhs: Any, *, mdp: MDP | None = None, statement: str = "lhs = rhs",

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._chains import Matrix
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._validation import check_memory, check_tolerance, format_number
 from ._common import as_values, check_sparse_entries
@@ -71,6 +72,8 @@ class Stability:
     converges: bool
     n_neutral: int
     fixed_directions: tuple[int, ...] = ()
+
+    __repr__ = compact_repr
 
     def __str__(self) -> str:
         word = "diverges" if self.diverges else "converges" if self.converges else "does not converge"

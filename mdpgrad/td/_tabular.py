@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from .._chains import Matrix, masked_chain, pair_chain, stationary_distribution
+from .._display import compact_repr
 from .._errors import ValidationError
 from .._linalg import Accuracy, validate_accuracy
 from .._model import MDP, validate_mdp
@@ -319,6 +320,8 @@ class QLearningJacobian:
     greedy: np.ndarray
     tied_states: tuple[int, ...]
 
+    __repr__ = compact_repr
+
     @property
     def differentiable(self) -> bool:
         """No reachable ties: the field is differentiable at Q."""
@@ -401,6 +404,8 @@ class TDSymmetry:
     flows: tuple[float, float] | None
     explanation: str
 
+    __repr__ = compact_repr
+
     @property
     def holds(self) -> bool:
         """The Jacobian is symmetric (the affine field is then a gradient)."""
@@ -416,6 +421,24 @@ class TDSymmetry:
             f"; flows D_x M[x,y] = {self.flows[0]:.3g}, D_y M[y,x] = {self.flows[1]:.3g}"
         return (f"TDSymmetry: {word} — max |J - J^T| {v.max_asymmetry:.3g} "
                 f"{'<=' if v.holds else '>'} tolerance {v.tolerance:.2g} at {where[0]} vs {where[1]}{flows}")
+
+    def describe(self) -> str:
+        """The verdict explained: the symmetry compared, its tolerance and margin, detailed balance."""
+        v = self.symmetry
+        lines = [f"TDSymmetry: the expected TD update is {'' if v.holds else 'NOT '}the gradient of any "
+                 "function of the values",
+                 f"  compared: the Jacobian J = D(γM − I) with its transpose; {v.describe()}"]
+        if v.witness is not None and v.tolerance > 0:
+            ratio = v.max_asymmetry / v.tolerance
+            lines.append(f"  margin: the asymmetry is {ratio:.3g} times the tolerance")
+        if self.flows is not None:
+            lines.append(f"  detailed balance: D_x M[x,y] = {self.flows[0]:.6g} vs D_y M[y,x] = "
+                         f"{self.flows[1]:.6g} at the witness pair")
+        lines.append(f"  {self.explanation}")
+        if not v.holds:
+            lines.append("  next: the expected update is then no loss's gradient, so TD need not decrease "
+                         "any objective; the witness pair above is where the flows differ")
+        return "\n".join(lines)
 
 
 def td_symmetry(mdp: MDP, pi: ArrayLike, *, D: Weighting = None, values: ValueKind = "q",
