@@ -46,6 +46,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from ._chains import Matrix, chain_and_reward, describe_classes, recurrent_classes, stationary_distribution
+from ._display import compact_repr
 from ._errors import MultichainPolicyError, ValidationError
 from ._linalg import (
     Accuracy,
@@ -95,6 +96,9 @@ class AverageRewardError:
     inverse_norm: float
     digits: float
 
+    def __repr__(self) -> str:
+        return compact_repr(self)
+
     def __str__(self) -> str:
         return (f"AverageRewardError: {self.digits:.1f} significant digits left; error of the gain ≤ "
                 f"{self.gain:.2g}, of the bias ≤ {self.bias:.2g}")
@@ -135,6 +139,9 @@ class AverageReward:
     stationary: np.ndarray
     recurrent: np.ndarray
     error: AverageRewardError = field(repr=False)
+
+    def __repr__(self) -> str:
+        return compact_repr(self)
 
     def __str__(self) -> str:
         S, A = self.q.shape

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._average import AverageReward, average_reward
+from ._display import compact_repr
 from ._errors import MultichainPolicyError, ValidationError
 from ._model import MDP, validate_mdp
 from ._validation import check_integer, check_real, check_tolerance
@@ -100,6 +101,9 @@ class AverageOptimum:
     iterations: int
     improvements: int
     evaluation: AverageReward
+
+    def __repr__(self) -> str:
+        return compact_repr(self)
 
     def __str__(self) -> str:
         S, A = self.q.shape

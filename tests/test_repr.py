@@ -177,3 +177,13 @@ def test_every_other_result_type_has_a_compact_repr():
             if hasattr(result, verdict):
                 assert text.startswith(f"{cls}({verdict}={bool(getattr(result, verdict))},")
                 break
+
+
+def test_control_and_average_reward_results_are_compact():
+    gambler = mg.get_example("gamblers-problem")
+    _compact(repr(mg.solve(gambler)), "Solution")
+    access = mg.get_example("access-control")
+    opt = mg.relative_value_iteration(access)
+    _compact(repr(opt), "AverageOptimum")
+    ar = _compact(repr(mg.average_reward(access, opt.policy)), "AverageReward")
+    assert "bias=<array (44,)>" in ar

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._display import compact_repr
+
 __all__ = ["Solution"]
 
 
@@ -82,6 +84,9 @@ class Solution:
             self.path.flags.writeable = False
         if isinstance(self.tie_bound, np.ndarray):
             self.tie_bound.flags.writeable = False
+
+    def __repr__(self) -> str:
+        return compact_repr(self)
 
     def __str__(self) -> str:
         S, A = self.q.shape[-2:]

@@ -382,9 +382,9 @@ class EstimatorCheck:
         return _chi2_power(k, n * delta, self.alpha, n, kurt)
 
     def __repr__(self) -> str:
-        return compact_repr(self, fields=("estimator", "target_kind", "test", "statistic", "p_value", "alpha",
-                                          "n_episodes", "max_abs_standardized_bias", "covariance_source",
-                                          "mean"))
+        return compact_repr(self, fields=("estimator", "status", "target_kind", "test", "statistic",
+                                          "p_value", "alpha", "n_episodes", "max_abs_standardized_bias",
+                                          "covariance_source", "mean"))
 
     def report(self) -> str:
         """A readable multi-line summary (the message of :func:`~mdpgrad.assert_unbiased`)."""
@@ -426,7 +426,10 @@ class EstimatorCheck:
 
     def describe(self) -> str:
         """The verdict explained: :meth:`report` and what to do next."""
-        if self.holds:
+        if self.status == "inconclusive":
+            step = ("nothing was decided: sample the episodes the reason names, or test a library estimator "
+                    "(exact covariance) or a hand-written one on-policy (paired with the library's)")
+        elif self.holds:
             step = ("a test that does not reject is not a proof of unbiasedness: its power is set by "
                     "n_episodes; pass detect= to learn which bias it could have seen")
         else:
