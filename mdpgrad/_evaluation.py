@@ -382,8 +382,7 @@ def evaluate(mdp: MDP, pi: ArrayLike, *, validate: bool = True, solver: SolverMe
     progress : None, bool or callable
         Progress of the Krylov iterations (sparse models, ``solver="krylov"``), here and in later
         solves with ``Evaluation.solver``: True for a bar (tqdm) or log messages, a callable
-        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger);
-        see :mod:`mdpgrad._progress`.
+        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger).
 
     Returns
     -------

@@ -564,7 +564,7 @@ class KrylovSolver:
         ``P_tilde`` is the masked chain P̃^π (:func:`mdpgrad._chains.masked_chain`); G = γP̃ is one
         scaled copy of it, and residuals use M x = x − G x.  ``nonnegative=True`` asserts P̃ ≥ 0
         (π on the simplex; the caller checks): then ‖G‖∞ = |γ|·(largest row sum of P̃).
-        ``progress`` reports the iterations of every later solve (:mod:`mdpgrad._progress`).
+        ``progress`` reports the iterations of every later solve.
         """
         self = cls.__new__(cls)
         P_tilde = sp.csr_array(P_tilde)
@@ -593,7 +593,7 @@ class KrylovSolver:
         self._split = {id(self._G): _SplitCSR(self._G), id(self._GT): _SplitCSR(self._GT)}
         self.rtol = float(rtol)
         self.maxiter = int(maxiter)
-        #: Where the iterations of each solve are reported (:mod:`mdpgrad._progress`).
+        #: Where the iterations of each solve are reported.
         self.progress = None
         self._fallback: SparseLU | None = None
         #: (iterations, relative residual) of every solve, in order

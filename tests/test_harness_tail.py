@@ -148,3 +148,28 @@ def test_models_above_the_exact_moments_size_take_the_guarded_sample_path():
     c = check_estimator(mdp, pol, np.zeros(4), reinforce_estimator(), n_episodes=2000, rng=0)
     assert c.covariance_source == "sample" and c.status == "inconclusive" and c.holds
     assert "expected fewer than 30 times" in c.inconclusive_reason
+
+
+def test_a_bias_beyond_what_the_rare_outcomes_explain_is_still_rejected():
+    # +0.3 on every coordinate: far more than any shift the missed jackpot can cause, so the sample test's
+    # rejection survives the shifted mean (measured: 30 of 30 seeds rejected)
+    mdp, pol = jackpot(), TabularSoftmax(3, 2)
+    for seed in range(5):
+        c = check_estimator(mdp, pol, THETA, lambda tr, p, th: my_reinforce(tr, p, th) + 0.3, n_episodes=2000,
+                            target="gradient", rng=seed, covariance="sample")
+        assert c.status == "rejected" and not c.holds and c.hidden_noncentrality > MAX_HIDDEN_NONCENTRALITY
+
+
+def test_the_explained_p_value_is_the_test_at_the_best_shift():
+    # in one dimension the minimising shift is explicit: d + c·H with c = −d/H clipped to [c_lo, 1]
+    from mdpgrad.estimators._harness import _explained_p_value
+
+    w, V = np.array([4.0]), np.eye(1)
+    res = dict(eig=(w, V), diff=np.array([-0.5]), test="hotelling", varying=np.array([True]),
+               se_scaled=np.array([0.1]))
+    n = 100
+    # H = 0.5 explains the whole difference: c = 1, statistic 0, p = 1
+    assert _explained_p_value(res, np.array([0.5]), 10.0, 0.01, n) == pytest.approx(1.0)
+    # H = 0.1 explains at most 0.1 of it: T² = n·0.4²/4 = 4, F(1, 99) survival
+    expected = stats.f.sf(4.0 * (n - 1) / (n - 1), 1, n - 1)
+    assert _explained_p_value(res, np.array([0.1]), 10.0, 0.01, n) == pytest.approx(expected, rel=1e-12)

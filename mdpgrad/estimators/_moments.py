@@ -434,7 +434,7 @@ def estimator_moments(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Est
     progress : None, bool or callable
         Progress in 3 stages (the exact model, the estimator's moments, the covariance): True for a
         bar (tqdm) or log messages, a callable (done, total, message), or None (default: DEBUG
-        messages on the ``"mdpgrad"`` logger); see :mod:`mdpgrad._progress`.
+        messages on the ``"mdpgrad"`` logger).
 
     Returns
     -------

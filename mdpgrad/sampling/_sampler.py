@@ -577,8 +577,7 @@ def sample(mdp: MDP, pi: ArrayLike, n_episodes: int, *, rng: np.random.Generator
         Episodes simulated together (default 65,536); bounds the working memory.
     progress : None, bool or callable
         Progress in finished episodes: True for a bar (tqdm) or log messages, a callable
-        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger);
-        see :mod:`mdpgrad._progress`.
+        (done, total, message), or None (default: DEBUG messages on the ``"mdpgrad"`` logger).
 
     Returns
     -------

@@ -224,8 +224,14 @@ def prove_average_policy_gradient(mdp: MDP, policy: Any, theta: Any = None, *, w
 
     Examples
     --------
-    >>> from mdpgrad.symbolic import TabularSoftmax, general_mdp, prove_average_policy_gradient
-    >>> mdp = general_mdp(2, 2, rho0=False)
+    A two-state model with one free transition probability p (the general 2-state, 2-action model,
+    ``general_mdp(2, 2, rho0=False)``, is proved the same way in about ten seconds):
+
+    >>> import sympy
+    >>> from mdpgrad.symbolic import MDP, TabularSoftmax, prove_average_policy_gradient
+    >>> p = sympy.Symbol("p", positive=True)
+    >>> half = sympy.Rational(1, 2)
+    >>> mdp = MDP([[[half, half], [1 - p, p]], [[1, 0], [0, 1]]], [[1, 0], [0, 2]], half)
     >>> print(prove_average_policy_gradient(mdp, TabularSoftmax(2, 2)))  # doctest: +NORMALIZE_WHITESPACE
     ProofResult: proved exactly — ∇ρ = Σ_s d_π(s) Σ_a ∇π(a|s) q̃(s,a) (4 identities, for all values of
     the symbols)

@@ -905,7 +905,7 @@ _ROUTE_DOC = """
     progress : None, bool or callable
         Progress of the exact route (3 stages) or of the identity test (one step per point): True
         for a bar (tqdm) or log messages, a callable (done, total, message), or None (default:
-        DEBUG messages on the ``"mdpgrad"`` logger); see :mod:`mdpgrad._progress`.
+        DEBUG messages on the ``"mdpgrad"`` logger).
 """
 
 
