@@ -125,7 +125,8 @@ def policy_iteration(mdp: MDP, *, solver: SolverMethod = "auto", max_iter: int =
         w, bound, _, _ = span_certificate(mdp, ev.v)
         return finish(mdp, w, bound, method, steps + k, f"{stop}; {_SPAN} of v^π", accuracy,
                       np.array(visited) if method == "policy_iteration" else None)
-    assert ev.error is not None                       # a real table always has its estimate
+    if ev.error is None:            # only complex tables come without one; a policy table never does
+        raise ValidationError("the evaluation of the policy has no error estimate", argument="mdp")
     bound = policy_certificate(mdp, ev.v, err_v, float(ev.error.inverse_norm))
     return finish(mdp, np.array(ev.v), bound, method, steps + k,
                   f"{stop}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π",

@@ -72,7 +72,8 @@ def linear_program(mdp: MDP, *, solver: SolverMethod = "auto", accuracy: Accurac
         w, bound, _, _ = span_certificate(mdp, ev.v)
         return finish(mdp, w, bound, "linear_program", iterations,
                       f"{lead}; span bound of one backup (MacQueen 1966)", accuracy)
-    assert ev.error is not None
+    if ev.error is None:            # only complex tables come without one; a policy table never does
+        raise ValidationError("the evaluation of the LP's policy has no error estimate", argument="mdp")
     bound = policy_certificate(mdp, ev.v, float(ev.error.v), float(ev.error.inverse_norm))
     return finish(mdp, np.array(ev.v), bound, "linear_program", iterations,
                   f"{lead}; v^π ≤ v* ≤ v^π + N·max(T v^π − v^π), N the expected episode length under π",
