@@ -5,31 +5,21 @@ so a change in the library that moves a number fails here, not only in a
 picture.  The committed copies carry their outputs so they can be read without
 running; these tests check that those outputs come from one clean top-to-bottom
 run with no error and no warning printed, and that a fresh run prints the same
-text: each lesson is executed once, and its stdout and plain-text results are
+text: each lesson is executed once (the run is shared with the figure audit of
+``tests/test_plot_style.py``), and its stdout and plain-text results are
 compared with the committed ones, numbers to 6 significant digits.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import pathlib
 import re
 
 import nbformat
 import pytest
+from _lessons import EXTRAS, LESSONS, NOTEBOOKS, executed, run
 
-NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
-_spec = importlib.util.spec_from_file_location("notebooks_run", NOTEBOOKS / "run.py")
-assert _spec is not None and _spec.loader is not None
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
-
-LESSONS = run.lessons()
-#: Lessons that need an optional extra; without it installed they are not run (the README's test
-#: command passes without the extras, and CI installs them before it).
-EXTRAS = {"10_testing_your_pytorch_reinforce": "torch"}
 #: Committed size per lesson: figures are PNGs of ~50-150 kB each, so 2 MB is
 #: room for about a dozen and still small enough to review a diff.
 MAX_BYTES = 2_000_000
@@ -45,7 +35,7 @@ def test_lesson_runs_clean_and_prints_the_committed_text(path):
     if path.stem in EXTRAS:
         pytest.importorskip(EXTRAS[path.stem])
     committed = nbformat.read(path, as_version=4)
-    nb, _ = run.execute(path)
+    nb, _ = executed(path)
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if out.get("output_type") == "error"]
     assert errors == []

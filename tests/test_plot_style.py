@@ -12,14 +12,13 @@ tested at each of its thresholds, just inside and just outside.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import pathlib
 import struct
 
 import matplotlib
 import numpy as np
 import pytest
+from _lessons import EXTRAS, LESSONS, executed
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
@@ -27,8 +26,6 @@ from matplotlib.patches import Circle
 import mdpgrad as mg
 import mdpgrad.plot as mplot
 from mdpgrad.plot._audit import OVERLAP_PIXELS
-
-NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 
 #: rcParams a user might have set for small, low-resolution figures: a picture must not inherit them.
 SMALL_RC = {"font.size": 6.0, "xtick.labelsize": 5.0, "ytick.labelsize": 5.0, "legend.fontsize": 5.0,
@@ -243,13 +240,6 @@ def test_bad_arguments_are_refused(kwargs, argument):
 
 # -- the lessons ------------------------------------------------------------------------------------
 
-_spec = importlib.util.spec_from_file_location("notebooks_run", NOTEBOOKS / "run.py")
-assert _spec is not None and _spec.loader is not None
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
-LESSONS = run.lessons()
-#: Lessons that need an optional extra (as in tests/test_notebooks.py).
-EXTRAS = {"10_testing_your_pytorch_reinforce": "torch"}
 #: 1 inch = 0.0254 m: a PNG stores its resolution in pixels per metre (the pHYs chunk).
 METRES_PER_INCH = 0.0254
 
@@ -280,11 +270,11 @@ def test_committed_lesson_images_are_at_least_150_dpi(path):
     assert min(_png_dpi(png) for png in images) >= mplot.MIN_DPI - 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_figure_a_lesson_shows_is_slide_ready(path):
     if path.stem in EXTRAS:
         pytest.importorskip(EXTRAS[path.stem])
-    figures: list[dict] = []
-    nb, _ = run.execute(path, figures=figures)
+    nb, figures = executed(path)
     assert len(figures) == len(_images(nb)) > 0            # every figure shown was measured
     assert [f"[cell {f['cell']}] {p}" for f in figures for p in f["problems"]] == []
