@@ -173,3 +173,13 @@ def test_the_explained_p_value_is_the_test_at_the_best_shift():
     # H = 0.1 explains at most 0.1 of it: T² = n·0.4²/4 = 4, F(1, 99) survival
     expected = stats.f.sf(4.0 * (n - 1) / (n - 1), 1, n - 1)
     assert _explained_p_value(res, np.array([0.1]), 10.0, 0.01, n) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_transition_rarer_than_any_episode_count_caps_the_episodes_needed():
+    # a 1e-300 transition: RARE_COUNT / (expected count per episode) overflows a float to inf; the
+    # count needed is reported as the largest int64 instead of raising OverflowError
+    mdp, pol = jackpot(p_rare=1e-300), TabularSoftmax(3, 2)
+    h = _hidden(mdp, pol, THETA, 2000)
+    assert h.largest == (0, 1, 1) and h.episodes_needed == np.iinfo(np.int64).max
+    ordinary = _hidden(jackpot(p_rare=1e-6), pol, THETA, 2000)
+    assert 2000 < ordinary.episodes_needed < np.iinfo(np.int64).max

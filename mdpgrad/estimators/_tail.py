@@ -177,5 +177,7 @@ def hidden_mean(mdp: MDP, policy: Policy, theta: np.ndarray, ev: Evaluation, pi_
     _, largest, count = max(sizes, key=lambda t: t[0])
     smallest = min(c for _, _, c in sizes)
     per_episode = smallest / n_episodes
-    needed = int(np.ceil(RARE_COUNT / per_episode)) if per_episode > 0 else np.iinfo(np.int64).max
+    cap = np.iinfo(np.int64).max            # per_episode can be ~1e-308: the quotient overflows to inf
+    ratio = RARE_COUNT / per_episode if per_episode > 0 else np.inf
+    needed = int(np.ceil(ratio)) if ratio < cap else int(cap)
     return HiddenMean(hidden, len(sizes), largest, count, max(needed, n_episodes))
