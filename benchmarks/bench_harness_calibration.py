@@ -47,7 +47,7 @@ from scipy import stats
 
 import mdpgrad as mg
 from mdpgrad.estimators import estimator_moments, grpo_estimator, reinforce_estimator, sample_size
-from mdpgrad.estimators._harness import _exact_test
+from mdpgrad.estimators._chi2_test import exact_test as _exact_test
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_harness_paired import THETA, jackpot, my_reinforce, with_constant_baseline  # noqa: E402

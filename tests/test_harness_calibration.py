@@ -36,7 +36,7 @@ from scipy import stats
 import mdpgrad as mg
 from mdpgrad import TabularSoftmax, ValidationError, check_estimator
 from mdpgrad.estimators import estimator_moments, reinforce_estimator, sample_size
-from mdpgrad.estimators._harness import _exact_test
+from mdpgrad.estimators._chi2_test import exact_test as _exact_test
 
 #: Level of the calibrated test and the confidence of the interval that must contain it.
 ALPHA = 0.05

@@ -162,7 +162,7 @@ def test_a_bias_beyond_what_the_rare_outcomes_explain_is_still_rejected():
 
 def test_the_explained_p_value_is_the_test_at_the_best_shift():
     # in one dimension the minimising shift is explicit: d + c·H with c = −d/H clipped to [c_lo, 1]
-    from mdpgrad.estimators._harness import _explained_p_value
+    from mdpgrad.estimators._sample_test import explained_p_value as _explained_p_value
 
     w, V = np.array([4.0]), np.eye(1)
     res = dict(eig=(w, V), diff=np.array([-0.5]), test="hotelling", varying=np.array([True]),

@@ -39,7 +39,8 @@ import numpy as np
 
 from .._errors import ValidationError
 from ..estimators import Estimator, EstimatorCheck, reinforce_estimator, reinforce_without_discount_estimator
-from ..estimators._harness import EXACT_RTOL, check_estimator
+from ..estimators._chi2_test import EXACT_RTOL
+from ..estimators._harness import check_estimator
 from ..estimators._moments import estimator_moments
 from ..sampling._sampler import StoppingProtocol, expected_lengths, resolve_protocol, truncation_bound
 from .base import CheckContext, Section, skipped_section

@@ -74,8 +74,9 @@ any state baseline, GAE with the exact v or with λ = 1) is ∇J under
 :func:`mdpgrad.expected_update_without_discount` ("undiscounted" visits).
 """
 
+from ._check_result import EstimatorCheck, InconclusiveTestWarning
+from ._chi2_test import sample_size
 from ._contract import Estimator
-from ._harness import EstimatorCheck, InconclusiveTestWarning, sample_size
 from ._moments import BaselineVariances, EstimatorMoments, baseline_variances, estimator_moments
 from ._ppo import grpo_estimator, ppo_estimator
 from ._reinforce import (
