@@ -27,7 +27,9 @@ What lives here
 * :func:`truncation_bound`: γᴴ · max|r| / (1 − γ).
 """
 
-from ._sampler import PROTOCOLS, Trajectories, group_start_states, truncation_bound
+from ._protocols import PROTOCOLS, truncation_bound
+from ._sampler import group_start_states
+from ._trajectories import Trajectories
 
 __all__ = [
     "PROTOCOLS",
