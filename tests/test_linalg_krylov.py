@@ -17,9 +17,9 @@ import pytest
 import scipy.sparse as sp
 
 import mdpgrad as mg
-from mdpgrad import _linalg
 from mdpgrad._chains import bellman_matrix, chain_and_reward
-from mdpgrad._linalg import KrylovSolver, _SplitCSR, factorize
+from mdpgrad._linalg import KrylovSolver, _sparse, factorize
+from mdpgrad._linalg._sparse import _SplitCSR
 from mdpgrad.examples import slippery_gridworld
 
 
@@ -31,7 +31,7 @@ def _bellman(n: int, seed: int = 0) -> sp.csr_array:
 
 @pytest.fixture
 def low_thread_threshold(monkeypatch):
-    monkeypatch.setattr(_linalg, "KRYLOV_THREAD_MIN_NNZ", 10)
+    monkeypatch.setattr(_sparse, "KRYLOV_THREAD_MIN_NNZ", 10)
 
 
 def test_split_product_equals_the_unsplit_product_bitwise(low_thread_threshold):
@@ -82,12 +82,12 @@ def _chain(n: int, seed: int = 0) -> tuple[mg.MDP, sp.csr_array]:
     return mdp, sp.csr_array(chain_and_reward(mdp, pi)[0])
 
 
-@pytest.mark.parametrize("block", [7, 1000, _linalg.KRYLOV_BLOCK])
+@pytest.mark.parametrize("block", [7, 1000, _sparse.KRYLOV_BLOCK])
 def test_fused_passes_in_threads_and_ragged_blocks_solve_exactly(low_thread_threshold, monkeypatch, block):
     # The vector passes run in blocks within each thread's part; with 7 entries per block nearly every
     # part ends in a short block.  The answer must be the direct solution (spsolve): forward error at
     # most cond(M) ≤ (1 + γ)/(1 − γ) = 199 times the 1e-10 residual promised, so 2e-8.
-    monkeypatch.setattr(_linalg, "KRYLOV_BLOCK", block)
+    monkeypatch.setattr(_sparse, "KRYLOV_BLOCK", block)
     mdp, P = _chain(31, seed=4)
     solver = KrylovSolver.from_chain(P, 0.99, nonnegative=True)
     M = sp.csc_array(sp.eye_array(P.shape[0]) - 0.99 * P)
@@ -128,7 +128,7 @@ def test_from_chain_falls_back_to_lu_and_then_forms_M():
 def test_from_chain_bounds_the_condition_only_for_a_nonnegative_chain(monkeypatch):
     # nonnegative=True with γ < 1: ‖γP̃‖∞ < 1 bounds κ(M) and no estimate is made; otherwise it is
     calls = []
-    monkeypatch.setattr(_linalg, "_refuse_if_ill_conditioned", lambda *a: calls.append(a))
+    monkeypatch.setattr(_sparse, "refuse_if_ill_conditioned", lambda *a: calls.append(a))
     _, P = _chain(8)
     KrylovSolver.from_chain(P, 0.9, nonnegative=True)
     assert calls == []
@@ -153,7 +153,7 @@ def test_work_in_parts_tiles_the_range(low_thread_threshold):
 
     for n in (11, 12, 1001):
         seen.clear()
-        total = _linalg._in_parts(f, n)
+        total = _sparse._in_parts(f, n)
         np.testing.assert_array_equal(total, [n, n * (n - 1) / 2])
         cores = os.cpu_count() or 1
         assert len(seen) == (min(4, cores) if cores >= 2 else 1)
