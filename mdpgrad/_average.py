@@ -50,6 +50,7 @@ from ._display import compact_repr
 from ._errors import MultichainPolicyError, ValidationError
 from ._linalg import (
     Accuracy,
+    InaccurateResultError,
     Solver,
     check_accuracy,
     digits_left,
@@ -85,8 +86,11 @@ class AverageRewardError:
         ‖(I − P^π + 1e_{s*}ᵀ)⁻¹‖∞, estimated.
     digits : float
         Significant digits left in the least accurate of ρ (against max|r^π|),
-        h and q̃ (against max|h| or the spread of the rewards, whichever is
-        larger; h may vanish by symmetry).
+        h (against max|h| or the spread of r^π, whichever is larger; h may
+        vanish by symmetry) and q̃ − h (against max|h| or the spread of the
+        available rewards).  A constant r^π makes h = 0 exactly, and constant
+        available rewards make q̃ − h = 0: such errors are judged against an
+        infinite scale, never refused.
     """
 
     gain: float
@@ -183,8 +187,8 @@ def _relative_values(P_pi: Matrix, rhs: np.ndarray, star: int) -> tuple[np.ndarr
     try:
         solver = factorize(B, overwrite=not sp.issparse(B), method=method)   # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ValidationError(f"the Poisson equation of pi is numerically singular ({exc}): P^pi is "
-                              "nearly multichain", argument="pi", value=exc.value) from None
+        raise InaccurateResultError(f"the Poisson equation of pi is numerically singular ({exc}): "
+                                    + _ADVICE, argument="pi", value=float("inf")) from None
     return solver.solve(rhs), solver
 
 
@@ -266,18 +270,24 @@ def average_reward(mdp: MDP, pi: ArrayLike, *, accuracy: Accuracy = "refuse") ->
     err_q = err_gain + err_bias + q_round
     advantage = q - bias[:, None]
     err_adv = err_q + err_bias
-    spread = float(np.ptp(mdp.r)) if mdp.r.size else 0.0
-    scale_h = max(float(np.max(np.abs(bias), initial=0.0)), spread)
-    scale_r = max(r_max, spread)
-    digits = min(digits_left(err_gain, scale_r) if scale_r > 0 else digits_left(err_gain, np.inf),
-                 digits_left(err_bias, scale_h) if scale_h > 0 else digits_left(err_bias, np.inf),
-                 digits_left(err_adv, scale_h) if scale_h > 0 else digits_left(err_adv, np.inf))
+    # scales the errors are judged against; a constant r^π makes h = 0 exactly (r^π − ρ = 0), and
+    # constant available rewards make q̃ − h = 0 too: those are never refused (like evaluate's advantages).
+    # r^π = Σ_a π r is itself rounded (A terms): a spread within twice that rounding counts as constant.
+    available = mdp.r[mdp.actions]
+    spread = float(np.ptp(available)) if available.size else 0.0
+    spread_pi = float(np.ptp(r_pi)) if r_pi.size else 0.0
+    h_abs = float(np.max(np.abs(bias), initial=0.0))
+    scale_h = max(h_abs, spread_pi) if spread_pi > 2 * rounding_unit(A) * r_max else np.inf
+    scale_adv = max(h_abs, spread) if spread > 0 else np.inf
+    scale_r = max(r_max, spread) if max(r_max, spread) > 0 else np.inf
+    digits = min(digits_left(err_gain, scale_r), digits_left(err_bias, scale_h),
+                 digits_left(err_adv, scale_adv))
     error = AverageRewardError(gain=err_gain, bias=err_bias, q=err_q, stationary=float(err_d),
                                inverse_norm=inv_norm, digits=digits)
     if policy != "ignore":
         for what, e, sc in (("the gain", err_gain, scale_r), ("the bias", err_bias, scale_h),
-                            ("the differential advantage", err_adv, scale_h)):
-            check_accuracy(f"{what} (‖B⁻¹‖∞ ≈ {inv_norm:.3g})", e, sc if sc > 0 else np.inf, policy, _ADVICE,
+                            ("the differential advantage", err_adv, scale_adv)):
+            check_accuracy(f"{what} (‖B⁻¹‖∞ ≈ {inv_norm:.3g})", e, sc, policy, _ADVICE,
                            argument="pi")
     for x in (table, r_pi, bias, q, advantage, d):
         x.flags.writeable = False

@@ -33,7 +33,14 @@ from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
 from ._errors import MultichainPolicyError, NonTerminatingPolicyError, ValidationError
-from ._linalg import Accuracy, check_accuracy, inverse_norm_inf, rounding_unit, validate_accuracy
+from ._linalg import (
+    Accuracy,
+    InaccurateResultError,
+    check_accuracy,
+    inverse_norm_inf,
+    rounding_unit,
+    validate_accuracy,
+)
 from ._model import MDP
 from ._policies import reduce_actions
 from ._validation import as_real_array, check_memory, format_index, format_number
@@ -392,6 +399,8 @@ def _gth(chain: np.ndarray) -> np.ndarray:
     x[0] = 1.0
     for j in range(1, n):
         x[j] = x[:j] @ A[:j, j]
+        if x[j] > 1.0:        # keep max x ≤ 1: a weakly coupled chain's unnormalised x overflows
+            x[:j + 1] = np.ldexp(x[:j + 1], -int(np.frexp(x[j])[1]))     # (a power of two: exact)
     return x / x.sum()
 
 
@@ -540,6 +549,15 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
     wanted = error or accuracy != "ignore" or negative > STATIONARY_TOL
     err = _solve_error(chain, x, keep, solves) if resid <= STATIONARY_TOL and wanted else np.nan
     if not resid <= STATIONARY_TOL or (negative > STATIONARY_TOL and not negative <= err):
+        if _is_stochastic(chain):     # one recurrent class, stochastic: the solve itself failed
+            why = (f"relative residual {resid:.3g}" if not resid <= STATIONARY_TOL else
+                   f"negative entries, {negative:.3g} of its 1-norm, that its error estimate does not "
+                   "explain")
+            raise InaccurateResultError(
+                f"the stationary distribution of P_pi could not be computed reliably ({why}): the "
+                "chain is row-stochastic with one recurrent class, but it is nearly "
+                "multichain (its coupling is too weak for double precision); use exact rationals "
+                "(mdpgrad.symbolic.stationary_distribution)", argument="P_pi", value=float(resid))
         raise ValidationError(f"P_pi has no stationary distribution that can be computed reliably "
                               f"(relative residual {resid:.3g}); is it row-stochastic?", argument="P_pi",
                               value=float(resid))
@@ -547,6 +565,14 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
     d = np.clip(x, 0.0, None)
     d = d / d.sum()
     return (d, err) if error else d
+
+
+def _is_stochastic(chain: Matrix) -> bool:
+    """Entries ≥ 0 and every row sum within S·ε of 1 (the rounding of a sum of S probabilities)."""
+    S = chain.shape[0]
+    entries = chain.data if sp.issparse(chain) else chain
+    sums = np.asarray(chain.sum(axis=1)).ravel()
+    return bool(np.all(entries >= 0) and np.all(np.abs(sums - 1.0) <= S * np.finfo(float).eps))
 
 
 def _gth_error(n: int) -> float:

@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mdpgrad import MDP, NonTerminatingPolicyError, ValidationError, stationary_distribution
+from mdpgrad import (
+    MDP,
+    InaccurateResultError,
+    NonTerminatingPolicyError,
+    ValidationError,
+    stationary_distribution,
+)
 from mdpgrad import strategies as mst
 from mdpgrad._chains import (
     bellman_matrix,
@@ -231,3 +237,30 @@ def test_stationary_distribution_with_a_transient_state():
     P = np.array([[0.0, 0.5, 0.5], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     np.testing.assert_allclose(stationary_distribution(P), [0.0, 0.5, 0.5], atol=1e-15)
     np.testing.assert_allclose(stationary_distribution(sp.csr_array(P)), [0.0, 0.5, 0.5], atol=1e-15)
+
+
+def _weakly_coupled(t: float = 1e-200) -> np.ndarray:
+    """0 → 1 → 2 with 1/2, back with t: d ∝ (2t², t, 1)·(1 + O(t)), unnormalised x overflows."""
+    return np.array([[0.5, 0.5, 0.0], [t, 0.5, 0.5], [0.0, t, 1.0]])
+
+
+def test_gth_keeps_a_weakly_coupled_chain_finite():
+    # GTH's back substitution from state 0 reaches x(2) ≈ 1/t² = 1e400: rescaled by powers of two as
+    # it goes, the entries keep GTH's small relative error; d(0) = 4e-400 underflows to 0
+    d, err = stationary_distribution(_weakly_coupled(), error=True)
+    assert d[0] == 0.0 and d[2] == 1.0 and err < 1e-12
+    assert d[1] == pytest.approx(2e-200, rel=1e-14)
+
+
+def test_a_stochastic_chain_too_weakly_coupled_for_lu_is_an_inaccurate_result():
+    with pytest.raises(InaccurateResultError, match="row-stochastic with one recurrent class") as info:
+        stationary_distribution(sp.csr_array(_weakly_coupled()))
+    assert info.value.argument == "P_pi" and "symbolic" in str(info.value)
+
+
+def test_a_chain_that_is_not_stochastic_is_named_so():
+    P = _weakly_coupled()
+    P[0, 1] = 0.6                     # row 0 sums to 1.1
+    with pytest.raises(ValidationError, match="is it row-stochastic") as info:
+        stationary_distribution(sp.csr_array(P))
+    assert not isinstance(info.value, InaccurateResultError)
