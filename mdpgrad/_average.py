@@ -223,7 +223,9 @@ def average_reward(mdp: MDP, pi: ArrayLike, *, accuracy: Accuracy = "refuse") ->
     ValidationError
         If π is not one distribution per row of shape (S, A).
     InaccurateResultError
-        With ``accuracy="refuse"``, if the estimate leaves too few digits.
+        With ``accuracy="refuse"``, if the estimate leaves too few digits;
+        whatever ``accuracy``, if P^π is so nearly multichain that the
+        stationary or Poisson solve fails in double precision.
 
     Examples
     --------

@@ -488,7 +488,10 @@ def stationary_distribution(P_pi: ArrayLike | Matrix, *, error: bool = False,
         memory limit, or if the iterative solve of a large sparse chain does
         not reach a residual of ``STATIONARY_TOL``.
     InaccurateResultError
-        With ``accuracy="refuse"``, if the estimate leaves too few digits.
+        With ``accuracy="refuse"``, if the estimate leaves too few digits;
+        whatever ``accuracy``, if a row-stochastic chain with one recurrent
+        class is so weakly coupled that the LU or GMRES solve fails (GTH, for
+        dense chains up to ``STATIONARY_GTH_MAX_STATES`` states, does not).
 
     Examples
     --------
