@@ -369,3 +369,69 @@ def test_report_section_shows_the_missing_discount_only_where_it_matters():
     continuing = estimator_section(context(MDP(P, [[1.0, 0.0], [0.0, 2.0]], 0.8), np.zeros((2, 2))))
     assert continuing.data["protocol"] == "geometric"
     assert "no gamma^t vs grad J" not in [label for label, _ in continuing.rows]
+
+
+def _projector_by_one_svd(G: np.ndarray) -> np.ndarray:
+    _, sv, Vt = np.linalg.svd(G, full_matrices=False)
+    V = Vt[sv > 1e-10 * sv.max()]
+    return V.T @ V
+
+
+@pytest.mark.parametrize("case", ["tabular", "masked tabular", "shared features", "two feature groups"])
+def test_score_span_by_blocks_is_the_span_of_one_svd(case):
+    # the harness's span of the scores, found block by block, against one SVD of the whole score
+    # matrix: the same orthogonal projector (entries of size ≤ 1, rounding ~ d·ε: 1e-12)
+    from mdpgrad import LogLinear
+    from mdpgrad.estimators._harness import _score_span
+    from mdpgrad.variance import score_matrix
+
+    rng = np.random.default_rng(7)
+    S, A = 6, 3
+    mask = np.ones((S, A), dtype=bool)
+    if case in ("tabular", "masked tabular"):
+        pol, theta = TabularSoftmax(S, A), rng.standard_normal((S, A))
+        if case == "masked tabular":
+            mask[1, 2] = mask[4, :2] = False          # state 4 keeps one pair: its score still spans a line
+    else:
+        phi = rng.standard_normal((S, A, 4))
+        if case == "two feature groups":          # states 0–2 use features 0–1, states 3–5 features 2–3
+            phi[:3, :, 2:] = 0.0
+            phi[3:, :, :2] = 0.0
+        pol, theta = LogLinear(phi), rng.standard_normal(4)
+    span = _score_span(pol, theta, mask)
+    np.testing.assert_allclose(span @ span.T, np.eye(span.shape[0]), atol=1e-12)
+    expected = _projector_by_one_svd(score_matrix(pol, theta, mask))
+    np.testing.assert_allclose(span.T @ span, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [5, 12, 20, 30])
+def test_sample_test_with_fewer_units_than_dimensions_matches_the_full_eigendecomposition(n, monkeypatch):
+    # d = 30 coordinates, 6 never vary and 4 are copies of others (rank-deficient Ĉ): the thin-SVD
+    # route (n − 1 < d) and eigh of the d × d covariance give the same test.  Statistics are ratios of
+    # eigenvalues ≥ NULL_RTOL·top: relative rounding ≲ 1e-9 (condition ≤ HOTELLING_MAX_CONDITION ~ 1e6)
+    import mdpgrad.estimators._sample_test as st_mod
+
+    rng = np.random.default_rng(n)
+    X = rng.standard_t(3, size=(n, 30))
+    X[:, :6] = 0.5
+    X[:, 6:10] = X[:, 10:14]
+    target = np.full(30, 0.1)
+    target[:6] = 0.5
+    span = np.eye(30)[4:]                     # coordinates 0–3 outside the span
+    fast = st_mod.mean_test(X, target, span)
+    monkeypatch.setattr(st_mod, "_eigenpairs", lambda centred, C: np.linalg.eigh(C))
+    full = st_mod.mean_test(X, target, span)
+    assert fast["test"] == full["test"] and fast["dof"] == full["dof"]
+    assert fast["untested"] == full["untested"] and fast["structural_ok"] == full["structural_ok"]
+    assert fast["statistic"] == pytest.approx(full["statistic"], rel=1e-9)
+    assert fast["p_value"] == pytest.approx(full["p_value"], rel=1e-9, abs=1e-300)
+    assert fast["untested_difference"] == pytest.approx(full["untested_difference"], rel=1e-9, abs=1e-12)
+
+    def shift(eig, H):                        # Hᵀ Ĉ⁺ H on the kept eigenpairs, as the tail guard forms it
+        w, V = eig
+        keep = w > st_mod.NULL_RTOL * w.max()
+        return float(np.sum((V[:, keep].T @ H) ** 2 / w[keep]))
+
+    H = rng.standard_normal(30)
+    assert shift(fast["eig"], H) == pytest.approx(shift(full["eig"], H), rel=1e-9)
+    assert fast["eig"][1].shape[0] == 30 and (n - 1 >= 30 or fast["eig"][0].size == n)

@@ -55,7 +55,9 @@ from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
+from scipy.sparse import csgraph
 
 from .._errors import ValidationError
 from .._evaluation import evaluate
@@ -100,12 +102,33 @@ def _scale_exponent(units: np.ndarray, target: np.ndarray) -> int:
 
 
 def _score_span(policy: Policy, theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (r, d) of span{∇log π(a|s) : mask[s, a]}."""
+    """Orthonormal basis (r, d) of span{∇log π(a|s) : mask[s, a]}.
+
+    The score matrix G (one row per pair) is split into the blocks of its sparsity pattern (connected
+    components of the bipartite graph rows–parameters): rows of different blocks touch disjoint
+    parameters, so G's singular values are the union of the blocks' and its right singular vectors
+    are the blocks', padded with zeros.  A tabular policy has one block per state (an SVD of S small
+    matrices instead of one of size S·A × d); a policy whose parameters are all shared has one block.
+    """
     G = score_matrix(policy, theta, mask)
-    if not G.any():
+    nz = G != 0
+    rows, cols = np.flatnonzero(nz.any(axis=1)), np.flatnonzero(nz.any(axis=0))
+    if rows.size == 0:
         return np.zeros((0, G.shape[1]))
-    _, sv, Vt = np.linalg.svd(G, full_matrices=False)
-    return Vt[sv > NULL_RTOL * sv.max()]
+    pattern = sp.csr_array(nz[np.ix_(rows, cols)].astype(np.int8))
+    graph = sp.block_array([[None, pattern], [pattern.T, None]], format="csr")
+    n_blocks, labels = csgraph.connected_components(graph, directed=False)
+    row_label, col_label = labels[:rows.size], labels[rows.size:]
+    values, vectors = [], []
+    for b in range(n_blocks):
+        r, c = rows[row_label == b], cols[col_label == b]
+        _, sv, Vt = np.linalg.svd(G[np.ix_(r, c)], full_matrices=False)
+        full = np.zeros((sv.size, G.shape[1]))
+        full[:, c] = Vt
+        values.append(sv)
+        vectors.append(full)
+    sv, V = np.concatenate(values), np.concatenate(vectors)
+    return V[sv > NULL_RTOL * sv.max()]
 
 
 def check_estimator(mdp: MDP, policy: Policy, theta: ArrayLike, estimator: Estimator | EstimateFunction, *,

@@ -95,6 +95,8 @@ class HiddenMean:
         The rare outcome that carries the largest part, (s,), (s, a) or (s, a, s').
     largest_count : float
         Its expected number of occurrences in the sample.
+    smallest_count : float
+        The least expected number of occurrences of a rare outcome that carries a part.
     episodes_needed : int
         Episodes at which every outcome that carries a part is expected RARE_COUNT times.
     """
@@ -103,6 +105,7 @@ class HiddenMean:
     n_rare: int
     largest: tuple[int, ...]
     largest_count: float
+    smallest_count: float
     episodes_needed: int
 
 
@@ -173,11 +176,11 @@ def hidden_mean(mdp: MDP, policy: Policy, theta: np.ndarray, ev: Evaluation, pi_
     sizes += [(float(np.abs(W[s]).sum() * n_episodes), (int(s),), float(n_episodes * per_state[s]))
               for s in np.flatnonzero(rare_state & np.any(W != 0, axis=1))]
     if not sizes:
-        return HiddenMean(hidden, 0, (), float("inf"), n_episodes)
+        return HiddenMean(hidden, 0, (), float("inf"), float("inf"), n_episodes)
     _, largest, count = max(sizes, key=lambda t: t[0])
     smallest = min(c for _, _, c in sizes)
     per_episode = smallest / n_episodes
     cap = np.iinfo(np.int64).max            # per_episode can be ~1e-308: the quotient overflows to inf
     ratio = RARE_COUNT / per_episode if per_episode > 0 else np.inf
     needed = int(np.ceil(ratio)) if ratio < cap else int(cap)
-    return HiddenMean(hidden, len(sizes), largest, count, max(needed, n_episodes))
+    return HiddenMean(hidden, len(sizes), largest, count, smallest, max(needed, n_episodes))
