@@ -140,16 +140,16 @@ def test_in_domain_refuses_a_missing_symbol_and_gamma_one_without_terminal_state
 
 
 def test_every_identity_test_point_is_a_valid_model(monkeypatch):
-    import mdpgrad.symbolic._proofs as proofs
+    import mdpgrad.symbolic._proof_routes as routes
 
     seen = []
-    original = proofs._jet_items
+    original = routes._jet_items
 
     def spy(spec, rps, point):
         seen.append(point)
         return original(spec, rps, point)
 
-    monkeypatch.setattr(proofs, "_jet_items", spy)
+    monkeypatch.setattr(routes, "_jet_items", spy)
     mdp = sym.general_mdp(3, 2)
     res = sym.prove_recursion_form(mdp, sym.TabularSoftmax(3, 2), rng=11)
     assert res.status == "probable" and len(seen) == res.n_points == 2

@@ -9,7 +9,9 @@ from sympy import Rational as R
 
 from mdpgrad import ValidationError
 from mdpgrad import symbolic as sym
-from mdpgrad.symbolic import _proofs as proofs
+from mdpgrad.symbolic import _proof_contexts as contexts
+from mdpgrad.symbolic import _proof_degrees as degrees
+from mdpgrad.symbolic import _proof_theorems as theorems
 from mdpgrad.symbolic._gradients import lift_policies
 
 GENERAL2 = sym.general_mdp(2, 2)
@@ -25,7 +27,7 @@ def _degrees(mdp, pairs, build, extra=()):
     difference, over every scalar identity, from the exact expansion in the fraction field."""
     pm = lift_policies(mdp, pairs, extra_symbols=list(extra))
     K = pm.space.field
-    items, _ = build(proofs._ExactCtx(pm))
+    items, _ = build(contexts.ExactCtx(pm))
     worst = 0
     for _, lhs, rhs in items:
         for f in (K(lhs), K(rhs), K(lhs) - K(rhs)):
@@ -38,44 +40,44 @@ def _degrees(mdp, pairs, build, extra=()):
 
 def test_degree_bounds_are_hand_formulas():
     # m = 2e + 1 with e = 1 (general_mdp has entries of degree 1): written out here, not computed
-    assert proofs.proof_degree_bound("theorem", 2) == 3 * 3 + 5 == 14
-    assert proofs.proof_degree_bound("theorem", 4) == 3 * 7 + 5 == 26
-    assert proofs.proof_degree_bound("theorem", 3, visits="normalised") == 3 * 7 + 8 == 29
-    assert proofs.proof_degree_bound("recursion", 3) == 3 * 5 + 6 == 21
-    assert proofs.proof_degree_bound("performance difference", 3) == 3 * 5 + 2 + 3 + 1 == 21
-    assert proofs.proof_degree_bound("theorem", 2, 2) == 5 * 3 + 7 == 22
+    assert degrees.proof_degree_bound("theorem", 2) == 3 * 3 + 5 == 14
+    assert degrees.proof_degree_bound("theorem", 4) == 3 * 7 + 5 == 26
+    assert degrees.proof_degree_bound("theorem", 3, visits="normalised") == 3 * 7 + 8 == 29
+    assert degrees.proof_degree_bound("recursion", 3) == 3 * 5 + 6 == 21
+    assert degrees.proof_degree_bound("performance difference", 3) == 3 * 5 + 2 + 3 + 1 == 21
+    assert degrees.proof_degree_bound("theorem", 2, 2) == 5 * 3 + 7 == 22
     with pytest.raises(ValidationError):
-        proofs.proof_degree_bound("theorem", 2, visits="stationary")
+        degrees.proof_degree_bound("theorem", 2, visits="stationary")
     with pytest.raises(ValidationError):
-        proofs.proof_degree_bound("hessian", 2)
+        degrees.proof_degree_bound("hessian", 2)
 
 
 def test_entry_degree_reads_the_model():
     p, q = sympy.symbols("p q")
-    assert proofs.entry_degree([p, 1 - p, R(1, 2)], [p]) == 1
-    assert proofs.entry_degree([p * q, p ** 2 * q], [p, q]) == 3
-    assert proofs.entry_degree([R(1, 3)], []) == 1  # at least 1
-    assert proofs.entry_degree([1 / (1 + p)], [p]) is None  # not a polynomial: no bound
+    assert degrees.entry_degree([p, 1 - p, R(1, 2)], [p]) == 1
+    assert degrees.entry_degree([p * q, p ** 2 * q], [p, q]) == 3
+    assert degrees.entry_degree([R(1, 3)], []) == 1  # at least 1
+    assert degrees.entry_degree([1 / (1 + p)], [p]) is None  # not a polynomial: no bound
 
 
 @pytest.mark.slow
 def test_the_degree_bound_is_an_upper_bound_on_the_general_two_state_model():
     th = SOFT2.symbols()
-    labels = proofs._labels(SOFT2.rational(th))
+    labels = theorems._labels(SOFT2.rational(th))
     b = list(sympy.symbols("b0 b1"))
     cases = [
         ("theorem", "discounted", [(SOFT2, th)],
-         lambda c: proofs._theorem_items(c, labels, "discounted", "q"), ()),
+         lambda c: theorems._theorem_items(c, labels, "discounted", "q"), ()),
         ("theorem", "normalised", [(SOFT2, th)],
-         lambda c: proofs._theorem_items(c, labels, "normalised", "advantage"), ()),
-        ("recursion", "discounted", [(SOFT2, th)], lambda c: proofs._recursion_items(c, labels), ()),
-        ("baseline", "discounted", [(SOFT2, th)], lambda c: proofs._baseline_items(c, labels, b), b),
+         lambda c: theorems._theorem_items(c, labels, "normalised", "advantage"), ()),
+        ("recursion", "discounted", [(SOFT2, th)], lambda c: theorems._recursion_items(c, labels), ()),
+        ("baseline", "discounted", [(SOFT2, th)], lambda c: theorems._baseline_items(c, labels, b), b),
         ("performance difference", "discounted", [(SOFT2, th), (SOFT2, SOFT2.symbols("vartheta"))],
-         proofs._difference_items, ()),
+         theorems._difference_items, ()),
     ]
     for identity, visits, pairs, build, extra in cases:
         actual = _degrees(GENERAL2, pairs, build, extra)
-        bound = proofs.proof_degree_bound(identity, 2, visits=visits)
+        bound = degrees.proof_degree_bound(identity, 2, visits=visits)
         assert 0 < actual <= bound, (identity, visits, actual, bound)
 
 
@@ -85,19 +87,19 @@ def test_the_degree_bound_is_an_upper_bound_on_the_general_two_state_model():
 def test_points_needed_at_the_boundary():
     bound = Fraction(1, 2 ** 100)
     # δ/(|T| − δ) = 2^-50 exactly: two points reach 2^-100 exactly (≤ accepts), one does not
-    assert proofs.points_needed(1, 2 ** 50 + 1) == 2
+    assert degrees.points_needed(1, 2 ** 50 + 1) == 2
     assert Fraction(1, 2 ** 50) ** 2 == bound
     # one element fewer: (1/(2^50 − 1))² > 2^-100, a third point is needed
-    assert proofs.points_needed(1, 2 ** 50) == 3
+    assert degrees.points_needed(1, 2 ** 50) == 3
     assert Fraction(1, 2 ** 50 - 1) ** 2 > bound >= Fraction(1, 2 ** 50 - 1) ** 3
     # the default set of the identity test, δ = 20 (3x2 theorem): one point is not enough, two are
     d, size = 20, 2 ** 64
-    t = proofs.points_needed(d, size)
+    t = degrees.points_needed(d, size)
     assert t == 2
     assert Fraction(d, size - d) ** (t - 1) > bound >= Fraction(d, size - d) ** t
-    assert proofs.error_probability(d, size, t) == Fraction(d, size - d) ** t
+    assert degrees.error_probability(d, size, t) == Fraction(d, size - d) ** t
     with pytest.raises(ValidationError) as err:
-        proofs.points_needed(20, 40)  # |T| ≤ 2δ: a point accepts a false identity w.p. ≥ 1/2
+        degrees.points_needed(20, 40)  # |T| ≤ 2δ: a point accepts a false identity w.p. ≥ 1/2
     assert err.value.argument == "sample_bits"
 
 
@@ -184,8 +186,8 @@ def test_identity_test_counterexample_matches_the_fraction_field_on_two_states()
     # the same difference, as a reduced rational function, evaluated at the point
     th = SOFT2.symbols()
     pm = lift_policies(GENERAL2, [(SOFT2, th)])
-    items, _ = proofs._theorem_items(proofs._ExactCtx(pm), proofs._labels(SOFT2.rational(th)),
-                                     "normalised", "advantage")
+    items, _ = theorems._theorem_items(contexts.ExactCtx(pm), theorems._labels(SOFT2.rational(th)),
+                                       "normalised", "advantage")
     label, lhs, rhs = next(i for i in items if i[0] == res.label)
     raw = {}
     for g in pm.space.gens:

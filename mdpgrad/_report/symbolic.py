@@ -18,7 +18,7 @@ import sympy
 
 from .._errors import ValidationError
 from ..symbolic._policies import TabularSoftmax
-from ..symbolic._proofs import prove_policy_gradient_theorem
+from ..symbolic._proof_theorems import prove_policy_gradient_theorem
 from ..symbolic._rationalize import rationalize
 from ..symbolic._td import symmetry_verdict, td_jacobian
 from .base import CheckContext, Section, skipped_section

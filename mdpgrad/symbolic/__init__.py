@@ -63,10 +63,9 @@ from ._gradients import expected_update_without_discount, objective, policy_grad
 from ._model import MDP, general_mdp
 from ._moments import EstimatorMoments, estimator_moments
 from ._policies import Direct, LogLinear, RationalPolicy, TabularSoftmax
-from ._proofs import (
-    ProofResult,
+from ._proof_result import ProofResult, prove_equal
+from ._proof_theorems import (
     prove_baseline_identity,
-    prove_equal,
     prove_performance_difference,
     prove_policy_gradient_theorem,
     prove_recursion_form,

@@ -52,7 +52,8 @@ from ._evaluation import (
 from ._gradients import lift_policies
 from ._model import MDP, validate_symbolic_mdp
 from ._policies import Direct, validate_symbolic_policy
-from ._proofs import MAX_PROOF_SYMBOLS, ProofResult, decide
+from ._proof_result import ProofResult, decide
+from ._proof_routes import MAX_PROOF_SYMBOLS
 
 __all__ = ["AverageReward", "average_reward", "prove_average_policy_gradient"]
 
