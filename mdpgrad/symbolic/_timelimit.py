@@ -18,16 +18,31 @@ then at doubling intervals up to 0.25 s, until ``fn`` has stopped; and when ``fn
 limit fired, its value is not returned: :class:`TimeLimitExceeded` is raised all the same.  Whether a
 value comes back therefore depends only on the clock, never on where a delivery happened to land.
 
+An exception can also surface where it does harm: ``logging`` takes its module lock in one function
+and releases it in another, so an exception surfacing in between leaves the lock held and the next
+``logging`` call of any other thread waits for ever (CPython 3.11; seen within tens of limits fired
+in a logging loop).  So a delivery is held back (and tried again every millisecond) while any frame
+of the thread above :func:`run_within` runs one of the standard-library modules that take locks
+this way (``LOCKING_MODULES``), and the check is made without releasing the GIL, so that the thread
+cannot move between the check and the delivery.  A computation that spends its time in those
+modules is therefore stopped late, when it is caught outside them, or runs to its end and is then
+reported as over its limit; a limit never leaves a lock held.
+
 Checked by the tests: a busy loop in a non-main thread is stopped near its limit and does not
 finish; a loop that drops the first delivery is still stopped; a computation whose every delivery
 lands in a ``__del__`` is reported as over its limit; a computation that finishes first returns its
 value and leaves no exception pending; an inner limit does not catch an outer one's exception; the
-tests that follow a fired limit in the same session run as they do alone.
+tests that follow a fired limit in the same session run as they do alone; a computation waiting in
+``queue.get`` is stopped in its own code afterwards; a hundred limits fired in a logging loop leave
+logging's lock free.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import sys
+import sysconfig
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -74,6 +89,57 @@ def _absorb(exc: type[BaseException]) -> None:
 #: Seconds between repeated deliveries after the limit: the first, and the cap of the doubling.
 RESEND_FIRST = 0.01
 RESEND_MAX = 0.25
+#: Seconds before a delivery postponed (the thread was in code that takes locks) is tried again.
+POSTPONE = 0.001
+
+#: Where the standard library lives, and its packages and modules that take locks and release them
+#: in a later statement or another function (logging's module and handler locks, threading's
+#: conditions, the import system's module locks, ...): an exception surfacing in between would leave
+#: the lock held, and the next call of any thread that needs it would wait for ever.
+_STDLIB = tuple(os.path.normcase(os.path.realpath(sysconfig.get_paths()[key])) + os.sep
+                for key in ("stdlib", "platstdlib"))
+LOCKING_MODULES = frozenset({"logging", "threading", "queue", "concurrent", "importlib", "multiprocessing",
+                             "asyncio", "selectors", "subprocess", "socketserver", "_threading_local",
+                             "weakref", "_weakrefset", "tempfile", "warnings", "zipimport", "runpy"})
+
+
+def _takes_locks(filename: str) -> bool:
+    """Whether a source file is one of ``LOCKING_MODULES`` of the standard library."""
+    if filename.startswith("<frozen "):                      # "<frozen importlib._bootstrap>"
+        return filename[len("<frozen "):].rstrip(">").split(".")[0] in LOCKING_MODULES
+    path = os.path.normcase(os.path.realpath(filename)) if os.path.isabs(filename) else ""
+    for root in _STDLIB:
+        if path.startswith(root):
+            first = path[len(root):].split(os.sep)[0]
+            return first.removesuffix(".py") in LOCKING_MODULES
+    return False
+
+
+#: Source file → whether it is one of LOCKING_MODULES, filled as frames are met.
+_LOCKING_FILES: dict[str, bool] = {}
+
+
+def _interruptible(thread_id: int) -> bool:
+    """Whether no frame of the thread above :func:`run_within`'s own runs one of ``LOCKING_MODULES``.
+
+    The answer is only good while the thread stays where it is, so nothing here may release the
+    GIL: a file not yet classified is classified (``realpath`` makes system calls, which do release
+    it) and the answer is "not now".
+    """
+    frame = sys._current_frames().get(thread_id)
+    unknown: list[str] = []
+    safe = True
+    while frame is not None and frame.f_code is not _RUN_WITHIN_CODE:
+        name = frame.f_code.co_filename
+        known = _LOCKING_FILES.get(name)
+        if known is None:
+            unknown.append(name)
+        elif known:
+            safe = False
+        frame = frame.f_back
+    for name in unknown:
+        _LOCKING_FILES[name] = _takes_locks(name)
+    return safe and not unknown
 
 
 def run_within(seconds: float | None, fn: Callable[[], T]) -> T:
@@ -117,6 +183,9 @@ def run_within(seconds: float | None, fn: Callable[[], T]) -> T:
                 if state["done"]:
                     return
                 state["fired"] = True
+                if not _interruptible(target):
+                    wait = POSTPONE
+                    continue
                 _raise_in(target, mine)
             wait, resend = resend, min(2 * resend, RESEND_MAX)
 
@@ -151,3 +220,6 @@ def run_within(seconds: float | None, fn: Callable[[], T]) -> T:
     if timed_out or state["fired"]:     # fired and returned: every delivery was dropped on the way
         raise TimeLimitExceeded(f"ran past its time limit of {seconds} s")
     return result
+
+
+_RUN_WITHIN_CODE = run_within.__code__
