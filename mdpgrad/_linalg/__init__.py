@@ -9,27 +9,9 @@ no further visits.  One factorisation of M serves both
 
 and any later solve (the recursion form of ∇v, forward-mode derivatives).
 
-Which solver (``factorize(M, method="auto")``, or ``evaluate(..., solver=...)``):
-
-* dense, S < REFINED_MIN_STATES: LAPACK LU in float64 (:class:`DenseLU`);
-* dense, larger: LU in float32 refined in float64 (:class:`RefinedLU`), the
-  LAPACK dsgesv scheme; the float32 factorisation is 1.4–2× faster (OpenBLAS,
-  2-core AVX-512 machine, S = 2000) and two refinement steps (one
-  matrix-vector product each) restore double precision, with a float64
-  fallback when κ(M) is too large for float32;
-* sparse, S < KRYLOV_MIN_STATES: SuperLU (:class:`SparseLU`), one factor for v and η;
-* sparse, larger: preconditioned BiCGSTAB (:class:`KrylovSolver`).  Sparse LU
-  fill grows faster than S on grid-like chains (1.45·10⁸ factor entries for a
-  1000 × 1000 gridworld), while a Krylov step costs O(nnz) and the number of
-  steps is set by γ, not by S.  Its sparse products are split by rows across
-  the cores (:data:`KRYLOV_THREAD_MIN_NNZ`), bitwise the one-thread product,
-  its vector updates are fused passes shared by the cores, ``evaluate`` builds
-  it from G = γP̃^π directly (:meth:`KrylovSolver.from_chain`), and its
-  storage (G, Gᵀ and the work vectors) is checked against
-  :func:`mdpgrad.set_memory_limit` before anything is allocated;
-* stacks of policies: elimination with partial pivoting vectorised across the
-  stack for S ≤ 8 (:func:`batched_lu`), numpy.linalg.solve above
-  (:class:`StackedLU`); a stack gives what the matrices solved one at a time give.
+Which solver ``factorize(M, method="auto")`` (or ``evaluate(..., solver=...)``) picks, and
+why, is set out in :mod:`mdpgrad._linalg._route`: dense LU, float32 LU refined in float64,
+SuperLU, preconditioned BiCGSTAB, or a stacked solve for several policies.
 
 Every factorisation is checked: a matrix that is singular, or whose
 reciprocal condition number (1-norm) is below :data:`SINGULAR_RCOND`, is
